@@ -1,0 +1,2 @@
+// The one contract module shared by pipeline, gateway, device client and CLI.
+export * from './config.js';
