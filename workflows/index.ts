@@ -1,0 +1,3 @@
+// Every workflow the worker registers. Workflow code is deterministic and does no I/O:
+// all contact with the world goes through activities/.
+export { healthWorkflow } from './health.js';
