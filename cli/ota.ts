@@ -3,15 +3,22 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../platform/paths.js';
+import { registerConfigCommand } from './commands/config.js';
+import { registerHealthCommand } from './commands/health.js';
+import { registerWorkerCommand } from './commands/worker.js';
 
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
   const program = new Command('ota')
     .description('Zero-trust firmware releases and canary rollouts for IoT edge fleets')
     .version(pkg.version)
-    .option('-c, --config <file>', 'configuration file (JSON or YAML); default ota.config.yml if present')
+    .option('-c, --config <file>', 'configuration file (JSON or YAML); default ./ota.config.yml if present')
+    .option('--set <path=value...>', 'override one config value, e.g. --set temporal.address=10.0.0.5:7233')
     .showHelpAfterError();
   // Command groups register themselves here, one line each.
+  registerConfigCommand(program);
+  registerWorkerCommand(program);
+  registerHealthCommand(program);
   return program;
 }
 

@@ -2,7 +2,7 @@
 // workflows, polls the task queue, runs the activity, and the client helper gets the answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import * as activities from '../activities/index.js';
+import { describeWorker } from '../activities/health.js';
 import { connectClient, TemporalUnavailableError } from '../temporal/client.js';
 import { createWorker } from '../temporal/worker.js';
 import { healthWorkflow } from '../workflows/index.js';
@@ -21,7 +21,7 @@ describe('health workflow on a real Temporal dev server', () => {
 
   it('runs through client, server, worker and activity', async () => {
     const cfg = config('health-test');
-    const { worker, connection } = await createWorker(cfg, activities);
+    const { worker, connection } = await createWorker(cfg, { describeWorker });
     const { client, close } = await connectClient(cfg);
     try {
       const result = await worker.runUntil(

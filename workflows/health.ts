@@ -1,8 +1,8 @@
 // A trivial workflow that proves the wiring: client -> server -> worker -> activity and back.
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type * as activities from '../activities/index.js';
+import type { Activities, WorkerDescription } from '../activities/index.js';
 
-const { describeWorker } = proxyActivities<typeof activities>({
+const { describeWorker } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 3 },
 });
@@ -12,7 +12,7 @@ export interface HealthResult {
   echo: string;
   workflowId: string;
   taskQueue: string;
-  worker: activities.WorkerDescription;
+  worker: WorkerDescription;
 }
 
 export async function healthWorkflow(echo: string): Promise<HealthResult> {
