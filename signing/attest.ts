@@ -1,0 +1,18 @@
+// DSSE attestations: an in-toto Statement signed into a v0.3 bundle with @sigstore/sign's
+// DSSEBundleBuilder (the statement is small, so the builder's whole-buffer API is fine).
+import type { BundleLatest } from '@sigstore/bundle';
+import { DSSEBundleBuilder } from '@sigstore/sign';
+import { KeySigner } from './key-signer.js';
+import { fulcioSigner, keylessWitnesses } from './keyless.js';
+import { IN_TOTO_PAYLOAD_TYPE, inTotoStatementSchema, type InTotoStatement } from './in-toto.js';
+import type { SigningMode } from './signing-mode.js';
+
+export async function signStatement(statement: InTotoStatement, signing: SigningMode): Promise<BundleLatest> {
+  // Validate before signing: a signed malformed statement would be rejected by every verifier.
+  const payload = Buffer.from(JSON.stringify(inTotoStatementSchema.parse(statement)));
+  const builder =
+    signing.mode === 'key'
+      ? new DSSEBundleBuilder({ signer: new KeySigner(signing.key), witnesses: [] })
+      : new DSSEBundleBuilder({ signer: fulcioSigner(signing), witnesses: keylessWitnesses(signing), certificateChain: false });
+  return (await builder.create({ data: payload, type: IN_TOTO_PAYLOAD_TYPE })) as BundleLatest;
+}
