@@ -23,6 +23,12 @@ export const s3StoreConfigSchema = z
     prefix: z.string().default(''),
     /** Attempts per request before giving up (the SDK's retry with backoff). */
     maxAttempts: z.number().int().min(1).max(10).default(3),
+    /** TCP connect timeout per attempt, so an unreachable endpoint fails fast (default 3000). */
+    connectTimeoutMs: z.number().int().min(1).max(600_000).optional(),
+    /** Socket idle timeout: a server that stops answering fails the attempt instead of hanging (default 60000). */
+    idleTimeoutMs: z.number().int().min(1).max(3_600_000).optional(),
+    /** Multipart part size; upload memory is about 4 parts (default 8 MiB, S3 minimum 5). */
+    partSizeMiB: z.number().int().min(5).max(5120).optional(),
   })
   .strict();
 
