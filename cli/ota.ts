@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../platform/paths.js';
 import { registerConfigCommand } from './commands/config.js';
+import { registerDevCommands } from './commands/dev.js';
+import { registerGatewayCommands } from './commands/gateway.js';
 import { registerHealthCommand } from './commands/health.js';
 import { registerWorkerCommand } from './commands/worker.js';
 
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerConfigCommand(program);
   registerWorkerCommand(program);
   registerHealthCommand(program);
+  registerDevCommands(program);
+  registerGatewayCommands(program);
   return program;
 }
 

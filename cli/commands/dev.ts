@@ -1,0 +1,123 @@
+// `ota dev up|status|down`: the local stack from temporal-dev.yml, run natively from
+// binaries (no Docker). Pids live in <state>/dev/state.json, logs in <state>/dev/<service>.log.
+import type { Command } from 'commander';
+import { defaultStateDir } from '../../platform/paths.js';
+import { downStack, statusStack, upStack, type StartOutcome, type StopOutcome } from '../../devstack/stack.js';
+import { printResult, progress } from '../output.js';
+
+interface FileOptions {
+  file: string;
+  stateDir: string;
+}
+
+function withFileOptions(command: Command): Command {
+  return command
+    .option('-f, --file <file>', 'stack file', 'temporal-dev.yml')
+    .option('--state-dir <dir>', 'state directory (pids, logs, data); default $OTA_STATE_DIR or .ota', defaultStateDir);
+}
+
+function urlLines(urls: Record<string, string>, indent: string): string[] {
+  const width = Math.max(0, ...Object.keys(urls).map((k) => k.length));
+  return Object.entries(urls).map(([label, url]) => `${indent}${label.padEnd(width)}  ${url}`);
+}
+
+function describeOutcome(outcome: StartOutcome): string {
+  const head = `${outcome.name.padEnd(10)} `;
+  const pad = ' '.repeat(head.length + 2);
+  switch (outcome.result) {
+    case 'started':
+      return [`${head}started (pid ${outcome.pid})`, ...urlLines(outcome.urls, pad)].join('\n');
+    case 'already-running':
+      return [`${head}${outcome.detail}`, ...urlLines(outcome.urls, pad)].join('\n');
+    case 'embedded':
+      return [`${head}embedded: ${outcome.detail}`, ...urlLines(outcome.urls, pad)].join('\n');
+    case 'skipped':
+      return `${head}${outcome.detail}`;
+    case 'failed':
+      return `${head}FAILED: ${outcome.detail}`;
+  }
+}
+
+function describeStop(outcome: StopOutcome): string {
+  if (outcome.result === 'embedded') return `${outcome.name}: embedded, nothing to stop`;
+  if (outcome.result === 'gone') return `${outcome.name}: pid ${outcome.pid} had already exited`;
+  return `${outcome.name}: ${outcome.result === 'killed' ? 'killed (did not stop within its grace period)' : 'stopped'} (pid ${outcome.pid})`;
+}
+
+export function registerDevCommands(program: Command): void {
+  const dev = program.command('dev').description('run the local stack (Temporal, artifact store, fleet db, worker, gateway) natively');
+
+  withFileOptions(dev.command('up'))
+    .description('start services (default: all) in dependency order and wait until they answer')
+    .argument('[service...]', 'services to start, with their dependencies')
+    .option('-d, --detach', 'leave the services running and return')
+    .action(async (services: string[], opts: FileOptions & { detach?: boolean }) => {
+      const controller = new AbortController();
+      const interrupt = () => controller.abort();
+      process.on('SIGINT', interrupt);
+      process.on('SIGTERM', interrupt);
+      try {
+        const result = await upStack({
+          file: opts.file,
+          stateDir: opts.stateDir,
+          services,
+          detach: opts.detach,
+          signal: controller.signal,
+          progress: (message) => progress({}, message),
+        });
+        process.stdout.write(`${result.outcomes.map(describeOutcome).join('\n')}\n`);
+        if (result.interrupted) {
+          process.stderr.write('interrupted: stopped the services started so far\n');
+          process.exitCode = 130;
+          return;
+        }
+        if (!result.ok) process.exitCode = 1;
+        if (opts.detach || result.spawned.length === 0) {
+          if (opts.detach && result.spawned.length) process.stdout.write(`running in the background; stop with: ota dev down\n`);
+          return;
+        }
+        // Foreground: wait for Ctrl-C (or for every child to exit), then stop what we started.
+        process.stdout.write(`running in the foreground; Ctrl-C stops ${result.spawned.join(', ')}\n`);
+        let alive = result.children.size;
+        for (const [name, child] of result.children) {
+          child.once('exit', (code, signal) => {
+            if (!controller.signal.aborted) process.stderr.write(`${name} exited (${signal ?? `code ${code}`}); see its log under ${opts.stateDir}/dev/\n`);
+            if (--alive === 0) controller.abort();
+          });
+        }
+        if (!controller.signal.aborted) await new Promise((resolve) => controller.signal.addEventListener('abort', resolve, { once: true }));
+        const stopped = await downStack({ file: opts.file, stateDir: opts.stateDir, services: result.spawned, progress: (m) => progress({}, m) });
+        process.stdout.write(`${stopped.map(describeStop).join('\n')}\n`);
+      } finally {
+        process.off('SIGINT', interrupt);
+        process.off('SIGTERM', interrupt);
+      }
+    });
+
+  withFileOptions(dev.command('status'))
+    .description('show each service: running/stopped/not-started/embedded, pid, address, answering')
+    .option('--json', 'print JSON')
+    .action(async (opts: FileOptions & { json?: boolean }) => {
+      const statuses = await statusStack({ file: opts.file, stateDir: opts.stateDir });
+      printResult(opts, { services: statuses }, () => {
+        const rows = statuses.map((s) => [s.name, s.state, s.pid ? String(s.pid) : '-', s.answering ? 'yes' : 'no', s.addresses.join(', ') || '-']);
+        const header = ['SERVICE', 'STATE', 'PID', 'ANSWERING', 'ADDRESS'];
+        const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+        const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+        const notes = statuses.flatMap((s) => [
+          ...(s.state === 'running' || s.state === 'embedded' ? urlLines(s.urls, `  ${s.name}: `) : []),
+          ...(s.note ? [`  ${s.name}: ${s.note}`] : []),
+        ]);
+        return [line(header), ...rows.map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
+      });
+    });
+
+  withFileOptions(dev.command('down'))
+    .description('stop the services `ota dev up` started (by recorded pid) and clear the state')
+    .argument('[service...]', 'services to stop (default: all recorded)')
+    .option('--json', 'print JSON')
+    .action(async (services: string[], opts: FileOptions & { json?: boolean }) => {
+      const stopped = await downStack({ file: opts.file, stateDir: opts.stateDir, services: services.length ? services : undefined, progress: (m) => progress(opts, m) });
+      printResult(opts, { stopped }, () => (stopped.length ? stopped.map(describeStop).join('\n') : 'nothing recorded as running'));
+    });
+}
