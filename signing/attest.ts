@@ -14,5 +14,12 @@ export async function signStatement(statement: InTotoStatement, signing: Signing
     signing.mode === 'key'
       ? new DSSEBundleBuilder({ signer: new KeySigner(signing.key), witnesses: [] })
       : new DSSEBundleBuilder({ signer: fulcioSigner(signing), witnesses: keylessWitnesses(signing), certificateChain: false });
-  return (await builder.create({ data: payload, type: IN_TOTO_PAYLOAD_TYPE })) as BundleLatest;
+  const bundle = (await builder.create({ data: payload, type: IN_TOTO_PAYLOAD_TYPE })) as BundleLatest;
+  if (bundle.content.$case === 'dsseEnvelope') {
+    // The builder copies the key hint into the DSSE signature's keyid. cosign (go-securesystemslib)
+    // skips signatures whose keyid is not its SSH-style fingerprint of the --key, so leave keyid
+    // empty (it is not signed); verifiers find the key via verificationMaterial.publicKey.hint.
+    for (const signature of bundle.content.dsseEnvelope.signatures) signature.keyid = '';
+  }
+  return bundle;
 }
