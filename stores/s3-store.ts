@@ -103,8 +103,9 @@ export class S3ArtifactStore implements ArtifactStore {
     // Unknown digest: the key is only known at the end, so stage under a reserved (never
     // listed) key and copy server-side. Copy is limited to 5 GiB by S3.
     const staging = `.staging/${randomUUID()}`;
+    // A failed upload was aborted and left nothing; only a completed staging object needs removal.
+    await this.uploadStream(staging, body, false);
     try {
-      await this.uploadStream(staging, body, false);
       const key = blobKey(tally.sha256!);
       if (!(await this.head(key))) await this.copyIfAbsent(staging, key);
       return { sha256: tally.sha256!, size: tally.size, key };
