@@ -33,6 +33,15 @@ export function identityTokenFromEnv(envName: string, env: NodeJS.ProcessEnv = p
   };
 }
 
+/**
+ * Fetches the token once, before any service is contacted, so a missing token surfaces as
+ * MissingIdentityTokenError rather than FulcioSigner's generic wrapper.
+ */
+export async function withResolvedToken(options: KeylessOptions): Promise<KeylessOptions> {
+  const token = await options.identityProvider.getToken();
+  return { ...options, identityProvider: { getToken: async () => token } };
+}
+
 export function fulcioSigner(options: KeylessOptions, keyHolder?: SigningKey): FulcioSigner {
   return new FulcioSigner({
     fulcioBaseURL: options.fulcioURL,

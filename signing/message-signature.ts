@@ -9,7 +9,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { toMessageSignatureBundle, type BundleLatest } from '@sigstore/bundle';
 import { digestAndSign, type BlobSource } from './blob-source.js';
-import { keylessWitnesses, requestSigningCertificate, witnessBundle } from './keyless.js';
+import { keylessWitnesses, requestSigningCertificate, withResolvedToken, witnessBundle } from './keyless.js';
 import { signingKeyFromPem, type SigningKey } from './keys.js';
 import type { SigningMode } from './signing-mode.js';
 
@@ -29,10 +29,11 @@ export async function signBlob(source: BlobSource, signing: SigningMode): Promis
     // No witnesses: air-gapped sites have no log; the pinned key is the trust anchor.
     return toMessageSignatureBundle({ digest, signature, keyHint: signing.key.hint, certificateChain: false }) as BundleLatest;
   }
+  const keyless = await withResolvedToken(signing);
   const key = ephemeralKey();
-  const certificatePem = await requestSigningCertificate(signing, key);
+  const certificatePem = await requestSigningCertificate(keyless, key);
   const { digest, signature } = await digestAndSign(source, key.privateKey);
   // certificateChain: false -> v0.3 media type with the single leaf `certificate`.
   const bundle = toMessageSignatureBundle({ digest, signature, certificate: pemToDer(certificatePem), certificateChain: false });
-  return (await witnessBundle(bundle, keylessWitnesses(signing), certificatePem)) as BundleLatest;
+  return (await witnessBundle(bundle, keylessWitnesses(keyless), certificatePem)) as BundleLatest;
 }

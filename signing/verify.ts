@@ -213,10 +213,11 @@ function classify(err: unknown, mode: SignerPolicy['mode']): Error {
       return new WrongKeyError(err.message, { cause: err });
     case 'TIMESTAMP_ERROR':
       return new MissingTimestampError(err.message, { cause: err });
-    case 'CERTIFICATE_ERROR':
-      return /expired/.test(err.message)
-        ? new CertificateExpiredError(err.message, { cause: err })
-        : new UntrustedCertificateError(err.message, { cause: err });
+    case 'CERTIFICATE_ERROR': {
+      // The chain error wraps the per-CA reason in `cause`.
+      const reason = err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message;
+      return /expired/.test(reason) ? new CertificateExpiredError(reason, { cause: err }) : new UntrustedCertificateError(reason, { cause: err });
+    }
     default:
       return new SignatureVerificationError('VERIFICATION_FAILED', `${err.code}: ${err.message}`, { cause: err });
   }
