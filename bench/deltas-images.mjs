@@ -1,0 +1,119 @@
+// Builds realistic firmware image pairs for delta tests and the delta benchmark: an "old" image
+// made of real ELF binaries from this machine (4 KiB aligned, like a filesystem image), and a
+// "new" image that looks like the next release: a few binaries rebuilt (scattered byte edits, as
+// relinking shifts addresses), one binary added mid-image (everything after it moves), one removed.
+// Deterministic for a given seed and machine. Random bytes would make bsdiff useless, so they
+// are only used where that is the point.
+// @ts-check
+import { closeSync, lstatSync, openSync, readdirSync, readSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const SOURCE_DIRS = ['/usr/bin', '/usr/sbin', '/usr/lib/x86_64-linux-gnu', '/usr/libexec', '/usr/lib'];
+const BLOCK = 4096;
+
+/** Deterministic PRNG (mulberry32) so image pairs are reproducible. */
+export function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function isElf(path) {
+  const fd = openSync(path, 'r');
+  try {
+    const magic = Buffer.alloc(4);
+    return readSync(fd, magic, 0, 4, 0) === 4 && magic.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Regular ELF files (no symlinks, each inode once) in name order, between minSize and maxSize
+ * bytes, until their total reaches targetBytes (plus spare ones for "added" binaries).
+ * @returns {{ path: string, size: number }[]}
+ */
+export function collectElfFiles(targetBytes, { minSize = 16 * 1024, maxSize = 8 * 1024 * 1024, spare = 4 } = {}) {
+  const seen = new Set();
+  const out = [];
+  let total = 0;
+  let spareLeft = spare;
+  for (const dir of SOURCE_DIRS) {
+    let names;
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      let st;
+      try {
+        st = lstatSync(path);
+      } catch {
+        continue;
+      }
+      if (!st.isFile() || st.size < minSize || st.size > maxSize || seen.has(st.ino)) continue;
+      try {
+        if (!isElf(path)) continue;
+      } catch {
+        continue;
+      }
+      seen.add(st.ino);
+      out.push({ path, size: st.size });
+      if (total >= targetBytes && --spareLeft < 0) return out;
+      total += st.size;
+    }
+  }
+  if (total < targetBytes) throw new Error(`only ${total} bytes of ELF binaries found, wanted ${targetBytes}`);
+  return out;
+}
+
+function aligned(buf) {
+  const pad = (BLOCK - (buf.length % BLOCK)) % BLOCK;
+  return pad ? Buffer.concat([buf, Buffer.alloc(pad)]) : buf;
+}
+
+/** "Rebuilt" binary: small edits every few KiB (changed constants, relocated addresses). */
+function rebuild(buf, rand) {
+  const out = Buffer.from(buf);
+  for (let pos = Math.floor(rand() * 4096); pos < out.length - 4; pos += 1024 + Math.floor(rand() * 8192)) {
+    out.writeUInt32LE(Math.floor(rand() * 0xffffffff), pos);
+  }
+  return out;
+}
+
+/**
+ * Writes oldPath and newPath (~targetBytes each) and returns what was changed.
+ * @param {{ oldPath: string, newPath: string, targetBytes: number, seed?: number, rebuiltFraction?: number }} opts
+ */
+export function buildImagePair({ oldPath, newPath, targetBytes, seed = 1, rebuiltFraction = 0.05 }) {
+  const rand = prng(seed);
+  const maxSize = Math.max(64 * 1024, Math.min(8 * 1024 * 1024, Math.floor(targetBytes / 6)));
+  const files = collectElfFiles(targetBytes, { maxSize, spare: 2 });
+  const spare = files.splice(files.length - 2, 2);
+  const oldParts = files.map((f) => aligned(readFileSync(f.path)));
+
+  const removed = Math.floor(rand() * files.length);
+  const addedAt = Math.floor(files.length / 2);
+  const newParts = [];
+  let rebuilt = 0;
+  oldParts.forEach((part, i) => {
+    if (i === addedAt) newParts.push(aligned(readFileSync(spare[0].path)));
+    if (i === removed) return;
+    if (rand() < rebuiltFraction) {
+      rebuilt++;
+      newParts.push(rebuild(part, rand));
+    } else newParts.push(part);
+  });
+  const oldImage = Buffer.concat(oldParts);
+  const newImage = Buffer.concat(newParts);
+  writeFileSync(oldPath, oldImage);
+  writeFileSync(newPath, newImage);
+  return { binaries: files.length, rebuilt, added: spare[0].path, removed: files[removed].path, oldBytes: oldImage.length, newBytes: newImage.length };
+}
