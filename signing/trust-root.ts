@@ -88,6 +88,12 @@ export function sigstoreTrustedRootJSON(root: LocalTrustRootJSON): SigstoreTrust
   return standard;
 }
 
+/** Writes the cosign-readable copy of the root (cosign's protojson parser rejects unknown fields). */
+export async function writeSigstoreTrustedRoot(path: string, root: LocalTrustRootJSON): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(sigstoreTrustedRootJSON(root), null, 2)}\n`, { mode: 0o644 });
+}
+
 export class PinnedKeyConflictError extends Error {
   constructor(readonly hint: string) {
     super(`trust root already pins a different key under hint ${hint}`);

@@ -129,3 +129,43 @@ describe('cosign interop (key mode)', () => {
     expect(sigstoreTrustedRootJSON(root)).not.toHaveProperty('pinnedKeys');
   });
 });
+
+describe('signing from config (embedded default)', () => {
+  it('creates and pins the key on first use, then signs and verifies a manifest from bytes', async () => {
+    const { signingConfigSchema, trustConfigSchema } = await import('../schemas/config.js');
+    const { signingModeFromConfig, pinnedKeysPolicy } = await import('../signing/from-config.js');
+    const base = await mkdtemp(join(tmpdir(), 'signing-config-'));
+    const signing = signingConfigSchema.parse({ keyPath: join(base, 'state', 'signing.key') });
+    const trust = trustConfigSchema.parse({ trustedRootPath: join(base, 'state', 'trusted_root.json') });
+    const mode = await signingModeFromConfig(signing, trust);
+    if (mode.mode !== 'key') throw new Error('default mode should be key');
+    expect(statSync(signing.keyPath).mode & 0o777).toBe(0o600);
+    const again = await signingModeFromConfig(signing, trust);
+    expect(again.mode === 'key' && again.key.hint).toBe(mode.key.hint);
+    const trustRoot = await readTrustRoot(trust.trustedRootPath);
+    expect(Object.keys(trustRoot.pinnedKeys ?? {})).toEqual([mode.key.hint]);
+    const manifest = Buffer.from(JSON.stringify({ version: '1.4.0', image: 'fw.bin' }));
+    const bundle = await signBlob({ bytes: manifest }, mode);
+    const result = await verifyBundle({ bundle: bundleToText(bundle), artifact: { bytes: manifest }, trustRoot, policy: pinnedKeysPolicy(trustRoot) });
+    expect(result.signer).toEqual({ mode: 'key', hint: mode.key.hint });
+  });
+});
+
+describe('trust root management', () => {
+  it('merges keyless material without duplicates and keeps pinned keys', async () => {
+    const { mergeTrustRoots, emptyTrustRoot, addPinnedKey } = await import('../signing/trust-root.js');
+    const { generateKeyPairSync } = await import('node:crypto');
+    const pinned = addPinnedKey(emptyTrustRoot(), key.publicKey).root;
+    const keyless = {
+      ...emptyTrustRoot(),
+      tlogs: [{ baseUrl: 'https://rekor.example', hashAlgorithm: 'SHA2_256', logId: { keyId: 'bG9n' }, publicKey: { rawBytes: 'AA==', keyDetails: 'PKIX_ECDSA_P256_SHA_256' } }],
+      certificateAuthorities: [{ uri: 'https://fulcio.example', certChain: { certificates: [{ rawBytes: 'Y2E=' }] } }],
+    };
+    const merged = mergeTrustRoots(mergeTrustRoots(pinned, keyless), keyless);
+    expect(merged.tlogs).toHaveLength(1);
+    expect(merged.certificateAuthorities).toHaveLength(1);
+    expect(Object.keys(merged.pinnedKeys ?? {})).toEqual([key.hint]);
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+    expect(() => addPinnedKey(merged, other, { hint: key.hint })).toThrow(/different key/);
+  });
+});

@@ -12,7 +12,7 @@ import { identityTokenFromEnv, type KeylessOptions } from '../signing/keyless.js
 import { signBlob } from '../signing/message-signature.js';
 import { buildProvenanceStatement, provenanceInputsFromEnv, SLSA_PROVENANCE_V1 } from '../signing/provenance.js';
 import { subjectFor } from '../signing/in-toto.js';
-import { sigstoreTrustedRootJSON } from '../signing/trust-root.js';
+import { writeSigstoreTrustedRoot } from '../signing/trust-root.js';
 import { verifyBundle, type SignerPolicy } from '../signing/verify.js';
 import { cosign } from './support/signing-cosign.js';
 import { fakeIdentityToken, startMockSigstore, type MockSigstore } from './support/signing-sigstore-mock.js';
@@ -33,7 +33,7 @@ beforeAll(async () => {
   firmware = join(dir, 'fw.bin');
   await writeFile(firmware, Buffer.alloc(1024 * 1024 + 3, 0x7e));
   rootPath = join(dir, 'trusted_root.json');
-  await writeFile(rootPath, JSON.stringify(sigstoreTrustedRootJSON(mock.trustRoot), null, 2));
+  await writeSigstoreTrustedRoot(rootPath, mock.trustRoot);
   const env = { CI_ID_TOKEN: fakeIdentityToken(IDENTITY, ISSUER) };
   keyless = { fulcioURL: mock.fulcioURL, rekorURL: mock.rekorURL, tsaURL: mock.tsaURL, identityProvider: identityTokenFromEnv('CI_ID_TOKEN', env) };
 });
@@ -90,6 +90,20 @@ describe('keyless message signature', () => {
     const result = await cosign(['verify-blob', '--bundle', bundlePath, '--trusted-root', rootPath, '--certificate-identity', IDENTITY, '--certificate-oidc-issuer', ISSUER, firmware]);
     expect(result.stderr).toContain('Verified OK');
     expect(result.ok).toBe(true);
+  });
+
+  it('a TSA-only bundle (no Rekor entry) verifies with tlogThreshold 0, and with cosign --use-signed-timestamps', async () => {
+    const json = JSON.parse(bundleText);
+    json.verificationMaterial.tlogEntries = [];
+    await expect(verifyBundle({ bundle: json, artifact: { path: firmware }, trustRoot: mock.trustRoot, policy })).rejects.toThrow(/tlog/);
+    const result = await verifyBundle({ bundle: json, artifact: { path: firmware }, trustRoot: mock.trustRoot, policy: { ...policy, tlogThreshold: 0 } });
+    expect(result.signer).toMatchObject({ identity: IDENTITY });
+    const tsaOnlyPath = join(dir, 'fw.bin.tsa-only.sigstore.json');
+    await writeFile(tsaOnlyPath, JSON.stringify(json));
+    const args = ['verify-blob', '--bundle', tsaOnlyPath, '--trusted-root', rootPath, '--certificate-identity', IDENTITY, '--certificate-oidc-issuer', ISSUER];
+    expect((await cosign([...args, firmware])).ok).toBe(false);
+    const verified = await cosign([...args, '--use-signed-timestamps', '--insecure-ignore-tlog', firmware]);
+    expect(verified.stderr).toContain('Verified OK');
   });
 
   it('cosign verify-blob rejects the wrong identity', async () => {
