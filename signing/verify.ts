@@ -84,6 +84,11 @@ export async function verifyBundle(request: VerifyBundleRequest): Promise<Verifi
     hint = material.publicKey.hint;
     const pinned = trustRoot.pinnedKeys?.[hint];
     if (!policy.allowedKeyHints.includes(hint) || !pinned) throw new WrongKeyError(`signing key ${hint || '(no hint)'} is not pinned and allowed`);
+    // Key-mode bundles carry no timestamp, so a retired key (validFor.end) is judged against now.
+    const now = Date.now();
+    if ((pinned.validFor?.start && Date.parse(pinned.validFor.start) > now) || (pinned.validFor?.end && Date.parse(pinned.validFor.end) < now)) {
+      throw new WrongKeyError(`pinned key ${hint} is not valid now (validFor ${pinned.validFor?.start ?? '-'} .. ${pinned.validFor?.end ?? '-'})`);
+    }
     candidateKey = createPublicKey({ key: Buffer.from(pinned.rawBytes, 'base64'), format: 'der', type: 'spki' });
   } else {
     if (material.$case !== 'certificate') throw new UnknownSignerIdentityError('bundle is signed with a bare key, but the policy expects a keyless certificate identity');

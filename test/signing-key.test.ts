@@ -97,6 +97,13 @@ describe('message signature bundle', () => {
     await expect(verifyBundle({ bundle: bundleJSON, artifact: { path: firmware }, trustRoot: root, policy })).rejects.toBeInstanceOf(WrongKeyError);
   });
 
+  it('rejects a pinned key that has been retired', async () => {
+    const retired = structuredClone(root);
+    retired.pinnedKeys![key.hint]!.validFor = { start: '2020-01-01T00:00:00Z', end: '2021-01-01T00:00:00Z' };
+    const policy = { mode: 'key' as const, allowedKeyHints: [key.hint] };
+    await expect(verifyBundle({ bundle: bundleJSON, artifact: { path: firmware }, trustRoot: retired, policy })).rejects.toThrow(/not valid now/);
+  });
+
   it('rejects malformed bundles', async () => {
     const policy = { mode: 'key' as const, allowedKeyHints: [key.hint] };
     const noContent = { ...(bundleJSON as object), messageSignature: undefined };
