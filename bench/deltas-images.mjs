@@ -1,7 +1,8 @@
 // Builds realistic firmware image pairs for delta tests and the delta benchmark: an "old" image
 // made of real ELF binaries from this machine (4 KiB aligned, like a filesystem image), and a
-// "new" image that looks like the next release: a few binaries rebuilt (scattered byte edits, as
-// relinking shifts addresses), one binary added mid-image (everything after it moves), one removed.
+// "new" image that looks like the next release: ~20% of the binaries rebuilt (some new code,
+// plus the address shifts of relinking), one binary added mid-image (everything after it
+// moves), one removed.
 // Deterministic for a given seed and machine. Random bytes would make bsdiff useless, so they
 // are only used where that is the point.
 // @ts-check
@@ -79,26 +80,36 @@ function aligned(buf) {
   return pad ? Buffer.concat([buf, Buffer.alloc(pad)]) : buf;
 }
 
-/** "Rebuilt" binary: small edits every few KiB (changed constants, relocated addresses). */
-function rebuild(buf, rand) {
-  const out = Buffer.from(buf);
-  for (let pos = Math.floor(rand() * 4096); pos < out.length - 4; pos += 1024 + Math.floor(rand() * 8192)) {
-    out.writeUInt32LE(Math.floor(rand() * 0xffffffff), pos);
+/**
+ * "Rebuilt" binary: ~5% new code spliced in at a random point (taken from a binary that is not in
+ * the image), then the relinking effect: every 16-256 bytes a 32-bit word moves by this binary's
+ * address shift (the pattern bsdiff's diff block is built for), and 1 in 10 of those is a
+ * changed constant instead (random value).
+ */
+function rebuild(buf, rand, donor) {
+  const newCodeLength = Math.min(donor.length, Math.max(256, Math.floor(buf.length * 0.05)));
+  const donorAt = Math.floor(rand() * (donor.length - newCodeLength));
+  const at = Math.floor(rand() * buf.length);
+  const out = Buffer.concat([buf.subarray(0, at), donor.subarray(donorAt, donorAt + newCodeLength), buf.subarray(at)]);
+  const shift = 16 * (1 + Math.floor(rand() * 64));
+  for (let pos = Math.floor(rand() * 256); pos < out.length - 4; pos += 16 + Math.floor(rand() * 240)) {
+    out.writeUInt32LE(rand() < 0.9 ? (out.readUInt32LE(pos) + shift) >>> 0 : Math.floor(rand() * 0xffffffff), pos);
   }
-  return out;
+  return aligned(out);
 }
 
 /**
  * Writes oldPath and newPath (~targetBytes each) and returns what was changed.
  * @param {{ oldPath: string, newPath: string, targetBytes: number, seed?: number, rebuiltFraction?: number }} opts
  */
-export function buildImagePair({ oldPath, newPath, targetBytes, seed = 1, rebuiltFraction = 0.05 }) {
+export function buildImagePair({ oldPath, newPath, targetBytes, seed = 1, rebuiltFraction = 0.2 }) {
   const rand = prng(seed);
   const maxSize = Math.max(64 * 1024, Math.min(8 * 1024 * 1024, Math.floor(targetBytes / 6)));
   const files = collectElfFiles(targetBytes, { maxSize, spare: 2 });
   const spare = files.splice(files.length - 2, 2);
   const oldParts = files.map((f) => aligned(readFileSync(f.path)));
 
+  const donor = readFileSync(spare[1].path);
   const removed = Math.floor(rand() * files.length);
   const addedAt = Math.floor(files.length / 2);
   const newParts = [];
@@ -108,7 +119,7 @@ export function buildImagePair({ oldPath, newPath, targetBytes, seed = 1, rebuil
     if (i === removed) return;
     if (rand() < rebuiltFraction) {
       rebuilt++;
-      newParts.push(rebuild(part, rand));
+      newParts.push(rebuild(part, rand, donor));
     } else newParts.push(part);
   });
   const oldImage = Buffer.concat(oldParts);

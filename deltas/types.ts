@@ -28,6 +28,6 @@ export interface JobOptions {
 export interface ChildRunStats {
   /** Wall time of the job inside the child. */
   durationMs: number;
-  /** Peak resident set size of the child (process.resourceUsage().maxRSS). */
+  /** Peak resident set size of the child alone (VmHWM on Linux; getrusage maxRSS would include the parent's RSS at spawn). */
   peakRssBytes: number;
 }

@@ -56,6 +56,16 @@ describe('compressFullImage', () => {
     expect(full.peakRssBytes).toBeGreaterThan(10 * 1024 * 1024);
   });
 
+  it("reports the child's own peak RSS, not the parent's", async () => {
+    // getrusage maxRSS in a forked child starts at the parent's RSS; a big parent exposes that.
+    const ballast = Buffer.alloc(384 * 1024 * 1024, 1);
+    const small = await compressFullImage({ imagePath: oldImage, outPath: join(dir, 'ballast.gz'), compression: 'gzip', level: 1 });
+    expect(ballast[ballast.length - 1]).toBe(1);
+    expect(small.peakRssBytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(small.peakRssBytes).toBeLessThan(256 * 1024 * 1024);
+    rmSync(small.path);
+  });
+
   it('writes brotli too, reporting compressing progress', async () => {
     const events: DeltaProgress[] = [];
     const br = await compressFullImage({ imagePath: newImage, outPath: join(dir, 'new.img.br'), compression: 'brotli', level: 5, onProgress: (p) => events.push(p) });
