@@ -5,8 +5,9 @@ import { readFile } from 'node:fs/promises';
 /** Linux dev_t split, as glibc's gnu_dev_major/minor do it (rdev fits in a double for real devices). */
 export function splitDeviceNumber(rdev: number): { major: number; minor: number } {
   const big = BigInt(rdev);
-  const major = Number(((big >> 8n) & 0xfffn) | ((big >> 32n) & ~0xfffn));
-  const minor = Number((big & 0xffn) | ((big >> 12n) & ~0xffn));
+  // 32-bit masks as in glibc: a BigInt ~0xfff would be unbounded and mix the fields.
+  const major = Number(((big >> 8n) & 0xfffn) | ((big >> 32n) & 0xfffff000n));
+  const minor = Number((big & 0xffn) | ((big >> 12n) & 0xffffff00n));
   return { major, minor };
 }
 
