@@ -3,7 +3,10 @@
 // the compressed full image, bsdiff generation (time, size, peak RSS of the generator child) and
 // patch application (time, peak RSS), as the release pipeline runs them. Figures go to docs/deltas.md.
 //
-//   npx tsc -p . && node bench/deltas.bench.mjs [sizeMiB ...]      (default: 32 100)
+//   npx tsc -p . && node bench/deltas.bench.mjs [sizeMiB:rebuiltFraction ...]
+//
+// Default scenarios: 32:0.2 (maintenance release, 20% of binaries rebuilt), 32:1 (every binary
+// rebuilt), 100:0.2.
 //
 // Uses the compiled dist/deltas (the same code the Temporal worker runs). ~2-3 minutes on 2 cores.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,7 +21,11 @@ if (!existsSync(dist)) {
 }
 const { applyBsdiffPatch, compressFullImage, generateBsdiffDelta } = await import(dist.href);
 
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const scenarios = (process.argv.length > 2 ? process.argv.slice(2) : ['32:0.2', '32:1', '100:0.2']).map((arg) => {
+  const [size, fraction] = arg.split(':').map(Number);
+  if (!(size > 0) || !(fraction >= 0 && fraction <= 1)) throw new Error(`bad scenario ${arg}: want sizeMiB:rebuiltFraction`);
+  return { sizeMiB: size, rebuiltFraction: fraction };
+});
 const MiB = 1024 * 1024;
 const mb = (n) => (n / 1e6).toFixed(n < 1e7 ? 2 : 1);
 const sec = (ms) => (ms / 1000).toFixed(1);
@@ -32,10 +39,10 @@ function machine() {
 const dir = mkdtempSync(join(tmpdir(), 'ota-delta-bench-'));
 const rows = [];
 try {
-  for (const sizeMiB of sizes.length ? sizes : [32, 100]) {
+  for (const { sizeMiB, rebuiltFraction } of scenarios) {
     const oldPath = join(dir, `old-${sizeMiB}.img`);
     const newPath = join(dir, `new-${sizeMiB}.img`);
-    const pair = buildImagePair({ oldPath, newPath, targetBytes: sizeMiB * MiB, seed: sizeMiB });
+    const pair = buildImagePair({ oldPath, newPath, targetBytes: sizeMiB * MiB, seed: sizeMiB, rebuiltFraction });
     console.error(`[bench] ${sizeMiB} MiB pair: ${pair.binaries} binaries, ${pair.rebuilt} rebuilt, +${pair.added}, -${pair.removed}`);
 
     const gz = await compressFullImage({ imagePath: newPath, outPath: join(dir, `new-${sizeMiB}.img.gz`), compression: 'gzip' });
