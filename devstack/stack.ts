@@ -205,7 +205,11 @@ async function spawnAndWait(service: ServiceDefinition, plan: Extract<LaunchPlan
 
   const deadline = started + native.timeout * 1000;
   for (;;) {
-    if (ctx.signal?.aborted) return pid; // upStack stops everything spawned
+    if (ctx.signal?.aborted) {
+      await stopProcessGroup(pid, service.stopSignal, service.stopGraceMs);
+      updateRecord(ctx.stateDir, ctx.stack.file, name, undefined);
+      throw new StartFailure('interrupted before it answered; stopped');
+    }
     if (spawnError) return fail(`could not start: ${spawnError.message}`);
     if (exited) return fail(`${exited} before answering (${native.ready.map(describeProbe).join(', ')})`);
     if (await allAnswer(native.ready, () => !exited, () => Date.now() - started)) break;

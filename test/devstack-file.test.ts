@@ -69,3 +69,11 @@ describe('stack file errors', () => {
     expect(err.message).toContain('x-ota');
   });
 });
+
+describe('variable interpolation', () => {
+  it('follows Compose rules for ${VAR:-default}, ${VAR-default} and $$', async () => {
+    const { interpolateString } = await import('../devstack/interpolate.js');
+    const env = { SET: 'x', EMPTY: '' };
+    expect(interpolateString('${SET:-d}/${EMPTY:-d}/${EMPTY-d}/${UNSET-d}/$$HOME/${UNSET}', env)).toBe('x/d//d/$HOME/');
+  });
+});
