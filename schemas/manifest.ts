@@ -57,7 +57,11 @@ const byteLengthSchema = z.int().min(0);
 
 export const compressionSchema = z.enum(['none', 'gzip', 'brotli']);
 
-/** Delta encodings. Only bsdiff exists today; later releases add formats, so readers must ignore unknown ones they do not support. */
+/**
+ * Delta encodings. Only bsdiff exists today; later releases add formats (an enum, so it can grow).
+ * Devices parse with { ignoreUnknownDeltaFormats: true } so a manifest offering a newer format
+ * still gives them the full image and the deltas they know.
+ */
 export const deltaFormatSchema = z.enum(['bsdiff']);
 
 /** A file referenced by the manifest, pinned by digest. */
@@ -262,7 +266,13 @@ function toIssues(error: z.ZodError): DocumentIssue[] {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function parseVersionedDocument<S extends z.ZodType>(schema: S, bytes: Uint8Array | string, document: string, schemaVersion: number): z.infer<S> {
+function parseVersionedDocument<S extends z.ZodType>(
+  schema: S,
+  bytes: Uint8Array | string,
+  document: string,
+  schemaVersion: number,
+  prepare: (json: Record<string, unknown>) => void = () => {},
+): z.infer<S> {
   let text: string;
   try {
     text = typeof bytes === 'string' ? bytes : utf8.decode(bytes);
@@ -285,14 +295,31 @@ function parseVersionedDocument<S extends z.ZodType>(schema: S, bytes: Uint8Arra
       { path: 'schemaVersion', message: `unsupported schemaVersion ${JSON.stringify(found) ?? 'undefined'}; this reader understands ${schemaVersion}` },
     ]);
   }
+  prepare(json as Record<string, unknown>);
   const result = schema.safeParse(json);
   if (!result.success) throw new ManifestError(document, toIssues(result.error));
   return result.data;
 }
 
+export interface ParseManifestOptions {
+  /**
+   * Drop deltas whose format this reader does not know instead of rejecting the manifest
+   * (for devices reading manifests written by a newer pipeline). Default false: the pipeline
+   * and CI validate strictly. Signatures cover the raw bytes, so dropping after verification is safe.
+   */
+  ignoreUnknownDeltaFormats?: boolean;
+}
+
+const knownDeltaFormats: ReadonlySet<unknown> = new Set(deltaFormatSchema.options);
+
 /** Parses and validates manifest bytes; throws ManifestError listing every bad field path. */
-export function parseManifest(bytes: Uint8Array | string): Manifest {
-  return parseVersionedDocument(manifestSchema, bytes, 'release manifest', MANIFEST_SCHEMA_VERSION);
+export function parseManifest(bytes: Uint8Array | string, options: ParseManifestOptions = {}): Manifest {
+  return parseVersionedDocument(manifestSchema, bytes, 'release manifest', MANIFEST_SCHEMA_VERSION, (json) => {
+    if (!options.ignoreUnknownDeltaFormats) return;
+    const keep = (entry: unknown) => !(entry && typeof entry === 'object' && typeof (entry as { format?: unknown }).format === 'string' && !knownDeltaFormats.has((entry as { format: string }).format));
+    if (Array.isArray(json.deltas)) json.deltas = json.deltas.filter(keep);
+    if (Array.isArray(json.skippedDeltas)) json.skippedDeltas = json.skippedDeltas.filter(keep);
+  });
 }
 
 /** Parses and validates release index bytes; throws ManifestError listing every bad field path. */

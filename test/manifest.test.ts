@@ -139,6 +139,21 @@ describe('parseManifest', () => {
     }
   });
 
+  it('rejects an unknown delta format by default, and can ignore it for forward compatibility', () => {
+    const doc: any = validManifest();
+    const known = doc.deltas[0];
+    doc.deltas.push({ ...known, format: 'ops', sha256: sha('ops delta'), length: 10 });
+    doc.skippedDeltas.push({ format: 'ops', fromVersion: '1.2.0', reason: 'later' });
+    expect(issuesOf(doc).map((i) => i.path)).toEqual(['deltas[1].format', 'skippedDeltas[1].format']);
+    const parsed = parseManifest(bytesOf(doc), { ignoreUnknownDeltaFormats: true });
+    expect(parsed.deltas).toEqual([known]);
+    expect(parsed.skippedDeltas).toHaveLength(1);
+    // Other defects are still reported.
+    doc.deltas[1].fromSha256 = 'bad';
+    doc.version = 'x';
+    expect(() => parseManifest(bytesOf(doc), { ignoreUnknownDeltaFormats: true })).toThrow(/version: must be a SemVer/);
+  });
+
   it('reports malformed JSON, invalid UTF-8 and non-objects at the root', () => {
     expect(issuesOf('{"schemaVersion": 1,')[0]).toMatchObject({ path: '(root)', message: expect.stringMatching(/^malformed JSON/) });
     expect(issuesOf('[1,2]')[0]).toMatchObject({ path: '(root)', message: 'must be a JSON object' });
