@@ -1,12 +1,36 @@
 // Activities: the only door from workflows to the world (stores, signing, fleet, deltas).
 // They are built from the loaded configuration, so workflows never see config or clients.
 import type { Config } from '../schemas/config.js';
+import type { Manifest, ReleaseIndexEntry } from '../schemas/manifest.js';
+import type { ReleaseRequest, StoredBlob } from '../release/types.js';
 import { describeWorker } from './health.js';
+import { compressImage } from './release/compress.js';
+import { ReleaseContext } from './release/context.js';
+import { generateDelta } from './release/deltas.js';
+import { generateSbom, generateVex, type SbomOutcome } from './release/evidence.js';
+import { describeExistingRelease, inspectRelease } from './release/inspect.js';
+import { attestProvenance } from './release/provenance.js';
+import { publishRelease } from './release/publish.js';
+import { signImage, signManifest } from './release/sign.js';
 
 export type { WorkerDescription } from './health.js';
+export type { SbomOutcome, VexOutcome } from './release/evidence.js';
 
-export function createActivities(_config: Config) {
-  return { describeWorker };
+export function createActivities(config: Config) {
+  const ctx = new ReleaseContext(config);
+  return {
+    describeWorker,
+    inspectRelease: (request: ReleaseRequest) => inspectRelease(ctx, request),
+    describeExistingRelease: (hardwareId: string, version: string) => describeExistingRelease(ctx, hardwareId, version),
+    compressImage: (image: StoredBlob) => compressImage(ctx, image),
+    signImage: (request: ReleaseRequest) => signImage(ctx, request),
+    attestProvenance: (request: ReleaseRequest) => attestProvenance(ctx, request),
+    generateSbom: (request: ReleaseRequest, created: string) => generateSbom(ctx, request, created),
+    generateVex: (request: ReleaseRequest, sbom: SbomOutcome, created: string) => generateVex(ctx, request, sbom, created),
+    generateDelta: (request: ReleaseRequest, base: ReleaseIndexEntry, compressed: StoredBlob) => generateDelta(ctx, request, base, compressed),
+    signManifest: (manifest: Manifest, mode: 'key' | 'keyless') => signManifest(ctx, manifest, mode),
+    publishRelease: (manifest: Manifest, bundleText: string) => publishRelease(ctx, manifest, bundleText),
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -7,7 +7,13 @@ export interface GlobalOptions {
   set?: string[];
 }
 
-export function configFrom(command: Command) {
-  const opts = command.optsWithGlobals() as GlobalOptions;
-  return loadConfig({ file: opts.config, overrides: opts.set });
+/** `extra` overrides come from command flags (e.g. --key) and win over --set. */
+export function configFrom(command: Command, extra: string[] = []) {
+  // Options given before the command (program level) and after it (leaf level) both count.
+  const own = command.opts() as GlobalOptions;
+  const all = command.optsWithGlobals() as GlobalOptions;
+  let root: Command = command;
+  while (root.parent) root = root.parent;
+  const top = root.opts() as GlobalOptions;
+  return loadConfig({ file: own.config ?? top.config ?? all.config, overrides: [...(top.set ?? []), ...(own.set ?? []), ...extra] });
 }

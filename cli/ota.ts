@@ -7,6 +7,9 @@ import { registerConfigCommand } from './commands/config.js';
 import { registerDevCommands } from './commands/dev.js';
 import { registerGatewayCommands } from './commands/gateway.js';
 import { registerHealthCommand } from './commands/health.js';
+import { registerKeysCommands } from './commands/keys.js';
+import { registerReleaseCommands } from './commands/release.js';
+import { registerVerifyCommand } from './commands/verify.js';
 import { registerWorkerCommand } from './commands/worker.js';
 
 export function buildProgram(): Command {
@@ -14,16 +17,32 @@ export function buildProgram(): Command {
   const program = new Command('ota')
     .description('Zero-trust firmware releases and canary rollouts for IoT edge fleets')
     .version(pkg.version)
-    .option('-c, --config <file>', 'configuration file (JSON or YAML); default ./ota.config.yml if present')
-    .option('--set <path=value...>', 'override one config value, e.g. --set temporal.address=10.0.0.5:7233')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Program options only before the command: `ota release publish --version 1.2.0` is the release's version.
+    .enablePositionalOptions();
+  addConfigOptions(program);
   // Command groups register themselves here, one line each.
   registerConfigCommand(program);
   registerWorkerCommand(program);
   registerHealthCommand(program);
+  registerReleaseCommands(program);
+  registerVerifyCommand(program);
+  registerKeysCommands(program);
   registerDevCommands(program);
   registerGatewayCommands(program);
+  for (const command of leafCommands(program)) addConfigOptions(command);
   return program;
+}
+
+/** --config and --set work before or after any command. */
+function addConfigOptions(command: Command): void {
+  command
+    .option('-c, --config <file>', 'configuration file (JSON or YAML); default ./ota.config.yml if present')
+    .option('--set <path=value...>', 'override one config value, e.g. --set temporal.address=10.0.0.5:7233');
+}
+
+function leafCommands(command: Command): Command[] {
+  return command.commands.length === 0 ? [command] : command.commands.flatMap(leafCommands);
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -12,3 +12,17 @@ export function printResult(opts: OutputOptions, data: unknown, human: () => str
 export function progress(opts: OutputOptions, message: string): void {
   if (!opts.json) process.stderr.write(`${message}\n`);
 }
+
+/**
+ * Progress for byte counters: at most one line per interval (and always the last one),
+ * so a large upload prints a handful of lines, not thousands.
+ */
+export function throttledProgress(opts: OutputOptions, intervalMs = 1000): (message: string, final?: boolean) => void {
+  let last = 0;
+  return (message, final = false) => {
+    const now = Date.now();
+    if (!final && now - last < intervalMs) return;
+    last = now;
+    progress(opts, message);
+  };
+}

@@ -1,3 +1,4 @@
 // Every workflow the worker registers. Workflow code is deterministic and does no I/O:
 // all contact with the world goes through activities/.
 export { healthWorkflow } from './health.js';
+export { releaseWorkflow, releaseProgressQuery } from './release.js';

@@ -1,0 +1,81 @@
+// Supply-chain evidence for the image: a CycloneDX SBOM, then VEX (CycloneDX + OpenVEX).
+import { buildSbom, buildVex } from '../../sbom/index.js';
+import type { ReleaseRequest, StoredBlob } from '../../release/types.js';
+import type { ReleaseContext } from './context.js';
+import { releaseInputError } from './errors.js';
+import { heartbeat } from './heartbeat.js';
+import { toChunks } from './sign.js';
+import { materialize } from './workspace.js';
+
+export interface SbomOutcome {
+  blob: StoredBlob;
+  serialNumber: string;
+  version: number;
+  components: number;
+}
+
+export interface VexOutcome {
+  vex: StoredBlob;
+  openvex: StoredBlob;
+  statements: number;
+}
+
+export async function generateSbom(ctx: ReleaseContext, request: ReleaseRequest, created: string): Promise<SbomOutcome> {
+  const imagePath = await materialize(ctx.store, ctx.workDir, {
+    key: request.image.key,
+    sha256: request.image.sha256,
+    onProgress: (bytes) => heartbeat({ phase: 'fetching image', bytes, total: request.image.size }),
+  });
+  const componentFiles = [];
+  for (const file of request.componentFiles) componentFiles.push(await materialize(ctx.store, ctx.workDir, { key: file.key, sha256: file.sha256 }));
+  heartbeat({ phase: 'scanning image' });
+  let sbom;
+  try {
+    sbom = await buildSbom({
+      image: { path: imagePath, sha256: request.image.sha256, size: request.image.size, name: request.hardwareId, version: request.version, hardware: request.hardwareId },
+      componentFiles,
+      created,
+    });
+  } catch (err) {
+    throw releaseInputError(`SBOM: ${(err as Error).message}`);
+  }
+  const blob = await ctx.store.putBlob(toChunks(sbom.text));
+  const components = Array.isArray(sbom.json.components) ? sbom.json.components.length : 0;
+  return { blob, serialNumber: sbom.serialNumber, version: sbom.version, components };
+}
+
+export async function generateVex(ctx: ReleaseContext, request: ReleaseRequest, sbom: SbomOutcome, created: string): Promise<VexOutcome> {
+  const sbomJson = JSON.parse((await ctx.store.getBytes(sbom.blob.key)).toString('utf8')) as { components?: SbomComponent[] };
+  const statementsFile = request.vexStatements && (await materialize(ctx.store, ctx.workDir, { key: request.vexStatements.key, sha256: request.vexStatements.sha256 }));
+  const scanReportFile = request.scanReport && (await materialize(ctx.store, ctx.workDir, { key: request.scanReport.key, sha256: request.scanReport.sha256 }));
+  let vex;
+  try {
+    vex = await buildVex({
+      sbom: { serialNumber: sbom.serialNumber, version: sbom.version, bomRefsByPurl: bomRefsByPurl(sbomJson.components ?? []) },
+      statementsFile,
+      scanReportFile,
+      created,
+      author: request.provenance.builderId,
+    });
+  } catch (err) {
+    // A statement naming a component the SBOM lacks, or a malformed statement: the input is wrong.
+    throw releaseInputError(`VEX: ${(err as Error).message}`);
+  }
+  const vexBlob = await ctx.store.putBlob(toChunks(vex.cyclonedx.text));
+  const openvexBlob = await ctx.store.putBlob(toChunks(`${JSON.stringify(vex.openvex, null, 2)}\n`));
+  return { vex: vexBlob, openvex: openvexBlob, statements: vex.openvex.statements.length };
+}
+
+interface SbomComponent {
+  purl?: string;
+  'bom-ref'?: string;
+  components?: SbomComponent[];
+}
+
+function bomRefsByPurl(components: SbomComponent[], into: Record<string, string> = {}): Record<string, string> {
+  for (const c of components) {
+    if (c.purl && c['bom-ref']) into[c.purl] = c['bom-ref'];
+    if (c.components) bomRefsByPurl(c.components, into);
+  }
+  return into;
+}

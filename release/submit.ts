@@ -1,0 +1,112 @@
+// Client side of a release: upload the inputs by content address, start (or join) the
+// release workflow, and report its progress until it finishes.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { ArtifactStore } from '../stores/index.js';
+import { releaseWorkflowId } from './layout.js';
+import type { ProvenanceInput, PublishedRelease, ReleaseRequest, ReleaseStep, StoredBlob } from './types.js';
+
+export class ReleaseInputFileError extends Error {
+  override name = 'ReleaseInputFileError';
+}
+
+export async function uploadFile(store: ArtifactStore, path: string, onProgress?: (bytes: number, total: number) => void): Promise<StoredBlob & { name: string }> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    throw new ReleaseInputFileError(`${path}: no such file`);
+  }
+  if (!info.isFile()) throw new ReleaseInputFileError(`${path}: not a regular file`);
+  if (info.size === 0) throw new ReleaseInputFileError(`${path}: file is empty`);
+  const ref = await store.putBlob(createReadStream(path), { onProgress: (bytes) => onProgress?.(bytes, info.size) });
+  return { ...ref, name: basename(path) };
+}
+
+export interface ReleaseFiles {
+  image: string;
+  components: string[];
+  vex?: string;
+  scan?: string;
+}
+
+export interface ReleaseOptions {
+  hardwareId: string;
+  version: string;
+  channel: string;
+  securityVersion?: number;
+  signing: 'key' | 'keyless';
+  provenance: ProvenanceInput;
+  deltaCount: number;
+  deltaMaxRatio: number;
+  validityDays: number;
+}
+
+export async function buildReleaseRequest(
+  store: ArtifactStore,
+  files: ReleaseFiles,
+  options: ReleaseOptions,
+  onUpload?: (file: string, bytes: number, total: number) => void,
+): Promise<ReleaseRequest> {
+  const image = await uploadFile(store, files.image, (b, t) => onUpload?.(files.image, b, t));
+  const componentFiles = [];
+  for (const file of files.components) componentFiles.push(await uploadFile(store, file, (b, t) => onUpload?.(file, b, t)));
+  return {
+    ...options,
+    image: { key: image.key, sha256: image.sha256, size: image.size },
+    imageName: image.name,
+    componentFiles,
+    vexStatements: files.vex ? await uploadFile(store, files.vex) : undefined,
+    scanReport: files.scan ? await uploadFile(store, files.scan) : undefined,
+  };
+}
+
+/** Starts the workflow, or joins the one already running for this hardware and version. */
+export async function startRelease(client: Client, taskQueue: string, request: ReleaseRequest): Promise<WorkflowHandle> {
+  return client.workflow.start('releaseWorkflow', {
+    taskQueue,
+    workflowId: releaseWorkflowId(request.hardwareId, request.version),
+    args: [request],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    // A finished release may be started again: the workflow then returns the existing
+    // release for the same image, or refuses a different one.
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+  });
+}
+
+export interface ProgressEvent {
+  steps: ReleaseStep[];
+  /** Heartbeat details of the running activity, e.g. { phase: 'diffing', bytes, total }. */
+  activity?: { type: string; details?: unknown; attempt: number; lastFailure?: string };
+}
+
+/** Polls the workflow's progress query and pending activities until the result is in. */
+export async function watchRelease(handle: WorkflowHandle, onProgress: (event: ProgressEvent) => void, intervalMs = 500): Promise<PublishedRelease> {
+  const result = handle.result() as Promise<PublishedRelease>;
+  let done = false;
+  void result.finally(() => (done = true)).catch(() => undefined);
+  while (!done) {
+    try {
+      const steps = await handle.query<ReleaseStep[]>('progress');
+      const description = await handle.describe();
+      const pending = description.raw.pendingActivities?.[0];
+      let activity: ProgressEvent['activity'];
+      if (pending) {
+        const payload = pending.heartbeatDetails?.payloads?.[0]?.data;
+        activity = {
+          type: pending.activityType?.name ?? 'activity',
+          details: payload ? JSON.parse(Buffer.from(payload).toString('utf8')) : undefined,
+          attempt: pending.attempt ?? 1,
+          lastFailure: pending.lastFailure?.message ?? undefined,
+        };
+      }
+      onProgress({ steps, activity });
+    } catch {
+      // The query can fail while the workflow completes; the result settles the loop.
+    }
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, intervalMs))]);
+  }
+  return result;
+}

@@ -1,0 +1,74 @@
+// ReleaseWorkflow: turns an ingested image into one signed, published release.
+// Each step is an activity with retries, timeouts and heartbeats; the decisions between
+// them are pure functions from release/decisions.ts. Publishing comes last and is atomic.
+import { ApplicationFailure, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { assembleManifest } from '../release/assemble-manifest.js';
+import { checkSecurityVersion, chooseDeltaBases, decideOnExistingRelease, defaultSecurityVersion } from '../release/decisions.js';
+import { RELEASE_STEPS, type ArtifactSet, type DeltaOutcome, type PublishedRelease, type ReleaseRequest, type ReleaseStep } from '../release/types.js';
+
+const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 5, initialInterval: '1 second', nonRetryableErrorTypes: ['ReleaseInputError', 'ConflictError'] },
+});
+
+/** Steps that stream whole images heartbeat, so a dead worker is noticed in a minute, not hours. */
+const heavy = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '60 seconds',
+  retry: { maximumAttempts: 5, initialInterval: '2 seconds', nonRetryableErrorTypes: ['ReleaseInputError', 'ConflictError'] },
+});
+
+export const releaseProgressQuery = defineQuery<ReleaseStep[]>('progress');
+
+export async function releaseWorkflow(request: ReleaseRequest): Promise<PublishedRelease> {
+  const steps: ReleaseStep[] = RELEASE_STEPS.map((name) => ({ name, state: 'pending' }));
+  setHandler(releaseProgressQuery, () => steps);
+  const step = async <T>(name: (typeof RELEASE_STEPS)[number], run: () => Promise<T>, describe?: (result: T) => string): Promise<T> => {
+    const entry = steps.find((s) => s.name === name)!;
+    entry.state = 'running';
+    try {
+      const result = await run();
+      entry.state = 'done';
+      if (describe) entry.detail = describe(result);
+      return result;
+    } catch (err) {
+      entry.state = 'failed';
+      entry.detail = (err as Error).message;
+      throw err;
+    }
+  };
+
+  const context = await step('inspect', () => quick.inspectRelease(request));
+  const existing = decideOnExistingRelease(context.existing, request.version, request.image.sha256);
+  if (existing.action === 'refuse') throw ApplicationFailure.nonRetryable(existing.reason, 'ReleaseInputError');
+  if (existing.action === 'return-existing') {
+    for (const s of steps) if (s.state === 'pending') s.state = 'skipped';
+    return quick.describeExistingRelease(request.hardwareId, request.version);
+  }
+  const securityVersion = request.securityVersion ?? defaultSecurityVersion(context.published);
+  const securityCheck = checkSecurityVersion(context.published, securityVersion);
+  if (!securityCheck.ok) throw ApplicationFailure.nonRetryable(securityCheck.reason, 'ReleaseInputError');
+
+  // The workflow's start time stamps every document, so retries and replays produce identical bytes.
+  const created = new Date(workflowInfo().startTime);
+  const compressedImage = await step('compress', () => heavy.compressImage(request.image), (b) => `${b.size} bytes gzip`);
+  const imageSignatureBundle = await step('sign', () => heavy.signImage(request));
+  const provenance = await step('provenance', () => quick.attestProvenance(request));
+  const sbom = await step('sbom', () => heavy.generateSbom(request, created.toISOString()), (s) => `${s.components} components`);
+  const vex = await step('vex', () => quick.generateVex(request, sbom, created.toISOString()), (v) => `${v.statements} statements`);
+
+  const bases = chooseDeltaBases(context.channelReleases, request.version, request.deltaCount);
+  const deltas: DeltaOutcome[] = await step(
+    'deltas',
+    () => Promise.all(bases.map((base) => heavy.generateDelta(request, base, compressedImage))),
+    (all) => `${all.filter((d) => d.kind === 'delta').length} made, ${all.filter((d) => d.kind === 'skipped').length} skipped`,
+  );
+
+  const artifacts: ArtifactSet = { compressedImage, imageSignatureBundle, provenance, sbom: sbom.blob, vex: vex.vex, openvex: vex.openvex, deltas };
+  const manifest = assembleManifest(request, securityVersion, artifacts, created);
+  // Signing and publishing are separate activities: a retried publish reuses the recorded
+  // bundle, so the same bytes are written and the conditional create stays idempotent.
+  const signed = await step('sign-manifest', () => quick.signManifest(manifest, request.signing));
+  return step('publish', () => quick.publishRelease(manifest, signed), (p) => `${p.outcome} ${p.manifestKey}`);
+}
