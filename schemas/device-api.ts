@@ -1,0 +1,263 @@
+// The device API contract: what devices and the gateway exchange (enrollment, nonces, check-in,
+// health reports) and the signed envelope every device-originated message travels in.
+//
+// Device messages are signed over canonical JSON bytes (schemas/manifest.ts canonicalJsonBytes), so
+// the gateway verifies exactly the bytes the device signed, then parses them. Objects are strict:
+// an unknown field is an error rather than something silently outside the signature's meaning.
+import { z } from 'zod';
+import { channelSchema, deltaFormatSchema, hardwareIdSchema, semverSchema, sha256HexSchema, timestampSchema } from './manifest.js';
+
+export const DEVICE_API_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Field formats
+// ---------------------------------------------------------------------------------------------
+
+export const deviceIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be a device id: A-Z a-z 0-9 . _ : -, 1-128 chars, starting alphanumeric');
+
+export const slotNameSchema = z.enum(['A', 'B']);
+
+/** Labels select devices for rollouts (region, store, ...): flat string pairs. */
+export const labelsSchema = z
+  .record(z.string().regex(/^[a-z][a-z0-9._/-]{0,62}$/, 'label names are lowercase: a-z 0-9 . _ / -, 1-63 chars'), z.string().max(256))
+  .refine((labels) => Object.keys(labels).length <= 64, 'at most 64 labels');
+
+/** ed25519: raw 64-byte signatures. ecdsa-p256-sha256: DER (X9.62) signatures, as OpenSSL and mbedTLS emit them. */
+export const keyAlgorithmSchema = z.enum(['ed25519', 'ecdsa-p256-sha256']);
+
+/** SubjectPublicKeyInfo in PEM ("-----BEGIN PUBLIC KEY-----"). */
+export const publicKeyPemSchema = z
+  .string()
+  .max(4096)
+  .regex(/^-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END PUBLIC KEY-----\r?\n?$/, 'must be an SPKI public key in PEM ("-----BEGIN PUBLIC KEY-----")');
+
+/** Single-use value from GET /v1/nonce: 32 random bytes, base64url. */
+export const nonceSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a gateway nonce (43 base64url characters)');
+
+const base64Schema = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+
+/** Report counters are safe integers (canonical JSON allows nothing else) and start at 1. */
+export const counterSchema = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+// ---------------------------------------------------------------------------------------------
+// Enrollment: POST /v1/enroll, `authorization: Bearer <enrollment token>`
+// ---------------------------------------------------------------------------------------------
+
+export const enrollRequestSchema = z
+  .object({
+    deviceId: deviceIdSchema,
+    hardwareId: hardwareIdSchema,
+    /** Release channel the device follows (stable, beta, ...). */
+    channel: channelSchema,
+    labels: labelsSchema,
+    publicKey: z.strictObject({ algorithm: keyAlgorithmSchema, pem: publicKeyPemSchema }),
+  })
+  .strict();
+
+export const enrollResponseSchema = z
+  .object({
+    deviceId: deviceIdSchema,
+    enrolledAt: timestampSchema,
+    /** false when the same device re-enrolled with the same key (idempotent retry). */
+    created: z.boolean(),
+  })
+  .strict();
+
+// ---------------------------------------------------------------------------------------------
+// Nonces: GET /v1/nonce?device=ID
+// ---------------------------------------------------------------------------------------------
+
+export const nonceResponseSchema = z
+  .object({
+    nonce: nonceSchema,
+    expiresAt: timestampSchema,
+  })
+  .strict();
+
+// ---------------------------------------------------------------------------------------------
+// The signed envelope (POST /v1/checkin and POST /v1/reports carry one)
+// ---------------------------------------------------------------------------------------------
+
+export const signedEnvelopeSchema = z
+  .object({
+    /** base64 of the canonical JSON bytes of a check-in or report; the signature covers exactly these bytes. */
+    payload: base64Schema.min(4).max(64 * 1024 * 4 / 3),
+    /** base64 signature over the payload bytes with the device's enrolled key. */
+    signature: base64Schema.min(4).max(512),
+    /** Must equal the algorithm the device enrolled with. */
+    algorithm: keyAlgorithmSchema,
+  })
+  .strict();
+
+// ---------------------------------------------------------------------------------------------
+// Check-in: POST /v1/checkin (signed)
+// ---------------------------------------------------------------------------------------------
+
+export const checkinRequestSchema = z
+  .object({
+    type: z.literal('checkin'),
+    deviceId: deviceIdSchema,
+    hardwareId: hardwareIdSchema,
+    /** Installed release; null when the device runs an image that came from no release (factory image). */
+    currentVersion: semverSchema.nullable(),
+    imageSha256: sha256HexSchema,
+    bootedSlot: slotNameSchema,
+    /** The device's stored anti-rollback counter. */
+    securityVersion: z.int().min(0),
+    /** Delta encodings the device can apply, in preference order. Unknown names are allowed and ignored. */
+    supportedDeltaFormats: z.array(z.string().min(1).max(32)).max(16),
+    /** Freshness: a nonce from GET /v1/nonce, used once. */
+    nonce: nonceSchema,
+    sentAt: timestampSchema,
+  })
+  .strict();
+
+/** Where the offered bytes are; urls are paths on the gateway ("/v1/..."), resolve them against its base URL. */
+export const artifactHintSchema = z
+  .object({
+    kind: z.enum(['delta', 'full']),
+    url: z.string().min(1),
+    sha256: sha256HexSchema,
+    /** Bytes to download. */
+    length: z.int().min(0),
+    /** For deltas: the release the delta starts from. */
+    fromVersion: semverSchema.optional(),
+    format: deltaFormatSchema.optional(),
+  })
+  .strict();
+
+const releaseRefSchema = z
+  .object({
+    hardwareId: hardwareIdSchema,
+    channel: channelSchema,
+    version: semverSchema,
+    securityVersion: z.int().min(0),
+    /** Gateway path of the manifest and of its Sigstore bundle: the device verifies both offline. */
+    manifestUrl: z.string().min(1),
+    bundleUrl: z.string().min(1),
+  })
+  .strict();
+
+export const checkinResponseSchema = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('none'), pollAfterSeconds: z.int().min(1) }),
+  z.strictObject({
+    action: z.literal('update'),
+    release: releaseRefSchema,
+    /** A hint only: the device picks its artifact from the verified manifest. */
+    artifact: artifactHintSchema,
+    /** Set when a rollout assignment made this offer. */
+    rolloutId: z.string().optional(),
+    pollAfterSeconds: z.int().min(1),
+  }),
+  /** Do not install anything now (rollout halted or the device is not in an open ring). */
+  z.strictObject({ action: z.literal('hold'), reason: z.string(), rolloutId: z.string().optional(), pollAfterSeconds: z.int().min(1) }),
+  /**
+   * Return to a previous release: switch back to the other slot when it still holds targetVersion's image
+   * (otherSlotSha256 tells which image that is), else install the offered release. Filled by the rollout.
+   */
+  z.strictObject({
+    action: z.literal('rollback'),
+    reason: z.string(),
+    rolloutId: z.string().optional(),
+    targetVersion: semverSchema,
+    /** sha256 of targetVersion's image, so the device can tell whether its other slot still holds it. */
+    targetImageSha256: sha256HexSchema.optional(),
+    release: releaseRefSchema.optional(),
+    artifact: artifactHintSchema.optional(),
+    pollAfterSeconds: z.int().min(1),
+  }),
+]);
+
+// ---------------------------------------------------------------------------------------------
+// Health reports: POST /v1/reports (signed)
+// ---------------------------------------------------------------------------------------------
+
+export const reportStateSchema = z.enum(['downloading', 'installed', 'booted', 'committed', 'rolled-back', 'failed']);
+export const failureKindSchema = z.enum(['download', 'verify', 'install', 'boot', 'health']);
+
+export const reportMetricsSchema = z
+  .object({
+    crashCount: z.int().min(0),
+    uptimeSeconds: z.int().min(0),
+    freeMemoryBytes: z.int().min(0),
+  })
+  .strict();
+
+/** Device-defined extras; integers only (canonical JSON), so a temperature goes as millidegrees. */
+export const customValuesSchema = z
+  .record(z.string().min(1).max(64), z.union([z.string().max(1024), z.int(), z.boolean()]))
+  .refine((values) => Object.keys(values).length <= 64, 'at most 64 custom values');
+
+/** What the device queues and later signs; counter and nonce are added when it is sent. */
+export const healthReportBodySchema = z
+  .object({
+    type: z.literal('report'),
+    deviceId: deviceIdSchema,
+    /** The release this report is about (the one being installed, or running). */
+    releaseVersion: semverSchema,
+    imageSha256: sha256HexSchema,
+    slot: slotNameSchema,
+    bootCount: z.int().min(0),
+    state: reportStateSchema,
+    /** Required with state "failed"; optional with "rolled-back" (why it fell back); absent otherwise. */
+    failureKind: failureKindSchema.optional(),
+    detail: z.string().max(2000).optional(),
+    metrics: reportMetricsSchema,
+    custom: customValuesSchema,
+    createdAt: timestampSchema,
+  })
+  .strict();
+
+export const healthReportSchema = healthReportBodySchema
+  .extend({
+    /** Monotonic per device: the gateway refuses a counter not above the last one it stored. */
+    counter: counterSchema,
+    nonce: nonceSchema,
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.state === 'failed' && !r.failureKind) ctx.addIssue({ code: 'custom', path: ['failureKind'], message: 'required when state is "failed"' });
+    if (r.failureKind && r.state !== 'failed' && r.state !== 'rolled-back') {
+      ctx.addIssue({ code: 'custom', path: ['failureKind'], message: `only allowed with state "failed" or "rolled-back" (state is "${r.state}")` });
+    }
+  });
+
+export const reportResponseSchema = z
+  .object({
+    status: z.literal('accepted'),
+    counter: counterSchema,
+  })
+  .strict();
+
+/** Every gateway error: a short machine-readable code and a sentence for people. */
+export const apiErrorSchema = z.object({ error: z.string(), detail: z.string() }).strict();
+
+export type KeyAlgorithm = z.infer<typeof keyAlgorithmSchema>;
+export type SlotName = z.infer<typeof slotNameSchema>;
+export type Labels = z.infer<typeof labelsSchema>;
+export type EnrollRequest = z.infer<typeof enrollRequestSchema>;
+export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
+export type NonceResponse = z.infer<typeof nonceResponseSchema>;
+export type SignedEnvelope = z.infer<typeof signedEnvelopeSchema>;
+export type CheckinRequest = z.infer<typeof checkinRequestSchema>;
+export type CheckinResponse = z.infer<typeof checkinResponseSchema>;
+export type ArtifactHint = z.infer<typeof artifactHintSchema>;
+export type ReportState = z.infer<typeof reportStateSchema>;
+export type FailureKind = z.infer<typeof failureKindSchema>;
+export type ReportMetrics = z.infer<typeof reportMetricsSchema>;
+export type HealthReportBody = z.infer<typeof healthReportBodySchema>;
+export type HealthReport = z.infer<typeof healthReportSchema>;
+export type ReportResponse = z.infer<typeof reportResponseSchema>;
+export type ApiError = z.infer<typeof apiErrorSchema>;
+
+/** "metrics.crashCount: must be ..." lines for a zod error, so a 400 names the field. */
+export function describeZodIssues(error: z.ZodError): string {
+  return error.issues
+    .flatMap((issue) => {
+      const at = (extra: PropertyKey[] = []) => [...issue.path, ...extra].map(String).join('.') || '(root)';
+      return issue.code === 'unrecognized_keys' ? issue.keys.map((k) => `${at([k])}: unknown field`) : [`${at()}: ${issue.message}`];
+    })
+    .join('; ');
+}
