@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../platform/paths.js';
 import { registerConfigCommand } from './commands/config.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerDevCommands } from './commands/dev.js';
 import { registerGatewayCommands } from './commands/gateway.js';
 import { registerHealthCommand } from './commands/health.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerReleaseCommands(program);
   registerVerifyCommand(program);
   registerKeysCommands(program);
+  registerDemoCommand(program);
   registerDevCommands(program);
   registerGatewayCommands(program);
   for (const command of leafCommands(program)) addConfigOptions(command);

@@ -50,13 +50,3 @@ export function decideOnExistingRelease(
     reason: `version ${version} is already published with image sha256 ${existing.imageSha256}; this image is ${newImageSha256}. Publish it under a new version.`,
   };
 }
-
-/** A delta is worth offering only when clearly smaller than the compressed full image. */
-export function deltaWorthOffering(deltaBytes: number, compressedFullBytes: number, maxRatio = 0.9): { offer: boolean; reason?: string } {
-  if (deltaBytes < compressedFullBytes * maxRatio) return { offer: true };
-  const pct = ((deltaBytes / compressedFullBytes) * 100).toFixed(0);
-  return {
-    offer: false,
-    reason: `delta is ${deltaBytes} bytes, ${pct}% of the compressed full image (${compressedFullBytes} bytes); offered only below ${Math.round(maxRatio * 100)}%`,
-  };
-}

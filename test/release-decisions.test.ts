@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseDeltaBases, checkSecurityVersion, decideOnExistingRelease, defaultSecurityVersion, deltaWorthOffering } from '../release/decisions.js';
+import { chooseDeltaBases, checkSecurityVersion, decideOnExistingRelease, defaultSecurityVersion } from '../release/decisions.js';
 import { compareSemver } from '../release/semver.js';
 import type { ReleaseIndexEntry } from '../schemas/manifest.js';
 
@@ -47,16 +47,5 @@ describe('decideOnExistingRelease', () => {
     const refused = decideOnExistingRelease({ imageSha256: 'b'.repeat(64) }, '1.0.0', 'c'.repeat(64));
     expect(refused.action).toBe('refuse');
     expect(refused.action === 'refuse' && refused.reason).toContain('already published');
-  });
-});
-
-describe('deltaWorthOffering', () => {
-  it('offers only deltas clearly smaller than the compressed image', () => {
-    expect(deltaWorthOffering(100, 1000)).toEqual({ offer: true });
-    const skipped = deltaWorthOffering(950, 1000);
-    expect(skipped.offer).toBe(false);
-    expect(skipped.reason).toContain('95%');
-    expect(deltaWorthOffering(899, 1000, 0.9).offer).toBe(true);
-    expect(deltaWorthOffering(900, 1000, 0.9).offer).toBe(false);
   });
 });

@@ -56,7 +56,7 @@ export function registerReleaseCommands(program: Command): void {
     .option('--keyless', 'sign with Fulcio + Rekor using the OIDC token from the environment')
     .option('--key <file>', 'sign with this ECDSA P-256 key (PEM) instead of the configured one')
     .option('--delta-count <k>', 'make deltas from the last K releases', '3')
-    .option('--delta-max-ratio <r>', 'offer a delta only below this fraction of the compressed image', '0.9')
+    .option('--delta-max-ratio <r>', 'offer a delta only below this fraction of the compressed image', '0.75')
     .option('--validity-days <n>', 'days until devices refuse the manifest', '365')
     .option('--builder-id <uri>', 'SLSA builder id (default: from CI environment, else this host)')
     .option('--source-repo <uri>', 'source repository for provenance')
