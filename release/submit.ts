@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { ArtifactStore } from '../stores/index.js';
 import { releaseWorkflowId } from './layout.js';
-import type { ProvenanceInput, PublishedRelease, ReleaseRequest, ReleaseStep, StoredBlob } from './types.js';
+import type { ProvenanceInput, PublishedRelease, ReleaseRequest, ReleaseStep, ReleaseTimeouts, StoredBlob } from './types.js';
 
 export class ReleaseInputFileError extends Error {
   override name = 'ReleaseInputFileError';
@@ -42,6 +42,7 @@ export interface ReleaseOptions {
   deltaCount: number;
   deltaMaxRatio: number;
   validityDays: number;
+  timeouts?: ReleaseTimeouts;
 }
 
 export async function buildReleaseRequest(

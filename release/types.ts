@@ -41,6 +41,18 @@ export interface ReleaseRequest {
   deltaMaxRatio: number;
   /** Manifest validity, in days. */
   validityDays: number;
+  /** Activity timeouts; omitted: production defaults (release/timeouts.ts). */
+  timeouts?: ReleaseTimeouts;
+}
+
+/** Activity timeouts in seconds. Tests shorten them so a killed worker's step is retried quickly. */
+export interface ReleaseTimeouts {
+  /** A heavy step that stops heartbeating for this long is retried (default 60). */
+  heartbeatSeconds?: number;
+  /** One attempt of a quick step (inspect, provenance, VEX, sign-manifest, publish; default 120). */
+  quickStepSeconds?: number;
+  /** One attempt of a heavy step (compress, sign, SBOM, deltas; default 7200). */
+  heavyStepSeconds?: number;
 }
 
 export interface ReleaseContext {

@@ -5,25 +5,32 @@ import { ApplicationFailure, defineQuery, proxyActivities, setHandler, workflowI
 import type { Activities } from '../activities/index.js';
 import { assembleManifest } from '../release/assemble-manifest.js';
 import { checkSecurityVersion, chooseDeltaBases, decideOnExistingRelease, defaultSecurityVersion } from '../release/decisions.js';
-import { RELEASE_STEPS, type ArtifactSet, type DeltaOutcome, type PublishedRelease, type ReleaseRequest, type ReleaseStep } from '../release/types.js';
+import { resolveReleaseTimeouts } from '../release/timeouts.js';
+import { RELEASE_STEPS, type ArtifactSet, type DeltaOutcome, type PublishedRelease, type ReleaseRequest, type ReleaseStep, type ReleaseTimeouts } from '../release/types.js';
 
-const quick = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 5, initialInterval: '1 second', nonRetryableErrorTypes: ['ReleaseInputError', 'ConflictError'] },
-});
+const NON_RETRYABLE = ['ReleaseInputError', 'ConflictError'];
 
-/** Steps that stream whole images heartbeat, so a dead worker is noticed in a minute, not hours. */
-const heavy = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '60 seconds',
-  retry: { maximumAttempts: 5, initialInterval: '2 seconds', nonRetryableErrorTypes: ['ReleaseInputError', 'ConflictError'] },
-});
+/** Quick steps run for seconds; heavy ones stream whole images and heartbeat, so a dead worker is noticed in a minute, not hours. */
+function activityProxies(timeouts: ReleaseTimeouts | undefined) {
+  const t = resolveReleaseTimeouts(timeouts);
+  const quick = proxyActivities<Activities>({
+    startToCloseTimeout: t.quickStepSeconds * 1000,
+    retry: { maximumAttempts: 5, initialInterval: '1 second', nonRetryableErrorTypes: NON_RETRYABLE },
+  });
+  const heavy = proxyActivities<Activities>({
+    startToCloseTimeout: t.heavyStepSeconds * 1000,
+    heartbeatTimeout: t.heartbeatSeconds * 1000,
+    retry: { maximumAttempts: 5, initialInterval: '2 seconds', nonRetryableErrorTypes: NON_RETRYABLE },
+  });
+  return { quick, heavy };
+}
 
 export const releaseProgressQuery = defineQuery<ReleaseStep[]>('progress');
 
 export async function releaseWorkflow(request: ReleaseRequest): Promise<PublishedRelease> {
   const steps: ReleaseStep[] = RELEASE_STEPS.map((name) => ({ name, state: 'pending' }));
   setHandler(releaseProgressQuery, () => steps);
+  const { quick, heavy } = activityProxies(request.timeouts);
   const step = async <T>(name: (typeof RELEASE_STEPS)[number], run: () => Promise<T>, describe?: (result: T) => string): Promise<T> => {
     const entry = steps.find((s) => s.name === name)!;
     entry.state = 'running';

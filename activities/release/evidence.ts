@@ -26,7 +26,7 @@ export async function generateSbom(ctx: ReleaseContext, request: ReleaseRequest,
     sha256: request.image.sha256,
     onProgress: (bytes) => heartbeat({ phase: 'fetching image', bytes, total: request.image.size }),
   });
-  const componentFiles = [];
+  const componentFiles: string[] = [];
   for (const file of request.componentFiles) componentFiles.push(await materialize(ctx.store, ctx.workDir, { key: file.key, sha256: file.sha256 }));
   heartbeat({ phase: 'scanning image' });
   let sbom;
@@ -37,7 +37,10 @@ export async function generateSbom(ctx: ReleaseContext, request: ReleaseRequest,
       created,
     });
   } catch (err) {
-    throw releaseInputError(`SBOM: ${(err as Error).message}`);
+    // Name component files as they were handed in, not by their cached copies (named by digest).
+    let message = (err as Error).message;
+    request.componentFiles.forEach((file, i) => (message = message.replaceAll(componentFiles[i]!, file.name).replaceAll(file.sha256, file.name)));
+    throw releaseInputError(`SBOM: ${message}`);
   }
   const blob = await ctx.store.putBlob(toChunks(sbom.text));
   const components = Array.isArray(sbom.json.components) ? sbom.json.components.length : 0;
@@ -59,7 +62,11 @@ export async function generateVex(ctx: ReleaseContext, request: ReleaseRequest, 
     });
   } catch (err) {
     // A statement naming a component the SBOM lacks, or a malformed statement: the input is wrong.
-    throw releaseInputError(`VEX: ${(err as Error).message}`);
+    // Name the files as the release engineer passed them, not their cached copies in the work folder.
+    let message = (err as Error).message;
+    if (statementsFile && request.vexStatements) message = message.replaceAll(statementsFile, request.vexStatements.name);
+    if (scanReportFile && request.scanReport) message = message.replaceAll(scanReportFile, request.scanReport.name);
+    throw releaseInputError(`VEX: ${message}`);
   }
   const vexBlob = await ctx.store.putBlob(toChunks(vex.cyclonedx.text));
   const openvexBlob = await ctx.store.putBlob(toChunks(`${JSON.stringify(vex.openvex, null, 2)}\n`));
