@@ -1,0 +1,159 @@
+// The rollout policy: who gets a release, in which rings, how long each ring bakes, what
+// counts as unhealthy, and what happens then. Validated strictly so a typo never weakens a gate.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { hardwareIdSchema } from '../schemas/manifest.js';
+import { parseDuration } from './duration.js';
+
+export const FAILURE_KINDS = ['download', 'verify', 'install', 'boot', 'health'] as const;
+export type FailureKind = (typeof FAILURE_KINDS)[number];
+
+const durationSchema = z.string().refine((v) => {
+  try {
+    parseDuration(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a duration such as 30s, 15m, 2h or 1d');
+
+/** Either an absolute device count or a percentage of the targeted fleet. */
+const sizeSchema = z.union([
+  z.object({ count: z.int().min(1) }).strict(),
+  z.object({ percent: z.number().gt(0).max(100, 'percent cannot be above 100') }).strict(),
+]);
+
+const limitSchema = z
+  .object({
+    /** Breach when the failure rate among reporting devices exceeds this (0..1). */
+    rate: z.number().min(0).max(1).optional(),
+    /** Breach when more than this many devices failed. */
+    count: z.int().min(0).optional(),
+  })
+  .strict();
+
+const thresholdsSchema = z
+  .object({
+    failureRate: z.number().min(0).max(1),
+    maxFailures: z.int().min(0),
+    perKind: z.partialRecord(z.enum(FAILURE_KINDS), limitSchema).default({}),
+  })
+  .strict();
+
+const ringSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a short lowercase name such as canary'),
+    /** Cumulative: how many devices are on the release once this ring is entered. */
+    size: sizeSchema,
+    bakeTime: durationSchema,
+    minReports: z.int().min(1),
+    thresholds: thresholdsSchema,
+    onBreach: z.enum(['halt', 'rollback']),
+    /** A person must approve before devices of this ring get the release. */
+    approval: z.boolean().default(false),
+  })
+  .strict();
+
+const windowSchema = z
+  .object({
+    days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).min(1),
+    start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (UTC)'),
+    end: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (UTC)'),
+  })
+  .strict();
+
+export const rolloutPolicySchema = z
+  .object({
+    target: z
+      .object({
+        hardware: hardwareIdSchema,
+        /** Every label must match, e.g. { region: eu-west }. */
+        labels: z.record(z.string(), z.string()).default({}),
+      })
+      .strict(),
+    rings: z.array(ringSchema).min(1),
+    statistics: z
+      .object({
+        /** simple: compare observed rates; wilson: use confidence bounds so small canaries cannot pass or fail on luck. */
+        mode: z.enum(['simple', 'wilson']).default('simple'),
+        confidence: z.number().gt(0.5).lt(1).default(0.95),
+      })
+      .strict()
+      .default({ mode: 'simple', confidence: 0.95 }),
+    /** Most devices that may ever be on the release before the last ring is approved. */
+    exposureBudget: sizeSchema,
+    maxConcurrentInstalls: z.int().min(1),
+    /** Installs start only inside a window (UTC); none means any time. */
+    maintenanceWindows: z.array(windowSchema).default([]),
+    /** How often ring health is read while baking. */
+    pollInterval: durationSchema.default('30s'),
+  })
+  .strict()
+  .superRefine((policy, ctx) => {
+    const names = new Set<string>();
+    policy.rings.forEach((ring, i) => {
+      if (names.has(ring.name)) ctx.addIssue({ code: 'custom', path: ['rings', i, 'name'], message: `duplicate ring name ${ring.name}` });
+      names.add(ring.name);
+      const previous = policy.rings[i - 1];
+      if (previous && 'count' in ring.size && 'count' in previous.size && ring.size.count < previous.size.count) {
+        ctx.addIssue({ code: 'custom', path: ['rings', i, 'size'], message: `ring sizes are cumulative and cannot shrink (${ring.size.count} < ${previous.size.count})` });
+      }
+      if (previous && 'percent' in ring.size && 'percent' in previous.size && ring.size.percent < previous.size.percent) {
+        ctx.addIssue({ code: 'custom', path: ['rings', i, 'size'], message: `ring sizes are cumulative and cannot shrink (${ring.size.percent}% < ${previous.size.percent}%)` });
+      }
+    });
+  });
+
+export type RolloutPolicy = z.infer<typeof rolloutPolicySchema>;
+export type RingPolicy = RolloutPolicy['rings'][number];
+export type RingThresholds = RingPolicy['thresholds'];
+export type Size = z.infer<typeof sizeSchema>;
+
+export class PolicyError extends Error {
+  override name = 'PolicyError';
+}
+
+export function parsePolicy(data: unknown, source = 'policy'): RolloutPolicy {
+  const parsed = rolloutPolicySchema.safeParse(data);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+    throw new PolicyError(`invalid rollout ${source}:\n  ${lines.join('\n  ')}`);
+  }
+  return parsed.data;
+}
+
+export function readPolicyFile(path: string): RolloutPolicy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new PolicyError(`rollout policy ${path}: cannot read file`);
+  }
+  let data: unknown;
+  try {
+    data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new PolicyError(`rollout policy ${path}: cannot parse: ${(err as Error).message}`);
+  }
+  return parsePolicy(data, `policy ${path}`);
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '') || '(root)';
+}
+
+/** Resolves a size against the number of targeted devices (percent rounds up: a ring is never empty). */
+export function resolveSize(size: Size, fleetSize: number): number {
+  const n = 'count' in size ? size.count : Math.ceil((size.percent / 100) * fleetSize);
+  return Math.min(fleetSize, n);
+}
+
+/**
+ * Cumulative device counts per ring for a fleet of this size. Mixed units can resolve out of
+ * order on small fleets (5 canaries, then 25% of 12 = 3): such a ring adds no devices.
+ */
+export function ringTargets(policy: RolloutPolicy, fleetSize: number): number[] {
+  let reached = 0;
+  return policy.rings.map((ring) => (reached = Math.max(reached, resolveSize(ring.size, fleetSize))));
+}

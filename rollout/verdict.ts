@@ -1,0 +1,108 @@
+// The ring verdict: pass, wait or breach, from the ring's health figures and its policy.
+// Pure and deterministic, so the workflow calls it directly and records the figures it used.
+import { FAILURE_KINDS, type FailureKind, type RingPolicy } from './policy.js';
+import { wilsonInterval } from './wilson.js';
+
+export interface RingHealth {
+  /** Devices assigned to the ring (cumulative targets are resolved into this). */
+  assigned: number;
+  /** Devices that reported a final outcome for this release: committed or failed/rolled back. */
+  reported: number;
+  committed: number;
+  failed: number;
+  failuresByKind: Partial<Record<FailureKind, number>>;
+}
+
+export type Verdict = 'pass' | 'wait' | 'breach';
+
+export interface RingVerdict {
+  verdict: Verdict;
+  reason: string;
+  /** The numbers behind the decision, for status output and the history. */
+  figures: {
+    reported: number;
+    minReports: number;
+    failed: number;
+    failureRate: number;
+    bound?: { lower: number; upper: number; confidence: number };
+    bakedMs: number;
+    bakeTimeMs: number;
+  };
+}
+
+export interface VerdictInput {
+  ring: RingPolicy;
+  health: RingHealth;
+  /** Time since the ring's devices were released. */
+  bakedMs: number;
+  bakeTimeMs: number;
+  statistics: { mode: 'simple' | 'wilson'; confidence: number };
+}
+
+export function ringVerdict(input: VerdictInput): RingVerdict {
+  const { ring, health, statistics } = input;
+  const t = ring.thresholds;
+  const failureRate = health.reported > 0 ? health.failed / health.reported : 0;
+  const figures: RingVerdict['figures'] = {
+    reported: health.reported,
+    minReports: ring.minReports,
+    failed: health.failed,
+    failureRate,
+    bakedMs: input.bakedMs,
+    bakeTimeMs: input.bakeTimeMs,
+  };
+  const result = (verdict: Verdict, reason: string): RingVerdict => ({ verdict, reason, figures });
+
+  // Absolute counts breach at once: they do not get better with more reports.
+  if (health.failed > t.maxFailures) return result('breach', `${health.failed} devices failed, more than the ${t.maxFailures} allowed`);
+  for (const kind of FAILURE_KINDS) {
+    const limit = t.perKind[kind];
+    const n = health.failuresByKind[kind] ?? 0;
+    if (limit?.count !== undefined && n > limit.count) return result('breach', `${n} ${kind} failures, more than the ${limit.count} allowed`);
+  }
+
+  if (statistics.mode === 'wilson') {
+    const bound = wilsonInterval(health.failed, health.reported, statistics.confidence);
+    figures.bound = { ...bound, confidence: statistics.confidence };
+    if (health.reported > 0 && bound.lower > t.failureRate) {
+      return result('breach', `failure rate is above ${pct(t.failureRate)} with ${pct(statistics.confidence)} confidence (lower bound ${pct(bound.lower)}, ${health.failed}/${health.reported})`);
+    }
+    const kindBreach = kindRateBreach(input, (failures) => wilsonInterval(failures, health.reported, statistics.confidence).lower);
+    if (kindBreach) return result('breach', kindBreach);
+    if (health.reported < ring.minReports) return result('wait', `${health.reported} of the ${ring.minReports} reports needed`);
+    if (input.bakedMs < input.bakeTimeMs) return result('wait', `baking: ${seconds(input.bakedMs)} of ${seconds(input.bakeTimeMs)}`);
+    if (bound.upper >= t.failureRate) {
+      return result('wait', `not yet confident the failure rate is below ${pct(t.failureRate)} (upper bound ${pct(bound.upper)} from ${health.reported} reports)`);
+    }
+    return result('pass', `failure rate below ${pct(t.failureRate)} with ${pct(statistics.confidence)} confidence (upper bound ${pct(bound.upper)})`);
+  }
+
+  if (health.reported >= ring.minReports) {
+    if (failureRate > t.failureRate) return result('breach', `failure rate ${pct(failureRate)} (${health.failed}/${health.reported}) is above ${pct(t.failureRate)}`);
+    const kindBreach = kindRateBreach(input, (failures) => failures / health.reported);
+    if (kindBreach) return result('breach', kindBreach);
+  }
+  if (health.reported < ring.minReports) return result('wait', `${health.reported} of the ${ring.minReports} reports needed`);
+  if (input.bakedMs < input.bakeTimeMs) return result('wait', `baking: ${seconds(input.bakedMs)} of ${seconds(input.bakeTimeMs)}`);
+  return result('pass', `${health.committed} committed, failure rate ${pct(failureRate)} within ${pct(t.failureRate)}`);
+}
+
+function kindRateBreach(input: VerdictInput, rateOf: (failures: number) => number): string | undefined {
+  if (input.health.reported === 0) return undefined;
+  for (const kind of FAILURE_KINDS) {
+    const limit = input.ring.thresholds.perKind[kind];
+    const n = input.health.failuresByKind[kind] ?? 0;
+    if (limit?.rate !== undefined && n > 0 && rateOf(n) > limit.rate) {
+      return `${kind} failure rate ${pct(n / input.health.reported)} (${n}/${input.health.reported}) is above ${pct(limit.rate)}`;
+    }
+  }
+  return undefined;
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(x < 0.1 && x > 0 ? 1 : 0)}%`;
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)}s`;
+}
