@@ -84,6 +84,7 @@ function log(text) {
 const mb = (n) => (n / 1e6).toFixed(n < 1e7 ? 2 : 1);
 const rssMb = (n) => (Number.isFinite(n) ? `${Math.round(n / 1e6)} MB` : '–');
 const sec = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const cpuS = (ms) => (Number.isFinite(ms) ? sec(ms) : '–');
 const pct = (part, whole) => `${((part / whole) * 100).toFixed(part / whole < 0.1 ? 2 : 1)}%`;
 
 function procStatus(pid, field) {
@@ -93,6 +94,26 @@ function procStatus(pid, field) {
   } catch {
     return undefined;
   }
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** user + system CPU time of a process so far (readable until it is reaped), in ms. */
+function cpuMsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Highest CPU time seen per pid (sampled on every progress event of our children). */
+const cpuSeen = new Map();
+function sampleCpu(pid) {
+  const ms = cpuMsOf(pid);
+  if (ms !== undefined) cpuSeen.set(pid, Math.max(cpuSeen.get(pid) ?? 0, ms));
 }
 
 function sha256File(path) {
@@ -195,11 +216,14 @@ function runCli(label, cmd, args) {
     const child = timeBin ? spawn(timeBin, ['-v', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     let polledPeak = 0;
+    let polledCpu = 0;
     child.stderr.setEncoding('utf8').on('data', (t) => (stderr += t));
     const poll = setInterval(() => {
       const pid = workerPid(child.pid);
       const hwm = pid && procStatus(pid, 'VmHWM');
       if (hwm) polledPeak = Math.max(polledPeak, hwm);
+      const cpu = pid && cpuMsOf(pid);
+      if (cpu) polledCpu = Math.max(polledCpu, cpu);
       const rss = pid && procStatus(pid, 'VmRSS');
       status(`${label}: ${sec(performance.now() - started)}${rss ? `, RSS ${rssMb(rss)}` : ''}`);
     }, 100);
@@ -212,8 +236,11 @@ function runCli(label, cmd, args) {
       const wallMs = performance.now() - started;
       if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-2000)}`));
       const maxKb = /Maximum resident set size \(kbytes\):\s*(\d+)/.exec(stderr)?.[1];
+      const user = /User time \(seconds\):\s*([\d.]+)/.exec(stderr)?.[1];
+      const system = /System time \(seconds\):\s*([\d.]+)/.exec(stderr)?.[1];
       resolvePromise({
         wallMs,
+        cpuMs: user !== undefined && system !== undefined ? (Number(user) + Number(system)) * 1000 : polledCpu || NaN,
         peakRssBytes: maxKb ? Number(maxKb) * 1024 : polledPeak || NaN,
         peakRssMethod: maxKb ? '/usr/bin/time -v' : 'polled VmHWM (lower bound)',
       });
@@ -224,6 +251,7 @@ function runCli(label, cmd, args) {
 /** Status line for our child jobs: phase, percent, elapsed, live RSS of the child. */
 function ourProgress(label, started) {
   return (p) => {
+    sampleCpu(p.pid);
     const rss = procStatus(p.pid, 'VmRSS');
     const percent = p.bytesTotal ? ` ${Math.floor((p.bytesDone / p.bytesTotal) * 100)}%` : '';
     status(`${label}: ${p.phase}${percent}, ${sec(performance.now() - started)}${rss ? `, RSS ${rssMb(rss)}` : ''}`);
@@ -248,6 +276,7 @@ async function deltaBench(pair, work) {
 
   // Ours: the release pipeline's step (diff child, then a verify apply child).
   const phaseStarts = {};
+  const pids = {};
   started = performance.now();
   const show = ourProgress('edge-ota generateBsdiffDelta', started);
   const ourPatch = join(work, 'ours.bsdiff');
@@ -261,6 +290,7 @@ async function deltaBench(pair, work) {
     scratchDir: work,
     onProgress: (p) => {
       phaseStarts[p.phase] ??= performance.now();
+      pids[p.phase === 'verifying' ? 'verify' : 'diff'] ??= p.pid;
       show(p);
     },
   });
@@ -272,6 +302,8 @@ async function deltaBench(pair, work) {
     // bsdiff proper, from progress events: first 'diffing' to first 'hashing' of the patch.
     bsdiffMs: phaseStarts.diffing && phaseStarts.hashing ? phaseStarts.hashing - phaseStarts.diffing : undefined,
     diffPeakRssBytes: delta.diff.peakRssBytes,
+    // user + system CPU of the diff child, sampled at its progress events (the last one comes just before it exits).
+    diffCpuMs: cpuSeen.get(pids.diff),
     verifyMs: delta.verify.durationMs,
     verifyPeakRssBytes: delta.verify.peakRssBytes,
     patchBytes: delta.length,
@@ -282,8 +314,16 @@ async function deltaBench(pair, work) {
 
   started = performance.now();
   const ourOut = join(work, 'ours.out');
-  const applied = await applyBsdiffPatch(pair.oldPath, ourPatch, ourOut, { expectedSha256: pair.newSha256, onProgress: ourProgress('edge-ota applyBsdiffPatch', started) });
-  results.ours.apply = { wallMs: performance.now() - started, childMs: applied.durationMs, bspatchMs: applied.patchMs, peakRssBytes: applied.peakRssBytes, targetSha256Ok: applied.sha256 === pair.newSha256 };
+  let applyPid;
+  const showApply = ourProgress('edge-ota applyBsdiffPatch', started);
+  const applied = await applyBsdiffPatch(pair.oldPath, ourPatch, ourOut, {
+    expectedSha256: pair.newSha256,
+    onProgress: (p) => {
+      applyPid ??= p.pid;
+      showApply(p);
+    },
+  });
+  results.ours.apply = { wallMs: performance.now() - started, cpuMs: cpuSeen.get(applyPid), childMs: applied.durationMs, bspatchMs: applied.patchMs, peakRssBytes: applied.peakRssBytes, targetSha256Ok: applied.sha256 === pair.newSha256 };
   rmSync(ourOut, { force: true });
   log(`edge-ota applyBsdiffPatch: ${sec(results.ours.apply.wallMs)}, peak RSS ${rssMb(applied.peakRssBytes)}, sha256 ${applied.sha256 === pair.newSha256 ? 'matches' : 'MISMATCH'}`);
 
@@ -453,23 +493,23 @@ function tables(r) {
   lines.push(
     `Image pair: ${mb(p.oldBytes)} MB → ${mb(p.newBytes)} MB (${p.binaries} ELF binaries, ${p.rebuilt} rebuilt, 1 added mid-image, 1 removed); gzip -9 of the new image: ${mb(full)} MB.`,
     '',
-    '| delta generation | wall time | peak RSS | patch size | patch / gzip full image | output reproduces target sha256 |',
-    '|---|---|---|---|---|---|',
-    `| edge-ota \`generateBsdiffDelta\`, diff child (sha256 of inputs + bsdiff + sha256 of patch) | ${sec(o.generate.diffChildMs)}${o.generate.bsdiffMs ? ` (bsdiff ${sec(o.generate.bsdiffMs)})` : ''} | ${rssMb(o.generate.diffPeakRssBytes)} | ${mb(o.generate.patchBytes)} MB | ${pct(o.generate.patchBytes, full)} | – |`,
-    `| edge-ota \`generateBsdiffDelta\`, whole call (diff child + verify-apply child) | ${sec(o.generate.wallMs)} | ${rssMb(Math.max(o.generate.diffPeakRssBytes, o.generate.verifyPeakRssBytes))} | ${mb(o.generate.patchBytes)} MB | ${pct(o.generate.patchBytes, full)} | ${o.generate.targetSha256Ok ? 'yes (verified before publishing)' : 'NO'} |`,
+    '| delta generation | wall time | CPU time (user + sys) | peak RSS | patch size | patch / gzip full image | output reproduces target sha256 |',
+    '|---|---|---|---|---|---|---|',
+    `| edge-ota \`generateBsdiffDelta\`, diff child (sha256 of inputs + bsdiff + sha256 of patch) | ${sec(o.generate.diffChildMs)}${o.generate.bsdiffMs ? ` (bsdiff ${sec(o.generate.bsdiffMs)})` : ''} | ${cpuS(o.generate.diffCpuMs)} | ${rssMb(o.generate.diffPeakRssBytes)} | ${mb(o.generate.patchBytes)} MB | ${pct(o.generate.patchBytes, full)} | – |`,
+    `| edge-ota \`generateBsdiffDelta\`, whole call (diff child + verify-apply child) | ${sec(o.generate.wallMs)} | | ${rssMb(Math.max(o.generate.diffPeakRssBytes, o.generate.verifyPeakRssBytes))} | ${mb(o.generate.patchBytes)} MB | ${pct(o.generate.patchBytes, full)} | ${o.generate.targetSha256Ok ? 'yes (verified before publishing)' : 'NO'} |`,
   );
   if (c.generate) {
     lines.push(
-      `| Debian \`bsdiff\` ${r.machine.bsdiffPackage ?? ''} CLI | ${sec(c.generate.wallMs)} | ${rssMb(c.generate.peakRssBytes)} | ${mb(c.generate.patchBytes)} MB | ${pct(c.generate.patchBytes, full)} | ${c.apply.targetSha256Ok ? 'yes (with bspatch)' : 'NO'} |`,
+      `| Debian \`bsdiff\` ${r.machine.bsdiffPackage ?? ''} CLI | ${sec(c.generate.wallMs)} | ${cpuS(c.generate.cpuMs)} | ${rssMb(c.generate.peakRssBytes)} | ${mb(c.generate.patchBytes)} MB | ${pct(c.generate.patchBytes, full)} | ${c.apply.targetSha256Ok ? 'yes (with bspatch)' : 'NO'} |`,
     );
-  } else lines.push('| Debian `bsdiff` CLI | not run (not installed) | | | | |');
+  } else lines.push('| Debian `bsdiff` CLI | not run (not installed) | | | | | |');
   lines.push(
     '',
-    '| patch application | wall time | peak RSS | output reproduces target sha256 |',
-    '|---|---|---|---|',
-    `| edge-ota \`applyBsdiffPatch\` (child: bspatch + sha256 of output) | ${sec(o.apply.wallMs)} (bspatch ${sec(o.apply.bspatchMs)}) | ${rssMb(o.apply.peakRssBytes)} | ${o.apply.targetSha256Ok ? 'yes' : 'NO'} |`,
+    '| patch application | wall time | CPU time (user + sys) | peak RSS | output reproduces target sha256 |',
+    '|---|---|---|---|---|',
+    `| edge-ota \`applyBsdiffPatch\` (child: bspatch + sha256 of output) | ${sec(o.apply.wallMs)} (bspatch ${sec(o.apply.bspatchMs)}) | ${cpuS(o.apply.cpuMs)} | ${rssMb(o.apply.peakRssBytes)} | ${o.apply.targetSha256Ok ? 'yes' : 'NO'} |`,
   );
-  if (c.apply) lines.push(`| Debian \`bspatch\` CLI (+ sha256 of output in the bench) | ${sec(c.apply.wallMs)} (+ ${sec(c.apply.sha256Ms)}) | ${rssMb(c.apply.peakRssBytes)} | ${c.apply.targetSha256Ok ? 'yes' : 'NO'} |`);
+  if (c.apply) lines.push(`| Debian \`bspatch\` CLI (+ sha256 of output in the bench) | ${sec(c.apply.wallMs)} (+ ${sec(c.apply.sha256Ms)}) | ${cpuS(c.apply.cpuMs)} | ${rssMb(c.apply.peakRssBytes)} | ${c.apply.targetSha256Ok ? 'yes' : 'NO'} |`);
   if (c.generate) {
     const i = r.deltas.interop;
     lines.push(
@@ -484,7 +524,8 @@ function tables(r) {
       '|---|---|---|---|---|',
     );
     for (const s of r.store) {
-      lines.push(`| ${s.backend} | ${sec(s.uploadMs)} | ${sec(s.downloadMs)} | ${rssMb(s.peakRssBytes)} | ${rssMb(s.peakRssBytes - s.baselineRssBytes)} (baseline ${rssMb(s.baselineRssBytes)}) |`);
+      const server = s.serverPeakRssBytes ? ` (server peak RSS ${rssMb(s.serverPeakRssBytes)})` : '';
+      lines.push(`| ${s.backend}${server} | ${sec(s.uploadMs)} | ${sec(s.downloadMs)} | ${rssMb(s.peakRssBytes)} | ${rssMb(s.peakRssBytes - s.baselineRssBytes)} (baseline ${rssMb(s.baselineRssBytes)}) |`);
     }
   }
   return lines.join('\n');
@@ -504,17 +545,17 @@ function docsText(r, table) {
   const ratio = (a, b) => `${(a / b).toFixed(2)} ×`;
   if (c.generate) {
     notes.push(
-      `- **Ours against the CLI.** bsdiff-node (our native module) and Debian's bsdiff are both Colin Percival's bsdiff 4 (qsufsort suffix sort, bzip2 blocks, BSDIFF40 format). Measured here: our diff child took ${ratio(o.diffChildMs, c.generate.wallMs)} the CLI's wall time, ${ratio(o.diffPeakRssBytes, c.generate.peakRssBytes)} its peak RSS, and its patch is ${ratio(o.patchBytes, c.generate.patchBytes)} the CLI's size. On top of the diff, \`generateBsdiffDelta\` hashes both inputs and the patch and applies the patch back in a second child before publishing it (verify: ${sec(o.verifyMs)}, peak RSS ${rssMb(o.verifyPeakRssBytes)}).`,
+      `- **Ours against the CLI.** bsdiff-node (our native module) and Debian's bsdiff are both Colin Percival's bsdiff 4 (qsufsort suffix sort, bzip2 blocks, BSDIFF40 format)${r.deltas.interop.identicalPatches ? ', and on this pair they wrote byte-identical patches' : ''}. Measured here, our diff child took ${ratio(o.diffChildMs, c.generate.wallMs)} the CLI's wall time${Number.isFinite(o.diffCpuMs) && Number.isFinite(c.generate.cpuMs) ? ` (${ratio(o.diffCpuMs, c.generate.cpuMs)} its CPU time)` : ''} and ${ratio(o.diffPeakRssBytes, c.generate.peakRssBytes)} its peak RSS. On top of the diff, \`generateBsdiffDelta\` hashes both inputs and the patch, then applies the patch in a second child before it publishes the delta (verify: ${sec(o.verifyMs)}, peak RSS ${rssMb(o.verifyPeakRssBytes)}).`,
     );
   }
   notes.push(
     `- **Diff memory is ${(o.diffPeakRssBytes / r.deltas.pair.oldBytes).toFixed(1)} × the old image for ours**${c.generate ? ` and ${(c.generate.peakRssBytes / r.deltas.pair.oldBytes).toFixed(1)} × for the CLI` : ''}. bsdiff keeps two suffix-sort arrays with one entry per old-image byte, plus both images. bsdiff-node's entries are 8 bytes (\`off_t\`); Debian's build allocates 4-byte entries (seen with \`strace\`: two anonymous mappings of 4 × the old image size each), which halves that part of its memory. Size delta workers from the largest image and run one delta job per worker at a time.`,
     `- **Apply memory follows the image, not the patch**: bspatch holds the old and the new image in RAM (${rssMb(r.deltas.ours.apply.peakRssBytes)} for this pair).`,
-    `- **Wall times** are from ${m.nproc} vCPUs with a load average of ${m.loadAvgAtStart[0]} at start; the machine may be shared with other jobs, so read them as upper bounds. The suffix sort is single-threaded.`,
+    `- **Times.** The machine has ${m.nproc} vCPUs, and the load average was ${m.loadAvgAtStart[0]} when the run started. It may be shared with other jobs, so read the wall times as upper bounds. CPU time (user + sys) depends less on that load. The steps ran one after another: gzip, ours, then the CLI. The suffix sort is single-threaded. For the CLI, CPU time comes from \`/usr/bin/time -v\`. For our children it is read from \`/proc/<pid>/stat\` at their progress events; the last event comes just before the child exits.`,
   );
   if (r.store?.length) {
     notes.push(
-      `- **Store streaming memory does not depend on the object size**: it is bounded by stream buffers and, for S3, the multipart parts in flight (4 × 8 MiB by default). \`test/stores.memory.test.ts\` asserts the bound (< 150 MiB growth) on every test run.`,
+      `- **Store streaming.** The store is designed so that memory is bounded by stream buffers and, for S3, by the multipart parts in flight (4 × 8 MiB by default), not by the object size. This bench measures one size. The peak came during upload for ${r.store.map((x) => `${x.backend.split(' ')[0]} (${rssMb(x.uploadPeakRssBytes)} after upload, ${rssMb(x.peakRssBytes)} overall)`).join(', ')}. \`test/stores.memory.test.ts\` checks on every test run that a 200 MiB transfer adds less than 150 MiB (157 MB), with 5 MiB parts.`,
     );
   }
   return `# Benchmarks
