@@ -1,0 +1,95 @@
+// The agent's own durable record, next to (not inside) the bootloader state: which image each
+// slot holds, the stored security version (anti-rollback: it never goes down), the slot that was
+// activated and awaits its boot check, and the outcome of the last update.
+import { join } from 'node:path';
+import { z } from 'zod';
+import { hardwareIdSchema, semverSchema, sha256HexSchema } from '../../schemas/manifest.js';
+import type { SlotName } from '../boot/boot-state.js';
+import { AgentStateError, readJsonFile, writeJsonFile } from './json-file.js';
+
+const FORMAT = 'edge-ota.agent-state.v1';
+const slotNameSchema = z.enum(['A', 'B']);
+
+/** A complete, verified image in a slot. */
+export const slotImageSchema = z
+  .object({ version: semverSchema, sha256: sha256HexSchema, length: z.int().min(1), securityVersion: z.int().min(0) })
+  .strict();
+
+export const updateEventSchema = z
+  .object({
+    kind: z.enum(['installed', 'committed', 'rolled-back', 'failed']),
+    /** For rolled-back and failed: which stage failed. */
+    failure: z.enum(['download', 'verify', 'install', 'boot', 'health']).optional(),
+    slot: slotNameSchema.optional(),
+    version: semverSchema.optional(),
+    reason: z.string().optional(),
+    at: z.string(),
+  })
+  .strict();
+
+export const agentStateSchema = z
+  .object({
+    format: z.literal(FORMAT),
+    hardwareId: hardwareIdSchema,
+    /** null: the slot's content is unknown or incomplete (being written, or never provisioned). */
+    slots: z.object({ A: slotImageSchema.nullable(), B: slotImageSchema.nullable() }).strict(),
+    securityVersion: z.int().min(0),
+    /** Installed and activated; committed or rolled back by the next boot check. */
+    pendingBoot: z.object({ slot: slotNameSchema, activatedAt: z.string() }).strict().nullable(),
+    lastEvent: updateEventSchema.nullable(),
+  })
+  .strict();
+
+export type SlotImage = z.infer<typeof slotImageSchema>;
+export type UpdateEvent = z.infer<typeof updateEventSchema>;
+export type AgentState = z.infer<typeof agentStateSchema>;
+
+export function agentStatePath(stateDir: string): string {
+  return join(stateDir, 'agent-state.json');
+}
+
+export class AgentStateStore {
+  readonly path: string;
+
+  constructor(stateDir: string) {
+    this.path = agentStatePath(stateDir);
+  }
+
+  async read(): Promise<AgentState> {
+    const state = await readJsonFile(this.path, agentStateSchema);
+    if (!state) throw new AgentStateError(`agent state ${this.path} does not exist: provision the device first (ota-device provision)`);
+    return state;
+  }
+
+  async exists(): Promise<boolean> {
+    return (await readJsonFile(this.path, agentStateSchema)) !== undefined;
+  }
+
+  async write(state: AgentState): Promise<void> {
+    await writeJsonFile(this.path, agentStateSchema.parse(state));
+  }
+
+  async update(change: (state: AgentState) => AgentState): Promise<AgentState> {
+    const current = await this.read();
+    const next = change(structuredClone(current));
+    // Anti-rollback: whatever the change did, the stored security version never goes down.
+    next.securityVersion = Math.max(current.securityVersion, next.securityVersion);
+    await this.write(next);
+    return next;
+  }
+}
+
+export function initialAgentState(hardwareId: string, slot: SlotName, image: SlotImage): AgentState {
+  return {
+    format: FORMAT,
+    hardwareId,
+    slots: { A: slot === 'A' ? image : null, B: slot === 'B' ? image : null },
+    securityVersion: image.securityVersion,
+    pendingBoot: null,
+    lastEvent: null,
+  };
+}
+
+export function event(kind: UpdateEvent['kind'], fields: Omit<UpdateEvent, 'kind' | 'at'> = {}): UpdateEvent {
+  return { kind, ...fields, at: new Date().toISOString() };
+}

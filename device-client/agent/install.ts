@@ -1,0 +1,169 @@
+// The install flow, offline first:
+//   verify the manifest (signature, expiry, hardware, security version, version)   no writes
+//   stage the artifact into scratch and verify it; apply a delta there             no writes
+//   journal: started -> target forgotten, out of the boot rotation (markBad) -> invalidated
+//   stream the image into the inactive slot, read it back, sha256 over the image length
+//   record the slot's image -> written -> markActive(target, tries) -> activated
+//   agent state: pending boot check; journal cleared
+// A power cut anywhere leaves a bootable committed slot; the journal says how to go on.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chooseUpdateArtifact } from '../../schemas/manifest.js';
+import { chooseInstallTarget, markActive, markBad, type SlotName } from '../boot/boot-state.js';
+import { sha256Of } from '../slots/slot-digest.js';
+import { event, type SlotImage } from './agent-state.js';
+import { outOfRotation, writeBootState } from './boot-writes.js';
+import { crashPoint } from './crash-points.js';
+import type { Device } from './device.js';
+import { InstallRefusedError } from './errors.js';
+import { stepReached, type InstallJournal } from './install-journal.js';
+import { verifyCandidate } from './release-verification.js';
+import type { OpenSource } from './sources.js';
+import { stageDelta, stageFullImage } from './stage-artifact.js';
+import type { UpdateSource } from './update-source.js';
+import { writeImageToSlot } from './write-slot.js';
+
+export interface InstallRequest {
+  source: UpdateSource;
+  /** The bundle path or URI as the user gave it: recorded so a restarted agent can start over. */
+  sourceRef: string;
+  /** A specific version instead of the newest offered. */
+  version?: string;
+  /** Full image even when a delta from the installed image exists. */
+  full?: boolean;
+  now?: Date;
+  log?: (line: string) => void;
+}
+
+export type InstallResult =
+  | { outcome: 'up-to-date'; version: string; slot: SlotName }
+  | { outcome: 'installed'; version: string; slot: SlotName; artifact: 'full' | 'delta'; reason?: string; tries: number }
+  | { outcome: 'activated'; version: string; slot: SlotName; resumed: true }
+  | { outcome: 'nothing-to-resume' };
+
+export async function installUpdate(device: Device, request: InstallRequest): Promise<InstallResult> {
+  const log = request.log ?? (() => undefined);
+  const { config } = device;
+  const booted = await device.bootedSlot();
+  const bootState = await device.boot.read();
+  if (!bootState.good[booted]) {
+    throw new InstallRefusedError(`slot ${booted} is running a trial boot (not committed yet): run the boot check before installing another update`);
+  }
+  const agent = await device.agentState.read();
+  if (agent.hardwareId !== config.hardwareId) {
+    throw new InstallRefusedError(`agent state is for hardware ${agent.hardwareId}, the config says ${config.hardwareId}`);
+  }
+  const installed = agent.slots[booted];
+  const candidate = await request.source.release(config.hardwareId, request.version);
+  if (!candidate) throw new InstallRefusedError(`${request.source.description} has no release for hardware ${config.hardwareId}`);
+
+  const { manifest, manifestSha256 } = await verifyCandidate(
+    candidate,
+    config.trust,
+    { hardwareId: config.hardwareId, version: installed?.version, securityVersion: agent.securityVersion, imageSha256: installed?.sha256 },
+    request.now,
+  );
+  log(`verified ${manifest.hardwareId} ${manifest.version} (security version ${manifest.securityVersion}) from ${candidate.origin}`);
+  const choice = chooseUpdateArtifact(manifest, installed?.sha256, request.full ? [] : ['bsdiff']);
+  if (choice.kind === 'up-to-date') return { outcome: 'up-to-date', version: manifest.version, slot: booted };
+
+  const target = chooseInstallTarget(bootState, booted);
+  const image: SlotImage = { version: manifest.version, sha256: manifest.image.sha256, length: manifest.image.length, securityVersion: manifest.securityVersion };
+  const workDir = await mkdtemp(join(device.scratchDir, 'install-'));
+  try {
+    const staged =
+      choice.kind === 'delta'
+        ? await stageDelta(request.source, choice.delta, manifest.image, { slot: device.slots[booted], image: installed! }, workDir)
+        : await stageFullImage(request.source, manifest.image, workDir);
+    log(`staged the ${staged.kind === 'delta' ? `delta from ${choice.kind === 'delta' ? choice.delta.fromVersion : ''}` : 'full image'} (${choice.downloadLength} bytes), verified`);
+    crashPoint('install:staged');
+
+    let journal = await device.journal.begin({ source: request.sourceRef, version: manifest.version, manifestSha256, booted, target, artifact: staged.kind, image });
+    crashPoint('install:journal-started');
+    try {
+      // Forget what the target held before touching it, and take it out of the boot rotation:
+      // a half-written slot must never be a fallback.
+      await device.agentState.update((s) => ({ ...s, slots: { ...s.slots, [target]: null }, pendingBoot: s.pendingBoot?.slot === target ? null : s.pendingBoot }));
+      crashPoint('install:target-forgotten');
+      await writeBootState(device, 'install:invalidate', (s) => (outOfRotation(s, target) ? s : markBad(s, target)));
+      journal = await device.journal.advance(journal, 'invalidated');
+      crashPoint('install:invalidated');
+
+      await writeImageToSlot(staged, image, device.slots[target], booted);
+      log(`wrote ${image.length} bytes to slot ${target}; sha256 verified`);
+      crashPoint('install:slot-verified');
+      await device.agentState.update((s) => ({ ...s, slots: { ...s.slots, [target]: image } }));
+      journal = await device.journal.advance(journal, 'written');
+      crashPoint('install:written');
+      await activate(device, journal);
+    } catch (error) {
+      // A clean failure: the target stays out of the rotation, the booted slot was never touched.
+      await device.agentState.update((s) => ({ ...s, lastEvent: event('failed', { failure: 'install', slot: target, version: image.version, reason: (error as Error).message }) }));
+      await device.journal.clear();
+      throw error;
+    }
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+  const reason = choice.kind === 'full' ? choice.reason : undefined;
+  return { outcome: 'installed', version: image.version, slot: target, artifact: choice.kind, reason, tries: config.bootTries };
+}
+
+/** Switch boot to the written slot, then hand it to the boot check. */
+async function activate(device: Device, journal: InstallJournal): Promise<void> {
+  await writeBootState(device, 'install:activate', (s) => markActive(s, journal.target, device.config.bootTries));
+  const activated = await device.journal.advance(journal, 'activated');
+  crashPoint('install:activated');
+  await finishActivation(device, activated);
+}
+
+/** Record the pending boot check and close the journal (idempotent: a restart may repeat it). */
+export async function finishActivation(device: Device, journal: InstallJournal): Promise<void> {
+  await device.agentState.update((s) => ({
+    ...s,
+    slots: { ...s.slots, [journal.target]: journal.image },
+    pendingBoot: { slot: journal.target, activatedAt: new Date().toISOString() },
+    lastEvent: event('installed', { slot: journal.target, version: journal.image.version }),
+  }));
+  crashPoint('install:pending-recorded');
+  await device.journal.clear();
+  crashPoint('install:journal-cleared');
+}
+
+/**
+ * After a restart: finish an install that got as far as a verified slot, or start it over from
+ * its recorded source. Safe to call at any time; does nothing without a journal.
+ */
+export async function resumeInstall(device: Device, openSource: OpenSource, log?: (line: string) => void): Promise<InstallResult> {
+  const journal = await device.journal.read();
+  if (!journal) return { outcome: 'nothing-to-resume' };
+  const booted = await device.bootedSlot();
+  const boot = await device.boot.read();
+  const activated = () => ({ outcome: 'activated' as const, version: journal.version, slot: journal.target, resumed: true as const });
+
+  // Only an activated slot gets a trial boot, so running from the target means activation happened.
+  if ((booted === journal.target && stepReached(journal, 'written')) || stepReached(journal, 'activated')) {
+    await finishActivation(device, journal);
+    return activated();
+  }
+  if (journal.step === 'written') {
+    const t = journal.target;
+    if (boot.order[0] === t && boot.tries[t] > 0 && !boot.good[t]) {
+      // The markActive write landed before the cut; the journal did not record it.
+      await finishActivation(device, await device.journal.advance(journal, 'activated'));
+      return activated();
+    }
+    if ((await sha256Of(device.slots[t], journal.image.length).catch(() => '')) === journal.image.sha256) {
+      log?.(`resuming: slot ${t} holds ${journal.version}, verified; activating it`);
+      await activate(device, journal);
+      return activated();
+    }
+  }
+  log?.(`resuming: the install of ${journal.version} stopped at "${journal.step}"; starting it over from ${journal.source}`);
+  const source = await openSource(journal.source);
+  try {
+    return await installUpdate(device, { source, sourceRef: journal.source, version: journal.version, full: journal.artifact === 'full', log });
+  } finally {
+    await source.close();
+  }
+}

@@ -1,0 +1,35 @@
+// Small JSON documents the agent keeps in its state dir, read strictly (zod) and replaced
+// atomically (temp, fsync, rename, fsync dir) so a power cut leaves the old or the new document.
+import { readFile } from 'node:fs/promises';
+import type { z } from 'zod';
+import { writeFileAtomic } from '../boot/atomic-file.js';
+
+export class AgentStateError extends Error {
+  override name = 'AgentStateError';
+}
+
+/** The parsed document, or undefined when the file does not exist. */
+export async function readJsonFile<S extends z.ZodType>(path: string, schema: S): Promise<z.infer<S> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw new AgentStateError(`${path} is not JSON: ${(error as Error).message}`);
+  }
+  const result = schema.safeParse(doc);
+  if (!result.success) {
+    throw new AgentStateError(`${path}: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  return result.data;
+}
+
+export async function writeJsonFile(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,67 @@
+// `ota-device status`: slots and their images, the boot state, the stored security version,
+// an interrupted install and a pending boot check, in one document.
+import { primarySlot, type BootState, type SlotName } from '../boot/boot-state.js';
+import type { AgentState } from './agent-state.js';
+import type { Device } from './device.js';
+import type { InstallJournal } from './install-journal.js';
+
+export interface DeviceStatus {
+  deviceId: string;
+  hardwareId: string;
+  booted: SlotName | null;
+  bootedError?: string;
+  /** The slot the bootloader will pick at the next boot. */
+  nextBoot: SlotName | null;
+  bootloader: string;
+  boot: BootState;
+  slots: Record<SlotName, { path: string; image: AgentState['slots']['A']; committed: boolean; triesLeft: number }>;
+  securityVersion: number;
+  pendingBoot: AgentState['pendingBoot'];
+  installInProgress: Pick<InstallJournal, 'version' | 'target' | 'step' | 'artifact' | 'source' | 'startedAt'> | null;
+  lastEvent: AgentState['lastEvent'];
+}
+
+export async function deviceStatus(device: Device): Promise<DeviceStatus> {
+  const boot = await device.boot.read();
+  const agent = await device.agentState.read();
+  const journal = await device.journal.read();
+  let booted: SlotName | null = null;
+  let bootedError: string | undefined;
+  try {
+    booted = await device.bootedSlot();
+  } catch (error) {
+    bootedError = (error as Error).message;
+  }
+  const slot = (name: SlotName) => ({ path: device.slots[name].path, image: agent.slots[name], committed: boot.good[name], triesLeft: boot.tries[name] });
+  return {
+    deviceId: device.config.deviceId,
+    hardwareId: device.config.hardwareId,
+    booted,
+    ...(bootedError ? { bootedError } : {}),
+    nextBoot: primarySlot(boot),
+    bootloader: device.boot.kind,
+    boot,
+    slots: { A: slot('A'), B: slot('B') },
+    securityVersion: agent.securityVersion,
+    pendingBoot: agent.pendingBoot,
+    installInProgress: journal
+      ? { version: journal.version, target: journal.target, step: journal.step, artifact: journal.artifact, source: journal.source, startedAt: journal.startedAt }
+      : null,
+    lastEvent: agent.lastEvent,
+  };
+}
+
+export function formatStatus(s: DeviceStatus): string {
+  const lines = [`device ${s.deviceId} (${s.hardwareId}), bootloader ${s.bootloader}`];
+  lines.push(`running slot ${s.booted ?? `unknown (${s.bootedError})`}; next boot: ${s.nextBoot ?? 'none (recovery)'}; boot order ${s.boot.order.join(' ')}`);
+  for (const name of ['A', 'B'] as const) {
+    const slot = s.slots[name];
+    const image = slot.image ? `${slot.image.version} sha256:${slot.image.sha256.slice(0, 16)}… ${slot.image.length} bytes, security ${slot.image.securityVersion}` : 'no verified image';
+    lines.push(`slot ${name}: ${image}; ${slot.committed ? 'committed' : `not committed, ${slot.triesLeft} tries left`} (${slot.path})`);
+  }
+  lines.push(`stored security version: ${s.securityVersion}`);
+  if (s.pendingBoot) lines.push(`pending boot check: slot ${s.pendingBoot.slot} (activated ${s.pendingBoot.activatedAt})`);
+  if (s.installInProgress) lines.push(`install in progress: ${s.installInProgress.version} -> slot ${s.installInProgress.target}, step ${s.installInProgress.step} (from ${s.installInProgress.source})`);
+  if (s.lastEvent) lines.push(`last event: ${s.lastEvent.kind}${s.lastEvent.failure ? ` (${s.lastEvent.failure})` : ''}${s.lastEvent.version ? ` ${s.lastEvent.version}` : ''}${s.lastEvent.slot ? ` slot ${s.lastEvent.slot}` : ''}${s.lastEvent.reason ? `: ${s.lastEvent.reason}` : ''} at ${s.lastEvent.at}`);
+  return lines.join('\n');
+}

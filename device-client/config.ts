@@ -1,0 +1,161 @@
+// The device agent's configuration (`ota-device --config FILE`), validated with zod at start so
+// a wrong value stops the agent with the field's name before it touches a slot or the boot state.
+// Relative paths resolve against the config file's folder, as in the operator config.
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { hardwareIdSchema } from '../schemas/manifest.js';
+
+const pathSchema = z.string().min(1, 'must be a path');
+const seconds = (max: number) => z.number().min(0).max(max);
+
+export const bootloaderConfigSchema = z.discriminatedUnion('kind', [
+  /** A JSON state file (simulation, tests, or a bootloader that reads a file of its own). */
+  z.object({ kind: z.literal('state-file'), path: pathSchema }).strict(),
+  /** U-Boot environment through fw_printenv/fw_setenv and this fw_env.config. */
+  z.object({ kind: z.literal('uboot'), fwEnvConfig: pathSchema }).strict(),
+  /** GRUB environment block (grubenv) through grub-editenv. */
+  z.object({ kind: z.literal('grub'), envPath: pathSchema }).strict(),
+]);
+
+export const commandCheckSchema = z
+  .object({
+    name: z.string().min(1),
+    /** argv, run without a shell; exit code 0 is healthy. */
+    run: z.array(z.string().min(1)).min(1, 'must name a program'),
+    timeoutMs: z.int().min(1).max(600_000).default(10_000),
+  })
+  .strict();
+
+export const httpProbeSchema = z
+  .object({
+    name: z.string().min(1),
+    url: z.url(),
+    /** Healthy when the status is one of these (default: any 2xx). */
+    expectStatus: z.array(z.int().min(100).max(599)).optional(),
+    timeoutMs: z.int().min(1).max(600_000).default(5_000),
+  })
+  .strict();
+
+export const healthConfigSchema = z
+  .object({
+    commands: z.array(commandCheckSchema).default([]),
+    http: z.array(httpProbeSchema).default([]),
+    /** Services that must be running; each is checked with `serviceCheck` + the service name. */
+    requiredServices: z.array(z.string().min(1)).default([]),
+    /** argv prefix for a service check, e.g. ["systemctl", "is-active", "--quiet"] or ["test", "-e"] for pid files. */
+    serviceCheck: z.array(z.string().min(1)).min(1).default(['systemctl', 'is-active', '--quiet']),
+    serviceTimeoutMs: z.int().min(1).max(600_000).default(10_000),
+    /** The new slot must stay up this long (system uptime) before it can be committed. */
+    minUptimeSeconds: seconds(86_400).default(0),
+    /** Where uptime is read from: Linux's /proc/uptime format (first number, seconds). */
+    uptimePath: pathSchema.default('/proc/uptime'),
+  })
+  .strict();
+
+export const deviceConfigSchema = z
+  .object({
+    deviceId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : -, starting alphanumeric'),
+    hardwareId: hardwareIdSchema,
+    /** The device gateway; optional while the agent installs from offline bundles only. */
+    gatewayUrl: z.url().optional(),
+    slots: z
+      .object({
+        A: pathSchema,
+        B: pathSchema,
+        /** Bytes a slot can hold (block devices know their own size; file slots grow without it). */
+        capacity: z.int().min(1).optional(),
+      })
+      .strict(),
+    bootloader: bootloaderConfigSchema,
+    /** Trial boots a freshly installed slot gets before the bootloader falls back (1..9). */
+    bootTries: z.int().min(1).max(9).default(3),
+    /** Where the running slot is read from: the kernel command line (ota.slot=A|B). */
+    cmdlinePath: pathSchema.default('/proc/cmdline'),
+    trust: z
+      .object({
+        /** The pinned trusted_root.json (keys, CAs, logs) manifests must verify against. */
+        trustedRootPath: pathSchema,
+        /** Keyless releases: the signer identity the certificate must carry. Without it, pinned keys. */
+        keyless: z.object({ certificateIdentity: z.string().min(1), certificateIssuer: z.url() }).strict().optional(),
+      })
+      .strict(),
+    /** The agent's own durable state: installed versions, security version, install journal, scratch files. */
+    stateDir: pathSchema,
+    health: healthConfigSchema.default(healthConfigSchema.parse({})),
+    intervals: z
+      .object({
+        /** How often `run` looks for an update. */
+        checkSeconds: seconds(7 * 86_400).default(3600),
+        /** Delay after start before `run` runs the boot check (lets services come up). */
+        bootCheckDelaySeconds: seconds(3600).default(0),
+      })
+      .strict()
+      .default({ checkSeconds: 3600, bootCheckDelaySeconds: 0 }),
+  })
+  .strict();
+
+export type DeviceConfig = z.infer<typeof deviceConfigSchema>;
+export type BootloaderConfig = z.infer<typeof bootloaderConfigSchema>;
+export type HealthConfig = z.infer<typeof healthConfigSchema>;
+
+export class DeviceConfigError extends Error {
+  constructor(readonly problems: string[], where: string) {
+    super(`invalid device configuration${where ? ` in ${where}` : ''}:\n  ${problems.join('\n  ')}`);
+    this.name = 'DeviceConfigError';
+  }
+}
+
+/** Validates a parsed document; `baseDir` resolves relative paths. Errors name each field. */
+export function parseDeviceConfig(doc: unknown, baseDir: string, where = ''): DeviceConfig {
+  const result = deviceConfigSchema.safeParse(doc);
+  if (!result.success) {
+    throw new DeviceConfigError(
+      result.error.issues.flatMap((issue) =>
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((key) => `${[...issue.path, key].join('.')}: unknown field`)
+          : [`${issue.path.join('.') || '(root)'}: ${issue.message}`],
+      ),
+      where,
+    );
+  }
+  return resolveConfigPaths(result.data, baseDir);
+}
+
+/** Reads a JSON or YAML device config file. */
+export async function loadDeviceConfig(file: string): Promise<DeviceConfig> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new DeviceConfigError([`cannot read the file: ${(error as Error).message}`], path);
+  }
+  let doc: unknown;
+  try {
+    doc = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new DeviceConfigError([`cannot parse: ${(error as Error).message}`], path);
+  }
+  return parseDeviceConfig(doc, dirname(path), path);
+}
+
+function resolveConfigPaths(config: DeviceConfig, baseDir: string): DeviceConfig {
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const bootloader: BootloaderConfig =
+    config.bootloader.kind === 'state-file'
+      ? { kind: 'state-file', path: at(config.bootloader.path) }
+      : config.bootloader.kind === 'uboot'
+        ? { kind: 'uboot', fwEnvConfig: at(config.bootloader.fwEnvConfig) }
+        : { kind: 'grub', envPath: at(config.bootloader.envPath) };
+  return {
+    ...config,
+    slots: { ...config.slots, A: at(config.slots.A), B: at(config.slots.B) },
+    bootloader,
+    cmdlinePath: at(config.cmdlinePath),
+    trust: { ...config.trust, trustedRootPath: at(config.trust.trustedRootPath) },
+    stateDir: at(config.stateDir),
+    health: { ...config.health, uptimePath: at(config.health.uptimePath) },
+  };
+}

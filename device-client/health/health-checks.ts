@@ -1,0 +1,39 @@
+// The post-boot health check: minimum uptime, then every command, service and HTTP probe from
+// the device config. The slot is committed only if all pass; each result is kept for the report.
+import type { HealthConfig } from '../config.js';
+import { runCommandCheck, type CheckOutcome } from './command-check.js';
+import { runHttpProbe } from './http-probe.js';
+import { waitForUptime } from './uptime.js';
+
+export interface HealthCheckResult extends CheckOutcome {
+  kind: 'uptime' | 'command' | 'service' | 'http';
+  name: string;
+  durationMs: number;
+}
+
+export interface HealthReport {
+  ok: boolean;
+  checks: HealthCheckResult[];
+}
+
+export async function runHealthChecks(config: HealthConfig): Promise<HealthReport> {
+  const checks: HealthCheckResult[] = [];
+  const timed = async (kind: HealthCheckResult['kind'], name: string, run: () => Promise<CheckOutcome>) => {
+    const started = Date.now();
+    checks.push({ kind, name, ...(await run()), durationMs: Date.now() - started });
+  };
+  await timed('uptime', 'minimum uptime', () => waitForUptime(config.uptimePath, config.minUptimeSeconds));
+  for (const check of config.commands) await timed('command', check.name, () => runCommandCheck(check.run, check.timeoutMs));
+  for (const service of config.requiredServices) {
+    await timed('service', service, () => runCommandCheck([...config.serviceCheck, service], config.serviceTimeoutMs));
+  }
+  for (const probe of config.http) await timed('http', probe.name, () => runHttpProbe(probe.url, probe.timeoutMs, probe.expectStatus));
+  return { ok: checks.every((c) => c.ok), checks };
+}
+
+export function describeFailures(report: HealthReport): string {
+  return report.checks
+    .filter((c) => !c.ok)
+    .map((c) => `${c.kind} ${c.name}: ${c.detail}`)
+    .join('; ');
+}
