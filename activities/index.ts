@@ -1,5 +1,6 @@
 // Activities: the only door from workflows to the world (stores, signing, fleet, deltas).
 // They are built from the loaded configuration, so workflows never see config or clients.
+import { FleetStore } from '../fleet/index.js';
 import type { Config } from '../schemas/config.js';
 import type { Manifest, ReleaseIndexEntry } from '../schemas/manifest.js';
 import type { ReleaseRequest, StoredBlob } from '../release/types.js';
@@ -12,13 +13,22 @@ import { describeExistingRelease, inspectRelease } from './release/inspect.js';
 import { attestProvenance } from './release/provenance.js';
 import { publishRelease } from './release/publish.js';
 import { signImage, signManifest } from './release/sign.js';
+import { rolloutActivities } from './rollout/rollout-activities.js';
 
 export type { WorkerDescription } from './health.js';
 export type { SbomOutcome, VexOutcome } from './release/evidence.js';
 
-export function createActivities(config: Config) {
+export interface SharedResources {
+  /** One fleet store per process: PGlite (the embedded default) allows a single opener. */
+  fleet?: () => Promise<FleetStore>;
+}
+
+export function createActivities(config: Config, shared: SharedResources = {}) {
   const ctx = new ReleaseContext(config);
+  let fleet: Promise<FleetStore> | undefined;
+  const openFleet = shared.fleet ?? (() => (fleet ??= FleetStore.open(config.fleet.databaseUrl)));
   return {
+    ...rolloutActivities({ fleet: openFleet, store: () => ctx.store }),
     describeWorker,
     inspectRelease: (request: ReleaseRequest) => inspectRelease(ctx, request),
     describeExistingRelease: (hardwareId: string, version: string) => describeExistingRelease(ctx, hardwareId, version),

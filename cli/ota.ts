@@ -10,6 +10,7 @@ import { registerGatewayCommands } from './commands/gateway.js';
 import { registerHealthCommand } from './commands/health.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerReleaseCommands } from './commands/release.js';
+import { registerRolloutCommands } from './commands/rollout.js';
 import { registerVerifyCommand } from './commands/verify.js';
 import { registerWorkerCommand } from './commands/worker.js';
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerHealthCommand(program);
   registerReleaseCommands(program);
   registerVerifyCommand(program);
+  registerRolloutCommands(program);
   registerKeysCommands(program);
   registerDemoCommand(program);
   registerDevCommands(program);

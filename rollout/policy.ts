@@ -1,13 +1,12 @@
 // The rollout policy: who gets a release, in which rings, how long each ring bakes, what
 // counts as unhealthy, and what happens then. Validated strictly so a typo never weakens a gate.
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { hardwareIdSchema } from '../schemas/manifest.js';
 import { parseDuration } from './duration.js';
 
-export const FAILURE_KINDS = ['download', 'verify', 'install', 'boot', 'health'] as const;
-export type FailureKind = (typeof FAILURE_KINDS)[number];
+import { FAILURE_KINDS } from './failure-kinds.js';
+
+export { FAILURE_KINDS, type FailureKind } from './failure-kinds.js';
 
 const durationSchema = z.string().refine((v) => {
   try {
@@ -123,23 +122,7 @@ export function parsePolicy(data: unknown, source = 'policy'): RolloutPolicy {
   return parsed.data;
 }
 
-export function readPolicyFile(path: string): RolloutPolicy {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new PolicyError(`rollout policy ${path}: cannot read file`);
-  }
-  let data: unknown;
-  try {
-    data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new PolicyError(`rollout policy ${path}: cannot parse: ${(err as Error).message}`);
-  }
-  return parsePolicy(data, `policy ${path}`);
-}
-
-function formatPath(path: PropertyKey[]): string {
+export function formatPath(path: PropertyKey[]): string {
   return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '') || '(root)';
 }
 

@@ -2,3 +2,4 @@
 // all contact with the world goes through activities/.
 export { healthWorkflow } from './health.js';
 export { releaseWorkflow, releaseProgressQuery } from './release.js';
+export { rolloutWorkflow, rolloutStatusQuery, pauseSignal, resumeSignal, approveUpdate, abortUpdate } from './rollout.js';

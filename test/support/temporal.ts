@@ -20,7 +20,12 @@ export async function startTemporal(): Promise<{ env: TestWorkflowEnvironment; c
       executable: { type: 'existing-path', path: requireTool('temporal') },
       namespace: TEST_NAMESPACE,
       ip: '127.0.0.1',
-      extraArgs: ['--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true'],
+      extraArgs: [
+        '--dynamic-config-value',
+        'frontend.enableUpdateWorkflowExecution=true',
+        // The rollout workflow's search attributes (temporal-dev.yml registers the same).
+        ...['OtaRolloutState', 'OtaRelease', 'OtaHardware'].flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+      ],
     },
     client: { namespace: TEST_NAMESPACE },
   });

@@ -1,0 +1,132 @@
+// Rollout activities: everything the rollout workflow needs from the world goes through the
+// fleet store (assignments the gateway obeys, ring health aggregates) and the release index.
+import { ApplicationFailure, log } from '@temporalio/activity';
+import type { FleetStore } from '../../fleet/index.js';
+import { parseManifest } from '../../schemas/manifest.js';
+import { readIndexes } from '../release/inspect.js';
+import { compareSemver } from '../../release/semver.js';
+import { resolveSize, ringTargets } from '../../rollout/policy.js';
+import { assignRings } from '../../rollout/ring-assignment.js';
+import type { Decision, RolloutPlan, RolloutRequest } from '../../rollout/types.js';
+import type { RingHealth } from '../../rollout/verdict.js';
+import type { ArtifactStore } from '../../stores/index.js';
+
+export interface RolloutDeps {
+  fleet: () => Promise<FleetStore>;
+  store: () => ArtifactStore;
+}
+
+function inputError(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, 'RolloutInputError');
+}
+
+export function rolloutActivities(deps: RolloutDeps) {
+  return {
+    /** Checks the release, refuses a second open rollout, assigns every targeted device to a ring (on hold). */
+    async prepareRollout(request: RolloutRequest): Promise<RolloutPlan> {
+      const fleet = await deps.fleet();
+      const indexes = await readIndexes(deps.store(), request.hardwareId);
+      const releases = indexes.get(request.channel) ?? [];
+      const release = releases.find((r) => r.version === request.releaseVersion);
+      if (!release) throw inputError(`release ${request.releaseVersion} of ${request.hardwareId} is not published on channel ${request.channel}`);
+      const previous = releases.filter((r) => compareSemver(r.version, request.releaseVersion) < 0).sort((a, b) => compareSemver(b.version, a.version))[0];
+
+      const open = await fleet.db.query<{ id: string }>(
+        `SELECT id FROM rollouts WHERE hardware_id = $1 AND id <> $2 AND state IN ('active', 'halted')`,
+        [request.hardwareId, request.rolloutId],
+      );
+      if (open.rows.length > 0) throw inputError(`rollout ${open.rows[0]!.id} of ${request.hardwareId} is still open; finish or abort it first`);
+
+      const manifest = parseManifest(await deps.store().getBytes(release.manifest.location));
+      const devices = await fleet.devicesBySelector({ hardwareId: request.hardwareId, labels: request.policy.target.labels, channel: request.channel });
+      const ids = devices.map((d) => d.id);
+      const targets = ringTargets(request.policy, ids.length);
+      const rings = assignRings(request.rolloutId, ids, targets);
+      await fleet.createRollout({
+        id: request.rolloutId,
+        hardwareId: request.hardwareId,
+        channel: request.channel,
+        releaseVersion: request.releaseVersion,
+        previousVersion: previous?.version ?? null,
+      });
+      for (let i = 0; i < rings.length; i++) {
+        await fleet.assignDevices(request.rolloutId, rings[i]!.map((deviceId) => ({ deviceId, ring: request.policy.rings[i]!.name })), 'hold');
+      }
+      const rollbackBlockedReason = !previous
+        ? 'there is no earlier release to return to'
+        : manifest.securityVersion > previous.securityVersion
+          ? `${request.releaseVersion} raised the security version to ${manifest.securityVersion} (from ${previous.securityVersion}); devices refuse to go below it`
+          : undefined;
+      return {
+        fleetSize: ids.length,
+        ringSizes: rings.map((r) => r.length),
+        exposureBudget: resolveSize(request.policy.exposureBudget, ids.length),
+        previousVersion: previous?.version ?? null,
+        rollbackAllowed: rollbackBlockedReason === undefined,
+        rollbackBlockedReason,
+      };
+    },
+
+    /** The ring's devices may now get the release at check-in. */
+    async openRing(rolloutId: string, ring: string, _maxConcurrentInstalls: number): Promise<number> {
+      const fleet = await deps.fleet();
+      return fleet.setAssignmentAction(rolloutId, 'offer', { ring, reason: `ring ${ring} opened` });
+    },
+
+    async readRingHealth(rolloutId: string, ring: string): Promise<RingHealth> {
+      const health = await (await deps.fleet()).ringHealth(rolloutId, ring);
+      const failed = health.byState.failed + health.byState['rolled-back'];
+      return {
+        assigned: health.assigned,
+        reported: health.byState.committed + failed,
+        committed: health.byState.committed,
+        failed,
+        failuresByKind: { ...health.byFailureKind },
+      };
+    },
+
+    /** Halt: nobody else gets the release; devices already on it stay until a person decides. */
+    async haltRollout(rolloutId: string, reason: string): Promise<void> {
+      const fleet = await deps.fleet();
+      await fleet.setRolloutState(rolloutId, 'halted');
+      await fleet.setAssignmentAction(rolloutId, 'hold', { reason: `halted: ${reason}` });
+    },
+
+    /** Rollback: every assigned device is told to return to the previous release (a no-op for those still on it). */
+    async rollbackRollout(rolloutId: string, reason: string): Promise<void> {
+      const fleet = await deps.fleet();
+      await fleet.setRolloutState(rolloutId, 'rolling-back');
+      await fleet.setAssignmentAction(rolloutId, 'rollback', { reason: `rolled back: ${reason}` });
+    },
+
+    /** Devices of the rollout whose last known version is still the rolled-back release. */
+    async devicesStillOnRelease(rolloutId: string): Promise<number> {
+      const fleet = await deps.fleet();
+      const { rows } = await fleet.db.query<{ n: number | string }>(
+        `SELECT count(*) AS n FROM rollout_assignments a JOIN device_state s ON s.device_id = a.device_id
+         WHERE a.rollout_id = $1 AND s.current_version = a.release_version`,
+        [rolloutId],
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
+
+    async finishRollout(rolloutId: string): Promise<void> {
+      await (await deps.fleet()).setRolloutState(rolloutId, 'finished');
+    },
+
+    async abortRollout(rolloutId: string, reason: string): Promise<void> {
+      const fleet = await deps.fleet();
+      await fleet.setAssignmentAction(rolloutId, 'hold', { reason: `aborted: ${reason}` });
+      await fleet.setRolloutState(rolloutId, 'aborted');
+    },
+
+    /** The decision and its figures are this activity's input, so they live in the workflow history. */
+    async recordRolloutDecision(rolloutId: string, decision: Decision): Promise<void> {
+      log.info(`rollout ${rolloutId}: ${decision.ring ? `[${decision.ring}] ` : ''}${decision.action}: ${decision.reason}`);
+    },
+  };
+}
+
+export function newestFirst(versions: string[]): string[] {
+  return [...versions].sort((a, b) => compareSemver(b, a));
+}

@@ -1,0 +1,163 @@
+// `ota rollout start|status|list|pause|resume|approve|abort`: operators drive rollouts
+// through Temporal messages; the workflow answers or gives a reason.
+import type { Command } from 'commander';
+import { hostname, userInfo } from 'node:os';
+import { WorkflowIdConflictPolicy } from '@temporalio/client';
+import { readPolicyFile } from '../../rollout/policy-file.js';
+import type { RolloutRequest, RolloutStatus } from '../../rollout/types.js';
+import { hardwareIdSchema, semverSchema } from '../../schemas/manifest.js';
+import { connectClient } from '../../temporal/client.js';
+import { failureMessage } from '../../temporal/failure-message.js';
+import { configFrom } from '../context.js';
+import { printResult } from '../output.js';
+import { renderRolloutStatus } from './rollout-format.js';
+
+const FINAL = new Set(['completed', 'aborted', 'rolled-back']);
+
+function operator(): string {
+  return `${userInfo().username}@${hostname()}`;
+}
+
+export function registerRolloutCommands(program: Command): void {
+  const rollout = program.command('rollout').description('move a release through canary rings with automatic halt and rollback');
+
+  rollout
+    .command('start')
+    .description('start a rollout of a published release under a policy')
+    .requiredOption('--release <version>', 'release version to roll out')
+    .requiredOption('--hardware <id>', 'hardware id')
+    .requiredOption('--policy <file>', 'rollout policy (YAML or JSON)')
+    .option('--channel <name>', 'release channel', 'stable')
+    .option('--id <rollout-id>', 'rollout id (default: rollout-<hardware>-<release>-<time>)')
+    .option('--json', 'print the rollout id and initial status as JSON')
+    .action(async (opts: { release: string; hardware: string; policy: string; channel: string; id?: string; json?: boolean }, command: Command) => {
+      const config = configFrom(command);
+      const policy = readPolicyFile(opts.policy);
+      const hardwareId = hardwareIdSchema.parse(opts.hardware);
+      const releaseVersion = semverSchema.parse(opts.release);
+      if (policy.target.hardware !== hardwareId) throw new Error(`policy targets hardware ${policy.target.hardware}, not ${hardwareId}`);
+      const rolloutId = opts.id ?? `rollout-${hardwareId}-${releaseVersion}-${Date.now().toString(36)}`;
+      const { client, close } = await connectClient(config.temporal);
+      try {
+        const running = client.workflow.list({ query: `WorkflowType = 'rolloutWorkflow' AND OtaHardware = '${hardwareId}' AND ExecutionStatus = 'Running'` });
+        for await (const execution of running) {
+          throw new Error(`rollout ${execution.workflowId} of ${hardwareId} is still running; wait for it to finish or abort it (ota rollout abort ${execution.workflowId})`);
+        }
+        const request: RolloutRequest = { rolloutId, hardwareId, channel: opts.channel, releaseVersion, policy, requestedBy: operator() };
+        await client.workflow.start('rolloutWorkflow', {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: rolloutId,
+          args: [request],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+          searchAttributes: { OtaHardware: [hardwareId], OtaRelease: [releaseVersion], OtaRolloutState: ['starting'] },
+        });
+        printResult(opts, { rolloutId, hardwareId, releaseVersion }, () => `started ${rolloutId}: ${releaseVersion} to ${hardwareId} under ${opts.policy}\nwatch it with: ota rollout status ${rolloutId} --watch`);
+      } finally {
+        await close();
+      }
+    });
+
+  rollout
+    .command('status <id>')
+    .description('rings, per-ring counts, verdicts with their figures, exposure, recent decisions')
+    .option('--watch', 'refresh until the rollout ends')
+    .option('--interval <seconds>', 'refresh interval for --watch', '2')
+    .option('--json', 'print the status as JSON')
+    .action(async (id: string, opts: { watch?: boolean; interval: string; json?: boolean }, command: Command) => {
+      const config = configFrom(command);
+      const { client, close } = await connectClient(config.temporal);
+      try {
+        const handle = client.workflow.getHandle(id);
+        let last = '';
+        for (;;) {
+          const status = await handle.query<RolloutStatus>('status');
+          if (!opts.watch) {
+            printResult(opts, status, () => renderRolloutStatus(status));
+            return;
+          }
+          const text = opts.json ? JSON.stringify(status) : renderRolloutStatus(status);
+          if (text !== last) process.stdout.write(`${text}\n${opts.json ? '' : '\n'}`);
+          last = text;
+          if (FINAL.has(status.state)) return;
+          await new Promise((r) => setTimeout(r, Number(opts.interval) * 1000));
+        }
+      } catch (err) {
+        throw new Error(failureMessage(err));
+      } finally {
+        await close();
+      }
+    });
+
+  rollout
+    .command('list')
+    .description('rollouts, newest first')
+    .option('--state <state>', 'only rollouts in this state (running, halted, completed, ...)')
+    .option('--release <version>', 'only rollouts of this release')
+    .option('--hardware <id>', 'only rollouts of this hardware id')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { state?: string; release?: string; hardware?: string; json?: boolean }, command: Command) => {
+      const config = configFrom(command);
+      const filters = [`WorkflowType = 'rolloutWorkflow'`];
+      const quote = (v: string) => `'${v.replace(/'/g, '')}'`;
+      if (opts.state) filters.push(`OtaRolloutState = ${quote(opts.state)}`);
+      if (opts.release) filters.push(`OtaRelease = ${quote(opts.release)}`);
+      if (opts.hardware) filters.push(`OtaHardware = ${quote(opts.hardware)}`);
+      const { client, close } = await connectClient(config.temporal);
+      try {
+        const rows: Array<{ id: string; hardware?: string; release?: string; state?: string; status: string; started: string }> = [];
+        for await (const e of client.workflow.list({ query: filters.join(' AND ') })) {
+          const sa = e.searchAttributes as Record<string, unknown[] | undefined>;
+          rows.push({
+            id: e.workflowId,
+            hardware: sa.OtaHardware?.[0] as string | undefined,
+            release: sa.OtaRelease?.[0] as string | undefined,
+            state: sa.OtaRolloutState?.[0] as string | undefined,
+            status: e.status.name,
+            started: e.startTime.toISOString(),
+          });
+        }
+        printResult(opts, rows, () =>
+          rows.length === 0
+            ? 'no rollouts'
+            : rows.map((r) => `${r.id.padEnd(44)} ${(r.hardware ?? '').padEnd(12)} ${(r.release ?? '').padEnd(10)} ${(r.state ?? r.status).padEnd(16)} ${r.started}`).join('\n'),
+        );
+      } finally {
+        await close();
+      }
+    });
+
+  for (const [name, kind, description] of [
+    ['pause', 'signal', 'stop widening (devices already offered continue)'],
+    ['resume', 'signal', 'continue a paused rollout, or retry a halted ring'],
+    ['approve', 'update', 'approve the ring that waits for a person'],
+    ['abort', 'update', 'stop the rollout: devices not yet updated are held'],
+  ] as const) {
+    rollout
+      .command(`${name} <id>`)
+      .description(description)
+      .option('--reason <text>', 'why (recorded with the decision)')
+      .option('--json', 'print the answer as JSON')
+      .action(async (id: string, opts: { reason?: string; json?: boolean }, command: Command) => {
+        const config = configFrom(command);
+        const { client, close } = await connectClient(config.temporal);
+        const input = { reason: opts.reason, by: operator() };
+        try {
+          const handle = client.workflow.getHandle(id);
+          let answer: string;
+          if (kind === 'signal') {
+            await handle.signal(name, input);
+            answer = `${name} sent to ${id}`;
+          } else {
+            try {
+              answer = await handle.executeUpdate<string, [typeof input]>(name, { args: [input] });
+            } catch (err) {
+              throw new Error(`${name} refused: ${failureMessage(err)}`);
+            }
+          }
+          printResult(opts, { id, action: name, answer }, () => answer);
+        } finally {
+          await close();
+        }
+      });
+  }
+}

@@ -1,0 +1,83 @@
+// Shapes shared by the rollout workflow, its activities and the CLI. Plain data: all of it is
+// recorded in the workflow history, which is what lets a halt be explained afterwards.
+import type { RolloutPolicy } from './policy.js';
+import type { RingHealth, RingVerdict } from './verdict.js';
+
+export interface RolloutRequest {
+  rolloutId: string;
+  hardwareId: string;
+  channel: string;
+  releaseVersion: string;
+  policy: RolloutPolicy;
+  requestedBy: string;
+}
+
+export interface RolloutPlan {
+  /** Targeted devices (hardware + labels, not revoked). */
+  fleetSize: number;
+  /** Devices per ring (not cumulative), as assigned in the fleet store. */
+  ringSizes: number[];
+  exposureBudget: number;
+  previousVersion: string | null;
+  /** Anti-rollback: false when the release raised the security version above the previous one. */
+  rollbackAllowed: boolean;
+  rollbackBlockedReason?: string;
+}
+
+export type RingState = 'pending' | 'waiting-approval' | 'waiting-window' | 'baking' | 'passed' | 'breached';
+
+export interface RingStatus {
+  name: string;
+  state: RingState;
+  assigned: number;
+  openedAt?: string;
+  health?: RingHealth;
+  verdict?: RingVerdict;
+}
+
+export type RolloutState = 'starting' | 'running' | 'waiting-approval' | 'paused' | 'halted' | 'rolling-back' | 'rolled-back' | 'completed' | 'aborted';
+
+export interface Decision {
+  at: string;
+  ring?: string;
+  action: string;
+  reason: string;
+  by?: string;
+  figures?: unknown;
+}
+
+export interface RolloutStatus {
+  rolloutId: string;
+  hardwareId: string;
+  releaseVersion: string;
+  state: RolloutState;
+  ringIndex: number;
+  rings: RingStatus[];
+  exposure: { devices: number; budget: number; fleet: number };
+  paused: boolean;
+  waitingApprovalFor?: string;
+  /** The most recent decisions (all are in the history). */
+  decisions: Decision[];
+}
+
+/** Carried across continue-as-new so a long rollout resumes exactly where it was. */
+export interface RolloutCarry {
+  plan: RolloutPlan;
+  ringIndex: number;
+  rings: RingStatus[];
+  approvedRings: string[];
+  paused: boolean;
+  decisions: Decision[];
+  /** When the current ring was opened (epoch ms), for its bake time. */
+  ringOpenedAt?: number;
+  halted: boolean;
+}
+
+export interface RingHealthFigures {
+  assigned: number;
+  reported: number;
+  committed: number;
+  failed: number;
+  inFlight: number;
+  failuresByKind: Record<string, number>;
+}
