@@ -9,6 +9,7 @@
 // rebuilt), 100:0.2.
 //
 // Uses the compiled dist/deltas (the same code the Temporal worker runs). ~2-3 minutes on 2 cores.
+// The headline comparison against Debian's bsdiff CLI is `npm run bench` (bench/run.mjs, docs/benchmarks.md).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';

@@ -545,13 +545,13 @@ function docsText(r, table) {
   const ratio = (a, b) => `${(a / b).toFixed(2)} ×`;
   if (c.generate) {
     notes.push(
-      `- **Ours against the CLI.** bsdiff-node (our native module) and Debian's bsdiff are both Colin Percival's bsdiff 4 (qsufsort suffix sort, bzip2 blocks, BSDIFF40 format)${r.deltas.interop.identicalPatches ? ', and on this pair they wrote byte-identical patches' : ''}. Measured here, our diff child took ${ratio(o.diffChildMs, c.generate.wallMs)} the CLI's wall time${Number.isFinite(o.diffCpuMs) && Number.isFinite(c.generate.cpuMs) ? ` (${ratio(o.diffCpuMs, c.generate.cpuMs)} its CPU time)` : ''} and ${ratio(o.diffPeakRssBytes, c.generate.peakRssBytes)} its peak RSS. On top of the diff, \`generateBsdiffDelta\` hashes both inputs and the patch, then applies the patch in a second child before it publishes the delta (verify: ${sec(o.verifyMs)}, peak RSS ${rssMb(o.verifyPeakRssBytes)}).`,
+      `- **Ours against the CLI.** bsdiff-node (our native module) and Debian's bsdiff are both Colin Percival's bsdiff 4 (qsufsort suffix sort, bzip2 blocks, BSDIFF40 format)${r.deltas.interop.identicalPatches ? ', and on this pair they wrote byte-identical patches' : ''}. Measured here, our diff child used ${Number.isFinite(o.diffCpuMs) && Number.isFinite(c.generate.cpuMs) ? `${ratio(o.diffCpuMs, c.generate.cpuMs)} the CLI's CPU time (${ratio(o.diffChildMs, c.generate.wallMs)} its wall time, which other jobs on the machine distort; see Times)` : `${ratio(o.diffChildMs, c.generate.wallMs)} the CLI's wall time`} and ${ratio(o.diffPeakRssBytes, c.generate.peakRssBytes)} its peak RSS. On top of the diff, \`generateBsdiffDelta\` hashes both inputs and the patch, then applies the patch in a second child before it publishes the delta (verify: ${sec(o.verifyMs)}, peak RSS ${rssMb(o.verifyPeakRssBytes)}).`,
     );
   }
   notes.push(
     `- **Diff memory is ${(o.diffPeakRssBytes / r.deltas.pair.oldBytes).toFixed(1)} × the old image for ours**${c.generate ? ` and ${(c.generate.peakRssBytes / r.deltas.pair.oldBytes).toFixed(1)} × for the CLI` : ''}. bsdiff keeps two suffix-sort arrays with one entry per old-image byte, plus both images. bsdiff-node's entries are 8 bytes (\`off_t\`); Debian's build allocates 4-byte entries (seen with \`strace\`: two anonymous mappings of 4 × the old image size each), which halves that part of its memory. Size delta workers from the largest image and run one delta job per worker at a time.`,
     `- **Apply memory follows the image, not the patch**: bspatch holds the old and the new image in RAM (${rssMb(r.deltas.ours.apply.peakRssBytes)} for this pair).`,
-    `- **Times.** The machine has ${m.nproc} vCPUs, and the load average was ${m.loadAvgAtStart[0]} when the run started. It may be shared with other jobs, so read the wall times as upper bounds. CPU time (user + sys) depends less on that load. The steps ran one after another: gzip, ours, then the CLI. The suffix sort is single-threaded. For the CLI, CPU time comes from \`/usr/bin/time -v\`. For our children it is read from \`/proc/<pid>/stat\` at their progress events; the last event comes just before the child exits.`,
+    `- **Times.** The machine has ${m.nproc} vCPUs. The 1-minute load average was ${m.loadAvgAtStart[0]} when the run started${m.loadAvg1MaxDuringRun !== undefined ? ` and reached ${m.loadAvg1MaxDuringRun} during it` : ''}. Other jobs may share the machine, so read the wall times as upper bounds, and compare ours with the CLI by CPU time (user + sys), which depends less on that load. The steps ran one after another: gzip, ours, then the CLI. The suffix sort is single-threaded. For the CLI, CPU time comes from \`/usr/bin/time -v\`. For our children it is read from \`/proc/<pid>/stat\` at their progress events; the last event comes just before the child exits.`,
   );
   if (r.store?.length) {
     notes.push(
@@ -568,7 +568,7 @@ Do not edit the figures by hand: re-run the command. Delta design and the scenar
 
 - Command: \`${r.command}\` (total ${sec(r.totalMs)}; image pair ${r.deltas.pair.cached ? 'reused from the .ota/bench/ cache' : 'built in this run'})
 - Date: ${r.date}
-- Machine: ${m.nproc} vCPU (\`nproc\`), ${m.cpu}, ${m.ramGB} GB RAM, ${m.os}, kernel ${m.kernel}; load average at start ${m.loadAvgAtStart.join(' / ')}
+- Machine: ${m.nproc} vCPU (\`nproc\`), ${m.cpu}, ${m.ramGB} GB RAM, ${m.os}, kernel ${m.kernel}; load average at start ${m.loadAvgAtStart.join(' / ')}${m.loadAvg1MaxDuringRun !== undefined ? `, highest 1-minute load average sampled during the run ${m.loadAvg1MaxDuringRun}` : ''}
 - Node ${m.node}; Debian package bsdiff ${m.bsdiffPackage ?? '(not installed)'}; bsdiff-node 2.5.0 (our native module)
 
 ## What is measured
@@ -611,6 +611,8 @@ ${JSON.stringify(r, null, 2)}
 
 // ---------- main ----------
 const benchStarted = performance.now();
+let load1Max = loadavg()[0];
+setInterval(() => (load1Max = Math.max(load1Max, loadavg()[0])), 2000).unref();
 const work = join(root, '.ota', 'bench', `run-${process.pid}`);
 mkdirSync(work, { recursive: true });
 let exitCode = 0;
@@ -620,6 +622,7 @@ try {
   const pair = await imagePair();
   const deltas = await deltaBench(pair, work);
   const store = flag('--no-store') ? [] : await storeBench(work);
+  m.loadAvg1MaxDuringRun = Number(Math.max(load1Max, loadavg()[0]).toFixed(2));
   const result = { date: new Date().toISOString(), command: commandLine(), machine: m, deltas, store, totalMs: performance.now() - benchStarted };
   const table = tables(result);
   if (statusShown) process.stderr.write('\r\x1b[K');
