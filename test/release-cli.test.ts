@@ -122,6 +122,23 @@ describe('ota release publish / ota verify (CLI)', () => {
     expect(wrongHw.code).toBe(1);
     expect(JSON.parse(wrongHw.stdout).checks[0].detail).toMatch(/^WRONG_HARDWARE: /);
 
+    // Anti-rollback against the device's counter; the flags are refused without the device they describe.
+    const store101 = `store:releases/${HW}/1.0.1/manifest.json`;
+    const sec = await ota(['verify', '--manifest', store101, '--hardware', HW, '--installed-security-version', '2', '--json']);
+    expect(sec.code).toBe(1);
+    expect(JSON.parse(sec.stdout).checks[0].detail).toBe("SECURITY_VERSION_DOWNGRADE: release 1.0.1 has security version 1, below the device's 2");
+    const older = await ota(['verify', '--manifest', store101, '--hardware', HW, '--installed-version', '1.1.0', '--json']);
+    expect(older.code).toBe(1);
+    expect(JSON.parse(older.stdout).checks[0].detail).toMatch(/^VERSION_DOWNGRADE: /);
+    const sameDevice = await ota(['verify', '--manifest', store101, '--hardware', HW, '--installed-version', '1.0.0', '--installed-security-version', '1', '--json']);
+    expect(sameDevice.code).toBe(0);
+    const noHw = await ota(['verify', '--manifest', store101, '--installed-security-version', '2', '--json']);
+    expect(noHw.code).toBe(1);
+    expect(noHw.stderr).toBe('ota: --installed-version and --installed-security-version need --hardware (the device they describe)\n');
+    const nan = await ota(['verify', '--manifest', store101, '--hardware', HW, '--installed-security-version', 'two', '--json']);
+    expect(nan.code).toBe(1);
+    expect(nan.stderr).toContain('--installed-security-version: expected a non-negative integer, got "two"');
+
     // One byte of the SBOM changed in the store: exit 1, only the SBOM check fails.
     const m = parseManifest(manifestBytes);
     const sbomPath = join(state, 'artifacts', ...m.sbom.location.split('/'));

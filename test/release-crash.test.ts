@@ -2,7 +2,7 @@
 // SIGKILLed while a release step is running on it, and a fresh worker process finishes the
 // workflow. Each release must end with exactly one manifest, one index entry, and verify.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +84,31 @@ describe('release workflow survives a worker killed mid-step', () => {
     throw new Error(`step ${stepName} never started`);
   }
 
+  /** Processes that inherited our OTA_STATE_DIR: the worker and anything it spawned. */
+  async function processesOf(stateDir: string): Promise<string[]> {
+    const found: string[] = [];
+    for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+      if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+      try {
+        const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
+        if (environ.split('\0').includes(`OTA_STATE_DIR=${stateDir}`)) found.push(`${pid} ${(await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ')}`);
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+    return found;
+  }
+
+  async function waitForNoProcessesOf(stateDir: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    let left = await processesOf(stateDir);
+    while (left.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = await processesOf(stateDir);
+    }
+    expect(left).toEqual([]);
+  }
+
   /** Attempts of each activity type that finally completed, from the workflow history. */
   async function completedAttempts(handle: WorkflowHandle): Promise<Record<string, number>> {
     const history = await handle.fetchHistory();
@@ -111,6 +136,8 @@ describe('release workflow survives a worker killed mid-step', () => {
     // The step runs on the child we are about to kill (identity is pid@host).
     expect(running.identity.startsWith(`${first.child.pid}@`)).toBe(true);
     await kill(first);
+    // Nothing the killed worker started (the delta child process included) outlives it.
+    await waitForNoProcessesOf(h.stateDir);
     const t0 = Date.now();
     const second = await startWorker();
     const result = (await handle.result()) as PublishedRelease;

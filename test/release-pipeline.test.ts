@@ -12,8 +12,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { buildSampleImage } from '../demo/sample-image.js';
-import { manifestBundleKey, manifestKey } from '../release/layout.js';
-import { parseManifest, type Manifest } from '../schemas/manifest.js';
+import { createActivities } from '../activities/index.js';
+import { manifestBundleKey, manifestKey, releaseIndexKey } from '../release/layout.js';
+import { canonicalReleaseIndexBytes, parseManifest, type Manifest } from '../schemas/manifest.js';
 import { publicKeyPathFor } from '../signing/keys.js';
 import { addPinnedKey, emptyTrustRoot } from '../signing/trust-root.js';
 import { checkDeltaBase } from '../verification/manifest-checks.js';
@@ -243,6 +244,29 @@ describe('release pipeline on Temporal + local store', () => {
     expect(again).toMatchObject({ version: '1.0.1', outcome: 'existing', manifestSha256: sha256(before), deltas: 1 });
     expect((await h.manifestBytes('1.0.1')).equals(before)).toBe(true);
     expect((await h.index())?.releases.map((r) => r.version)).toEqual(['1.0.0', '1.0.1']);
+  });
+
+  it('re-publishing a release whose index entry was lost (crash between manifest and index) repairs the index', async () => {
+    const key = releaseIndexKey(HARDWARE, 'stable');
+    const index = (await h.index())!;
+    await h.store.put(key, canonicalReleaseIndexBytes({ ...index, releases: index.releases.filter((r) => r.version !== '1.0.1') }));
+    expect((await h.index())?.releases.map((r) => r.version)).toEqual(['1.0.0']);
+    const again = await h.publish({ image: image101, version: '1.0.1', securityVersion: 2 });
+    expect(again.outcome).toBe('existing');
+    expect((await h.index())?.releases).toEqual(index.releases);
+  });
+
+  it('a retried publish step (same manifest bytes) completes; a different manifest for the version is refused', async () => {
+    const activities = createActivities(h.config);
+    const bundle = (await h.store.getBytes(manifestBundleKey(HARDWARE, '1.0.1'))).toString('utf8');
+    const retried = await activities.publishRelease(m101, bundle);
+    expect(retried).toMatchObject({ version: '1.0.1', outcome: 'created', manifestSha256: sha256(await h.manifestBytes('1.0.1')) });
+    const other = { ...m101, expires: '2099-01-01T00:00:00Z' };
+    await expect(activities.publishRelease(other, bundle)).rejects.toThrow(
+      `a different manifest for ${HARDWARE} 1.0.1 is already published at ${manifestKey(HARDWARE, '1.0.1')}; refusing to replace it`,
+    );
+    expect((await h.store.getBytes(manifestBundleKey(HARDWARE, '1.0.1'))).toString('utf8')).toBe(bundle);
+    expect((await h.verify('1.0.1')).ok).toBe(true);
   });
 
   it('refuses a different image for a published version, naming both digests', async () => {

@@ -7,6 +7,7 @@ import type { PublishedRelease, ReleaseContext as PublishedContext, ReleaseReque
 import type { ArtifactStore } from '../../stores/index.js';
 import type { ReleaseContext } from './context.js';
 import { releaseInputError } from './errors.js';
+import { addToIndex } from './publish.js';
 
 const requestFieldsSchema = z.object({
   hardwareId: hardwareIdSchema,
@@ -57,6 +58,9 @@ export async function describeExistingRelease(ctx: ReleaseContext, hardwareId: s
   const summary = await readManifestSummary(ctx.store, hardwareId, version);
   if (!summary) throw releaseInputError(`release ${hardwareId} ${version} disappeared from the store`);
   const manifest = parseManifest(await ctx.store.getBytes(summary.manifestKey));
+  // A run that died between publishing the manifest and updating the index leaves a release
+  // rollouts cannot see; returning it as 'existing' is the moment to finish that job.
+  await addToIndex(ctx.store, manifest, { location: summary.manifestKey, sha256: summary.manifestSha256 });
   return {
     hardwareId,
     version,

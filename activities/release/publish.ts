@@ -16,20 +16,22 @@ export async function publishRelease(ctx: ReleaseContext, manifest: Manifest, bu
   const mKey = manifestKey(manifest.hardwareId, manifest.version);
   const bKey = manifestBundleKey(manifest.hardwareId, manifest.version);
 
-  let outcome: PublishedRelease['outcome'] = 'created';
   const published = await store.head(mKey);
   if (published) {
     const existing = await store.getBytes(mKey);
     if (!existing.equals(Buffer.from(bytes))) {
       throw releaseInputError(`a different manifest for ${manifest.hardwareId} ${manifest.version} is already published at ${mKey}; refusing to replace it`);
     }
-    outcome = 'existing';
+    // Byte-identical means this very release (same request, same workflow start time): an
+    // earlier attempt of this step wrote it and died before answering. Another run of the same
+    // version stops at inspect with 'existing', so this run did create it.
   } else {
     // Until the manifest exists nothing is published, so a stale bundle from an
     // earlier failed run may be replaced; after that, the bundle is immutable too.
     await store.put(bKey, bundleText);
     try {
-      outcome = (await store.createIfAbsent(mKey, bytes)).outcome === 'created' ? 'created' : 'existing';
+      // 'exists' (identical bytes) is, as above, an earlier attempt of this same step.
+      await store.createIfAbsent(mKey, bytes);
     } catch (err) {
       if (err instanceof ConflictError) throw releaseInputError(`a different manifest for ${manifest.hardwareId} ${manifest.version} was published concurrently at ${mKey}`);
       throw err;
@@ -43,14 +45,14 @@ export async function publishRelease(ctx: ReleaseContext, manifest: Manifest, bu
     manifestKey: mKey,
     manifestSha256: sha256,
     bundleKey: bKey,
-    outcome,
+    outcome: 'created',
     deltas: manifest.deltas.length,
     skippedDeltas: manifest.skippedDeltas.length,
   };
 }
 
-/** Compare-and-swap loop: concurrent releases of other versions never lose each other's entries. */
-async function addToIndex(store: ArtifactStore, manifest: Manifest, ref: { location: string; sha256: string }): Promise<void> {
+/** Compare-and-swap loop: concurrent releases of other versions never lose each other's entries. Idempotent. */
+export async function addToIndex(store: ArtifactStore, manifest: Manifest, ref: { location: string; sha256: string }): Promise<void> {
   const key = releaseIndexKey(manifest.hardwareId, manifest.channel);
   for (let attempt = 0; attempt < 10; attempt++) {
     const head = await store.head(key);

@@ -2,8 +2,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { semverSchema } from '../../schemas/manifest.js';
 import { readTrustRoot } from '../../signing/trust-root.js';
 import { openArtifactStore } from '../../stores/index.js';
+import type { InstalledState } from '../../verification/manifest-checks.js';
 import { policyFor } from '../../verification/verify-manifest.js';
 import { storeReader } from '../../verification/store-reader.js';
 import { verifyRelease } from '../../verification/verify-release.js';
@@ -53,6 +55,7 @@ export function registerVerifyCommand(program: Command): void {
           opts.certificateIdentity && opts.certificateOidcIssuer
             ? { certificateIdentity: opts.certificateIdentity, certificateIssuer: opts.certificateOidcIssuer }
             : undefined;
+        const installed = installedState(opts);
         const report = await verifyRelease({
           manifestBytes,
           bundle,
@@ -60,13 +63,7 @@ export function registerVerifyCommand(program: Command): void {
           policy: policyFor(trustRoot, keyless),
           reader: storeReader(store),
           imagePath: opts.image,
-          installed: opts.hardware
-            ? {
-                hardwareId: opts.hardware,
-                version: opts.installedVersion,
-                securityVersion: opts.installedSecurityVersion === undefined ? undefined : Number(opts.installedSecurityVersion),
-              }
-            : undefined,
+          installed,
         });
         printResult(opts, report, () =>
           [
@@ -79,4 +76,29 @@ export function registerVerifyCommand(program: Command): void {
         await store.close();
       }
     });
+}
+
+/**
+ * The device state to check against. Installed-version flags without --hardware used to be
+ * dropped silently (an anti-rollback check that never ran), and a non-numeric security version
+ * compared as NaN (never lower); both are errors now.
+ */
+function installedState(opts: VerifyOptions): InstalledState | undefined {
+  if (!opts.hardware) {
+    if (opts.installedVersion !== undefined || opts.installedSecurityVersion !== undefined) {
+      throw new Error('--installed-version and --installed-security-version need --hardware (the device they describe)');
+    }
+    return undefined;
+  }
+  let securityVersion: number | undefined;
+  if (opts.installedSecurityVersion !== undefined) {
+    securityVersion = Number(opts.installedSecurityVersion);
+    if (!/^\d+$/.test(opts.installedSecurityVersion) || !Number.isSafeInteger(securityVersion)) {
+      throw new Error(`--installed-security-version: expected a non-negative integer, got "${opts.installedSecurityVersion}"`);
+    }
+  }
+  if (opts.installedVersion !== undefined && !semverSchema.safeParse(opts.installedVersion).success) {
+    throw new Error(`--installed-version: expected a semantic version such as 1.4.0, got "${opts.installedVersion}"`);
+  }
+  return { hardwareId: opts.hardware, version: opts.installedVersion, securityVersion };
 }

@@ -2,8 +2,8 @@
 // the sources. ensureDist() compiles when any source is newer than its output and says why
 // not when that still does not help (the caller then skips loudly instead of testing old code).
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../platform/paths.js';
 
@@ -11,23 +11,32 @@ const run = promisify(execFile);
 
 export const OTA_BIN = join(projectRoot, 'bin', 'ota.js');
 
-const SOURCE_DIRS = ['activities', 'cli', 'config', 'deltas', 'platform', 'release', 'schemas', 'signing', 'sbom', 'stores', 'temporal', 'verification', 'workflows'];
+/**
+ * Sources the `ota` binary loads: the import graph from cli/ota.ts (plus the workflow bundle's
+ * entry). Others' unrelated work in progress in the same tree does not make dist/ "stale".
+ */
+function reachableSources(): string[] {
+  const seen = new Set<string>();
+  const queue = [join(projectRoot, 'cli', 'ota.ts'), join(projectRoot, 'workflows', 'index.ts')];
+  while (queue.length) {
+    const file = queue.pop()!;
+    if (seen.has(file) || !existsSync(file)) continue;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const match of text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)\.js'/g)) {
+      queue.push(resolve(dirname(file), `${match[1]}.ts`));
+    }
+  }
+  return [...seen];
+}
 
 function staleOutputs(): string[] {
   const stale: string[] = [];
-  const walk = (dir: string) => {
-    if (!existsSync(dir)) return;
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
-        const rel = relative(projectRoot, path);
-        const out = join(projectRoot, 'dist', rel.replace(/\.ts$/, '.js'));
-        if (!existsSync(out) || statSync(out).mtimeMs < statSync(path).mtimeMs) stale.push(rel);
-      }
-    }
-  };
-  for (const dir of SOURCE_DIRS) walk(join(projectRoot, dir));
+  for (const path of reachableSources()) {
+    const rel = relative(projectRoot, path);
+    const out = join(projectRoot, 'dist', rel.replace(/\.ts$/, '.js'));
+    if (!existsSync(out) || statSync(out).mtimeMs < statSync(path).mtimeMs) stale.push(rel);
+  }
   return stale;
 }
 
