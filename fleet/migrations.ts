@@ -1,0 +1,142 @@
+// Versioned schema migrations, applied in order at open. Each runs once, inside one transaction
+// with its schema_migrations row, under an advisory lock so two processes opening the same
+// PostgreSQL database (gateway and worker) never apply one twice. Append new versions; never edit
+// a released one.
+import type { FleetDatabase } from './database.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+// Arbitrary constant: the key of the advisory lock that serialises migrations.
+const MIGRATION_LOCK_KEY = 72_430_105;
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'devices, state, reports, nonces, rollouts',
+    sql: `
+      CREATE TABLE devices (
+        id             text PRIMARY KEY,
+        hardware_id    text NOT NULL,
+        channel        text NOT NULL,
+        labels         jsonb NOT NULL DEFAULT '{}'::jsonb,
+        public_key_pem text NOT NULL,
+        key_algorithm  text NOT NULL CHECK (key_algorithm IN ('ed25519', 'ecdsa-p256-sha256')),
+        enrolled_at    timestamptz NOT NULL DEFAULT now(),
+        revoked_at     timestamptz,
+        revoked_reason text
+      );
+      -- Rollout selectors: hardware first, then label containment (@>) through GIN.
+      CREATE INDEX devices_hardware_idx ON devices (hardware_id, channel);
+      CREATE INDEX devices_labels_idx ON devices USING gin (labels jsonb_path_ops);
+
+      -- One row per device: what it last told us (check-in or report).
+      CREATE TABLE device_state (
+        device_id        text PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+        current_version  text,
+        image_sha256     text,
+        slot             text,
+        boot_count       integer,
+        security_version integer,
+        state            text,
+        failure_kind     text,
+        release_version  text,
+        last_checkin_at  timestamptz,
+        last_report_at   timestamptz,
+        -- Highest report counter stored: a report must carry a larger one.
+        last_counter     bigint NOT NULL DEFAULT 0
+      );
+
+      CREATE TABLE reports (
+        id              bigserial PRIMARY KEY,
+        device_id       text NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+        counter         bigint NOT NULL,
+        nonce           text NOT NULL,
+        release_version text NOT NULL,
+        image_sha256    text NOT NULL,
+        slot            text NOT NULL,
+        boot_count      integer NOT NULL,
+        state           text NOT NULL,
+        failure_kind    text,
+        detail          text,
+        metrics         jsonb NOT NULL,
+        custom          jsonb NOT NULL,
+        created_at      timestamptz NOT NULL,
+        received_at     timestamptz NOT NULL DEFAULT now(),
+        -- The signed bytes and signature, kept so a report can be re-verified later.
+        payload         text NOT NULL,
+        signature       text NOT NULL,
+        key_algorithm   text NOT NULL,
+        UNIQUE (device_id, counter)
+      );
+      -- Ring health: latest report per (device, release).
+      CREATE INDEX reports_device_release_idx ON reports (device_id, release_version, counter DESC);
+
+      CREATE TABLE nonces (
+        nonce      text PRIMARY KEY,
+        device_id  text NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+        issued_at  timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        used_at    timestamptz
+      );
+      CREATE INDEX nonces_expires_idx ON nonces (expires_at);
+
+      -- A rollout of one release to one hardware id; the rollout orchestrator owns its state.
+      CREATE TABLE rollouts (
+        id               text PRIMARY KEY,
+        hardware_id      text NOT NULL,
+        channel          text NOT NULL,
+        release_version  text NOT NULL,
+        previous_version text,
+        state            text NOT NULL CHECK (state IN ('active', 'halted', 'rolling-back', 'finished', 'aborted')),
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        updated_at       timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX rollouts_hardware_state_idx ON rollouts (hardware_id, state);
+
+      -- Which device may get which release: offer (install it), hold (stay put), rollback (return).
+      CREATE TABLE rollout_assignments (
+        rollout_id      text NOT NULL REFERENCES rollouts (id) ON DELETE CASCADE,
+        device_id       text NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+        ring            text NOT NULL,
+        release_version text NOT NULL,
+        action          text NOT NULL CHECK (action IN ('offer', 'hold', 'rollback')),
+        reason          text,
+        assigned_at     timestamptz NOT NULL DEFAULT now(),
+        updated_at      timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (rollout_id, device_id)
+      );
+      CREATE INDEX rollout_assignments_ring_idx ON rollout_assignments (rollout_id, ring);
+      CREATE INDEX rollout_assignments_device_idx ON rollout_assignments (device_id);
+    `,
+  },
+];
+
+/** Applies every migration newer than the database's; returns the versions applied. */
+export async function applyMigrations(db: FleetDatabase, list: readonly Migration[] = migrations): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    integer PRIMARY KEY,
+      name       text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const { rows } = await tx.query<{ version: number | string }>('SELECT version FROM schema_migrations');
+    const done = new Set(rows.map((r) => Number(r.version)));
+    const newest = Math.max(0, ...done);
+    const known = Math.max(0, ...list.map((m) => m.version));
+    // A database migrated by newer code may hold tables this code misreads: refuse instead.
+    if (newest > known) throw new Error(`fleet database schema is version ${newest}, newer than this build understands (${known}); upgrade ota`);
+    const applied: number[] = [];
+    for (const migration of [...list].sort((a, b) => a.version - b.version)) {
+      if (done.has(migration.version)) continue;
+      await tx.exec(migration.sql);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+      applied.push(migration.version);
+    }
+    return applied;
+  });
+}
