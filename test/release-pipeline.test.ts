@@ -310,6 +310,30 @@ describe('release pipeline on Temporal + local store', () => {
     expect((await h.index())?.releases.map((r) => r.version)).toEqual(['1.0.0', '1.0.1']);
   });
 
+  it('concurrent releases on one channel both land in its index; an unrelated image gets no delta, with the reason recorded', async () => {
+    const [a, b] = await Promise.all([
+      h.publish({ image: image100, version: '3.0.0', channel: 'beta', securityVersion: 2 }),
+      h.publish({ image: image101, version: '3.0.1', channel: 'beta', securityVersion: 2 }),
+    ]);
+    expect([a.outcome, b.outcome]).toEqual(['created', 'created']);
+    expect((await h.index('beta'))?.releases.map((r) => r.version)).toEqual(['3.0.0', '3.0.1']);
+    // The stable index is untouched by beta releases.
+    expect((await h.index('stable'))?.releases.map((r) => r.version)).toEqual(['1.0.0', '1.0.1']);
+
+    // Random bytes: nothing to share with earlier images, so every delta is skipped.
+    const noise = join(dir, 'noise.img');
+    const bytes = Buffer.alloc(512 * 1024);
+    for (let i = 0; i < bytes.length; i += 4) bytes.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
+    await writeFile(noise, bytes);
+    const c = await h.publish({ image: noise, version: '3.1.0', channel: 'beta' });
+    expect(c).toMatchObject({ outcome: 'created', deltas: 0, skippedDeltas: 2 });
+    const m = parseManifest(await h.manifestBytes('3.1.0'));
+    expect(m.securityVersion).toBe(2);
+    expect(m.skippedDeltas.map((d) => d.fromVersion)).toEqual(['3.0.1', '3.0.0']);
+    for (const d of m.skippedDeltas) expect(d.reason).toMatch(/^delta [\d.]+ MB is \d+% of the compressed full image [\d.]+ MB; must be < 90%$/);
+    for (const v of ['3.0.0', '3.0.1', '3.1.0']) expect(failedChecks(await h.verify(v))).toEqual([]);
+  });
+
   it('cosign verify-blob accepts the image and manifest bundles; verify-blob-attestation accepts the provenance', async () => {
     const pub = publicKeyPathFor(h.config.signing.keyPath);
     expect((await readFile(pub, 'utf8')).startsWith('-----BEGIN PUBLIC KEY-----')).toBe(true);
