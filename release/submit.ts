@@ -3,6 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { ArtifactStore } from '../stores/index.js';
 import { releaseWorkflowId } from './layout.js';
@@ -64,9 +65,17 @@ export async function buildReleaseRequest(
   };
 }
 
-/** Starts the workflow, or joins the one already running for this hardware and version. */
+export class ReleaseInProgressError extends Error {
+  override name = 'ReleaseInProgressError';
+}
+
+/**
+ * Starts the workflow, or joins the one already running for this hardware and version when it
+ * publishes the same image. A run in flight with another image is refused: joining it would
+ * report that run's result as if this image had been published.
+ */
 export async function startRelease(client: Client, taskQueue: string, request: ReleaseRequest): Promise<WorkflowHandle> {
-  return client.workflow.start('releaseWorkflow', {
+  const handle = await client.workflow.start('releaseWorkflow', {
     taskQueue,
     workflowId: releaseWorkflowId(request.hardwareId, request.version),
     args: [request],
@@ -75,6 +84,15 @@ export async function startRelease(client: Client, taskQueue: string, request: R
     // release for the same image, or refuses a different one.
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
   });
+  const history = await handle.fetchHistory();
+  const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  const running = input ? defaultPayloadConverter.fromPayload<ReleaseRequest>(input as Payload) : undefined;
+  if (running && running.image?.sha256 !== request.image.sha256) {
+    throw new ReleaseInProgressError(
+      `release ${request.hardwareId} ${request.version} is already being published with image sha256 ${running.image?.sha256} (workflow ${handle.workflowId}); this image is ${request.image.sha256}. Publish it under a new version.`,
+    );
+  }
+  return handle;
 }
 
 export interface ProgressEvent {

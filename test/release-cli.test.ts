@@ -135,6 +135,9 @@ describe('ota release publish / ota verify (CLI)', () => {
     const noHw = await ota(['verify', '--manifest', store101, '--installed-security-version', '2', '--json']);
     expect(noHw.code).toBe(1);
     expect(noHw.stderr).toBe('ota: --installed-version and --installed-security-version need --hardware (the device they describe)\n');
+    const halfKeyless = await ota(['verify', '--manifest', store101, '--certificate-identity', 'https://github.com/acme/fw/.github/workflows/release.yml@refs/heads/main', '--json']);
+    expect(halfKeyless.code).toBe(1);
+    expect(halfKeyless.stderr).toBe('ota: keyless verification needs both --certificate-identity and --certificate-oidc-issuer\n');
     const nan = await ota(['verify', '--manifest', store101, '--hardware', HW, '--installed-security-version', 'two', '--json']);
     expect(nan.code).toBe(1);
     expect(nan.stderr).toContain('--installed-security-version: expected a non-negative integer, got "two"');

@@ -14,6 +14,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { buildSampleImage } from '../demo/sample-image.js';
 import { createActivities } from '../activities/index.js';
 import { manifestBundleKey, manifestKey, releaseIndexKey } from '../release/layout.js';
+import { startRelease } from '../release/submit.js';
 import { canonicalReleaseIndexBytes, parseManifest, type Manifest } from '../schemas/manifest.js';
 import { publicKeyPathFor } from '../signing/keys.js';
 import { addPinnedKey, emptyTrustRoot } from '../signing/trust-root.js';
@@ -276,6 +277,26 @@ describe('release pipeline on Temporal + local store', () => {
       `version 1.0.1 is already published with image sha256 ${m101.image.sha256}; this image is ${otherSha}. Publish it under a new version.`,
     );
     expect(parseManifest(await h.manifestBytes('1.0.1')).image.sha256).toBe(m101.image.sha256);
+  });
+
+  it('refuses to join a release of the same version that is in flight with a different image', async () => {
+    // A task queue nobody polls keeps the first run in flight.
+    const idle = await ReleaseHarness.start(h.config.temporal.address, 'release-idle', {}, false);
+    try {
+      const first = await startRelease(idle.client, 'release-idle', await idle.request({ image: image100, version: '7.0.0' }));
+      // The same image joins the run in flight (a re-run of an interrupted CLI, say).
+      const joined = await startRelease(idle.client, 'release-idle', await idle.request({ image: image100, version: '7.0.0' }));
+      expect(joined.workflowId).toBe(first.workflowId);
+      expect((await joined.describe()).runId).toBe((await first.describe()).runId);
+      const other = await idle.request({ image: image101, version: '7.0.0' });
+      const runningSha = sha256(await readFile(image100));
+      await expect(startRelease(idle.client, 'release-idle', other)).rejects.toThrow(
+        `release ${HARDWARE} 7.0.0 is already being published with image sha256 ${runningSha} (workflow release-${HARDWARE}-7.0.0); this image is ${other.image.sha256}. Publish it under a new version.`,
+      );
+      await first.terminate('test over');
+    } finally {
+      await idle.close();
+    }
   });
 
   it('refuses a security version below a published one', async () => {

@@ -51,6 +51,10 @@ export function registerVerifyCommand(program: Command): void {
         if (!fromStore && !opts.bundle && !existsSync(bundlePath)) throw new Error(`no bundle at ${bundlePath}; pass --bundle`);
         const bundle = (opts.bundle ? await readFile(opts.bundle) : await readSource(bundlePath)).toString('utf8');
         const trustRoot = await readTrustRoot(opts.trustRoot ?? config.trust.trustedRootPath);
+        // One of the two alone used to fall back to the pinned-key policy without a word.
+        if (!opts.certificateIdentity !== !opts.certificateOidcIssuer) {
+          throw new Error('keyless verification needs both --certificate-identity and --certificate-oidc-issuer');
+        }
         const keyless =
           opts.certificateIdentity && opts.certificateOidcIssuer
             ? { certificateIdentity: opts.certificateIdentity, certificateIssuer: opts.certificateOidcIssuer }
