@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootCheck } from '../device-client/agent/boot-check.js';
 import { installUpdate, type InstallRequest } from '../device-client/agent/install.js';
+import { markRunningSlotBad, markRunningSlotGood } from '../device-client/agent/manual-marks.js';
 import { OfflineBundleSource } from '../device-client/agent/offline-bundle.js';
 import { deviceStatus } from '../device-client/agent/status.js';
 import { parseDeviceConfig, DeviceConfigError } from '../device-client/config.js';
@@ -177,6 +178,21 @@ describe('device agent: offline install, boot check, fallback', () => {
     expect(status.slots.B).toMatchObject({ committed: false, triesLeft: 0 });
     // The device can take the next update.
     expect(await install(sim, fixture.storeDir)).toMatchObject({ outcome: 'installed', slot: 'B' });
+  });
+
+  it('mark-good commits the trial slot without health checks; mark-bad sends the next boot back', async () => {
+    const sim = await newDevice({ config: { health: { commands: [{ name: 'never runs', run: ['false'] }] } } });
+    await install(sim, fixture.storeDir);
+    await sim.reboot();
+    expect(await markRunningSlotGood(await sim.open())).toMatchObject({ outcome: 'committed', slot: 'B', version: '1.0.1' });
+
+    const other = await newDevice();
+    await install(other, fixture.storeDir);
+    await other.reboot();
+    expect(await markRunningSlotBad(await other.open(), 'operator saw a crash')).toMatchObject({ outcome: 'health-failed', slot: 'B' });
+    expect(await other.reboot()).toMatchObject({ slot: 'A' });
+    expect(await bootCheck(await other.open())).toMatchObject({ outcome: 'rolled-back', failedSlot: 'B' });
+    expect((await deviceStatus(await other.open())).lastEvent?.reason).toBe('failed its health check');
   });
 
   it('refuses to install while the running slot is on a trial boot', async () => {
