@@ -1,12 +1,28 @@
-// The device gateway: the HTTP endpoint devices talk to. For now it answers health
-// checks; later issues add check-in, manifests and reports.
+// The device gateway: the HTTP endpoint devices talk to. GET /healthz always; with a fleet store and
+// an artifact store, the device API of docs/device-api.md (enroll, nonce, check-in, reports,
+// artifact and release downloads with Range). Errors are JSON {error, detail}.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FleetStore } from '../fleet/fleet-store.js';
+import type { ArtifactStore } from '../stores/artifact-store.js';
+import { artifactKeyFromPath, releaseKeyFromPath, serveStoreObject } from './artifact-download.js';
+import { checkin, enroll, issueNonce, report, type DeviceApiOptions } from './device-routes.js';
+import { HttpError, sendError, sendJson } from './http.js';
 
 export interface GatewayOptions {
   host: string;
   port: number;
   version: string;
+  /** Both needed for the device API; without them only /healthz answers (503 elsewhere under /v1). */
+  fleet?: FleetStore;
+  store?: ArtifactStore;
+  enrollmentToken?: string;
+  /** Lifetime of a nonce from GET /v1/nonce (default 300 s). */
+  nonceTtlSeconds?: number;
+  /** How long devices wait before the next check-in (default 300 s). */
+  pollAfterSeconds?: number;
+  /** Called with unexpected (5xx) errors; default writes them to stderr. */
+  logError?: (error: unknown, req: IncomingMessage) => void;
 }
 
 export interface RunningGateway {
@@ -15,27 +31,72 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+function allow(req: IncomingMessage, ...methods: string[]): void {
+  if (!methods.includes(req.method ?? '')) throw new HttpError(405, 'method-not-allowed', `${req.method} is not allowed here; use ${methods.join(' or ')}`, { allow: methods.join(', ') });
 }
 
-export function handleRequest(opts: Pick<GatewayOptions, 'version'>) {
+async function route(opts: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://gateway');
+  const path = url.pathname;
+  if (path === '/healthz') {
+    allow(req, 'GET', 'HEAD');
+    return sendJson(res, 200, { status: 'ok', version: opts.version });
+  }
+  if (!path.startsWith('/v1/')) throw new HttpError(404, 'not-found', `no route for ${req.method} ${path}`);
+  if (!opts.fleet || !opts.store) throw new HttpError(503, 'not-configured', 'this gateway runs without a fleet database and artifact store');
+  const api: DeviceApiOptions = {
+    fleet: opts.fleet,
+    store: opts.store,
+    enrollmentToken: opts.enrollmentToken,
+    nonceTtlSeconds: opts.nonceTtlSeconds ?? 300,
+    pollAfterSeconds: opts.pollAfterSeconds ?? 300,
+  };
+  switch (path) {
+    case '/v1/enroll':
+      allow(req, 'POST');
+      return enroll(api, req, res);
+    case '/v1/nonce':
+      allow(req, 'GET');
+      return issueNonce(api, url, res);
+    case '/v1/checkin':
+      allow(req, 'POST');
+      return checkin(api, req, res);
+    case '/v1/reports':
+      allow(req, 'POST');
+      return report(api, req, res);
+  }
+  if (path.startsWith('/v1/artifacts/')) {
+    allow(req, 'GET', 'HEAD');
+    return serveStoreObject(opts.store, artifactKeyFromPath(path.slice('/v1/artifacts/'.length)), req, res);
+  }
+  if (path.startsWith('/v1/releases/')) {
+    allow(req, 'GET', 'HEAD');
+    return serveStoreObject(opts.store, releaseKeyFromPath(path.slice('/v1/releases/'.length)), req, res);
+  }
+  throw new HttpError(404, 'not-found', `no route for ${req.method} ${path}`);
+}
+
+export function handleRequest(opts: GatewayOptions) {
+  const logError = opts.logError ?? ((error, req) => process.stderr.write(`ota gateway: ${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}\n`));
   return (req: IncomingMessage, res: ServerResponse): void => {
-    const path = new URL(req.url ?? '/', 'http://gateway').pathname;
-    if (path === '/healthz') {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' });
-      return sendJson(res, 200, { status: 'ok', version: opts.version });
-    }
-    sendJson(res, 404, { error: `no route for ${req.method} ${path}` });
+    route(opts, req, res).catch((error: unknown) => {
+      const httpError = error instanceof HttpError ? error : new HttpError(500, 'internal-error', 'the gateway failed to answer; see its log');
+      if (!(error instanceof HttpError) || httpError.status >= 500) logError(error, req);
+      if (res.headersSent) {
+        res.destroy(); // mid-stream failure: cut the connection so the client sees a short body and resumes
+        return;
+      }
+      sendError(res, httpError);
+    });
   };
 }
 
 export function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const server = createServer(handleRequest(opts));
-  // Idle keep-alive connections must not hold shutdown up.
+  // Idle keep-alive connections must not hold shutdown up; slow clients must not hold sockets forever.
   server.keepAliveTimeout = 5_000;
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 60_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

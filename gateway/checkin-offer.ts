@@ -1,0 +1,111 @@
+// What a device should do after a check-in. Rollout assignments win (offer, hold, rollback); with
+// none, the device gets the newest release of its hardware and channel that is newer than what it
+// runs, except releases held back by an unfinished rollout. The manifest is read here only to hint
+// which artifact to fetch; the device verifies the signed manifest itself and decides.
+import { createHash } from 'node:crypto';
+import type { Device, FleetStore } from '../fleet/fleet-store.js';
+import { manifestBundleKey, manifestKey, releaseIndexKey } from '../release/layout.js';
+import { compareSemver } from '../release/semver.js';
+import type { ArtifactHint, CheckinRequest, CheckinResponse } from '../schemas/device-api.js';
+import { chooseUpdateArtifact, deltaFormatSchema, parseManifest, parseReleaseIndex, type DeltaFormat, type ReleaseIndexEntry } from '../schemas/manifest.js';
+import type { ArtifactStore } from '../stores/artifact-store.js';
+import { NotFoundError } from '../stores/errors.js';
+import { HttpError } from './http.js';
+
+export interface OfferContext {
+  fleet: FleetStore;
+  store: ArtifactStore;
+  pollAfterSeconds: number;
+}
+
+type ReleaseRef = Extract<CheckinResponse, { action: 'update' }>['release'];
+
+/** A location in a manifest (store key or URL) as a URL the device can fetch. */
+export function downloadUrl(location: string): string {
+  return /^https?:\/\//.test(location) ? location : `/v1/artifacts/${location}`;
+}
+
+async function loadIndexEntries(store: ArtifactStore, hardwareId: string, channel: string): Promise<ReleaseIndexEntry[]> {
+  try {
+    return parseReleaseIndex(await store.getBytes(releaseIndexKey(hardwareId, channel))).releases;
+  } catch (error) {
+    if (error instanceof NotFoundError) return [];
+    throw error;
+  }
+}
+
+async function describeRelease(ctx: OfferContext, device: Device, entry: ReleaseIndexEntry, checkin: CheckinRequest) {
+  const bytes = await ctx.store.getBytes(entry.manifest.location);
+  // The index pins the manifest's digest; a store that disagrees with itself gets no offers out.
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  if (digest !== entry.manifest.sha256) {
+    throw new HttpError(502, 'release-store-inconsistent', `manifest of ${device.hardwareId} ${entry.version} hashes to ${digest}, the index pins ${entry.manifest.sha256}`);
+  }
+  const manifest = parseManifest(bytes, { ignoreUnknownDeltaFormats: true });
+  const known = checkin.supportedDeltaFormats.filter((f): f is DeltaFormat => deltaFormatSchema.safeParse(f).success);
+  const choice = chooseUpdateArtifact(manifest, checkin.imageSha256, known);
+  let artifact: ArtifactHint | undefined;
+  if (choice.kind === 'delta') {
+    artifact = { kind: 'delta', url: downloadUrl(choice.delta.location), sha256: choice.delta.sha256, length: choice.delta.length, fromVersion: choice.delta.fromVersion, format: choice.delta.format };
+  } else if (choice.kind === 'full') {
+    const image = choice.image;
+    artifact = { kind: 'full', url: downloadUrl(image.location), sha256: image.compression === 'none' ? image.sha256 : image.compressedSha256, length: choice.downloadLength };
+  }
+  const release: ReleaseRef = {
+    hardwareId: device.hardwareId,
+    channel: device.channel,
+    version: entry.version,
+    securityVersion: entry.securityVersion,
+    manifestUrl: `/v1/${manifestKey(device.hardwareId, entry.version)}`,
+    bundleUrl: `/v1/${manifestBundleKey(device.hardwareId, entry.version)}`,
+  };
+  return { release, artifact, imageSha256: manifest.image.sha256 };
+}
+
+export async function decideCheckin(ctx: OfferContext, device: Device, checkin: CheckinRequest): Promise<CheckinResponse> {
+  const poll = ctx.pollAfterSeconds;
+  const none: CheckinResponse = { action: 'none', pollAfterSeconds: poll };
+  const entries = await loadIndexEntries(ctx.store, device.hardwareId, device.channel);
+  const entryFor = (version: string) => entries.find((e) => e.version === version);
+
+  const assignment = await ctx.fleet.openAssignmentFor(device.id);
+  if (assignment) {
+    const rolloutId = assignment.rolloutId;
+    const onRelease = checkin.currentVersion === assignment.releaseVersion;
+    if (assignment.action === 'hold' || (assignment.action === 'rollback' && !onRelease)) {
+      return { action: 'hold', reason: assignment.reason ?? `rollout ${rolloutId} holds this device`, rolloutId, pollAfterSeconds: poll };
+    }
+    if (assignment.action === 'rollback') {
+      const target = assignment.previousVersion;
+      if (!target) return { action: 'hold', reason: `rollout ${rolloutId} is rolling back but names no previous release`, rolloutId, pollAfterSeconds: poll };
+      const entry = entryFor(target);
+      const described = entry ? await describeRelease(ctx, device, entry, checkin) : undefined;
+      return {
+        action: 'rollback',
+        reason: assignment.reason ?? `rollout ${rolloutId} is rolling back ${assignment.releaseVersion}`,
+        rolloutId,
+        targetVersion: target,
+        ...(described ? { targetImageSha256: described.imageSha256, release: described.release, ...(described.artifact ? { artifact: described.artifact } : {}) } : {}),
+        pollAfterSeconds: poll,
+      };
+    }
+    if (onRelease) return none;
+    const entry = entryFor(assignment.releaseVersion);
+    if (!entry) return { action: 'hold', reason: `release ${assignment.releaseVersion} of rollout ${rolloutId} is not in the ${device.channel} index`, rolloutId, pollAfterSeconds: poll };
+    const described = await describeRelease(ctx, device, entry, checkin);
+    if (!described.artifact) return none;
+    return { action: 'update', release: described.release, artifact: described.artifact, rolloutId, pollAfterSeconds: poll };
+  }
+
+  const gated = await ctx.fleet.gatedVersions(device.hardwareId, device.channel);
+  const newest = entries
+    .filter((e) => !gated.has(e.version))
+    .filter((e) => checkin.currentVersion === null || compareSemver(e.version, checkin.currentVersion) > 0)
+    // The device refuses a lower security version anyway; do not make it download one.
+    .filter((e) => e.securityVersion >= checkin.securityVersion)
+    .sort((a, b) => compareSemver(b.version, a.version))[0];
+  if (!newest) return none;
+  const described = await describeRelease(ctx, device, newest, checkin);
+  if (!described.artifact) return none; // already runs that image
+  return { action: 'update', release: described.release, artifact: described.artifact, pollAfterSeconds: poll };
+}

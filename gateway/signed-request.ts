@@ -1,0 +1,56 @@
+// Turns a POSTed signed envelope into a verified device message, or the precise 4xx:
+// envelope shape (400), payload shape naming the field (400), unknown or revoked device (403),
+// signature (401). Shape is checked before the signature only to give clear errors; nothing
+// from an unverified payload is acted on.
+import type { z } from 'zod';
+import { envelopePayloadBytes, verifyEnvelope } from '../device-client/reports/envelope.js';
+import type { Device, FleetStore } from '../fleet/fleet-store.js';
+import { describeZodIssues, signedEnvelopeSchema, type SignedEnvelope } from '../schemas/device-api.js';
+import { HttpError } from './http.js';
+
+export interface VerifiedMessage<T> {
+  device: Device;
+  message: T;
+  envelope: SignedEnvelope;
+}
+
+export async function verifySignedRequest<S extends z.ZodType<{ deviceId: string }>>(
+  fleet: FleetStore,
+  body: unknown,
+  schema: S,
+): Promise<VerifiedMessage<z.infer<S>>> {
+  const envelope = signedEnvelopeSchema.safeParse(body);
+  if (!envelope.success) throw new HttpError(400, 'invalid-envelope', describeZodIssues(envelope.error));
+
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(envelopePayloadBytes(envelope.data)));
+  } catch (error) {
+    throw new HttpError(400, 'malformed-payload', `payload is not base64 of UTF-8 JSON: ${(error as Error).message}`);
+  }
+  const message = schema.safeParse(json);
+  if (!message.success) {
+    const issues = describeZodIssues(message.error)
+      .split('; ')
+      .map((line) => `payload.${line}`)
+      .join('; ');
+    throw new HttpError(400, 'invalid-payload', issues);
+  }
+
+  const device = await fleet.getDevice(message.data.deviceId);
+  if (!device) throw new HttpError(403, 'unknown-device', `device ${message.data.deviceId} is not enrolled`);
+  if (device.revokedAt) throw new HttpError(403, 'device-revoked', `device ${device.id} was revoked on ${device.revokedAt.toISOString()}`);
+  if (!verifyEnvelope(envelope.data, device)) {
+    throw new HttpError(401, 'bad-signature', `signature does not verify with the ${device.keyAlgorithm} key enrolled for ${device.id}`);
+  }
+  return { device, message: message.data, envelope: envelope.data };
+}
+
+export function nonceError(reason: 'unknown' | 'used' | 'expired'): HttpError {
+  const detail = {
+    unknown: 'nonce was not issued to this device (GET /v1/nonce?device=ID first)',
+    used: 'nonce was already used: fetch a fresh one for every signed request',
+    expired: 'nonce expired: fetch a fresh one and sign again',
+  }[reason];
+  return new HttpError(409, `nonce-${reason}`, detail);
+}
