@@ -6,6 +6,7 @@ import { projectRoot } from '../platform/paths.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDevCommands } from './commands/dev.js';
+import { registerFleetCommands } from './commands/fleet.js';
 import { registerGatewayCommands } from './commands/gateway.js';
 import { registerHealthCommand } from './commands/health.js';
 import { registerKeysCommands } from './commands/keys.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerDevCommands(program);
   registerGatewayCommands(program);
+  registerFleetCommands(program);
   for (const command of leafCommands(program)) addConfigOptions(command);
   return program;
 }
