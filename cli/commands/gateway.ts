@@ -55,12 +55,16 @@ export function registerGatewayCommands(program: Command): void {
         await store.close();
         throw error;
       });
+      // Used and expired nonces are only history: drop them hourly so the table stays small.
+      const pruning = setInterval(() => void fleet.pruneNonces().catch(() => {}), 3_600_000);
+      pruning.unref();
       process.stderr.write(
         `ota gateway ${version} listening on ${gateway.url} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location}, enrollment ${token ? 'open with token' : 'closed'})\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
           process.stderr.write(`ota gateway: ${signal}, shutting down\n`);
+          clearInterval(pruning);
           gateway
             .close()
             .then(() => Promise.all([fleet.close(), store.close()]))
