@@ -12,6 +12,7 @@ import { registerHealthCommand } from './commands/health.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerRolloutCommands } from './commands/rollout.js';
+import { registerServeCommand } from './commands/serve.js';
 import { registerVerifyCommand } from './commands/verify.js';
 import { registerWorkerCommand } from './commands/worker.js';
 
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerReleaseCommands(program);
   registerVerifyCommand(program);
   registerRolloutCommands(program);
+  registerServeCommand(program);
   registerKeysCommands(program);
   registerDemoCommand(program);
   registerDevCommands(program);

@@ -10,7 +10,7 @@ import { projectRoot } from '../../platform/paths.js';
 import { openArtifactStore } from '../../stores/open-store.js';
 import { configFrom } from '../context.js';
 
-interface GatewayFlags {
+export interface GatewayFlags {
   host: string;
   port: string;
   enrollmentTokenFile?: string;
@@ -18,28 +18,31 @@ interface GatewayFlags {
   pollAfter: string;
 }
 
-function positiveInt(name: string, raw: string): number {
+export function positiveInt(name: string, raw: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive whole number of seconds, got "${raw}"`);
   return n;
 }
 
 /** --enrollment-token-file wins over OTA_ENROLLMENT_TOKEN; neither means enrollment is closed. */
-function enrollmentToken(file: string | undefined): string | undefined {
+export function enrollmentToken(file: string | undefined): string | undefined {
   const token = file ? readFileSync(file, 'utf8').trim() : process.env.OTA_ENROLLMENT_TOKEN?.trim();
   if (token !== undefined && token.length < 16) throw new Error('the enrollment token must be at least 16 characters (it is all that stands between strangers and enrollment)');
   return token || undefined;
 }
 
-export function registerGatewayCommands(program: Command): void {
-  program
-    .command('gateway')
-    .description('run the device gateway (HTTP: /healthz and the /v1 device API, see docs/device-api.md)')
+/** The gateway's flags, shared by `ota gateway` and `ota serve`. */
+export function withGatewayOptions(command: Command): Command {
+  return command
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '8440')
     .option('--enrollment-token-file <file>', 'file holding the enrollment token (default: $OTA_ENROLLMENT_TOKEN; none: enrollment closed)')
     .option('--nonce-ttl <seconds>', 'lifetime of a device nonce', '300')
-    .option('--poll-after <seconds>', 'check-in interval suggested to devices', '300')
+    .option('--poll-after <seconds>', 'check-in interval suggested to devices', '300');
+}
+
+export function registerGatewayCommands(program: Command): void {
+  withGatewayOptions(program.command('gateway').description('run the device gateway (HTTP: /healthz and the /v1 device API, see docs/device-api.md)'))
     .action(async (opts: GatewayFlags, command: Command) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${opts.port}"`);

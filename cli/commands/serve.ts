@@ -1,0 +1,56 @@
+// `ota serve`: the gateway and the Temporal worker in one process, sharing one fleet store.
+// This is how the embedded default runs: PGlite allows a single process to open the fleet
+// database, so the two halves that meet there must live together. With PostgreSQL, run
+// `ota gateway` and `ota worker` as separate processes instead (temporal-dev.yml does).
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import { redact } from '../../fleet/database.js';
+import { FleetStore } from '../../fleet/fleet-store.js';
+import { startGateway } from '../../gateway/server.js';
+import { projectRoot } from '../../platform/paths.js';
+import { openArtifactStore } from '../../stores/open-store.js';
+import { createWorker } from '../../temporal/worker.js';
+import { configFrom } from '../context.js';
+import { enrollmentToken, positiveInt, withGatewayOptions, type GatewayFlags } from './gateway.js';
+
+export function registerServeCommand(program: Command): void {
+  withGatewayOptions(program.command('serve').description('run the device gateway and the Temporal worker in one process (the embedded default)'))
+    .option('--log-level <level>', 'worker log level: DEBUG, INFO, WARN, ERROR', 'WARN')
+    .action(async (opts: GatewayFlags & { logLevel: string }, command: Command) => {
+      const config = configFrom(command);
+      const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+      Runtime.install({ logger: new DefaultLogger(opts.logLevel.toUpperCase() as 'WARN') });
+      const fleet = await FleetStore.open(config.fleet.databaseUrl);
+      const store = openArtifactStore(config.store);
+      const gateway = await startGateway({
+        host: opts.host,
+        port: Number(opts.port),
+        version,
+        fleet,
+        store,
+        enrollmentToken: enrollmentToken(opts.enrollmentTokenFile),
+        nonceTtlSeconds: positiveInt('--nonce-ttl', opts.nonceTtl),
+        pollAfterSeconds: positiveInt('--poll-after', opts.pollAfter),
+      });
+      const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
+      process.stderr.write(
+        `ota serve ${version}: gateway on ${gateway.url}, worker on ${config.temporal.address}/${config.temporal.namespace}/${config.temporal.taskQueue} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location})\n`,
+      );
+      const stop = (signal: NodeJS.Signals) => {
+        process.stderr.write(`ota serve: ${signal}, shutting down\n`);
+        worker.shutdown();
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      try {
+        await worker.run();
+      } finally {
+        await gateway.close().catch(() => undefined);
+        await connection.close().catch(() => undefined);
+        await Promise.all([fleet.close(), store.close()]).catch(() => undefined);
+      }
+    });
+}
