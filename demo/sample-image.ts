@@ -15,7 +15,12 @@ export interface SampleImageOptions {
   /** How many bytes of the app payload change between versions (a patch-sized edit). */
   patchSeed?: number;
   out: string;
+  /** A release that crash-loops on boot: the fleet simulator's health check fails on this marker. */
+  crashLoop?: boolean;
 }
+
+/** Written into a crash-looping sample image; the simulator's boot health check looks for it. */
+export const CRASH_LOOP_MARKER = 'OTA-SIM-CRASHLOOP: this build crashes on boot';
 
 export function buildSampleImage(opts: SampleImageOptions): { path: string; files: number } {
   const root = mkdtempSync(join(tmpdir(), 'ota-sample-rootfs-'));
@@ -37,6 +42,11 @@ export function buildSampleImage(opts: SampleImageOptions): { path: string; file
     // The "application": a deterministic blob where each release edits a few regions.
     writeFileSync(join(root, 'opt/app/app.bin'), appPayload(minor + (opts.patchSeed ?? 0)));
     files += 4;
+    if (opts.crashLoop) {
+      mkdirSync(join(root, 'etc/ota-sim'), { recursive: true });
+      writeFileSync(join(root, 'etc/ota-sim/crashloop'), `${CRASH_LOOP_MARKER}\n`);
+      files++;
+    }
     const res = spawnSync('tar', ['--sort=name', '--mtime=2026-01-01 00:00:00Z', '--owner=0', '--group=0', '--numeric-owner', '-cf', opts.out, '-C', root, '.'], { encoding: 'utf8' });
     if (res.status !== 0) throw new Error(`tar failed: ${res.stderr}`);
     return { path: opts.out, files };
