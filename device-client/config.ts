@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { hardwareIdSchema } from '../schemas/manifest.js';
+import { keyAlgorithmSchema, labelsSchema } from '../schemas/device-api.js';
+import { channelSchema, hardwareIdSchema } from '../schemas/manifest.js';
 
 const pathSchema = z.string().min(1, 'must be a path');
 const seconds = (max: number) => z.number().min(0).max(max);
@@ -60,6 +61,30 @@ export const deviceConfigSchema = z
     hardwareId: hardwareIdSchema,
     /** The device gateway; optional while the agent installs from offline bundles only. */
     gatewayUrl: z.url().optional(),
+    /** Release channel the device follows; sent at enrollment. */
+    channel: channelSchema.default('stable'),
+    /** Rollout selectors (region, store, ...); sent at enrollment. */
+    labels: labelsSchema.default({}),
+    enrollment: z
+      .object({
+        /** Environment variable holding the one-time enrollment token (never the token itself in the file). */
+        tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').default('OTA_ENROLLMENT_TOKEN'),
+        /** Key type the device makes on first enrollment (kept in stateDir/device-key.pem, mode 0600). */
+        keyAlgorithm: keyAlgorithmSchema.default('ed25519'),
+      })
+      .strict()
+      .default({ tokenEnv: 'OTA_ENROLLMENT_TOKEN', keyAlgorithm: 'ed25519' }),
+    /** Gateway downloads: resumed with HTTP Range, retried with exponential backoff and full jitter. */
+    download: z
+      .object({
+        maxAttempts: z.int().min(1).max(100).default(5),
+        baseDelayMs: z.int().min(0).max(600_000).default(1_000),
+        maxDelayMs: z.int().min(0).max(3_600_000).default(60_000),
+        /** No byte for this long: the attempt is abandoned (slow-retrieval attack) and resumed later. */
+        stallTimeoutMs: z.int().min(1).max(3_600_000).default(30_000),
+      })
+      .strict()
+      .default({ maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 60_000, stallTimeoutMs: 30_000 }),
     slots: z
       .object({
         A: pathSchema,
@@ -86,13 +111,15 @@ export const deviceConfigSchema = z
     health: healthConfigSchema.default(healthConfigSchema.parse({})),
     intervals: z
       .object({
-        /** How often `run` looks for an update. */
+        /** How often `run` looks for an update when the gateway gives no pollAfterSeconds (it normally does). */
         checkSeconds: seconds(7 * 86_400).default(3600),
+        /** Each wait is scaled by a random factor in [1 - jitter, 1 + jitter], so a fleet does not check in in lockstep. */
+        checkJitter: z.number().min(0).max(1).default(0.2),
         /** Delay after start before `run` runs the boot check (lets services come up). */
         bootCheckDelaySeconds: seconds(3600).default(0),
       })
       .strict()
-      .default({ checkSeconds: 3600, bootCheckDelaySeconds: 0 }),
+      .default({ checkSeconds: 3600, checkJitter: 0.2, bootCheckDelaySeconds: 0 }),
   })
   .strict();
 

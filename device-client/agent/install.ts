@@ -31,6 +31,8 @@ export interface InstallRequest {
   version?: string;
   /** Full image even when a delta from the installed image exists. */
   full?: boolean;
+  /** A rollback: an older version is allowed; the stored security version still holds. */
+  allowVersionDowngrade?: boolean;
   now?: Date;
   log?: (line: string) => void;
 }
@@ -62,6 +64,7 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
     config.trust,
     { hardwareId: config.hardwareId, version: installed?.version, securityVersion: agent.securityVersion, imageSha256: installed?.sha256 },
     request.now,
+    request.allowVersionDowngrade,
   );
   log(`verified ${manifest.hardwareId} ${manifest.version} (security version ${manifest.securityVersion}) from ${candidate.origin}`);
   const choice = chooseUpdateArtifact(manifest, installed?.sha256, request.full ? [] : ['bsdiff']);

@@ -19,6 +19,8 @@ export async function verifyCandidate(
   trust: { trustedRootPath: string; keyless?: KeylessIdentity },
   installed: InstalledState,
   now = new Date(),
+  /** A rollback ordered by the gateway may go to an older version, never below the security version. */
+  allowVersionDowngrade = false,
 ): Promise<VerifiedRelease> {
   // readTrustRoot treats a missing file as an empty root; on a device that is a setup error.
   await access(trust.trustedRootPath).catch(() => {
@@ -31,6 +33,6 @@ export async function verifyCandidate(
     trustRoot,
     policy: policyFor(trustRoot, trust.keyless),
   });
-  checkManifestFor(manifest, { now, installed });
+  checkManifestFor(manifest, { now, installed, allowVersionDowngrade });
   return { manifest, manifestSha256: createHash('sha256').update(candidate.manifestBytes).digest('hex') };
 }

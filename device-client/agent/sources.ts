@@ -1,10 +1,27 @@
-// Opens the UpdateSource for what the user named. Offline bundles today; the gateway source
-// (check-in + HTTP Range downloads) plugs in here.
+// Opens the UpdateSource a reference names: `gateway:<url>` (what gateway installs record in the
+// install journal, so a restarted agent can start over from the gateway) or an offline bundle
+// (folder, tar, file:// URI).
+import { GatewayClient } from './gateway-client.js';
+import { downloadDirOf, GatewaySource, gatewayUrlFromRef } from './gateway-source.js';
+import type { RetryPolicy } from './download.js';
 import { OfflineBundleSource } from './offline-bundle.js';
 import type { UpdateSource } from './update-source.js';
 
 export type OpenSource = (ref: string) => Promise<UpdateSource>;
 
-export function sourceOpener(scratchDir: string): OpenSource {
-  return (ref) => OfflineBundleSource.open(ref, scratchDir);
+export interface GatewaySourceSettings {
+  stateDir: string;
+  retry: RetryPolicy;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Offline bundles always; `gateway:` references when `gateway` says where downloads go. */
+export function sourceOpener(scratchDir: string, gateway?: GatewaySourceSettings): OpenSource {
+  return async (ref) => {
+    const url = gatewayUrlFromRef(ref);
+    if (url === undefined) return OfflineBundleSource.open(ref, scratchDir);
+    if (!gateway) throw new Error(`cannot reopen ${ref}: no gateway settings`);
+    return new GatewaySource({ client: new GatewayClient(url), downloadDir: downloadDirOf(gateway.stateDir), retry: gateway.retry, log: gateway.log, signal: gateway.signal });
+  };
 }
