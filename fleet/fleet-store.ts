@@ -386,6 +386,15 @@ export class FleetStore {
     return new Set(rows.map((r) => r.release_version));
   }
 
+  /** Releases a finished rollout has released to the whole target of this hardware and channel. */
+  async rolledOutVersions(hardwareId: string, channel: string): Promise<Set<string>> {
+    const { rows } = await this.db.query<{ release_version: string }>(
+      `SELECT DISTINCT release_version FROM rollouts WHERE hardware_id = $1 AND channel = $2 AND state = 'finished'`,
+      [hardwareId, channel],
+    );
+    return new Set(rows.map((r) => r.release_version));
+  }
+
   /** The aggregate a rollout ring's verdict is computed from. */
   async ringHealth(rolloutId: string, ring: string): Promise<RingHealth> {
     const params = [rolloutId, ring];

@@ -12,10 +12,14 @@ import type { ArtifactStore } from '../stores/artifact-store.js';
 import { NotFoundError } from '../stores/errors.js';
 import { HttpError } from './http.js';
 
+export type ReleasePolicy = 'rollouts' | 'newest';
+
 export interface OfferContext {
   fleet: FleetStore;
   store: ArtifactStore;
   pollAfterSeconds: number;
+  /** Without an assignment: only releases a finished rollout released, or the newest published. */
+  releasePolicy?: ReleasePolicy;
 }
 
 type ReleaseRef = Extract<CheckinResponse, { action: 'update' }>['release'];
@@ -98,8 +102,10 @@ export async function decideCheckin(ctx: OfferContext, device: Device, checkin: 
   }
 
   const gated = await ctx.fleet.gatedVersions(device.hardwareId, device.channel);
+  const released = ctx.releasePolicy === 'rollouts' ? await ctx.fleet.rolledOutVersions(device.hardwareId, device.channel) : undefined;
   const newest = entries
     .filter((e) => !gated.has(e.version))
+    .filter((e) => !released || released.has(e.version))
     .filter((e) => checkin.currentVersion === null || compareSemver(e.version, checkin.currentVersion) > 0)
     // The device refuses a lower security version anyway; do not make it download one.
     .filter((e) => e.securityVersion >= checkin.securityVersion)

@@ -14,7 +14,7 @@ import {
   type ReportResponse,
 } from '../schemas/device-api.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
-import { decideCheckin } from './checkin-offer.js';
+import { decideCheckin, type ReleasePolicy } from './checkin-offer.js';
 import { checkEnrollmentToken } from './enrollment-token.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
 import { nonceError, verifySignedRequest } from './signed-request.js';
@@ -26,6 +26,7 @@ export interface DeviceApiOptions {
   enrollmentToken?: string;
   nonceTtlSeconds: number;
   pollAfterSeconds: number;
+  releasePolicy: ReleasePolicy;
 }
 
 export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -67,7 +68,7 @@ export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: 
   const nonce = await api.fleet.consumeNonce(device.id, message.nonce);
   if (nonce !== 'ok') throw nonceError(nonce);
   await api.fleet.recordCheckin(device.id, { currentVersion: message.currentVersion, imageSha256: message.imageSha256, slot: message.bootedSlot, securityVersion: message.securityVersion });
-  sendJson(res, 200, await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds }, device, message));
+  sendJson(res, 200, await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy }, device, message));
 }
 
 export async function report(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {

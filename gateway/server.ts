@@ -7,6 +7,7 @@ import type { FleetStore } from '../fleet/fleet-store.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { artifactKeyFromPath, releaseKeyFromPath, serveStoreObject } from './artifact-download.js';
 import { checkin, enroll, issueNonce, report, type DeviceApiOptions } from './device-routes.js';
+import type { ReleasePolicy } from './checkin-offer.js';
 import { HttpError, sendError, sendJson } from './http.js';
 
 export interface GatewayOptions {
@@ -21,6 +22,12 @@ export interface GatewayOptions {
   nonceTtlSeconds?: number;
   /** How long devices wait before the next check-in (default 300 s). */
   pollAfterSeconds?: number;
+  /**
+   * Which release a device without a rollout assignment is offered. `rollouts`: only releases a
+   * finished rollout has released (publishing alone deploys nothing); `newest`: the newest
+   * published release (labs, single devices). Default `newest`; `ota gateway` defaults to `rollouts`.
+   */
+  releasePolicy?: ReleasePolicy;
   /** Called with unexpected (5xx) errors; default writes them to stderr. */
   logError?: (error: unknown, req: IncomingMessage) => void;
 }
@@ -50,6 +57,7 @@ async function route(opts: GatewayOptions, req: IncomingMessage, res: ServerResp
     enrollmentToken: opts.enrollmentToken,
     nonceTtlSeconds: opts.nonceTtlSeconds ?? 300,
     pollAfterSeconds: opts.pollAfterSeconds ?? 300,
+    releasePolicy: opts.releasePolicy ?? 'newest',
   };
   switch (path) {
     case '/v1/enroll':

@@ -225,6 +225,7 @@ export async function rolloutWorkflow(request: RolloutRequest, carry?: RolloutCa
     for (;;) {
       const remaining = await fleet.devicesStillOnRelease(request.rolloutId);
       if (remaining === 0 || stopped()) {
+        if (remaining === 0) await fleet.closeRolledBack(request.rolloutId);
         await decide({ action: 'rolled-back', reason: remaining === 0 ? `every exposed device is back on ${c.plan.previousVersion}` : `stopped waiting with ${remaining} devices still on ${request.releaseVersion}` });
         break;
       }

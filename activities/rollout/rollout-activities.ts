@@ -37,6 +37,8 @@ export function rolloutActivities(deps: RolloutDeps) {
       );
       if (open.rows.length > 0) throw inputError(`rollout ${open.rows[0]!.id} of ${request.hardwareId} is still open; finish or abort it first`);
 
+      // A rollback still running from an earlier rollout ends here: the new rollout owns the devices now.
+      await fleet.db.query(`UPDATE rollouts SET state = 'aborted', updated_at = now() WHERE hardware_id = $1 AND id <> $2 AND state = 'rolling-back'`, [request.hardwareId, request.rolloutId]);
       const manifest = parseManifest(await deps.store().getBytes(release.manifest.location));
       const devices = await fleet.devicesBySelector({ hardwareId: request.hardwareId, labels: request.policy.target.labels, channel: request.channel });
       const ids = devices.map((d) => d.id);
@@ -108,6 +110,11 @@ export function rolloutActivities(deps: RolloutDeps) {
         [rolloutId],
       );
       return Number(rows[0]?.n ?? 0);
+    },
+
+    /** A finished rollback: the release stays gated (never offered), no device is told to move any more. */
+    async closeRolledBack(rolloutId: string): Promise<void> {
+      await (await deps.fleet()).setRolloutState(rolloutId, 'aborted');
     },
 
     async finishRollout(rolloutId: string): Promise<void> {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { redact } from '../../fleet/database.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
+import type { ReleasePolicy } from '../../gateway/checkin-offer.js';
 import { startGateway } from '../../gateway/server.js';
 import { projectRoot } from '../../platform/paths.js';
 import { openArtifactStore } from '../../stores/open-store.js';
@@ -16,6 +17,7 @@ export interface GatewayFlags {
   enrollmentTokenFile?: string;
   nonceTtl: string;
   pollAfter: string;
+  releasePolicy: string;
 }
 
 export function positiveInt(name: string, raw: string): number {
@@ -38,7 +40,13 @@ export function withGatewayOptions(command: Command): Command {
     .option('--port <port>', 'port to listen on', '8440')
     .option('--enrollment-token-file <file>', 'file holding the enrollment token (default: $OTA_ENROLLMENT_TOKEN; none: enrollment closed)')
     .option('--nonce-ttl <seconds>', 'lifetime of a device nonce', '300')
-    .option('--poll-after <seconds>', 'check-in interval suggested to devices', '300');
+    .option('--poll-after <seconds>', 'check-in interval suggested to devices', '300')
+    .option('--release-policy <policy>', 'devices without a rollout get: rollouts (only releases a finished rollout released) or newest (newest published)', 'rollouts');
+}
+
+export function releasePolicy(raw: string): ReleasePolicy {
+  if (raw !== 'rollouts' && raw !== 'newest') throw new Error(`--release-policy must be rollouts or newest, got "${raw}"`);
+  return raw;
 }
 
 export function registerGatewayCommands(program: Command): void {
@@ -53,7 +61,7 @@ export function registerGatewayCommands(program: Command): void {
       const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
       const fleet = await FleetStore.open(config.fleet.databaseUrl);
       const store = openArtifactStore(config.store);
-      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds }).catch(async (error: unknown) => {
+      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy) }).catch(async (error: unknown) => {
         await fleet.close();
         await store.close();
         throw error;

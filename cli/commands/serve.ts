@@ -14,7 +14,7 @@ import { projectRoot } from '../../platform/paths.js';
 import { openArtifactStore } from '../../stores/open-store.js';
 import { createWorker } from '../../temporal/worker.js';
 import { configFrom } from '../context.js';
-import { enrollmentToken, positiveInt, withGatewayOptions, type GatewayFlags } from './gateway.js';
+import { enrollmentToken, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
 
 export function registerServeCommand(program: Command): void {
   withGatewayOptions(program.command('serve').description('run the device gateway and the Temporal worker in one process (the embedded default)'))
@@ -34,6 +34,7 @@ export function registerServeCommand(program: Command): void {
         enrollmentToken: enrollmentToken(opts.enrollmentTokenFile),
         nonceTtlSeconds: positiveInt('--nonce-ttl', opts.nonceTtl),
         pollAfterSeconds: positiveInt('--poll-after', opts.pollAfter),
+        releasePolicy: releasePolicy(opts.releasePolicy),
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
       process.stderr.write(

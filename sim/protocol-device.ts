@@ -1,0 +1,155 @@
+// A simulated device that speaks the real device protocol to the real gateway: its own key,
+// enrollment, single-use nonces, signed check-ins and signed health reports. It does not write
+// slots (that is the full agent's job, see device-client/); instead a behaviour model says what
+// installing a release does to it (commits, or crash-loops and falls back), so rollouts can be
+// exercised with thousands of devices in one process.
+import type { DeviceKey } from '../device-client/reports/device-key.js';
+import { signPayload } from '../device-client/reports/envelope.js';
+import type { CheckinResponse, FailureKind, Labels, ReportState } from '../schemas/device-api.js';
+
+export interface InstalledImage {
+  version: string;
+  imageSha256: string;
+  securityVersion: number;
+}
+
+/** What happens when this device installs a release: it commits, or fails with a kind. */
+export type InstallOutcome = { result: 'commit' } | { result: 'fail'; kind: FailureKind; fallsBack: boolean };
+export type BehaviourModel = (device: ProtocolDevice, release: { version: string }) => InstallOutcome;
+
+/** Resolves a release's image digest and security version from its signed manifest (cached, verified). */
+export type ManifestResolver = (manifestUrl: string, bundleUrl: string) => Promise<InstalledImage>;
+
+export interface ProtocolDeviceOptions {
+  id: string;
+  hardwareId: string;
+  channel: string;
+  labels: Labels;
+  key: DeviceKey;
+  gatewayUrl: string;
+  factory: InstalledImage;
+}
+
+export type CheckinOutcome =
+  | { action: 'none' | 'hold'; reason?: string }
+  | { action: 'updated'; from: string; to: string }
+  | { action: 'failed'; version: string; kind: FailureKind }
+  | { action: 'rolled-back'; from: string; to: string };
+
+export class ProtocolDevice {
+  readonly id: string;
+  readonly labels: Labels;
+  current: InstalledImage;
+  /** The image in the other slot, if any: where a fallback or a rollback returns to. */
+  other?: InstalledImage;
+  slot: 'A' | 'B' = 'A';
+  bootCount = 1;
+  private counter = 0;
+  lastResponse?: CheckinResponse;
+
+  constructor(private readonly opts: ProtocolDeviceOptions) {
+    this.id = opts.id;
+    this.labels = opts.labels;
+    this.current = opts.factory;
+  }
+
+  async enroll(token: string): Promise<void> {
+    await this.post('/v1/enroll', {
+      deviceId: this.id,
+      hardwareId: this.opts.hardwareId,
+      channel: this.opts.channel,
+      labels: this.opts.labels,
+      publicKey: { algorithm: this.opts.key.algorithm, pem: this.opts.key.publicKeyPem },
+    }, { authorization: `Bearer ${token}` });
+  }
+
+  /** One check-in and whatever it leads to, with the reports a real device would send. */
+  async checkIn(behaviour: BehaviourModel, resolve: ManifestResolver): Promise<CheckinOutcome> {
+    const response = (await this.post('/v1/checkin', signPayload({
+      type: 'checkin',
+      deviceId: this.id,
+      hardwareId: this.opts.hardwareId,
+      currentVersion: this.current.version,
+      imageSha256: this.current.imageSha256,
+      bootedSlot: this.slot,
+      securityVersion: this.current.securityVersion,
+      supportedDeltaFormats: ['bsdiff'],
+      nonce: await this.nonce(),
+      sentAt: new Date().toISOString(),
+    }, this.opts.key))) as CheckinResponse;
+    this.lastResponse = response;
+
+    if (response.action === 'none') return { action: 'none' };
+    if (response.action === 'hold') return { action: 'hold', reason: response.reason };
+    if (response.action === 'rollback') {
+      if (this.current.version === response.targetVersion) return { action: 'none' };
+      const from = this.current.version;
+      const target = this.other?.version === response.targetVersion ? this.other : response.release ? await resolve(response.release.manifestUrl, response.release.bundleUrl) : undefined;
+      if (!target) return { action: 'hold', reason: `cannot return to ${response.targetVersion}: no image` };
+      await this.report(from, 'rolled-back', undefined, `rollback to ${response.targetVersion}: ${response.reason}`);
+      this.switchTo(target);
+      await this.report(target.version, 'committed');
+      return { action: 'rolled-back', from, to: target.version };
+    }
+
+    const release = await resolve(response.release.manifestUrl, response.release.bundleUrl);
+    const from = this.current.version;
+    await this.report(release.version, 'downloading', undefined, undefined, release.imageSha256);
+    await this.report(release.version, 'installed', undefined, undefined, release.imageSha256);
+    const outcome = behaviour(this, release);
+    if (outcome.result === 'commit') {
+      this.switchTo(release);
+      await this.report(release.version, 'booted');
+      await this.report(release.version, 'committed');
+      return { action: 'updated', from, to: release.version };
+    }
+    if (outcome.fallsBack) {
+      // Boots the new slot, fails, and the bootloader/agent falls back to the intact old slot.
+      await this.report(release.version, 'rolled-back', outcome.kind, `simulated ${outcome.kind} failure`, release.imageSha256);
+      this.other = release;
+    } else {
+      await this.report(release.version, 'failed', outcome.kind, `simulated ${outcome.kind} failure`, release.imageSha256);
+    }
+    return { action: 'failed', version: release.version, kind: outcome.kind };
+  }
+
+  private switchTo(image: InstalledImage): void {
+    this.other = this.current;
+    this.current = image;
+    this.slot = this.slot === 'A' ? 'B' : 'A';
+    this.bootCount++;
+  }
+
+  private async report(version: string, state: ReportState, failureKind?: FailureKind, detail?: string, imageSha256 = this.current.imageSha256): Promise<void> {
+    this.counter++;
+    await this.post('/v1/reports', signPayload({
+      type: 'report',
+      deviceId: this.id,
+      releaseVersion: version,
+      imageSha256,
+      slot: this.slot,
+      bootCount: this.bootCount,
+      state,
+      ...(failureKind ? { failureKind } : {}),
+      ...(detail ? { detail } : {}),
+      metrics: { crashCount: failureKind === 'boot' ? 3 : 0, uptimeSeconds: 60, freeMemoryBytes: 64 * 1024 * 1024 },
+      custom: {},
+      createdAt: new Date().toISOString(),
+      counter: this.counter,
+      nonce: await this.nonce(),
+    }, this.opts.key));
+  }
+
+  private async nonce(): Promise<string> {
+    const res = await fetch(`${this.opts.gatewayUrl}/v1/nonce?device=${encodeURIComponent(this.id)}`);
+    if (!res.ok) throw new Error(`nonce for ${this.id}: HTTP ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { nonce: string }).nonce;
+  }
+
+  private async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+    const res = await fetch(`${this.opts.gatewayUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${path} for ${this.id}: HTTP ${res.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  }
+}

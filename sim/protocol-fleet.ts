@@ -1,0 +1,100 @@
+// A fleet of protocol-level simulated devices (sim/protocol-device.ts) checking in to a real
+// gateway. Manifests are verified once per release against the pinned trust root, exactly as
+// devices do, then cached: thousands of devices share one verification.
+import { generateDeviceKey } from '../device-client/reports/device-key.js';
+import type { Labels } from '../schemas/device-api.js';
+import type { LocalTrustRootJSON } from '../signing/trust-root.js';
+import { policyFor, verifySignedManifest } from '../verification/verify-manifest.js';
+import { ProtocolDevice, type BehaviourModel, type CheckinOutcome, type InstalledImage, type ManifestResolver } from './protocol-device.js';
+
+export interface ProtocolFleetOptions {
+  count: number;
+  hardwareId: string;
+  channel: string;
+  gatewayUrl: string;
+  enrollmentToken: string;
+  trustRoot: LocalTrustRootJSON;
+  factory: InstalledImage;
+  idPrefix?: string;
+  labelsFor?: (index: number) => Labels;
+  /** Parallel HTTP conversations with the gateway. */
+  concurrency?: number;
+}
+
+export class ProtocolFleet {
+  private readonly manifests = new Map<string, Promise<InstalledImage>>();
+
+  private constructor(
+    readonly devices: ProtocolDevice[],
+    private readonly opts: ProtocolFleetOptions,
+  ) {}
+
+  static async enroll(opts: ProtocolFleetOptions): Promise<ProtocolFleet> {
+    const devices = Array.from({ length: opts.count }, (_, i) =>
+      new ProtocolDevice({
+        id: `${opts.idPrefix ?? 'sim'}-${String(i).padStart(5, '0')}`,
+        hardwareId: opts.hardwareId,
+        channel: opts.channel,
+        labels: opts.labelsFor?.(i) ?? {},
+        key: generateDeviceKey('ed25519'),
+        gatewayUrl: opts.gatewayUrl,
+        factory: opts.factory,
+      }),
+    );
+    const fleet = new ProtocolFleet(devices, opts);
+    await fleet.each((d) => d.enroll(opts.enrollmentToken));
+    return fleet;
+  }
+
+  /** Every device checks in once; returns what each did. */
+  tick(behaviour: BehaviourModel): Promise<CheckinOutcome[]> {
+    return this.each((d) => d.checkIn(behaviour, this.resolve));
+  }
+
+  /** How many devices run each version. */
+  versions(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const d of this.devices) counts[d.current.version] = (counts[d.current.version] ?? 0) + 1;
+    return counts;
+  }
+
+  readonly resolve: ManifestResolver = (manifestUrl, bundleUrl) => {
+    let cached = this.manifests.get(manifestUrl);
+    if (!cached) {
+      cached = this.verifiedRelease(manifestUrl, bundleUrl);
+      this.manifests.set(manifestUrl, cached);
+      cached.catch(() => this.manifests.delete(manifestUrl));
+    }
+    return cached;
+  };
+
+  private async verifiedRelease(manifestUrl: string, bundleUrl: string): Promise<InstalledImage> {
+    const [manifestBytes, bundle] = await Promise.all([this.fetchBytes(manifestUrl), this.fetchBytes(bundleUrl)]);
+    const { manifest } = await verifySignedManifest({
+      manifestBytes,
+      bundle: bundle.toString('utf8'),
+      trustRoot: this.opts.trustRoot,
+      policy: policyFor(this.opts.trustRoot),
+    });
+    return { version: manifest.version, imageSha256: manifest.image.sha256, securityVersion: manifest.securityVersion };
+  }
+
+  private async fetchBytes(path: string): Promise<Buffer> {
+    const res = await fetch(new URL(path, this.opts.gatewayUrl));
+    if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  private async each<T>(fn: (device: ProtocolDevice) => Promise<T>): Promise<T[]> {
+    const results: T[] = new Array(this.devices.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.min(this.opts.concurrency ?? 16, this.devices.length) }, async () => {
+      while (next < this.devices.length) {
+        const i = next++;
+        results[i] = await fn(this.devices[i]!);
+      }
+    });
+    await Promise.all(workers);
+    return results;
+  }
+}

@@ -1,0 +1,202 @@
+// Rollouts end to end: the real RolloutWorkflow on a real Temporal dev server, the real gateway
+// over HTTP with the fleet store (PGlite) it shares with the worker, real signed releases from the
+// release pipeline, and a fleet of simulated devices speaking the signed device protocol.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { buildSampleImage } from '../demo/sample-image.js';
+import { FleetStore } from '../fleet/fleet-store.js';
+import { startGateway, type RunningGateway } from '../gateway/server.js';
+import { parsePolicy, type RolloutPolicy } from '../rollout/policy.js';
+import type { RolloutRequest, RolloutStatus } from '../rollout/types.js';
+import { parseManifest } from '../schemas/manifest.js';
+import type { BehaviourModel } from '../sim/protocol-device.js';
+import { ProtocolFleet } from '../sim/protocol-fleet.js';
+import { createWorker } from '../temporal/worker.js';
+import { failureMessage } from '../temporal/failure-message.js';
+import { HARDWARE, ReleaseHarness } from './support/release-harness.js';
+import { startTemporal } from './support/temporal.js';
+
+const TOKEN = 'test-enrollment-token-0123456789';
+const QUEUE = 'rollout-e2e';
+
+const policy = (over: Record<string, unknown> = {}): RolloutPolicy =>
+  parsePolicy({
+    target: { hardware: HARDWARE },
+    rings: [
+      { name: 'canary', size: { count: 2 }, bakeTime: '1s', minReports: 2, thresholds: { failureRate: 0.2, maxFailures: 0, perKind: { boot: { count: 0 } } }, onBreach: 'rollback' },
+      { name: 'half', size: { percent: 50 }, bakeTime: '1s', minReports: 3, thresholds: { failureRate: 0.2, maxFailures: 1 }, onBreach: 'halt' },
+      { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: 5, thresholds: { failureRate: 0.2, maxFailures: 2 }, onBreach: 'halt' },
+    ],
+    exposureBudget: { percent: 100 },
+    maxConcurrentInstalls: 50,
+    pollInterval: '300ms',
+    ...over,
+  });
+
+describe('rollouts through canary rings with a simulated fleet', () => {
+  let env: TestWorkflowEnvironment;
+  let releases: ReleaseHarness;
+  let fleetStore: FleetStore;
+  let gateway: RunningGateway;
+  let worker: Worker;
+  let connection: NativeConnection;
+  let running: Promise<void>;
+  let client: Client;
+  let fleet: ProtocolFleet;
+  const crashing = new Set<string>();
+  /** Releases in `crashing` crash-loop on boot and fall back; everything else commits. */
+  const behaviour: BehaviourModel = (_device, release) => (crashing.has(release.version) ? { result: 'fail', kind: 'boot', fallsBack: true } : { result: 'commit' });
+
+  beforeAll(async () => {
+    const temporal = await startTemporal();
+    env = temporal.env;
+    releases = await ReleaseHarness.start(env.address, 'rollout-e2e-releases');
+    const images = await mkdtemp(join(tmpdir(), 'ota-rollout-images-'));
+    for (const [version, crash] of [['1.0.0', false], ['1.1.0', false], ['1.2.0', true]] as const) {
+      const image = join(images, `fw-${version}.tar`);
+      buildSampleImage({ version, out: image, crashLoop: crash });
+      await releases.publish({ image, version, securityVersion: 1 });
+    }
+    crashing.add('1.2.0');
+
+    fleetStore = await FleetStore.open(`pglite:${join(releases.stateDir, 'fleet')}`);
+    gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet: fleetStore, store: releases.store, enrollmentToken: TOKEN, nonceTtlSeconds: 60, pollAfterSeconds: 1, releasePolicy: 'rollouts' });
+    const config = { ...releases.config, temporal: { ...releases.config.temporal, taskQueue: QUEUE } };
+    ({ worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleetStore })));
+    running = worker.run();
+    client = releases.client;
+
+    const factory = parseManifest(await releases.manifestBytes('1.0.0'));
+    fleet = await ProtocolFleet.enroll({
+      count: 10,
+      hardwareId: HARDWARE,
+      channel: 'stable',
+      gatewayUrl: gateway.url,
+      enrollmentToken: TOKEN,
+      trustRoot: await releases.trustRoot(),
+      factory: { version: '1.0.0', imageSha256: factory.image.sha256, securityVersion: factory.securityVersion },
+      labelsFor: (i) => ({ region: i % 2 ? 'eu' : 'us' }),
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    worker?.shutdown();
+    await running?.catch(() => undefined);
+    await connection?.close();
+    await gateway?.close();
+    await fleetStore?.close();
+    await releases?.close();
+    await env?.teardown();
+  });
+
+  async function startRollout(version: string, p: RolloutPolicy, id = `rollout-${version}-${Date.now()}`): Promise<WorkflowHandle> {
+    const request: RolloutRequest = { rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: version, policy: p, requestedBy: 'test' };
+    return client.workflow.start('rolloutWorkflow', { taskQueue: QUEUE, workflowId: id, args: [request] });
+  }
+
+  /** Devices check in every 200 ms until the rollout ends; returns its final status. */
+  async function driveUntilDone(handle: WorkflowHandle, onTick?: (status: RolloutStatus) => Promise<void>): Promise<RolloutStatus> {
+    let done = false;
+    const result = handle.result().finally(() => (done = true)) as Promise<RolloutStatus>;
+    while (!done) {
+      await fleet.tick(behaviour);
+      if (onTick) await onTick(await handle.query<RolloutStatus>('status'));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return result;
+  }
+
+  it('a good release reaches every device, ring by ring', async () => {
+    const handle = await startRollout('1.1.0', policy());
+    const exposures: number[] = [];
+    const status = await driveUntilDone(handle, async (s) => {
+      exposures.push(s.exposure.devices);
+    });
+    expect(status.state).toBe('completed');
+    expect(status.rings.map((r) => r.state)).toEqual(['passed', 'passed', 'passed']);
+    expect(status.rings.map((r) => r.assigned)).toEqual([2, 3, 5]);
+    expect(fleet.versions()).toEqual({ '1.1.0': 10 });
+    // Exposure only grows, ring by ring: 2, then 5, then 10.
+    expect([...new Set(exposures)]).toEqual(expect.arrayContaining([2, 5, 10]));
+    expect(status.decisions.map((d) => d.action)).toEqual(expect.arrayContaining(['plan', 'open-ring', 'pass', 'finish']));
+  }, 120_000);
+
+  it('a crash-looping release halts in the canary ring and every exposed device returns', async () => {
+    const handle = await startRollout('1.2.0', policy());
+    const status = await driveUntilDone(handle);
+    expect(status.state).toBe('rolled-back');
+    expect(status.rings[0]).toMatchObject({ name: 'canary', state: 'breached' });
+    expect(status.rings[1]!.state).toBe('pending');
+    expect(status.exposure.devices).toBe(2);
+    const breach = status.decisions.find((d) => d.action === 'rollback');
+    expect(breach?.reason).toMatch(/boot failures|devices failed/);
+    // Everyone is on the previous release; nobody outside the canary ever ran 1.2.0.
+    expect(fleet.versions()).toEqual({ '1.1.0': 10 });
+    const touched = fleet.devices.filter((d) => d.other?.version === '1.2.0' || d.current.version === '1.2.0');
+    expect(touched.length).toBeLessThanOrEqual(2);
+  }, 120_000);
+
+  it('operator controls: approve needs a waiting ring, abort works once, pause holds the rollout', async () => {
+    const gated = policy({
+      rings: [
+        { name: 'canary', size: { count: 2 }, bakeTime: '1s', minReports: 2, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
+        { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: 2, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt', approval: true },
+      ],
+    });
+    // Rolling back to 1.0.0 is not offered by this policy; roll 1.2.0's predecessor forward again instead:
+    crashing.delete('1.2.0');
+    const handle = await startRollout('1.2.0', gated);
+    const early = await handle.executeUpdate('approve', { args: [{ reason: 'too soon' }] }).catch((e) => failureMessage(e));
+    expect(early).toMatch(/nothing is waiting for approval/);
+
+    await handle.signal('pause', { reason: 'lunch', by: 'test' });
+    for (let i = 0; i < 5; i++) await fleet.tick(behaviour);
+    let status = await handle.query<RolloutStatus>('status');
+    expect(status.paused).toBe(true);
+    // Paused before the canary opened: no device got the release.
+    expect(fleet.versions()['1.2.0'] ?? 0).toBe(0);
+    await handle.signal('resume', { reason: 'back', by: 'test' });
+
+    for (let i = 0; i < 100; i++) {
+      await fleet.tick(behaviour);
+      status = await handle.query<RolloutStatus>('status');
+      if (status.waitingApprovalFor) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(status.waitingApprovalFor).toBe('fleet');
+    expect(fleet.versions()['1.2.0']).toBe(2);
+    expect(await handle.executeUpdate('approve', { args: [{ reason: 'canary looks good', by: 'test' }] })).toBe('approved ring fleet');
+
+    expect(await handle.executeUpdate('abort', { args: [{ reason: 'changed our minds', by: 'test' }] })).toMatch(/aborting/);
+    const twice = await handle.executeUpdate('abort', { args: [{}] }).catch((e) => failureMessage(e));
+    expect(twice).toMatch(/already/);
+    const final = (await handle.result()) as RolloutStatus;
+    expect(final.state).toBe('aborted');
+    expect(final.decisions.map((d) => d.action)).toEqual(expect.arrayContaining(['pause', 'resume', 'approve', 'abort']));
+    // Held: after the abort no further device gets 1.2.0.
+    const before = fleet.versions()['1.2.0'] ?? 0;
+    for (let i = 0; i < 3; i++) await fleet.tick(behaviour);
+    expect(fleet.versions()['1.2.0'] ?? 0).toBe(before);
+  }, 120_000);
+
+  it('refuses a second rollout of the same hardware while one is open', async () => {
+    const first = await startRollout('1.1.0', policy({ rings: [{ name: 'all', size: { percent: 100 }, bakeTime: '1h', minReports: 1, thresholds: { failureRate: 0.5, maxFailures: 5 }, onBreach: 'halt' }] }));
+    // Wait until the first has its plan (and its open rollout row).
+    for (let i = 0; i < 50; i++) {
+      const s = await first.query<RolloutStatus>('status');
+      if (s.state !== 'starting') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const second = await startRollout('1.1.0', policy());
+    const error = await second.result().catch((e) => failureMessage(e));
+    expect(error).toMatch(/still open; finish or abort it first/);
+    await first.executeUpdate('abort', { args: [{ reason: 'cleanup' }] });
+    await first.result();
+  }, 60_000);
+});
