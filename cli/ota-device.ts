@@ -10,7 +10,9 @@ import { openDevice, type Device } from '../device-client/agent/device.js';
 import { installUpdate, resumeInstall, type InstallResult } from '../device-client/agent/install.js';
 import { markRunningSlotBad, markRunningSlotGood } from '../device-client/agent/manual-marks.js';
 import { provisionDevice } from '../device-client/agent/provision.js';
-import { sourceOpener } from '../device-client/agent/sources.js';
+import { checkInOnce, runAgentLoop, type CheckInResult } from '../device-client/agent/agent-loop.js';
+import { enrollDevice, enrollmentToken } from '../device-client/agent/enroll.js';
+import { sourceOpener, type GatewaySourceSettings } from '../device-client/agent/sources.js';
 import { deviceStatus, formatStatus } from '../device-client/agent/status.js';
 import { ReleaseRejectedError } from '../verification/errors.js';
 import { printResult, progress } from './output.js';
@@ -30,6 +32,55 @@ async function deviceFrom(command: Command): Promise<Device> {
     bootedSlot = opts.bootedSlot;
   }
   return openDevice(await loadDeviceConfig(file), { bootedSlot });
+}
+
+/** Offline bundles, and `gateway:` sources for resuming an install that came from the gateway. */
+function openerFor(device: Device, log?: (line: string) => void) {
+  const gateway: GatewaySourceSettings = { stateDir: device.config.stateDir, retry: device.config.download, log };
+  return sourceOpener(device.scratchDir, gateway);
+}
+
+function describeCheckIn(r: CheckInResult): string {
+  const lines: string[] = [];
+  if (r.bootCheck && r.bootCheck.outcome !== 'ok') lines.push(`boot check: ${describeBootCheck(r.bootCheck)}`);
+  if (r.resumed && r.resumed.outcome !== 'nothing-to-resume') lines.push(describeInstall(r.resumed));
+  const response = r.response;
+  switch (r.outcome) {
+    case 'offline':
+    case 'refused':
+      lines.push(`check-in ${r.outcome}: ${r.error}`);
+      break;
+    case 'nothing':
+      lines.push(response?.action === 'rollback' ? `rollback to ${response.targetVersion}: already running it` : 'gateway: nothing to do');
+      break;
+    case 'held':
+      lines.push(`gateway says hold${response && 'reason' in response ? `: ${response.reason}` : ''}`);
+      break;
+    case 'waiting-for-reboot':
+      lines.push('an installed update waits for the reboot; nothing new started');
+      break;
+    case 'installed':
+    case 'up-to-date':
+      lines.push(describeInstall(r.install!));
+      break;
+    case 'rolled-back':
+      lines.push(
+        r.rollback?.outcome === 'switched'
+          ? `rollback: boot switched back to slot ${r.rollback.slot} (${r.rollback.version}); reboot to run it`
+          : `rollback: ${r.install ? describeInstall(r.install) : 'done'}`,
+      );
+      break;
+    case 'failed':
+      lines.push(`failed (${r.failure!.kind}${r.failure!.code ? `, ${r.failure!.code}` : ''}): ${r.failure!.message}`);
+      break;
+  }
+  if ('skipped' in r.reports) lines.push(`reports: ${r.reports.skipped}`);
+  else {
+    const f = r.reports;
+    lines.push(`reports: ${f.sent.length} sent${f.duplicates.length ? `, ${f.duplicates.length} duplicates dropped` : ''}${f.deadLettered.length ? `, ${f.deadLettered.length} dead-lettered` : ''}, ${f.remaining} queued${f.stopped ? ` (stopped: ${f.stopped})` : ''}`);
+  }
+  lines.push(`next check-in in ${r.pollAfterSeconds} s`);
+  return lines.join('\n');
 }
 
 /** Release rejections carry a code (WRONG_SIGNER, SECURITY_VERSION_DOWNGRADE, ...) worth showing. */
@@ -107,7 +158,7 @@ export function buildDeviceProgram(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (source: string, opts: { version?: string; full?: boolean; json?: boolean }, command: Command) => {
       const device = await deviceFrom(command);
-      const openSource = sourceOpener(device.scratchDir);
+      const openSource = openerFor(device, (line) => progress(opts, line));
       const log = (line: string) => progress(opts, line);
       const journal = await device.journal.read();
       let result: InstallResult;
@@ -135,7 +186,7 @@ export function buildDeviceProgram(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
       const device = await deviceFrom(command);
-      const result = await resumeInstall(device, sourceOpener(device.scratchDir), (line) => progress(opts, line)).catch((error) => {
+      const result = await resumeInstall(device, openerFor(device, (line) => progress(opts, line)), (line) => progress(opts, line)).catch((error) => {
         throw explain(error);
       });
       printResult(opts, result, () => describeInstall(result));
@@ -180,8 +231,32 @@ export function buildDeviceProgram(): Command {
     });
 
   program
+    .command('enroll')
+    .description('make the device key (if missing) and enroll it with the gateway using a one-time token')
+    .option('--token <token>', 'enrollment token (default: the environment variable named by enrollment.tokenEnv)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { token?: string; json?: boolean }, command: Command) => {
+      const device = await deviceFrom(command);
+      const result = await enrollDevice(device.config, { token: enrollmentToken(device.config, opts.token) });
+      printResult(opts, result, () => `${result.created ? 'enrolled' : 'already enrolled'}: ${result.deviceId} with ${result.gatewayUrl} (${result.algorithm} key)`);
+    });
+
+  program
+    .command('check')
+    .description('one gateway check-in: boot check, act on the answer (none, hold, update, rollback), send queued reports')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { json?: boolean }, command: Command) => {
+      const device = await deviceFrom(command);
+      const token = process.env[device.config.enrollment.tokenEnv];
+      const result = await checkInOnce(device, { log: (line) => progress(opts, line), enrollmentToken: token });
+      printResult(opts, result, () => describeCheckIn(result));
+      if (result.outcome === 'failed' || result.outcome === 'refused') process.exitCode = 1;
+      else if (result.outcome === 'offline') process.exitCode = 3;
+    });
+
+  program
     .command('run')
-    .description('the long-running agent: finish an interrupted install, run the boot check, then check for updates periodically')
+    .description('the long-running agent: finish an interrupted install, run the boot check, then check in with the gateway periodically')
     .option('--once', 'do the start-up work and exit (no periodic check)')
     .action(async (opts: { once?: boolean }, command: Command) => {
       const device = await deviceFrom(command);
@@ -189,38 +264,41 @@ export function buildDeviceProgram(): Command {
       const delay = device.config.intervals.bootCheckDelaySeconds;
       if (delay > 0) await new Promise((r) => setTimeout(r, delay * 1000));
       log(describeBootCheck(await bootCheck(device)));
-      const resumed = await resumeInstall(device, sourceOpener(device.scratchDir), log).catch((error) => {
+      const resumed = await resumeInstall(device, openerFor(device, log), log).catch((error) => {
         throw explain(error);
       });
       if (resumed.outcome !== 'nothing-to-resume') log(describeInstall(resumed));
       if (opts.once) return;
-      if (!device.config.gatewayUrl) {
-        log('no gatewayUrl configured: waiting for offline installs (ota-device install)');
-      } else {
-        log(`gateway check-in (${device.config.gatewayUrl}) is not available in this version; waiting`);
+      const stop = new AbortController();
+      const onSignal = () => {
+        log('stopping');
+        stop.abort();
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      try {
+        if (!device.config.gatewayUrl) {
+          log('no gatewayUrl configured: waiting for offline installs (ota-device install)');
+          await new Promise<void>((resolve) => {
+            const timer = setInterval(() => undefined, 1 << 30);
+            stop.signal.addEventListener('abort', () => {
+              clearInterval(timer);
+              resolve();
+            });
+          });
+          return;
+        }
+        const token = process.env[device.config.enrollment.tokenEnv];
+        await runAgentLoop(device, {
+          signal: stop.signal,
+          log,
+          enrollmentToken: token,
+          onRound: (result) => log(describeCheckIn(result)),
+        });
+      } finally {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
       }
-      // Keep running so a supervisor sees a live agent; the gateway check-in loop goes here.
-      await new Promise<void>((resolve) => {
-        const timer = setInterval(() => undefined, device.config.intervals.checkSeconds * 1000);
-        const stop = () => {
-          clearInterval(timer);
-          resolve();
-        };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
-    });
-
-  program
-    .command('check')
-    .description('one check-in with the gateway (not available yet: install offline bundles with `install`)')
-    .action(async (_opts: unknown, command: Command) => {
-      const device = await deviceFrom(command);
-      throw new Error(
-        device.config.gatewayUrl
-          ? `gateway check-in is not implemented yet (${device.config.gatewayUrl}); use ota-device install BUNDLE`
-          : 'no gatewayUrl in the device configuration; use ota-device install BUNDLE',
-      );
     });
 
   return program;

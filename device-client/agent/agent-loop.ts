@@ -82,6 +82,7 @@ interface Round {
   metrics: MetricsSampler;
   queued: number[];
   log: (line: string) => void;
+  signal?: AbortSignal;
 }
 
 async function queueReport(round: Round, report: ReportEvent): Promise<void> {
@@ -133,7 +134,7 @@ export async function checkInOnce(device: Device, options: AgentOptions = {}): P
   if (!config.gatewayUrl) throw new Error('no gatewayUrl in the device configuration');
   const log = options.log ?? (() => undefined);
   const client = options.client ?? new GatewayClient(config.gatewayUrl);
-  const round: Round = { device, queue: new ReportQueue(config.stateDir), metrics: options.metrics ?? systemMetrics(config), queued: [], log };
+  const round: Round = { device, queue: new ReportQueue(config.stateDir), metrics: options.metrics ?? systemMetrics(config), queued: [], log, signal: options.signal };
   const retry: RetryPolicy = { ...config.download, ...options.retry };
   const result: CheckInResult = { deviceId: config.deviceId, outcome: 'nothing', queued: round.queued, reports: { skipped: 'not sent yet' }, pollAfterSeconds: config.intervals.checkSeconds };
   const sourceSettings = { stateDir: config.stateDir, retry, log, signal: options.signal };
@@ -304,6 +305,8 @@ async function reportInstalled(round: Round, install: InstallResult): Promise<vo
 
 /** A failed update: recorded in the agent state, reported (once per version and kind for verify refusals). */
 async function recordFailure(round: Round, result: CheckInResult, error: unknown, about: { version: string; imageSha256?: string; slot: SlotName } | undefined): Promise<void> {
+  // Stopped (SIGTERM): not a failure of the update; a download resumes at the next start.
+  if (round.signal?.aborted) throw error;
   const kind = failureKindOf(error);
   const message = (error as Error).message;
   result.outcome = 'failed';

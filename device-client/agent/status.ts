@@ -2,6 +2,7 @@
 // an interrupted install and a pending boot check, in one document.
 import { primarySlot, type BootState, type SlotName } from '../boot/boot-state.js';
 import type { AgentState } from './agent-state.js';
+import { readCheckinRecord, type CheckinRecord } from './checkin-record.js';
 import type { Device } from './device.js';
 import type { InstallJournal } from './install-journal.js';
 
@@ -19,6 +20,8 @@ export interface DeviceStatus {
   pendingBoot: AgentState['pendingBoot'];
   installInProgress: Pick<InstallJournal, 'version' | 'target' | 'step' | 'artifact' | 'source' | 'startedAt'> | null;
   lastEvent: AgentState['lastEvent'];
+  /** The last gateway check-in (what the gateway said, e.g. hold and why), if any. */
+  lastCheckin: CheckinRecord | null;
 }
 
 export async function deviceStatus(device: Device): Promise<DeviceStatus> {
@@ -48,6 +51,7 @@ export async function deviceStatus(device: Device): Promise<DeviceStatus> {
       ? { version: journal.version, target: journal.target, step: journal.step, artifact: journal.artifact, source: journal.source, startedAt: journal.startedAt }
       : null,
     lastEvent: agent.lastEvent,
+    lastCheckin: (await readCheckinRecord(device.config.stateDir)) ?? null,
   };
 }
 
@@ -63,5 +67,10 @@ export function formatStatus(s: DeviceStatus): string {
   if (s.pendingBoot) lines.push(`pending boot check: slot ${s.pendingBoot.slot} (activated ${s.pendingBoot.activatedAt})`);
   if (s.installInProgress) lines.push(`install in progress: ${s.installInProgress.version} -> slot ${s.installInProgress.target}, step ${s.installInProgress.step} (from ${s.installInProgress.source})`);
   if (s.lastEvent) lines.push(`last event: ${s.lastEvent.kind}${s.lastEvent.failure ? ` (${s.lastEvent.failure})` : ''}${s.lastEvent.version ? ` ${s.lastEvent.version}` : ''}${s.lastEvent.slot ? ` slot ${s.lastEvent.slot}` : ''}${s.lastEvent.reason ? `: ${s.lastEvent.reason}` : ''} at ${s.lastEvent.at}`);
+  const c = s.lastCheckin;
+  if (c) {
+    const said = c.action ? `${c.action}${c.version ? ` ${c.version}` : ''}${c.rolloutId ? ` (rollout ${c.rolloutId})` : ''}${c.reason ? `: ${c.reason}` : ''}` : c.reason ?? '';
+    lines.push(`last check-in ${c.at} with ${c.gatewayUrl}: ${c.result}${said ? `, gateway said ${said}` : ''}; outcome ${c.outcome}`);
+  }
   return lines.join('\n');
 }
