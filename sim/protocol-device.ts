@@ -5,7 +5,8 @@
 // exercised with thousands of devices in one process.
 import type { DeviceKey } from '../device-client/reports/device-key.js';
 import { signPayload } from '../device-client/reports/envelope.js';
-import type { CheckinResponse, FailureKind, Labels, ReportState } from '../schemas/device-api.js';
+import { createHash } from 'node:crypto';
+import type { ArtifactHint, CheckinResponse, FailureKind, Labels, ReportState } from '../schemas/device-api.js';
 
 export interface InstalledImage {
   version: string;
@@ -46,6 +47,8 @@ export class ProtocolDevice {
   bootCount = 1;
   private counter = 0;
   lastResponse?: CheckinResponse;
+  /** The last artifact fetched: its kind and size (deltas are what a healthy fleet should see). */
+  downloaded?: { kind: 'delta' | 'full'; bytes: number };
 
   constructor(private readonly opts: ProtocolDeviceOptions) {
     this.id = opts.id;
@@ -95,6 +98,8 @@ export class ProtocolDevice {
     const release = await resolve(response.release.manifestUrl, response.release.bundleUrl);
     const from = this.current.version;
     await this.report(release.version, 'downloading', undefined, undefined, release.imageSha256);
+    // The bytes really cross the gateway (delta or full image) and are checked against the hint.
+    this.downloaded = await this.download(response.artifact);
     await this.report(release.version, 'installed', undefined, undefined, release.imageSha256);
     const outcome = behaviour(this, release);
     if (outcome.result === 'commit') {
@@ -111,6 +116,20 @@ export class ProtocolDevice {
       await this.report(release.version, 'failed', outcome.kind, `simulated ${outcome.kind} failure`, release.imageSha256);
     }
     return { action: 'failed', version: release.version, kind: outcome.kind };
+  }
+
+  private async download(hint: ArtifactHint): Promise<{ kind: 'delta' | 'full'; bytes: number }> {
+    const res = await fetch(new URL(hint.url, this.opts.gatewayUrl));
+    if (!res.ok || !res.body) throw new Error(`download ${hint.url} for ${this.id}: HTTP ${res.status}`);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      bytes += chunk.length;
+    }
+    const digest = hash.digest('hex');
+    if (digest !== hint.sha256 || bytes !== hint.length) throw new Error(`download ${hint.url} for ${this.id}: got ${bytes} bytes sha256 ${digest}, expected ${hint.length} bytes ${hint.sha256}`);
+    return { kind: hint.kind, bytes };
   }
 
   private switchTo(image: InstalledImage): void {

@@ -122,6 +122,8 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     expect(status.rings.map((r) => r.state)).toEqual(['passed', 'passed', 'passed']);
     expect(status.rings.map((r) => r.assigned)).toEqual([2, 3, 5]);
     expect(fleet.versions()).toEqual({ '1.1.0': 10 });
+    // Every device fetched a delta from 1.0.0 through the gateway, not the full image.
+    expect(fleet.devices.every((d) => d.downloaded?.kind === 'delta')).toBe(true);
     // Exposure only grows, ring by ring: 2, then 5, then 10.
     expect([...new Set(exposures)]).toEqual(expect.arrayContaining([2, 5, 10]));
     expect(status.decisions.map((d) => d.action)).toEqual(expect.arrayContaining(['plan', 'open-ring', 'pass', 'finish']));
