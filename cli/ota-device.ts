@@ -10,7 +10,7 @@ import { openDevice, type Device } from '../device-client/agent/device.js';
 import { installUpdate, resumeInstall, type InstallResult } from '../device-client/agent/install.js';
 import { markRunningSlotBad, markRunningSlotGood } from '../device-client/agent/manual-marks.js';
 import { provisionDevice } from '../device-client/agent/provision.js';
-import { checkInOnce, runAgentLoop, type CheckInResult } from '../device-client/agent/agent-loop.js';
+import { bootCheckAndReport, checkInOnce, runAgentLoop, type CheckInResult } from '../device-client/agent/agent-loop.js';
 import { enrollDevice, enrollmentToken } from '../device-client/agent/enroll.js';
 import { sourceOpener, type GatewaySourceSettings } from '../device-client/agent/sources.js';
 import { deviceStatus, formatStatus } from '../device-client/agent/status.js';
@@ -263,7 +263,8 @@ export function buildDeviceProgram(): Command {
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const delay = device.config.intervals.bootCheckDelaySeconds;
       if (delay > 0) await new Promise((r) => setTimeout(r, delay * 1000));
-      log(describeBootCheck(await bootCheck(device)));
+      // Queues booted/committed/failed/rolled-back reports; they go out with the next check-in.
+      log(describeBootCheck((await bootCheckAndReport(device)).result));
       const resumed = await resumeInstall(device, openerFor(device, log), log).catch((error) => {
         throw explain(error);
       });

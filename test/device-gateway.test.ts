@@ -2,6 +2,7 @@
 // fleet store and the local artifact store the real release pipeline published signed releases
 // into. Devices are simulated (file slots, state-file bootloader, simulated reboots) and driven
 // through the library entry the fleet simulator uses (checkInOnce), plus the CLI once.
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -310,5 +311,18 @@ describe('device agent <-> gateway', () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ outcome: 'installed', install: { version: '1.0.1', artifact: 'delta' } });
     const text = await runDeviceCli(entry, ['--config', sim.configPath, 'check'], {});
     expect(text.stdout).toMatch(/waits for the reboot/);
+
+    // run: boot check after the reboot, check-in rounds, a clean stop on SIGTERM.
+    await sim.reboot();
+    const child = spawn(process.execPath, [entry, '--config', sim.configPath, 'run'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await expect.poll(() => stderr, { timeout: 30_000 }).toMatch(/reports: \d+ sent/);
+    child.kill('SIGTERM');
+    expect(await exited, stderr).toBe(0);
+    expect(stderr).toMatch(/committed slot B \(1\.0\.1\)/);
+    expect((await gw.fleet.getDeviceWithState(sim.config.deviceId))?.state).toMatchObject({ currentVersion: '1.0.1', state: 'committed' });
+    expect((await storedReports(gw, sim.config.deviceId)).map((r) => r.state)).toEqual(['downloading', 'installed', 'booted', 'committed']);
   }, 120_000);
 });
