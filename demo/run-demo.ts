@@ -2,12 +2,16 @@
 // release engineer would type. It starts the stack's Temporal service from temporal-dev.yml,
 // publishes two releases of a sample image (the second with a delta from the first),
 // verifies them, shows that a one-byte change is caught, and stops everything it started.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { downStack, upStack } from '../devstack/stack.js';
 import { projectRoot } from '../platform/paths.js';
+import { readTrustRoot } from '../signing/trust-root.js';
+import { parseManifest } from '../schemas/manifest.js';
+import { ProtocolFleet } from '../sim/protocol-fleet.js';
+import type { BehaviourModel } from '../sim/protocol-device.js';
 import { buildSampleImage } from './sample-image.js';
 
 export interface DemoStep {
@@ -23,6 +27,8 @@ export interface DemoOptions {
 }
 
 const HARDWARE = 'gw-demo';
+const FLEET_SIZE = 50;
+const ENROLLMENT_TOKEN = 'demo-enrollment-token-not-a-secret';
 
 export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: DemoStep[]; temporalUi: string }> {
   const { stateDir, say } = opts;
@@ -33,12 +39,14 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
   const stackFile = join(projectRoot, 'temporal-dev.yml');
   const steps: DemoStep[] = [];
   const temporalUi = `http://127.0.0.1:${uiPort}/namespaces/ota/workflows`;
-  const env = { ...process.env, OTA_STATE_DIR: stateDir, OTA_TEMPORAL_ADDRESS: `127.0.0.1:${grpcPort}` };
+  const env = { ...process.env, OTA_STATE_DIR: stateDir, OTA_TEMPORAL_ADDRESS: `127.0.0.1:${grpcPort}`, OTA_ENROLLMENT_TOKEN: ENROLLMENT_TOKEN };
+  let serve: ChildProcess | undefined;
 
+  /** Runs `ota ARGS` as a person would; with --json the output is parsed, not echoed. */
   const ota = async (title: string, args: string[], expectFailure = false): Promise<string> => {
     const shown = `ota ${args.join(' ')}`;
     say(`\n== ${title}\n$ ${shown}`);
-    const { code, stdout } = await runOta(args, env, say);
+    const { code, stdout } = await runOta(args, env, say, args.includes('--json'));
     const ok = expectFailure ? code !== 0 : code === 0;
     steps.push({ title, command: shown, ok, detail: expectFailure ? `exit ${code} (rejected, as it must be)` : `exit ${code}` });
     if (!ok) throw new Error(`${title} failed: \`${shown}\` exited ${code}`);
@@ -54,40 +62,162 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
 
     await ota('prove the wiring: client -> Temporal -> worker -> activity', ['health', '--worker', 'inline']);
 
+    // The gateway and the worker share the embedded fleet database (PGlite), so they run as one process.
+    const gatewayPort = await freePort();
+    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    const serveArgs = ['serve', '--port', String(gatewayPort), '--poll-after', '1', '--release-policy', 'rollouts'];
+    say(`\n== start the device gateway and the worker\n$ ota ${serveArgs.join(' ')} &`);
+    serve = spawn(process.execPath, [join(projectRoot, 'bin', 'ota.js'), ...serveArgs], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    relayLines(serve.stderr!, say);
+    await waitForHttp(`${gatewayUrl}/healthz`, 30_000);
+    steps.push({ title: 'start gateway + worker (ota serve)', ok: true, detail: gatewayUrl });
+
     const images = join(stateDir, 'images');
-    for (const version of ['1.0.0', '1.0.1']) {
+    for (const version of ['1.0.0', '1.1.0']) {
       buildSampleImage({ version, out: join(images, `firmware-${version}.tar`) });
     }
     say(`\nbuilt sample images (tar root filesystems with real ELF binaries) in ${images}`);
 
-    await ota('publish release 1.0.0', ['release', 'publish', '--image', join(images, 'firmware-1.0.0.tar'), '--version', '1.0.0', '--hardware', HARDWARE, '--security-version', '1']);
-    await ota('publish release 1.0.1 (delta from 1.0.0)', ['release', 'publish', '--image', join(images, 'firmware-1.0.1.tar'), '--version', '1.0.1', '--hardware', HARDWARE]);
-    await ota('publish 1.0.1 again: idempotent', ['release', 'publish', '--image', join(images, 'firmware-1.0.1.tar'), '--version', '1.0.1', '--hardware', HARDWARE]);
-    await ota('a different image for 1.0.1 is refused', ['release', 'publish', '--image', join(images, 'firmware-1.0.0.tar'), '--version', '1.0.1', '--hardware', HARDWARE], true);
+    await ota('publish release 1.0.0', ['release', 'publish', '--worker', 'remote', '--image', join(images, 'firmware-1.0.0.tar'), '--version', '1.0.0', '--hardware', HARDWARE, '--security-version', '1']);
+    await ota('publish release 1.1.0 (delta from 1.0.0)', ['release', 'publish', '--worker', 'remote', '--image', join(images, 'firmware-1.1.0.tar'), '--version', '1.1.0', '--hardware', HARDWARE]);
+    await ota('publish 1.1.0 again: idempotent', ['release', 'publish', '--worker', 'remote', '--image', join(images, 'firmware-1.1.0.tar'), '--version', '1.1.0', '--hardware', HARDWARE]);
+    await ota('a different image for 1.1.0 is refused', ['release', 'publish', '--worker', 'remote', '--image', join(images, 'firmware-1.0.0.tar'), '--version', '1.1.0', '--hardware', HARDWARE], true);
     await ota('list releases', ['release', 'list', '--hardware', HARDWARE]);
-    const shown = JSON.parse(await ota('show release 1.0.1', ['release', 'show', '1.0.1', '--hardware', HARDWARE, '--json'])) as {
+    const shown = JSON.parse(await ota('show release 1.1.0', ['release', 'show', '1.1.0', '--hardware', HARDWARE, '--json'])) as {
       deltas: Array<{ location: string; length: number }>;
       sbom: { location: string };
       image: { length: number };
     };
-    if (shown.deltas.length !== 1) throw new Error('release 1.0.1 has no delta from 1.0.0');
-    steps.push({ title: 'release 1.0.1 carries a delta from 1.0.0', ok: true, detail: `${shown.deltas[0]!.length} bytes instead of ${shown.image.length}` });
+    if (shown.deltas.length !== 1) throw new Error('release 1.1.0 has no delta from 1.0.0');
+    steps.push({ title: 'release 1.1.0 carries a delta from 1.0.0', ok: true, detail: `${shown.deltas[0]!.length} bytes instead of ${shown.image.length}` });
 
-    const manifest = `store:releases/${HARDWARE}/1.0.1/manifest.json`;
-    await ota('verify release 1.0.1 offline against the pinned trust root', ['verify', '--manifest', manifest]);
+    const manifest = `store:releases/${HARDWARE}/1.1.0/manifest.json`;
+    await ota('verify release 1.1.0 offline against the pinned trust root', ['verify', '--manifest', manifest]);
 
     const storeDir = join(stateDir, 'artifacts');
-    await withOneByteChanged(join(storeDir, `releases/${HARDWARE}/1.0.1/manifest.json`), () =>
+    await withOneByteChanged(join(storeDir, `releases/${HARDWARE}/1.1.0/manifest.json`), () =>
       ota('a one-byte change to the manifest is rejected', ['verify', '--manifest', manifest], true),
     );
     await withOneByteChanged(join(storeDir, shown.deltas[0]!.location), () => ota('a one-byte change to the delta is rejected', ['verify', '--manifest', manifest], true));
     await withOneByteChanged(join(storeDir, shown.sbom.location), () => ota('a one-byte change to the SBOM is rejected', ['verify', '--manifest', manifest], true));
+
+    // A simulated fleet: 50 devices with their own keys, enrolled at the gateway, running 1.0.0.
+    say(`\n== enroll a simulated fleet of ${FLEET_SIZE} devices on 1.0.0`);
+    const trustRoot = await readTrustRoot(join(stateDir, 'trust', 'trusted_root.json'));
+    const v1 = parseManifest(readFileSync(join(storeDir, `releases/${HARDWARE}/1.0.0/manifest.json`)));
+    const fleet = await ProtocolFleet.enroll({
+      count: FLEET_SIZE,
+      hardwareId: HARDWARE,
+      channel: 'stable',
+      gatewayUrl,
+      enrollmentToken: ENROLLMENT_TOKEN,
+      trustRoot,
+      factory: { version: '1.0.0', imageSha256: v1.image.sha256, securityVersion: v1.securityVersion },
+      idPrefix: 'store',
+      labelsFor: (i) => ({ region: ['eu-west', 'us-east', 'ap-south'][i % 3]!, store: `store-${100 + i}` }),
+      concurrency: 8,
+    });
+    steps.push({ title: `enroll ${FLEET_SIZE} simulated devices`, ok: true, detail: describeVersions(fleet.versions()) });
+
+    const crashes = new Set<string>();
+    const behaviour: BehaviourModel = (_device, release) => (crashes.has(release.version) ? { result: 'fail', kind: 'boot', fallsBack: true } : { result: 'commit' });
+    const policyPath = join(stateDir, 'demo-policy.yml');
+    writeFileSync(policyPath, readFileSync(join(projectRoot, 'demo', 'demo-policy.yml')));
+
+    const rollout = async (version: string): Promise<string> => {
+      const started = JSON.parse(await ota(`roll ${version} out through canary, quarter and fleet rings`, ['rollout', 'start', '--release', version, '--hardware', HARDWARE, '--policy', policyPath, '--json'])) as { rolloutId: string };
+      const id = started.rolloutId;
+      say(`$ ota rollout status ${id} --watch   (devices check in every 300 ms meanwhile)`);
+      const watch = spawnOta(['rollout', 'status', id, '--watch', '--interval', '1'], env, say);
+      let watching = true;
+      void watch.finally(() => (watching = false));
+      while (watching) {
+        await fleet.tick(behaviour);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      if ((await watch) !== 0) throw new Error(`ota rollout status ${id} --watch failed`);
+      return id;
+    };
+
+    const goodId = await rollout('1.1.0');
+    const byDelta = fleet.devices.filter((d) => d.downloaded?.kind === 'delta').length;
+    const good = fleet.versions();
+    steps.push({ title: 'rollout of 1.1.0 reached the whole fleet', ok: good['1.1.0'] === FLEET_SIZE, detail: `${describeVersions(good)}; ${byDelta} devices fetched a delta` });
+    const goodStatus = JSON.parse(await ota('final status of the 1.1.0 rollout', ['rollout', 'status', goodId, '--json'])) as { state: string };
+    if (goodStatus.state !== 'completed') throw new Error(`1.1.0 rollout ended ${goodStatus.state}`);
+
+    buildSampleImage({ version: '1.2.0', out: join(images, 'firmware-1.2.0.tar'), crashLoop: true });
+    crashes.add('1.2.0');
+    say('\nbuilt 1.2.0: this build crash-loops on boot (the simulated devices fail their boot health check and fall back)');
+    await ota('publish release 1.2.0', ['release', 'publish', '--worker', 'remote', '--image', join(images, 'firmware-1.2.0.tar'), '--version', '1.2.0', '--hardware', HARDWARE]);
+    const badId = await rollout('1.2.0');
+    await ota('why the 1.2.0 rollout stopped', ['rollout', 'status', badId]);
+    steps.pop();
+    const bad = JSON.parse(await ota('1.2.0 rollout status', ['rollout', 'status', badId, '--json'])) as {
+      state: string;
+      exposure: { devices: number; fleet: number };
+      decisions: Array<{ action: string; reason: string; ring?: string }>;
+    };
+    const breach = bad.decisions.find((d) => d.action === 'rollback' || d.action === 'halt');
+    say(`\n1.2.0: ${bad.state}; exposure ${bad.exposure.devices} of ${bad.exposure.fleet} devices; ${breach ? `[${breach.ring}] ${breach.reason}` : 'no breach recorded'}`);
+    const after = fleet.versions();
+    steps.push({
+      title: 'crash-looping 1.2.0 halted in the canary ring and rolled back',
+      ok: bad.state === 'rolled-back' && bad.exposure.devices <= 5 && after['1.1.0'] === FLEET_SIZE,
+      detail: `exposure ${bad.exposure.devices}/${bad.exposure.fleet}; ${breach?.reason ?? '?'}; now ${describeVersions(after)}`,
+    });
+    await ota('rollouts so far', ['rollout', 'list', '--hardware', HARDWARE]);
   } finally {
+    if (serve && serve.exitCode === null) {
+      say('\n== stopping the gateway and the worker');
+      serve.kill('SIGTERM');
+      await new Promise((r) => serve!.once('exit', r));
+    }
     say('\n== stopping the stack');
     const stopped = await downStack({ file: stackFile, stateDir, env: stackEnv, progress: say });
     steps.push({ title: 'stop the stack', ok: stopped.every((s) => s.result !== 'killed'), detail: stopped.map((s) => `${s.name}: ${s.result}`).join(', ') });
   }
   return { ok: steps.every((s) => s.ok), steps, temporalUi };
+}
+
+function describeVersions(versions: Record<string, number>): string {
+  return Object.entries(versions)
+    .map(([v, n]) => `${n} on ${v}`)
+    .join(', ');
+}
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
+}
+
+function relayLines(stream: NodeJS.ReadableStream, say: (line: string) => void): void {
+  let pending = '';
+  stream.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) say(`  ${line}`);
+  });
+}
+
+/** Runs `ota ARGS` relaying its output line by line (for long-running commands like --watch). */
+function spawnOta(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(projectRoot, 'bin', 'ota.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    relayLines(child.stdout, say);
+    relayLines(child.stderr, say);
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise(code ?? 1));
+  });
 }
 
 /** Flips one byte (the middle one) of a file for the duration of `check`, then restores it. */
@@ -104,7 +234,7 @@ async function withOneByteChanged<T>(path: string, check: () => Promise<T>): Pro
   }
 }
 
-function runOta(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<{ code: number; stdout: string }> {
+function runOta(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => void, quiet = false): Promise<{ code: number; stdout: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(projectRoot, 'bin', 'ota.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -124,7 +254,7 @@ function runOta(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => v
     relay(child.stderr);
     child.on('error', reject);
     child.on('close', (code) => {
-      for (const line of stdout.trimEnd().split('\n')) if (line) say(`  ${line}`);
+      if (!quiet) for (const line of stdout.trimEnd().split('\n')) if (line) say(`  ${line}`);
       resolvePromise({ code: code ?? 1, stdout });
     });
   });

@@ -35,7 +35,9 @@ export function buildSampleImage(opts: SampleImageOptions): { path: string; file
       copyFileSync(bin, join(root, 'usr/bin', bin.split('/').pop()!));
       files++;
     }
-    const minor = Number(opts.version.split('.')[2] ?? 0);
+    // Each release edits a few more regions of the app: consecutive releases differ like patches.
+    const [major, minorPart, patch] = opts.version.split(/[.+-]/).map((n) => Number(n) || 0) as [number, number, number];
+    const minor = major * 100 + minorPart * 10 + patch;
     writeFileSync(join(root, 'etc/os-release'), `NAME="Edge Gateway OS"\nID=edgeos\nVERSION_ID=${opts.version}\nPRETTY_NAME="Edge Gateway OS ${opts.version}"\n`);
     writeFileSync(join(root, 'var/lib/dpkg/status'), dpkgStatus(minor));
     writeFileSync(join(root, 'opt/app/package.json'), JSON.stringify({ name: 'gateway-app', version: opts.version }, null, 2));

@@ -11,7 +11,7 @@ const built = existsSync(join(projectRoot, 'dist', 'cli', 'ota.js'));
 if (!built) console.warn('SKIPPING demo test: dist/ is missing; run `npm test` (its pretest builds) or `npm run build`');
 
 describe.skipIf(!built)('ota demo', () => {
-  it('publishes, verifies, rejects tampering and stops the stack', () => {
+  it('publishes, verifies, rejects tampering, rolls out to a simulated fleet, rolls back a crash-looping release and stops', () => {
     const stateDir = join(mkdtempSync(join(tmpdir(), 'ota-demo-')), 'state');
     const run = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ota.js'), 'demo', '--json', '--state-dir', stateDir], {
       encoding: 'utf8',
@@ -21,7 +21,9 @@ describe.skipIf(!built)('ota demo', () => {
     const summary = JSON.parse(run.stdout) as { ok: boolean; steps: Array<{ title: string; ok: boolean; detail?: string }> };
     expect(summary.ok).toBe(true);
     const titles = summary.steps.map((s) => s.title);
-    expect(titles).toContain('release 1.0.1 carries a delta from 1.0.0');
+    expect(titles).toContain('release 1.1.0 carries a delta from 1.0.0');
+    expect(titles).toContain('rollout of 1.1.0 reached the whole fleet');
+    expect(titles).toContain('crash-looping 1.2.0 halted in the canary ring and rolled back');
     expect(titles).toContain('a one-byte change to the manifest is rejected');
     expect(summary.steps.at(-1)).toMatchObject({ title: 'stop the stack', ok: true });
     // Nothing left running: the stack's recorded services are gone.
