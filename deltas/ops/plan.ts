@@ -1,0 +1,183 @@
+// Turns scan results (verbatim source matches and zero runs) into the ordered list of ops that
+// writes the target. Pure: no I/O, unit-testable. The interesting part is choosing, for every
+// region the scan could not match, the source extent its bsdiff runs against:
+//  - tar images: the member with the same path in the old image;
+//  - otherwise the source bytes between the matches around the region (a rebuilt binary sits
+//    between unchanged neighbours in both images), mapped proportionally when the region is
+//    split into several ops, plus a margin for code that moved within it.
+
+export type PlannedOp =
+  | { kind: 'copy'; targetOffset: number; targetLength: number; sourceOffset: number }
+  | { kind: 'zero'; targetOffset: number; targetLength: number }
+  | { kind: 'diff'; targetOffset: number; targetLength: number; sourceOffset: number; sourceLength: number }
+  | { kind: 'replace'; targetOffset: number; targetLength: number };
+
+export interface Extent {
+  start: number;
+  end: number;
+}
+
+/** Pairs a target member extent with the same path's extent in the source (tar mode). */
+export interface MemberPair {
+  target: Extent;
+  source: Extent;
+}
+
+export interface PlanInput {
+  targetLength: number;
+  sourceLength: number;
+  /** Flat [targetOffset, sourceOffset, length]... from the scan, any order. */
+  matches: number[];
+  /** Flat [targetOffset, length]... */
+  zeros: number[];
+  /** Tar mode: target members that have a same-path member in the source, in target order. */
+  members?: MemberPair[];
+  /** Largest target length of one op. */
+  maxOpBytes: number;
+}
+
+/** Regions smaller than this are stored (REPLACE) rather than diffed: bsdiff's own overhead is ~100 bytes. */
+const MIN_DIFF_TARGET = 512;
+const MIN_DIFF_SOURCE = 256;
+const MAX_MARGIN = 1024 * 1024;
+
+type Covered = { kind: 'copy'; t: number; s: number; len: number } | { kind: 'zero'; t: number; len: number };
+
+/** Sorted, overlap-free, with contiguous same-offset matches (split at segment borders) joined. */
+export function coveredRegions(matches: number[], zeros: number[]): Covered[] {
+  const items: Covered[] = [];
+  for (let i = 0; i < matches.length; i += 3) items.push({ kind: 'copy', t: matches[i]!, s: matches[i + 1]!, len: matches[i + 2]! });
+  for (let i = 0; i < zeros.length; i += 2) items.push({ kind: 'zero', t: zeros[i]!, len: zeros[i + 1]! });
+  items.sort((a, b) => a.t - b.t);
+  const out: Covered[] = [];
+  for (const item of items) {
+    const prev = out[out.length - 1];
+    const prevEnd = prev ? prev.t + prev.len : 0;
+    if (item.t < prevEnd) {
+      const cut = prevEnd - item.t;
+      if (cut >= item.len) continue;
+      item.t += cut;
+      item.len -= cut;
+      if (item.kind === 'copy') item.s += cut;
+    }
+    if (prev && prev.t + prev.len === item.t && prev.kind === item.kind && (prev.kind !== 'copy' || prev.s + prev.len === (item as { s: number }).s)) {
+      prev.len += item.len;
+    } else out.push(item);
+  }
+  return out;
+}
+
+/** n near-equal pieces of at most max bytes. */
+function split(start: number, end: number, max: number): Extent[] {
+  const count = Math.max(1, Math.ceil((end - start) / max));
+  const size = Math.ceil((end - start) / count);
+  const out: Extent[] = [];
+  for (let at = start; at < end; at += size) out.push({ start: at, end: Math.min(end, at + size) });
+  return out;
+}
+
+/** A stretch of unmatched target and the source region it is mapped onto (proportionally). */
+interface Cluster {
+  target: Extent;
+  source: Extent;
+}
+
+function sourceWindow(piece: Extent, cluster: Cluster, sourceLength: number, maxExtent: number): Extent | undefined {
+  const len = piece.end - piece.start;
+  const margin = Math.min(MAX_MARGIN, 64 * 1024 + Math.ceil(len / 8));
+  const cT = cluster.target.end - cluster.target.start;
+  const cS = cluster.source.end - cluster.source.start;
+  let lo: number;
+  let hi: number;
+  if (cS < MIN_DIFF_SOURCE) return undefined; // pure insertion: nothing in the source to diff against
+  if (cS <= 4 * cT + MAX_MARGIN) {
+    const ratio = cS / cT;
+    lo = Math.max(cluster.source.start - margin, Math.floor(cluster.source.start + (piece.start - cluster.target.start) * ratio) - margin);
+    hi = Math.min(cluster.source.end + margin, Math.ceil(cluster.source.start + (piece.end - cluster.target.start) * ratio) + margin);
+  } else {
+    // The neighbours do not bracket a plausible region (content moved): diff against the
+    // source at the same distance from the preceding match.
+    lo = cluster.source.start + (piece.start - cluster.target.start) - margin;
+    hi = lo + len + 2 * margin;
+  }
+  lo = Math.max(0, lo);
+  hi = Math.min(sourceLength, hi, lo + maxExtent);
+  return hi - lo >= MIN_DIFF_SOURCE ? { start: lo, end: hi } : undefined;
+}
+
+/** Part of a gap, with the cluster its source window is taken from. */
+interface GapPart {
+  part: Extent;
+  cluster: Cluster;
+}
+
+/** Splits a gap at target member borders so each part is diffed against its own old file. */
+function gapParts(gap: Extent, fallback: Cluster, members: MemberPair[] | undefined): GapPart[] {
+  if (!members?.length) return [{ part: gap, cluster: fallback }];
+  const out: GapPart[] = [];
+  // First member that ends after the gap starts (members are in target order).
+  let lo = 0;
+  let hi = members.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (members[mid]!.target.end <= gap.start) lo = mid + 1;
+    else hi = mid;
+  }
+  let pos = gap.start;
+  for (let i = lo; i < members.length && members[i]!.target.start < gap.end; i++) {
+    const m = members[i]!;
+    if (m.target.start > pos) out.push({ part: { start: pos, end: m.target.start }, cluster: fallback });
+    const start = Math.max(pos, m.target.start);
+    const end = Math.min(gap.end, m.target.end);
+    if (end > start) out.push({ part: { start, end }, cluster: m });
+    pos = Math.max(pos, end);
+  }
+  if (pos < gap.end) out.push({ part: { start: pos, end: gap.end }, cluster: fallback });
+  return out;
+}
+
+export function planOps(input: PlanInput): PlannedOp[] {
+  const { targetLength: T, sourceLength: S, maxOpBytes } = input;
+  const maxExtent = 2 * maxOpBytes;
+  const covered = coveredRegions(input.matches, input.zeros);
+  const copies = covered.filter((c): c is Extract<Covered, { kind: 'copy' }> => c.kind === 'copy');
+  const ops: PlannedOp[] = [];
+  let nextCopy = 0;
+
+  const emitGap = (gap: Extent) => {
+    while (nextCopy < copies.length && copies[nextCopy]!.t < gap.end) nextCopy++;
+    const before = copies[nextCopy - 1];
+    const after = copies[nextCopy];
+    // The unmatched cluster around this gap: from the previous match's end to the next one's start.
+    const fallback: Cluster = {
+      target: { start: before ? before.t + before.len : 0, end: after ? after.t : T },
+      source: { start: before ? before.s + before.len : 0, end: after ? after.s : S },
+    };
+    for (const { part, cluster } of gapParts(gap, fallback, input.members)) {
+      for (const piece of split(part.start, part.end, maxOpBytes)) {
+        const length = piece.end - piece.start;
+        const window = length >= MIN_DIFF_TARGET ? sourceWindow(piece, cluster, S, maxExtent) : undefined;
+        ops.push(
+          window
+            ? { kind: 'diff', targetOffset: piece.start, targetLength: length, sourceOffset: window.start, sourceLength: window.end - window.start }
+            : { kind: 'replace', targetOffset: piece.start, targetLength: length },
+        );
+      }
+    }
+  };
+
+  let pos = 0;
+  for (const item of covered) {
+    if (item.t > pos) emitGap({ start: pos, end: item.t });
+    for (const piece of split(item.t, item.t + item.len, maxOpBytes)) {
+      ops.push(
+        item.kind === 'copy'
+          ? { kind: 'copy', targetOffset: piece.start, targetLength: piece.end - piece.start, sourceOffset: item.s + (piece.start - item.t) }
+          : { kind: 'zero', targetOffset: piece.start, targetLength: piece.end - piece.start },
+      );
+    }
+    pos = item.t + item.len;
+  }
+  if (pos < T) emitGap({ start: pos, end: T });
+  return ops;
+}
