@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../platform/paths.js';
 import { registerConfigCommand } from './commands/config.js';
+import { registerDeltaCommands } from './commands/delta.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDevCommands } from './commands/dev.js';
 import { registerFleetCommands } from './commands/fleet.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerDevCommands(program);
   registerGatewayCommands(program);
   registerFleetCommands(program);
+  registerDeltaCommands(program);
   for (const command of leafCommands(program)) addConfigOptions(command);
   return program;
 }

@@ -136,7 +136,7 @@ class OpWriter {
 
 export async function applyOpsDelta(options: ApplyOpsDeltaOptions): Promise<AppliedOpsDelta> {
   const started = performance.now();
-  const openPatch = options.openPatch ?? (options.patchPath ? (start: number) => createReadStream(options.patchPath!, { start, highWaterMark: 256 * 1024 }) : undefined);
+  const openPatch = options.openPatch ?? (options.patchPath ? (start: number) => createReadStream(options.patchPath!, start > 0 ? { start, highWaterMark: 256 * 1024 } : { highWaterMark: 256 * 1024 }) : undefined); // no position at 0: a FIFO works too
   if (!openPatch) throw new TypeError('applyOpsDelta needs patchPath or openPatch');
   const resume = options.resumeFrom ? opsApplyCheckpointSchema.parse(options.resumeFrom) : undefined;
   const partialPath = partialPathFor(options.outPath);
