@@ -128,3 +128,51 @@ export function buildImagePair({ oldPath, newPath, targetBytes, seed = 1, rebuil
   writeFileSync(newPath, newImage);
   return { binaries: files.length, rebuilt, added: spare[0].path, removed: files[removed].path, oldBytes: oldImage.length, newBytes: newImage.length };
 }
+
+/** One ustar member: 512-byte header (checksum filled in) + body padded to 512 bytes. */
+function tarMember(name, body) {
+  const header = Buffer.alloc(512);
+  header.write(name, 0, 100, 'utf8');
+  header.write('0000755\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(`${body.length.toString(8).padStart(11, '0')}\0`, 124);
+  header.write('14000000000\0', 136);
+  header.write('        ', 148);
+  header.write('0', 156);
+  header.write('ustar\0', 257, 'latin1');
+  header.write('00', 263);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  const pad = (512 - (body.length % 512)) % 512;
+  return Buffer.concat([header, body, Buffer.alloc(pad)]);
+}
+
+/**
+ * Tar root filesystem pair (ustar, one member per ELF binary under usr/bin/): the new image
+ * rebuilds a fraction of the binaries (as above, unaligned) and lists its members in another
+ * order (reversed halves), so the same path sits at an unrelated offset in each image.
+ * @param {{ oldPath: string, newPath: string, targetBytes: number, seed?: number, rebuiltFraction?: number }} opts
+ */
+export function buildTarImagePair({ oldPath, newPath, targetBytes, seed = 1, rebuiltFraction = 0.3 }) {
+  const rand = prng(seed);
+  const maxSize = Math.max(64 * 1024, Math.min(8 * 1024 * 1024, Math.floor(targetBytes / 6)));
+  const files = collectElfFiles(targetBytes, { maxSize, spare: 1 });
+  const donor = readFileSync(files.pop().path);
+  const names = files.map((f, i) => `usr/bin/${i.toString().padStart(4, '0')}-${f.path.split('/').pop()}`.slice(0, 99));
+  const bodies = files.map((f) => readFileSync(f.path));
+  const oldImage = Buffer.concat([...bodies.map((b, i) => tarMember(names[i], b)), Buffer.alloc(1024)]);
+  let rebuilt = 0;
+  const newBodies = bodies.map((b) => {
+    if (rand() >= rebuiltFraction) return b;
+    rebuilt++;
+    return rebuild(b, rand, donor).subarray(0, b.length + Math.floor(b.length * 0.05));
+  });
+  const half = Math.floor(files.length / 2);
+  const order = [...files.keys()].slice(half).reverse().concat([...files.keys()].slice(0, half).reverse());
+  const newImage = Buffer.concat([...order.map((i) => tarMember(names[i], newBodies[i])), Buffer.alloc(1024)]);
+  writeFileSync(oldPath, oldImage);
+  writeFileSync(newPath, newImage);
+  return { members: files.length, rebuilt, oldBytes: oldImage.length, newBytes: newImage.length };
+}
