@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { applyBsdiffPatch, generateBsdiffDelta } from '../../deltas/index.js';
 import { applyOpsDelta, generateOpsDelta, opsApplyCheckpointSchema, type OpsApplyCheckpoint } from '../../deltas/ops/index.js';
 import { peakRssBytes } from '../../deltas/ops/peak-rss.js';
@@ -43,6 +43,8 @@ function positive(value: string | undefined, what: string): number | undefined {
 }
 
 async function sniffFormat(patchPath: string): Promise<'ops' | 'bsdiff'> {
+  // A FIFO or other stream cannot be peeked without losing the bytes; only ops patches stream.
+  if (!(await stat(patchPath)).isFile()) return 'ops';
   const fh = await open(patchPath, 'r');
   try {
     const head = Buffer.alloc(8);
