@@ -45,6 +45,8 @@ const ringSchema = z
     name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a short lowercase name such as canary'),
     /** Cumulative: how many devices are on the release once this ring is entered. */
     size: sizeSchema,
+    /** Only devices with all these labels may join this ring (e.g. one region at a time). */
+    labels: z.record(z.string(), z.string()).optional(),
     bakeTime: durationSchema,
     minReports: z.int().min(1),
     thresholds: thresholdsSchema,

@@ -12,13 +12,39 @@ export function canaryOrder(rolloutId: string, deviceIds: string[]): string[] {
     .map((entry) => entry.id);
 }
 
-/** Splits the ordered devices into rings by cumulative targets: ring i gets devices [t(i-1), t(i)). */
-export function assignRings(rolloutId: string, deviceIds: string[], cumulativeTargets: number[]): string[][] {
-  const ordered = canaryOrder(rolloutId, deviceIds);
-  let start = 0;
-  return cumulativeTargets.map((target) => {
-    const ring = ordered.slice(start, Math.max(start, target));
-    start = Math.max(start, target);
+export interface RingSlot {
+  /** Devices on the release once this ring is entered (cumulative). */
+  target: number;
+  /** Only devices carrying all these labels may join the ring. */
+  labels?: Record<string, string>;
+}
+
+export interface LabelledDevice {
+  id: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * Fills rings in order from the canary order: ring i takes the next devices (that match its
+ * labels, if any) until the rollout covers its cumulative target. A ring limited to one region
+ * can come up short when the region is small: it then takes all of that region.
+ */
+export function assignRings(rolloutId: string, devices: LabelledDevice[], slots: RingSlot[]): string[][] {
+  const byId = new Map(devices.map((d) => [d.id, d]));
+  const ordered = canaryOrder(rolloutId, devices.map((d) => d.id));
+  const taken = new Set<string>();
+  return slots.map((slot) => {
+    const ring: string[] = [];
+    for (const id of ordered) {
+      if (taken.size >= slot.target) break;
+      if (taken.has(id) || !matches(byId.get(id)!.labels, slot.labels)) continue;
+      ring.push(id);
+      taken.add(id);
+    }
     return ring;
   });
+}
+
+function matches(labels: Record<string, string>, wanted: Record<string, string> | undefined): boolean {
+  return !wanted || Object.entries(wanted).every(([k, v]) => labels[k] === v);
 }

@@ -85,11 +85,24 @@ describe('ring assignment', () => {
     expect(canaryOrder('r1', devices).slice(0, 5)).not.toEqual(canaryOrder('r2', devices).slice(0, 5));
   });
 
+  const plain = devices.map((id, i) => ({ id, labels: { region: i % 2 ? 'eu' : 'us' } }));
+
   it('splits devices into disjoint rings covering the cumulative targets', () => {
-    const rings = assignRings('r1', devices, [5, 13, 50]);
+    const rings = assignRings('r1', plain, [{ target: 5 }, { target: 13 }, { target: 50 }]);
     expect(rings.map((r) => r.length)).toEqual([5, 8, 37]);
     expect(new Set(rings.flat()).size).toBe(50);
     expect(rings[0]).toEqual(canaryOrder('r1', devices).slice(0, 5));
+  });
+
+  it('limits a ring to devices with its labels, one region at a time', () => {
+    const rings = assignRings('r1', plain, [{ target: 4, labels: { region: 'eu' } }, { target: 40, labels: { region: 'eu' } }, { target: 50 }]);
+    const region = (id: string) => plain.find((d) => d.id === id)!.labels.region;
+    expect(rings[0]!.every((id) => region(id) === 'eu')).toBe(true);
+    expect(rings[0]).toHaveLength(4);
+    // Only 25 eu devices exist: the second ring takes the other 21 and stops short of 40.
+    expect(rings[1]).toHaveLength(21);
+    expect(rings[2]!.every((id) => region(id) === 'us')).toBe(true);
+    expect(rings[2]).toHaveLength(25);
   });
 });
 

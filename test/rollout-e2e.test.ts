@@ -50,15 +50,18 @@ describe('rollouts through canary rings with a simulated fleet', () => {
   let client: Client;
   let fleet: ProtocolFleet;
   const crashing = new Set<string>();
+  /** Releases that crash-loop only in one region: version -> region. */
+  const crashingIn = new Map<string, string>();
   /** Releases in `crashing` crash-loop on boot and fall back; everything else commits. */
-  const behaviour: BehaviourModel = (_device, release) => (crashing.has(release.version) ? { result: 'fail', kind: 'boot', fallsBack: true } : { result: 'commit' });
+  const behaviour: BehaviourModel = (device, release) =>
+    crashing.has(release.version) || crashingIn.get(release.version) === device.labels.region ? { result: 'fail', kind: 'boot', fallsBack: true } : { result: 'commit' };
 
   beforeAll(async () => {
     const temporal = await startTemporal();
     env = temporal.env;
     releases = await ReleaseHarness.start(env.address, 'rollout-e2e-releases');
     const images = await mkdtemp(join(tmpdir(), 'ota-rollout-images-'));
-    for (const [version, crash] of [['1.0.0', false], ['1.1.0', false], ['1.2.0', true]] as const) {
+    for (const [version, crash] of [['1.0.0', false], ['1.1.0', false], ['1.2.0', true], ['1.3.0', false]] as const) {
       const image = join(images, `fw-${version}.tar`);
       buildSampleImage({ version, out: image, crashLoop: crash });
       await releases.publish({ image, version, securityVersion: 1 });
@@ -185,6 +188,66 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     const before = fleet.versions()['1.2.0'] ?? 0;
     for (let i = 0; i < 3; i++) await fleet.tick(behaviour);
     expect(fleet.versions()['1.2.0'] ?? 0).toBe(before);
+  }, 120_000);
+
+  it('a release that fails only in one region halts when that region\'s ring breaches', async () => {
+    crashingIn.set('1.3.0', 'us');
+    const byRegion = policy({
+      rings: [
+        { name: 'eu', labels: { region: 'eu' }, size: { percent: 50 }, bakeTime: '1s', minReports: 5, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
+        { name: 'us', labels: { region: 'us' }, size: { percent: 100 }, bakeTime: '1s', minReports: 3, thresholds: { failureRate: 0.2, maxFailures: 1 }, onBreach: 'halt' },
+      ],
+    });
+    const handle = await startRollout('1.3.0', byRegion);
+    let status = await handle.query<RolloutStatus>('status');
+    for (let i = 0; i < 150 && status.state !== 'halted'; i++) {
+      await fleet.tick(behaviour);
+      await new Promise((r) => setTimeout(r, 200));
+      status = await handle.query<RolloutStatus>('status');
+    }
+    expect(status.state).toBe('halted');
+    expect(status.rings.map((r) => [r.name, r.state])).toEqual([['eu', 'passed'], ['us', 'breached']]);
+    const eu = fleet.devices.filter((d) => d.labels.region === 'eu');
+    const us = fleet.devices.filter((d) => d.labels.region === 'us');
+    expect(eu.every((d) => d.current.version === '1.3.0')).toBe(true);
+    // Every us device that tried 1.3.0 fell back; none runs it.
+    expect(us.some((d) => d.current.version === '1.3.0')).toBe(false);
+    expect(status.decisions.find((d) => d.action === 'halt')?.reason).toMatch(/devices failed/);
+    await handle.executeUpdate('abort', { args: [{ reason: 'fix the us build first' }] });
+    expect(((await handle.result()) as RolloutStatus).state).toBe('aborted');
+  }, 120_000);
+
+  it('a worker that goes away during bake time loses nothing', async () => {
+    const slow = policy({
+      rings: [
+        { name: 'canary', size: { count: 2 }, bakeTime: '3s', minReports: 2, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
+        { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: 5, thresholds: { failureRate: 0.2, maxFailures: 2 }, onBreach: 'halt' },
+      ],
+    });
+    const handle = await startRollout('1.1.0', slow);
+    let status = await handle.query<RolloutStatus>('status');
+    for (let i = 0; i < 100 && status.rings[0]!.state !== 'baking'; i++) {
+      await fleet.tick(behaviour);
+      await new Promise((r) => setTimeout(r, 100));
+      status = await handle.query<RolloutStatus>('status');
+    }
+    expect(status.rings[0]!.state).toBe('baking');
+    // The worker stops mid-bake; a new one (fresh process state) replays the history and carries on.
+    worker.shutdown();
+    await running;
+    await connection.close();
+    for (let i = 0; i < 3; i++) await fleet.tick(behaviour);
+    const config = { ...releases.config, temporal: { ...releases.config.temporal, taskQueue: QUEUE } };
+    ({ worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleetStore })));
+    running = worker.run();
+    const final = await driveUntilDone(handle);
+    expect(final.state).toBe('completed');
+    // No ring lost or repeated: one plan, each ring opened and passed exactly once.
+    const actions = final.decisions.map((d) => `${d.ring ?? ''}:${d.action}`);
+    expect(actions.filter((a) => a === 'canary:open-ring')).toHaveLength(1);
+    expect(actions.filter((a) => a === 'fleet:open-ring')).toHaveLength(1);
+    expect(actions.filter((a) => a === ':plan')).toHaveLength(1);
+    expect(fleet.versions()).toEqual({ '1.1.0': 10 });
   }, 120_000);
 
   it('refuses a second rollout of the same hardware while one is open', async () => {

@@ -43,7 +43,11 @@ export function rolloutActivities(deps: RolloutDeps) {
       const devices = await fleet.devicesBySelector({ hardwareId: request.hardwareId, labels: request.policy.target.labels, channel: request.channel });
       const ids = devices.map((d) => d.id);
       const targets = ringTargets(request.policy, ids.length);
-      const rings = assignRings(request.rolloutId, ids, targets);
+      const rings = assignRings(
+        request.rolloutId,
+        devices.map((d) => ({ id: d.id, labels: d.labels })),
+        targets.map((target, i) => ({ target, labels: request.policy.rings[i]!.labels })),
+      );
       await fleet.createRollout({
         id: request.rolloutId,
         hardwareId: request.hardwareId,
@@ -76,12 +80,22 @@ export function rolloutActivities(deps: RolloutDeps) {
     },
 
     async readRingHealth(rolloutId: string, ring: string): Promise<RingHealth> {
-      const health = await (await deps.fleet()).ringHealth(rolloutId, ring);
+      const fleet = await deps.fleet();
+      const health = await fleet.ringHealth(rolloutId, ring);
       const failed = health.byState.failed + health.byState['rolled-back'];
+      // Devices that already ran the release when the ring opened have nothing to report about
+      // it; their check-ins show them healthy on it, so they count as committed.
+      const { rows } = await fleet.db.query<{ n: number | string }>(
+        `SELECT count(*) AS n FROM rollout_assignments a JOIN device_state s ON s.device_id = a.device_id
+         WHERE a.rollout_id = $1 AND a.ring = $2 AND s.current_version = a.release_version
+           AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.device_id = a.device_id AND r.release_version = a.release_version AND r.received_at >= a.assigned_at)`,
+        [rolloutId, ring],
+      );
+      const alreadyOn = Number(rows[0]?.n ?? 0);
       return {
         assigned: health.assigned,
-        reported: health.byState.committed + failed,
-        committed: health.byState.committed,
+        reported: health.byState.committed + alreadyOn + failed,
+        committed: health.byState.committed + alreadyOn,
         failed,
         failuresByKind: { ...health.byFailureKind },
       };
