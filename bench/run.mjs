@@ -9,6 +9,7 @@
 //   npm run bench -- --json                # JSON on stdout (table and progress on stderr)
 //   npm run bench -- --write-docs          # also rewrite docs/benchmarks.md
 //   node bench/run.mjs --no-s3 --no-store  # skip parts; --fresh rebuilds the cached pair
+//   --no-ops skips the ops delta format; --no-1g its ~1 GB generation/apply run
 //
 // Every heavy step runs in its own process, so each peak RSS is that step's alone:
 //  - ours: generateBsdiffDelta / applyBsdiffPatch fork deltas/artifact-child.mjs, which reports
@@ -46,7 +47,7 @@ if (flag('--help') || flag('-h')) {
   console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
-const known = new Set(['--size', '--store-size', '--json', '--write-docs', '--no-s3', '--no-store', '--no-cli', '--fresh', '--seed']);
+const known = new Set(['--size', '--store-size', '--json', '--write-docs', '--no-s3', '--no-store', '--no-cli', '--fresh', '--seed', '--no-ops', '--no-1g']);
 for (const [i, a] of argv.entries()) {
   if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (see --help)`);
   if (!a.startsWith('--') && !['--size', '--store-size', '--seed'].includes(argv[i - 1])) throw new Error(`unexpected argument ${a}`);
@@ -148,6 +149,8 @@ function machine() {
     kernel: spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout?.trim(),
     bsdiffPackage: dpkgVersion('bsdiff'),
     loadAvgAtStart: loadavg().map((n) => Number(n.toFixed(2))),
+    // VmHWM of `node -e ''`: what any Node.js process costs before doing anything.
+    nodeBaselineRssBytes: Number(/VmHWM:\s*(\d+)/.exec(spawnSync(process.execPath, ['-e', "process.stdout.write(require('fs').readFileSync('/proc/self/status','utf8'))"], { encoding: 'utf8' }).stdout ?? '')?.[1]) * 1024 || undefined,
   };
 }
 
@@ -256,6 +259,93 @@ function ourProgress(label, started) {
     const percent = p.bytesTotal ? ` ${Math.floor((p.bytesDone / p.bytesTotal) * 100)}%` : '';
     status(`${label}: ${p.phase}${percent}, ${sec(performance.now() - started)}${rss ? `, RSS ${rssMb(rss)}` : ''}`);
   };
+}
+
+// ---------- 2b. ops delta format ----------
+/** Runs bench/ops-child.mjs under /usr/bin/time (CPU includes the workers it reaps); returns its result too. */
+async function opsChild(label, command, a, b, out, work) {
+  const resultPath = join(work, `ops-${command}-${process.pid}.json`);
+  const run = await runCli(label, process.execPath, [join(root, 'bench', 'ops-child.mjs'), command, a, b, out, resultPath]);
+  const result = JSON.parse(readFileSync(resultPath, 'utf8'));
+  rmSync(resultPath, { force: true });
+  return { run, result };
+}
+
+/** Generate + apply with the ops format; every output is checked against the target sha256. */
+async function opsRound(label, oldPath, newPath, newSha256, work) {
+  const patch = join(work, `${label}.ops`);
+  const gen = await opsChild(`edge-ota ops generate (${label})`, 'generate', oldPath, newPath, patch, work);
+  const g = gen.result;
+  log(`edge-ota ops (${label}): ${mb(g.length)} MB patch, ${g.opCount} ops, ${sec(gen.run.wallMs)} wall, CPU ${cpuS(gen.run.cpuMs)}, peak RSS main ${rssMb(g.peakRssBytes.main)} + workers ${g.peakRssBytes.workers.map(rssMb).join(' + ')}`);
+  const out = join(work, `${label}.ops.out`);
+  const app = await opsChild(`edge-ota ops apply (${label})`, 'apply', oldPath, patch, out, work);
+  const hashStarted = performance.now();
+  const outSha = await sha256File(out);
+  const sha256Ms = performance.now() - hashStarted;
+  rmSync(out, { force: true });
+  rmSync(patch, { force: true });
+  log(`edge-ota ops apply (${label}): ${sec(app.run.wallMs)}, peak RSS ${rssMb(app.result.peakRssBytes)}, sha256 ${outSha === newSha256 ? 'matches' : 'MISMATCH'}`);
+  return {
+    generate: {
+      wallMs: gen.run.wallMs,
+      cpuMs: gen.run.cpuMs,
+      durationMs: g.durationMs,
+      phaseMs: g.phaseMs,
+      workers: g.workers,
+      peakRssBytes: g.peakRssBytes.total,
+      mainPeakRssBytes: g.peakRssBytes.main,
+      workerPeakRssBytes: g.peakRssBytes.workers,
+      largestProcessPeakRssBytes: gen.run.peakRssBytes,
+      patchBytes: g.length,
+      patchSha256: g.sha256,
+      opCount: g.opCount,
+      ops: g.ops,
+      tarAligned: g.tarAligned,
+    },
+    apply: {
+      wallMs: app.run.wallMs,
+      cpuMs: app.run.cpuMs,
+      durationMs: app.result.durationMs,
+      sourceCheckMs: app.result.sourceCheckMs,
+      peakRssBytes: app.result.peakRssBytes,
+      sha256Ms,
+      targetSha256Ok: outSha === newSha256 && app.result.sha256 === newSha256,
+    },
+  };
+}
+
+/** ~1 GB pair: the 100 MiB pair repeated (real ELF content, the same kind of change every 100 MB). */
+async function bigPair(pair, times) {
+  const dir = join(pair.dir, `x${times}`);
+  const meta = join(dir, 'meta.json');
+  if (existsSync(meta)) return { ...JSON.parse(readFileSync(meta, 'utf8')), oldPath: join(dir, 'old.img'), newPath: join(dir, 'new.img') };
+  mkdirSync(dir, { recursive: true });
+  status(`1 GB pair: writing ${times} × the ${sizeMiB} MiB pair...`, true);
+  const hashes = {};
+  for (const w of ['old', 'new']) {
+    const part = readFileSync(w === 'old' ? pair.oldPath : pair.newPath);
+    const hash = createHash('sha256');
+    const temp = join(dir, `${w}.img.partial`);
+    writeFileSync(temp, '');
+    for (let i = 0; i < times; i++) {
+      writeFileSync(temp, part, { flag: 'a' });
+      hash.update(part);
+    }
+    renameSync(temp, join(dir, `${w}.img`));
+    hashes[w] = { bytes: part.length * times, sha256: hash.digest('hex') };
+  }
+  const info = { times, oldBytes: hashes.old.bytes, newBytes: hashes.new.bytes, oldSha256: hashes.old.sha256, newSha256: hashes.new.sha256 };
+  writeFileSync(meta, JSON.stringify(info, null, 2));
+  return { ...info, oldPath: join(dir, 'old.img'), newPath: join(dir, 'new.img') };
+}
+
+async function opsBench(pair, work) {
+  const results = { pair100: await opsRound(`${sizeMiB}MiB`, pair.oldPath, pair.newPath, pair.newSha256, work) };
+  if (!flag('--no-1g')) {
+    const big = await bigPair(pair, 10);
+    results.big = { pair: { times: big.times, oldBytes: big.oldBytes, newBytes: big.newBytes }, ...(await opsRound(`${Math.round(big.newBytes / 1e6)}MB`, big.oldPath, big.newPath, big.newSha256, work)) };
+  }
+  return results;
 }
 
 // ---------- 2. deltas ----------
@@ -484,6 +574,53 @@ async function storeBench(work) {
 }
 
 // ---------- 4. report ----------
+/** The ops format against whole-image bsdiff and the CLI, and the issue's targets, met or not. */
+function opsTables(r) {
+  const o = r.deltas.ops;
+  if (!o) return [];
+  const p = o.pair100;
+  const c = r.deltas.cli;
+  const ours = r.deltas.ours;
+  const full = r.deltas.fullImage.bytes;
+  const largest = (g) => `${rssMb(g.peakRssBytes)} (main ${rssMb(g.mainPeakRssBytes)} + ${g.workerPeakRssBytes.length} workers ${g.workerPeakRssBytes.map(rssMb).join(' / ')}; largest process ${rssMb(g.largestProcessPeakRssBytes)})`;
+  const kinds = (g) => Object.entries(g.ops).filter(([, v]) => v.count).map(([k, v]) => `${k} ${v.count}`).join(', ');
+  const lines = [
+    '',
+    `**Ops format** (\`generateOpsDelta\` / \`applyOpsDelta\`, compiled \`dist/deltas/ops\`, each step in its own process via \`bench/ops-child.mjs\`; CPU time from \`/usr/bin/time -v\`, which includes the worker processes):`,
+    '',
+    '| ops delta | wall time | CPU time (user + sys) | peak RSS: sum of VmHWM of main + workers (upper bound of the simultaneous peak) | patch size | patch / gzip full image | ops | output reproduces target sha256 |',
+    '|---|---|---|---|---|---|---|---|',
+    `| generate, ${r.deltas.pair.sizeMiB} MiB pair, ${p.generate.workers} workers | ${sec(p.generate.wallMs)} | ${cpuS(p.generate.cpuMs)} | ${largest(p.generate)} | ${mb(p.generate.patchBytes)} MB | ${pct(p.generate.patchBytes, full)} | ${p.generate.opCount} (${kinds(p.generate)}) | ${p.apply.targetSha256Ok ? 'yes (applied back)' : 'NO'} |`,
+  ];
+  if (o.big) {
+    lines.push(`| generate, ${mb(o.big.pair.newBytes)} MB pair (${o.big.pair.times} × the ${r.deltas.pair.sizeMiB} MiB pair), ${o.big.generate.workers} workers | ${sec(o.big.generate.wallMs)} | ${cpuS(o.big.generate.cpuMs)} | ${largest(o.big.generate)} | ${mb(o.big.generate.patchBytes)} MB | – | ${o.big.generate.opCount} | ${o.big.apply.targetSha256Ok ? 'yes (applied back)' : 'NO'} |`);
+  }
+  lines.push(
+    '',
+    '| ops apply (patch read once as a stream, source by extent, target written in order, per-op sha256) | wall time | CPU time (user + sys) | of which: sha256 of the whole source up front | peak RSS (VmHWM) | output reproduces target sha256 |',
+    '|---|---|---|---|---|---|',
+    `| ${r.deltas.pair.sizeMiB} MiB pair | ${sec(p.apply.wallMs)} | ${cpuS(p.apply.cpuMs)} | ${sec(p.apply.sourceCheckMs)} | ${rssMb(p.apply.peakRssBytes)} | ${p.apply.targetSha256Ok ? 'yes' : 'NO'} |`,
+  );
+  if (o.big) lines.push(`| ${mb(o.big.pair.newBytes)} MB pair | ${sec(o.big.apply.wallMs)} | ${cpuS(o.big.apply.cpuMs)} | ${sec(o.big.apply.sourceCheckMs)} | ${rssMb(o.big.apply.peakRssBytes)} | ${o.big.apply.targetSha256Ok ? 'yes' : 'NO'} |`);
+  const yes = (ok) => (ok ? 'met' : '**not met**');
+  const bsdiffBytes = ours.generate.patchBytes;
+  const rows = [
+    ['patch size ≤ whole-image bsdiff', `${mb(p.generate.patchBytes)} MB vs ${mb(bsdiffBytes)} MB (${(p.generate.patchBytes / bsdiffBytes).toFixed(2)} ×)`, yes(p.generate.patchBytes <= bsdiffBytes)],
+  ];
+  if (c.generate) {
+    rows.push([
+      'generation ≥ 5 × faster than the `bsdiff` CLI',
+      `${sec(p.generate.wallMs)} vs ${sec(c.generate.wallMs)} wall (${(c.generate.wallMs / p.generate.wallMs).toFixed(1)} ×); CPU ${cpuS(p.generate.cpuMs)} vs ${cpuS(c.generate.cpuMs)} (${(c.generate.cpuMs / p.generate.cpuMs).toFixed(1)} ×)`,
+      yes(c.generate.wallMs / p.generate.wallMs >= 5 && c.generate.cpuMs / p.generate.cpuMs >= 5),
+    ]);
+  }
+  rows.push(['generation peak memory < 512 MB (sum of processes)', `${rssMb(p.generate.peakRssBytes)}${o.big ? `; ~1 GB image: ${rssMb(o.big.generate.peakRssBytes)}` : ''}`, yes(p.generate.peakRssBytes < 512e6 && (!o.big || o.big.generate.peakRssBytes < 512e6))]);
+  rows.push(['apply peak RSS < 32 MB', `${rssMb(p.apply.peakRssBytes)}${o.big ? `; ~1 GB image: ${rssMb(o.big.apply.peakRssBytes)}` : ''} (the Node.js runtime alone: ${rssMb(r.machine.nodeBaselineRssBytes)})`, yes(p.apply.peakRssBytes < 32e6 && (!o.big || o.big.apply.peakRssBytes < 32e6))]);
+  if (c.apply) rows.push(['apply time ≤ `bspatch`', `${sec(p.apply.wallMs)} vs ${sec(c.apply.wallMs)} (bspatch without hashing its output)`, yes(p.apply.wallMs <= c.apply.wallMs)]);
+  lines.push('', '| target (issue 7) | measured | |', '|---|---|---|', ...rows.map((row) => `| ${row.join(' | ')} |`));
+  return lines;
+}
+
 function tables(r) {
   const lines = [];
   const p = r.deltas.pair;
@@ -517,6 +654,7 @@ function tables(r) {
       `Interop: Debian \`bspatch\` applies our patch: ${i.cliAppliesOurs ? 'yes' : 'NO'}; \`applyBsdiffPatch\` applies the CLI's patch: ${i.oursAppliesCli ? 'yes' : 'NO'}; the two patches are ${i.identicalPatches ? 'byte-identical' : 'different bytes'}. CLI peak RSS measured with ${c.generate.peakRssMethod}.`,
     );
   }
+  lines.push(...opsTables(r));
   if (r.store?.length) {
     lines.push(
       '',
@@ -553,6 +691,12 @@ function docsText(r, table) {
     `- **Apply memory follows the image, not the patch**: bspatch holds the old and the new image in RAM (${rssMb(r.deltas.ours.apply.peakRssBytes)} for this pair).`,
     `- **Times.** The machine has ${m.nproc} vCPUs. The 1-minute load average was ${m.loadAvgAtStart[0]} when the run started${m.loadAvg1MaxDuringRun !== undefined ? ` and reached ${m.loadAvg1MaxDuringRun} during it` : ''}. Other jobs may share the machine, so read the wall times as upper bounds, and compare ours with the CLI by CPU time (user + sys), which depends less on that load. The steps ran one after another: gzip, ours, then the CLI. The suffix sort is single-threaded. For the CLI, CPU time comes from \`/usr/bin/time -v\`. For our children it is read from \`/proc/<pid>/stat\` at their progress events; the last event comes just before the child exits.`,
   );
+  if (r.deltas.ops) {
+    const og = r.deltas.ops.pair100.generate;
+    notes.push(
+      `- **Ops format.** The ops patch is ${(og.patchBytes / o.patchBytes).toFixed(2)} × the whole-image bsdiff patch here. Per-op bsdiff payloads are compressed one by one (bzip2 per op), so they lose the cross-binary context of one bzip2 stream over the whole image; on this synthetic pair every rebuilt binary gets a slice of the same donor binary spliced in, which whole-image bsdiff compresses together and per-op payloads cannot. Generation time is dominated by the per-op bsdiff runs (phases: hashing ${sec(og.phaseMs.hashing)}, scanning ${sec(og.phaseMs.scanning)}, ops ${sec(og.phaseMs.writing)}). Apply memory is the Node.js runtime (${rssMb(r.machine.nodeBaselineRssBytes)} for \`node -e ''\`) plus a bounded working set (1 MiB I/O buffer, bspatch's copy of one op's source extent and output, bzip2 state); it does not grow with the image.`,
+    );
+  }
   if (r.store?.length) {
     notes.push(
       `- **Store streaming.** The store is designed so that memory is bounded by stream buffers and, for S3, by the multipart parts in flight (4 × 8 MiB by default), not by the object size. This bench measures one size. The peak came during upload for ${r.store.map((x) => `${x.backend.split(' ')[0]} (${rssMb(x.uploadPeakRssBytes)} after upload, ${rssMb(x.peakRssBytes)} overall)`).join(', ')}. \`test/stores.memory.test.ts\` checks on every test run that a 200 MiB transfer adds less than 150 MiB (157 MB), with 5 MiB parts.`,
@@ -584,6 +728,9 @@ Do not edit the figures by hand: re-run the command. Delta design and the scenar
   the child's VmHWM for ours and ${c.generate?.peakRssMethod ?? '/usr/bin/time -v'} for the CLI.
 - **Patch application**: \`applyBsdiffPatch\` (child process; bspatch, then sha256 of the output) against
   Debian's \`bspatch\` CLI; both outputs are checked against the new image's sha256.
+- **Ops delta format** ([delta-format.md](delta-format.md)): \`generateOpsDelta\` (worker processes sized to the cores within a 512 MiB budget)
+  and \`applyOpsDelta\` (source sha256 up front, then the patch as one stream, per-op sha256), each in its own process
+  (\`bench/ops-child.mjs\`), on the same pair${r.deltas.ops?.big ? `, and on a ${mb(r.deltas.ops.big.pair.newBytes)} MB pair made of ${r.deltas.ops.big.pair.times} copies of it` : ''}; the output is checked against the target sha256.
 - **Artifact store**: a ${storeMiB} MiB object streamed through \`putBlob\` and back through \`getStream\` in a
   dedicated child process (its VmHWM is the transfer's peak; "baseline" is its RSS after imports and opening the store).
 
@@ -621,6 +768,7 @@ try {
   log(`machine: ${m.nproc} vCPU, ${m.cpu}, ${m.ramGB} GB RAM, Node ${m.node}; load ${m.loadAvgAtStart.join(' ')}`);
   const pair = await imagePair();
   const deltas = await deltaBench(pair, work);
+  if (!flag('--no-ops')) deltas.ops = await opsBench(pair, work);
   const store = flag('--no-store') ? [] : await storeBench(work);
   m.loadAvg1MaxDuringRun = Number(Math.max(load1Max, loadavg()[0]).toFixed(2));
   const result = { date: new Date().toISOString(), command: commandLine(), machine: m, deltas, store, totalMs: performance.now() - benchStarted };
@@ -634,6 +782,8 @@ try {
     deltas.cli.apply?.targetSha256Ok ?? true,
     deltas.interop.cliAppliesOurs ?? true,
     deltas.interop.oursAppliesCli ?? true,
+    deltas.ops?.pair100.apply.targetSha256Ok ?? true,
+    deltas.ops?.big?.apply.targetSha256Ok ?? true,
   ].some((ok) => !ok);
   if (failed) {
     log('FAILED: an output did not reproduce the target sha256 (see the table)');
