@@ -1,13 +1,14 @@
 // The device's on-disk report queue against a real gateway: durable across restarts and torn
 // writes, sent in order, dropped only once the gateway answered for a report.
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDeviceKey } from '../device-client/reports/device-key.js';
 import { signPayload } from '../device-client/reports/envelope.js';
-import { ReportQueue } from '../device-client/reports/report-queue.js';
-import { flushReports } from '../device-client/reports/report-sender.js';
+import { GatewayClient } from '../device-client/agent/gateway-client.js';
+import { ReportQueue } from '../device-client/reports/queue.js';
+import { flushReports } from '../device-client/reports/send-reports.js';
 import { FleetStore } from '../fleet/fleet-store.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import type { HealthReportBody } from '../schemas/device-api.js';
@@ -53,42 +54,46 @@ function body(deviceId: string, state: HealthReportBody['state'], extra: Partial
 }
 
 describe('report queue', () => {
-  it('survives a restart and a torn last line, and keeps counting up', async () => {
+  it('survives a restart and a torn last write, and keeps counting up without reusing a counter', async () => {
     const { deviceId, dir } = await enrolledDevice();
-    const queue = await ReportQueue.open(dir);
-    expect(await queue.enqueue(body(deviceId, 'downloading'))).toBe(1);
-    expect(await queue.enqueue(body(deviceId, 'installed'))).toBe(2);
-    appendFileSync(join(dir, 'queue.log'), '{"counter":3,"report":{"type":"rep'); // power cut mid-append
+    const queue = new ReportQueue(dir);
+    expect((await queue.enqueue(body(deviceId, 'downloading'))).counter).toBe(1);
+    expect((await queue.enqueue(body(deviceId, 'installed'))).counter).toBe(2);
+    // Power cut mid-enqueue of report 3: its counter was reserved, its file half-written (a temp
+    // file of the atomic write, or a filesystem exposing the torn file itself).
+    writeFileSync(join(dir, 'reports', 'counter.json'), '{"next":4}');
+    writeFileSync(join(dir, 'reports', 'pending', '.0000000000000003.json.1.x.tmp'), '{"counter":3,"body":{"type":"rep');
+    writeFileSync(join(dir, 'reports', 'pending', '0000000000000003.json'), '{"counter":3,"body":{"type":"rep');
 
-    const reopened = await ReportQueue.open(dir);
-    expect(reopened.pending().map((e) => [e.counter, e.report.state])).toEqual([[1, 'downloading'], [2, 'installed']]);
-    expect(await reopened.enqueue(body(deviceId, 'booted'))).toBe(3);
-    expect(readFileSync(join(dir, 'queue.log'), 'utf8').trim().split('\n')).toHaveLength(3);
+    const reopened = new ReportQueue(dir);
+    expect((await reopened.pending()).map((e) => [e.counter, e.body.state])).toEqual([[1, 'downloading'], [2, 'installed']]);
+    expect((await reopened.enqueue(body(deviceId, 'booted'))).counter).toBe(4); // 3 was reserved: a gap, never a reuse
+    expect(readdirSync(join(dir, 'reports', 'pending')).filter((n) => !n.startsWith('.'))).toHaveLength(3);
   });
 
   it('sends in order, drops only acknowledged reports, and keeps everything while the gateway is down', async () => {
     const device = await enrolledDevice();
-    const queue = await ReportQueue.open(device.dir);
+    const queue = new ReportQueue(device.dir);
     for (const state of ['downloading', 'installed', 'booted', 'committed'] as const) await queue.enqueue(body(device.deviceId, state));
 
-    const down = await flushReports(queue, { gatewayUrl: 'http://127.0.0.1:9', deviceId: device.deviceId, key: device.key, timeoutMs: 2000 });
-    expect(down).toMatchObject({ sent: 0, remaining: 4 });
-    expect(down.stoppedBy).toMatch(/unreachable/);
+    const down = await flushReports(queue, new GatewayClient('http://127.0.0.1:9', { timeoutMs: 2000 }), device.key);
+    expect(down).toMatchObject({ sent: [], remaining: 4 });
+    expect(down.stopped).toMatch(/unreachable/);
 
-    const sent = await flushReports(queue, { gatewayUrl: gateway.url, deviceId: device.deviceId, key: device.key });
-    expect(sent).toEqual({ sent: 4, rejected: 0, remaining: 0 });
+    const sent = await flushReports(queue, new GatewayClient(gateway.url), device.key);
+    expect(sent).toEqual({ sent: [1, 2, 3, 4], duplicates: [], deadLettered: [], remaining: 0 });
     expect((await fleet.reportsOf(device.deviceId)).map((r) => [r.counter, r.state])).toEqual([[4, 'committed'], [3, 'booted'], [2, 'installed'], [1, 'downloading']]);
 
-    const reopened = await ReportQueue.open(device.dir);
-    expect(reopened.pending()).toEqual([]);
-    expect(await reopened.enqueue(body(device.deviceId, 'committed'))).toBe(5);
+    const reopened = new ReportQueue(device.dir);
+    expect(await reopened.pending()).toEqual([]);
+    expect((await reopened.enqueue(body(device.deviceId, 'committed'))).counter).toBe(5);
   });
 
   it('acks a report the gateway already stored (answer lost), and sets aside one it can never accept', async () => {
     const device = await enrolledDevice();
-    const queue = await ReportQueue.open(device.dir);
+    const queue = new ReportQueue(device.dir);
     await queue.enqueue(body(device.deviceId, 'booted'));
-    await queue.enqueue(body(device.deviceId, 'committed', { failureKind: 'health' })); // gateway: 400
+    await queue.enqueue(body(device.deviceId, 'committed', { failureKind: 'health' })); // gateway: 400 (caught before sending)
     await queue.enqueue(body(device.deviceId, 'committed'));
 
     // Report 1 reached the gateway, but the device never saw the answer.
@@ -96,24 +101,27 @@ describe('report queue', () => {
     const first = await fetch(`${gateway.url}/v1/reports`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(signPayload({ ...queue.pending()[0]!.report, counter: 1, nonce }, device.key)),
+      body: JSON.stringify(signPayload({ ...(await queue.pending())[0]!.body, counter: 1, nonce }, device.key)),
     });
     expect(first.status).toBe(200);
 
-    const result = await flushReports(queue, { gatewayUrl: gateway.url, deviceId: device.deviceId, key: device.key });
-    expect(result).toEqual({ sent: 2, rejected: 1, remaining: 0 });
-    const rejected = readFileSync(join(device.dir, 'rejected.log'), 'utf8');
-    expect(rejected).toContain('payload.failureKind');
+    const result = await flushReports(queue, new GatewayClient(gateway.url), device.key);
+    expect(result).toMatchObject({ sent: [3], duplicates: [1], deadLettered: [{ counter: 2 }], remaining: 0 });
+    const dead = await queue.dead();
+    // The sender checks the signed report against the same contract as the gateway, so it never sends it.
+    expect(dead.map((d) => [d.counter, d.rejected.code])).toEqual([[2, 'invalid-locally']]);
+    expect(dead[0]!.rejected.detail).toContain('failureKind');
     expect((await fleet.reportsOf(device.deviceId)).map((r) => r.counter)).toEqual([3, 1]);
   });
 
   it('stops, keeping the report, when the gateway refuses the device', async () => {
     const device = await enrolledDevice();
-    const queue = await ReportQueue.open(device.dir);
+    const queue = new ReportQueue(device.dir);
     await queue.enqueue(body(device.deviceId, 'booted'));
     await fleet.revokeDevice(device.deviceId, 'test');
-    const result = await flushReports(queue, { gatewayUrl: gateway.url, deviceId: device.deviceId, key: device.key });
+    const result = await flushReports(queue, new GatewayClient(gateway.url), device.key);
     expect(result.remaining).toBe(1);
-    expect(result.stoppedBy).toMatch(/403|revoked/);
+    expect(result.stopped).toMatch(/403|revoked/);
+    expect((await queue.pending()).map((e) => e.counter)).toEqual([1]);
   });
 });

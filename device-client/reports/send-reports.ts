@@ -1,10 +1,16 @@
 // Sends queued reports in counter order. Each send fetches a fresh nonce and signs the report with
 // its fixed counter and that nonce, so a captured report cannot be replayed (the nonce is single
 // use) and a resent one cannot be confused with a new one (the counter is fixed when the report
-// is created). Stops at the first report the link or the gateway cannot take right now; the rest
+// is created). A report leaves the queue only when the gateway answered for it:
+//   200 accepted                          removed
+//   409 stale-counter                     it already has this counter (our earlier send got through
+//                                         but the answer was lost): removed as a duplicate
+//   409 nonce-*                           signed again over a fresh nonce (twice), then left for later
+//   400 (malformed/invalid), 401 bad-signature   can never be accepted: moved to the dead-letter folder
+// Anything else (offline, 5xx, 403 unknown/revoked device) stops the flush at that report; the rest
 // waits in order for the next flush.
 import { healthReportSchema, type HealthReportBody } from '../../schemas/device-api.js';
-import { GatewayRefusedError, type GatewayClient } from '../agent/gateway-client.js';
+import { GatewayRefusedError, GatewayUnreachableError, type GatewayClient } from '../agent/gateway-client.js';
 import type { DeviceKey } from './device-key.js';
 import { signPayload } from './envelope.js';
 import type { ReportQueue } from './queue.js';
@@ -22,7 +28,7 @@ export interface FlushResult {
   stopped?: string;
 }
 
-/** Refusals that are about the report itself: resending the same bytes can never succeed. */
+/** Refusals that are about the report itself: resending the same bytes can never succeed. Any 400 is one too. */
 const POISON = new Set(['invalid-envelope', 'malformed-payload', 'invalid-payload', 'bad-signature', 'malformed-json', 'body-too-large']);
 const NONCE_RETRIES = 2;
 
@@ -47,7 +53,7 @@ export async function flushReports(queue: ReportQueue, client: GatewayClient, ke
       }
     }
   } catch (error) {
-    result.stopped = (error as Error).message;
+    result.stopped = error instanceof GatewayUnreachableError ? `gateway unreachable: ${error.message}` : (error as Error).message;
   }
   result.remaining = pending.length - result.sent.length - result.duplicates.length - result.deadLettered.length;
   return result;
@@ -70,7 +76,7 @@ async function sendOne(client: GatewayClient, key: DeviceKey, counter: number, b
       if (!(error instanceof GatewayRefusedError)) throw error;
       if (error.code === 'stale-counter') return { kind: 'duplicate' };
       if (error.code.startsWith('nonce-') && attempt < NONCE_RETRIES) continue; // expired or raced: sign again over a fresh one
-      if (POISON.has(error.code)) return { kind: 'poison', refusal: { status: error.status, code: error.code, detail: error.detail } };
+      if (error.status === 400 || POISON.has(error.code)) return { kind: 'poison', refusal: { status: error.status, code: error.code, detail: error.detail } };
       throw error; // unknown device, revoked, 5xx: not this report's fault; keep it queued
     }
   }
