@@ -2,47 +2,24 @@
 // down --json, against a temp state dir with ports moved by OTA_*_PORT variables.
 // Also the fleet database: real PostgreSQL when installed, embedded PGlite otherwise.
 import { execFile } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isAlive } from '../devstack/processes.js';
 import { findPostgresBinaries } from '../devstack/postgres.js';
 import { downStack, statusStack, upStack } from '../devstack/stack.js';
 import { projectRoot } from '../platform/paths.js';
 import { findTool } from '../platform/tools.js';
+import { devStateDirs } from './support/dev-state-dirs.js';
+import { freePort } from './support/free-port.js';
 
 const run = promisify(execFile);
 const stackFile = join(projectRoot, 'temporal-dev.yml');
 const built = existsSync(join(projectRoot, 'dist', 'cli', 'commands', 'dev.js'));
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-const stateDirs: string[] = [];
-function tempStateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ota-devcli-'));
-  stateDirs.push(dir);
-  return dir;
-}
-
-afterAll(async () => {
-  for (const stateDir of stateDirs) {
-    await downStack({ file: stackFile, stateDir }).catch(() => undefined);
-    rmSync(stateDir, { recursive: true, force: true });
-  }
-}, 60_000);
+const tempStateDir = devStateDirs('ota-devcli-', stackFile);
 
 describe.skipIf(!built || !findTool('temporal'))('ota dev CLI', () => {
   it('up --detach temporal, status --json says answering, down --json leaves no process', async () => {

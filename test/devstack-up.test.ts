@@ -2,9 +2,8 @@
 // (moved to free ports through the OTA_*_PORT variables), a temp state directory,
 // and small throw-away stack files for the failure paths.
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downStack, statusStack, upStack } from '../devstack/stack.js';
@@ -12,31 +11,10 @@ import { isAlive } from '../devstack/processes.js';
 import { statePath } from '../devstack/state.js';
 import { projectRoot } from '../platform/paths.js';
 import { findTool } from '../platform/tools.js';
+import { devStateDirs } from './support/dev-state-dirs.js';
+import { freePort } from './support/free-port.js';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-const stateDirs: string[] = [];
-function tempStateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ota-devstack-'));
-  stateDirs.push(dir);
-  return dir;
-}
-
-// Whatever happens in the tests, stop every process recorded in any state dir we used.
-afterAll(async () => {
-  for (const stateDir of stateDirs) {
-    await downStack({ file: join(stateDir, 'none.yml'), stateDir }).catch(() => undefined);
-    rmSync(stateDir, { recursive: true, force: true });
-  }
-}, 60_000);
+const tempStateDir = devStateDirs('ota-devstack-');
 
 describe.skipIf(!findTool('temporal'))('ota dev with the Temporal dev server', () => {
   const stackFile = join(projectRoot, 'temporal-dev.yml');

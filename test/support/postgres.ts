@@ -4,12 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { ensureDatabase, findPostgresBinaries, initDataDir, postgresAccount, postgresArgv, postgresUrl } from '../../devstack/postgres.js';
 import type { PostgresRecipe } from '../../devstack/schema.js';
+import { freePort } from './free-port.js';
 
 export interface ThrowawayPostgres {
   url: string;
@@ -25,15 +25,6 @@ export function warnIfPostgresMissing(suite: string): void {
     `\n*** ${suite}: PostgreSQL binaries (initdb, postgres) not found on PATH or in /usr/lib/postgresql/*/bin; ` +
       `SKIPPING the PostgreSQL half of this suite. Install them (apt-get install postgresql) to run it; CI always does. ***\n`,
   );
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function waitUntilAccepting(url: string, child: ChildProcess, output: () => string, timeoutMs = 30_000): Promise<void> {
