@@ -37,3 +37,23 @@ export function isInstalled(status: string | undefined): boolean {
   const words = status.trim().split(/\s+/);
   return words[words.length - 1] === 'installed';
 }
+
+export interface InstalledPackage {
+  name: string;
+  version: string;
+  arch: string | undefined;
+  /** The whole stanza, for the fields one format cares about. */
+  fields: Stanza;
+}
+
+/** The installed packages of a dpkg or opkg status file: stanzas with Package and Version whose Status says installed. */
+export function installedPackages(text: string): InstalledPackage[] {
+  const out: InstalledPackage[] = [];
+  for (const fields of parseControlStanzas(text)) {
+    const name = fields['Package'];
+    const version = fields['Version'];
+    if (!name || !version || !isInstalled(fields['Status'])) continue;
+    out.push({ name, version, arch: fields['Architecture'], fields });
+  }
+  return out;
+}
