@@ -199,6 +199,7 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
 }
 
+/** Says each line of a child's stream, indented, as it arrives; an unterminated last line at the end. */
 function relayLines(stream: NodeJS.ReadableStream, say: (line: string) => void): void {
   let pending = '';
   stream.on('data', (chunk: Buffer) => {
@@ -207,6 +208,7 @@ function relayLines(stream: NodeJS.ReadableStream, say: (line: string) => void):
     pending = lines.pop() ?? '';
     for (const line of lines) say(`  ${line}`);
   });
+  stream.on('end', () => pending && say(`  ${pending}`));
 }
 
 /** Runs `ota ARGS` relaying its output line by line (for long-running commands like --watch). */
@@ -241,17 +243,7 @@ function runOta(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => v
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString('utf8');
     });
-    const relay = (stream: NodeJS.ReadableStream) => {
-      let pending = '';
-      stream.on('data', (chunk: Buffer) => {
-        pending += chunk.toString('utf8');
-        const lines = pending.split('\n');
-        pending = lines.pop() ?? '';
-        for (const line of lines) say(`  ${line}`);
-      });
-      stream.on('end', () => pending && say(`  ${pending}`));
-    };
-    relay(child.stderr);
+    relayLines(child.stderr, say);
     child.on('error', reject);
     child.on('close', (code) => {
       if (!quiet) for (const line of stdout.trimEnd().split('\n')) if (line) say(`  ${line}`);
