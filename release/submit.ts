@@ -7,7 +7,7 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { ArtifactStore } from '../stores/index.js';
 import { releaseWorkflowId } from './layout.js';
-import type { ProvenanceInput, PublishedRelease, ReleaseRequest, ReleaseStep, ReleaseTimeouts, StoredBlob } from './types.js';
+import type { PublishedRelease, ReleaseRequest, ReleaseStep, StoredBlob } from './types.js';
 
 export class ReleaseInputFileError extends Error {
   override name = 'ReleaseInputFileError';
@@ -33,18 +33,8 @@ export interface ReleaseFiles {
   scan?: string;
 }
 
-export interface ReleaseOptions {
-  hardwareId: string;
-  version: string;
-  channel: string;
-  securityVersion?: number;
-  signing: 'key' | 'keyless';
-  provenance: ProvenanceInput;
-  deltaCount: number;
-  deltaMaxRatio: number;
-  validityDays: number;
-  timeouts?: ReleaseTimeouts;
-}
+/** Everything a release request carries except the uploaded files, which buildReleaseRequest fills in. */
+export type ReleaseOptions = Omit<ReleaseRequest, 'image' | 'imageName' | 'componentFiles' | 'vexStatements' | 'scanReport'>;
 
 export async function buildReleaseRequest(
   store: ArtifactStore,
