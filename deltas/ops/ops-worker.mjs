@@ -31,6 +31,19 @@ let vals = new Int32Array(0);
 let shift = 32;
 let scratchSeq = 0;
 
+// Reused per purpose: allocating a fresh segment/extent buffer per job lets freed-but-not-yet-
+// collected Buffers pile up (V8 collects external memory lazily), so peak RSS crept up with the
+// number of jobs, i.e. with the image size. One buffer per purpose keeps it at the largest job.
+const reusable = new Map();
+function bufferFor(purpose, length) {
+  let buf = reusable.get(purpose);
+  if (!buf || buf.length < length) {
+    buf = Buffer.allocUnsafe(length);
+    reusable.set(purpose, buf);
+  }
+  return buf.subarray(0, length);
+}
+
 function readFully(fd, buf, length, position) {
   let done = 0;
   while (done < length) {
@@ -99,7 +112,7 @@ function peakRssBytes() {
 function hashFile(fd, length, blockSize) {
   const hash = createHash('sha256');
   const blocks = blockSize ? new Int32Array(Math.floor(length / blockSize)) : undefined;
-  const chunk = Buffer.allocUnsafe(blockSize ? Math.max(blockSize, Math.floor((4 * 1024 * 1024) / blockSize) * blockSize) : 4 * 1024 * 1024);
+  const chunk = bufferFor('io', blockSize ? Math.max(blockSize, Math.floor((4 * 1024 * 1024) / blockSize) * blockSize) : 4 * 1024 * 1024);
   for (let pos = 0; pos < length; ) {
     const n = Math.min(chunk.length, length - pos);
     const data = readFully(fd, chunk, n, pos);
@@ -123,12 +136,12 @@ function hashFile(fd, length, blockSize) {
 function scan({ start, end }) {
   const W = ctx.blockSize;
   const readEnd = Math.min(end + W - 1, ctx.targetLength);
-  const buf = readFully(ctx.targetFd, Buffer.allocUnsafe(readEnd - start), readEnd - start, start);
+  const buf = readFully(ctx.targetFd, bufferFor('segment', readEnd - start), readEnd - start, start);
   const n = end - start;
   const S = ctx.sourceLength;
   const mask = keys.length - 1;
-  const block = Buffer.allocUnsafe(W);
-  const piece = Buffer.allocUnsafe(PIECE);
+  const block = bufferFor('block', W);
+  const piece = bufferFor('piece', PIECE);
   const candidates = new Int32Array(MAX_CANDIDATES);
   const matches = [];
   const zeros = [];
@@ -209,7 +222,7 @@ function scan({ start, end }) {
 
 function hashRange(fd, offset, length) {
   const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(Math.min(length, 4 * 1024 * 1024));
+  const buf = bufferFor('io', Math.min(length, 4 * 1024 * 1024));
   for (let pos = 0; pos < length; ) {
     const n = Math.min(buf.length, length - pos);
     hash.update(readFully(fd, buf, n, offset + pos));
@@ -231,7 +244,8 @@ function brotli(data) {
 /** REPLACE payload: brotli, or the raw bytes when brotli does not help. */
 function replacePayload(target) {
   const packed = brotli(target);
-  return packed.length < target.length ? { kind: 'replace', codec: 'brotli', payload: packed } : { kind: 'replace', codec: 'none', payload: target };
+  // Copy the raw bytes: `target` is a reused buffer.
+  return packed.length < target.length ? { kind: 'replace', codec: 'brotli', payload: packed } : { kind: 'replace', codec: 'none', payload: Buffer.from(target) };
 }
 
 const jobs = {
@@ -249,17 +263,17 @@ const jobs = {
     return { sha256: sha256(Buffer.alloc(targetLength)) };
   },
   replace({ targetOffset, targetLength }) {
-    const target = readFully(ctx.targetFd, Buffer.allocUnsafe(targetLength), targetLength, targetOffset);
+    const target = readFully(ctx.targetFd, bufferFor('target', targetLength), targetLength, targetOffset);
     return { sha256: sha256(target), ...replacePayload(target) };
   },
   /** bsdiff of one source extent into one target extent (bsdiff-node is file based: scratch files). */
   async diff({ targetOffset, targetLength, sourceOffset, sourceLength }) {
-    const target = readFully(ctx.targetFd, Buffer.allocUnsafe(targetLength), targetLength, targetOffset);
+    const target = readFully(ctx.targetFd, bufferFor('target', targetLength), targetLength, targetOffset);
     const base = join(ctx.scratchDir, `.ops-${process.pid}-${scratchSeq++}`);
     const [oldPath, newPath, patchPath] = [`${base}.old`, `${base}.new`, `${base}.patch`];
     let payload;
     try {
-      writeFileSync(oldPath, readFully(ctx.sourceFd, Buffer.allocUnsafe(sourceLength), sourceLength, sourceOffset));
+      writeFileSync(oldPath, readFully(ctx.sourceFd, bufferFor('source', sourceLength), sourceLength, sourceOffset));
       writeFileSync(newPath, target);
       await bsdiff.diff(oldPath, newPath, patchPath);
       payload = readFileSync(patchPath);
