@@ -42,6 +42,20 @@ function allow(req: IncomingMessage, ...methods: string[]): void {
   if (!methods.includes(req.method ?? '')) throw new HttpError(405, 'method-not-allowed', `${req.method} is not allowed here; use ${methods.join(' or ')}`, { allow: methods.join(', ') });
 }
 
+/** The device API's fixed paths: the one method each takes and its handler. */
+const DEVICE_ENDPOINTS = new Map<string, { method: string; handle: (api: DeviceApiOptions, url: URL, req: IncomingMessage, res: ServerResponse) => Promise<void> }>([
+  ['/v1/enroll', { method: 'POST', handle: (api, _url, req, res) => enroll(api, req, res) }],
+  ['/v1/nonce', { method: 'GET', handle: (api, url, _req, res) => issueNonce(api, url, res) }],
+  ['/v1/checkin', { method: 'POST', handle: (api, _url, req, res) => checkin(api, req, res) }],
+  ['/v1/reports', { method: 'POST', handle: (api, _url, req, res) => report(api, req, res) }],
+]);
+
+/** Downloads straight from the artifact store (GET or HEAD, with Range): path prefix -> store key. */
+const STORE_DOWNLOADS: Array<[prefix: string, keyFromPath: (rest: string) => string]> = [
+  ['/v1/artifacts/', artifactKeyFromPath],
+  ['/v1/releases/', releaseKeyFromPath],
+];
+
 async function route(opts: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://gateway');
   const path = url.pathname;
@@ -59,27 +73,15 @@ async function route(opts: GatewayOptions, req: IncomingMessage, res: ServerResp
     pollAfterSeconds: opts.pollAfterSeconds ?? 300,
     releasePolicy: opts.releasePolicy ?? 'newest',
   };
-  switch (path) {
-    case '/v1/enroll':
-      allow(req, 'POST');
-      return enroll(api, req, res);
-    case '/v1/nonce':
-      allow(req, 'GET');
-      return issueNonce(api, url, res);
-    case '/v1/checkin':
-      allow(req, 'POST');
-      return checkin(api, req, res);
-    case '/v1/reports':
-      allow(req, 'POST');
-      return report(api, req, res);
+  const endpoint = DEVICE_ENDPOINTS.get(path);
+  if (endpoint) {
+    allow(req, endpoint.method);
+    return endpoint.handle(api, url, req, res);
   }
-  if (path.startsWith('/v1/artifacts/')) {
+  for (const [prefix, keyFromPath] of STORE_DOWNLOADS) {
+    if (!path.startsWith(prefix)) continue;
     allow(req, 'GET', 'HEAD');
-    return serveStoreObject(opts.store, artifactKeyFromPath(path.slice('/v1/artifacts/'.length)), req, res);
-  }
-  if (path.startsWith('/v1/releases/')) {
-    allow(req, 'GET', 'HEAD');
-    return serveStoreObject(opts.store, releaseKeyFromPath(path.slice('/v1/releases/'.length)), req, res);
+    return serveStoreObject(opts.store, keyFromPath(path.slice(prefix.length)), req, res);
   }
   throw new HttpError(404, 'not-found', `no route for ${req.method} ${path}`);
 }
