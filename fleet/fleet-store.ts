@@ -40,14 +40,8 @@ export interface DeviceWithState extends Device {
   state: DeviceState;
 }
 
-export interface EnrollInput {
-  id: string;
-  hardwareId: string;
-  channel: string;
-  labels: Labels;
-  publicKeyPem: string;
-  keyAlgorithm: KeyAlgorithm;
-}
+/** A device as enrolment gives it; the store sets when it was enrolled (and revoked). */
+export type EnrollInput = Omit<Device, 'enrolledAt' | 'revokedAt'>;
 
 export type EnrollOutcome =
   | { kind: 'created' | 'existing'; device: Device }
