@@ -53,6 +53,11 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
     bakeTimeMs: input.bakeTimeMs,
   };
   const result = (verdict: Verdict, reason: string): RingVerdict => ({ verdict, reason, figures });
+  // A ring can hold fewer devices than its minReports on a small fleet: it needs all of them,
+  // never more than exist. A ring left empty (earlier rings took everyone) has nothing to wait for.
+  const needed = Math.min(ring.minReports, health.assigned);
+  figures.minReports = needed;
+  if (health.assigned === 0) return result('pass', 'no devices in this ring');
 
   // Absolute counts breach at once: they do not get better with more reports.
   if (health.failed > t.maxFailures) return result('breach', `${health.failed} devices failed, more than the ${t.maxFailures} allowed`);
@@ -70,7 +75,7 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
     }
     const kindBreach = kindRateBreach(input, (failures) => wilsonInterval(failures, health.reported, statistics.confidence).lower);
     if (kindBreach) return result('breach', kindBreach);
-    if (health.reported < ring.minReports) return result('wait', `${health.reported} of the ${ring.minReports} reports needed`);
+    if (health.reported < needed) return result('wait', `${health.reported} of the ${needed} reports needed`);
     if (input.bakedMs < input.bakeTimeMs) return result('wait', `baking: ${seconds(input.bakedMs)} of ${seconds(input.bakeTimeMs)}`);
     if (bound.upper >= t.failureRate) {
       return result('wait', `not yet confident the failure rate is below ${pct(t.failureRate)} (upper bound ${pct(bound.upper)} from ${health.reported} reports)`);
@@ -78,12 +83,12 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
     return result('pass', `failure rate below ${pct(t.failureRate)} with ${pct(statistics.confidence)} confidence (upper bound ${pct(bound.upper)})`);
   }
 
-  if (health.reported >= ring.minReports) {
+  if (health.reported >= needed) {
     if (failureRate > t.failureRate) return result('breach', `failure rate ${pct(failureRate)} (${health.failed}/${health.reported}) is above ${pct(t.failureRate)}`);
     const kindBreach = kindRateBreach(input, (failures) => failures / health.reported);
     if (kindBreach) return result('breach', kindBreach);
   }
-  if (health.reported < ring.minReports) return result('wait', `${health.reported} of the ${ring.minReports} reports needed`);
+  if (health.reported < needed) return result('wait', `${health.reported} of the ${needed} reports needed`);
   if (input.bakedMs < input.bakeTimeMs) return result('wait', `baking: ${seconds(input.bakedMs)} of ${seconds(input.bakeTimeMs)}`);
   return result('pass', `${health.committed} committed, failure rate ${pct(failureRate)} within ${pct(t.failureRate)}`);
 }

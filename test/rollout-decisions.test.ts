@@ -129,6 +129,13 @@ describe('ring verdict', () => {
     expect(ringVerdict({ ring: ring(), health: health(), bakedMs: 600_000, bakeTimeMs: 600_000, statistics: simple }).verdict).toBe('pass');
   });
 
+  it('needs no more reports than the ring has devices, and passes an empty ring', () => {
+    const small = ringVerdict({ ring: ring({ minReports: 50 }), health: health({ assigned: 3, reported: 3, committed: 3 }), bakedMs: 600_000, bakeTimeMs: 600_000, statistics: simple });
+    expect(small.verdict).toBe('pass');
+    expect(small.figures.minReports).toBe(3);
+    expect(ringVerdict({ ring: ring(), health: health({ assigned: 0, reported: 0, committed: 0 }), bakedMs: 0, bakeTimeMs: 600_000, statistics: wilson }).verdict).toBe('pass');
+  });
+
   it('breaches on absolute failures at once, even while baking', () => {
     const v = ringVerdict({ ring: ring(), health: health({ reported: 4, committed: 0, failed: 4, failuresByKind: { boot: 4 } }), bakedMs: 1_000, bakeTimeMs: 600_000, statistics: simple });
     expect(v.verdict).toBe('breach');
