@@ -61,12 +61,13 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     env = temporal.env;
     releases = await ReleaseHarness.start(env.address, 'rollout-e2e-releases');
     const images = await mkdtemp(join(tmpdir(), 'ota-rollout-images-'));
-    for (const [version, crash] of [['1.0.0', false], ['1.1.0', false], ['1.2.0', true], ['1.3.0', false]] as const) {
+    for (const [version, crash, securityVersion] of [['1.0.0', false, 1], ['1.1.0', false, 1], ['1.2.0', true, 1], ['1.3.0', false, 1], ['1.4.0', true, 2]] as const) {
       const image = join(images, `fw-${version}.tar`);
       buildSampleImage({ version, out: image, crashLoop: crash });
-      await releases.publish({ image, version, securityVersion: 1 });
+      await releases.publish({ image, version, securityVersion });
     }
     crashing.add('1.2.0');
+    crashing.add('1.4.0');
 
     fleetStore = await FleetStore.open(`pglite:${join(releases.stateDir, 'fleet')}`);
     gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet: fleetStore, store: releases.store, enrollmentToken: TOKEN, nonceTtlSeconds: 60, pollAfterSeconds: 1, releasePolicy: 'rollouts' });
@@ -248,6 +249,26 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     expect(actions.filter((a) => a === 'fleet:open-ring')).toHaveLength(1);
     expect(actions.filter((a) => a === ':plan')).toHaveLength(1);
     expect(fleet.versions()).toEqual({ '1.1.0': 10 });
+  }, 120_000);
+
+  it('a release that raised the security version is halted, not rolled back below it', async () => {
+    const handle = await startRollout('1.4.0', policy());
+    let status = await handle.query<RolloutStatus>('status');
+    for (let i = 0; i < 150 && status.state !== 'halted'; i++) {
+      await fleet.tick(behaviour);
+      await new Promise((r) => setTimeout(r, 200));
+      status = await handle.query<RolloutStatus>('status');
+    }
+    expect(status.state).toBe('halted');
+    const halt = status.decisions.find((d) => d.action === 'halt');
+    expect(halt?.reason).toMatch(/rollback not allowed \(1\.4\.0 raised the security version to 2 \(from 1\)/);
+    expect(status.exposure.devices).toBe(2);
+    // Halted: the devices outside the canary are held at check-in.
+    await fleet.tick(behaviour);
+    const held = fleet.devices.filter((d) => d.lastResponse?.action === 'hold').length;
+    expect(held).toBeGreaterThanOrEqual(8);
+    await handle.executeUpdate('abort', { args: [{ reason: 'security fix needs a new build' }] });
+    await handle.result();
   }, 120_000);
 
   it('refuses a second rollout of the same hardware while one is open', async () => {
