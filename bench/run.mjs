@@ -9,6 +9,7 @@
 //   npm run bench -- --json                # JSON on stdout (table and progress on stderr)
 //   npm run bench -- --write-docs          # also rewrite docs/benchmarks.md
 //   node bench/run.mjs --no-s3 --no-store  # skip parts; --fresh rebuilds the cached pair
+//   --no-rollout / --rollout-devices N     # the rollout benchmark (bench/rollout.mjs, default 10000 devices)
 //   --no-ops skips the ops delta format; --no-1g its ~1 GB generation/apply run
 //
 // Every heavy step runs in its own process, so each peak RSS is that step's alone:
@@ -47,10 +48,10 @@ if (flag('--help') || flag('-h')) {
   console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
-const known = new Set(['--size', '--store-size', '--json', '--write-docs', '--no-s3', '--no-store', '--no-cli', '--fresh', '--seed', '--no-ops', '--no-1g']);
+const known = new Set(['--size', '--store-size', '--json', '--write-docs', '--no-s3', '--no-store', '--no-cli', '--fresh', '--seed', '--no-ops', '--no-1g', '--no-rollout', '--rollout-devices']);
 for (const [i, a] of argv.entries()) {
   if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (see --help)`);
-  if (!a.startsWith('--') && !['--size', '--store-size', '--seed'].includes(argv[i - 1])) throw new Error(`unexpected argument ${a}`);
+  if (!a.startsWith('--') && !['--size', '--store-size', '--seed', '--rollout-devices'].includes(argv[i - 1])) throw new Error(`unexpected argument ${a}`);
 }
 const sizeMiB = Number(option('--size', '100'));
 const storeMiB = Number(option('--store-size', '200'));
@@ -792,6 +793,15 @@ try {
   if (writeDocs) {
     writeFileSync(join(root, 'docs', 'benchmarks.md'), docsText(result, table));
     log('wrote docs/benchmarks.md');
+  }
+  if (!flag('--no-rollout')) {
+    // The rollout benchmark runs its own servers: one child, its figures in docs/rollout-benchmark.md.
+    log('rollout benchmark (bench/rollout.mjs)');
+    const rollout = spawnSync(process.execPath, [join(root, 'bench', 'rollout.mjs'), '--devices', option('--rollout-devices', '10000'), ...(writeDocs ? ['--write-docs'] : [])], { stdio: ['ignore', wantJson ? 'pipe' : 'inherit', 'inherit'], encoding: 'utf8' });
+    if (rollout.status !== 0) {
+      log('FAILED: rollout benchmark');
+      exitCode = 1;
+    } else if (wantJson) process.stdout.write(rollout.stdout);
   }
   log(`done in ${sec(performance.now() - benchStarted)}`);
 } catch (err) {
