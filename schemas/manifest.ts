@@ -58,11 +58,13 @@ const byteLengthSchema = z.int().min(0);
 export const compressionSchema = z.enum(['none', 'gzip', 'brotli']);
 
 /**
- * Delta encodings. Only bsdiff exists today; later releases add formats (an enum, so it can grow).
+ * Delta encodings (an enum, so it can grow):
+ *   bsdiff  one whole-image BSDIFF40 patch (what `bspatch` applies; old + new image in memory)
+ *   ops     the op-based format of docs/delta-format.md (streamed, bounded memory, resumable)
  * Devices parse with { ignoreUnknownDeltaFormats: true } so a manifest offering a newer format
  * still gives them the full image and the deltas they know.
  */
-export const deltaFormatSchema = z.enum(['bsdiff']);
+export const deltaFormatSchema = z.enum(['bsdiff', 'ops']);
 
 /** A file referenced by the manifest, pinned by digest. */
 export const artifactRefSchema = z
@@ -115,8 +117,8 @@ export const manifestDeltaSchema = z
     sha256: sha256HexSchema.describe('sha256 of the stored delta bytes (as downloaded)'),
     length: byteLengthSchema.describe('size in bytes of the stored delta (as downloaded)'),
     location: locationSchema,
-    /** Extra compression wrapped around the delta file (bsdiff patches are bzip2-compressed inside already). */
-    compression: compressionSchema.describe('compression wrapped around the delta file; bsdiff patches are bzip2 inside already'),
+    /** Extra compression wrapped around the delta file (bsdiff and ops payloads are compressed inside already). */
+    compression: compressionSchema.describe('compression wrapped around the delta file; bsdiff and ops payloads are compressed inside already'),
   })
   .strict();
 

@@ -142,8 +142,8 @@ describe('parseManifest', () => {
   it('rejects an unknown delta format by default, and can ignore it for forward compatibility', () => {
     const doc: any = validManifest();
     const known = doc.deltas[0];
-    doc.deltas.push({ ...known, format: 'ops', sha256: sha('ops delta'), length: 10 });
-    doc.skippedDeltas.push({ format: 'ops', fromVersion: '1.2.0', reason: 'later' });
+    doc.deltas.push({ ...known, format: 'zstd-patch', sha256: sha('zstd delta'), length: 10 });
+    doc.skippedDeltas.push({ format: 'zstd-patch', fromVersion: '1.2.0', reason: 'later' });
     expect(issuesOf(doc).map((i) => i.path)).toEqual(['deltas[1].format', 'skippedDeltas[1].format']);
     const parsed = parseManifest(bytesOf(doc), { ignoreUnknownDeltaFormats: true });
     expect(parsed.deltas).toEqual([known]);
@@ -152,6 +152,27 @@ describe('parseManifest', () => {
     doc.deltas[1].fromSha256 = 'bad';
     doc.version = 'x';
     expect(() => parseManifest(bytesOf(doc), { ignoreUnknownDeltaFormats: true })).toThrow(/version: must be a SemVer/);
+  });
+
+  it('ops deltas beside bsdiff: both parse paths accept them; each device picks among what it applies', () => {
+    const doc: any = validManifest();
+    const bsdiff = doc.deltas[0];
+    const ops = { ...bsdiff, format: 'ops', sha256: sha('ops delta'), length: bsdiff.length * 2, location: 'releases/x/ops.patch' };
+    doc.deltas.push(ops);
+    doc.skippedDeltas.push({ format: 'ops', fromVersion: '1.1.0', reason: 'delta 9 MB is 95% of the compressed full image' });
+    for (const options of [{}, { ignoreUnknownDeltaFormats: true }]) {
+      const parsed = parseManifest(bytesOf(doc), options);
+      expect(parsed.deltas.map((d) => d.format)).toEqual(['bsdiff', 'ops']);
+      expect(parsed.skippedDeltas.map((d) => d.format)).toContain('ops');
+    }
+    const m = parseManifest(bytesOf(doc), { ignoreUnknownDeltaFormats: true });
+    // The smallest supported delta wins, whatever the preference order.
+    expect(chooseUpdateArtifact(m, bsdiff.fromSha256, ['ops', 'bsdiff'])).toMatchObject({ kind: 'delta', delta: { format: 'bsdiff' } });
+    expect(chooseUpdateArtifact(m, bsdiff.fromSha256, ['bsdiff'])).toMatchObject({ kind: 'delta', delta: { format: 'bsdiff' } });
+    expect(chooseUpdateArtifact(m, bsdiff.fromSha256, ['ops'])).toMatchObject({ kind: 'delta', delta: { format: 'ops' }, downloadLength: ops.length });
+    const smallerOps = parseManifest(bytesOf({ ...doc, deltas: [bsdiff, { ...ops, length: bsdiff.length - 1 }] }));
+    expect(chooseUpdateArtifact(smallerOps, bsdiff.fromSha256, ['ops', 'bsdiff'])).toMatchObject({ kind: 'delta', delta: { format: 'ops' } });
+    expect(chooseUpdateArtifact(smallerOps, bsdiff.fromSha256, ['bsdiff'])).toMatchObject({ kind: 'delta', delta: { format: 'bsdiff' } });
   });
 
   it('reports malformed JSON, invalid UTF-8 and non-objects at the root', () => {
