@@ -72,6 +72,8 @@ export interface Rollout {
   releaseVersion: string;
   previousVersion: string | null;
   state: RolloutState;
+  /** Most devices of the rollout installing at once (the gateway holds the rest); null = unlimited. */
+  maxConcurrentInstalls: number | null;
 }
 
 export interface Assignment {
@@ -83,6 +85,7 @@ export interface Assignment {
   reason: string | null;
   previousVersion: string | null;
   rolloutState: RolloutState;
+  maxConcurrentInstalls: number | null;
 }
 
 export interface RingHealth {
@@ -111,6 +114,8 @@ export interface DeviceSelector {
 const REPORT_STATES: ReportState[] = ['downloading', 'installed', 'booted', 'committed', 'rolled-back', 'failed'];
 const FAILURE_KINDS: FailureKind[] = ['download', 'verify', 'install', 'boot', 'health'];
 const OPEN_ROLLOUT_STATES = `('active', 'halted', 'rolling-back')`;
+/** Report states of a device that started installing a release and has not finished (committed, failed, rolled back). */
+const INSTALLING_STATES = `('downloading', 'installed', 'booted')`;
 
 /** Raised inside a transaction to roll it back while returning a typed outcome. */
 class Rejected {
@@ -313,11 +318,11 @@ export class FleetStore {
   // Rollouts: what the orchestrator writes and the gateway obeys
   // -------------------------------------------------------------------------------------------
 
-  async createRollout(rollout: Omit<Rollout, 'state'> & { state?: RolloutState }): Promise<void> {
+  async createRollout(rollout: Omit<Rollout, 'state' | 'maxConcurrentInstalls'> & { state?: RolloutState; maxConcurrentInstalls?: number | null }): Promise<void> {
     await this.db.query(
-      `INSERT INTO rollouts (id, hardware_id, channel, release_version, previous_version, state) VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO rollouts (id, hardware_id, channel, release_version, previous_version, state, max_concurrent_installs) VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (id) DO NOTHING`,
-      [rollout.id, rollout.hardwareId, rollout.channel, rollout.releaseVersion, rollout.previousVersion, rollout.state ?? 'active'],
+      [rollout.id, rollout.hardwareId, rollout.channel, rollout.releaseVersion, rollout.previousVersion, rollout.state ?? 'active', rollout.maxConcurrentInstalls ?? null],
     );
   }
 
@@ -328,6 +333,31 @@ export class FleetStore {
 
   async setRolloutState(id: string, state: RolloutState): Promise<void> {
     await this.db.query('UPDATE rollouts SET state = $2, updated_at = now() WHERE id = $1', [id, state]);
+  }
+
+  /** Changes the install-slot limit of a rollout (null = unlimited); the next check-in obeys it. */
+  async setMaxConcurrentInstalls(id: string, limit: number | null): Promise<void> {
+    await this.db.query('UPDATE rollouts SET max_concurrent_installs = $2, updated_at = now() WHERE id = $1', [id, limit]);
+  }
+
+  /**
+   * Devices of the rollout that are installing its release: their latest report, sent since they
+   * were assigned, is about that release and downloading, installed or booted. One query that
+   * starts from the partial index of mid-install device states (small), then probes assignments
+   * by primary key, so its cost follows the installs in flight and not the rollout's size.
+   * exceptDeviceId leaves out the device asking: it may already hold one of the slots.
+   */
+  async installsInProgress(rolloutId: string, exceptDeviceId?: string): Promise<number> {
+    const { rows } = await this.db.query<{ n: number | string }>(
+      `SELECT count(*) AS n FROM device_state s
+       JOIN rollout_assignments a ON a.rollout_id = $1 AND a.device_id = s.device_id
+       WHERE s.release_version = (SELECT release_version FROM rollouts WHERE id = $1)
+         AND s.state IN ${INSTALLING_STATES}
+         AND a.release_version = s.release_version AND s.last_report_at >= a.assigned_at
+         AND ($2::text IS NULL OR s.device_id <> $2)`,
+      [rolloutId, exceptDeviceId ?? null],
+    );
+    return Number(rows[0]?.n ?? 0);
   }
 
   /** Records ring membership; re-running with the same devices changes nothing (deterministic re-runs). */
@@ -357,14 +387,17 @@ export class FleetStore {
   /** The device's assignment in an open rollout (newest first), if any. */
   async openAssignmentFor(deviceId: string): Promise<Assignment | undefined> {
     const { rows } = await this.db.query<AssignmentRow>(
-      `SELECT a.*, r.previous_version, r.state AS rollout_state FROM rollout_assignments a JOIN rollouts r ON r.id = a.rollout_id
+      `SELECT a.*, r.previous_version, r.state AS rollout_state, r.max_concurrent_installs FROM rollout_assignments a JOIN rollouts r ON r.id = a.rollout_id
        WHERE a.device_id = $1 AND r.state IN ${OPEN_ROLLOUT_STATES}
        ORDER BY a.assigned_at DESC LIMIT 1`,
       [deviceId],
     );
     const r = rows[0];
     return r
-      ? { rolloutId: r.rollout_id, deviceId: r.device_id, ring: r.ring, releaseVersion: r.release_version, action: r.action, reason: r.reason, previousVersion: r.previous_version, rolloutState: r.rollout_state }
+      ? {
+          rolloutId: r.rollout_id, deviceId: r.device_id, ring: r.ring, releaseVersion: r.release_version, action: r.action, reason: r.reason,
+          previousVersion: r.previous_version, rolloutState: r.rollout_state, maxConcurrentInstalls: r.max_concurrent_installs ?? null,
+        }
       : undefined;
   }
 
@@ -466,6 +499,7 @@ interface RolloutRow {
   release_version: string;
   previous_version: string | null;
   state: RolloutState;
+  max_concurrent_installs: number | null;
   [key: string]: unknown;
 }
 
@@ -478,6 +512,7 @@ interface AssignmentRow {
   reason: string | null;
   previous_version: string | null;
   rollout_state: RolloutState;
+  max_concurrent_installs: number | null;
   [key: string]: unknown;
 }
 
@@ -519,7 +554,10 @@ function toState(r: StateRow): DeviceState {
 }
 
 function toRollout(r: RolloutRow): Rollout {
-  return { id: r.id, hardwareId: r.hardware_id, channel: r.channel, releaseVersion: r.release_version, previousVersion: r.previous_version, state: r.state };
+  return {
+    id: r.id, hardwareId: r.hardware_id, channel: r.channel, releaseVersion: r.release_version, previousVersion: r.previous_version, state: r.state,
+    maxConcurrentInstalls: r.max_concurrent_installs ?? null,
+  };
 }
 
 function samePem(a: string, b: string): boolean {

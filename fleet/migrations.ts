@@ -113,6 +113,18 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX rollout_assignments_device_idx ON rollout_assignments (device_id);
     `,
   },
+  {
+    version: 2,
+    name: 'rollout install slots (max_concurrent_installs)',
+    sql: `
+      -- The policy's maxConcurrentInstalls, enforced by the gateway at check-in; NULL = unlimited.
+      ALTER TABLE rollouts ADD COLUMN max_concurrent_installs integer CHECK (max_concurrent_installs > 0);
+      -- Counting busy install slots runs on every throttled check-in: start from the few devices
+      -- whose latest report is mid-install for a release, never from the whole rollout.
+      CREATE INDEX device_state_installing_idx ON device_state (release_version)
+        WHERE state IN ('downloading', 'installed', 'booted');
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's; returns the versions applied. */

@@ -94,6 +94,13 @@ export async function decideCheckin(ctx: OfferContext, device: Device, checkin: 
       };
     }
     if (onRelease) return none;
+    // Install slots: with maxConcurrentInstalls devices mid-install, the rest wait for a slot and
+    // simply check in again. The asking device is left out of the count: it may hold a slot already.
+    const limit = assignment.maxConcurrentInstalls;
+    if (limit !== null) {
+      const busy = await ctx.fleet.installsInProgress(rolloutId, device.id);
+      if (busy >= limit) return { action: 'hold', reason: `install slots busy (${busy} of ${limit} in progress); retry later`, rolloutId, pollAfterSeconds: poll };
+    }
     const entry = entryFor(assignment.releaseVersion);
     if (!entry) return { action: 'hold', reason: `release ${assignment.releaseVersion} of rollout ${rolloutId} is not in the ${device.channel} index`, rolloutId, pollAfterSeconds: poll };
     const described = await describeRelease(ctx, device, entry, checkin);

@@ -149,6 +149,48 @@ function fleetSuite(engine: string, openUrl: () => Promise<string>) {
       expect(await store.gatedVersions('gw-ring', 'stable')).toEqual(new Set());
     });
 
+    it('records a rollout install-slot limit and counts the devices mid-install', async () => {
+      const devices = await Promise.all([1, 2, 3, 4, 5, 6].map(() => enroll({}, 'gw-slots')));
+      const [d0, d1, d2, d3, d4, d5] = devices;
+      // d5 reported about the release before it was assigned: that report does not count.
+      await report(d5!.id, 1, 'downloading', '4.0.0');
+      await new Promise((r) => setTimeout(r, 20));
+      const rolloutId = `slots-${engine}`;
+      await store.createRollout({ id: rolloutId, hardwareId: 'gw-slots', channel: 'stable', releaseVersion: '4.0.0', previousVersion: '3.0.0', maxConcurrentInstalls: 2 });
+      expect(await store.getRollout(rolloutId)).toMatchObject({ maxConcurrentInstalls: 2 });
+      await store.assignDevices(rolloutId, devices.slice(0, 6).map((d) => ({ deviceId: d.id, ring: 'all' })));
+      expect(await store.openAssignmentFor(d0!.id)).toMatchObject({ maxConcurrentInstalls: 2 });
+      expect(await store.installsInProgress(rolloutId)).toBe(0);
+
+      await report(d0!.id, 1, 'downloading', '4.0.0');
+      await report(d1!.id, 1, 'downloading', '4.0.0');
+      await report(d1!.id, 2, 'installed', '4.0.0');
+      await report(d2!.id, 1, 'downloading', '4.0.0');
+      await report(d2!.id, 2, 'booted', '4.0.0');
+      await report(d3!.id, 1, 'downloading', '4.0.0');
+      await report(d3!.id, 2, 'committed', '4.0.0'); // finished
+      await report(d4!.id, 1, 'downloading', '4.0.0');
+      await report(d4!.id, 2, 'failed', '4.0.0', 'download'); // finished
+      expect(await store.installsInProgress(rolloutId)).toBe(3);
+      expect(await store.installsInProgress(rolloutId, d0!.id)).toBe(2); // the asking device is left out
+      await report(d0!.id, 2, 'rolled-back', '4.0.0', 'boot');
+      await report(d1!.id, 3, 'committed', '3.0.0'); // moved on to another release: no longer installing this one
+      expect(await store.installsInProgress(rolloutId)).toBe(1);
+
+      // Another rollout of another release does not see these devices' installs.
+      await store.createRollout({ id: `${rolloutId}-other`, hardwareId: 'gw-slots', channel: 'stable', releaseVersion: '5.0.0', previousVersion: null });
+      expect(await store.getRollout(`${rolloutId}-other`)).toMatchObject({ maxConcurrentInstalls: null });
+      expect(await store.installsInProgress(`${rolloutId}-other`)).toBe(0);
+
+      await store.setMaxConcurrentInstalls(rolloutId, null);
+      expect(await store.getRollout(rolloutId)).toMatchObject({ maxConcurrentInstalls: null });
+      await store.setMaxConcurrentInstalls(rolloutId, 7);
+      expect((await store.openAssignmentFor(d2!.id))?.maxConcurrentInstalls).toBe(7);
+      await expect(store.setMaxConcurrentInstalls(rolloutId, 0)).rejects.toThrow();
+      await store.setRolloutState(rolloutId, 'finished');
+      await store.setRolloutState(`${rolloutId}-other`, 'finished');
+    });
+
     it('lists devices with their last state', async () => {
       const list = await store.listDevices();
       expect(list.length).toBeGreaterThan(5);

@@ -54,6 +54,7 @@ export function rolloutActivities(deps: RolloutDeps) {
         channel: request.channel,
         releaseVersion: request.releaseVersion,
         previousVersion: previous?.version ?? null,
+        maxConcurrentInstalls: request.policy.maxConcurrentInstalls,
       });
       for (let i = 0; i < rings.length; i++) {
         await fleet.assignDevices(request.rolloutId, rings[i]!.map((deviceId) => ({ deviceId, ring: request.policy.rings[i]!.name })), 'hold');
