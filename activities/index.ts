@@ -2,7 +2,7 @@
 // They are built from the loaded configuration, so workflows never see config or clients.
 import { FleetStore } from '../fleet/index.js';
 import type { Config } from '../schemas/config.js';
-import type { Manifest, ReleaseIndexEntry } from '../schemas/manifest.js';
+import type { DeltaFormat, Manifest, ReleaseIndexEntry } from '../schemas/manifest.js';
 import type { ReleaseRequest, StoredBlob } from '../release/types.js';
 import { describeWorker } from './health.js';
 import { compressImage } from './release/compress.js';
@@ -37,7 +37,7 @@ export function createActivities(config: Config, shared: SharedResources = {}) {
     attestProvenance: (request: ReleaseRequest) => attestProvenance(ctx, request),
     generateSbom: (request: ReleaseRequest, created: string) => generateSbom(ctx, request, created),
     generateVex: (request: ReleaseRequest, sbom: SbomOutcome, created: string) => generateVex(ctx, request, sbom, created),
-    generateDelta: (request: ReleaseRequest, base: ReleaseIndexEntry, compressed: StoredBlob) => generateDelta(ctx, request, base, compressed),
+    generateDelta: (request: ReleaseRequest, base: ReleaseIndexEntry, compressed: StoredBlob, format?: DeltaFormat) => generateDelta(ctx, request, base, compressed, format),
     signManifest: (manifest: Manifest, mode: 'key' | 'keyless') => signManifest(ctx, manifest, mode),
     publishRelease: (manifest: Manifest, bundleText: string) => publishRelease(ctx, manifest, bundleText),
   };

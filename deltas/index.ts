@@ -8,5 +8,7 @@ export { applyBsdiffPatch, DEFAULT_MAX_PATCH_OUTPUT_BYTES } from './apply-patch.
 export type { AppliedPatch, ApplyPatchOptions } from './apply-patch.js';
 export { generateBsdiffDelta } from './generate-delta.js';
 export type { BsdiffDeltaResult, GenerateBsdiffDeltaOptions } from './generate-delta.js';
+export { generateVerifiedOpsDelta } from './verified-ops-delta.js';
+export type { GenerateVerifiedOpsDeltaOptions, VerifiedOpsDeltaResult } from './verified-ops-delta.js';
 export { generateReleaseArtifacts } from './release-artifacts.js';
 export type { GeneratedDelta, GenerateReleaseArtifactsOptions, PreviousRelease, ReleaseArtifacts } from './release-artifacts.js';

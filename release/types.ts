@@ -1,6 +1,6 @@
 // Shapes passed between the CLI, the release workflow and its activities. Plain data only:
 // everything here is recorded in the workflow history.
-import type { ReleaseIndexEntry, SkippedDelta, ManifestDelta } from '../schemas/manifest.js';
+import type { DeltaFormat, ReleaseIndexEntry, SkippedDelta, ManifestDelta } from '../schemas/manifest.js';
 
 /** A blob already in the artifact store (the CLI uploads inputs before starting the workflow). */
 export interface StoredBlob {
@@ -70,6 +70,12 @@ export interface DeltaBase {
   imageKey: string;
   imageCompression: string;
 }
+
+/**
+ * Published for every delta base, each with its own manifest entry: ops (streamed, bounded-memory,
+ * resumable apply on devices) and the whole-image bsdiff that tools speaking only `bspatch` apply.
+ */
+export const RELEASE_DELTA_FORMATS = ['bsdiff', 'ops'] as const satisfies readonly DeltaFormat[];
 
 export type DeltaOutcome = { kind: 'delta'; delta: ManifestDelta } | { kind: 'skipped'; skipped: SkippedDelta };
 

@@ -19,6 +19,7 @@ import { canonicalReleaseIndexBytes, parseManifest, type Manifest } from '../sch
 import { publicKeyPathFor } from '../signing/keys.js';
 import { addPinnedKey, emptyTrustRoot } from '../signing/trust-root.js';
 import { checkDeltaBase } from '../verification/manifest-checks.js';
+import { applyOpsDelta } from '../deltas/ops/index.js';
 import { findTool } from '../platform/tools.js';
 import { cosign } from './support/signing-cosign.js';
 import { startTemporal } from './support/temporal.js';
@@ -82,7 +83,7 @@ describe('release pipeline on Temporal + local store', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('publishes 1.0.0, then 1.0.1 with a bsdiff delta from 1.0.0 and VEX statements', async () => {
+  it('publishes 1.0.0, then 1.0.1 with a bsdiff and an ops delta from 1.0.0 and VEX statements', async () => {
     const t0 = Date.now();
     const first = await h.publish({ image: image100, version: '1.0.0', securityVersion: 1 });
     expect(first).toMatchObject({ hardwareId: HARDWARE, version: '1.0.0', channel: 'stable', outcome: 'created', deltas: 0, skippedDeltas: 0 });
@@ -102,7 +103,7 @@ describe('release pipeline on Temporal + local store', () => {
     );
 
     const second = await h.publish({ image: image101, version: '1.0.1', securityVersion: 2, vex: vexFile });
-    expect(second).toMatchObject({ version: '1.0.1', outcome: 'created', deltas: 1, skippedDeltas: 0 });
+    expect(second).toMatchObject({ version: '1.0.1', outcome: 'created', deltas: 2, skippedDeltas: 0 });
     console.log(`publish 1.0.0 ${t1 - t0} ms, 1.0.1 (with delta) ${Date.now() - t1} ms`);
 
     m101 = parseManifest(await h.manifestBytes('1.0.1'));
@@ -110,11 +111,15 @@ describe('release pipeline on Temporal + local store', () => {
     expect(m101).toMatchObject({ hardwareId: HARDWARE, version: '1.0.1', securityVersion: 2, channel: 'stable' });
     expect(m101.image).toMatchObject({ sha256: sha256(raw101), length: raw101.length, compression: 'gzip' });
     expect(Date.parse(m101.expires) - Date.parse(m101.created)).toBe(30 * 86_400_000);
-    expect(m101.deltas).toHaveLength(1);
-    const delta = m101.deltas[0]!;
-    expect(delta).toMatchObject({ format: 'bsdiff', fromVersion: '1.0.0', fromSha256: m100.image.sha256, toSha256: m101.image.sha256 });
+    // Both formats from the one base, each its own entry: bsdiff for bspatch-only tools, ops for devices.
+    expect(m101.deltas.map((d) => d.format)).toEqual(['bsdiff', 'ops']);
     if (m101.image.compression !== 'gzip') throw new Error('expected a gzip image');
-    expect(delta.length).toBeLessThan(m101.image.compressedLength * 0.9);
+    for (const delta of m101.deltas) {
+      expect(delta).toMatchObject({ fromVersion: '1.0.0', fromSha256: m100.image.sha256, toSha256: m101.image.sha256, compression: 'none' });
+      expect(delta.length).toBeLessThan(m101.image.compressedLength * 0.9);
+    }
+    const [bsdiffDelta, opsDelta] = m101.deltas;
+    console.log(`deltas 1.0.0 -> 1.0.1: bsdiff ${bsdiffDelta!.length} bytes, ops ${opsDelta!.length} bytes; compressed image ${m101.image.compressedLength} bytes`);
 
     // The VEX documents carry the statement and point into this release's SBOM.
     const vex = JSON.parse((await h.store.getBytes(m101.vex.location)).toString('utf8'));
@@ -139,7 +144,8 @@ describe('release pipeline on Temporal + local store', () => {
       expect(report.ok).toBe(true);
     }
     const report = await h.verify('1.0.1');
-    expect(report.checks.map((c) => c.artifact)).toEqual(['manifest', 'image', 'image signature', 'delta from 1.0.0', 'sbom', 'vex', 'openvex', 'provenance']);
+    expect(report.checks.map((c) => c.artifact)).toEqual(['manifest', 'image', 'image signature', 'delta from 1.0.0', 'delta from 1.0.0', 'sbom', 'vex', 'openvex', 'provenance']);
+    expect(report.checks.filter((c) => c.artifact === 'delta from 1.0.0').map((c) => c.detail?.split(',')[0])).toEqual(['bsdiff', 'ops']);
     expect(report.checks.find((c) => c.artifact === 'provenance')?.detail).toContain('https://edge-ota.dev/builders/test');
     // With the raw image from the build instead of the stored copy.
     expect((await h.verify('1.0.1', { imagePath: image101 })).ok).toBe(true);
@@ -148,7 +154,8 @@ describe('release pipeline on Temporal + local store', () => {
   it('rejects a one-byte change to each artifact with the check that owns it', async () => {
     const targets: [string, string, string[]][] = [
       ['compressed image', m101.image.location, ['image', 'image signature']],
-      [`delta`, m101.deltas[0]!.location, ['delta from 1.0.0']],
+      [`bsdiff delta`, m101.deltas[0]!.location, ['delta from 1.0.0']],
+      [`ops delta`, m101.deltas[1]!.location, ['delta from 1.0.0']],
       ['sbom', m101.sbom.location, ['sbom']],
       ['vex', m101.vex.location, ['vex']],
       ['openvex', m101.openvex.location, ['openvex']],
@@ -159,7 +166,7 @@ describe('release pipeline on Temporal + local store', () => {
       const report = await withTampered(key, () => h.verify('1.0.1'));
       expect(report.ok, name).toBe(false);
       expect(report.checks.filter((c) => !c.ok).map((c) => c.artifact), name).toEqual(failing);
-      const owner = report.checks.find((c) => c.artifact === failing[0])!;
+      const owner = report.checks.find((c) => !c.ok && c.artifact === failing[0])!;
       expect(owner.detail, name).toMatch(/^ARTIFACT_MISMATCH: .*sha256 [0-9a-f]{64} differs from the manifest's/);
     }
     // Restored: verifies again.
@@ -242,7 +249,7 @@ describe('release pipeline on Temporal + local store', () => {
   it('publishing the same version with the same image again returns the existing release', async () => {
     const before = await h.manifestBytes('1.0.1');
     const again = await h.publish({ image: image101, version: '1.0.1', securityVersion: 2 });
-    expect(again).toMatchObject({ version: '1.0.1', outcome: 'existing', manifestSha256: sha256(before), deltas: 1 });
+    expect(again).toMatchObject({ version: '1.0.1', outcome: 'existing', manifestSha256: sha256(before), deltas: 2 });
     expect((await h.manifestBytes('1.0.1')).equals(before)).toBe(true);
     expect((await h.index())?.releases.map((r) => r.version)).toEqual(['1.0.0', '1.0.1']);
   });
@@ -347,10 +354,11 @@ describe('release pipeline on Temporal + local store', () => {
     for (let i = 0; i < bytes.length; i += 4) bytes.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
     await writeFile(noise, bytes);
     const c = await h.publish({ image: noise, version: '3.1.0', channel: 'beta' });
-    expect(c).toMatchObject({ outcome: 'created', deltas: 0, skippedDeltas: 2 });
+    expect(c).toMatchObject({ outcome: 'created', deltas: 0, skippedDeltas: 4 });
     const m = parseManifest(await h.manifestBytes('3.1.0'));
     expect(m.securityVersion).toBe(2);
-    expect(m.skippedDeltas.map((d) => d.fromVersion)).toEqual(['3.0.1', '3.0.0']);
+    // The skip rule holds per format, each with its reason.
+    expect(m.skippedDeltas.map((d) => `${d.format} ${d.fromVersion}`)).toEqual(['bsdiff 3.0.1', 'ops 3.0.1', 'bsdiff 3.0.0', 'ops 3.0.0']);
     for (const d of m.skippedDeltas) expect(d.reason).toMatch(/^delta [\d.]+ MB is \d+% of the compressed full image [\d.]+ MB; must be < 90%$/);
     for (const v of ['3.0.0', '3.0.1', '3.1.0']) expect(failedChecks(await h.verify(v))).toEqual([]);
   });
@@ -394,6 +402,16 @@ describe('release pipeline on Temporal + local store', () => {
     const patched = await readFile(out);
     expect(patched.length).toBe(m101.image.length);
     expect(sha256(patched)).toBe(m101.image.sha256);
+  });
+
+  it('the published ops delta applies to the 1.0.0 image as a stream and yields the 1.0.1 image', async () => {
+    const ops = m101.deltas.find((d) => d.format === 'ops')!;
+    const out = join(dir, 'patched-ops.tar');
+    const applied = await applyOpsDelta({ sourcePath: image100, patchPath: onDisk(ops.location), outPath: out });
+    expect(applied).toMatchObject({ sha256: m101.image.sha256, length: m101.image.length });
+    expect(sha256(await readFile(out))).toBe(m101.image.sha256);
+    // Only the bsdiff entry is what bspatch-only tools get; the ops patch is not BSDIFF40.
+    expect((await readFile(onDisk(ops.location))).subarray(0, 8).toString('latin1')).toBe('OTAOPS\r\n');
   });
 
   it('a tampered delta makes bspatch fail or produce the wrong image (the digest check catches it)', async () => {

@@ -56,7 +56,7 @@ describe('release pipeline on Temporal + S3 (versitygw)', () => {
     expect(first).toMatchObject({ outcome: 'created', deltas: 0 });
     const second = await h.publish({ image: join(dir, 'b.tar'), version: '1.0.1' });
     // No --security-version: the highest published one is kept.
-    expect(second).toMatchObject({ outcome: 'created', deltas: 1, skippedDeltas: 0 });
+    expect(second).toMatchObject({ outcome: 'created', deltas: 2, skippedDeltas: 0 });
 
     const m = parseManifest(await h.manifestBytes('1.0.1'));
     expect(m.securityVersion).toBe(3);

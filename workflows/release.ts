@@ -6,7 +6,7 @@ import type { Activities } from '../activities/index.js';
 import { assembleManifest } from '../release/assemble-manifest.js';
 import { checkSecurityVersion, chooseDeltaBases, decideOnExistingRelease, defaultSecurityVersion } from '../release/decisions.js';
 import { resolveReleaseTimeouts } from '../release/timeouts.js';
-import { RELEASE_STEPS, type ArtifactSet, type DeltaOutcome, type PublishedRelease, type ReleaseRequest, type ReleaseStep, type ReleaseTimeouts } from '../release/types.js';
+import { RELEASE_DELTA_FORMATS, RELEASE_STEPS, type ArtifactSet, type DeltaOutcome, type PublishedRelease, type ReleaseRequest, type ReleaseStep, type ReleaseTimeouts } from '../release/types.js';
 
 const NON_RETRYABLE = ['ReleaseInputError', 'ConflictError'];
 
@@ -68,7 +68,8 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<Publishe
   const bases = chooseDeltaBases(context.channelReleases, request.version, request.deltaCount);
   const deltas: DeltaOutcome[] = await step(
     'deltas',
-    () => Promise.all(bases.map((base) => heavy.generateDelta(request, base, compressedImage))),
+    // One activity per base and format: a retry redoes only the delta that failed.
+    () => Promise.all(bases.flatMap((base) => RELEASE_DELTA_FORMATS.map((format) => heavy.generateDelta(request, base, compressedImage, format)))),
     (all) => `${all.filter((d) => d.kind === 'delta').length} made, ${all.filter((d) => d.kind === 'skipped').length} skipped`,
   );
 
