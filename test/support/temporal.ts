@@ -9,7 +9,8 @@ export const TEST_NAMESPACE = 'ota';
 
 let runtimeInstalled = false;
 
-export async function startTemporal(): Promise<{ env: TestWorkflowEnvironment; config: (taskQueue: string) => TemporalConfig }> {
+/** extraArgs: more dev-server flags, e.g. dynamic config that makes a test reach a limit quickly. */
+export async function startTemporal(extraArgs: string[] = []): Promise<{ env: TestWorkflowEnvironment; config: (taskQueue: string) => TemporalConfig }> {
   if (!runtimeInstalled) {
     // Keep test output readable: the SDK logs every worker state change at INFO.
     Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -25,6 +26,7 @@ export async function startTemporal(): Promise<{ env: TestWorkflowEnvironment; c
         'frontend.enableUpdateWorkflowExecution=true',
         // The rollout workflow's search attributes (temporal-dev.yml registers the same).
         ...['OtaRolloutState', 'OtaRelease', 'OtaHardware'].flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+        ...extraArgs,
       ],
     },
     client: { namespace: TEST_NAMESPACE },

@@ -1,0 +1,108 @@
+// A long rollout continues-as-new before its history grows large, and carries on exactly where
+// it was: same ring, no repeated ring opening, decisions kept. The dev server is told to suggest
+// continue-as-new after 60 events (production default: 4,096) so the test reaches it in seconds.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { buildSampleImage } from '../demo/sample-image.js';
+import { FleetStore } from '../fleet/fleet-store.js';
+import { startGateway, type RunningGateway } from '../gateway/server.js';
+import { parsePolicy } from '../rollout/policy.js';
+import type { RolloutRequest, RolloutStatus } from '../rollout/types.js';
+import { parseManifest } from '../schemas/manifest.js';
+import { ProtocolFleet } from '../sim/protocol-fleet.js';
+import { createWorker } from '../temporal/worker.js';
+import { HARDWARE, ReleaseHarness } from './support/release-harness.js';
+import { startTemporal } from './support/temporal.js';
+
+const TOKEN = 'test-enrollment-token-0123456789';
+const QUEUE = 'rollout-can';
+
+describe('a long rollout', () => {
+  let env: TestWorkflowEnvironment;
+  let releases: ReleaseHarness;
+  let fleetStore: FleetStore;
+  let gateway: RunningGateway;
+  let worker: Worker;
+  let connection: NativeConnection;
+  let running: Promise<void>;
+  let fleet: ProtocolFleet;
+
+  beforeAll(async () => {
+    ({ env } = await startTemporal(['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=60']));
+    releases = await ReleaseHarness.start(env.address, 'rollout-can-releases');
+    const images = await mkdtemp(join(tmpdir(), 'ota-can-images-'));
+    for (const version of ['1.0.0', '1.1.0']) {
+      const image = join(images, `fw-${version}.tar`);
+      buildSampleImage({ version, out: image });
+      await releases.publish({ image, version, securityVersion: 1 });
+    }
+    fleetStore = await FleetStore.open(`pglite:${join(releases.stateDir, 'fleet')}`);
+    gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet: fleetStore, store: releases.store, enrollmentToken: TOKEN, nonceTtlSeconds: 60, pollAfterSeconds: 1, releasePolicy: 'rollouts' });
+    const config = { ...releases.config, temporal: { ...releases.config.temporal, taskQueue: QUEUE } };
+    ({ worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleetStore })));
+    running = worker.run();
+    const factory = parseManifest(await releases.manifestBytes('1.0.0'));
+    fleet = await ProtocolFleet.enroll({
+      count: 6,
+      hardwareId: HARDWARE,
+      channel: 'stable',
+      gatewayUrl: gateway.url,
+      enrollmentToken: TOKEN,
+      trustRoot: await releases.trustRoot(),
+      factory: { version: '1.0.0', imageSha256: factory.image.sha256, securityVersion: factory.securityVersion },
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    worker?.shutdown();
+    await running?.catch(() => undefined);
+    await connection?.close();
+    await gateway?.close();
+    await fleetStore?.close();
+    await releases?.close();
+    await env?.teardown();
+  });
+
+  it('continues-as-new mid-bake and still opens each ring exactly once', async () => {
+    const policy = parsePolicy({
+      target: { hardware: HARDWARE },
+      rings: [
+        { name: 'canary', size: { count: 2 }, bakeTime: '6s', minReports: 2, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
+        { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: 4, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
+      ],
+      exposureBudget: { percent: 100 },
+      maxConcurrentInstalls: 10,
+      pollInterval: '100ms',
+    });
+    const id = `rollout-can-${Date.now()}`;
+    const request: RolloutRequest = { rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: '1.1.0', policy, requestedBy: 'test' };
+    const handle = await releases.client.workflow.start('rolloutWorkflow', { taskQueue: QUEUE, workflowId: id, args: [request] });
+    const firstRunId = handle.firstExecutionRunId;
+    let done = false;
+    const result = handle.result().finally(() => (done = true)) as Promise<RolloutStatus>;
+    while (!done) {
+      await fleet.tick(() => ({ result: 'commit' }));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const final = await result;
+    expect(final.state).toBe('completed');
+    expect(fleet.versions()).toEqual({ '1.1.0': 6 });
+
+    const latest = await releases.client.workflow.getHandle(id).describe();
+    expect(latest.runId).not.toBe(firstRunId);
+    // The first run ended by continuing as new, with a history far below Temporal's limits.
+    const first = await releases.client.workflow.getHandle(id, firstRunId).describe();
+    expect(first.status.name).toBe('CONTINUED_AS_NEW');
+    expect(Number(first.raw.workflowExecutionInfo?.historyLength)).toBeLessThan(200);
+
+    const actions = final.decisions.map((d) => `${d.ring ?? ''}:${d.action}`);
+    expect(actions.filter((a) => a === 'canary:open-ring')).toHaveLength(1);
+    expect(actions.filter((a) => a === 'fleet:open-ring')).toHaveLength(1);
+    expect(actions.filter((a) => a === ':plan')).toHaveLength(1);
+  }, 120_000);
+});
