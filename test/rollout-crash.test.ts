@@ -1,0 +1,142 @@
+// Durability for real: `ota serve` (gateway + worker + the PGlite fleet store in one process) is
+// SIGKILLed while the canary ring bakes, then started again on the same state. The rollout must
+// carry on from the workflow history: no ring lost or opened twice, every device updated once.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { buildSampleImage } from '../demo/sample-image.js';
+import { parsePolicy } from '../rollout/policy.js';
+import type { RolloutRequest, RolloutStatus } from '../rollout/types.js';
+import { parseManifest } from '../schemas/manifest.js';
+import { ProtocolFleet } from '../sim/protocol-fleet.js';
+import { ensureDist, OTA_BIN } from './support/dist.js';
+import { HARDWARE, ReleaseHarness } from './support/release-harness.js';
+import { startTemporal } from './support/temporal.js';
+
+const TOKEN = 'test-enrollment-token-0123456789';
+const QUEUE = 'rollout-crash';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function waitForHealthz(url: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} never answered`);
+}
+
+describe('ota serve killed mid-rollout', () => {
+  let skipReason: string | undefined;
+  let env: TestWorkflowEnvironment;
+  let releases: ReleaseHarness;
+  let serve: ChildProcess | undefined;
+  let port: number;
+  let gatewayUrl: string;
+
+  const startServe = async () => {
+    serve = spawn(process.execPath, [OTA_BIN, 'serve', '--port', String(port), '--poll-after', '1', '--release-policy', 'rollouts'], {
+      env: { ...process.env, OTA_STATE_DIR: releases.stateDir, OTA_TEMPORAL_ADDRESS: env.address, OTA_TASK_QUEUE: QUEUE, OTA_ENROLLMENT_TOKEN: TOKEN },
+      stdio: 'ignore',
+    });
+    await waitForHealthz(gatewayUrl);
+  };
+
+  beforeAll(async () => {
+    skipReason = await ensureDist();
+    if (skipReason) {
+      console.error(`\n*** SKIPPING rollout crash test: ${skipReason} ***\n`);
+      return;
+    }
+    ({ env } = await startTemporal());
+    releases = await ReleaseHarness.start(env.address, 'rollout-crash-releases');
+    const images = await mkdtemp(join(tmpdir(), 'ota-rollout-crash-'));
+    for (const version of ['1.0.0', '1.1.0']) {
+      const image = join(images, `fw-${version}.tar`);
+      buildSampleImage({ version, out: image });
+      await releases.publish({ image, version, securityVersion: 1 });
+    }
+    port = await freePort();
+    gatewayUrl = `http://127.0.0.1:${port}`;
+    await startServe();
+  }, 180_000);
+
+  afterAll(async () => {
+    serve?.kill('SIGKILL');
+    await releases?.close();
+    await env?.teardown();
+  });
+
+  it('resumes the rollout after a SIGKILL during bake time', async (ctx) => {
+    if (skipReason) return ctx.skip();
+    const factory = parseManifest(await releases.manifestBytes('1.0.0'));
+    const fleet = await ProtocolFleet.enroll({
+      count: 6,
+      hardwareId: HARDWARE,
+      channel: 'stable',
+      gatewayUrl,
+      enrollmentToken: TOKEN,
+      trustRoot: await releases.trustRoot(),
+      factory: { version: '1.0.0', imageSha256: factory.image.sha256, securityVersion: factory.securityVersion },
+    });
+    const policy = parsePolicy({
+      target: { hardware: HARDWARE },
+      rings: [
+        { name: 'canary', size: { count: 2 }, bakeTime: '4s', minReports: 2, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
+        { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: 4, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
+      ],
+      exposureBudget: { percent: 100 },
+      maxConcurrentInstalls: 10,
+      pollInterval: '200ms',
+    });
+    const id = `rollout-crash-${Date.now()}`;
+    const request: RolloutRequest = { rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: '1.1.0', policy, requestedBy: 'test' };
+    const handle = await releases.client.workflow.start('rolloutWorkflow', { taskQueue: QUEUE, workflowId: id, args: [request] });
+    const commit = () => ({ result: 'commit' as const });
+
+    // Until the canary bakes with its two devices updated.
+    let status = await handle.query<RolloutStatus>('status');
+    for (let i = 0; i < 100 && !(status.rings[0]!.state === 'baking' && (fleet.versions()['1.1.0'] ?? 0) >= 2); i++) {
+      await fleet.tick(commit);
+      await new Promise((r) => setTimeout(r, 200));
+      status = await handle.query<RolloutStatus>('status');
+    }
+    expect(status.rings[0]!.state).toBe('baking');
+
+    serve!.kill('SIGKILL');
+    await new Promise((r) => serve!.once('exit', r));
+    // Devices keep trying while the gateway is gone.
+    await expect(fleet.tick(commit)).rejects.toThrow();
+    await startServe();
+
+    let done = false;
+    const result = handle.result().finally(() => (done = true)) as Promise<RolloutStatus>;
+    while (!done) {
+      await fleet.tick(commit);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const final = await result;
+    expect(final.state).toBe('completed');
+    expect(fleet.versions()).toEqual({ '1.1.0': 6 });
+    const actions = final.decisions.map((d) => `${d.ring ?? ''}:${d.action}`);
+    expect(actions.filter((a) => a === 'canary:open-ring')).toHaveLength(1);
+    expect(actions.filter((a) => a === 'fleet:open-ring')).toHaveLength(1);
+    expect(actions.filter((a) => a === ':plan')).toHaveLength(1);
+  }, 180_000);
+});
