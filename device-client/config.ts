@@ -6,7 +6,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { keyAlgorithmSchema, labelsSchema } from '../schemas/device-api.js';
-import { channelSchema, hardwareIdSchema } from '../schemas/manifest.js';
+import { channelSchema, deltaFormatSchema, hardwareIdSchema } from '../schemas/manifest.js';
 
 const pathSchema = z.string().min(1, 'must be a path');
 const seconds = (max: number) => z.number().min(0).max(max);
@@ -106,6 +106,16 @@ export const deviceConfigSchema = z
         keyless: z.object({ certificateIdentity: z.string().min(1), certificateIssuer: z.url() }).strict().optional(),
       })
       .strict(),
+    /** Delta formats this device applies, in preference order; sent at check-in. The smallest offered delta wins. */
+    deltas: z
+      .object({
+        /** A device without the RAM for whole-image bspatch (old and new image in memory) lists only "ops". */
+        formats: z.array(deltaFormatSchema).default(['ops', 'bsdiff']),
+        /** An ops apply makes its progress durable (fdatasync + install journal) this often: what a power cut can cost. */
+        opsCheckpointBytes: z.int().min(1).default(16 * 1024 * 1024),
+      })
+      .strict()
+      .default({ formats: ['ops', 'bsdiff'], opsCheckpointBytes: 16 * 1024 * 1024 }),
     /** The agent's own durable state: installed versions, security version, install journal, scratch files. */
     stateDir: pathSchema,
     health: healthConfigSchema.default(healthConfigSchema.parse({})),

@@ -32,11 +32,13 @@ afterAll(async () => {
 });
 
 let counter = 0;
-const newDevice = () =>
+const newDevice = (extra: Record<string, unknown> = {}) =>
   createSimDevice(join(root, `device-${++counter}`), fixture, {
     factory: fixture.releases['1.0.0']!,
-    config: { health: { commands: [{ name: 'shell works', run: ['sh', '-c', 'exit 0'] }] } },
+    config: { health: { commands: [{ name: 'shell works', run: ['sh', '-c', 'exit 0'] }] }, ...extra },
   });
+/** A device that applies only ops deltas, checkpointing after every op (the sample patch has ~10). */
+const OPS_ONLY = { deltas: { formats: ['ops'], opsCheckpointBytes: 1 } };
 
 /** The image a slot may hold when bootable: A keeps the factory image, B may only get 1.0.1. */
 const EXPECTED = { A: () => fixture.releases['1.0.0']!, B: () => fixture.releases['1.0.1']! };
@@ -141,6 +143,54 @@ describe('power cuts during install and boot check (ota-device CLI, SIGKILL)', (
         const s = await status(sim);
         expect(s.securityVersion).toBe(1);
         expect(await sha256File(sim.config.slots.A, fixture.releases['1.0.0']!.length)).toBe(fixture.releases['1.0.0']!.sha256);
+      } catch (error) {
+        failures.push(`${point}: ${(error as Error).message}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  }, 600_000);
+});
+
+describe('power cut in the middle of an ops delta apply (ota-device CLI, SIGKILL)', () => {
+  it('the restarted agent resumes the patch from the journal checkpoint, then completes the update', async () => {
+    const sim = await newDevice(OPS_ONLY);
+    const run = await ota(sim, ['install', fixture.storeDir], { OTA_DEVICE_CRASH_AT: 'install:ops-checkpointed' });
+    expect(run.signal, run.stderr).toBe('SIGKILL');
+
+    // Killed after a checkpoint was made durable: the journal holds it, the partial output is there.
+    const journal = JSON.parse(await readFile(join(sim.config.stateDir, 'install-journal.json'), 'utf8'));
+    expect(journal).toMatchObject({ step: 'started', artifact: 'delta', version: '1.0.1' });
+    expect(journal.opsCheckpoint.opIndex).toBeGreaterThan(0);
+    expect(journal.opsCheckpoint.targetOffset).toBeGreaterThan(0);
+    expect(journal.opsCheckpoint.targetOffset).toBeLessThan(fixture.releases['1.0.1']!.length);
+    const s = await status(sim);
+    expect(s.installInProgress).toBeTruthy();
+    await assertEveryBootableSlotVerifies(sim, 'after the kill');
+
+    // Power back on: the agent's boot run finishes the interrupted install from the checkpoint.
+    const resumed = await ota(sim, ['run', '--once']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(`${resumed.stdout}${resumed.stderr}`).toContain(`resuming the ops delta at op ${journal.opsCheckpoint.opIndex} (${journal.opsCheckpoint.targetOffset} of`);
+    expect(`${resumed.stdout}${resumed.stderr}`).toContain(`resumed at op ${journal.opsCheckpoint.opIndex}`);
+    const { killed } = await live(sim, {});
+    expect(killed).toBeNull();
+    const done = await status(sim);
+    expect(updated(done)).toBe(true);
+    expect(await sha256File(sim.config.slots.B, fixture.releases['1.0.1']!.length)).toBe(fixture.releases['1.0.1']!.sha256);
+  }, 300_000);
+
+  it('SIGKILL at every point of an ops install: always boots a verified slot, then completes the update', async () => {
+    const sim = await newDevice(OPS_ONLY);
+    const trace = join(sim.dir, 'trace.txt');
+    expect(await live(sim, { OTA_DEVICE_CRASH_TRACE: trace })).toEqual({ killed: null, boots: 1 });
+    const opsPoints = [...new Set((await readFile(trace, 'utf8')).split('\n').filter(Boolean))];
+    expect(opsPoints).toEqual(expect.arrayContaining(['install:journal-started', 'install:ops-checkpointed', 'install:ops-applied', 'install:slot-half-written']));
+    const failures: string[] = [];
+    for (const point of opsPoints.filter((p) => p.startsWith('install:'))) {
+      const device = await newDevice(OPS_ONLY);
+      try {
+        const { killed } = await live(device, { OTA_DEVICE_CRASH_AT: point });
+        expect(killed, `${point} was never reached`).not.toBeNull();
       } catch (error) {
         failures.push(`${point}: ${(error as Error).message}`);
       }

@@ -87,8 +87,9 @@ describe('device agent: offline install, boot check, fallback', () => {
     const sim = await newDevice();
     const slotABefore = await sha256File(sim.config.slots.A);
     const result = await install(sim, fixture.storeDir);
-    expect(fixture.releases['1.0.1']!.manifest.deltas.map((d) => d.fromVersion)).toEqual(['1.0.0']);
-    expect(result).toMatchObject({ outcome: 'installed', version: '1.0.1', slot: 'B', artifact: 'delta' });
+    expect(fixture.releases['1.0.1']!.manifest.deltas.map((d) => `${d.format} ${d.fromVersion}`)).toEqual(['bsdiff 1.0.0', 'ops 1.0.0']);
+    // Both formats supported (the default): the smaller download wins, bsdiff on these small images.
+    expect(result).toMatchObject({ outcome: 'installed', version: '1.0.1', slot: 'B', artifact: 'delta', deltaFormat: 'bsdiff' });
     const want = fixture.releases['1.0.1']!;
     expect(await sha256File(sim.config.slots.B, want.length)).toBe(want.sha256);
     expect(await sha256File(sim.config.slots.A)).toBe(slotABefore);
@@ -96,6 +97,22 @@ describe('device agent: offline install, boot check, fallback', () => {
     expect(await bootCheck(await sim.open())).toMatchObject({ outcome: 'committed', slot: 'B', version: '1.0.1' });
     // Installing again is a no-op.
     expect(await install(sim, fixture.storeDir)).toMatchObject({ outcome: 'up-to-date', version: '1.0.1', slot: 'B' });
+  });
+
+  it('delta 1.0.0 -> 1.0.1 through the ops format: streamed from the active slot, checkpointed in the journal', async () => {
+    const sim = await newDevice({ config: { deltas: { formats: ['ops'], opsCheckpointBytes: 1 } } });
+    const slotABefore = await sha256File(sim.config.slots.A);
+    const lines: string[] = [];
+    const result = await install(sim, fixture.storeDir, { log: (line) => lines.push(line) });
+    expect(result).toMatchObject({ outcome: 'installed', version: '1.0.1', slot: 'B', artifact: 'delta', deltaFormat: 'ops', resumedFromOp: 0 });
+    expect(lines).toContain(`staged the ops delta from 1.0.0 (${fixture.releases['1.0.1']!.manifest.deltas.find((d) => d.format === 'ops')!.length} bytes), verified`);
+    const want = fixture.releases['1.0.1']!;
+    expect(await sha256File(sim.config.slots.B, want.length)).toBe(want.sha256);
+    expect(await sha256File(sim.config.slots.A)).toBe(slotABefore);
+    // The journal is closed and the scratch folder is empty again.
+    expect(await readdir(join(sim.config.stateDir, 'scratch'))).toEqual([]);
+    await sim.reboot();
+    expect(await bootCheck(await sim.open())).toMatchObject({ outcome: 'committed', slot: 'B', version: '1.0.1' });
   });
 
   it('a tar of the bundle installs the same way', async () => {

@@ -196,7 +196,7 @@ async function checkinBody(device: Device) {
     imageSha256: image.sha256,
     bootedSlot: booted,
     securityVersion: agent.securityVersion,
-    supportedDeltaFormats: ['bsdiff'],
+    supportedDeltaFormats: config.deltas.formats,
   };
 }
 

@@ -5,6 +5,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { semverSchema, sha256HexSchema } from '../../schemas/manifest.js';
+import { opsApplyCheckpointSchema, type OpsApplyCheckpoint } from '../../deltas/ops/apply.js';
 import { fsyncDirectory } from '../boot/atomic-file.js';
 import { slotImageSchema } from './agent-state.js';
 import { readJsonFile, writeJsonFile } from './json-file.js';
@@ -32,13 +33,15 @@ export const installJournalSchema = z
     artifact: z.enum(['full', 'delta']),
     image: slotImageSchema,
     step: z.enum(INSTALL_STEPS),
+    /** An ops delta being applied into scratch: its last durable checkpoint, so a restart resumes there. */
+    opsCheckpoint: opsApplyCheckpointSchema.optional(),
     startedAt: z.string(),
     updatedAt: z.string(),
   })
   .strict();
 
 export type InstallJournal = z.infer<typeof installJournalSchema>;
-export type NewInstallJournal = Omit<InstallJournal, 'format' | 'step' | 'startedAt' | 'updatedAt'>;
+export type NewInstallJournal = Omit<InstallJournal, 'format' | 'step' | 'startedAt' | 'updatedAt' | 'opsCheckpoint'> & { opsCheckpoint?: OpsApplyCheckpoint };
 
 export function stepReached(journal: InstallJournal, step: InstallStep): boolean {
   return INSTALL_STEPS.indexOf(journal.step) >= INSTALL_STEPS.indexOf(step);
@@ -64,6 +67,13 @@ export class InstallJournalStore {
 
   async advance(journal: InstallJournal, step: InstallStep): Promise<InstallJournal> {
     const next = { ...journal, step, updatedAt: new Date().toISOString() };
+    await writeJsonFile(this.path, next);
+    return next;
+  }
+
+  /** Written (atomically, fsync'ed) after applyOpsDelta made its output durable up to the checkpoint. */
+  async recordOpsCheckpoint(journal: InstallJournal, checkpoint: OpsApplyCheckpoint): Promise<InstallJournal> {
+    const next = { ...journal, opsCheckpoint: checkpoint, updatedAt: new Date().toISOString() };
     await writeJsonFile(this.path, next);
     return next;
   }

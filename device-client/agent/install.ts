@@ -1,14 +1,15 @@
 // The install flow, offline first:
 //   verify the manifest (signature, expiry, hardware, security version, version)   no writes
-//   stage the artifact into scratch and verify it; apply a delta there             no writes
+//   stage the artifact into scratch and verify it; apply a bsdiff delta there      no writes
+//   (an ops delta is applied into scratch after the journal began: it resumes from its checkpoints)
 //   journal: started -> target forgotten, out of the boot rotation (markBad) -> invalidated
 //   stream the image into the inactive slot, read it back, sha256 over the image length
 //   record the slot's image -> written -> markActive(target, tries) -> activated
 //   agent state: pending boot check; journal cleared
 // A power cut anywhere leaves a bootable committed slot; the journal says how to go on.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chooseUpdateArtifact } from '../../schemas/manifest.js';
+import { chooseUpdateArtifact, type DeltaFormat } from '../../schemas/manifest.js';
 import { chooseInstallTarget, markActive, markBad, type SlotName } from '../boot/boot-state.js';
 import { sha256Of } from '../slots/slot-digest.js';
 import { event, type SlotImage } from './agent-state.js';
@@ -19,7 +20,8 @@ import { InstallRefusedError } from './errors.js';
 import { stepReached, type InstallJournal } from './install-journal.js';
 import { verifyCandidate } from './release-verification.js';
 import type { OpenSource } from './sources.js';
-import { stageDelta, stageFullImage } from './stage-artifact.js';
+import { applyStagedOpsDelta } from './ops-delta-apply.js';
+import { stageDelta, stageFullImage, type StagedImage } from './stage-artifact.js';
 import type { UpdateSource } from './update-source.js';
 import { writeImageToSlot } from './write-slot.js';
 
@@ -35,11 +37,13 @@ export interface InstallRequest {
   allowVersionDowngrade?: boolean;
   now?: Date;
   log?: (line: string) => void;
+  /** The journal of the interrupted install being restarted: its ops checkpoint is resumed. */
+  resume?: InstallJournal;
 }
 
 export type InstallResult =
   | { outcome: 'up-to-date'; version: string; slot: SlotName }
-  | { outcome: 'installed'; version: string; slot: SlotName; artifact: 'full' | 'delta'; reason?: string; tries: number }
+  | { outcome: 'installed'; version: string; slot: SlotName; artifact: 'full' | 'delta'; deltaFormat?: DeltaFormat; resumedFromOp?: number; reason?: string; tries: number }
   | { outcome: 'activated'; version: string; slot: SlotName; resumed: true }
   | { outcome: 'nothing-to-resume' };
 
@@ -67,23 +71,36 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
     request.allowVersionDowngrade,
   );
   log(`verified ${manifest.hardwareId} ${manifest.version} (security version ${manifest.securityVersion}) from ${candidate.origin}`);
-  const choice = chooseUpdateArtifact(manifest, installed?.sha256, request.full ? [] : ['bsdiff']);
+  const choice = chooseUpdateArtifact(manifest, installed?.sha256, request.full ? [] : config.deltas.formats);
   if (choice.kind === 'up-to-date') return { outcome: 'up-to-date', version: manifest.version, slot: booted };
 
   const target = chooseInstallTarget(bootState, booted);
   const image: SlotImage = { version: manifest.version, sha256: manifest.image.sha256, length: manifest.image.length, securityVersion: manifest.securityVersion };
-  const workDir = await mkdtemp(join(device.scratchDir, 'install-'));
+  // Named after the release, so a restarted install finds the partial output of an ops apply.
+  const resumeFrom = request.resume?.manifestSha256 === manifestSha256 ? request.resume.opsCheckpoint : undefined;
+  const workDir = await prepareWorkDir(device.scratchDir, `install-${manifestSha256.slice(0, 16)}`, resumeFrom !== undefined);
+  let resumedFromOp: number | undefined;
   try {
     const staged =
       choice.kind === 'delta'
         ? await stageDelta(request.source, choice.delta, manifest.image, { slot: device.slots[booted], image: installed! }, workDir)
         : await stageFullImage(request.source, manifest.image, workDir);
-    log(`staged the ${staged.kind === 'delta' ? `delta from ${choice.kind === 'delta' ? choice.delta.fromVersion : ''}` : 'full image'} (${choice.downloadLength} bytes), verified`);
+    const what = choice.kind === 'delta' ? `${choice.delta.format} delta from ${choice.delta.fromVersion}` : 'full image';
+    log(`staged the ${what} (${choice.downloadLength} bytes), verified`);
     crashPoint('install:staged');
 
-    let journal = await device.journal.begin({ source: request.sourceRef, version: manifest.version, manifestSha256, booted, target, artifact: staged.kind, image });
+    const artifact = staged.kind === 'full' ? 'full' : 'delta';
+    let journal = await device.journal.begin({ source: request.sourceRef, version: manifest.version, manifestSha256, booted, target, artifact, image, opsCheckpoint: resumeFrom });
     crashPoint('install:journal-started');
     try {
+      let toWrite: StagedImage;
+      if (staged.kind === 'ops-delta') {
+        // Applied under the journal: its checkpoints are what a restart resumes from.
+        const run = await applyStagedOpsDelta(device, staged, image, journal, log);
+        ({ staged: toWrite, journal, resumedFromOp } = run);
+        log(`applied the ops delta${run.resumedFromOp > 0 ? `, resumed at op ${run.resumedFromOp}` : ''}`);
+        crashPoint('install:ops-applied');
+      } else toWrite = staged;
       // Forget what the target held before touching it, and take it out of the boot rotation:
       // a half-written slot must never be a fallback.
       await device.agentState.update((s) => ({ ...s, slots: { ...s.slots, [target]: null }, pendingBoot: s.pendingBoot?.slot === target ? null : s.pendingBoot }));
@@ -92,7 +109,7 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
       journal = await device.journal.advance(journal, 'invalidated');
       crashPoint('install:invalidated');
 
-      await writeImageToSlot(staged, image, device.slots[target], booted);
+      await writeImageToSlot(toWrite, image, device.slots[target], booted);
       log(`wrote ${image.length} bytes to slot ${target}; sha256 verified`);
       crashPoint('install:slot-verified');
       await device.agentState.update((s) => ({ ...s, slots: { ...s.slots, [target]: image } }));
@@ -109,7 +126,18 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
     await rm(workDir, { recursive: true, force: true });
   }
   const reason = choice.kind === 'full' ? choice.reason : undefined;
-  return { outcome: 'installed', version: image.version, slot: target, artifact: choice.kind, reason, tries: config.bootTries };
+  const deltaFormat = choice.kind === 'delta' ? choice.delta.format : undefined;
+  return { outcome: 'installed', version: image.version, slot: target, artifact: choice.kind, deltaFormat, resumedFromOp, reason, tries: config.bootTries };
+}
+
+/** The install's scratch folder; leftovers of other installs go (a resumed one keeps its own). */
+async function prepareWorkDir(scratchDir: string, name: string, keep: boolean): Promise<string> {
+  for (const entry of await readdir(scratchDir)) {
+    if (entry.startsWith('install-') && !(keep && entry === name)) await rm(join(scratchDir, entry), { recursive: true, force: true });
+  }
+  const dir = join(scratchDir, name);
+  await mkdir(dir, { recursive: true });
+  return dir;
 }
 
 /** Switch boot to the written slot, then hand it to the boot check. */
@@ -165,7 +193,7 @@ export async function resumeInstall(device: Device, openSource: OpenSource, log?
   log?.(`resuming: the install of ${journal.version} stopped at "${journal.step}"; starting it over from ${journal.source}`);
   const source = await openSource(journal.source);
   try {
-    return await installUpdate(device, { source, sourceRef: journal.source, version: journal.version, full: journal.artifact === 'full', log });
+    return await installUpdate(device, { source, sourceRef: journal.source, version: journal.version, full: journal.artifact === 'full', log, resume: journal });
   } finally {
     await source.close();
   }

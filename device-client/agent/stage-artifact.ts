@@ -22,6 +22,18 @@ export interface StagedImage {
   kind: 'full' | 'delta';
 }
 
+/**
+ * An ops delta and its base, verified, not applied yet: the apply runs under the install journal
+ * (ops-delta-apply.ts) so that a power cut mid-patch resumes from its last checkpoint.
+ */
+export interface StagedOpsDelta {
+  kind: 'ops-delta';
+  patchPath: string;
+  basePath: string;
+  /** Where the applied image goes (its partial file beside it survives a power cut). */
+  imagePath: string;
+}
+
 export function decompressor(compression: Compression): NodeJS.ReadWriteStream[] {
   if (compression === 'gzip') return [createGunzip()];
   if (compression === 'brotli') return [createBrotliDecompress()];
@@ -42,6 +54,7 @@ export async function stageFullImage(source: UpdateSource, image: ManifestImage,
  * The delta, verified; the base copied from the active slot (exactly the installed image's
  * length: a slot is usually longer than its image, and bspatch would read the tail) and checked
  * against the delta's base digest; then bspatch in a child process, checked against the image digest.
+ * An ops delta is handed back unapplied (StagedOpsDelta).
  */
 export async function stageDelta(
   source: UpdateSource,
@@ -49,7 +62,7 @@ export async function stageDelta(
   image: ManifestImage,
   active: { slot: SlotDevice; image: SlotImage },
   workDir: string,
-): Promise<StagedImage> {
+): Promise<StagedImage | StagedOpsDelta> {
   checkDeltaBase(delta, active.image.sha256);
   const patchPath = join(workDir, 'delta.patch');
   await pipeline(
@@ -69,6 +82,7 @@ export async function stageDelta(
     throw new DeltaBaseMismatchError(`slot ${active.slot.slot} does not hold the delta's base image ${delta.fromVersion}: ${(error as Error).message}`);
   }
   const imagePath = join(workDir, 'image.raw');
+  if (delta.format === 'ops') return { kind: 'ops-delta', patchPath, basePath, imagePath };
   await applyBsdiffPatch(basePath, patchPath, imagePath, { expectedSha256: image.sha256, maxOutputBytes: image.length });
   return { path: imagePath, compression: 'none', kind: 'delta' };
 }
