@@ -5,8 +5,8 @@ import type { Readable } from 'node:stream';
 
 export type ObjectBody = Uint8Array | string;
 
-/** Anything yielding bytes: a Node Readable, a generator, a web stream converted with Readable.fromWeb. */
-export type ByteSource = AsyncIterable<Uint8Array | string>;
+/** Anything yielding bytes: a Node Readable, a (async) generator, an array of chunks, a web stream via Readable.fromWeb. */
+export type ByteSource = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
 
 export interface BlobRef {
   sha256: string;

@@ -11,15 +11,13 @@ import { createActivities } from '../activities/index.js';
 import { buildSampleImage } from '../demo/sample-image.js';
 import { FleetStore } from '../fleet/fleet-store.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
-import { parsePolicy } from '../rollout/policy.js';
 import type { RolloutRequest, RolloutStatus } from '../rollout/types.js';
-import { parseManifest } from '../schemas/manifest.js';
-import { ProtocolFleet } from '../sim/protocol-fleet.js';
+import type { ProtocolFleet } from '../sim/protocol-fleet.js';
 import { createWorker } from '../temporal/worker.js';
 import { HARDWARE, ReleaseHarness } from './support/release-harness.js';
+import { canaryThenFleet, enrollFleet, ENROLLMENT_TOKEN as TOKEN, ringOpenings } from './support/rollout-fleet.js';
 import { startTemporal } from './support/temporal.js';
 
-const TOKEN = 'test-enrollment-token-0123456789';
 const QUEUE = 'rollout-can';
 
 describe('a long rollout', () => {
@@ -46,16 +44,7 @@ describe('a long rollout', () => {
     const config = { ...releases.config, temporal: { ...releases.config.temporal, taskQueue: QUEUE } };
     ({ worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleetStore })));
     running = worker.run();
-    const factory = parseManifest(await releases.manifestBytes('1.0.0'));
-    fleet = await ProtocolFleet.enroll({
-      count: 6,
-      hardwareId: HARDWARE,
-      channel: 'stable',
-      gatewayUrl: gateway.url,
-      enrollmentToken: TOKEN,
-      trustRoot: await releases.trustRoot(),
-      factory: { version: '1.0.0', imageSha256: factory.image.sha256, securityVersion: factory.securityVersion },
-    });
+    fleet = await enrollFleet(releases, gateway.url, 6);
   }, 180_000);
 
   afterAll(async () => {
@@ -69,16 +58,7 @@ describe('a long rollout', () => {
   });
 
   it('continues-as-new mid-bake and still opens each ring exactly once', async () => {
-    const policy = parsePolicy({
-      target: { hardware: HARDWARE },
-      rings: [
-        { name: 'canary', size: { count: 2 }, bakeTime: '6s', minReports: 2, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
-        { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: 4, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
-      ],
-      exposureBudget: { percent: 100 },
-      maxConcurrentInstalls: 10,
-      pollInterval: '100ms',
-    });
+    const policy = canaryThenFleet('6s', '100ms');
     const id = `rollout-can-${Date.now()}`;
     const request: RolloutRequest = { rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: '1.1.0', policy, requestedBy: 'test' };
     const handle = await releases.client.workflow.start('rolloutWorkflow', { taskQueue: QUEUE, workflowId: id, args: [request] });
@@ -100,9 +80,6 @@ describe('a long rollout', () => {
     expect(first.status.name).toBe('CONTINUED_AS_NEW');
     expect(Number(first.raw.workflowExecutionInfo?.historyLength)).toBeLessThan(200);
 
-    const actions = final.decisions.map((d) => `${d.ring ?? ''}:${d.action}`);
-    expect(actions.filter((a) => a === 'canary:open-ring')).toHaveLength(1);
-    expect(actions.filter((a) => a === 'fleet:open-ring')).toHaveLength(1);
-    expect(actions.filter((a) => a === ':plan')).toHaveLength(1);
+    expect(ringOpenings(final)).toEqual({ plan: 1, canary: 1, fleet: 1 });
   }, 120_000);
 });

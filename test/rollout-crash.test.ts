@@ -9,15 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { buildSampleImage } from '../demo/sample-image.js';
-import { parsePolicy } from '../rollout/policy.js';
 import type { RolloutRequest, RolloutStatus } from '../rollout/types.js';
-import { parseManifest } from '../schemas/manifest.js';
-import { ProtocolFleet } from '../sim/protocol-fleet.js';
 import { ensureDist, OTA_BIN } from './support/dist.js';
 import { HARDWARE, ReleaseHarness } from './support/release-harness.js';
+import { canaryThenFleet, enrollFleet, ENROLLMENT_TOKEN as TOKEN, ringOpenings } from './support/rollout-fleet.js';
 import { startTemporal } from './support/temporal.js';
 
-const TOKEN = 'test-enrollment-token-0123456789';
 const QUEUE = 'rollout-crash';
 
 function freePort(): Promise<number> {
@@ -85,26 +82,8 @@ describe('ota serve killed mid-rollout', () => {
 
   it('resumes the rollout after a SIGKILL during bake time', async (ctx) => {
     if (skipReason) return ctx.skip();
-    const factory = parseManifest(await releases.manifestBytes('1.0.0'));
-    const fleet = await ProtocolFleet.enroll({
-      count: 6,
-      hardwareId: HARDWARE,
-      channel: 'stable',
-      gatewayUrl,
-      enrollmentToken: TOKEN,
-      trustRoot: await releases.trustRoot(),
-      factory: { version: '1.0.0', imageSha256: factory.image.sha256, securityVersion: factory.securityVersion },
-    });
-    const policy = parsePolicy({
-      target: { hardware: HARDWARE },
-      rings: [
-        { name: 'canary', size: { count: 2 }, bakeTime: '4s', minReports: 2, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
-        { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: 4, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
-      ],
-      exposureBudget: { percent: 100 },
-      maxConcurrentInstalls: 10,
-      pollInterval: '200ms',
-    });
+    const fleet = await enrollFleet(releases, gatewayUrl, 6);
+    const policy = canaryThenFleet('4s', '200ms');
     const id = `rollout-crash-${Date.now()}`;
     const request: RolloutRequest = { rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: '1.1.0', policy, requestedBy: 'test' };
     const handle = await releases.client.workflow.start('rolloutWorkflow', { taskQueue: QUEUE, workflowId: id, args: [request] });
@@ -134,9 +113,6 @@ describe('ota serve killed mid-rollout', () => {
     const final = await result;
     expect(final.state).toBe('completed');
     expect(fleet.versions()).toEqual({ '1.1.0': 6 });
-    const actions = final.decisions.map((d) => `${d.ring ?? ''}:${d.action}`);
-    expect(actions.filter((a) => a === 'canary:open-ring')).toHaveLength(1);
-    expect(actions.filter((a) => a === 'fleet:open-ring')).toHaveLength(1);
-    expect(actions.filter((a) => a === ':plan')).toHaveLength(1);
+    expect(ringOpenings(final)).toEqual({ plan: 1, canary: 1, fleet: 1 });
   }, 180_000);
 });

@@ -14,15 +14,14 @@ import { FleetStore } from '../fleet/fleet-store.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { parsePolicy, type RolloutPolicy } from '../rollout/policy.js';
 import type { RolloutRequest, RolloutStatus } from '../rollout/types.js';
-import { parseManifest } from '../schemas/manifest.js';
 import type { BehaviourModel } from '../sim/protocol-device.js';
-import { ProtocolFleet } from '../sim/protocol-fleet.js';
+import type { ProtocolFleet } from '../sim/protocol-fleet.js';
 import { createWorker } from '../temporal/worker.js';
 import { failureMessage } from '../temporal/failure-message.js';
 import { HARDWARE, ReleaseHarness } from './support/release-harness.js';
+import { enrollFleet, ENROLLMENT_TOKEN as TOKEN, ringOpenings, tickUntil } from './support/rollout-fleet.js';
 import { startTemporal } from './support/temporal.js';
 
-const TOKEN = 'test-enrollment-token-0123456789';
 const QUEUE = 'rollout-e2e';
 
 const policy = (over: Record<string, unknown> = {}): RolloutPolicy =>
@@ -76,17 +75,7 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     running = worker.run();
     client = releases.client;
 
-    const factory = parseManifest(await releases.manifestBytes('1.0.0'));
-    fleet = await ProtocolFleet.enroll({
-      count: 10,
-      hardwareId: HARDWARE,
-      channel: 'stable',
-      gatewayUrl: gateway.url,
-      enrollmentToken: TOKEN,
-      trustRoot: await releases.trustRoot(),
-      factory: { version: '1.0.0', imageSha256: factory.image.sha256, securityVersion: factory.securityVersion },
-      labelsFor: (i) => ({ region: i % 2 ? 'eu' : 'us' }),
-    });
+    fleet = await enrollFleet(releases, gateway.url, 10, '1.0.0', (i) => ({ region: i % 2 ? 'eu' : 'us' }));
   }, 180_000);
 
   afterAll(async () => {
@@ -200,12 +189,7 @@ describe('rollouts through canary rings with a simulated fleet', () => {
       ],
     });
     const handle = await startRollout('1.3.0', byRegion);
-    let status = await handle.query<RolloutStatus>('status');
-    for (let i = 0; i < 150 && status.state !== 'halted'; i++) {
-      await fleet.tick(behaviour);
-      await new Promise((r) => setTimeout(r, 200));
-      status = await handle.query<RolloutStatus>('status');
-    }
+    const status = await tickUntil(fleet, behaviour, handle, (st) => st.state === 'halted');
     expect(status.state).toBe('halted');
     expect(status.rings.map((r) => [r.name, r.state])).toEqual([['eu', 'passed'], ['us', 'breached']]);
     const eu = fleet.devices.filter((d) => d.labels.region === 'eu');
@@ -244,21 +228,13 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     const final = await driveUntilDone(handle);
     expect(final.state).toBe('completed');
     // No ring lost or repeated: one plan, each ring opened and passed exactly once.
-    const actions = final.decisions.map((d) => `${d.ring ?? ''}:${d.action}`);
-    expect(actions.filter((a) => a === 'canary:open-ring')).toHaveLength(1);
-    expect(actions.filter((a) => a === 'fleet:open-ring')).toHaveLength(1);
-    expect(actions.filter((a) => a === ':plan')).toHaveLength(1);
+    expect(ringOpenings(final)).toEqual({ plan: 1, canary: 1, fleet: 1 });
     expect(fleet.versions()).toEqual({ '1.1.0': 10 });
   }, 120_000);
 
   it('a release that raised the security version is halted, not rolled back below it', async () => {
     const handle = await startRollout('1.4.0', policy());
-    let status = await handle.query<RolloutStatus>('status');
-    for (let i = 0; i < 150 && status.state !== 'halted'; i++) {
-      await fleet.tick(behaviour);
-      await new Promise((r) => setTimeout(r, 200));
-      status = await handle.query<RolloutStatus>('status');
-    }
+    const status = await tickUntil(fleet, behaviour, handle, (st) => st.state === 'halted');
     expect(status.state).toBe('halted');
     const halt = status.decisions.find((d) => d.action === 'halt');
     expect(halt?.reason).toMatch(/rollback not allowed \(1\.4\.0 raised the security version to 2 \(from 1\)/);

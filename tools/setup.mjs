@@ -47,15 +47,16 @@ function run(cmd, cmdArgs, opts = {}) {
   return res;
 }
 
-function sha256(...files) {
-  const h = createHash('sha256');
-  for (const f of files) if (existsSync(f)) h.update(readFileSync(f));
-  return h.digest('hex');
+/** What decides the installed modules: the lockfile and package.json's dependency fields (not its scripts). */
+function dependencyFingerprint() {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const fields = ['dependencies', 'devDependencies', 'optionalDependencies', 'overrides', 'allowScripts'].map((f) => [f, pkg[f]]);
+  return createHash('sha256').update(JSON.stringify(fields)).update(existsSync(join(root, 'package-lock.json')) ? readFileSync(join(root, 'package-lock.json')) : '').digest('hex');
 }
 
 function ensureNodeModules() {
   const stamp = join(root, 'node_modules', '.ota-setup-stamp');
-  const want = sha256(join(root, 'package.json'), join(root, 'package-lock.json'));
+  const want = dependencyFingerprint();
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) {
     log('node modules: up to date');
     return;

@@ -29,7 +29,6 @@ export async function startTemporal(extraArgs: string[] = []): Promise<{ env: Te
         ...extraArgs,
       ],
     },
-    client: { namespace: TEST_NAMESPACE },
   });
   return { env, config: (taskQueue) => ({ address: env.address, namespace: TEST_NAMESPACE, taskQueue }) };
 }

@@ -1,0 +1,64 @@
+// Shared pieces of the rollout tests: a simulated fleet enrolled on a published release, the
+// two-ring policy the durability tests use, and ticking devices until a rollout reaches a state.
+import type { WorkflowHandle } from '@temporalio/client';
+import { parsePolicy, type RolloutPolicy } from '../../rollout/policy.js';
+import type { RolloutStatus } from '../../rollout/types.js';
+import { parseManifest } from '../../schemas/manifest.js';
+import type { BehaviourModel } from '../../sim/protocol-device.js';
+import { ProtocolFleet } from '../../sim/protocol-fleet.js';
+import type { Labels } from '../../schemas/device-api.js';
+import { HARDWARE, type ReleaseHarness } from './release-harness.js';
+
+export const ENROLLMENT_TOKEN = 'test-enrollment-token-0123456789';
+
+/** `count` devices enrolled at the gateway, all running `factoryVersion` as published by `releases`. */
+export async function enrollFleet(releases: ReleaseHarness, gatewayUrl: string, count: number, factoryVersion = '1.0.0', labelsFor?: (i: number) => Labels): Promise<ProtocolFleet> {
+  const factory = parseManifest(await releases.manifestBytes(factoryVersion));
+  return ProtocolFleet.enroll({
+    count,
+    hardwareId: HARDWARE,
+    channel: 'stable',
+    gatewayUrl,
+    enrollmentToken: ENROLLMENT_TOKEN,
+    trustRoot: await releases.trustRoot(),
+    factory: { version: factoryVersion, imageSha256: factory.image.sha256, securityVersion: factory.securityVersion },
+    labelsFor,
+  });
+}
+
+/** Canary of two that bakes `canaryBake`, then everyone: long enough to interrupt mid-bake. */
+export function canaryThenFleet(canaryBake: string, pollInterval: string): RolloutPolicy {
+  return parsePolicy({
+    target: { hardware: HARDWARE },
+    rings: [
+      { name: 'canary', size: { count: 2 }, bakeTime: canaryBake, minReports: 2, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
+      { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: 4, thresholds: { failureRate: 0.2, maxFailures: 0 }, onBreach: 'halt' },
+    ],
+    exposureBudget: { percent: 100 },
+    maxConcurrentInstalls: 10,
+    pollInterval,
+  });
+}
+
+/** Devices check in every 200 ms until the rollout's status satisfies `reached` (or 30 s pass). */
+export async function tickUntil(fleet: ProtocolFleet, behaviour: BehaviourModel, handle: WorkflowHandle, reached: (s: RolloutStatus) => boolean): Promise<RolloutStatus> {
+  let status = await handle.query<RolloutStatus>('status');
+  for (let i = 0; i < 150 && !reached(status); i++) {
+    await fleet.tick(behaviour);
+    await new Promise((r) => setTimeout(r, 200));
+    status = await handle.query<RolloutStatus>('status');
+  }
+  return status;
+}
+
+/** Each ring opened once and one plan: nothing lost or repeated across crashes and new runs. */
+export function ringOpenings(status: RolloutStatus): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const d of status.decisions) {
+    if (d.action === 'open-ring' || d.action === 'plan') {
+      const key = d.action === 'plan' ? 'plan' : d.ring!;
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
