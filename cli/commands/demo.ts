@@ -8,7 +8,7 @@ import { printResult } from '../output.js';
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('start the local stack, publish and verify two releases of a sample image, stop the stack')
+    .description('the main job end to end: start the stack, publish and verify releases, roll them out to a simulated fleet (one rolls back), stop')
     .option('--state-dir <dir>', 'where the demo keeps its stack, store and keys (wiped first)', join(defaultStateDir, 'demo'))
     .option('--json', 'print a JSON summary of the steps at the end')
     .action(async (opts: { stateDir: string; json?: boolean }) => {
