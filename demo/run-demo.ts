@@ -4,10 +4,11 @@
 // verifies them, shows that a one-byte change is caught, and stops everything it started.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { downStack, upStack } from '../devstack/stack.js';
+import { freePort } from '../platform/free-port.js';
 import { projectRoot } from '../platform/paths.js';
+import { waitForHttp } from '../platform/wait-for-http.js';
 import { readTrustRoot } from '../signing/trust-root.js';
 import { parseManifest } from '../schemas/manifest.js';
 import { ProtocolFleet } from '../sim/protocol-fleet.js';
@@ -190,19 +191,6 @@ function describeVersions(versions: Record<string, number>): string {
     .join(', ');
 }
 
-async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
-}
-
 /** Says each line of a child's stream, indented, as it arrives; an unterminated last line at the end. */
 function relayLines(stream: NodeJS.ReadableStream, say: (line: string) => void): void {
   let pending = '';
@@ -252,18 +240,6 @@ function runOta(args: string[], env: NodeJS.ProcessEnv, say: (line: string) => v
     child.on('close', (code) => {
       if (!quiet) for (const line of stdout.trimEnd().split('\n')) if (line) say(`  ${line}`);
       resolvePromise({ code: code ?? 1, stdout });
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePromise(typeof address === 'object' && address ? address.port : 0));
     });
   });
 }

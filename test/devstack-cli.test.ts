@@ -13,7 +13,7 @@ import { downStack, statusStack, upStack } from '../devstack/stack.js';
 import { projectRoot } from '../platform/paths.js';
 import { findTool } from '../platform/tools.js';
 import { devStateDirs } from './support/dev-state-dirs.js';
-import { freePort } from './support/free-port.js';
+import { freePort } from '../platform/free-port.js';
 
 const run = promisify(execFile);
 const stackFile = join(projectRoot, 'temporal-dev.yml');

@@ -12,7 +12,7 @@ import { projectRoot } from '../platform/paths.js';
 import { findTool } from '../platform/tools.js';
 import { devStateDirs } from './support/dev-state-dirs.js';
 import { ensureDist } from './support/dist.js';
-import { freePort } from './support/free-port.js';
+import { freePort } from '../platform/free-port.js';
 
 const run = promisify(execFile);
 const stackFile = join(projectRoot, 'temporal-dev.yml');

@@ -12,7 +12,7 @@ import { statePath } from '../devstack/state.js';
 import { projectRoot } from '../platform/paths.js';
 import { findTool } from '../platform/tools.js';
 import { devStateDirs } from './support/dev-state-dirs.js';
-import { freePort } from './support/free-port.js';
+import { freePort } from '../platform/free-port.js';
 
 const tempStateDir = devStateDirs('ota-devstack-');
 

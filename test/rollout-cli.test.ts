@@ -10,7 +10,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { buildSampleImage } from '../demo/sample-image.js';
 import type { RolloutStatus } from '../rollout/types.js';
 import { ensureDist, OTA_BIN } from './support/dist.js';
-import { freePort } from './support/free-port.js';
+import { freePort } from '../platform/free-port.js';
+import { waitForHttp } from '../platform/wait-for-http.js';
 import { HARDWARE, ReleaseHarness } from './support/release-harness.js';
 import { enrollFleet, ENROLLMENT_TOKEN } from './support/rollout-fleet.js';
 import { startTemporal } from './support/temporal.js';
@@ -49,10 +50,7 @@ describe('ota rollout commands', () => {
     gatewayUrl = `http://127.0.0.1:${port}`;
     cliEnv = { ...process.env, OTA_STATE_DIR: releases.stateDir, OTA_TEMPORAL_ADDRESS: env.address, OTA_TASK_QUEUE: QUEUE, OTA_ENROLLMENT_TOKEN: ENROLLMENT_TOKEN };
     serve = spawn(process.execPath, [OTA_BIN, 'serve', '--port', String(port), '--release-policy', 'rollouts', '--log-level', 'ERROR'], { env: cliEnv, stdio: 'ignore' });
-    for (let i = 0; i < 150; i++) {
-      if (await fetch(`${gatewayUrl}/healthz`).then((r) => r.ok, () => false)) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitForHttp(`${gatewayUrl}/healthz`, 30_000);
     await enrollFleet(releases, gatewayUrl, 4);
   }, 180_000);
 

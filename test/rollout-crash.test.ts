@@ -3,7 +3,6 @@
 // carry on from the workflow history: no ring lost or opened twice, every device updated once.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,30 +13,10 @@ import { ensureDist, OTA_BIN } from './support/dist.js';
 import { HARDWARE, ReleaseHarness } from './support/release-harness.js';
 import { canaryThenFleet, enrollFleet, ENROLLMENT_TOKEN as TOKEN, ringOpenings } from './support/rollout-fleet.js';
 import { startTemporal } from './support/temporal.js';
+import { freePort } from '../platform/free-port.js';
+import { waitForHttp } from '../platform/wait-for-http.js';
 
 const QUEUE = 'rollout-crash';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-    server.on('error', reject);
-  });
-}
-
-async function waitForHealthz(url: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${url} never answered`);
-}
 
 describe('ota serve killed mid-rollout', () => {
   let skipReason: string | undefined;
@@ -52,7 +31,7 @@ describe('ota serve killed mid-rollout', () => {
       env: { ...process.env, OTA_STATE_DIR: releases.stateDir, OTA_TEMPORAL_ADDRESS: env.address, OTA_TASK_QUEUE: QUEUE, OTA_ENROLLMENT_TOKEN: TOKEN },
       stdio: 'ignore',
     });
-    await waitForHealthz(gatewayUrl);
+    await waitForHttp(`${gatewayUrl}/healthz`, 30_000);
   };
 
   beforeAll(async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3StoreConfigSchema } from '../schemas/config.js';
 import { StoreUnavailableError } from '../stores/errors.js';
 import { openArtifactStore } from '../stores/open-store.js';
-import { freeLoopbackPort } from './support/versitygw.js';
+import { freePort } from '../platform/free-port.js';
 
 const credentials = { accessKeyId: 'unused', secretAccessKey: 'unused-secret' };
 
@@ -28,7 +28,7 @@ async function timed<T>(work: () => Promise<T>): Promise<{ error: unknown; ms: n
 
 describe('S3 store with an unreachable endpoint', () => {
   it('fails head() with StoreUnavailableError naming endpoint and attempts (closed port)', async () => {
-    const endpoint = `http://127.0.0.1:${await freeLoopbackPort()}`;
+    const endpoint = `http://127.0.0.1:${await freePort()}`;
     const store = storeAt(endpoint, { maxAttempts: 3, connectTimeoutMs: 500 });
     const { error, ms } = await timed(() => store.head('releases/x/manifest.json'));
     await store.close();
@@ -41,7 +41,7 @@ describe('S3 store with an unreachable endpoint', () => {
   });
 
   it('fails putBlob() the same way instead of hanging', async () => {
-    const endpoint = `http://127.0.0.1:${await freeLoopbackPort()}`;
+    const endpoint = `http://127.0.0.1:${await freePort()}`;
     const store = storeAt(endpoint, { maxAttempts: 2, connectTimeoutMs: 500 });
     const { error, ms } = await timed(() => store.putBlob(Readable.from([Buffer.from('firmware')])));
     await store.close();

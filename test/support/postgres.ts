@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { ensureDatabase, findPostgresBinaries, initDataDir, postgresAccount, postgresArgv, postgresUrl } from '../../devstack/postgres.js';
 import type { PostgresRecipe } from '../../devstack/schema.js';
-import { freePort } from './free-port.js';
+import { freePort } from '../../platform/free-port.js';
 
 export interface ThrowawayPostgres {
   url: string;

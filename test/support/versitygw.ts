@@ -2,7 +2,7 @@
 // tests, and stops it again. Only 127.0.0.1 is used: tests never touch another network.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../platform/free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from '../../platform/tools.js';
@@ -16,19 +16,6 @@ export interface VersityGw {
   /** Directory versitygw serves; each subdirectory is a bucket. */
   rootDir: string;
   stop(): Promise<void>;
-}
-
-/** Asks the kernel for a free port by binding port 0, then releases it. */
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitUntilAnswering(url: string, child: ChildProcess, deadlineMs: number): Promise<void> {
@@ -67,7 +54,7 @@ export async function startVersityGw(): Promise<VersityGw> {
   // The port can be taken between probing and binding; a few attempts make that harmless.
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freeLoopbackPort();
+    const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
     const child = spawn(
       binary,

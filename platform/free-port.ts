@@ -1,4 +1,4 @@
-// A loopback TCP port nothing listens on right now, for servers a test starts by port number.
+// A loopback TCP port nothing listens on right now, for servers started by port number (demo, tests).
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 
