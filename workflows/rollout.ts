@@ -73,30 +73,34 @@ export async function rolloutWorkflow(request: RolloutRequest, carry?: RolloutCa
     state = next;
     upsertSearchAttributes({ OtaRolloutState: [next] });
   };
-  /** Recorded through an activity so the decision and its figures are in the history. */
-  const decide = async (decision: Omit<Decision, 'at'>) => {
+  /** Keeps the decision for the status query (operator messages are noted only here: handlers cannot await). */
+  const note = (decision: Omit<Decision, 'at'>): Decision => {
     const full: Decision = { at: new Date().toISOString(), ...decision };
     c.decisions = [...c.decisions, full].slice(-KEEP_DECISIONS);
-    await fleet.recordRolloutDecision(request.rolloutId, full);
+    return full;
+  };
+  /** Also recorded through an activity, so the decision and its figures are in the history. */
+  const decide = async (decision: Omit<Decision, 'at'>) => {
+    await fleet.recordRolloutDecision(request.rolloutId, note(decision));
   };
 
   setHandler(rolloutStatusQuery, status);
   setHandler(pauseSignal, (input) => {
     if (c.paused || isFinal(state)) return;
     c.paused = true;
-    c.decisions = [...c.decisions, { at: new Date().toISOString(), action: 'pause', reason: input?.reason ?? 'paused by operator', by: input?.by }].slice(-KEEP_DECISIONS);
+    note({ action: 'pause', reason: input?.reason ?? 'paused by operator', by: input?.by });
   });
   setHandler(resumeSignal, (input) => {
     if (c.halted) resumeRequested = true;
     if (!c.paused && !c.halted) return;
     c.paused = false;
-    c.decisions = [...c.decisions, { at: new Date().toISOString(), action: 'resume', reason: input?.reason ?? 'resumed by operator', by: input?.by }].slice(-KEEP_DECISIONS);
+    note({ action: 'resume', reason: input?.reason ?? 'resumed by operator', by: input?.by });
   });
   setHandler(
     approveUpdate,
     (input: ControlInput) => {
       c.approvedRings = [...c.approvedRings, waitingApprovalFor!];
-      c.decisions = [...c.decisions, { at: new Date().toISOString(), ring: waitingApprovalFor, action: 'approve', reason: input?.reason ?? 'approved', by: input?.by }].slice(-KEEP_DECISIONS);
+      note({ ring: waitingApprovalFor, action: 'approve', reason: input?.reason ?? 'approved', by: input?.by });
       return `approved ring ${waitingApprovalFor}`;
     },
     {

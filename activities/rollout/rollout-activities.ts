@@ -148,7 +148,3 @@ export function rolloutActivities(deps: RolloutDeps) {
     },
   };
 }
-
-export function newestFirst(versions: string[]): string[] {
-  return [...versions].sort((a, b) => compareSemver(b, a));
-}
