@@ -413,6 +413,34 @@ export class FleetStore {
     return new Set(rows.map((r) => r.release_version));
   }
 
+  /** Another rollout of this hardware that still moves devices (active or halted), if any. */
+  async otherOpenRollout(hardwareId: string, exceptId: string): Promise<string | undefined> {
+    const { rows } = await this.db.query<{ id: string }>(
+      `SELECT id FROM rollouts WHERE hardware_id = $1 AND id <> $2 AND state IN ('active', 'halted') LIMIT 1`,
+      [hardwareId, exceptId],
+    );
+    return rows[0]?.id;
+  }
+
+  /** Ends rollbacks still running from earlier rollouts of this hardware: a new rollout owns the devices now. */
+  async closeOtherRollbacks(hardwareId: string, exceptId: string): Promise<void> {
+    await this.db.query(`UPDATE rollouts SET state = 'aborted', updated_at = now() WHERE hardware_id = $1 AND id <> $2 AND state = 'rolling-back'`, [hardwareId, exceptId]);
+  }
+
+  /**
+   * Assigned devices that run the rollout's release: all of the rollout (`ring` omitted), or those
+   * of one ring that have reported nothing about it since assignment (they already ran it).
+   */
+  async devicesOnRelease(rolloutId: string, scope: { ring?: string; unreportedOnly?: boolean } = {}): Promise<number> {
+    const { rows } = await this.db.query<{ n: number | string }>(
+      `SELECT count(*) AS n FROM rollout_assignments a JOIN device_state s ON s.device_id = a.device_id
+       WHERE a.rollout_id = $1 AND ($2::text IS NULL OR a.ring = $2) AND s.current_version = a.release_version
+         AND (NOT $3 OR NOT EXISTS (SELECT 1 FROM reports r WHERE r.device_id = a.device_id AND r.release_version = a.release_version AND r.received_at >= a.assigned_at))`,
+      [rolloutId, scope.ring ?? null, scope.unreportedOnly ?? false],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /** Releases a finished rollout has released to the whole target of this hardware and channel. */
   async rolledOutVersions(hardwareId: string, channel: string): Promise<Set<string>> {
     const { rows } = await this.db.query<{ release_version: string }>(

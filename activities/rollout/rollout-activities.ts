@@ -31,14 +31,9 @@ export function rolloutActivities(deps: RolloutDeps) {
       if (!release) throw inputError(`release ${request.releaseVersion} of ${request.hardwareId} is not published on channel ${request.channel}`);
       const previous = releases.filter((r) => compareSemver(r.version, request.releaseVersion) < 0).sort((a, b) => compareSemver(b.version, a.version))[0];
 
-      const open = await fleet.db.query<{ id: string }>(
-        `SELECT id FROM rollouts WHERE hardware_id = $1 AND id <> $2 AND state IN ('active', 'halted')`,
-        [request.hardwareId, request.rolloutId],
-      );
-      if (open.rows.length > 0) throw inputError(`rollout ${open.rows[0]!.id} of ${request.hardwareId} is still open; finish or abort it first`);
-
-      // A rollback still running from an earlier rollout ends here: the new rollout owns the devices now.
-      await fleet.db.query(`UPDATE rollouts SET state = 'aborted', updated_at = now() WHERE hardware_id = $1 AND id <> $2 AND state = 'rolling-back'`, [request.hardwareId, request.rolloutId]);
+      const open = await fleet.otherOpenRollout(request.hardwareId, request.rolloutId);
+      if (open) throw inputError(`rollout ${open} of ${request.hardwareId} is still open; finish or abort it first`);
+      await fleet.closeOtherRollbacks(request.hardwareId, request.rolloutId);
       const manifest = parseManifest(await deps.store().getBytes(release.manifest.location));
       const devices = await fleet.devicesBySelector({ hardwareId: request.hardwareId, labels: request.policy.target.labels, channel: request.channel });
       const ids = devices.map((d) => d.id);
@@ -86,13 +81,7 @@ export function rolloutActivities(deps: RolloutDeps) {
       const failed = health.byState.failed + health.byState['rolled-back'];
       // Devices that already ran the release when the ring opened have nothing to report about
       // it; their check-ins show them healthy on it, so they count as committed.
-      const { rows } = await fleet.db.query<{ n: number | string }>(
-        `SELECT count(*) AS n FROM rollout_assignments a JOIN device_state s ON s.device_id = a.device_id
-         WHERE a.rollout_id = $1 AND a.ring = $2 AND s.current_version = a.release_version
-           AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.device_id = a.device_id AND r.release_version = a.release_version AND r.received_at >= a.assigned_at)`,
-        [rolloutId, ring],
-      );
-      const alreadyOn = Number(rows[0]?.n ?? 0);
+      const alreadyOn = await fleet.devicesOnRelease(rolloutId, { ring, unreportedOnly: true });
       return {
         assigned: health.assigned,
         reported: health.byState.committed + alreadyOn + failed,
@@ -118,13 +107,7 @@ export function rolloutActivities(deps: RolloutDeps) {
 
     /** Devices of the rollout whose last known version is still the rolled-back release. */
     async devicesStillOnRelease(rolloutId: string): Promise<number> {
-      const fleet = await deps.fleet();
-      const { rows } = await fleet.db.query<{ n: number | string }>(
-        `SELECT count(*) AS n FROM rollout_assignments a JOIN device_state s ON s.device_id = a.device_id
-         WHERE a.rollout_id = $1 AND s.current_version = a.release_version`,
-        [rolloutId],
-      );
-      return Number(rows[0]?.n ?? 0);
+      return (await deps.fleet()).devicesOnRelease(rolloutId);
     },
 
     /** A finished rollback: the release stays gated (never offered), no device is told to move any more. */
