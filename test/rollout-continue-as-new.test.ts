@@ -6,16 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
 import { buildSampleImage } from '../demo/sample-image.js';
-import { FleetStore } from '../fleet/fleet-store.js';
-import { startGateway, type RunningGateway } from '../gateway/server.js';
 import type { RolloutRequest, RolloutStatus } from '../rollout/types.js';
 import type { ProtocolFleet } from '../sim/protocol-fleet.js';
-import { createWorker } from '../temporal/worker.js';
 import { HARDWARE, ReleaseHarness } from './support/release-harness.js';
-import { canaryThenFleet, enrollFleet, ENROLLMENT_TOKEN as TOKEN, ringOpenings } from './support/rollout-fleet.js';
+import { canaryThenFleet, enrollFleet, ringOpenings, InProcessServices } from './support/rollout-fleet.js';
 import { startTemporal } from './support/temporal.js';
 
 const QUEUE = 'rollout-can';
@@ -23,11 +18,7 @@ const QUEUE = 'rollout-can';
 describe('a long rollout', () => {
   let env: TestWorkflowEnvironment;
   let releases: ReleaseHarness;
-  let fleetStore: FleetStore;
-  let gateway: RunningGateway;
-  let worker: Worker;
-  let connection: NativeConnection;
-  let running: Promise<void>;
+  let services: InProcessServices;
   let fleet: ProtocolFleet;
 
   beforeAll(async () => {
@@ -39,20 +30,12 @@ describe('a long rollout', () => {
       buildSampleImage({ version, out: image });
       await releases.publish({ image, version, securityVersion: 1 });
     }
-    fleetStore = await FleetStore.open(`pglite:${join(releases.stateDir, 'fleet')}`);
-    gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet: fleetStore, store: releases.store, enrollmentToken: TOKEN, nonceTtlSeconds: 60, pollAfterSeconds: 1, releasePolicy: 'rollouts' });
-    const config = { ...releases.config, temporal: { ...releases.config.temporal, taskQueue: QUEUE } };
-    ({ worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleetStore })));
-    running = worker.run();
-    fleet = await enrollFleet(releases, gateway.url, 6);
+    services = await InProcessServices.start(releases, QUEUE);
+    fleet = await enrollFleet(releases, services.gateway.url, 6);
   }, 180_000);
 
   afterAll(async () => {
-    worker?.shutdown();
-    await running?.catch(() => undefined);
-    await connection?.close();
-    await gateway?.close();
-    await fleetStore?.close();
+    await services?.close();
     await releases?.close();
     await env?.teardown();
   });

@@ -7,19 +7,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
 import { buildSampleImage } from '../demo/sample-image.js';
-import { FleetStore } from '../fleet/fleet-store.js';
-import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { parsePolicy, type RolloutPolicy } from '../rollout/policy.js';
 import type { RolloutRequest, RolloutStatus } from '../rollout/types.js';
 import type { BehaviourModel } from '../sim/protocol-device.js';
 import type { ProtocolFleet } from '../sim/protocol-fleet.js';
-import { createWorker } from '../temporal/worker.js';
 import { failureMessage } from '../temporal/failure-message.js';
 import { HARDWARE, ReleaseHarness } from './support/release-harness.js';
-import { enrollFleet, ENROLLMENT_TOKEN as TOKEN, ringOpenings, tickUntil } from './support/rollout-fleet.js';
+import { enrollFleet, ringOpenings, tickUntil, InProcessServices } from './support/rollout-fleet.js';
 import { startTemporal } from './support/temporal.js';
 
 const QUEUE = 'rollout-e2e';
@@ -41,11 +36,7 @@ const policy = (over: Record<string, unknown> = {}): RolloutPolicy =>
 describe('rollouts through canary rings with a simulated fleet', () => {
   let env: TestWorkflowEnvironment;
   let releases: ReleaseHarness;
-  let fleetStore: FleetStore;
-  let gateway: RunningGateway;
-  let worker: Worker;
-  let connection: NativeConnection;
-  let running: Promise<void>;
+  let services: InProcessServices;
   let client: Client;
   let fleet: ProtocolFleet;
   const crashing = new Set<string>();
@@ -68,22 +59,14 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     crashing.add('1.2.0');
     crashing.add('1.4.0');
 
-    fleetStore = await FleetStore.open(`pglite:${join(releases.stateDir, 'fleet')}`);
-    gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet: fleetStore, store: releases.store, enrollmentToken: TOKEN, nonceTtlSeconds: 60, pollAfterSeconds: 1, releasePolicy: 'rollouts' });
-    const config = { ...releases.config, temporal: { ...releases.config.temporal, taskQueue: QUEUE } };
-    ({ worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleetStore })));
-    running = worker.run();
+    services = await InProcessServices.start(releases, QUEUE);
     client = releases.client;
 
-    fleet = await enrollFleet(releases, gateway.url, 10, '1.0.0', (i) => ({ region: i % 2 ? 'eu' : 'us' }));
+    fleet = await enrollFleet(releases, services.gateway.url, 10, '1.0.0', (i) => ({ region: i % 2 ? 'eu' : 'us' }));
   }, 180_000);
 
   afterAll(async () => {
-    worker?.shutdown();
-    await running?.catch(() => undefined);
-    await connection?.close();
-    await gateway?.close();
-    await fleetStore?.close();
+    await services?.close();
     await releases?.close();
     await env?.teardown();
   });
@@ -218,13 +201,9 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     }
     expect(status.rings[0]!.state).toBe('baking');
     // The worker stops mid-bake; a new one (fresh process state) replays the history and carries on.
-    worker.shutdown();
-    await running;
-    await connection.close();
+    await services.stopWorker();
     for (let i = 0; i < 3; i++) await fleet.tick(behaviour);
-    const config = { ...releases.config, temporal: { ...releases.config.temporal, taskQueue: QUEUE } };
-    ({ worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleetStore })));
-    running = worker.run();
+    await services.startWorker();
     const final = await driveUntilDone(handle);
     expect(final.state).toBe('completed');
     // No ring lost or repeated: one plan, each ring opened and passed exactly once.

@@ -1,6 +1,13 @@
 // Shared pieces of the rollout tests: a simulated fleet enrolled on a published release, the
 // two-ring policy the durability tests use, and ticking devices until a rollout reaches a state.
+import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import { FleetStore } from '../../fleet/fleet-store.js';
+import { startGateway, type RunningGateway } from '../../gateway/server.js';
+import type { Config } from '../../schemas/config.js';
+import { createWorker } from '../../temporal/worker.js';
 import { parsePolicy, type RolloutPolicy } from '../../rollout/policy.js';
 import type { RolloutStatus } from '../../rollout/types.js';
 import { parseManifest } from '../../schemas/manifest.js';
@@ -61,4 +68,45 @@ export function ringOpenings(status: RolloutStatus): Record<string, number> {
     }
   }
   return counts;
+}
+
+/**
+ * What `ota serve` runs, in the test's process: the gateway over HTTP and a rollout worker on
+ * `queue`, sharing one PGlite fleet store (PGlite allows one opener), on the harness's store.
+ */
+export class InProcessServices {
+  private constructor(
+    readonly fleetStore: FleetStore,
+    readonly gateway: RunningGateway,
+    private readonly config: Config,
+    private worker: Worker,
+    private connection: NativeConnection,
+    private running: Promise<void>,
+  ) {}
+
+  static async start(releases: ReleaseHarness, queue: string): Promise<InProcessServices> {
+    const fleetStore = await FleetStore.open(`pglite:${join(releases.stateDir, 'fleet')}`);
+    const gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet: fleetStore, store: releases.store, enrollmentToken: ENROLLMENT_TOKEN, nonceTtlSeconds: 60, pollAfterSeconds: 1, releasePolicy: 'rollouts' });
+    const config = { ...releases.config, temporal: { ...releases.config.temporal, taskQueue: queue } };
+    const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleetStore }));
+    return new InProcessServices(fleetStore, gateway, config, worker, connection, worker.run());
+  }
+
+  /** A new worker (fresh process state) takes over the task queue after stopWorker(). */
+  async startWorker(): Promise<void> {
+    ({ worker: this.worker, connection: this.connection } = await createWorker(this.config.temporal, createActivities(this.config, { fleet: async () => this.fleetStore })));
+    this.running = this.worker.run();
+  }
+
+  async close(): Promise<void> {
+    await this.stopWorker();
+    await this.gateway.close();
+    await this.fleetStore.close();
+  }
+
+  async stopWorker(): Promise<void> {
+    this.worker.shutdown();
+    await this.running.catch(() => undefined);
+    await this.connection.close();
+  }
 }
