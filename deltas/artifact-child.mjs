@@ -14,12 +14,13 @@
 // paths); the parent renames or deletes them.
 // @ts-check
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createBrotliCompress, createGzip } from 'node:zlib';
 import bsdiff from 'bsdiff-node';
+import { peakRssBytes } from './peak-rss.mjs';
 
 const CHUNK = 1024 * 1024;
 
@@ -174,21 +175,6 @@ const jobs = {
     return { sha256: raw.digest('hex'), length: rawDone, compressedSha256: packed.digest('hex'), compressedLength: packedLength };
   },
 };
-
-/**
- * This process's peak RSS. On Linux getrusage's maxRSS survives fork+exec, so in a child it starts
- * at the parent's RSS at spawn time (measured: 604 MB reported for a 43 MB child of a 640 MB
- * parent); VmHWM belongs to the post-exec address space only.
- */
-function peakRssBytes() {
-  try {
-    const kb = /^VmHWM:\s*(\d+)\s*kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-    if (kb) return Number(kb) * 1024;
-  } catch {
-    // Not Linux: fall through.
-  }
-  return process.resourceUsage().maxRSS * 1024;
-}
 
 // Orphan protection: if the parent goes away, so does the job.
 let finished = false;

@@ -5,24 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyBsdiffPatch } from './apply-patch.js';
 import { discard, tempPathFor, writeAtomically } from './output-file.js';
-import { ArtifactJobError, runArtifactJob } from './run-child.js';
+import { checkDigest, type DeltaInputs } from './delta-inputs.js';
+import { runArtifactJob } from './run-child.js';
 import { DEFAULT_MAX_DELTA_RATIO, deltaSkipReason } from './skip-rule.js';
 import type { ChildRunStats, JobOptions } from './types.js';
 
-export interface GenerateBsdiffDeltaOptions extends JobOptions {
-  oldImagePath: string;
-  newImagePath: string;
-  outPath: string;
-  /** Size of the compressed full image the delta competes with. */
-  fullCompressedLength: number;
-  /** Delta must be < maxRatio x fullCompressedLength (default 0.9). */
-  maxRatio?: number;
-  /** When known (from the previous manifest / the build), the inputs must have these digests. */
-  oldSha256?: string;
-  newSha256?: string;
-  /** Where the verification output goes (default: the OS temp dir); it is always removed. */
-  scratchDir?: string;
-}
+export interface GenerateBsdiffDeltaOptions extends JobOptions, DeltaInputs {}
 
 interface DeltaFacts {
   format: 'bsdiff';
@@ -49,10 +37,6 @@ interface DiffJobResult {
   sha256: string;
   length: number;
   diffMs: number;
-}
-
-function checkDigest(what: string, actual: string, expected: string | undefined): void {
-  if (expected && actual !== expected.toLowerCase()) throw new ArtifactJobError(`${what} has sha256 ${actual}, expected ${expected}`);
 }
 
 export async function generateBsdiffDelta(options: GenerateBsdiffDeltaOptions): Promise<BsdiffDeltaResult> {

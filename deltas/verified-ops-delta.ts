@@ -1,28 +1,16 @@
 // One ops delta (docs/delta-format.md) from a previous image to the new one, for a release: generate
 // it with the worker pool, apply the skip rule, then prove it by applying it to the old image and
 // re-hashing the result. Only a verified delta is renamed into place, as for bsdiff (generate-delta.ts).
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyOpsDelta, generateOpsDelta, type GeneratedOpsDelta } from './ops/index.js';
 import { discard, tempPathFor, writeAtomically } from './output-file.js';
 import { ArtifactJobError } from './run-child.js';
+import { checkDigest, type DeltaInputs } from './delta-inputs.js';
+import { sha256OfFile } from '../platform/file-sha256.js';
 import { DEFAULT_MAX_DELTA_RATIO, deltaSkipReason } from './skip-rule.js';
 
-export interface GenerateVerifiedOpsDeltaOptions {
-  oldImagePath: string;
-  newImagePath: string;
-  outPath: string;
-  /** Size of the compressed full image the delta competes with. */
-  fullCompressedLength: number;
-  /** Delta must be < maxRatio x fullCompressedLength (default 0.9). */
-  maxRatio?: number;
-  /** When known (from the previous manifest / the build), the inputs must have these digests. */
-  oldSha256?: string;
-  newSha256?: string;
-  /** Workers' bsdiff files and the verification output (default: the OS temp dir); always removed. */
-  scratchDir?: string;
+export interface GenerateVerifiedOpsDeltaOptions extends DeltaInputs {
   signal?: AbortSignal;
   onProgress?: (progress: { phase: 'hashing' | 'scanning' | 'writing' | 'verifying'; bytesDone: number; bytesTotal: number }) => void;
 }
@@ -44,16 +32,6 @@ interface OpsDeltaFacts {
 export type VerifiedOpsDeltaResult =
   | (OpsDeltaFacts & { status: 'generated'; path: string; verify: { durationMs: number; peakRssBytes: number } })
   | (OpsDeltaFacts & { status: 'skipped'; reason: string });
-
-function checkDigest(what: string, actual: string, expected: string | undefined): void {
-  if (expected && actual !== expected.toLowerCase()) throw new ArtifactJobError(`${what} has sha256 ${actual}, expected ${expected}`);
-}
-
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 export async function generateVerifiedOpsDelta(options: GenerateVerifiedOpsDeltaOptions): Promise<VerifiedOpsDeltaResult> {
   const started = Date.now();
@@ -98,7 +76,7 @@ export async function generateVerifiedOpsDelta(options: GenerateVerifiedOpsDelta
         signal: options.signal,
         onProgress: options.onProgress && ((p) => options.onProgress!({ phase: 'verifying', bytesDone: p.targetOffset, bytesTotal: p.targetLength })),
       });
-      const rebuilt = await sha256OfFile(verifyOut);
+      const rebuilt = (await sha256OfFile(verifyOut)).sha256;
       if (rebuilt !== generated.targetSha256) {
         throw new ArtifactJobError(`ops patch applied to ${options.oldImagePath} gives sha256 ${rebuilt}, expected ${generated.targetSha256}`);
       }

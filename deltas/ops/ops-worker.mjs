@@ -16,6 +16,7 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, writeFi
 import { join } from 'node:path';
 import { brotliCompressSync, constants as zlib } from 'node:zlib';
 import bsdiff from 'bsdiff-node';
+import { peakRssBytes } from '../peak-rss.mjs';
 
 // Rolling polynomial hash over a blockSize window: h = sum(b[i] * P^(W-1-i)) mod 2^32.
 // An all-zero window hashes to 0, which lets the scan spot zero runs for free.
@@ -96,16 +97,6 @@ function buildTable(blockHashes) {
 
 function sha256(buf) {
   return createHash('sha256').update(buf).digest('hex');
-}
-
-function peakRssBytes() {
-  try {
-    const kb = /^VmHWM:\s*(\d+)\s*kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-    if (kb) return Number(kb) * 1024;
-  } catch {
-    // Not Linux.
-  }
-  return process.resourceUsage().maxRSS * 1024;
 }
 
 /** Streams a whole file once: sha256, and per-block hashes when blockSize is given. */

@@ -1,0 +1,16 @@
+// This process's peak RSS, for the delta child processes (plain .mjs: they run without a build).
+// VmHWM rather than getrusage maxRSS: on Linux maxRSS survives fork+exec, so in a child it starts
+// at the parent's RSS at spawn time (measured: 604 MB reported for a 43 MB child of a 640 MB
+// parent); VmHWM belongs to the post-exec address space only. deltas/ops/peak-rss.ts is the same
+// for compiled code.
+import { readFileSync } from 'node:fs';
+
+export function peakRssBytes() {
+  try {
+    const kb = /^VmHWM:\s*(\d+)\s*kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb) return Number(kb) * 1024;
+  } catch {
+    // Not Linux: fall back below.
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
