@@ -1,4 +1,6 @@
-// Streams an artifact once and checks its length and sha256 against what the manifest pins.
+// Checks an artifact's length and sha256 against what the manifest pins, chunk by chunk, so it is
+// streamed once and never held whole. ArtifactCheck is the rule; verifyArtifactStream drains a
+// source through it, and the device's VerifyingStream applies it to bytes on their way to a slot.
 import { createHash } from 'node:crypto';
 import { ArtifactMismatchError } from './errors.js';
 
@@ -8,22 +10,39 @@ export interface ExpectedArtifact {
   length?: number;
 }
 
-export async function verifyArtifactStream(source: AsyncIterable<Uint8Array | string>, expected: ExpectedArtifact): Promise<void> {
-  const hash = createHash('sha256');
-  let length = 0;
-  for await (const chunk of source) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    hash.update(buf);
-    length += buf.length;
-    if (expected.length !== undefined && length > expected.length) {
-      throw new ArtifactMismatchError(`${expected.name}: longer than the ${expected.length} bytes the manifest pins`);
+export class ArtifactCheck {
+  private readonly hash = createHash('sha256');
+  private seen = 0;
+
+  constructor(readonly expected: ExpectedArtifact) {}
+
+  get bytes(): number {
+    return this.seen;
+  }
+
+  /** Fails as soon as more bytes arrive than the manifest pins (endless data). */
+  update(chunk: Uint8Array): void {
+    this.seen += chunk.length;
+    if (this.expected.length !== undefined && this.seen > this.expected.length) {
+      throw new ArtifactMismatchError(`${this.expected.name}: longer than the ${this.expected.length} bytes the manifest pins`);
+    }
+    this.hash.update(chunk);
+  }
+
+  /** At the end: a short read or a digest mismatch. */
+  finish(): void {
+    if (this.expected.length !== undefined && this.seen !== this.expected.length) {
+      throw new ArtifactMismatchError(`${this.expected.name}: ${this.seen} bytes, the manifest pins ${this.expected.length} (truncated?)`);
+    }
+    const digest = this.hash.digest('hex');
+    if (digest !== this.expected.sha256) {
+      throw new ArtifactMismatchError(`${this.expected.name}: sha256 ${digest} differs from the manifest's ${this.expected.sha256}`);
     }
   }
-  if (expected.length !== undefined && length !== expected.length) {
-    throw new ArtifactMismatchError(`${expected.name}: ${length} bytes, the manifest pins ${expected.length} (truncated?)`);
-  }
-  const digest = hash.digest('hex');
-  if (digest !== expected.sha256) {
-    throw new ArtifactMismatchError(`${expected.name}: sha256 ${digest} differs from the manifest's ${expected.sha256}`);
-  }
+}
+
+export async function verifyArtifactStream(source: AsyncIterable<Uint8Array | string>, expected: ExpectedArtifact): Promise<void> {
+  const check = new ArtifactCheck(expected);
+  for await (const chunk of source) check.update(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  check.finish();
 }
