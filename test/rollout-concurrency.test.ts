@@ -120,7 +120,7 @@ describe('maxConcurrentInstalls at the gateway', () => {
     const plan = await activities.prepareRollout({ rolloutId, hardwareId: HW, channel: 'stable', releaseVersion: '2.0.0', policy, requestedBy: 'test' });
     expect(plan.fleetSize).toBe(5);
     expect(await fleet.getRollout(rolloutId)).toMatchObject({ maxConcurrentInstalls: 2 });
-    expect(await activities.openRing(rolloutId, 'all', policy.maxConcurrentInstalls)).toBe(5);
+    expect(await activities.openRing(rolloutId, 'all')).toBe(5);
 
     /** Every device checks in once, in order; a device told to update starts downloading and stops there. */
     async function round(): Promise<Map<string, CheckinResponse>> {

@@ -172,7 +172,7 @@ export async function rolloutWorkflow(request: RolloutRequest, carry?: RolloutCa
       }
       await condition(() => !c.paused || stopped());
       if (stopped()) break;
-      await fleet.openRing(request.rolloutId, ring.name, policy.maxConcurrentInstalls);
+      await fleet.openRing(request.rolloutId, ring.name);
       ring.state = 'baking';
       ring.openedAt = new Date().toISOString();
       c.ringOpenedAt = Date.now();

@@ -70,7 +70,7 @@ export function rolloutActivities(deps: RolloutDeps) {
     },
 
     /** The ring's devices may now get the release at check-in. */
-    async openRing(rolloutId: string, ring: string, _maxConcurrentInstalls: number): Promise<number> {
+    async openRing(rolloutId: string, ring: string): Promise<number> {
       const fleet = await deps.fleet();
       return fleet.setAssignmentAction(rolloutId, 'offer', { ring, reason: `ring ${ring} opened` });
     },
