@@ -153,6 +153,50 @@ function goInstall(pkg, version, binName) {
   return res.status === 0 && existsSync(join(toolsBin, binName));
 }
 
+/** The go binary: PATH, else the default install location. */
+function findGo() {
+  return onPath('go') ?? ['/usr/local/go/bin/go'].find((p) => existsSync(p));
+}
+
+// Native helpers built from this repository (native/<name>, a Go module): rebuilt when the hash of
+// their go.mod, go.sum and *.go differs from the stamp .tools/bin/<name>.version.
+const NATIVE = ['ota-apply-ops'];
+
+function nativeSourceHash(dir) {
+  const hash = createHash('sha256');
+  const files = readdirSync(dir)
+    .filter((f) => f === 'go.mod' || f === 'go.sum' || f.endsWith('.go'))
+    .sort();
+  for (const f of files) hash.update(`${f}\0`).update(readFileSync(join(dir, f))).update('\0');
+  return hash.digest('hex');
+}
+
+function ensureNative(name) {
+  const dir = join(root, 'native', name);
+  const local = join(toolsBin, name);
+  const stamp = `${local}.version`;
+  const want = nativeSourceHash(dir);
+  if (existsSync(local) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === want) {
+    log(`${name}: up to date in .tools/bin`);
+    return;
+  }
+  const go = findGo();
+  if (!go) {
+    log(`${name}: go is not installed, not building it (the device agent falls back to the Node.js applier)`);
+    return;
+  }
+  log(`${name}: building native/${name} into .tools/bin`);
+  mkdirSync(toolsBin, { recursive: true });
+  const res = spawnSync(go, ['build', '-trimpath', '-ldflags=-s -w', '-o', local, '.'], {
+    cwd: dir,
+    encoding: 'utf8',
+    stdio: 'inherit',
+    env: { ...process.env, CGO_ENABLED: '0' },
+  });
+  if (res.status !== 0 || !existsSync(local)) fail(`go build of native/${name} failed`);
+  writeFileSync(stamp, `${want}\n`);
+}
+
 function fail(msg) {
   console.error(`[setup] error: ${msg}`);
   process.exit(1);
@@ -163,5 +207,6 @@ ensureNodeModules();
 for (const name of Object.keys(TOOLS)) {
   if (TOOLS[name].neededFor.includes(purpose)) ensureTool(name);
 }
+for (const name of NATIVE) ensureNative(name);
 ensureBuild();
 log(`ready for ${purpose} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
