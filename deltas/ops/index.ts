@@ -2,6 +2,8 @@
 export { applyOpsDelta, DEFAULT_CHECKPOINT_BYTES, opsApplyCheckpointSchema, partialPathFor } from './apply.js';
 export type { AppliedOpsDelta, ApplyOpsDeltaOptions, OpsApplyCheckpoint, OpsApplyProgress } from './apply.js';
 export { OpsDeltaError } from './errors.js';
+export { applyOpsDeltaNative, applyOpsDeltaWith, chooseOpsApplier, findNativeApplier, NATIVE_APPLIER } from './native-apply.js';
+export type { ApplyOpsDeltaNativeOptions, ChosenOpsApplier, OpsApplierChoice, OpsApplierName } from './native-apply.js';
 export type { OpsDeltaErrorCode } from './errors.js';
 export * from './format.js';
 export { DEFAULT_BLOCK_SIZE, DEFAULT_MAX_OP_BYTES, DEFAULT_MEMORY_BUDGET_BYTES, generateOpsDelta, workerMemoryEstimate } from './generate.js';
