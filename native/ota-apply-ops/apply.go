@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/andybalholm/brotli"
@@ -399,6 +400,10 @@ func (a *applier) applyOp(op *opRecord, pr *patchReader, source *os.File, sink *
 		}
 		if a.bsbufs == nil {
 			a.bsbufs = newBspatchBuffers(64 * 1024)
+		} else {
+			// The previous op's three bzip2 decoders (~3.6 MB each) are garbage now: collect them
+			// before this op allocates its own, so the heap holds one set, not two.
+			runtime.GC()
 		}
 		if err := bspatchStream(a.patch, payloadAt, h, op.payloadLength, source, op.sourceOffset, op.sourceLength, sink, a.bsbufs, op.index); err != nil {
 			return err
