@@ -113,9 +113,14 @@ export const deviceConfigSchema = z
         formats: z.array(deltaFormatSchema).default(['ops', 'bsdiff']),
         /** An ops apply makes its progress durable (fdatasync + install journal) this often: what a power cut can cost. */
         opsCheckpointBytes: z.int().min(1).default(16 * 1024 * 1024),
+        /**
+         * Who applies an ops delta: "native" (ota-apply-ops, a few MB of RSS; docs/native-applier.md),
+         * "node" (in the agent's process), or "auto": native when the binary is installed, else node.
+         */
+        applier: z.enum(['auto', 'native', 'node']).default('auto'),
       })
       .strict()
-      .default({ formats: ['ops', 'bsdiff'], opsCheckpointBytes: 16 * 1024 * 1024 }),
+      .default({ formats: ['ops', 'bsdiff'], opsCheckpointBytes: 16 * 1024 * 1024, applier: 'auto' }),
     /** The agent's own durable state: installed versions, security version, install journal, scratch files. */
     stateDir: pathSchema,
     health: healthConfigSchema.default(healthConfigSchema.parse({})),

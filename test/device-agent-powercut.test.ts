@@ -37,8 +37,11 @@ const newDevice = (extra: Record<string, unknown> = {}) =>
     factory: fixture.releases['1.0.0']!,
     config: { health: { commands: [{ name: 'shell works', run: ['sh', '-c', 'exit 0'] }] }, ...extra },
   });
-/** A device that applies only ops deltas, checkpointing after every op (the sample patch has ~10). */
-const OPS_ONLY = { deltas: { formats: ['ops'], opsCheckpointBytes: 1 } };
+/**
+ * A device that applies only ops deltas, checkpointing after every op (the sample patch has ~10), with the
+ * native applier (ota-apply-ops): the agent is killed while the child waits for the checkpoint's ack.
+ */
+const OPS_ONLY = { deltas: { formats: ['ops'], opsCheckpointBytes: 1, applier: 'native' } };
 
 /** The image a slot may hold when bootable: A keeps the factory image, B may only get 1.0.1. */
 const EXPECTED = { A: () => fixture.releases['1.0.0']!, B: () => fixture.releases['1.0.1']! };
@@ -172,6 +175,7 @@ describe('power cut in the middle of an ops delta apply (ota-device CLI, SIGKILL
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(`${resumed.stdout}${resumed.stderr}`).toContain(`resuming the ops delta at op ${journal.opsCheckpoint.opIndex} (${journal.opsCheckpoint.targetOffset} of`);
     expect(`${resumed.stdout}${resumed.stderr}`).toContain(`resumed at op ${journal.opsCheckpoint.opIndex}`);
+    expect(`${resumed.stdout}${resumed.stderr}`).toContain('ops delta applied by the native applier (ota-apply-ops)');
     const { killed } = await live(sim, {});
     expect(killed).toBeNull();
     const done = await status(sim);

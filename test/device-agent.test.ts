@@ -106,6 +106,7 @@ describe('device agent: offline install, boot check, fallback', () => {
     const result = await install(sim, fixture.storeDir, { log: (line) => lines.push(line) });
     expect(result).toMatchObject({ outcome: 'installed', version: '1.0.1', slot: 'B', artifact: 'delta', deltaFormat: 'ops', resumedFromOp: 0 });
     expect(lines).toContain(`staged the ops delta from 1.0.0 (${fixture.releases['1.0.1']!.manifest.deltas.find((d) => d.format === 'ops')!.length} bytes), verified`);
+    expect(lines.find((l) => l.startsWith('ops delta applied by'))).toMatch(/^ops delta applied by the native applier \(ota-apply-ops\), peak RSS/);
     const want = fixture.releases['1.0.1']!;
     expect(await sha256File(sim.config.slots.B, want.length)).toBe(want.sha256);
     expect(await sha256File(sim.config.slots.A)).toBe(slotABefore);

@@ -2,8 +2,10 @@
 // install journal: every checkpoint of applyOpsDelta (output fdatasync'ed) is recorded in the
 // journal, so an agent restarted after a power cut continues from there instead of from op 0.
 // Memory stays bounded by one op, whatever the image size; the slot write that follows re-checks
-// the image's sha256 as for any staged image.
-import { applyOpsDelta, OpsDeltaError, type OpsApplyCheckpoint } from '../../deltas/ops/index.js';
+// the image's sha256 as for any staged image. The native applier (ota-apply-ops, a few MB of RSS
+// instead of the Node.js runtime's 40+) runs it when installed, unless deltas.applier says "node";
+// both write the same checkpoints, so a resume may switch applier.
+import { applyOpsDeltaWith, OpsDeltaError, type OpsApplyCheckpoint } from '../../deltas/ops/index.js';
 import { ArtifactMismatchError } from '../../verification/errors.js';
 import type { SlotImage } from './agent-state.js';
 import { crashPoint } from './crash-points.js';
@@ -27,7 +29,7 @@ export async function applyStagedOpsDelta(
 ): Promise<OpsApplyRun> {
   let current = journal;
   const run = (resumeFrom: OpsApplyCheckpoint | undefined) =>
-    applyOpsDelta({
+    applyOpsDeltaWith(device.config.deltas.applier, {
       sourcePath: staged.basePath,
       patchPath: staged.patchPath,
       outPath: staged.imagePath,
@@ -53,6 +55,10 @@ export async function applyStagedOpsDelta(
     log(`cannot resume the ops delta (${error.message}); applying it from the start`);
     applied = await run(undefined);
   }
+  log(
+    `ops delta applied by the ${applied.applier === 'native' ? 'native applier (ota-apply-ops)' : 'Node.js applier'}` +
+      `${applied.applierReason ? ` (${applied.applierReason})` : ''}, peak RSS ${(applied.peakRssBytes / 1e6).toFixed(1)} MB`,
+  );
   if (applied.sha256 !== image.sha256 || applied.length !== image.length) {
     throw new ArtifactMismatchError(`ops delta rebuilds image ${applied.sha256} (${applied.length} bytes), the manifest says ${image.sha256} (${image.length} bytes)`);
   }

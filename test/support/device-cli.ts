@@ -2,6 +2,7 @@
 // TypeScript, so the sources are transpiled (no type check, same code) into a private folder with
 // its own package.json and a link to node_modules; dist/ is left to the build.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
@@ -38,6 +39,8 @@ export async function buildDeviceCli(outDir: string): Promise<string> {
   const pkg = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
   await writeFile(join(outDir, 'package.json'), JSON.stringify({ name: 'ota-device-under-test', version: pkg.version, type: 'module' }));
   await symlink(join(projectRoot, 'node_modules'), join(outDir, 'node_modules'), 'dir');
+  // The project's tool cache (.tools/bin: ota-apply-ops, the native ops applier), found relative to the root.
+  if (existsSync(join(projectRoot, '.tools'))) await symlink(join(projectRoot, '.tools'), join(outDir, '.tools'), 'dir');
   const entry = join(outDir, 'ota-device.mjs');
   await writeFile(
     entry,
