@@ -8,6 +8,8 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain-JS helper shared with the benchmark
 import { buildImagePair } from '../bench/deltas-images.mjs';
@@ -27,6 +29,8 @@ import {
   type OpRecord,
   type OpsApplyCheckpoint,
 } from '../deltas/ops/index.js';
+import { projectRoot } from '../platform/paths.js';
+import { ensureDist, OTA_BIN } from './support/dist.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
@@ -314,4 +318,22 @@ describe('native applier memory', () => {
     expect(r.peakRssBytes).toBeLessThan(32 * MiB);
     rmSync(join(dir, 'mem'), { recursive: true, force: true });
   }, 300_000);
+});
+
+describe('ota delta apply --applier', () => {
+  it('says which applier ran and its peak RSS (--json)', async (ctx) => {
+    const skipReason = await ensureDist();
+    if (skipReason) ctx.skip();
+    const pair = await makePair('cli', 2 * MiB, 51, 256 * 1024);
+    for (const applier of ['native', 'node', 'auto'] as const) {
+      const out = join(dir, 'cli', `${applier}.img`);
+      const { stdout } = await promisify(execFile)(process.execPath, [OTA_BIN, 'delta', 'apply', '--from', pair.old, '--patch', pair.patch, '--out', out, '--applier', applier, '--json'], { cwd: projectRoot });
+      const result = JSON.parse(stdout) as { applier: string; out: { sha256: string }; peakRssBytes: { process: number; applier: number } };
+      expect(result.applier).toBe(applier === 'node' ? 'node' : 'native');
+      expect(result.out.sha256).toBe(sha256File(pair.new));
+      expect(sha256File(out)).toBe(sha256File(pair.new));
+      expect(result.peakRssBytes.applier).toBeGreaterThan(0);
+      if (result.applier === 'native') expect(result.peakRssBytes.applier).toBeLessThan(32 * MiB);
+    }
+  }, 120_000);
 });

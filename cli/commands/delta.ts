@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { applyBsdiffPatch, generateBsdiffDelta } from '../../deltas/index.js';
-import { applyOpsDelta, generateOpsDelta, opsApplyCheckpointSchema, type OpsApplyCheckpoint } from '../../deltas/ops/index.js';
+import { applyOpsDeltaWith, generateOpsDelta, opsApplyCheckpointSchema, type OpsApplierChoice, type OpsApplyCheckpoint } from '../../deltas/ops/index.js';
 import { peakRssBytes } from '../../deltas/ops/peak-rss.js';
 import { printResult, throttledProgress } from '../output.js';
 
@@ -28,6 +28,7 @@ interface ApplyOptions {
   state?: string;
   checkpointMib?: string;
   sourceCheck: string;
+  applier: string;
   json?: boolean;
 }
 
@@ -137,10 +138,11 @@ async function apply(opts: ApplyOptions): Promise<void> {
     return;
   }
   if (opts.sourceCheck !== 'full' && opts.sourceCheck !== 'extent') throw new Error(`--source-check must be full or extent, got ${opts.sourceCheck}`);
+  if (!['auto', 'native', 'node'].includes(opts.applier)) throw new Error(`--applier must be auto, native or node, got ${opts.applier}`);
   const resumeFrom = opts.state && existsSync(opts.state) ? opsApplyCheckpointSchema.parse(JSON.parse(await readFile(opts.state, 'utf8'))) : undefined;
   if (resumeFrom) report(`resuming at op ${resumeFrom.opIndex} (target byte ${resumeFrom.targetOffset}) from ${opts.state}`, true);
   const checkpointMib = positive(opts.checkpointMib, '--checkpoint-mib');
-  const r = await applyOpsDelta({
+  const r = await applyOpsDeltaWith(opts.applier as OpsApplierChoice, {
     sourcePath: opts.from,
     patchPath: opts.patch,
     outPath: opts.out,
@@ -158,9 +160,19 @@ async function apply(opts: ApplyOptions): Promise<void> {
     resumedFromOp: r.resumedFromOp,
     durationMs: r.durationMs,
     sourceCheckMs: r.sourceCheckMs,
-    peakRssBytes: { process: r.peakRssBytes },
+    /** Which applier ran: native (ota-apply-ops, a child process) or node (this process). */
+    applier: r.applier,
+    ...(r.applierReason ? { applierReason: r.applierReason } : {}),
+    // process: this CLI process; applier: the process that applied (the same one for node).
+    peakRssBytes: { process: r.applier === 'native' ? peakRssBytes() : r.peakRssBytes, applier: r.peakRssBytes },
   };
-  printResult(opts, result, () => `wrote ${opts.out} (${mb(r.length)}, sha256 ${r.sha256}) in ${sec(r.durationMs)}${r.resumedFromOp ? `, resumed at op ${r.resumedFromOp}` : ''}; peak RSS ${mb(r.peakRssBytes)}`);
+  printResult(
+    opts,
+    result,
+    () =>
+      `wrote ${opts.out} (${mb(r.length)}, sha256 ${r.sha256}) in ${sec(r.durationMs)}${r.resumedFromOp ? `, resumed at op ${r.resumedFromOp}` : ''}; ` +
+      `${r.applier === 'native' ? 'native applier' : 'Node.js applier'}, peak RSS ${mb(r.peakRssBytes)}`,
+  );
 }
 
 export function registerDeltaCommands(program: Command): void {
@@ -185,6 +197,7 @@ export function registerDeltaCommands(program: Command): void {
     .option('--state <file>', 'ops: record checkpoints here and resume from it after an interruption')
     .option('--checkpoint-mib <n>', 'ops: checkpoint every N MiB of output (default 16)')
     .option('--source-check <mode>', 'ops: full (hash the source first) | extent (per-op hashes only)', 'full')
+    .option('--applier <applier>', 'ops: auto (native ota-apply-ops when installed and the patch is a file) | native | node', 'auto')
     .option('--json', 'print sizes, times and peak memory as JSON')
     .action((opts: ApplyOptions) => apply(opts));
 }
