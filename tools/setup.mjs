@@ -9,7 +9,7 @@
 // this project never downloads from release pages.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -160,7 +160,13 @@ function findGo() {
 
 // Native helpers built from this repository (native/<name>, a Go module): rebuilt when the hash of
 // their go.mod, go.sum and *.go differs from the stamp .tools/bin/<name>.version.
-const NATIVE = ['ota-apply-ops'];
+//  - ota-apply-ops: the device's ops delta applier, pure Go (cross-compiles for devices);
+//  - ota-bsdiff: the ops generator's bsdiff, cgo + libbz2 (Debian package libbz2-dev) so its
+//    patches are byte-identical to bsdiff's; without it the generator uses bsdiff-node.
+const NATIVE = {
+  'ota-apply-ops': { cgo: false, withoutIt: 'the device agent falls back to the Node.js applier' },
+  'ota-bsdiff': { cgo: true, needs: 'libbz2-dev', withoutIt: 'the ops delta generator falls back to bsdiff-node (slower, ~3 x the memory per worker)' },
+};
 
 function nativeSourceHash(dir) {
   const hash = createHash('sha256');
@@ -181,8 +187,9 @@ function ensureNative(name) {
     return;
   }
   const go = findGo();
+  const { cgo, needs, withoutIt } = NATIVE[name];
   if (!go) {
-    log(`${name}: go is not installed, not building it (the device agent falls back to the Node.js applier)`);
+    log(`${name}: go is not installed, not building it (${withoutIt})`);
     return;
   }
   log(`${name}: building native/${name} into .tools/bin`);
@@ -191,8 +198,13 @@ function ensureNative(name) {
     cwd: dir,
     encoding: 'utf8',
     stdio: 'inherit',
-    env: { ...process.env, CGO_ENABLED: '0' },
+    env: { ...process.env, CGO_ENABLED: cgo ? '1' : '0' },
   });
+  if ((res.status !== 0 || !existsSync(local)) && needs) {
+    rmSync(local, { force: true });
+    log(`WARNING: ${name} did not build; install ${needs} (apt-get install -y ${needs}; .ci/run does) and run setup again. Until then ${withoutIt}.`);
+    return;
+  }
   if (res.status !== 0 || !existsSync(local)) fail(`go build of native/${name} failed`);
   writeFileSync(stamp, `${want}\n`);
 }
@@ -207,6 +219,6 @@ ensureNodeModules();
 for (const name of Object.keys(TOOLS)) {
   if (TOOLS[name].neededFor.includes(purpose)) ensureTool(name);
 }
-for (const name of NATIVE) ensureNative(name);
+for (const name of Object.keys(NATIVE)) ensureNative(name);
 ensureBuild();
 log(`ready for ${purpose} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

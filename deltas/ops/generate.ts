@@ -5,12 +5,13 @@
 //  4. workers compute each op's sha256 and payload; results are written strictly in op order
 //     while later ops are still being computed, with a bounded number of results held.
 // Memory: the main process holds the plan and at most `lookahead` op results; each worker holds
-// one segment or one op's source extent + target extent (bsdiff: ~18 x the extent). None of it
-// grows with the image.
+// one segment or one op's source extent + target extent (bsdiff: ~6 x the extent in ota-bsdiff,
+// ~18 x in bsdiff-node). None of it grows with the image.
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
+import { findTool, requireTool } from '../../platform/tools.js';
 import { writeAtomically } from '../output-file.js';
 import { OpsDeltaError } from './errors.js';
 import { encodeHeader, encodeOp, encodeTrailer, MAX_OP_TARGET_BYTES, type OpRecord, type OpsHeader } from './format.js';
@@ -51,6 +52,12 @@ export interface GenerateOpsDeltaOptions {
   memoryBudgetBytes?: number;
   /** Where workers put bsdiff's input/output files (default: the OS temp dir). */
   scratchDir?: string;
+  /**
+   * Which bsdiff computes BSDIFF payloads (both write the same bytes): 'native' = ota-bsdiff
+   * (native/ota-bsdiff, built by the setup script), 'node' = bsdiff-node, 'auto' (default) =
+   * native when it is built.
+   */
+  bsdiffEngine?: 'auto' | 'native' | 'node';
   signal?: AbortSignal;
   onProgress?: (progress: OpsGenerateProgress) => void;
 }
@@ -89,14 +96,25 @@ interface OpResult {
   payload?: Uint8Array;
 }
 
-/** Worst-case memory of one worker: Node itself, bsdiff's ~18 x source extent, source + target buffers. */
-export function workerMemoryEstimate(maxOpBytes: number): number {
-  return 48 * 1024 * 1024 + 18 * 2 * maxOpBytes + 3 * maxOpBytes;
+/**
+ * Worst-case memory of one worker: Node itself, its source + target buffers, and bsdiff: ~18 x the
+ * source extent for bsdiff-node (qsufsort), ~6 x for ota-bsdiff (SA-IS with 32-bit offsets, plus the
+ * target and its diff block) in its own process.
+ */
+export function workerMemoryEstimate(maxOpBytes: number, engine: 'native' | 'node' = 'node'): number {
+  const extent = 2 * maxOpBytes;
+  return 48 * 1024 * 1024 + 3 * maxOpBytes + (engine === 'native' ? 5 * extent + 3 * maxOpBytes : 18 * extent);
 }
 
-function defaultWorkers(maxOpBytes: number, budget: number): number {
+/** ota-bsdiff's path for the engine asked for (undefined: bsdiff-node). */
+export function resolveBsdiffTool(engine: 'auto' | 'native' | 'node' = 'auto'): string | undefined {
+  if (engine === 'node') return undefined;
+  return engine === 'native' ? requireTool('ota-bsdiff') : findTool('ota-bsdiff');
+}
+
+function defaultWorkers(maxOpBytes: number, budget: number, engine: 'native' | 'node'): number {
   const mainReserve = 96 * 1024 * 1024;
-  const byMemory = Math.floor((budget - mainReserve) / workerMemoryEstimate(maxOpBytes));
+  const byMemory = Math.floor((budget - mainReserve) / workerMemoryEstimate(maxOpBytes, engine));
   return Math.max(1, Math.min(availableParallelism(), byMemory));
 }
 
@@ -151,11 +169,12 @@ export async function generateOpsDelta(options: GenerateOpsDeltaOptions): Promis
   const [sourceStat, targetStat] = await Promise.all([stat(options.sourcePath), stat(options.targetPath)]);
   const S = sourceStat.size;
   const T = targetStat.size;
-  const workers = options.workers ?? defaultWorkers(maxOpBytes, options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES);
+  const bsdiffTool = resolveBsdiffTool(options.bsdiffEngine);
+  const workers = options.workers ?? defaultWorkers(maxOpBytes, options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES, bsdiffTool ? 'native' : 'node');
   const signal = options.signal;
   signal?.throwIfAborted();
 
-  const pool = new OpsWorkerPool(workers, { sourcePath: options.sourcePath, targetPath: options.targetPath, blockSize, scratchDir: options.scratchDir ?? tmpdir() });
+  const pool = new OpsWorkerPool(workers, { sourcePath: options.sourcePath, targetPath: options.targetPath, blockSize, scratchDir: options.scratchDir ?? tmpdir(), bsdiffTool });
   const onAbort = () => pool.kill();
   signal?.addEventListener('abort', onAbort, { once: true });
   const progress = (p: OpsGenerateProgress) => options.onProgress?.(p);

@@ -84,7 +84,7 @@ interface Cluster {
 
 function sourceWindow(piece: Extent, cluster: Cluster, sourceLength: number, maxExtent: number): Extent | undefined {
   const len = piece.end - piece.start;
-  const margin = Math.min(MAX_MARGIN, 64 * 1024 + Math.ceil(len / 8));
+  const margin = Math.max(0, Math.min(Math.floor((maxExtent - len) / 2), 64 * 1024 + Math.ceil(len / 2)));
   const cT = cluster.target.end - cluster.target.start;
   const cS = cluster.source.end - cluster.source.start;
   let lo: number;
@@ -136,11 +136,56 @@ function gapParts(gap: Extent, fallback: Cluster, members: MemberPair[] | undefi
   return out;
 }
 
+type Copy = Extract<Covered, { kind: 'copy' }>;
+
+/**
+ * The copies that keep image order: the heaviest chain (by bytes) whose source offsets grow with
+ * the target offsets. A short match elsewhere (a common byte run found in another binary) is still
+ * copied, but it must not decide which source region the unmatched bytes around it are diffed
+ * against, or a whole rebuilt section would be diffed against an unrelated binary.
+ * Weighted longest increasing subsequence, O(n log n) with a Fenwick tree of prefix maxima.
+ */
+export function anchorCopies(copies: Copy[]): Copy[] {
+  const n = copies.length;
+  if (n === 0) return [];
+  const ranks = [...new Set(copies.map((c) => c.s))].sort((a, b) => a - b);
+  const rankOf = new Map(ranks.map((s, i) => [s, i + 1]));
+  const treeWeight = new Float64Array(ranks.length + 1);
+  const treeIndex = new Int32Array(ranks.length + 1).fill(-1);
+  const best = new Float64Array(n);
+  const prev = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    const rank = rankOf.get(copies[i]!.s)!;
+    // Best chain ending at a copy with a smaller source offset.
+    let weight = 0;
+    let from = -1;
+    for (let r = rank - 1; r > 0; r -= r & -r) {
+      if (treeWeight[r]! > weight) {
+        weight = treeWeight[r]!;
+        from = treeIndex[r]!;
+      }
+    }
+    best[i] = weight + copies[i]!.len;
+    prev[i] = from;
+    for (let r = rank; r <= ranks.length; r += r & -r) {
+      if (best[i]! > treeWeight[r]!) {
+        treeWeight[r] = best[i]!;
+        treeIndex[r] = i;
+      }
+    }
+  }
+  let end = 0;
+  for (let i = 1; i < n; i++) if (best[i]! > best[end]!) end = i;
+  const chain: Copy[] = [];
+  for (let i = end; i >= 0; i = prev[i]!) chain.push(copies[i]!);
+  return chain.reverse();
+}
+
 export function planOps(input: PlanInput): PlannedOp[] {
   const { targetLength: T, sourceLength: S, maxOpBytes } = input;
   const maxExtent = 2 * maxOpBytes;
   const covered = coveredRegions(input.matches, input.zeros);
-  const copies = covered.filter((c): c is Extract<Covered, { kind: 'copy' }> => c.kind === 'copy');
+  const copies = anchorCopies(covered.filter((c): c is Copy => c.kind === 'copy'));
   const ops: PlannedOp[] = [];
   let nextCopy = 0;
 
@@ -148,7 +193,7 @@ export function planOps(input: PlanInput): PlannedOp[] {
     while (nextCopy < copies.length && copies[nextCopy]!.t < gap.end) nextCopy++;
     const before = copies[nextCopy - 1];
     const after = copies[nextCopy];
-    // The unmatched cluster around this gap: from the previous match's end to the next one's start.
+    // The unmatched cluster around this gap: from the previous anchor's end to the next one's start.
     const fallback: Cluster = {
       target: { start: before ? before.t + before.len : 0, end: after ? after.t : T },
       source: { start: before ? before.s + before.len : 0, end: after ? after.s : S },

@@ -13,6 +13,8 @@ export interface WorkerInit {
   targetPath: string;
   blockSize: number;
   scratchDir: string;
+  /** ota-bsdiff's path, or undefined for bsdiff-node. */
+  bsdiffTool?: string;
 }
 
 interface Pending {

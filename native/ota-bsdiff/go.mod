@@ -1,0 +1,3 @@
+module edge-ota/native/ota-bsdiff
+
+go 1.22
