@@ -22,7 +22,7 @@ import (
 )
 
 const (
-	ioBytes                = 256 * 1024
+	ioBytes                = 1024 * 1024
 	defaultCheckpointBytes = 16 * 1024 * 1024
 )
 
@@ -399,7 +399,7 @@ func (a *applier) applyOp(op *opRecord, pr *patchReader, source *os.File, sink *
 			return err
 		}
 		if a.bsbufs == nil {
-			a.bsbufs = newBspatchBuffers(64 * 1024)
+			a.bsbufs = newBspatchBuffers(64*1024, 256*1024)
 		} else {
 			// The previous op's three bzip2 decoders (~3.6 MB each) are garbage now: collect them
 			// before this op allocates its own, so the heap holds one set, not two.

@@ -43,13 +43,37 @@ func checkBsdiffHeader(b []byte, payloadLength, targetLength int64, index uint32
 
 type bspatchBuffers struct {
 	data []byte // diff / extra bytes on their way to the output
-	old  []byte // the matching source bytes
 	ctrl [24]byte
+	// A window of the source: bsdiff's control tuples are many and short and mostly move forward,
+	// so one pread per window instead of one per tuple.
+	window      []byte
+	windowAt    int64 // absolute source offset of window[0]
+	windowValid int
 }
 
-func newBspatchBuffers(size int) *bspatchBuffers {
-	return &bspatchBuffers{data: make([]byte, size), old: make([]byte, size)}
+func newBspatchBuffers(dataSize, windowSize int) *bspatchBuffers {
+	return &bspatchBuffers{data: make([]byte, dataSize), window: make([]byte, windowSize)}
 }
+
+// sourceBytes returns source[at, at+n) (absolute offsets, inside the op's extent [extentAt, extentEnd)),
+// n <= len(data), from the window, refilling it from at when needed.
+func (b *bspatchBuffers) sourceBytes(source *os.File, at, n, extentEnd int64) ([]byte, error) {
+	if at < b.windowAt || at+n > b.windowAt+int64(b.windowValid) {
+		size := min(int64(len(b.window)), extentEnd-at)
+		got, err := source.ReadAt(b.window[:size], at)
+		b.windowAt, b.windowValid = at, got
+		if int64(got) < n {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	off := at - b.windowAt
+	return b.window[off : off+n], nil
+}
+
+func (b *bspatchBuffers) reset() { b.windowValid = 0 }
 
 // bspatchStream applies the BSDIFF40 payload at [payloadAt, payloadAt+payloadLength) of the
 // patch file to the source extent [sourceOffset, sourceOffset+sourceLength), writing to out.
@@ -70,6 +94,7 @@ func bspatchStream(patch *os.File, payloadAt int64, h *bsdiffHeader, payloadLeng
 		}
 		return nil
 	}
+	bufs.reset()
 	var newPos, oldPos int64
 	for newPos < h.newSize {
 		if err := readBz(ctrl, bufs.ctrl[:], "control block"); err != nil {
@@ -89,8 +114,8 @@ func bspatchStream(patch *os.File, payloadAt int64, h *bsdiffHeader, payloadLeng
 			at := oldPos + done
 			lo, hi := max(at, 0), min(at+n, sourceLength)
 			if lo < hi {
-				old := bufs.old[:hi-lo]
-				if _, err := source.ReadAt(old, sourceOffset+lo); err != nil {
+				old, err := bufs.sourceBytes(source, sourceOffset+lo, hi-lo, sourceOffset+sourceLength)
+				if err != nil {
 					return failf("source-mismatch", "op %d: cannot read source bytes %d..%d (%v)", index, sourceOffset+lo, sourceOffset+hi, err)
 				}
 				dst := chunk[lo-at : hi-at]
