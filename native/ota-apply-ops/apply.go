@@ -95,8 +95,9 @@ type applier struct {
 	ev     *events
 	buf    []byte
 	bsbufs *bspatchBuffers
-	brotli *brotli.Reader
-	patch  *os.File
+	// A BSDIFF or brotli op ran since the last collection: its decoders are garbage.
+	decoderGarbage bool
+	patch          *os.File
 }
 
 func sha256OfFile(f *os.File, length int64, buf []byte) ([32]byte, error) {
@@ -335,6 +336,17 @@ func (a *applier) run() (*doneEvent, error) {
 	return &doneEvent{Event: "done", Path: o.outPath, Sha256: hexOf(header.targetSha256[:]), Length: header.targetLength, OpCount: header.opCount, ResumedFromOp: resumedFrom, SourceCheckMs: sourceCheckMs, DurationMs: msSince(started), PeakRssBytes: peakRssBytes()}, nil
 }
 
+// collectDecoders runs before an op allocates decoders (three bzip2 decoders of ~3.6 MB for a
+// BSDIFF op, a brotli window of up to 4 MiB for a REPLACE): the previous op's are garbage by
+// then, and collecting them first means the heap holds one set, never two. The proportional GC
+// is off (main.go), so this, and the memory limit as a backstop, is all the collecting done.
+func (a *applier) collectDecoders() {
+	if a.decoderGarbage {
+		runtime.GC()
+	}
+	a.decoderGarbage = true
+}
+
 // applyOp writes one op's target bytes to sink and sets payloadSha for the digest chain.
 func (a *applier) applyOp(op *opRecord, pr *patchReader, source *os.File, sink *opSink, payloadSha *[32]byte) error {
 	payloadAt := pr.pos
@@ -372,12 +384,8 @@ func (a *applier) applyOp(op *opRecord, pr *patchReader, source *os.File, sink *
 				return err
 			}
 		} else {
-			if a.brotli == nil {
-				a.brotli = brotli.NewReader(payload)
-			} else if err := a.brotli.Reset(payload); err != nil {
-				return err
-			}
-			if _, err := io.CopyBuffer(sink, a.brotli, a.buf); err != nil {
+			a.collectDecoders()
+			if _, err := io.CopyBuffer(sink, brotli.NewReader(payload), a.buf); err != nil {
 				var oe *opsError
 				if errors.As(err, &oe) {
 					return err
@@ -400,11 +408,8 @@ func (a *applier) applyOp(op *opRecord, pr *patchReader, source *os.File, sink *
 		}
 		if a.bsbufs == nil {
 			a.bsbufs = newBspatchBuffers(64*1024, 256*1024)
-		} else {
-			// The previous op's three bzip2 decoders (~3.6 MB each) are garbage now: collect them
-			// before this op allocates its own, so the heap holds one set, not two.
-			runtime.GC()
 		}
+		a.collectDecoders()
 		if err := bspatchStream(a.patch, payloadAt, h, op.payloadLength, source, op.sourceOffset, op.sourceLength, sink, a.bsbufs, op.index); err != nil {
 			return err
 		}

@@ -31,10 +31,10 @@ func usage(msg string) {
 }
 
 func main() {
-	// The heap holds a few buffers and, during a BSDIFF op, its three bzip2 decoders (~11 MB); the
-	// apply loop collects them before the next BSDIFF op (runtime.GC), which is all the collection
-	// this program needs. The proportional GC is off: near a tight limit it ran nearly non-stop and
-	// doubled the apply time. The memory limit stays as a backstop.
+	// The heap holds a few buffers and one op's decoders (at most three bzip2 decoders, ~11 MB);
+	// the apply loop collects them before the next op allocates its own (collectDecoders), which is
+	// all the collection this program needs. The proportional GC is off: near a tight limit it ran
+	// nearly non-stop and doubled the apply time. The memory limit stays as a backstop.
 	debug.SetGCPercent(-1)
 	debug.SetMemoryLimit(24 << 20)
 
