@@ -4,8 +4,8 @@
 // through the artifact store. Dependency-free; uses the compiled dist/ modules (the code the
 // Temporal worker runs), which `prebench` (tools/setup.mjs) builds.
 //
-//   npm run bench                          # 100 MiB pair, human table on stdout
-//   npm run bench -- --size 32             # smaller pair (any MiB >= 8)
+//   npm run bench                          # ~108 MB pair of consecutive real releases (npm registry)
+//   npm run bench -- --pair synthetic --size 32  # this machine's ELF binaries, "rebuilt" (any MiB >= 8)
 //   npm run bench -- --json                # JSON on stdout (table and progress on stderr)
 //   npm run bench -- --write-docs          # also rewrite docs/benchmarks.md
 //   node bench/run.mjs --no-s3 --no-store  # skip parts; --fresh rebuilds the cached pair
@@ -18,7 +18,7 @@
 //  - CLI: /usr/bin/time -v (package `time`) gives the child's maximum RSS; without it the bench
 //    polls /proc/<pid>/status VmHWM every 100 ms (a lower bound);
 //  - store: bench/store-stream.mjs reports its own VmHWM.
-// The image pair is cached under .ota/bench/ (keyed by size, seed and the generator's source).
+// The image pair is cached under .ota/bench/ (keyed by the generator's source; synthetic: size and seed).
 // @ts-check
 import { spawn, fork, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,6 +28,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { buildImagePair } from './deltas-images.mjs';
+import { buildReleasePair, RELEASES } from './release-pair.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -48,14 +49,16 @@ if (flag('--help') || flag('-h')) {
   console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
-const known = new Set(['--size', '--store-size', '--json', '--write-docs', '--no-s3', '--no-store', '--no-cli', '--fresh', '--seed', '--no-ops', '--no-1g', '--no-rollout', '--rollout-devices']);
+const known = new Set(['--size', '--store-size', '--json', '--write-docs', '--no-s3', '--no-store', '--no-cli', '--fresh', '--seed', '--no-ops', '--no-1g', '--no-rollout', '--rollout-devices', '--pair']);
 for (const [i, a] of argv.entries()) {
   if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (see --help)`);
-  if (!a.startsWith('--') && !['--size', '--store-size', '--seed', '--rollout-devices'].includes(argv[i - 1])) throw new Error(`unexpected argument ${a}`);
+  if (!a.startsWith('--') && !['--size', '--store-size', '--seed', '--rollout-devices', '--pair'].includes(argv[i - 1])) throw new Error(`unexpected argument ${a}`);
 }
 const sizeMiB = Number(option('--size', '100'));
 const storeMiB = Number(option('--store-size', '200'));
 const seed = Number(option('--seed', '100'));
+const pairKind = option('--pair', 'releases');
+if (!['releases', 'synthetic'].includes(pairKind)) throw new Error('--pair must be releases or synthetic');
 if (!(sizeMiB >= 8)) throw new Error('--size must be a number of MiB >= 8');
 if (!(storeMiB >= 1)) throw new Error('--store-size must be a number of MiB >= 1');
 const wantJson = flag('--json');
@@ -165,8 +168,9 @@ const { applyBsdiffPatch, compressFullImage, generateBsdiffDelta } = await impor
 
 // ---------- 1. image pair (cached) ----------
 async function imagePair() {
-  const generatorHash = createHash('sha256').update(readFileSync(join(root, 'bench', 'deltas-images.mjs'))).digest('hex').slice(0, 12);
-  const dir = join(root, '.ota', 'bench', `pair-${sizeMiB}MiB-seed${seed}-${generatorHash}`);
+  const generator = pairKind === 'releases' ? 'release-pair.mjs' : 'deltas-images.mjs';
+  const generatorHash = createHash('sha256').update(readFileSync(join(root, 'bench', generator))).digest('hex').slice(0, 12);
+  const dir = join(root, '.ota', 'bench', pairKind === 'releases' ? `releases-${generatorHash}` : `pair-${sizeMiB}MiB-seed${seed}-${generatorHash}`);
   const metaPath = join(dir, 'meta.json');
   if (flag('--fresh')) rmSync(dir, { recursive: true, force: true });
   if (existsSync(metaPath)) {
@@ -180,24 +184,33 @@ async function imagePair() {
   const temp = `${dir}.partial-${process.pid}`;
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp, { recursive: true });
-  status(`image pair: building ${sizeMiB} MiB from this machine's ELF binaries...`, true);
   const started = performance.now();
-  const info = buildImagePair({ oldPath: join(temp, 'old.img'), newPath: join(temp, 'new.img'), targetBytes: sizeMiB * MiB, seed, rebuiltFraction: REBUILT_FRACTION });
+  let info;
+  if (pairKind === 'releases') {
+    status(`image pair: fetching ${RELEASES.length * 2} release tarballs from the npm registry (cached in .ota/bench/npm-packs)...`, true);
+    const built = buildReleasePair({ oldPath: join(temp, 'old.img'), newPath: join(temp, 'new.img'), cacheDir: join(root, '.ota', 'bench', 'npm-packs') });
+    info = { ...built, sizeMiB: Math.round(built.newBytes / MiB) };
+  } else {
+    status(`image pair: building ${sizeMiB} MiB from this machine's ELF binaries...`, true);
+    info = { kind: 'synthetic', ...buildImagePair({ oldPath: join(temp, 'old.img'), newPath: join(temp, 'new.img'), targetBytes: sizeMiB * MiB, seed, rebuiltFraction: REBUILT_FRACTION }), sizeMiB, seed, rebuiltFraction: REBUILT_FRACTION };
+  }
   status('image pair: hashing...', true);
   const meta = {
     ...info,
-    sizeMiB,
-    seed,
-    rebuiltFraction: REBUILT_FRACTION,
-    generator: `bench/deltas-images.mjs@${generatorHash}`,
+    generator: `bench/${generator}@${generatorHash}`,
     oldSha256: await sha256File(join(temp, 'old.img')),
     newSha256: await sha256File(join(temp, 'new.img')),
   };
   writeFileSync(join(temp, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
   rmSync(dir, { recursive: true, force: true });
   renameSync(temp, dir);
-  log(`image pair: built in ${sec(performance.now() - started)} → ${relative(root, dir)} (${mb(info.oldBytes)} → ${mb(info.newBytes)} MB, ${info.binaries} ELF, ${info.rebuilt} rebuilt)`);
+  log(`image pair: built in ${sec(performance.now() - started)} → ${relative(root, dir)} (${mb(info.oldBytes)} → ${mb(info.newBytes)} MB, ${pairSummary(info)})`);
   return { ...meta, oldPath: join(dir, 'old.img'), newPath: join(dir, 'new.img'), dir, cached: false };
+}
+
+function pairSummary(pair) {
+  if (pair.kind === 'releases') return pair.binaries.map((b) => b.name).join('; ');
+  return `${pair.binaries} ELF binaries from this machine, ${pair.rebuilt} "rebuilt", 1 added mid-image, 1 removed`;
 }
 
 // ---------- CLI runs with peak RSS ----------
@@ -284,8 +297,9 @@ async function opsRound(label, oldPath, newPath, newSha256, work) {
   const outSha = await sha256File(out);
   const sha256Ms = performance.now() - hashStarted;
   rmSync(out, { force: true });
-  rmSync(patch, { force: true });
   log(`edge-ota ops apply (${label}): ${sec(app.run.wallMs)}, peak RSS ${rssMb(app.result.peakRssBytes)}, sha256 ${outSha === newSha256 ? 'matches' : 'MISMATCH'}`);
+  const native = await nativeApply(label, oldPath, patch, work, newSha256);
+  rmSync(patch, { force: true });
   return {
     generate: {
       wallMs: gen.run.wallMs,
@@ -312,7 +326,23 @@ async function opsRound(label, oldPath, newPath, newSha256, work) {
       sha256Ms,
       targetSha256Ok: outSha === newSha256 && app.result.sha256 === newSha256,
     },
+    applyNative: native,
   };
+}
+
+/** The device's applier, native/ota-apply-ops (built by setup), under /usr/bin/time -v. */
+async function nativeApply(label, oldPath, patch, work, newSha256) {
+  const tool = which('ota-apply-ops') ?? [join(root, '.tools', 'bin', 'ota-apply-ops')].find((p) => existsSync(p));
+  if (!tool) {
+    log('WARNING: ota-apply-ops is not built (node tools/setup.mjs builds it with Go); its rows are skipped');
+    return undefined;
+  }
+  const out = join(work, `${label}.ops.native.out`);
+  const run = await runCli(`ota-apply-ops (${label})`, tool, ['--source', oldPath, '--patch', patch, '--out', out]);
+  const outSha = await sha256File(out);
+  rmSync(out, { force: true });
+  log(`ota-apply-ops (${label}): ${sec(run.wallMs)}, CPU ${cpuS(run.cpuMs)}, peak RSS ${rssMb(run.peakRssBytes)}, sha256 ${outSha === newSha256 ? 'matches' : 'MISMATCH'}`);
+  return { wallMs: run.wallMs, cpuMs: run.cpuMs, peakRssBytes: run.peakRssBytes, peakRssMethod: run.peakRssMethod, targetSha256Ok: outSha === newSha256 };
 }
 
 /** ~1 GB pair: the 100 MiB pair repeated (real ELF content, the same kind of change every 100 MB). */
@@ -603,6 +633,14 @@ function opsTables(r) {
     `| ${r.deltas.pair.sizeMiB} MiB pair | ${sec(p.apply.wallMs)} | ${cpuS(p.apply.cpuMs)} | ${sec(p.apply.sourceCheckMs)} | ${rssMb(p.apply.peakRssBytes)} | ${p.apply.targetSha256Ok ? 'yes' : 'NO'} |`,
   );
   if (o.big) lines.push(`| ${mb(o.big.pair.newBytes)} MB pair | ${sec(o.big.apply.wallMs)} | ${cpuS(o.big.apply.cpuMs)} | ${sec(o.big.apply.sourceCheckMs)} | ${rssMb(o.big.apply.peakRssBytes)} | ${o.big.apply.targetSha256Ok ? 'yes' : 'NO'} |`);
+  const nativeRow = (name, n) => (n ? `| ${name} | ${sec(n.wallMs)} | ${cpuS(n.cpuMs)} | ${rssMb(n.peakRssBytes)} (${n.peakRssMethod}) | ${n.targetSha256Ok ? 'yes' : 'NO'} |` : `| ${name} | not run (ota-apply-ops not built) | | | |`);
+  lines.push(
+    '',
+    '| ops apply, device applier `ota-apply-ops` (native/ota-apply-ops, Go; same checks, source sha256 up front, streaming bspatch) | wall time | CPU time (user + sys) | peak RSS | output reproduces target sha256 |',
+    '|---|---|---|---|---|',
+    nativeRow(`${r.deltas.pair.sizeMiB} MiB pair`, p.applyNative),
+  );
+  if (o.big) lines.push(nativeRow(`${mb(o.big.pair.newBytes)} MB pair`, o.big.applyNative));
   const yes = (ok) => (ok ? 'met' : '**not met**');
   const bsdiffBytes = ours.generate.patchBytes;
   const rows = [
@@ -616,8 +654,16 @@ function opsTables(r) {
     ]);
   }
   rows.push(['generation peak memory < 512 MB (sum of processes)', `${rssMb(p.generate.peakRssBytes)}${o.big ? `; ~1 GB image: ${rssMb(o.big.generate.peakRssBytes)}` : ''}`, yes(p.generate.peakRssBytes < 512e6 && (!o.big || o.big.generate.peakRssBytes < 512e6))]);
-  rows.push(['apply peak RSS < 32 MB', `${rssMb(p.apply.peakRssBytes)}${o.big ? `; ~1 GB image: ${rssMb(o.big.apply.peakRssBytes)}` : ''} (the Node.js runtime alone: ${rssMb(r.machine.nodeBaselineRssBytes)})`, yes(p.apply.peakRssBytes < 32e6 && (!o.big || o.big.apply.peakRssBytes < 32e6))]);
-  if (c.apply) rows.push(['apply time ≤ `bspatch`', `${sec(p.apply.wallMs)} vs ${sec(c.apply.wallMs)} (bspatch without hashing its output)`, yes(p.apply.wallMs <= c.apply.wallMs)]);
+  const n = p.applyNative;
+  const nBig = o.big?.applyNative;
+  if (n) {
+    rows.push([
+      'apply peak RSS < 32 MB (device applier `ota-apply-ops`)',
+      `${rssMb(n.peakRssBytes)}${nBig ? `; ~1 GB image: ${rssMb(nBig.peakRssBytes)}` : ''} (the Node.js applier: ${rssMb(p.apply.peakRssBytes)}; the Node.js runtime alone: ${rssMb(r.machine.nodeBaselineRssBytes)})`,
+      yes(n.peakRssBytes < 32e6 && (!o.big || (nBig && nBig.peakRssBytes < 32e6))),
+    ]);
+    if (c.apply) rows.push(['apply time ≤ `bspatch`', `${sec(n.wallMs)} vs ${sec(c.apply.wallMs)} (ours includes a sha256 of the whole source and per-op sha256; bspatch hashes nothing)`, yes(n.wallMs <= c.apply.wallMs)]);
+  } else rows.push(['apply peak RSS < 32 MB', `not measured: ota-apply-ops not built (the Node.js applier: ${rssMb(p.apply.peakRssBytes)})`, '**not met**']);
   lines.push('', '| target (issue 7) | measured | |', '|---|---|---|', ...rows.map((row) => `| ${row.join(' | ')} |`));
   return lines;
 }
@@ -629,7 +675,7 @@ function tables(r) {
   const c = r.deltas.cli;
   const full = r.deltas.fullImage.bytes;
   lines.push(
-    `Image pair: ${mb(p.oldBytes)} MB → ${mb(p.newBytes)} MB (${p.binaries} ELF binaries, ${p.rebuilt} rebuilt, 1 added mid-image, 1 removed); gzip -9 of the new image: ${mb(full)} MB.`,
+    `Image pair: ${mb(p.oldBytes)} MB → ${mb(p.newBytes)} MB (${pairSummary(p)}); gzip -9 of the new image: ${mb(full)} MB.`,
     '',
     '| delta generation | wall time | CPU time (user + sys) | peak RSS | patch size | patch / gzip full image | output reproduces target sha256 |',
     '|---|---|---|---|---|---|---|',
@@ -695,7 +741,7 @@ function docsText(r, table) {
   if (r.deltas.ops) {
     const og = r.deltas.ops.pair100.generate;
     notes.push(
-      `- **Ops format.** The ops patch is ${(og.patchBytes / o.patchBytes).toFixed(2)} × the whole-image bsdiff patch here. Per-op bsdiff payloads are compressed one by one (bzip2 per op), so they lose the cross-binary context of one bzip2 stream over the whole image; on this synthetic pair every rebuilt binary gets a slice of the same donor binary spliced in, which whole-image bsdiff compresses together and per-op payloads cannot. Generation time is dominated by the per-op bsdiff runs (phases: hashing ${sec(og.phaseMs.hashing)}, scanning ${sec(og.phaseMs.scanning)}, ops ${sec(og.phaseMs.writing)}). Apply memory is the Node.js runtime (${rssMb(r.machine.nodeBaselineRssBytes)} for \`node -e ''\`) plus a bounded working set (1 MiB I/O buffer, bspatch's copy of one op's source extent and output, bzip2 state); it does not grow with the image.`,
+      `- **Ops format.** The ops patch is ${(og.patchBytes / o.patchBytes).toFixed(3)} × the whole-image bsdiff patch here. Its BSDIFF payloads come from \`ota-bsdiff\` (native/ota-bsdiff: bsdiff's matching on a SA-IS suffix array, libbz2; byte-identical to Debian's bsdiff for the same input) run per op against a source window of up to twice the op, found by rsync-style block matching; regions that are already compressed and found nowhere in the source are stored (REPLACE) without a bsdiff attempt. Generation time is dominated by the per-op bsdiff runs (phases: hashing ${sec(og.phaseMs.hashing)}, scanning ${sec(og.phaseMs.scanning)}, ops ${sec(og.phaseMs.writing)}). The Node.js applier costs the Node.js runtime (${rssMb(r.machine.nodeBaselineRssBytes)} for \`node -e ''\`) plus a bounded working set; the device applier \`ota-apply-ops\` streams bspatch (old bytes read by window, three bzip2 decoders), so neither grows with the image.`,
     );
   }
   if (r.store?.length) {
@@ -718,11 +764,18 @@ Do not edit the figures by hand: re-run the command. Delta design and the scenar
 
 ## What is measured
 
-- **Image pair** (\`bench/deltas-images.mjs\`, seed ${r.deltas.pair.seed}): an "old" image made of real ELF binaries from
+- **Image pair**: ${
+    r.deltas.pair.kind === 'releases'
+      ? `(\`bench/release-pair.mjs\`) large executables from two consecutive releases of real software, the native builds
+  published to the npm registry (fetched once with \`npm pack\`, which checks the registry's integrity hash): ${r.deltas.pair.binaries.map((b) => `${b.name}, ${mb(b.oldBytes)} → ${mb(b.newBytes)} MB`).join('; ')}.
+  Each image is one release's binaries, 4 KiB aligned like a filesystem image. Between consecutive releases every binary is
+  relinked (addresses shift throughout), and swc's embedded zstd-compressed section is rewritten: what a patch release does to firmware.`
+      : `(\`bench/deltas-images.mjs\`, seed ${r.deltas.pair.seed}, \`--pair synthetic\`): an "old" image made of real ELF binaries from
   this machine (\`/usr/bin\`, \`/usr/sbin\`, \`/usr/lib/...\`, name order, 4 KiB aligned like a filesystem image)
-  and a "new" image that differs like a patch release: ${Math.round(r.deltas.pair.rebuiltFraction * 100)}% of the binaries rebuilt (about 5% new code
+  and a "new" image where ${Math.round(r.deltas.pair.rebuiltFraction * 100)}% of the binaries are "rebuilt" (about 5% of one donor binary
   spliced in, relocation-like 32-bit address shifts every 16–256 bytes, 1 in 10 of them a changed constant),
-  one binary added mid-image so everything after it moves, one removed. Not random bytes.
+  one binary added mid-image so everything after it moves, one removed. Not random bytes.`
+  }
 - **Delta generation**: our \`generateBsdiffDelta\` (compiled \`dist/deltas\`, the code the release worker runs;
   diff in a child process, then the patch is applied back in a second child and checked against the target sha256)
   against Debian's \`bsdiff\` CLI on the same pair. Wall time is measured by the bench around each call; peak RSS is

@@ -229,7 +229,9 @@ function hashRange(fd, offset, length) {
 function brotli(data) {
   return brotliCompressSync(data, {
     params: {
-      [zlib.BROTLI_PARAM_QUALITY]: 9,
+      // Quality 7: within 0.5% of 9 on code, half the encoder memory (~22 MB instead of ~44 MB for a
+      // 4 MiB op), which is most of a worker's own peak.
+      [zlib.BROTLI_PARAM_QUALITY]: 7,
       [zlib.BROTLI_PARAM_LGWIN]: 22, // 4 MiB window: an op's length; 24 would cost the encoder ~4x the memory
       [zlib.BROTLI_PARAM_SIZE_HINT]: data.length,
     },
