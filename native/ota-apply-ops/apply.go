@@ -407,7 +407,7 @@ func (a *applier) applyOp(op *opRecord, pr *patchReader, source *os.File, sink *
 			return err
 		}
 		if a.bsbufs == nil {
-			a.bsbufs = newBspatchBuffers(64*1024, 256*1024)
+			a.bsbufs = newBspatchBuffers(64 * 1024)
 		}
 		a.collectDecoders()
 		if err := bspatchStream(a.patch, payloadAt, h, op.payloadLength, source, op.sourceOffset, op.sourceLength, sink, a.bsbufs, op.index); err != nil {
