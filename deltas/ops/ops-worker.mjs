@@ -166,12 +166,18 @@ function scan({ start, end }) {
       for (let slot = slotOf(h); vals[slot] !== 0 && count < MAX_CANDIDATES; slot = (slot + 1) & mask) {
         if (keys[slot] === h) candidates[count++] = vals[slot] - 1;
       }
-      // Prefer the candidate that continues the previous match's offset (repeated content).
-      const expected = (start + i + lastDelta) / W;
-      for (let c = 0; c < count; c++) {
-        if (candidates[c] === expected) {
-          candidates[c] = candidates[0];
-          candidates[0] = expected;
+      // Repeated content has several candidates: try the one nearest to where this byte should be
+      // first, i.e. continuing the previous match's offset, or (no match yet in this segment) at
+      // the same relative position in the source. So the N-th copy of a binary matches the N-th
+      // copy in the source, which keeps the matches in image order for the planner's anchors.
+      if (count > 1) {
+        const guess = Number.isNaN(lastDelta) ? ((start + i) * S) / ctx.targetLength : start + i + lastDelta;
+        for (let c = 1; c < count; c++) {
+          const candidate = candidates[c];
+          const distance = Math.abs(candidate * W - guess);
+          let d = c;
+          for (; d > 0 && Math.abs(candidates[d - 1] * W - guess) > distance; d--) candidates[d] = candidates[d - 1];
+          candidates[d] = candidate;
         }
       }
       for (let c = 0; c < count && found < 0; c++) {
@@ -348,6 +354,9 @@ process.on('message', (/** @type {any} */ message) => {
         const run = jobs[/** @type {keyof typeof jobs} */ (message.job.kind)];
         if (!run) throw new Error(`unknown job kind ${message.job.kind}`);
         await send({ type: 'result', id: message.id, result: await run(message.job) });
+        // Payload buffers are external memory, which V8 collects lazily: without this the
+        // worker's peak crept up with the number of ops, i.e. with the image size.
+        if (typeof globalThis.gc === 'function' && (message.job.kind === 'diff' || message.job.kind === 'replace')) globalThis.gc();
       } catch (err) {
         await send({ type: 'error', id: message.id, message: err instanceof Error ? err.message : String(err) });
       }

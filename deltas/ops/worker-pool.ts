@@ -40,12 +40,13 @@ export class OpsWorkerPool {
 
   constructor(size: number, init: WorkerInit) {
     for (let i = 0; i < size; i++) {
-      // execArgv: [] so a worker does not inherit the caller's loaders (vitest's, for one).
+      // Own execArgv so a worker does not inherit the caller's loaders (vitest's, for one).
       // A fixed mmap threshold: bsdiff's large buffers (~18 x the extent per op) are then mmap'ed and
       // returned on free. With glibc's default dynamic threshold they move onto the heap after the
       // first free, fragment, and the worker's RSS crept up with the number of ops (image size).
       const env = { ...process.env, MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? String(1024 * 1024) };
-      const child = fork(opsWorkerPath, [], { execArgv: [], env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+      // --expose-gc: the worker collects after each op (see ops-worker.mjs).
+      const child = fork(opsWorkerPath, [], { execArgv: ['--expose-gc'], env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
       const slot: Slot = { child, stderr: '' };
       child.stderr?.setEncoding('utf8').on('data', (t: string) => (slot.stderr = (slot.stderr + t).slice(-4096)));
       child.on('message', (m: any) => this.onMessage(slot, m));
