@@ -4,7 +4,7 @@
 //  3. plan.ts turns that into ops (COPY / ZERO / BSDIFF of a source extent / REPLACE);
 //  4. workers compute each op's sha256 and payload; results are written strictly in op order
 //     while later ops are still being computed, with a bounded number of results held.
-// Memory: the main process holds the plan and at most `lookahead` op results; each worker holds
+// Memory: the main process holds the plan and at most `lookahead` (2 x workers) op results; each worker holds
 // one segment or one op's source extent + target extent (bsdiff: ~6 x the extent in ota-bsdiff,
 // ~18 x in bsdiff-node). None of it grows with the image.
 import { createHash } from 'node:crypto';
@@ -23,7 +23,7 @@ import { OpsWorkerPool } from './worker-pool.js';
 
 export const DEFAULT_BLOCK_SIZE = 4096;
 export const DEFAULT_MAX_OP_BYTES = 4 * 1024 * 1024;
-export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_MEMORY_BUDGET_BYTES = 512 * 1024 * 1024;
 
 export type OpsGeneratePhase = 'hashing' | 'scanning' | 'writing';
@@ -245,7 +245,8 @@ export async function generateOpsDelta(options: GenerateOpsDeltaOptions): Promis
         const headerBytes = encodeHeader(header);
         await write(headerBytes);
         let digest = startDigest(headerBytes);
-        const lookahead = Math.max(4, 4 * workers);
+        // Results computed ahead of the write position wait here: bounded, since a REPLACE result can be 4 MiB.
+        const lookahead = Math.max(4, 2 * workers);
         const inFlight = new Map<number, Promise<OpResult>>();
         let dispatched = 0;
         let bytesDone = 0;

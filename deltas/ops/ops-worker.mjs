@@ -356,7 +356,7 @@ process.on('message', (/** @type {any} */ message) => {
         await send({ type: 'result', id: message.id, result: await run(message.job) });
         // Payload buffers are external memory, which V8 collects lazily: without this the
         // worker's peak crept up with the number of ops, i.e. with the image size.
-        if (typeof globalThis.gc === 'function' && (message.job.kind === 'diff' || message.job.kind === 'replace')) globalThis.gc();
+        if (typeof globalThis.gc === 'function' && ['diff', 'replace', 'scan'].includes(message.job.kind)) globalThis.gc();
       } catch (err) {
         await send({ type: 'error', id: message.id, message: err instanceof Error ? err.message : String(err) });
       }
