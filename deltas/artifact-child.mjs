@@ -3,7 +3,10 @@
 //  - bsdiff needs ~17x the old image in RAM and its C code calls exit() on malloc failure;
 //    a crash or an OOM kill must not take the Temporal worker down;
 //  - cancellation is a plain kill, even in the middle of the native suffix sort;
-//  - the peak RSS of the process is exactly this job's peak memory (see peakRssBytes).
+//  - the peak RSS of the process is exactly this job's peak memory (see peakRssBytes; plus the
+//    ota-bsdiff run's when the diff runs there).
+// The diff runs in ota-bsdiff (native/ota-bsdiff) when it is built: the same patch bytes as
+// bsdiff-node in about half the memory, and it dies with this process (PR_SET_PDEATHSIG).
 //
 // Plain JavaScript on purpose: Node 20 cannot run TypeScript directly, and this file must be
 // forkable both from sources (vitest) and from dist/, so both resolve it at <root>/deltas/.
@@ -13,6 +16,7 @@
 // or {type:'error', message}, and exits. Outputs go only to the paths the parent names (temp
 // paths); the parent renames or deletes them.
 // @ts-check
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -106,15 +110,32 @@ function describeNativeError(error, patchPath) {
   return /Corrupt patch/.test(error.message) ? new Error(`corrupt bsdiff patch ${patchPath}: bspatch rejected its contents`) : error;
 }
 
+/** Peak RSS of an ota-bsdiff run: it runs beside this process, so the job's peak counts both. */
+let toolPeakRssBytes = 0;
+
+/** ota-bsdiff (native/ota-bsdiff): no progress of its own; the progress tick keeps heartbeats going. */
+function runBsdiffTool(tool, oldPath, newPath, patchPath, total) {
+  progress('diffing', 0, total, true);
+  return new Promise((resolve, reject) =>
+    execFile(tool, [oldPath, newPath, patchPath], { encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${tool} failed: ${stderr.trim() || err.message}`));
+      toolPeakRssBytes = Math.max(toolPeakRssBytes, JSON.parse(stdout).peakRssBytes ?? 0);
+      progress('diffing', total, total, true);
+      resolve(undefined);
+    }),
+  );
+}
+
 const jobs = {
   /** old + new -> bsdiff patch; hashes both inputs (reading) and the patch (hashing). */
-  async diff({ oldPath, newPath, patchPath }) {
+  async diff({ oldPath, newPath, patchPath, bsdiffTool }) {
     const oldSize = (await stat(oldPath)).size;
     const newSize = (await stat(newPath)).size;
     const from = await hashFile(oldPath, 'reading', 0, oldSize + newSize);
     const to = await hashFile(newPath, 'reading', oldSize, oldSize + newSize);
     const started = Date.now();
-    await runNative(bsdiff.diff, oldPath, newPath, patchPath, 'diffing', newSize);
+    if (bsdiffTool) await runBsdiffTool(bsdiffTool, oldPath, newPath, patchPath, newSize);
+    else await runNative(bsdiff.diff, oldPath, newPath, patchPath, 'diffing', newSize);
     const diffMs = Date.now() - started;
     const patch = await hashFile(patchPath, 'hashing');
     return { fromSha256: from.sha256, fromLength: from.length, toSha256: to.sha256, toLength: to.length, sha256: patch.sha256, length: patch.length, diffMs };
@@ -196,7 +217,7 @@ process.once('message', async (/** @type {any} */ message) => {
     if (!run) throw new Error(`unknown job kind ${JSON.stringify(message.job?.kind)}`);
     const result = await run(message.job);
     clearInterval(ticker);
-    await send({ type: 'result', result, durationMs: Date.now() - started, peakRssBytes: peakRssBytes() });
+    await send({ type: 'result', result, durationMs: Date.now() - started, peakRssBytes: peakRssBytes() + toolPeakRssBytes });
   } catch (err) {
     clearInterval(ticker);
     await send({ type: 'error', message: err instanceof Error ? err.message : String(err) });

@@ -6,11 +6,15 @@ import { join } from 'node:path';
 import { applyBsdiffPatch } from './apply-patch.js';
 import { discard, tempPathFor, writeAtomically } from './output-file.js';
 import { checkDigest, type DeltaInputs } from './delta-inputs.js';
+import { resolveBsdiffTool } from './ops/generate.js';
 import { runArtifactJob } from './run-child.js';
 import { DEFAULT_MAX_DELTA_RATIO, deltaSkipReason } from './skip-rule.js';
 import type { ChildRunStats, JobOptions } from './types.js';
 
-export interface GenerateBsdiffDeltaOptions extends JobOptions, DeltaInputs {}
+export interface GenerateBsdiffDeltaOptions extends JobOptions, DeltaInputs {
+  /** 'native' = ota-bsdiff, 'node' = bsdiff-node, 'auto' (default) = native when built; the patch bytes are the same. */
+  bsdiffEngine?: 'auto' | 'native' | 'node';
+}
 
 interface DeltaFacts {
   format: 'bsdiff';
@@ -43,7 +47,8 @@ export async function generateBsdiffDelta(options: GenerateBsdiffDeltaOptions): 
   const started = Date.now();
   const maxRatio = options.maxRatio ?? DEFAULT_MAX_DELTA_RATIO;
   return writeAtomically<BsdiffDeltaResult>(options.outPath, async (patchTemp) => {
-    const diff = await runArtifactJob<DiffJobResult>({ kind: 'diff', oldPath: options.oldImagePath, newPath: options.newImagePath, patchPath: patchTemp }, options);
+    const bsdiffTool = resolveBsdiffTool(options.bsdiffEngine);
+    const diff = await runArtifactJob<DiffJobResult>({ kind: 'diff', oldPath: options.oldImagePath, newPath: options.newImagePath, patchPath: patchTemp, bsdiffTool }, options);
     const r = diff.result;
     checkDigest(`old image ${options.oldImagePath}`, r.fromSha256, options.oldSha256);
     checkDigest(`new image ${options.newImagePath}`, r.toSha256, options.newSha256);

@@ -9,7 +9,8 @@ import type { ChildRunStats, DeltaPhase, JobOptions } from './types.js';
 export const artifactChildPath = join(projectRoot, 'deltas', 'artifact-child.mjs');
 
 export type ArtifactJob =
-  | { kind: 'diff'; oldPath: string; newPath: string; patchPath: string }
+  /** bsdiffTool: ota-bsdiff's path (same patch bytes as bsdiff-node, about half the memory); absent: bsdiff-node. */
+  | { kind: 'diff'; oldPath: string; newPath: string; patchPath: string; bsdiffTool?: string }
   | { kind: 'apply'; oldPath: string; patchPath: string; outPath: string; maxOutputBytes: number }
   | { kind: 'compress'; imagePath: string; outPath: string; compression: 'gzip' | 'brotli'; level: number };
 
