@@ -108,7 +108,8 @@ function cpuMsOf(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1000;
+    // utime + stime, plus cutime + cstime: children it has reaped (ota-bsdiff runs in one).
+    return ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLK_TCK) * 1000;
   } catch {
     return undefined;
   }
