@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain-JS helper shared with the benchmark
 import { buildImagePair } from '../bench/deltas-images.mjs';
-import { applyOpsDelta, decodeHeader, decodeOp, encodeOp, generateOpsDelta, HEADER_BYTES, OP_RECORD_BYTES, TRAILER_BYTES, type OpRecord, type OpsDeltaErrorCode } from '../deltas/ops/index.js';
+import { applyOpsDelta, encodeOp, generateOpsDelta, HEADER_BYTES, OP_RECORD_BYTES, TRAILER_BYTES, type OpRecord, type OpsDeltaErrorCode } from '../deltas/ops/index.js';
+import { opLayout, type OpLayout } from './support/ops-patch.js';
 
 const sha256 = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
 
@@ -15,7 +16,7 @@ let dir: string;
 let patch: Buffer;
 let oldImage: string;
 /** Byte ranges of each op record and its payload in the patch. */
-let layout: { op: OpRecord; at: number; end: number }[];
+let layout: OpLayout[];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ota-delta-ops-bad-'));
@@ -23,13 +24,7 @@ beforeAll(async () => {
   buildImagePair({ oldPath: oldImage, newPath: join(dir, 'new.img'), targetBytes: 3 * 1024 * 1024, seed: 21 });
   await generateOpsDelta({ sourcePath: oldImage, targetPath: join(dir, 'new.img'), outPath: join(dir, 'good.ops') });
   patch = readFileSync(join(dir, 'good.ops'));
-  layout = [];
-  let pos = HEADER_BYTES;
-  for (let i = 0; i < decodeHeader(patch).opCount; i++) {
-    const op = decodeOp(patch.subarray(pos, pos + OP_RECORD_BYTES));
-    layout.push({ op, at: pos, end: pos + OP_RECORD_BYTES + op.payloadLength });
-    pos += OP_RECORD_BYTES + op.payloadLength;
-  }
+  layout = opLayout(patch);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -17,8 +17,6 @@ import {
   applyOpsDelta,
   applyOpsDeltaNative,
   applyOpsDeltaWith,
-  decodeHeader,
-  decodeOp,
   encodeOp,
   findNativeApplier,
   generateOpsDelta,
@@ -31,6 +29,7 @@ import {
 } from '../deltas/ops/index.js';
 import { projectRoot } from '../platform/paths.js';
 import { ensureDist, OTA_BIN } from './support/dist.js';
+import { opLayout, type OpLayout } from './support/ops-patch.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
@@ -90,12 +89,9 @@ describe('native applier output', () => {
     const patch = readFileSync(pair.patch);
     const kinds = new Set<string>();
     const codecs = new Set<string>();
-    let pos = HEADER_BYTES;
-    for (let i = 0; i < decodeHeader(patch).opCount; i++) {
-      const op = decodeOp(patch.subarray(pos, pos + OP_RECORD_BYTES));
+    for (const { op } of opLayout(patch)) {
       kinds.add(op.kind);
       if (op.kind === 'replace') codecs.add(op.codec);
-      pos += OP_RECORD_BYTES + op.payloadLength;
     }
     expect([...kinds].sort()).toEqual(['bsdiff', 'copy', 'replace', 'zero']);
     expect(codecs.has('brotli')).toBe(true);
@@ -123,17 +119,11 @@ describe('native applier output', () => {
 describe('native applier on bad input: the same error code as applyOpsDelta, nothing left behind', () => {
   let pair: Pair;
   let patch: Buffer;
-  let layout: { op: OpRecord; at: number; end: number }[];
+  let layout: OpLayout[];
   beforeAll(async () => {
     pair = await makePair('bad', 3 * MiB, 21, 4 * MiB);
     patch = readFileSync(pair.patch);
-    layout = [];
-    let pos = HEADER_BYTES;
-    for (let i = 0; i < decodeHeader(patch).opCount; i++) {
-      const op = decodeOp(patch.subarray(pos, pos + OP_RECORD_BYTES));
-      layout.push({ op, at: pos, end: pos + OP_RECORD_BYTES + op.payloadLength });
-      pos += OP_RECORD_BYTES + op.payloadLength;
-    }
+    layout = opLayout(patch);
   }, 120_000);
 
   const firstOf = (kind: OpRecord['kind']) => {

@@ -11,8 +11,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain-JS helper shared with the benchmark
 import { buildImagePair } from '../bench/deltas-images.mjs';
-import { applyOpsDelta, decodeHeader, decodeOp, generateOpsDelta, HEADER_BYTES, OP_RECORD_BYTES, partialPathFor, type OpsApplyCheckpoint } from '../deltas/ops/index.js';
+import { applyOpsDelta, generateOpsDelta, HEADER_BYTES, partialPathFor, type OpsApplyCheckpoint } from '../deltas/ops/index.js';
 import { projectRoot } from '../platform/paths.js';
+import { opLayout } from './support/ops-patch.js';
 import { ensureDist, OTA_BIN } from './support/dist.js';
 
 const run = promisify(execFile);
@@ -33,10 +34,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Offset of the middle op's record: a FIFO fed up to here stalls the applier mid-patch. */
 function middleOfPatch(patch: Buffer): number {
-  const count = decodeHeader(patch).opCount;
-  let pos = HEADER_BYTES;
-  for (let i = 0; i < Math.floor(count / 2); i++) pos += OP_RECORD_BYTES + decodeOp(patch.subarray(pos, pos + OP_RECORD_BYTES)).payloadLength;
-  return pos + 40;
+  const layout = opLayout(patch);
+  return (layout[Math.floor(layout.length / 2)]?.at ?? HEADER_BYTES) + 40;
 }
 
 describe('resume after a power cut', () => {

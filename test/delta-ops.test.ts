@@ -16,28 +16,23 @@ import {
   encodeTrailer,
   generateOpsDelta,
   HEADER_BYTES,
-  OP_RECORD_BYTES,
   OpsDeltaError,
   planOps,
   TRAILER_BYTES,
   type OpRecord,
   type OpsGenerateProgress,
 } from '../deltas/ops/index.js';
+import { opLayout } from './support/ops-patch.js';
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 /** Walks a patch file and returns its op records (and checks the framing adds up). */
 function opsOf(patchPath: string): OpRecord[] {
   const buf = readFileSync(patchPath);
-  const header = decodeHeader(buf);
-  const ops: OpRecord[] = [];
-  let pos = HEADER_BYTES;
-  for (let i = 0; i < header.opCount; i++) {
-    const op = decodeOp(buf.subarray(pos, pos + OP_RECORD_BYTES));
-    ops.push(op);
-    pos += OP_RECORD_BYTES + op.payloadLength;
-  }
-  expect(decodeTrailer(buf.subarray(pos, pos + TRAILER_BYTES)).opCount).toBe(header.opCount);
+  const layout = opLayout(buf);
+  const ops = layout.map((l) => l.op);
+  const pos = layout.at(-1)?.end ?? HEADER_BYTES;
+  expect(decodeTrailer(buf.subarray(pos, pos + TRAILER_BYTES)).opCount).toBe(decodeHeader(buf).opCount);
   expect(pos + TRAILER_BYTES).toBe(buf.length);
   return ops;
 }
