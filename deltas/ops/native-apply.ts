@@ -11,24 +11,9 @@ import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { findTool, ToolNotFoundError } from '../../platform/tools.js';
 import { applyOpsDelta, DEFAULT_CHECKPOINT_BYTES, opsApplyCheckpointSchema, partialPathFor, type AppliedOpsDelta, type ApplyOpsDeltaOptions } from './apply.js';
-import { OpsDeltaError, type OpsDeltaErrorCode } from './errors.js';
+import { isOpsDeltaErrorCode, OpsDeltaError } from './errors.js';
 
 export const NATIVE_APPLIER = 'ota-apply-ops';
-
-const ERROR_CODES: Record<OpsDeltaErrorCode, true> = {
-  'bad-magic': true,
-  'unsupported-version': true,
-  malformed: true,
-  truncated: true,
-  'out-of-order': true,
-  'past-target-end': true,
-  'source-mismatch': true,
-  'op-hash-mismatch': true,
-  'corrupt-payload': true,
-  'patch-digest-mismatch': true,
-  'trailing-data': true,
-  'bad-resume': true,
-};
 
 /** The native applier: $OTA_APPLY_OPS_BIN, else ota-apply-ops on PATH, else .tools/bin (tools/setup.mjs builds it there). */
 export function findNativeApplier(): string | undefined {
@@ -42,17 +27,8 @@ export interface ApplyOpsDeltaNativeOptions extends ApplyOpsDeltaOptions {
   binaryPath?: string;
 }
 
-interface DoneEvent {
-  event: 'done';
-  path: string;
-  sha256: string;
-  length: number;
-  opCount: number;
-  resumedFromOp: number;
-  sourceCheckMs: number;
-  durationMs: number;
-  peakRssBytes: number;
-}
+/** The last line: the same fields as applyOpsDelta's result. */
+type DoneEvent = { event: 'done' } & AppliedOpsDelta;
 
 type ApplierEvent =
   | { event: 'progress'; opIndex: number; opCount: number; targetOffset: number; targetLength: number }
@@ -62,7 +38,7 @@ type ApplierEvent =
   | DoneEvent;
 
 function toError(event: { code: string; message: string }): Error {
-  if (event.code in ERROR_CODES) return new OpsDeltaError(event.code as OpsDeltaErrorCode, event.message);
+  if (isOpsDeltaErrorCode(event.code)) return new OpsDeltaError(event.code, event.message);
   return new Error(`${NATIVE_APPLIER}: ${event.message}`);
 }
 
@@ -121,16 +97,8 @@ export async function applyOpsDeltaNative(options: ApplyOpsDeltaNativeOptions): 
     if (!done || exit.code !== 0) {
       throw new Error(`${NATIVE_APPLIER} exited with ${exit.signal ?? `status ${exit.code}`} without a result${stderr ? `: ${stderr.trim()}` : ''}`);
     }
-    return {
-      path: done.path,
-      sha256: done.sha256,
-      length: done.length,
-      opCount: done.opCount,
-      resumedFromOp: done.resumedFromOp,
-      sourceCheckMs: done.sourceCheckMs,
-      durationMs: done.durationMs,
-      peakRssBytes: done.peakRssBytes,
-    };
+    const { event: _done, ...result } = done;
+    return result;
   } finally {
     signal?.removeEventListener('abort', onAbort);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
