@@ -16,7 +16,6 @@
 // or {type:'error', message}, and exits. Outputs go only to the paths the parent names (temp
 // paths); the parent renames or deletes them.
 // @ts-check
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -24,6 +23,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createBrotliCompress, createGzip } from 'node:zlib';
 import bsdiff from 'bsdiff-node';
+import { otaBsdiffPeakRssBytes, runOtaBsdiff } from './ota-bsdiff.mjs';
 import { peakRssBytes } from './peak-rss.mjs';
 
 const CHUNK = 1024 * 1024;
@@ -110,20 +110,11 @@ function describeNativeError(error, patchPath) {
   return /Corrupt patch/.test(error.message) ? new Error(`corrupt bsdiff patch ${patchPath}: bspatch rejected its contents`) : error;
 }
 
-/** Peak RSS of an ota-bsdiff run: it runs beside this process, so the job's peak counts both. */
-let toolPeakRssBytes = 0;
-
 /** ota-bsdiff (native/ota-bsdiff): no progress of its own; the progress tick keeps heartbeats going. */
-function runBsdiffTool(tool, oldPath, newPath, patchPath, total) {
+async function runBsdiffTool(tool, oldPath, newPath, patchPath, total) {
   progress('diffing', 0, total, true);
-  return new Promise((resolve, reject) =>
-    execFile(tool, [oldPath, newPath, patchPath], { encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`${tool} failed: ${stderr.trim() || err.message}`));
-      toolPeakRssBytes = Math.max(toolPeakRssBytes, JSON.parse(stdout).peakRssBytes ?? 0);
-      progress('diffing', total, total, true);
-      resolve(undefined);
-    }),
-  );
+  await runOtaBsdiff(tool, [oldPath, newPath, patchPath]);
+  progress('diffing', total, total, true);
 }
 
 const jobs = {
@@ -217,7 +208,7 @@ process.once('message', async (/** @type {any} */ message) => {
     if (!run) throw new Error(`unknown job kind ${JSON.stringify(message.job?.kind)}`);
     const result = await run(message.job);
     clearInterval(ticker);
-    await send({ type: 'result', result, durationMs: Date.now() - started, peakRssBytes: peakRssBytes() + toolPeakRssBytes });
+    await send({ type: 'result', result, durationMs: Date.now() - started, peakRssBytes: peakRssBytes() + otaBsdiffPeakRssBytes() });
   } catch (err) {
     clearInterval(ticker);
     await send({ type: 'error', message: err instanceof Error ? err.message : String(err) });

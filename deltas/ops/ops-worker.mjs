@@ -12,12 +12,12 @@
 // then {type:'job', id, job}...; child answers {type:'result', id, result} or {type:'error', id,
 // message} per job; on {type:'exit'} it answers {type:'bye', peakRssBytes} and exits.
 // @ts-check
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliCompressSync, deflateRawSync, constants as zlib } from 'node:zlib';
 import bsdiff from 'bsdiff-node';
+import { otaBsdiffPeakRssBytes, runOtaBsdiff } from '../ota-bsdiff.mjs';
 import { peakRssBytes } from '../peak-rss.mjs';
 
 // Rolling polynomial hash over a blockSize window: h = sum(b[i] * P^(W-1-i)) mod 2^32.
@@ -28,8 +28,6 @@ const MAX_CANDIDATES = 8;
 
 /** @type {{ sourcePath: string, targetPath: string, sourceFd: number, targetFd: number, sourceLength: number, targetLength: number, blockSize: number, scratchDir: string, pw1: number, bsdiffTool?: string }} */
 let ctx;
-/** Largest peak RSS of an ota-bsdiff run: it runs beside this process, so both count. */
-let toolPeakRssBytes = 0;
 /** Open-addressing table: keys = block hash, vals = block index + 1 (0 = empty). */
 let keys = new Int32Array(0);
 let vals = new Int32Array(0);
@@ -288,8 +286,7 @@ const jobs = {
     try {
       if (ctx.bsdiffTool) {
         // Reads both extents from the images itself: no scratch copies.
-        const { stdout } = await execFileAsync(ctx.bsdiffTool, [`--old-range=${sourceOffset}:${sourceLength}`, `--new-range=${targetOffset}:${targetLength}`, ctx.sourcePath, ctx.targetPath, patchPath]);
-        toolPeakRssBytes = Math.max(toolPeakRssBytes, JSON.parse(stdout).peakRssBytes ?? 0);
+        await runOtaBsdiff(ctx.bsdiffTool, [`--old-range=${sourceOffset}:${sourceLength}`, `--new-range=${targetOffset}:${targetLength}`, ctx.sourcePath, ctx.targetPath, patchPath]);
       } else {
         // bsdiff-node is file based: scratch copies of both extents.
         writeFileSync(oldPath, readFully(ctx.sourceFd, bufferFor('source', sourceLength), sourceLength, sourceOffset));
@@ -309,13 +306,6 @@ const jobs = {
     return { sha256: sha, kind: 'bsdiff', codec: 'none', payload };
   },
 };
-
-/** @returns {Promise<{ stdout: string }>} */
-function execFileAsync(file, args) {
-  return new Promise((resolve, reject) =>
-    execFile(file, args, { encoding: 'utf8', maxBuffer: 1 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${file} failed: ${stderr.trim() || err.message}`)) : resolve({ stdout }))),
-  );
-}
 
 function send(message) {
   return new Promise((resolve) => {
@@ -365,7 +355,7 @@ process.on('message', (/** @type {any} */ message) => {
         closeSync(ctx.sourceFd);
         closeSync(ctx.targetFd);
       }
-      await send({ type: 'bye', peakRssBytes: peakRssBytes() + toolPeakRssBytes });
+      await send({ type: 'bye', peakRssBytes: peakRssBytes() + otaBsdiffPeakRssBytes() });
       process.disconnect();
     }
   });
