@@ -166,6 +166,7 @@ if (!existsSync(distDeltas) || !existsSync(join(root, 'dist', 'stores', 'open-st
   process.exit(1);
 }
 const { applyBsdiffPatch, compressFullImage, generateBsdiffDelta } = await import(new URL(`file://${distDeltas}`).href);
+const { findNativeApplier } = await import(new URL(`file://${join(root, 'dist', 'deltas', 'ops', 'index.js')}`).href);
 
 // ---------- 1. image pair (cached) ----------
 async function imagePair() {
@@ -340,7 +341,7 @@ async function opsRound(label, oldPath, newPath, newSha256, work) {
  * source first.
  */
 async function nativeApply(label, oldPath, patch, work, newSha256, sourceCheck) {
-  const tool = which('ota-apply-ops') ?? [join(root, '.tools', 'bin', 'ota-apply-ops')].find((p) => existsSync(p));
+  const tool = findNativeApplier();
   if (!tool) {
     log('WARNING: ota-apply-ops is not built (node tools/setup.mjs builds it with Go); its rows are skipped');
     return undefined;
