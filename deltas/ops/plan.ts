@@ -2,8 +2,8 @@
 // writes the target. Pure: no I/O, unit-testable. The interesting part is choosing, for every
 // region the scan could not match, the source extent its bsdiff runs against:
 //  - tar images: the member with the same path in the old image;
-//  - otherwise the source bytes between the matches around the region (a rebuilt binary sits
-//    between unchanged neighbours in both images), mapped proportionally when the region is
+//  - otherwise the source bytes between the anchor matches around the region (a rebuilt binary
+//    sits between unchanged neighbours in both images), mapped proportionally when the region is
 //    split into several ops, plus a margin for code that moved within it.
 
 export type PlannedOp =
@@ -39,7 +39,8 @@ export interface PlanInput {
 /** Regions smaller than this are stored (REPLACE) rather than diffed: bsdiff's own overhead is ~100 bytes. */
 const MIN_DIFF_TARGET = 512;
 const MIN_DIFF_SOURCE = 256;
-const MAX_MARGIN = 1024 * 1024;
+/** How much more source than 4 x the target a gap may span and still be mapped proportionally. */
+const PROPORTIONAL_SLACK = 1024 * 1024;
 
 type Covered = { kind: 'copy'; t: number; s: number; len: number } | { kind: 'zero'; t: number; len: number };
 
@@ -90,7 +91,7 @@ function sourceWindow(piece: Extent, cluster: Cluster, sourceLength: number, max
   let lo: number;
   let hi: number;
   if (cS < MIN_DIFF_SOURCE) return undefined; // pure insertion: nothing in the source to diff against
-  if (cS <= 4 * cT + MAX_MARGIN) {
+  if (cS <= 4 * cT + PROPORTIONAL_SLACK) {
     const ratio = cS / cT;
     lo = Math.max(cluster.source.start - margin, Math.floor(cluster.source.start + (piece.start - cluster.target.start) * ratio) - margin);
     hi = Math.min(cluster.source.end + margin, Math.ceil(cluster.source.start + (piece.end - cluster.target.start) * ratio) + margin);
