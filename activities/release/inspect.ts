@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { channelSchema, hardwareIdSchema, parseManifest, parseReleaseIndex, semverSchema, type ReleaseIndexEntry } from '../../schemas/manifest.js';
 import { hardwarePrefix, manifestBundleKey, manifestKey } from '../../release/layout.js';
-import type { PublishedRelease, ReleaseContext as PublishedContext, ReleaseRequest } from '../../release/types.js';
+import type { PublishedRelease, PriorReleases, ReleaseRequest } from '../../release/types.js';
 import type { ArtifactStore } from '../../stores/index.js';
-import type { ReleaseContext } from './context.js';
+import type { ReleaseActivityDeps } from './activity-deps.js';
 import { releaseInputError } from './errors.js';
 import { addToIndex } from './publish.js';
 
@@ -19,7 +19,7 @@ const requestFieldsSchema = z.object({
   validityDays: z.int().min(1).max(3650),
 });
 
-export async function inspectRelease(ctx: ReleaseContext, request: ReleaseRequest): Promise<PublishedContext> {
+export async function inspectRelease(ctx: ReleaseActivityDeps, request: ReleaseRequest): Promise<PriorReleases> {
   const fields = requestFieldsSchema.safeParse(request);
   if (!fields.success) {
     throw releaseInputError(fields.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
@@ -46,7 +46,7 @@ export async function readIndexes(store: ArtifactStore, hardwareId: string): Pro
   return result;
 }
 
-async function readManifestSummary(store: ArtifactStore, hardwareId: string, version: string): Promise<PublishedContext['existing']> {
+async function readManifestSummary(store: ArtifactStore, hardwareId: string, version: string): Promise<PriorReleases['existing']> {
   const key = manifestKey(hardwareId, version);
   if (!(await store.head(key))) return undefined;
   const bytes = await store.getBytes(key);
@@ -54,7 +54,11 @@ async function readManifestSummary(store: ArtifactStore, hardwareId: string, ver
   return { manifestKey: key, manifestSha256: createHash('sha256').update(bytes).digest('hex'), imageSha256: manifest.image.sha256, channel: manifest.channel };
 }
 
-export async function describeExistingRelease(ctx: ReleaseContext, hardwareId: string, version: string): Promise<PublishedRelease> {
+/**
+ * The release of this version is already published: add its index entry if a crashed run left
+ * it out, and describe it as 'existing'.
+ */
+export async function completeExistingRelease(ctx: ReleaseActivityDeps, hardwareId: string, version: string): Promise<PublishedRelease> {
   const summary = await readManifestSummary(ctx.store, hardwareId, version);
   if (!summary) throw releaseInputError(`release ${hardwareId} ${version} disappeared from the store`);
   const manifest = parseManifest(await ctx.store.getBytes(summary.manifestKey));

@@ -6,10 +6,10 @@ import { manifestBundleKey, manifestKey, releaseIndexKey } from '../../release/l
 import { compareSemver } from '../../release/semver.js';
 import type { PublishedRelease } from '../../release/types.js';
 import { ConflictError, type ArtifactStore } from '../../stores/index.js';
-import type { ReleaseContext } from './context.js';
+import type { ReleaseActivityDeps } from './activity-deps.js';
 import { releaseInputError } from './errors.js';
 
-export async function publishRelease(ctx: ReleaseContext, manifest: Manifest, bundleText: string): Promise<PublishedRelease> {
+export async function publishRelease(ctx: ReleaseActivityDeps, manifest: Manifest, bundleText: string): Promise<PublishedRelease> {
   const store = ctx.store;
   const bytes = canonicalManifestBytes(manifest);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
