@@ -9,9 +9,9 @@ import { compressImage } from './release/compress.js';
 import { ReleaseActivityDeps } from './release/activity-deps.js';
 import { generateDelta } from './release/deltas.js';
 import { generateSbom, generateVex, type SbomOutcome } from './release/evidence.js';
-import { completeExistingRelease, inspectRelease } from './release/inspect.js';
+import { inspectRelease } from './release/inspect.js';
 import { attestProvenance } from './release/provenance.js';
-import { publishRelease } from './release/publish.js';
+import { completeExistingRelease, publishRelease } from './release/publish.js';
 import { signImage, signManifest } from './release/sign.js';
 import { rolloutActivities } from './rollout/rollout-activities.js';
 

@@ -50,10 +50,18 @@ export interface ReleaseTimeouts {
   heavyStepSeconds?: number;
 }
 
+/** A published manifest: where it is, the sha256 of its bytes, and what the release decisions compare. */
+export interface ManifestSummary {
+  manifestKey: string;
+  manifestSha256: string;
+  imageSha256: string;
+  channel: string;
+}
+
 /** What is already published for the requested hardware id, as the inspect step found it. */
 export interface PriorReleases {
   /** The published release of this version, if any (same hardware id). */
-  existing?: { manifestKey: string; manifestSha256: string; imageSha256: string; channel: string };
+  existing?: ManifestSummary;
   /** Every release of this hardware id on any channel (for anti-rollback). */
   published: ReleaseIndexEntry[];
   /** Releases on the same channel whose images can serve as delta bases. */
