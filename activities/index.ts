@@ -6,12 +6,12 @@ import type { DeltaFormat, Manifest, ReleaseIndexEntry } from '../schemas/manife
 import type { ReleaseRequest, StoredBlob } from '../release/types.js';
 import { describeWorker } from './health.js';
 import { compressImage } from './release/compress.js';
-import { ReleaseContext } from './release/context.js';
+import { ReleaseActivityDeps } from './release/activity-deps.js';
 import { generateDelta } from './release/deltas.js';
 import { generateSbom, generateVex, type SbomOutcome } from './release/evidence.js';
-import { describeExistingRelease, inspectRelease } from './release/inspect.js';
+import { inspectRelease } from './release/inspect.js';
 import { attestProvenance } from './release/provenance.js';
-import { publishRelease } from './release/publish.js';
+import { completeExistingRelease, publishRelease } from './release/publish.js';
 import { signImage, signManifest } from './release/sign.js';
 import { rolloutActivities } from './rollout/rollout-activities.js';
 
@@ -24,14 +24,14 @@ export interface SharedResources {
 }
 
 export function createActivities(config: Config, shared: SharedResources = {}) {
-  const ctx = new ReleaseContext(config);
+  const ctx = new ReleaseActivityDeps(config);
   let fleet: Promise<FleetStore> | undefined;
   const openFleet = shared.fleet ?? (() => (fleet ??= FleetStore.open(config.fleet.databaseUrl)));
   return {
     ...rolloutActivities({ fleet: openFleet, store: () => ctx.store }),
     describeWorker,
     inspectRelease: (request: ReleaseRequest) => inspectRelease(ctx, request),
-    describeExistingRelease: (hardwareId: string, version: string) => describeExistingRelease(ctx, hardwareId, version),
+    completeExistingRelease: (hardwareId: string, version: string) => completeExistingRelease(ctx, hardwareId, version),
     compressImage: (image: StoredBlob) => compressImage(ctx, image),
     signImage: (request: ReleaseRequest) => signImage(ctx, request),
     attestProvenance: (request: ReleaseRequest) => attestProvenance(ctx, request),

@@ -4,12 +4,12 @@
 // which artifact to fetch; the device verifies the signed manifest itself and decides.
 import { createHash } from 'node:crypto';
 import type { Device, FleetStore } from '../fleet/fleet-store.js';
-import { manifestBundleKey, manifestKey, releaseIndexKey } from '../release/layout.js';
+import { readChannelIndex } from '../release/catalog.js';
+import { manifestBundleKey, manifestKey } from '../release/layout.js';
 import { compareSemver } from '../release/semver.js';
 import type { ArtifactHint, CheckinRequest, CheckinResponse } from '../schemas/device-api.js';
-import { chooseUpdateArtifact, deltaFormatSchema, parseManifest, parseReleaseIndex, type DeltaFormat, type ReleaseIndexEntry } from '../schemas/manifest.js';
+import { chooseUpdateArtifact, deltaFormatSchema, parseManifest, type DeltaFormat, type ReleaseIndexEntry } from '../schemas/manifest.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
-import { NotFoundError } from '../stores/errors.js';
 import { HttpError } from './http.js';
 
 export type ReleasePolicy = 'rollouts' | 'newest';
@@ -27,15 +27,6 @@ type ReleaseRef = Extract<CheckinResponse, { action: 'update' }>['release'];
 /** A location in a manifest (store key or URL) as a URL the device can fetch. */
 export function downloadUrl(location: string): string {
   return /^https?:\/\//.test(location) ? location : `/v1/artifacts/${location}`;
-}
-
-async function loadIndexEntries(store: ArtifactStore, hardwareId: string, channel: string): Promise<ReleaseIndexEntry[]> {
-  try {
-    return parseReleaseIndex(await store.getBytes(releaseIndexKey(hardwareId, channel))).releases;
-  } catch (error) {
-    if (error instanceof NotFoundError) return [];
-    throw error;
-  }
 }
 
 async function describeRelease(ctx: OfferContext, device: Device, entry: ReleaseIndexEntry, checkin: CheckinRequest) {
@@ -69,7 +60,7 @@ async function describeRelease(ctx: OfferContext, device: Device, entry: Release
 export async function decideCheckin(ctx: OfferContext, device: Device, checkin: CheckinRequest): Promise<CheckinResponse> {
   const poll = ctx.pollAfterSeconds;
   const none: CheckinResponse = { action: 'none', pollAfterSeconds: poll };
-  const entries = await loadIndexEntries(ctx.store, device.hardwareId, device.channel);
+  const entries = await readChannelIndex(ctx.store, device.hardwareId, device.channel);
   const entryFor = (version: string) => entries.find((e) => e.version === version);
 
   const assignment = await ctx.fleet.openAssignmentFor(device.id);

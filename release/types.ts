@@ -1,6 +1,7 @@
 // Shapes passed between the CLI, the release workflow and its activities. Plain data only:
 // everything here is recorded in the workflow history.
 import type { DeltaFormat, ReleaseIndexEntry, SkippedDelta, ManifestDelta } from '../schemas/manifest.js';
+import type { ProvenanceInputs } from '../signing/provenance.js';
 
 /** A blob already in the artifact store (the CLI uploads inputs before starting the workflow). */
 export interface StoredBlob {
@@ -9,17 +10,11 @@ export interface StoredBlob {
   size: number;
 }
 
-/** SLSA provenance inputs as plain JSON (dates as ISO strings), gathered by the CLI from CI. */
-export interface ProvenanceInput {
-  buildType: string;
-  builderId: string;
-  externalParameters: Record<string, unknown>;
-  internalParameters?: Record<string, unknown>;
-  source?: { uri: string; revision: string };
-  invocationId?: string;
-  startedOn?: string;
-  finishedOn?: string;
-}
+/**
+ * The SLSA provenance inputs (signing/provenance.ts) as plain JSON, gathered by the CLI from CI:
+ * dates as ISO strings, no extra resolved dependencies.
+ */
+export type ProvenanceInputsJson = Omit<ProvenanceInputs, 'dependencies' | 'startedOn' | 'finishedOn'> & { startedOn?: string; finishedOn?: string };
 
 export interface ReleaseRequest {
   hardwareId: string;
@@ -34,7 +29,7 @@ export interface ReleaseRequest {
   vexStatements?: StoredBlob & { name: string };
   scanReport?: StoredBlob & { name: string };
   signing: 'key' | 'keyless';
-  provenance: ProvenanceInput;
+  provenance: ProvenanceInputsJson;
   /** How many earlier releases to delta from. */
   deltaCount: number;
   /** A delta must be smaller than this fraction of the compressed full image. */
@@ -55,20 +50,22 @@ export interface ReleaseTimeouts {
   heavyStepSeconds?: number;
 }
 
-export interface ReleaseContext {
+/** A published manifest: where it is, the sha256 of its bytes, and what the release decisions compare. */
+export interface ManifestSummary {
+  manifestKey: string;
+  manifestSha256: string;
+  imageSha256: string;
+  channel: string;
+}
+
+/** What is already published for the requested hardware id, as the inspect step found it. */
+export interface PriorReleases {
   /** The published release of this version, if any (same hardware id). */
-  existing?: { manifestKey: string; manifestSha256: string; imageSha256: string; channel: string };
+  existing?: ManifestSummary;
   /** Every release of this hardware id on any channel (for anti-rollback). */
   published: ReleaseIndexEntry[];
   /** Releases on the same channel whose images can serve as delta bases. */
   channelReleases: ReleaseIndexEntry[];
-}
-
-export interface DeltaBase {
-  version: string;
-  imageSha256: string;
-  imageKey: string;
-  imageCompression: string;
 }
 
 /**

@@ -3,19 +3,10 @@
 import { open, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import type {
-  ArtifactStore,
-  BlobRef,
-  ByteRange,
-  ByteSource,
-  CreateResult,
-  ListedObject,
-  ObjectBody,
-  ObjectHead,
-  PutBlobOptions,
-} from './artifact-store.js';
+import type { ArtifactStore, BlobRef, ByteRange, ByteSource, CreateResult, ListedObject, ObjectBody, ObjectHead, PutBlobOptions } from './artifact-store.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import { checkExpectedSha256, hashingChunks, type DigestTally } from './hashing.js';
+import { bodyBuffer } from './object-body.js';
 import { assertValidKey, assertValidPrefix, BLOB_DIR_KEY, blobKey } from './keys.js';
 import {
   etagOfStats,
@@ -27,10 +18,6 @@ import {
   writeTempFile,
 } from './local-files.js';
 import { resolveRange } from './range.js';
-
-function toBuffer(body: ObjectBody): Buffer {
-  return typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-}
 
 async function* once(buffer: Buffer): AsyncGenerator<Buffer> {
   yield buffer;
@@ -65,7 +52,7 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async createIfAbsent(key: string, body: ObjectBody): Promise<CreateResult> {
     const path = this.pathOf(key);
-    const bytes = toBuffer(body);
+    const bytes = bodyBuffer(body);
     const temp = await writeTempFile(dirname(path), basename(path), once(bytes));
     const outcome = await publishExclusive(temp, path);
     if (outcome === 'exists') {
@@ -79,7 +66,7 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async put(key: string, body: ObjectBody): Promise<{ etag: string }> {
     const path = this.pathOf(key);
-    return withFileLock(path, () => this.replace(path, key, toBuffer(body)));
+    return withFileLock(path, () => this.replace(path, key, bodyBuffer(body)));
   }
 
   async replaceIf(key: string, body: ObjectBody, expectedEtag: string): Promise<{ etag: string }> {
@@ -89,7 +76,7 @@ export class LocalArtifactStore implements ArtifactStore {
       if (!current) throw new NotFoundError(key);
       const etag = etagOfStats(current);
       if (etag !== expectedEtag) throw new ConflictError(key, `expected version ${expectedEtag}, found ${etag}`);
-      return this.replace(path, key, toBuffer(body));
+      return this.replace(path, key, bodyBuffer(body));
     });
   }
 

@@ -15,20 +15,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3StoreConfig } from '../schemas/config.js';
-import type {
-  ArtifactStore,
-  BlobRef,
-  ByteRange,
-  ByteSource,
-  CreateResult,
-  ListedObject,
-  ObjectBody,
-  ObjectHead,
-  PutBlobOptions,
-} from './artifact-store.js';
+import type { ArtifactStore, BlobRef, ByteRange, ByteSource, CreateResult, ListedObject, ObjectBody, ObjectHead, PutBlobOptions } from './artifact-store.js';
 import { ConflictError, NotFoundError, StoreError } from './errors.js';
 import { checkExpectedSha256, hashingChunks, type DigestTally } from './hashing.js';
 import { assertValidKey, assertValidPrefix, blobKey, isReservedKey } from './keys.js';
+import { bodyBuffer } from './object-body.js';
 import { rangeHeader } from './range.js';
 import {
   isConditionalRequestConflict,
@@ -45,10 +36,6 @@ const UPLOAD_QUEUE_SIZE = 4;
 export interface S3StoreOptions {
   /** Overrides the default AWS credential chain (env, shared config, SSO, IMDS...). */
   credentials?: S3ClientConfig['credentials'];
-}
-
-function toBuffer(body: ObjectBody): Buffer {
-  return typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
 
 export class S3ArtifactStore implements ArtifactStore {
@@ -152,7 +139,7 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async createIfAbsent(key: string, body: ObjectBody): Promise<CreateResult> {
     assertValidKey(key);
-    const bytes = toBuffer(body);
+    const bytes = bodyBuffer(body);
     try {
       const result = await this.client.send(
         new PutObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key), Body: bytes, IfNoneMatch: '*' }),
@@ -173,7 +160,7 @@ export class S3ArtifactStore implements ArtifactStore {
   async put(key: string, body: ObjectBody): Promise<{ etag: string }> {
     assertValidKey(key);
     try {
-      const result = await this.client.send(new PutObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key), Body: toBuffer(body) }));
+      const result = await this.client.send(new PutObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key), Body: bodyBuffer(body) }));
       return { etag: result.ETag ?? '' };
     } catch (error) {
       throw this.fail(error, 'PutObject', key);
@@ -184,7 +171,7 @@ export class S3ArtifactStore implements ArtifactStore {
     assertValidKey(key);
     try {
       const result = await this.client.send(
-        new PutObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key), Body: toBuffer(body), IfMatch: expectedEtag }),
+        new PutObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key), Body: bodyBuffer(body), IfMatch: expectedEtag }),
       );
       return { etag: result.ETag ?? '' };
     } catch (error) {

@@ -1,5 +1,7 @@
 // Why a release was refused. Each cause has its own class and code, so the device can report
 // a precise failure kind and the CLI can explain exactly what is wrong.
+import { CodedError, withCode } from '../platform/coded-error.js';
+
 export type ReleaseRejectionCode =
   | 'WRONG_SIGNER'
   | 'TAMPERED_MANIFEST'
@@ -11,59 +13,14 @@ export type ReleaseRejectionCode =
   | 'DELTA_BASE_MISMATCH'
   | 'WRONG_HARDWARE';
 
-export class ReleaseRejectedError extends Error {
-  constructor(
-    readonly code: ReleaseRejectionCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export class ReleaseRejectedError extends CodedError<ReleaseRejectionCode> {}
 
-export class WrongSignerError extends ReleaseRejectedError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('WRONG_SIGNER', message, options);
-  }
-}
-export class TamperedManifestError extends ReleaseRejectedError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('TAMPERED_MANIFEST', message, options);
-  }
-}
-export class MalformedManifestError extends ReleaseRejectedError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('MALFORMED_MANIFEST', message, options);
-  }
-}
-export class ExpiredManifestError extends ReleaseRejectedError {
-  constructor(message: string) {
-    super('EXPIRED_MANIFEST', message);
-  }
-}
-export class VersionDowngradeError extends ReleaseRejectedError {
-  constructor(message: string) {
-    super('VERSION_DOWNGRADE', message);
-  }
-}
-export class SecurityVersionDowngradeError extends ReleaseRejectedError {
-  constructor(message: string) {
-    super('SECURITY_VERSION_DOWNGRADE', message);
-  }
-}
-export class ArtifactMismatchError extends ReleaseRejectedError {
-  constructor(message: string) {
-    super('ARTIFACT_MISMATCH', message);
-  }
-}
-export class DeltaBaseMismatchError extends ReleaseRejectedError {
-  constructor(message: string) {
-    super('DELTA_BASE_MISMATCH', message);
-  }
-}
-export class WrongHardwareError extends ReleaseRejectedError {
-  constructor(message: string) {
-    super('WRONG_HARDWARE', message);
-  }
-}
+export class WrongSignerError extends withCode(ReleaseRejectedError, 'WRONG_SIGNER') {}
+export class TamperedManifestError extends withCode(ReleaseRejectedError, 'TAMPERED_MANIFEST') {}
+export class MalformedManifestError extends withCode(ReleaseRejectedError, 'MALFORMED_MANIFEST') {}
+export class ExpiredManifestError extends withCode(ReleaseRejectedError, 'EXPIRED_MANIFEST') {}
+export class VersionDowngradeError extends withCode(ReleaseRejectedError, 'VERSION_DOWNGRADE') {}
+export class SecurityVersionDowngradeError extends withCode(ReleaseRejectedError, 'SECURITY_VERSION_DOWNGRADE') {}
+export class ArtifactMismatchError extends withCode(ReleaseRejectedError, 'ARTIFACT_MISMATCH') {}
+export class DeltaBaseMismatchError extends withCode(ReleaseRejectedError, 'DELTA_BASE_MISMATCH') {}
+export class WrongHardwareError extends withCode(ReleaseRejectedError, 'WRONG_HARDWARE') {}

@@ -51,7 +51,7 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<Publishe
   if (existing.action === 'refuse') throw ApplicationFailure.nonRetryable(existing.reason, 'ReleaseInputError');
   if (existing.action === 'return-existing') {
     for (const s of steps) if (s.state === 'pending') s.state = 'skipped';
-    return quick.describeExistingRelease(request.hardwareId, request.version);
+    return quick.completeExistingRelease(request.hardwareId, request.version);
   }
   const securityVersion = request.securityVersion ?? defaultSecurityVersion(context.published);
   const securityCheck = checkSecurityVersion(context.published, securityVersion);

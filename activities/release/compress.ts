@@ -2,10 +2,10 @@
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { StoredBlob } from '../../release/types.js';
-import type { ReleaseContext } from './context.js';
+import type { ReleaseActivityDeps } from './activity-deps.js';
 import { cancellationSignal, heartbeat } from './heartbeat.js';
 
-export async function compressImage(ctx: ReleaseContext, image: StoredBlob): Promise<StoredBlob> {
+export async function compressImage(ctx: ReleaseActivityDeps, image: StoredBlob): Promise<StoredBlob> {
   const source = await ctx.store.getStream(image.key);
   let read = 0;
   source.on('data', (chunk: Buffer) => {

@@ -7,12 +7,12 @@ import { rm } from 'node:fs/promises';
 import { generateBsdiffDelta, generateVerifiedOpsDelta } from '../../deltas/index.js';
 import { parseManifest, type DeltaFormat, type ReleaseIndexEntry } from '../../schemas/manifest.js';
 import type { DeltaOutcome, ReleaseRequest, StoredBlob } from '../../release/types.js';
-import type { ReleaseContext } from './context.js';
+import type { ReleaseActivityDeps } from './activity-deps.js';
 import { cancellationSignal, heartbeat } from './heartbeat.js';
 import { materialize } from './workspace.js';
 
 /** `format` defaults to bsdiff: workflow histories recorded before ops existed called it with three arguments. */
-export async function generateDelta(ctx: ReleaseContext, request: ReleaseRequest, base: ReleaseIndexEntry, compressedImage: StoredBlob, format: DeltaFormat = 'bsdiff'): Promise<DeltaOutcome> {
+export async function generateDelta(ctx: ReleaseActivityDeps, request: ReleaseRequest, base: ReleaseIndexEntry, compressedImage: StoredBlob, format: DeltaFormat = 'bsdiff'): Promise<DeltaOutcome> {
   const baseManifest = parseManifest(await ctx.store.getBytes(base.manifest.location));
   const progress = (phase: string) => (bytes: number) => heartbeat({ phase, bytes });
   const oldPath = await materialize(ctx.store, ctx.workDir, {

@@ -1,7 +1,7 @@
 // Supply-chain evidence for the image: a CycloneDX SBOM, then VEX (CycloneDX + OpenVEX).
 import { buildSbom, buildVex } from '../../sbom/index.js';
 import type { ReleaseRequest, StoredBlob } from '../../release/types.js';
-import type { ReleaseContext } from './context.js';
+import type { ReleaseActivityDeps } from './activity-deps.js';
 import { releaseInputError } from './errors.js';
 import { heartbeat } from './heartbeat.js';
 import { toChunks } from './sign.js';
@@ -20,7 +20,7 @@ export interface VexOutcome {
   statements: number;
 }
 
-export async function generateSbom(ctx: ReleaseContext, request: ReleaseRequest, created: string): Promise<SbomOutcome> {
+export async function generateSbom(ctx: ReleaseActivityDeps, request: ReleaseRequest, created: string): Promise<SbomOutcome> {
   const imagePath = await materialize(ctx.store, ctx.workDir, {
     key: request.image.key,
     sha256: request.image.sha256,
@@ -47,7 +47,7 @@ export async function generateSbom(ctx: ReleaseContext, request: ReleaseRequest,
   return { blob, serialNumber: sbom.serialNumber, version: sbom.version, components };
 }
 
-export async function generateVex(ctx: ReleaseContext, request: ReleaseRequest, sbom: SbomOutcome, created: string): Promise<VexOutcome> {
+export async function generateVex(ctx: ReleaseActivityDeps, request: ReleaseRequest, sbom: SbomOutcome, created: string): Promise<VexOutcome> {
   const sbomJson = JSON.parse((await ctx.store.getBytes(sbom.blob.key)).toString('utf8')) as { components?: SbomComponent[] };
   const statementsFile = request.vexStatements && (await materialize(ctx.store, ctx.workDir, { key: request.vexStatements.key, sha256: request.vexStatements.sha256 }));
   const scanReportFile = request.scanReport && (await materialize(ctx.store, ctx.workDir, { key: request.scanReport.key, sha256: request.scanReport.sha256 }));

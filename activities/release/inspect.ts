@@ -1,13 +1,10 @@
 // First step: validate the request against what is already published.
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { channelSchema, hardwareIdSchema, parseManifest, parseReleaseIndex, semverSchema, type ReleaseIndexEntry } from '../../schemas/manifest.js';
-import { hardwarePrefix, manifestBundleKey, manifestKey } from '../../release/layout.js';
-import type { PublishedRelease, ReleaseContext as PublishedContext, ReleaseRequest } from '../../release/types.js';
-import type { ArtifactStore } from '../../stores/index.js';
-import type { ReleaseContext } from './context.js';
+import { channelSchema, hardwareIdSchema, semverSchema } from '../../schemas/manifest.js';
+import { findPublishedManifest, readChannelIndexes, summarizeManifest } from '../../release/catalog.js';
+import type { PriorReleases, ReleaseRequest } from '../../release/types.js';
+import type { ReleaseActivityDeps } from './activity-deps.js';
 import { releaseInputError } from './errors.js';
-import { addToIndex } from './publish.js';
 
 const requestFieldsSchema = z.object({
   hardwareId: hardwareIdSchema,
@@ -19,7 +16,7 @@ const requestFieldsSchema = z.object({
   validityDays: z.int().min(1).max(3650),
 });
 
-export async function inspectRelease(ctx: ReleaseContext, request: ReleaseRequest): Promise<PublishedContext> {
+export async function inspectRelease(ctx: ReleaseActivityDeps, request: ReleaseRequest): Promise<PriorReleases> {
   const fields = requestFieldsSchema.safeParse(request);
   if (!fields.success) {
     throw releaseInputError(fields.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
@@ -29,47 +26,8 @@ export async function inspectRelease(ctx: ReleaseContext, request: ReleaseReques
   if (head.size !== request.image.size) throw releaseInputError(`image ${request.image.key} has ${head.size} bytes, expected ${request.image.size}`);
   if (head.size === 0) throw releaseInputError('image is empty');
 
-  const byChannel = await readIndexes(ctx.store, request.hardwareId);
+  const byChannel = await readChannelIndexes(ctx.store, request.hardwareId);
   const published = [...byChannel.values()].flat();
-  const existing = await readManifestSummary(ctx.store, request.hardwareId, request.version);
-  return { existing, published, channelReleases: byChannel.get(request.channel) ?? [] };
-}
-
-/** Release indexes of every channel of one hardware id. */
-export async function readIndexes(store: ArtifactStore, hardwareId: string): Promise<Map<string, ReleaseIndexEntry[]>> {
-  const result = new Map<string, ReleaseIndexEntry[]>();
-  for await (const object of store.list(hardwarePrefix(hardwareId))) {
-    if (!object.key.endsWith('/index.json')) continue;
-    const index = parseReleaseIndex(await store.getBytes(object.key));
-    result.set(index.channel, index.releases);
-  }
-  return result;
-}
-
-async function readManifestSummary(store: ArtifactStore, hardwareId: string, version: string): Promise<PublishedContext['existing']> {
-  const key = manifestKey(hardwareId, version);
-  if (!(await store.head(key))) return undefined;
-  const bytes = await store.getBytes(key);
-  const manifest = parseManifest(bytes);
-  return { manifestKey: key, manifestSha256: createHash('sha256').update(bytes).digest('hex'), imageSha256: manifest.image.sha256, channel: manifest.channel };
-}
-
-export async function describeExistingRelease(ctx: ReleaseContext, hardwareId: string, version: string): Promise<PublishedRelease> {
-  const summary = await readManifestSummary(ctx.store, hardwareId, version);
-  if (!summary) throw releaseInputError(`release ${hardwareId} ${version} disappeared from the store`);
-  const manifest = parseManifest(await ctx.store.getBytes(summary.manifestKey));
-  // A run that died between publishing the manifest and updating the index leaves a release
-  // rollouts cannot see; returning it as 'existing' is the moment to finish that job.
-  await addToIndex(ctx.store, manifest, { location: summary.manifestKey, sha256: summary.manifestSha256 });
-  return {
-    hardwareId,
-    version,
-    channel: manifest.channel,
-    manifestKey: summary.manifestKey,
-    manifestSha256: summary.manifestSha256,
-    bundleKey: manifestBundleKey(hardwareId, version),
-    outcome: 'existing',
-    deltas: manifest.deltas.length,
-    skippedDeltas: manifest.skippedDeltas.length,
-  };
+  const found = await findPublishedManifest(ctx.store, request.hardwareId, request.version);
+  return { existing: found && summarizeManifest(found), published, channelReleases: byChannel.get(request.channel) ?? [] };
 }

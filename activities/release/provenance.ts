@@ -3,11 +3,11 @@ import { bundleToText } from '../../signing/bundle-json.js';
 import { signStatement } from '../../signing/attest.js';
 import { buildProvenanceStatement } from '../../signing/provenance.js';
 import type { ReleaseRequest, StoredBlob } from '../../release/types.js';
-import type { ReleaseContext } from './context.js';
+import type { ReleaseActivityDeps } from './activity-deps.js';
 import { releaseInputError } from './errors.js';
 import { toChunks } from './sign.js';
 
-export async function attestProvenance(ctx: ReleaseContext, request: ReleaseRequest): Promise<StoredBlob> {
+export async function attestProvenance(ctx: ReleaseActivityDeps, request: ReleaseRequest): Promise<StoredBlob> {
   const p = request.provenance;
   if (!p.builderId) throw releaseInputError('provenance needs a builder id: pass --builder-id or run in a CI system we recognise (GitHub Actions, GitLab CI)');
   const statement = buildProvenanceStatement([{ name: request.imageName, digest: { sha256: request.image.sha256 } }], {

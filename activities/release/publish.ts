@@ -1,15 +1,15 @@
 // The last step: the manifest's bundle, then the manifest itself with a conditional create
-// (it never replaces a different published manifest), then the channel index.
+// (it never replaces a different published manifest), then the channel index (release/catalog.ts).
 import { createHash } from 'node:crypto';
-import { canonicalManifestBytes, canonicalReleaseIndexBytes, parseReleaseIndex, RELEASE_INDEX_SCHEMA_VERSION, type Manifest, type ReleaseIndex } from '../../schemas/manifest.js';
-import { manifestBundleKey, manifestKey, releaseIndexKey } from '../../release/layout.js';
-import { compareSemver } from '../../release/semver.js';
+import { canonicalManifestBytes, type ArtifactRef, type Manifest } from '../../schemas/manifest.js';
+import { addIndexEntry, findPublishedManifest } from '../../release/catalog.js';
+import { manifestBundleKey, manifestKey } from '../../release/layout.js';
 import type { PublishedRelease } from '../../release/types.js';
-import { ConflictError, type ArtifactStore } from '../../stores/index.js';
-import type { ReleaseContext } from './context.js';
+import { ConflictError } from '../../stores/index.js';
+import type { ReleaseActivityDeps } from './activity-deps.js';
 import { releaseInputError } from './errors.js';
 
-export async function publishRelease(ctx: ReleaseContext, manifest: Manifest, bundleText: string): Promise<PublishedRelease> {
+export async function publishRelease(ctx: ReleaseActivityDeps, manifest: Manifest, bundleText: string): Promise<PublishedRelease> {
   const store = ctx.store;
   const bytes = canonicalManifestBytes(manifest);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -37,41 +37,32 @@ export async function publishRelease(ctx: ReleaseContext, manifest: Manifest, bu
       throw err;
     }
   }
-  await addToIndex(store, manifest, { location: mKey, sha256 });
+  const ref = { location: mKey, sha256 };
+  await addIndexEntry(store, manifest, ref);
+  return describePublished(manifest, ref, 'created');
+}
+
+/**
+ * The release of this version is already published: add its index entry if a crashed run left
+ * it out (a release rollouts cannot see yet), and describe it as 'existing'.
+ */
+export async function completeExistingRelease(ctx: ReleaseActivityDeps, hardwareId: string, version: string): Promise<PublishedRelease> {
+  const found = await findPublishedManifest(ctx.store, hardwareId, version);
+  if (!found) throw releaseInputError(`release ${hardwareId} ${version} disappeared from the store`);
+  await addIndexEntry(ctx.store, found.manifest, found.ref);
+  return describePublished(found.manifest, found.ref, 'existing');
+}
+
+function describePublished(manifest: Manifest, ref: ArtifactRef, outcome: PublishedRelease['outcome']): PublishedRelease {
   return {
     hardwareId: manifest.hardwareId,
     version: manifest.version,
     channel: manifest.channel,
-    manifestKey: mKey,
-    manifestSha256: sha256,
-    bundleKey: bKey,
-    outcome: 'created',
+    manifestKey: ref.location,
+    manifestSha256: ref.sha256,
+    bundleKey: manifestBundleKey(manifest.hardwareId, manifest.version),
+    outcome,
     deltas: manifest.deltas.length,
     skippedDeltas: manifest.skippedDeltas.length,
   };
-}
-
-/** Compare-and-swap loop: concurrent releases of other versions never lose each other's entries. Idempotent. */
-export async function addToIndex(store: ArtifactStore, manifest: Manifest, ref: { location: string; sha256: string }): Promise<void> {
-  const key = releaseIndexKey(manifest.hardwareId, manifest.channel);
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const head = await store.head(key);
-    const index: ReleaseIndex = head
-      ? parseReleaseIndex(await store.getBytes(key))
-      : { schemaVersion: RELEASE_INDEX_SCHEMA_VERSION, hardwareId: manifest.hardwareId, channel: manifest.channel, updated: manifest.created, releases: [] };
-    if (index.releases.some((r) => r.version === manifest.version)) return;
-    index.releases = [...index.releases, { version: manifest.version, securityVersion: manifest.securityVersion, created: manifest.created, manifest: ref }].sort((a, b) =>
-      compareSemver(a.version, b.version),
-    );
-    index.updated = manifest.created > index.updated ? manifest.created : index.updated;
-    const body = canonicalReleaseIndexBytes(index);
-    try {
-      if (head) await store.replaceIf(key, body, head.etag);
-      else await store.createIfAbsent(key, body);
-      return;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-    }
-  }
-  throw new Error(`could not update ${key}: too many concurrent changes`);
 }

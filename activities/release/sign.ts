@@ -3,11 +3,11 @@ import { bundleToText } from '../../signing/bundle-json.js';
 import { signBlob } from '../../signing/message-signature.js';
 import { canonicalManifestBytes, type Manifest } from '../../schemas/manifest.js';
 import type { ReleaseRequest, StoredBlob } from '../../release/types.js';
-import type { ReleaseContext } from './context.js';
+import type { ReleaseActivityDeps } from './activity-deps.js';
 import { heartbeat } from './heartbeat.js';
 import { materialize } from './workspace.js';
 
-export async function signImage(ctx: ReleaseContext, request: ReleaseRequest): Promise<StoredBlob> {
+export async function signImage(ctx: ReleaseActivityDeps, request: ReleaseRequest): Promise<StoredBlob> {
   const path = await materialize(ctx.store, ctx.workDir, {
     key: request.image.key,
     sha256: request.image.sha256,
@@ -19,7 +19,7 @@ export async function signImage(ctx: ReleaseContext, request: ReleaseRequest): P
 }
 
 /** Returns the bundle text; the publish step writes it, so retries reuse these exact bytes. */
-export async function signManifest(ctx: ReleaseContext, manifest: Manifest, mode: 'key' | 'keyless'): Promise<string> {
+export async function signManifest(ctx: ReleaseActivityDeps, manifest: Manifest, mode: 'key' | 'keyless'): Promise<string> {
   const bundle = await signBlob({ bytes: canonicalManifestBytes(manifest) }, await ctx.signingMode(mode));
   return bundleToText(bundle);
 }

@@ -3,7 +3,7 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { FleetStore } from '../../fleet/index.js';
 import { parseManifest } from '../../schemas/manifest.js';
-import { readIndexes } from '../release/inspect.js';
+import { readChannelIndexes } from '../../release/catalog.js';
 import { compareSemver } from '../../release/semver.js';
 import { resolveSize, ringTargets } from '../../rollout/policy.js';
 import { assignRings } from '../../rollout/ring-assignment.js';
@@ -25,7 +25,7 @@ export function rolloutActivities(deps: RolloutDeps) {
     /** Checks the release, refuses a second open rollout, assigns every targeted device to a ring (on hold). */
     async prepareRollout(request: RolloutRequest): Promise<RolloutPlan> {
       const fleet = await deps.fleet();
-      const indexes = await readIndexes(deps.store(), request.hardwareId);
+      const indexes = await readChannelIndexes(deps.store(), request.hardwareId);
       const releases = indexes.get(request.channel) ?? [];
       const release = releases.find((r) => r.version === request.releaseVersion);
       if (!release) throw inputError(`release ${request.releaseVersion} of ${request.hardwareId} is not published on channel ${request.channel}`);

@@ -3,13 +3,13 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
-import { readIndexes } from '../../activities/release/inspect.js';
+import { findPublishedManifest, readChannelIndexes } from '../../release/catalog.js';
 import { buildReleaseRequest, startRelease, watchRelease, type ProgressEvent } from '../../release/submit.js';
 import { manifestKey } from '../../release/layout.js';
 import { compareSemver } from '../../release/semver.js';
-import { hardwareIdSchema, parseManifest } from '../../schemas/manifest.js';
+import { hardwareIdSchema } from '../../schemas/manifest.js';
 import { provenanceInputsFromEnv } from '../../signing/provenance.js';
-import { openArtifactStore } from '../../stores/index.js';
+import { NotFoundError, openArtifactStore } from '../../stores/index.js';
 import { connectClient } from '../../temporal/client.js';
 import { hasWorkflowPollers } from '../../temporal/pollers.js';
 import { createWorker } from '../../temporal/worker.js';
@@ -74,7 +74,7 @@ export function registerReleaseCommands(program: Command): void {
       const config = configFrom(command);
       const store = openArtifactStore(config.store);
       const hardware = hardwareIdSchema.parse(opts.hardware);
-      const byChannel = await readIndexes(store, hardware);
+      const byChannel = await readChannelIndexes(store, hardware);
       const rows = [...byChannel].flatMap(([channel, entries]) => entries.map((e) => ({ channel, ...e }))).sort((a, b) => compareSemver(b.version, a.version));
       printResult(opts, rows, () =>
         rows.length === 0
@@ -92,7 +92,10 @@ export function registerReleaseCommands(program: Command): void {
     .action(async (version: string, opts: { hardware: string; json?: boolean }, command: Command) => {
       const config = configFrom(command);
       const store = openArtifactStore(config.store);
-      const m = parseManifest(await store.getBytes(manifestKey(hardwareIdSchema.parse(opts.hardware), version)));
+      const hardware = hardwareIdSchema.parse(opts.hardware);
+      const found = await findPublishedManifest(store, hardware, version);
+      if (!found) throw new NotFoundError(manifestKey(hardware, version));
+      const m = found.manifest;
       printResult(opts, m, () =>
         [
           `${m.hardwareId} ${m.version} (${m.channel}), security version ${m.securityVersion}`,

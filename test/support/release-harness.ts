@@ -92,7 +92,7 @@ export class ReleaseHarness {
     let worker: Worker | undefined;
     let connection: NativeConnection | undefined;
     if (withWorker) {
-      // ReleaseContext puts its work folder under $OTA_STATE_DIR (read when it is built).
+      // ReleaseActivityDeps puts its work folder under $OTA_STATE_DIR (read when it is built).
       const previous = process.env.OTA_STATE_DIR;
       process.env.OTA_STATE_DIR = stateDir;
       const activities = createActivities(config);

@@ -9,7 +9,7 @@ import type { SigningMode } from '../../signing/signing-mode.js';
 import { pinPublicKeyInFile } from '../../signing/trust-root.js';
 import { defaultStateDir } from '../../platform/paths.js';
 
-export class ReleaseContext {
+export class ReleaseActivityDeps {
   private storeInstance?: ArtifactStore;
 
   constructor(
