@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SkippedDelta } from '../schemas/manifest.js';
 import { compressFullImage, type CompressedImage, type FullImageCompression } from './compress-image.js';
-import { generateBsdiffDelta } from './generate-delta.js';
+import { generateBsdiffDelta } from './bsdiff/generate.js';
 import type { ChildRunStats, JobOptions } from './types.js';
 
 export interface PreviousRelease {
