@@ -16,7 +16,7 @@ import { writeAtomically } from '../output-file.js';
 import { OpsDeltaError } from './errors.js';
 import { encodeHeader, encodeOp, encodeTrailer, MAX_OP_TARGET_BYTES, type OpRecord, type OpsHeader } from './format.js';
 import { chainDigest, EMPTY_SHA256, startDigest } from './patch-digest.js';
-import { peakRssBytes } from './peak-rss.js';
+import { peakRssBytes } from '#deltas/peak-rss.mjs';
 import { planOps, type MemberPair, type PlannedOp } from './plan.js';
 import { readTarLayout } from './tar-layout.js';
 import { OpsWorkerPool } from './worker-pool.js';
