@@ -27,7 +27,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
-import { buildImagePair } from './deltas-images.mjs';
+import { buildImagePair } from '../test/support/image-pairs.mjs';
 import { buildReleasePair, RELEASES } from './release-pair.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -170,8 +170,8 @@ const { findNativeApplier } = await import(new URL(`file://${join(root, 'dist', 
 
 // ---------- 1. image pair (cached) ----------
 async function imagePair() {
-  const generator = pairKind === 'releases' ? 'release-pair.mjs' : 'deltas-images.mjs';
-  const generatorHash = createHash('sha256').update(readFileSync(join(root, 'bench', generator))).digest('hex').slice(0, 12);
+  const generator = pairKind === 'releases' ? 'bench/release-pair.mjs' : 'test/support/image-pairs.mjs';
+  const generatorHash = createHash('sha256').update(readFileSync(join(root, generator))).digest('hex').slice(0, 12);
   const dir = join(root, '.ota', 'bench', pairKind === 'releases' ? `releases-${generatorHash}` : `pair-${sizeMiB}MiB-seed${seed}-${generatorHash}`);
   const metaPath = join(dir, 'meta.json');
   if (flag('--fresh')) rmSync(dir, { recursive: true, force: true });
@@ -199,7 +199,7 @@ async function imagePair() {
   status('image pair: hashing...', true);
   const meta = {
     ...info,
-    generator: `bench/${generator}@${generatorHash}`,
+    generator: `${generator}@${generatorHash}`,
     oldSha256: await sha256File(join(temp, 'old.img')),
     newSha256: await sha256File(join(temp, 'new.img')),
   };
@@ -787,7 +787,7 @@ Do not edit the figures by hand: re-run the command. Delta design and the scenar
   published to the npm registry (fetched once with \`npm pack\`, which checks the registry's integrity hash): ${r.deltas.pair.binaries.map((b) => `${b.name}, ${mb(b.oldBytes)} → ${mb(b.newBytes)} MB`).join('; ')}.
   Each image is one release's binaries, 4 KiB aligned like a filesystem image. Between consecutive releases every binary is
   relinked (addresses shift throughout), and swc's embedded zstd-compressed section is rewritten: what a patch release does to firmware.`
-      : `(\`bench/deltas-images.mjs\`, seed ${r.deltas.pair.seed}, \`--pair synthetic\`): an "old" image made of real ELF binaries from
+      : `(\`test/support/image-pairs.mjs\`, seed ${r.deltas.pair.seed}, \`--pair synthetic\`): an "old" image made of real ELF binaries from
   this machine (\`/usr/bin\`, \`/usr/sbin\`, \`/usr/lib/...\`, name order, 4 KiB aligned like a filesystem image)
   and a "new" image where ${Math.round(r.deltas.pair.rebuiltFraction * 100)}% of the binaries are "rebuilt" (about 5% of one donor binary
   spliced in, relocation-like 32-bit address shifts every 16–256 bytes, 1 in 10 of them a changed constant),

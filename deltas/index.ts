@@ -7,5 +7,3 @@ export type { CompressedImage, CompressFullImageOptions, FullImageCompression } 
 export * from './bsdiff/index.js';
 export { generateVerifiedOpsDelta } from './ops/verified-delta.js';
 export type { GenerateVerifiedOpsDeltaOptions, VerifiedOpsDeltaResult } from './ops/verified-delta.js';
-export { generateReleaseArtifacts } from './release-artifacts.js';
-export type { GeneratedDelta, GenerateReleaseArtifactsOptions, PreviousRelease, ReleaseArtifacts } from './release-artifacts.js';

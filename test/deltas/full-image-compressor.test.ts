@@ -9,8 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compressImage } from '../../activities/release/compress.js';
 import { compressFullImage } from '../../deltas/index.js';
-// @ts-expect-error plain-JS helper shared with the benchmark
-import { buildImagePair } from '../../bench/deltas-images.mjs';
+import { buildImagePair } from '../support/image-pairs.mjs';
 
 let dir: string;
 let image: string;
