@@ -13,7 +13,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { buildImagePair } from './deltas-images.mjs';
+import { buildImagePair } from '../test/support/image-pairs.mjs';
 
 const dist = new URL('../dist/deltas/index.js', import.meta.url);
 if (!existsSync(dist)) {

@@ -21,8 +21,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants as zlibConstants, createBrotliCompress, createGzip } from 'node:zlib';
 import bsdiff from 'bsdiff-node';
+import { createFullImageCompressor } from './full-image-compressor.mjs';
 import { otaBsdiffPeakRssBytes, runOtaBsdiff } from './ota-bsdiff.mjs';
 import { peakRssBytes } from './peak-rss.mjs';
 
@@ -171,16 +171,7 @@ const jobs = {
         cb(null, chunk);
       },
     });
-    const compressor =
-      compression === 'gzip'
-        ? createGzip({ level })
-        : createBrotliCompress({
-            params: {
-              [zlibConstants.BROTLI_PARAM_QUALITY]: level,
-              [zlibConstants.BROTLI_PARAM_SIZE_HINT]: total,
-              [zlibConstants.BROTLI_PARAM_MODE]: zlibConstants.BROTLI_MODE_GENERIC,
-            },
-          });
+    const compressor = createFullImageCompressor(compression, { level, sizeHint: total });
     progress('compressing', 0, total, true);
     await pipeline(createReadStream(imagePath, { highWaterMark: CHUNK }), tapRaw, compressor, tapPacked, createWriteStream(outPath));
     progress('compressing', total, total, true);

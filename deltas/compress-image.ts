@@ -1,12 +1,12 @@
 // The compressed full image: the fallback every device can use, and the size a delta must beat.
+// File to file in a child process, through the same compressor as the release activity
+// (full-image-compressor.mjs), so what the tests and the bench measure is what releases publish.
+import { DEFAULT_COMPRESSION_LEVEL, type FullImageCompression } from '#deltas/full-image-compressor.mjs';
 import { writeAtomically } from './output-file.js';
 import { runArtifactJob } from './run-child.js';
 import type { ChildRunStats, JobOptions } from './types.js';
 
-export type FullImageCompression = 'gzip' | 'brotli';
-
-/** gzip 9 / brotli 9: near-best ratio; brotli 11 is ~10x slower for ~5% less on binaries. */
-export const DEFAULT_COMPRESSION_LEVEL: Record<FullImageCompression, number> = { gzip: 9, brotli: 9 };
+export { DEFAULT_COMPRESSION_LEVEL, type FullImageCompression };
 
 export interface CompressFullImageOptions extends JobOptions {
   imagePath: string;

@@ -1,8 +1,9 @@
-// This process's peak RSS, for the delta child processes (plain .mjs: they run without a build).
+// This process's peak RSS, for the delta child scripts (plain .mjs: they run without a build) and,
+// through package.json's "#deltas/*.mjs" import (which resolves to these sources from dist/ too),
+// for compiled code. Types: peak-rss.d.mts.
 // VmHWM rather than getrusage maxRSS: on Linux maxRSS survives fork+exec, so in a child it starts
 // at the parent's RSS at spawn time (measured: 604 MB reported for a 43 MB child of a 640 MB
-// parent); VmHWM belongs to the post-exec address space only. deltas/ops/peak-rss.ts is the same
-// for compiled code.
+// parent); VmHWM belongs to the post-exec address space only.
 import { readFileSync } from 'node:fs';
 
 export function peakRssBytes() {

@@ -10,7 +10,7 @@ export interface DeltaProgress {
   bytesTotal: number;
   /** The child process doing the work. */
   pid: number;
-  /** Set by generateReleaseArtifacts for delta steps. */
+  /** Which base a delta step is for, when one call makes several (test/support/release-artifacts.ts). */
   fromVersion?: string;
 }
 

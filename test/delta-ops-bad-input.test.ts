@@ -5,8 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain-JS helper shared with the benchmark
-import { buildImagePair } from '../bench/deltas-images.mjs';
+import { buildImagePair } from './support/image-pairs.mjs';
 import { applyOpsDelta, encodeOp, generateOpsDelta, HEADER_BYTES, OP_RECORD_BYTES, TRAILER_BYTES, type OpRecord, type OpsDeltaErrorCode } from '../deltas/ops/index.js';
 import { opLayout, type OpLayout } from './support/ops-patch.js';
 

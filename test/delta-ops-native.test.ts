@@ -11,8 +11,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain-JS helper shared with the benchmark
-import { buildImagePair } from '../bench/deltas-images.mjs';
+import { buildImagePair } from './support/image-pairs.mjs';
 import {
   applyOpsDelta,
   applyOpsDeltaNative,

@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain-JS helper shared with the benchmark
-import { buildImagePair } from '../bench/deltas-images.mjs';
+import { buildImagePair } from './support/image-pairs.mjs';
 import { applyOpsDelta, generateOpsDelta, HEADER_BYTES, partialPathFor, type OpsApplyCheckpoint } from '../deltas/ops/index.js';
 import { projectRoot } from '../platform/paths.js';
 import { opLayout } from './support/ops-patch.js';

@@ -4,8 +4,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain-JS helper shared with the benchmark
-import { buildImagePair, buildTarImagePair } from '../bench/deltas-images.mjs';
+import { buildImagePair, buildTarImagePair } from './support/image-pairs.mjs';
 import {
   applyOpsDelta,
   decodeHeader,

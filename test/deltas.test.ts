@@ -4,17 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain-JS helper shared with the benchmark
-import { buildImagePair } from '../bench/deltas-images.mjs';
+import { buildImagePair } from './support/image-pairs.mjs';
 import {
   applyBsdiffPatch,
   compressFullImage,
   deltaSkipReason,
   generateBsdiffDelta,
-  generateReleaseArtifacts,
   type CompressedImage,
   type DeltaProgress,
 } from '../deltas/index.js';
+import { generateReleaseArtifacts } from './support/release-artifacts.js';
 import { parseManifest, type Manifest } from '../schemas/manifest.js';
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');

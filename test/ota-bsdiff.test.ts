@@ -5,8 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain-JS helper shared with the benchmark
-import { buildImagePair } from '../bench/deltas-images.mjs';
+import { buildImagePair } from './support/image-pairs.mjs';
 import { generateOpsDelta } from '../deltas/ops/index.js';
 import { anchorCopies } from '../deltas/ops/plan.js';
 import { findTool } from '../platform/tools.js';

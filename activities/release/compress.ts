@@ -1,6 +1,7 @@
-// The full image as devices download it when no delta fits: gzip, streamed store-to-store.
+// The full image as devices download it when no delta fits: gzip, streamed store-to-store, through
+// the compressor that compressFullImage (tests, bench) uses too.
 import { Readable } from 'node:stream';
-import { createGzip } from 'node:zlib';
+import { createFullImageCompressor } from '#deltas/full-image-compressor.mjs';
 import type { StoredBlob } from '../../release/types.js';
 import type { ReleaseActivityDeps } from './activity-deps.js';
 import { cancellationSignal, heartbeat } from './heartbeat.js';
@@ -12,8 +13,8 @@ export async function compressImage(ctx: ReleaseActivityDeps, image: StoredBlob)
     read += chunk.length;
     heartbeat({ phase: 'compressing', bytes: read, total: image.size });
   });
-  // Node writes gzip headers without a timestamp, so a retry produces the same blob.
-  const gzip = createGzip({ level: 9 });
+  // Same image, same bytes (no timestamp in the gzip header), so a retry produces the same blob.
+  const gzip = createFullImageCompressor('gzip');
   const compressed = source.pipe(gzip);
   source.on('error', (err) => gzip.destroy(err));
   const ref = await ctx.store.putBlob(compressed as Readable, { signal: cancellationSignal() });

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { applyBsdiffPatch, generateBsdiffDelta } from '../../deltas/index.js';
 import { applyOpsDeltaWith, generateOpsDelta, opsApplyCheckpointSchema, type OpsApplierChoice, type OpsApplyCheckpoint } from '../../deltas/ops/index.js';
-import { peakRssBytes } from '../../deltas/ops/peak-rss.js';
+import { peakRssBytes } from '#deltas/peak-rss.mjs';
 import { printResult, throttledProgress } from '../output.js';
 
 interface CreateOptions {

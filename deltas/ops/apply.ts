@@ -17,7 +17,7 @@ import { PatchByteReader } from './byte-reader.js';
 import { OpsDeltaError } from './errors.js';
 import { decodeHeader, decodeOp, decodeTrailer, HEADER_BYTES, OP_RECORD_BYTES, TRAILER_BYTES, type OpRecord, type OpsHeader } from './format.js';
 import { chainDigest, EMPTY_SHA256, startDigest } from './patch-digest.js';
-import { peakRssBytes } from './peak-rss.js';
+import { peakRssBytes } from '#deltas/peak-rss.mjs';
 
 const IO_BYTES = 1024 * 1024;
 export const DEFAULT_CHECKPOINT_BYTES = 16 * 1024 * 1024;

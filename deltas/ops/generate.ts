@@ -11,12 +11,12 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { findTool, requireTool } from '../../platform/tools.js';
+import { resolveBsdiffTool, type BsdiffEngine } from '../bsdiff-engine.js';
 import { writeAtomically } from '../output-file.js';
 import { OpsDeltaError } from './errors.js';
 import { encodeHeader, encodeOp, encodeTrailer, MAX_OP_TARGET_BYTES, type OpRecord, type OpsHeader } from './format.js';
 import { chainDigest, EMPTY_SHA256, startDigest } from './patch-digest.js';
-import { peakRssBytes } from './peak-rss.js';
+import { peakRssBytes } from '#deltas/peak-rss.mjs';
 import { planOps, type MemberPair, type PlannedOp } from './plan.js';
 import { readTarLayout } from './tar-layout.js';
 import { OpsWorkerPool } from './worker-pool.js';
@@ -57,7 +57,7 @@ export interface GenerateOpsDeltaOptions {
    * (native/ota-bsdiff, built by the setup script), 'node' = bsdiff-node, 'auto' (default) =
    * native when it is built.
    */
-  bsdiffEngine?: 'auto' | 'native' | 'node';
+  bsdiffEngine?: BsdiffEngine;
   signal?: AbortSignal;
   onProgress?: (progress: OpsGenerateProgress) => void;
 }
@@ -104,12 +104,6 @@ interface OpResult {
 export function workerMemoryEstimate(maxOpBytes: number, engine: 'native' | 'node' = 'node'): number {
   const extent = 2 * maxOpBytes;
   return 48 * 1024 * 1024 + 3 * maxOpBytes + (engine === 'native' ? 5 * extent + 3 * maxOpBytes : 18 * extent);
-}
-
-/** ota-bsdiff's path for the engine asked for (undefined: bsdiff-node). */
-export function resolveBsdiffTool(engine: 'auto' | 'native' | 'node' = 'auto'): string | undefined {
-  if (engine === 'node') return undefined;
-  return engine === 'native' ? requireTool('ota-bsdiff') : findTool('ota-bsdiff');
 }
 
 function defaultWorkers(maxOpBytes: number, budget: number, engine: 'native' | 'node'): number {

@@ -11,3 +11,5 @@ export type { GeneratedOpsDelta, GenerateOpsDeltaOptions, OpKindStats, OpsGenera
 export { planOps } from './plan.js';
 export type { PlannedOp, PlanInput } from './plan.js';
 export { readTarLayout } from './tar-layout.js';
+export { generateVerifiedOpsDelta } from './verified-delta.js';
+export type { GenerateVerifiedOpsDeltaOptions, VerifiedOpsDeltaResult } from './verified-delta.js';

@@ -6,7 +6,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip } from 'node:zlib';
-import { applyBsdiffPatch } from '../../deltas/apply-patch.js';
+import { applyBsdiffPatch } from '../../deltas/bsdiff/apply.js';
 import type { Compression, ManifestDelta, ManifestImage } from '../../schemas/manifest.js';
 import { checkDeltaBase } from '../../verification/manifest-checks.js';
 import { DeltaBaseMismatchError } from '../../verification/errors.js';

@@ -1,13 +1,11 @@
-// Everything a release needs from the image bytes: the compressed full image, then one bsdiff
-// delta per previous release (sequentially: each diff needs ~17x its old image in RAM), with the
-// skipped ones and their reasons. Shapes match the manifest's image/deltas/skippedDeltas, minus
+// Test helper (the release pipeline runs these steps as activities): everything a release needs
+// from the image bytes: the compressed full image, then one bsdiff delta per previous release
+// (sequentially: each diff needs ~17x its old image in RAM), with the skipped ones and their reasons. Shapes match the manifest's image/deltas/skippedDeltas, minus
 // the store locations, which the publisher assigns.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SkippedDelta } from '../schemas/manifest.js';
-import { compressFullImage, type CompressedImage, type FullImageCompression } from './compress-image.js';
-import { generateBsdiffDelta } from './generate-delta.js';
-import type { ChildRunStats, JobOptions } from './types.js';
+import { compressFullImage, generateBsdiffDelta, type ChildRunStats, type CompressedImage, type FullImageCompression, type JobOptions } from '../../deltas/index.js';
+import type { SkippedDelta } from '../../schemas/manifest.js';
 
 export interface PreviousRelease {
   version: string;
