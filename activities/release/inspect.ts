@@ -1,6 +1,7 @@
 // First step: validate the request against what is already published.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { describeZodIssues } from '../../platform/zod-issues.js';
 import { channelSchema, hardwareIdSchema, parseManifest, parseReleaseIndex, semverSchema, type ReleaseIndexEntry } from '../../schemas/manifest.js';
 import { hardwarePrefix, manifestBundleKey, manifestKey } from '../../release/layout.js';
 import type { PublishedRelease, ReleaseContext as PublishedContext, ReleaseRequest } from '../../release/types.js';
@@ -22,7 +23,7 @@ const requestFieldsSchema = z.object({
 export async function inspectRelease(ctx: ReleaseContext, request: ReleaseRequest): Promise<PublishedContext> {
   const fields = requestFieldsSchema.safeParse(request);
   if (!fields.success) {
-    throw releaseInputError(fields.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    throw releaseInputError(describeZodIssues(fields.error));
   }
   const head = await ctx.store.head(request.image.key);
   if (!head) throw releaseInputError(`image ${request.image.key} is not in the artifact store ${ctx.store.location}`);
