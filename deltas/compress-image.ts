@@ -1,5 +1,5 @@
 // The compressed full image: the fallback every device can use, and the size a delta must beat.
-import { writeAtomically } from './output-file.js';
+import { writeAtomically } from '../platform/atomic-write.js';
 import { runArtifactJob } from './run-child.js';
 import type { ChildRunStats, JobOptions } from './types.js';
 

@@ -4,7 +4,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyBsdiffPatch } from './apply-patch.js';
-import { discard, tempPathFor, writeAtomically } from './output-file.js';
+import { discard, tempPathFor, writeAtomically } from '../platform/atomic-write.js';
 import { checkDigest, type DeltaInputs } from './delta-inputs.js';
 import { resolveBsdiffTool } from './ops/generate.js';
 import { runArtifactJob } from './run-child.js';

@@ -4,7 +4,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyOpsDelta, generateOpsDelta, type GeneratedOpsDelta } from './ops/index.js';
-import { discard, tempPathFor, writeAtomically } from './output-file.js';
+import { discard, tempPathFor, writeAtomically } from '../platform/atomic-write.js';
 import { ArtifactJobError } from './run-child.js';
 import { checkDigest, type DeltaInputs } from './delta-inputs.js';
 import { sha256OfFile } from '../platform/file-sha256.js';

@@ -17,15 +17,8 @@ import type {
 import { ConflictError, NotFoundError } from './errors.js';
 import { checkExpectedSha256, hashingChunks, type DigestTally } from './hashing.js';
 import { assertValidKey, assertValidPrefix, BLOB_DIR_KEY, blobKey } from './keys.js';
-import {
-  etagOfStats,
-  isErrno,
-  publishExclusive,
-  publishReplacing,
-  statIfExists,
-  withFileLock,
-  writeTempFile,
-} from './local-files.js';
+import { publishExclusive, publishReplacing, writeTempFile } from '../platform/atomic-write.js';
+import { etagOfStats, isErrno, statIfExists, withFileLock } from './local-files.js';
 import { resolveRange } from './range.js';
 
 function toBuffer(body: ObjectBody): Buffer {
@@ -55,7 +48,7 @@ export class LocalArtifactStore implements ArtifactStore {
     const tally: DigestTally = { size: 0 };
     // The final name is unknown until the content is hashed; the temp file already sits in
     // the blob directory so the publish is a same-directory link.
-    const temp = await writeTempFile(this.pathOf(BLOB_DIR_KEY), 'upload', hashingChunks(source, tally, options));
+    const temp = await writeTempFile(this.pathOf(BLOB_DIR_KEY), 'upload', hashingChunks(source, tally, options), { createDir: true });
     const sha256 = tally.sha256!;
     const key = blobKey(sha256);
     // "exists" is success: same name means same content.
@@ -66,7 +59,7 @@ export class LocalArtifactStore implements ArtifactStore {
   async createIfAbsent(key: string, body: ObjectBody): Promise<CreateResult> {
     const path = this.pathOf(key);
     const bytes = toBuffer(body);
-    const temp = await writeTempFile(dirname(path), basename(path), once(bytes));
+    const temp = await writeTempFile(dirname(path), basename(path), once(bytes), { createDir: true });
     const outcome = await publishExclusive(temp, path);
     if (outcome === 'exists') {
       const existing = await readFile(path);
@@ -94,7 +87,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   private async replace(path: string, key: string, bytes: Buffer): Promise<{ etag: string }> {
-    const temp = await writeTempFile(dirname(path), basename(path), once(bytes));
+    const temp = await writeTempFile(dirname(path), basename(path), once(bytes), { createDir: true });
     await publishReplacing(temp, path);
     const stats = await statIfExists(path);
     if (!stats) throw new NotFoundError(key);

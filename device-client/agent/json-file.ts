@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { describeZodIssues } from '../../platform/zod-issues.js';
-import { writeFileAtomic } from '../boot/atomic-file.js';
+import { writeFileAtomic } from '../../platform/atomic-write.js';
 
 export class AgentStateError extends Error {
   override name = 'AgentStateError';
