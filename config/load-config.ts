@@ -7,6 +7,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type Config } from '../schemas/config.js';
 import { defaultStateDir } from '../platform/paths.js';
+import { zodIssueFields } from '../platform/zod-issues.js';
 import { ENV_BINDINGS } from './env-bindings.js';
 
 export class ConfigError extends Error {
@@ -76,12 +77,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config & { sources: Re
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const path = issue.path.join('.');
+      zodIssueFields(parsed.error, { root: '' }).map(({ path, message }) => {
         const source = sources[path] ?? nearestSource(sources, path);
         const got = getPath(merged, path);
         const shown = got === undefined ? '' : ` (got ${JSON.stringify(got)})`;
-        return `${path || '(root)'}: ${issue.message}${shown}${source ? ` [from ${source}]` : ''}`;
+        return `${path || '(root)'}: ${message}${shown}${source ? ` [from ${source}]` : ''}`;
       }),
     );
   }

@@ -2,7 +2,7 @@
 // File to file in a child process, through the same compressor as the release activity
 // (full-image-compressor.mjs), so what the tests and the bench measure is what releases publish.
 import { DEFAULT_COMPRESSION_LEVEL, type FullImageCompression } from '#deltas/full-image-compressor.mjs';
-import { writeAtomically } from './output-file.js';
+import { writeAtomically } from '../platform/atomic-write.js';
 import { runArtifactJob } from './run-child.js';
 import type { ChildRunStats, JobOptions } from './types.js';
 

@@ -4,7 +4,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkDigest, type DeltaInputs } from './delta-inputs.js';
-import { discard, tempPathFor, writeAtomically } from './output-file.js';
+import { discard, tempPathFor, writeAtomically } from '../platform/atomic-write.js';
 import { DEFAULT_MAX_DELTA_RATIO, deltaSkipReason } from './skip-rule.js';
 
 /** What a format's generator reports about the patch it wrote: the inputs' digests and the patch's size and digest. */

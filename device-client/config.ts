@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { zodIssueLines } from '../platform/zod-issues.js';
 import { keyAlgorithmSchema, labelsSchema } from '../schemas/device-api.js';
 import { channelSchema, deltaFormatSchema, hardwareIdSchema } from '../schemas/manifest.js';
 
@@ -154,11 +155,7 @@ export function parseDeviceConfig(doc: unknown, baseDir: string, where = ''): De
   const result = deviceConfigSchema.safeParse(doc);
   if (!result.success) {
     throw new DeviceConfigError(
-      result.error.issues.flatMap((issue) =>
-        issue.code === 'unrecognized_keys'
-          ? issue.keys.map((key) => `${[...issue.path, key].join('.')}: unknown field`)
-          : [`${issue.path.join('.') || '(root)'}: ${issue.message}`],
-      ),
+      zodIssueLines(result.error, { unknownKeys: 'per-key' }),
       where,
     );
   }

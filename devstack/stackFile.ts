@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { zodIssuePath } from '../platform/zod-issues.js';
 import { interpolateValue, type Env } from './interpolate.js';
 import { stackFileSchema, type NativeRecipe } from './schema.js';
 
@@ -78,7 +79,7 @@ export function parseStackFile(text: string, file: string, env: Env): StackDefin
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
-  const where = issue.path.length ? issue.path.join('.') : '(top level)';
+  const where = zodIssuePath(issue.path, { root: '(top level)' });
   // Custom messages already name their subject; zod's built-in ones read "<path>: <message>".
   return `${where}: ${issue.message}`;
 }

@@ -3,10 +3,10 @@ import { createPublicKey } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { algorithmOf } from '../device-client/reports/device-key.js';
 import type { FleetStore } from '../fleet/fleet-store.js';
+import { describeZodIssues } from '../platform/zod-issues.js';
 import {
   checkinRequestSchema,
   deviceIdSchema,
-  describeZodIssues,
   enrollRequestSchema,
   healthReportSchema,
   type EnrollResponse,
@@ -32,7 +32,7 @@ export interface DeviceApiOptions {
 export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   checkEnrollmentToken(req, api.enrollmentToken);
   const parsed = enrollRequestSchema.safeParse(await readJsonBody(req));
-  if (!parsed.success) throw new HttpError(400, 'invalid-request', describeZodIssues(parsed.error));
+  if (!parsed.success) throw new HttpError(400, 'invalid-request', describeZodIssues(parsed.error, { unknownKeys: 'per-key' }));
   const { deviceId, hardwareId, channel, labels, publicKey } = parsed.data;
   let actual;
   try {

@@ -5,7 +5,8 @@
 import type { z } from 'zod';
 import { envelopePayloadBytes, verifyEnvelope } from '../device-client/reports/envelope.js';
 import type { Device, FleetStore } from '../fleet/fleet-store.js';
-import { describeZodIssues, signedEnvelopeSchema, type SignedEnvelope } from '../schemas/device-api.js';
+import { describeZodIssues } from '../platform/zod-issues.js';
+import { signedEnvelopeSchema, type SignedEnvelope } from '../schemas/device-api.js';
 import { HttpError } from './http.js';
 
 export interface VerifiedMessage<T> {
@@ -20,7 +21,7 @@ export async function verifySignedRequest<S extends z.ZodType<{ deviceId: string
   schema: S,
 ): Promise<VerifiedMessage<z.infer<S>>> {
   const envelope = signedEnvelopeSchema.safeParse(body);
-  if (!envelope.success) throw new HttpError(400, 'invalid-envelope', describeZodIssues(envelope.error));
+  if (!envelope.success) throw new HttpError(400, 'invalid-envelope', describeZodIssues(envelope.error, { unknownKeys: 'per-key' }));
 
   let json: unknown;
   try {
@@ -30,7 +31,7 @@ export async function verifySignedRequest<S extends z.ZodType<{ deviceId: string
   }
   const message = schema.safeParse(json);
   if (!message.success) {
-    const issues = describeZodIssues(message.error)
+    const issues = describeZodIssues(message.error, { unknownKeys: 'per-key' })
       .split('; ')
       .map((line) => `payload.${line}`)
       .join('; ');

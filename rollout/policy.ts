@@ -1,6 +1,7 @@
 // The rollout policy: who gets a release, in which rings, how long each ring bakes, what
 // counts as unhealthy, and what happens then. Validated strictly so a typo never weakens a gate.
 import { z } from 'zod';
+import { zodIssueLines } from '../platform/zod-issues.js';
 import { hardwareIdSchema } from '../schemas/manifest.js';
 import { parseDuration } from './duration.js';
 
@@ -118,14 +119,10 @@ export class PolicyError extends Error {
 export function parsePolicy(data: unknown, source = 'policy'): RolloutPolicy {
   const parsed = rolloutPolicySchema.safeParse(data);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+    const lines = zodIssueLines(parsed.error, { indexes: 'brackets' });
     throw new PolicyError(`invalid rollout ${source}:\n  ${lines.join('\n  ')}`);
   }
   return parsed.data;
-}
-
-export function formatPath(path: PropertyKey[]): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '') || '(root)';
 }
 
 /** Resolves a size against the number of targeted devices (percent rounds up: a ring is never empty). */

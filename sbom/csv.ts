@@ -1,40 +1,9 @@
-// Minimal RFC 4180 CSV reader: quoted fields, doubled quotes, commas/newlines inside quotes.
+// RFC 4180 CSV (quoted fields, doubled quotes, commas/newlines inside quotes) into rows of strings, on csv-parse.
+// Records end at LF or CRLF (mixed alike), blank lines are skipped, rows may differ in length, and a quote inside
+// an unquoted field is kept as text.
+// An unterminated quoted field throws (CsvError) rather than swallowing the rest of the file.
+import { parse } from 'csv-parse/sync';
 
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  let i = 0;
-  const endField = () => {
-    row.push(field);
-    field = '';
-  };
-  const endRow = () => {
-    endField();
-    if (!(row.length === 1 && row[0] === '')) rows.push(row);
-    row = [];
-  };
-  while (i < text.length) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i += 2;
-          continue;
-        }
-        quoted = false;
-      } else field += c;
-      i++;
-      continue;
-    }
-    if (c === '"') quoted = true;
-    else if (c === ',') endField();
-    else if (c === '\n') endRow();
-    else if (c !== '\r') field += c;
-    i++;
-  }
-  if (field !== '' || row.length) endRow();
-  return rows;
+  return parse(text, { record_delimiter: ['\r\n', '\n'], relax_column_count: true, relax_quotes: true, skip_empty_lines: true }) as string[][];
 }

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { looksLikeTarHeader } from './tar-reader.js';
+import { looksLikeTarHeader } from '../platform/tar-reader.js';
 
 export interface ImageStream {
   /** Decompressed content. */

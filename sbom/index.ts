@@ -6,4 +6,4 @@ export { parseScanReport, readScanReport, type Finding } from './scan-reports.js
 export { bomLink, parseBomLink } from './sbom-index.js';
 export { CycloneDxValidationError, assertValidCycloneDx } from './cdx-io.js';
 export type { OpenVexDocument, OpenVexStatement } from './openvex.js';
-export { readTar, TarFormatError, type TarEntry } from './tar-reader.js';
+export { readTar, TarFormatError, type TarEntry } from '../platform/tar-reader.js';

@@ -2,7 +2,7 @@
 // can parse, and hashes every ELF executable / shared object chunk by chunk.
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { readTar, type TarEntry } from './tar-reader.js';
+import { readTar, type TarEntry } from '../platform/tar-reader.js';
 import { ELF_HEAD_BYTES, machineName, readElfHead } from './elf.js';
 import { parseDpkgStatus } from './parse-dpkg.js';
 import { parseOpkgStatus } from './parse-opkg.js';

@@ -251,13 +251,3 @@ export type HealthReportBody = z.infer<typeof healthReportBodySchema>;
 export type HealthReport = z.infer<typeof healthReportSchema>;
 export type ReportResponse = z.infer<typeof reportResponseSchema>;
 export type ApiError = z.infer<typeof apiErrorSchema>;
-
-/** "metrics.crashCount: must be ..." lines for a zod error, so a 400 names the field. */
-export function describeZodIssues(error: z.ZodError): string {
-  return error.issues
-    .flatMap((issue) => {
-      const at = (extra: PropertyKey[] = []) => [...issue.path, ...extra].map(String).join('.') || '(root)';
-      return issue.code === 'unrecognized_keys' ? issue.keys.map((k) => `${at([k])}: unknown field`) : [`${at()}: ${issue.message}`];
-    })
-    .join('; ');
-}

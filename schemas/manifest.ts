@@ -5,6 +5,7 @@
 // Everything is strict (unknown fields are errors) so a typo can never silently drop a field
 // out of the signed bytes, and nothing has a default, so canonical bytes equal what was written.
 import { z } from 'zod';
+import { zodIssueFields } from '../platform/zod-issues.js';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 export const RELEASE_INDEX_SCHEMA_VERSION = 1;
@@ -248,22 +249,9 @@ export class ManifestError extends Error {
   }
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
-  }
-  return out || '(root)';
-}
-
+// One issue per unknown key, so the message names the offending field itself.
 function toIssues(error: z.ZodError): DocumentIssue[] {
-  return error.issues.flatMap((issue) =>
-    // One line per unknown key, so the message names the offending field itself.
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }))
-      : [{ path: formatPath(issue.path), message: issue.message }],
-  );
+  return zodIssueFields(error, { indexes: 'brackets', unknownKeys: 'per-key' });
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -1,68 +1,11 @@
-// Durable file primitives for the local backend: write to a hidden temp file in the target
-// directory, fsync, then make it visible in one atomic step (link or rename), so a crash or
-// an interrupted source never leaves a partial object under a real key.
-import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+// File primitives for the local backend: errno tests, etags, a cross-process lock. Its durable writes
+// (hidden temp file, fsync, one atomic link or rename) are platform/atomic-write.ts.
+import { mkdir, open, rm, stat, utimes } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { BigIntStats } from 'node:fs';
 
 export function isErrno(error: unknown, ...codes: string[]): boolean {
   return typeof error === 'object' && error !== null && codes.includes((error as NodeJS.ErrnoException).code ?? '');
-}
-
-/**
- * Writes chunks into a fresh hidden temp file in dir (so the later publish is a same-directory
- * link/rename), fsynced and closed; returns its path. On failure the temp file is removed.
- */
-export async function writeTempFile(dir: string, label: string, chunks: AsyncIterable<Uint8Array>): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${label}.${randomUUID()}.tmp`);
-  const handle = await open(temp, 'wx', 0o644);
-  try {
-    for await (const chunk of chunks) await handle.write(chunk);
-    await handle.sync();
-    await handle.close();
-    return temp;
-  } catch (error) {
-    await handle.close().catch(() => {});
-    await unlink(temp).catch(() => {});
-    throw error;
-  }
-}
-
-/** Directory entries (new names) are only durable once the directory itself is fsynced. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Makes temp visible as target unless target exists (link refuses to overwrite). Consumes temp. */
-export async function publishExclusive(temp: string, target: string): Promise<'created' | 'exists'> {
-  try {
-    await link(temp, target);
-    await syncDirectory(dirname(target));
-    return 'created';
-  } catch (error) {
-    if (isErrno(error, 'EEXIST')) return 'exists';
-    throw error;
-  } finally {
-    await unlink(temp).catch(() => {});
-  }
-}
-
-/** Atomically replaces target with temp. Consumes temp. */
-export async function publishReplacing(temp: string, target: string): Promise<void> {
-  try {
-    await rename(temp, target);
-  } catch (error) {
-    await unlink(temp).catch(() => {});
-    throw error;
-  }
-  await syncDirectory(dirname(target));
 }
 
 /** inode + size + mtime: changes on every replace because each publish is a new inode. */

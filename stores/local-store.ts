@@ -8,15 +8,8 @@ import { ConflictError, NotFoundError } from './errors.js';
 import { checkExpectedSha256, hashingChunks, type DigestTally } from './hashing.js';
 import { bodyBuffer } from './object-body.js';
 import { assertValidKey, assertValidPrefix, BLOB_DIR_KEY, blobKey } from './keys.js';
-import {
-  etagOfStats,
-  isErrno,
-  publishExclusive,
-  publishReplacing,
-  statIfExists,
-  withFileLock,
-  writeTempFile,
-} from './local-files.js';
+import { publishExclusive, publishReplacing, writeTempFile } from '../platform/atomic-write.js';
+import { etagOfStats, isErrno, statIfExists, withFileLock } from './local-files.js';
 import { resolveRange } from './range.js';
 
 async function* once(buffer: Buffer): AsyncGenerator<Buffer> {
@@ -53,7 +46,7 @@ export class LocalArtifactStore implements ArtifactStore {
   async createIfAbsent(key: string, body: ObjectBody): Promise<CreateResult> {
     const path = this.pathOf(key);
     const bytes = bodyBuffer(body);
-    const temp = await writeTempFile(dirname(path), basename(path), once(bytes));
+    const temp = await writeTempFile(dirname(path), basename(path), once(bytes), { createDir: true });
     const outcome = await publishExclusive(temp, path);
     if (outcome === 'exists') {
       const existing = await readFile(path);

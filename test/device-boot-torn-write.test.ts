@@ -1,10 +1,10 @@
 // A writer killed with SIGKILL at a random moment must leave the old or the new state, never garbage.
 // (SIGKILL tests interruption between and inside our syscalls; it does not drop the page cache
-// the way a power cut does. The fsync/rename order in atomic-file.ts covers that case.)
+// the way a power cut does. The fsync/rename order in platform/atomic-write.ts covers that case.)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initialBootState, markActive, sameBootState, type BootState } from '../device-client/boot/boot-state.js';
@@ -30,12 +30,16 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** Node 20 cannot run .ts: transpile the real backend modules so the child runs exactly our code. */
+/**
+ * Node 20 cannot run .ts: transpile the real backend modules so the child runs exactly our code. They keep
+ * their folders (relative imports cross device-client/ and platform/), under `dir`.
+ */
 async function transpileBootModules(dir: string): Promise<void> {
-  const srcDir = new URL('../device-client/boot/', import.meta.url);
-  for (const name of ['boot-state', 'atomic-file', 'state-file-backend', 'backend']) {
-    const source = await readFile(new URL(`${name}.ts`, srcDir), 'utf8');
+  const modules = ['device-client/boot/boot-state', 'platform/atomic-write', 'device-client/boot/state-file-backend', 'device-client/boot/backend'];
+  for (const name of modules) {
+    const source = await readFile(new URL(`../${name}.ts`, import.meta.url), 'utf8');
     const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } });
+    await mkdir(dirname(join(dir, name)), { recursive: true });
     await writeFile(join(dir, `${name}.js`), outputText);
   }
 }
@@ -65,11 +69,12 @@ describe('torn writes: state-file backend', () => {
   it(`SIGKILL of a looping writer leaves a whole state (${ROUNDS} rounds)`, async () => {
     const dir = join(root, 'state-file');
     await mkdir(dir);
-    await transpileBootModules(dir);
-    const childScript = join(dir, 'writer.mjs');
+    const modulesDir = join(root, 'state-file-modules');
+    await transpileBootModules(modulesDir);
+    const childScript = join(modulesDir, 'writer.mjs');
     await writeFile(
       childScript,
-      `import { StateFileBackend } from './state-file-backend.js';
+      `import { StateFileBackend } from './device-client/boot/state-file-backend.js';
 const cycle = ${JSON.stringify(CYCLE)};
 const backend = new StateFileBackend(process.argv[2]);
 for (let i = 0; ; i++) {

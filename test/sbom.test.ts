@@ -5,7 +5,7 @@ import { Validation, Spec } from '@cyclonedx/cyclonedx-library';
 import { describe, expect, it, beforeAll } from 'vitest';
 import { buildSbom, type SbomResult } from '../sbom/build-sbom.js';
 import { assertValidCycloneDx } from '../sbom/cdx-io.js';
-import { readTar } from '../sbom/tar-reader.js';
+import { readTar } from '../platform/tar-reader.js';
 import { fixture, makeRootfs, packTar, sha256File, tempDir, type Rootfs } from './fixtures/sbom/make-rootfs.js';
 
 type Json = Record<string, any>;

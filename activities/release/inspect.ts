@@ -1,5 +1,6 @@
 // First step: validate the request against what is already published.
 import { z } from 'zod';
+import { describeZodIssues } from '../../platform/zod-issues.js';
 import { channelSchema, hardwareIdSchema, semverSchema } from '../../schemas/manifest.js';
 import { findPublishedManifest, readChannelIndexes, summarizeManifest } from '../../release/catalog.js';
 import type { PriorReleases, ReleaseRequest } from '../../release/types.js';
@@ -19,7 +20,7 @@ const requestFieldsSchema = z.object({
 export async function inspectRelease(ctx: ReleaseActivityDeps, request: ReleaseRequest): Promise<PriorReleases> {
   const fields = requestFieldsSchema.safeParse(request);
   if (!fields.success) {
-    throw releaseInputError(fields.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    throw releaseInputError(describeZodIssues(fields.error));
   }
   const head = await ctx.store.head(request.image.key);
   if (!head) throw releaseInputError(`image ${request.image.key} is not in the artifact store ${ctx.store.location}`);

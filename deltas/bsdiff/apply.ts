@@ -1,7 +1,7 @@
 // Applies a bsdiff patch in a child process. Used to verify every generated delta before it is
 // published, and by tools that reconstruct images. A corrupt or hostile patch can at worst
 // crash the child; the output appears only when complete (and matching expectedSha256).
-import { writeAtomically } from '../output-file.js';
+import { writeAtomically } from '../../platform/atomic-write.js';
 import { ArtifactJobError, runArtifactJob } from '../run-child.js';
 import type { ChildRunStats, JobOptions } from '../types.js';
 

@@ -4,6 +4,7 @@
 //   op      80 bytes + payload, repeated opCount times, writing the target in order
 //   trailer 48 bytes   magic, op count, patch digest (sha256 chain over everything before it)
 import { z } from 'zod';
+import { describeZodIssues } from '../../platform/zod-issues.js';
 import { OpsDeltaError } from './errors.js';
 
 export const OPS_MAGIC = Buffer.from('OTAOPS\r\n', 'latin1');
@@ -65,7 +66,7 @@ export const opsTrailerSchema = z.object({ opCount: u32, patchDigest: sha256Hex 
 export type OpsTrailer = z.infer<typeof opsTrailerSchema>;
 
 function issues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ');
+  return describeZodIssues(error, { root: '(record)' });
 }
 
 function readLength(buf: Buffer, at: number, what: string): number {

@@ -12,7 +12,7 @@ import { stat } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { resolveBsdiffTool, type BsdiffEngine } from '../bsdiff-engine.js';
-import { writeAtomically } from '../output-file.js';
+import { writeAtomically } from '../../platform/atomic-write.js';
 import { OpsDeltaError } from './errors.js';
 import { encodeHeader, encodeOp, encodeTrailer, MAX_OP_TARGET_BYTES, type OpRecord, type OpsHeader } from './format.js';
 import { chainDigest, EMPTY_SHA256, startDigest } from './patch-digest.js';

@@ -2,7 +2,7 @@
 // path in the old image. Reads only headers (one 512-byte pread per header; bodies are skipped),
 // using the checksum and pax helpers of the streaming tar reader.
 import { open } from 'node:fs/promises';
-import { looksLikeTarHeader, parsePax } from '../../sbom/tar-reader.js';
+import { looksLikeTarHeader, parsePax } from '../../platform/tar-reader.js';
 
 export interface TarMember {
   path: string;

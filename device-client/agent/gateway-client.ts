@@ -3,6 +3,7 @@
 // network failure and an HTTP refusal are different errors, because the agent treats them
 // differently (offline: try later; refused: the request itself is wrong).
 import type { z } from 'zod';
+import { describeZodIssues } from '../../platform/zod-issues.js';
 import {
   apiErrorSchema,
   checkinResponseSchema,
@@ -111,7 +112,7 @@ export class GatewayClient {
       throw new Error(`${what}: the gateway's answer is not JSON`);
     }
     const parsed = schema.safeParse(doc);
-    if (!parsed.success) throw new Error(`${what}: the gateway's answer does not match the device API: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success) throw new Error(`${what}: the gateway's answer does not match the device API: ${describeZodIssues(parsed.error)}`);
     return parsed.data;
   }
 

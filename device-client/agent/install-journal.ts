@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { semverSchema, sha256HexSchema } from '../../schemas/manifest.js';
 import { opsApplyCheckpointSchema, type OpsApplyCheckpoint } from '../../deltas/ops/apply.js';
-import { fsyncDirectory } from '../boot/atomic-file.js';
+import { fsyncDirectory } from '../../platform/atomic-write.js';
 import { slotImageSchema } from './agent-state.js';
 import { readJsonFile, writeJsonFile } from './json-file.js';
 

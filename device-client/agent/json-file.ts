@@ -2,7 +2,8 @@
 // atomically (temp, fsync, rename, fsync dir) so a power cut leaves the old or the new document.
 import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
-import { writeFileAtomic } from '../boot/atomic-file.js';
+import { describeZodIssues } from '../../platform/zod-issues.js';
+import { writeFileAtomic } from '../../platform/atomic-write.js';
 
 export class AgentStateError extends Error {
   override name = 'AgentStateError';
@@ -25,7 +26,7 @@ export async function readJsonFile<S extends z.ZodType>(path: string, schema: S)
   }
   const result = schema.safeParse(doc);
   if (!result.success) {
-    throw new AgentStateError(`${path}: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new AgentStateError(`${path}: ${describeZodIssues(result.error)}`);
   }
   return result.data;
 }

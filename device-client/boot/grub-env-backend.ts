@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import type { BootloaderBackend } from './backend.js';
 import { BootStateError, initialBootState, type BootState } from './boot-state.js';
 import { bootStateToVariables, parseVariableListing, variablesToBootState } from './boot-variables.js';
-import { fsyncDirectory } from './atomic-file.js';
+import { fsyncDirectory } from '../../platform/atomic-write.js';
 import { runBootTool } from './run-tool.js';
 
 export class GrubEnvBackend implements BootloaderBackend {

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type { BootloaderBackend } from './backend.js';
 import { BootStateError, cloneState, validateBootState, type BootState } from './boot-state.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../../platform/atomic-write.js';
 
 const FORMAT = 'edge-ota.boot-state.v1';
 

@@ -4,7 +4,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { KeyAlgorithm } from '../../schemas/device-api.js';
-import { fsyncDirectory } from '../boot/atomic-file.js';
+import { fsyncDirectory } from '../../platform/atomic-write.js';
 
 export interface DeviceKey {
   algorithm: KeyAlgorithm;

@@ -15,7 +15,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { counterSchema, healthReportBodySchema, type HealthReportBody } from '../../schemas/device-api.js';
-import { fsyncDirectory } from '../boot/atomic-file.js';
+import { fsyncDirectory } from '../../platform/atomic-write.js';
 import { AgentStateError, readJsonFile, writeJsonFile } from '../agent/json-file.js';
 
 const queuedReportSchema = z.object({ counter: counterSchema, body: healthReportBodySchema }).strict();

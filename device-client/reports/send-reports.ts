@@ -9,6 +9,7 @@
 //   400 (malformed/invalid), 401 bad-signature   can never be accepted: moved to the dead-letter folder
 // Anything else (offline, 5xx, 403 unknown/revoked device) stops the flush at that report; the rest
 // waits in order for the next flush.
+import { describeZodIssues } from '../../platform/zod-issues.js';
 import { healthReportSchema, type HealthReportBody } from '../../schemas/device-api.js';
 import { GatewayRefusedError, GatewayUnreachableError, type GatewayClient } from '../agent/gateway-client.js';
 import type { DeviceKey } from './device-key.js';
@@ -67,7 +68,7 @@ async function sendOne(client: GatewayClient, key: DeviceKey, counter: number, b
     const checked = healthReportSchema.safeParse(report);
     if (!checked.success) {
       // Cannot happen for reports this agent built; never block the queue on one if it does.
-      return { kind: 'poison', refusal: { status: 0, code: 'invalid-locally', detail: checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } };
+      return { kind: 'poison', refusal: { status: 0, code: 'invalid-locally', detail: describeZodIssues(checked.error) } };
     }
     try {
       await client.postReport(signPayload(checked.data, key), counter);
