@@ -32,7 +32,9 @@ const SEMVER_PATTERN =
 export const semverSchema = z
   .string()
   .max(256, 'must be at most 256 characters')
-  .regex(SEMVER_PATTERN, 'must be a SemVer 2.0.0 version such as 1.4.0 or 2.0.0-rc.1+build.7');
+  .regex(SEMVER_PATTERN, 'must be a SemVer 2.0.0 version such as 1.4.0 or 2.0.0-rc.1+build.7')
+  // Ordering (release/semver.ts) needs major, minor and patch to be exact JavaScript integers.
+  .refine((v) => v.split(/[-+]/)[0]!.split('.').every((n) => n.length <= 15), 'major, minor and patch must be at most 15 digits each');
 
 export const channelSchema = z
   .string()

@@ -93,6 +93,7 @@ describe('parseManifest', () => {
   const invalidCases: [string, (m: any) => void, string, RegExp][] = [
     ['bad semver', (m) => (m.version = '1.4'), 'version', /SemVer/],
     ['leading zero semver', (m) => (m.deltas[0].fromVersion = '01.3.2'), 'deltas[0].fromVersion', /SemVer/],
+    ['semver number too large to order', (m) => (m.version = '1.2.12345678901234567'), 'version', /at most 15 digits/],
     ['uppercase digest', (m) => (m.image.sha256 = m.image.sha256.toUpperCase()), 'image.sha256', /sha256/],
     ['short digest', (m) => (m.sbom.sha256 = 'abc123'), 'sbom.sha256', /sha256/],
     ['bad delta digest', (m) => (m.deltas[0].fromSha256 = 'z'.repeat(64)), 'deltas[0].fromSha256', /sha256/],
