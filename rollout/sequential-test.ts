@@ -65,7 +65,7 @@ export interface SequentialResult {
   /** Conditional binomial only: share of failures expected in the release cohort under H0 / H1. */
   pi0: number | null;
   pi1: number | null;
-  /** Further release failures (with no further control failures or devices) that would halt now. */
+  /** How many more of the observed release devices would have to be failures (same counts otherwise) to halt now. */
   releaseFailuresToHalt: number | null;
   /** One line for a status display. */
   reason: string;
