@@ -3,7 +3,7 @@
 // release's rate; a control cohort of previous-release devices is observed in step with them,
 // failing with the control's rate; the test is applied at every poll. planPolicy() turns many
 // seeded runs into the figures `ota rollout plan` prints. Own PRNG (mulberry32), no Math.random.
-import { detectableEffect, ringCapability, sequentialDecision, splitAlpha, type RingCapability, type SequentialMethod } from './sequential-test.js';
+import { detectableEffect, ringCapability, sequentialVerdict, splitAlpha, type RingCapability, type SequentialMethod } from './sequential-test.js';
 
 /** mulberry32: a small, fast 32-bit generator; uniform floats in [0, 1). */
 export function mulberry32(seed: number): () => number {
@@ -191,9 +191,9 @@ type Counts = { observed: number; failures: number };
 type Params = { alpha: number; beta: number; minEffect: number; baselineRate: number };
 
 function decide(rule: 'sprt' | 'naive', release: Counts, control: Counts | null, params: Params, referenceRate: number, last: boolean): 'continue' | 'halt' | 'pass' {
-  if (rule === 'sprt') return sequentialDecision({ release, control, policy: params, referenceRate }).decision;
+  if (rule === 'sprt') return sequentialVerdict({ release, control, policy: params, referenceRate }).decision;
   const z = naiveZ(release, control, referenceRate);
-  if (z >= normalQuantile(1 - params.alpha)) return 'halt';
+  if (z >= cachedQuantile(1 - params.alpha)) return 'halt';
   return last ? 'pass' : 'continue';
 }
 
@@ -213,6 +213,13 @@ export function naiveZ(release: Counts, control: Counts | null, referenceRate: n
   const pooled = (release.failures + control.failures) / (release.observed + control.observed);
   const se = Math.sqrt(pooled * (1 - pooled) * (1 / release.observed + 1 / control.observed));
   return se > 0 ? (pr - pc) / se : 0;
+}
+
+const quantiles = new Map<number, number>();
+function cachedQuantile(p: number): number {
+  let q = quantiles.get(p);
+  if (q === undefined) quantiles.set(p, (q = normalQuantile(p)));
+  return q;
 }
 
 /** Standard normal quantile by bisection on an erfc-based CDF (accurate to ~1e-7, ample here). */

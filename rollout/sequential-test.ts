@@ -113,6 +113,15 @@ export function oneSampleIncrements(p0: number, p1: number): { failure: number; 
 
 /** The decision for one failure kind at one look. Throws RangeError on impossible counts or policy. */
 export function sequentialDecision(input: SequentialInput): SequentialResult {
+  return evaluate(input, true);
+}
+
+/** The same decision without the status line (for simulations that look thousands of times). */
+export function sequentialVerdict(input: SequentialInput): Omit<SequentialResult, 'reason'> {
+  return evaluate(input, false);
+}
+
+function evaluate(input: SequentialInput, explain: boolean): SequentialResult {
   const { release, policy } = input;
   validatePolicy(policy);
   validateCounts('release', release);
@@ -156,6 +165,7 @@ export function sequentialDecision(input: SequentialInput): SequentialResult {
 
   const decision: SequentialDecision = statistic >= upper ? 'halt' : statistic <= lower ? 'pass' : 'continue';
   const releaseFailuresToHalt = decision === 'halt' ? 0 : Math.max(1, Math.ceil((upper - statistic) / perReleaseFailure - 1e-12));
+  if (!explain) return { ...base, decision, method, statistic, excess, pi0, pi1, releaseFailuresToHalt, reason: '' };
   const pp = (x: number) => `${(x * 100).toFixed(2)}%`;
   const against = control ? `control ${pp(controlRate)} (${control.failures}/${control.observed})` : `reference ${pp(referenceRate)} (no control)`;
   const verdict = decision === 'halt' ? 'halt: release failing more than' : decision === 'pass' ? 'pass: release no worse than' : 'continue: undecided vs';
