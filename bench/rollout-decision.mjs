@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// The sequential decision rule (rollout/sequential-test.ts) over seeded simulated rollouts of a
+// 10,000-device fleet with 2% background failures in release and control alike: false halts of a
+// good release, halts of a +3-point (5%) and a +18-point (20%) release, where they halt and how
+// many devices got the release. Pure and dependency-free; imports the compiled dist/ (npm run build).
+//
+//   node bench/rollout-decision.mjs                 # 1,000 runs per scenario, markdown tables
+//   node bench/rollout-decision.mjs --runs 5000 --seed 7 --json
+// @ts-check
+import { planPolicy, simulateMany } from '../dist/rollout/rollout-simulation.js';
+
+const argv = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = argv.indexOf(name);
+  return i >= 0 && argv[i + 1] !== undefined ? Number(argv[i + 1]) : fallback;
+};
+const runs = opt('--runs', 1000);
+const seed = opt('--seed', 1);
+const noise = opt('--noise', 0.02);
+const json = argv.includes('--json');
+
+const base = { fleetSize: 10_000, alpha: 0.01, beta: 0.05, kinds: 1, baselineRate: 0.02, reportsPerPoll: 20 };
+
+/** @type {Record<string, import('../dist/rollout/rollout-simulation.js').SimPolicy>} */
+const policies = {
+  // 1% / 10% / 25% / 100%: the canary watches for gross failures (+18 points, β 1%), the middle
+  // rings for +3 points; undecided middle rings pass at their deadline (α unchanged, costs power).
+  recommended: {
+    ...base,
+    rings: [
+      { name: 'canary', target: 100, mode: 'sequential', minEffect: 0.18, beta: 0.01, onUndecided: 'pass' },
+      { name: 'early', target: 1000, mode: 'sequential', minEffect: 0.03, onUndecided: 'pass' },
+      { name: 'wide', target: 2500, mode: 'sequential', minEffect: 0.03, onUndecided: 'pass' },
+      { name: 'fleet', target: 10_000, mode: 'sequential', minEffect: 0.03 },
+    ],
+  },
+  // The shipped example's shape: a 5-device canary (a tripwire: more than one failure halts), then
+  // 25% and 100% with the sequential test.
+  'example-shape': {
+    ...base,
+    rings: [
+      { name: 'canary', target: 5, mode: 'tripwire', maxFailures: 1 },
+      { name: 'early', target: 2500, mode: 'sequential', minEffect: 0.03, onUndecided: 'pass' },
+      { name: 'fleet', target: 10_000, mode: 'sequential', minEffect: 0.03 },
+    ],
+  },
+  // The 5-device canary asked to decide sequentially: it can never pass.
+  'sequential-5-canary': {
+    ...base,
+    rings: [
+      { name: 'canary', target: 5, mode: 'sequential', minEffect: 0.18, beta: 0.01 },
+      { name: 'early', target: 1000, mode: 'sequential', minEffect: 0.03, onUndecided: 'pass' },
+      { name: 'wide', target: 2500, mode: 'sequential', minEffect: 0.03, onUndecided: 'pass' },
+      { name: 'fleet', target: 10_000, mode: 'sequential', minEffect: 0.03 },
+    ],
+  },
+};
+
+const started = process.hrtime.bigint();
+const results = {};
+for (const [name, policy] of Object.entries(policies)) {
+  const t0 = process.hrtime.bigint();
+  const plan = planPolicy(policy, { noise, runs, seed, badRates: [noise + 0.03, noise + 0.18] });
+  const naive = simulateMany({ ...policy, rule: 'naive' }, { releaseRate: noise, controlRate: noise }, runs, seed);
+  results[name] = { plan, naiveGood: naive, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+}
+const totalMs = Number(process.hrtime.bigint() - started) / 1e6;
+
+if (json) {
+  process.stdout.write(JSON.stringify({ runs, seed, noise, totalMs, results }, null, 2) + '\n');
+} else {
+  const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '—');
+  const num = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+  const lines = [];
+  lines.push(`Seeded runs per scenario: ${runs} (seed ${seed}), fleet 10,000, background ${pct(noise)} in release and control, total α 1%, ${Math.round(totalMs)} ms for everything on this machine.`);
+  for (const [name, { plan, naiveGood, ms }] of Object.entries(results)) {
+    const [subtle, gross] = plan.bad;
+    lines.push('', `### ${name} (${Math.round(ms)} ms)`, '');
+    lines.push('| ring | devices | control/device | test | α | min effect | detectable effect | false halt (good) | undecided (good) | polls to decision (good) |');
+    lines.push('|---|---:|---:|---|---:|---:|---:|---:|---:|---:|');
+    for (const r of plan.rings) {
+      lines.push(`| ${r.name} | ${r.devices} | ${num(r.controlRatio)} | ${r.mode === 'tripwire' ? 'tripwire (cap)' : r.method} | ${r.alpha ? r.alpha.toFixed(4) : '—'} | ${r.minEffect ? `+${(r.minEffect * 100).toFixed(0)} pt` : '—'} | ${r.detectableEffect == null ? '—' : Number.isFinite(r.detectableEffect) ? `+${(r.detectableEffect * 100).toFixed(2)} pt` : 'none'} | ${pct(r.falseHalt)} | ${pct(r.inconclusive)} | ${num(r.meanPollsToDecision)} |`);
+    }
+    lines.push('');
+    lines.push('| scenario | completed | halted | inconclusive | halted per ring | halted before last ring | exposure when halted (mean / max) |');
+    lines.push('|---|---:|---:|---:|---|---:|---:|');
+    const row = (label, s) => `| ${label} | ${pct(s.completed)} | ${pct(s.halted)} | ${pct(s.inconclusive)} | ${s.haltedInRing.map(pct).join(' / ')} | ${pct(s.haltedBeforeLastRing)} | ${num(s.meanExposureWhenHalted, 0)} / ${s.maxExposureWhenHalted} |`;
+    lines.push(row(`good (${pct(noise)})`, plan.good));
+    lines.push(row(`bad ${pct(subtle.releaseRate)} (+${(subtle.excess * 100).toFixed(0)} pt)`, subtle.summary));
+    lines.push(row(`bad ${pct(gross.releaseRate)} (+${(gross.excess * 100).toFixed(0)} pt)`, gross.summary));
+    lines.push(row('good, naive z re-checked every poll', naiveGood));
+    if (plan.problems.length) lines.push('', ...plan.problems.map((p) => `- ${p}`));
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
