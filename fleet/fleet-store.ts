@@ -1,16 +1,17 @@
 // The fleet store: devices and their keys, what each device last reported, single-use nonces,
 // signed health reports, and the rollout assignments the gateway obeys at check-in. The rollout
-// orchestrator reads health only as aggregates from here (ringHealth), never one message per device.
+// orchestrator reads health only as aggregates from here (ringReportCounts), never one message per device.
 //
 // Replay rules live in SQL so they hold across gateway processes: a nonce is consumed with one
 // conditional UPDATE, a counter only moves up with one conditional UPDATE, both in the report's
 // transaction.
 import { randomBytes } from 'node:crypto';
-import type { FailureKind, HealthReport, KeyAlgorithm, Labels, ReportState, SignedEnvelope } from '../schemas/device-api.js';
+import { reportStateSchema, type FailureKind, type HealthReport, type KeyAlgorithm, type Labels, type ReportState, type SignedEnvelope } from '../schemas/device-api.js';
+import { FAILURE_KINDS } from '../schemas/failure-kinds.js';
 import { openDatabase, type FleetDatabase, type Queryable } from './database.js';
 import { applyMigrations } from './migrations.js';
 
-export interface Device {
+export interface EnrolledDevice {
   id: string;
   hardwareId: string;
   channel: string;
@@ -36,17 +37,17 @@ export interface DeviceState {
   lastCounter: number;
 }
 
-export interface DeviceWithState extends Device {
+export interface DeviceWithState extends EnrolledDevice {
   state: DeviceState;
 }
 
 /** A device as enrolment gives it; the store sets when it was enrolled (and revoked). */
-export type EnrollInput = Omit<Device, 'enrolledAt' | 'revokedAt'>;
+export type EnrollInput = Omit<EnrolledDevice, 'enrolledAt' | 'revokedAt'>;
 
 export type EnrollOutcome =
-  | { kind: 'created' | 'existing'; device: Device }
+  | { kind: 'created' | 'existing'; device: EnrolledDevice }
   /** The id is taken by another key, or the device was revoked (re-enrolment needs an operator). */
-  | { kind: 'conflict' | 'revoked'; device: Device };
+  | { kind: 'conflict' | 'revoked'; device: EnrolledDevice };
 
 export type NonceCheck = 'ok' | 'unknown' | 'used' | 'expired';
 
@@ -62,7 +63,8 @@ export interface CheckinState {
   securityVersion: number;
 }
 
-export type RolloutState = 'active' | 'halted' | 'rolling-back' | 'finished' | 'aborted';
+/** A rollout record's state as the gateway obeys it (the workflow's own states are rollout/types.ts RolloutState). */
+export type RolloutRecordState = 'active' | 'halted' | 'rolling-back' | 'finished' | 'aborted';
 export type AssignmentAction = 'offer' | 'hold' | 'rollback';
 
 export interface Rollout {
@@ -71,7 +73,7 @@ export interface Rollout {
   channel: string;
   releaseVersion: string;
   previousVersion: string | null;
-  state: RolloutState;
+  state: RolloutRecordState;
   /** Most devices of the rollout installing at once (the gateway holds the rest); null = unlimited. */
   maxConcurrentInstalls: number | null;
 }
@@ -84,11 +86,12 @@ export interface Assignment {
   action: AssignmentAction;
   reason: string | null;
   previousVersion: string | null;
-  rolloutState: RolloutState;
+  rolloutState: RolloutRecordState;
   maxConcurrentInstalls: number | null;
 }
 
-export interface RingHealth {
+/** Per-ring report counts, the raw aggregate the rollout activity turns into the verdict's RingHealth. */
+export interface RingReportCounts {
   rolloutId: string;
   ring: string;
   /** Devices assigned to the ring. */
@@ -111,8 +114,6 @@ export interface DeviceSelector {
   includeRevoked?: boolean;
 }
 
-const REPORT_STATES: ReportState[] = ['downloading', 'installed', 'booted', 'committed', 'rolled-back', 'failed'];
-const FAILURE_KINDS: FailureKind[] = ['download', 'verify', 'install', 'boot', 'health'];
 const OPEN_ROLLOUT_STATES = `('active', 'halted', 'rolling-back')`;
 /** Report states of a device that started installing a release and has not finished (committed, failed, rolled back). */
 const INSTALLING_STATES = `('downloading', 'installed', 'booted')`;
@@ -173,7 +174,7 @@ export class FleetStore {
     });
   }
 
-  async getDevice(id: string): Promise<Device | undefined> {
+  async getDevice(id: string): Promise<EnrolledDevice | undefined> {
     const { rows } = await this.db.query<DeviceRow>('SELECT * FROM devices WHERE id = $1', [id]);
     return rows[0] ? toDevice(rows[0]) : undefined;
   }
@@ -198,7 +199,7 @@ export class FleetStore {
   }
 
   /** Rollout targets: hardware id, then label containment (GIN index), sorted by id for determinism. */
-  async devicesBySelector(selector: DeviceSelector): Promise<Device[]> {
+  async devicesBySelector(selector: DeviceSelector): Promise<EnrolledDevice[]> {
     const { rows } = await this.db.query<DeviceRow>(
       `SELECT * FROM devices
        WHERE hardware_id = $1 AND labels @> $2::jsonb AND ($3::text IS NULL OR channel = $3) AND ($4 OR revoked_at IS NULL)
@@ -318,7 +319,7 @@ export class FleetStore {
   // Rollouts: what the orchestrator writes and the gateway obeys
   // -------------------------------------------------------------------------------------------
 
-  async createRollout(rollout: Omit<Rollout, 'state' | 'maxConcurrentInstalls'> & { state?: RolloutState; maxConcurrentInstalls?: number | null }): Promise<void> {
+  async createRollout(rollout: Omit<Rollout, 'state' | 'maxConcurrentInstalls'> & { state?: RolloutRecordState; maxConcurrentInstalls?: number | null }): Promise<void> {
     await this.db.query(
       `INSERT INTO rollouts (id, hardware_id, channel, release_version, previous_version, state, max_concurrent_installs) VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (id) DO NOTHING`,
@@ -331,7 +332,7 @@ export class FleetStore {
     return rows[0] ? toRollout(rows[0]) : undefined;
   }
 
-  async setRolloutState(id: string, state: RolloutState): Promise<void> {
+  async setRolloutState(id: string, state: RolloutRecordState): Promise<void> {
     await this.db.query('UPDATE rollouts SET state = $2, updated_at = now() WHERE id = $1', [id, state]);
   }
 
@@ -451,7 +452,7 @@ export class FleetStore {
   }
 
   /** The aggregate a rollout ring's verdict is computed from. */
-  async ringHealth(rolloutId: string, ring: string): Promise<RingHealth> {
+  async ringReportCounts(rolloutId: string, ring: string): Promise<RingReportCounts> {
     const params = [rolloutId, ring];
     const ringCte = `ring AS (SELECT device_id, release_version, assigned_at FROM rollout_assignments WHERE rollout_id = $1 AND ring = $2),
       ring_reports AS (
@@ -469,12 +470,12 @@ export class FleetStore {
         params,
       ),
     ]);
-    const health: RingHealth = {
+    const health: RingReportCounts = {
       rolloutId,
       ring,
       assigned: Number(assigned.rows[0]?.n ?? 0),
       reporting: 0,
-      byState: Object.fromEntries(REPORT_STATES.map((s) => [s, 0])) as Record<ReportState, number>,
+      byState: Object.fromEntries(reportStateSchema.options.map((s) => [s, 0])) as Record<ReportState, number>,
       byFailureKind: Object.fromEntries(FAILURE_KINDS.map((k) => [k, 0])) as Record<FailureKind, number>,
       everFailedByKind: Object.fromEntries(FAILURE_KINDS.map((k) => [k, 0])) as Record<FailureKind, number>,
     };
@@ -526,7 +527,7 @@ interface RolloutRow {
   channel: string;
   release_version: string;
   previous_version: string | null;
-  state: RolloutState;
+  state: RolloutRecordState;
   max_concurrent_installs: number | null;
   [key: string]: unknown;
 }
@@ -539,7 +540,7 @@ interface AssignmentRow {
   action: AssignmentAction;
   reason: string | null;
   previous_version: string | null;
-  rollout_state: RolloutState;
+  rollout_state: RolloutRecordState;
   max_concurrent_installs: number | null;
   [key: string]: unknown;
 }
@@ -552,7 +553,7 @@ function asDateOrNull(value: unknown): Date | null {
   return value === null || value === undefined ? null : asDate(value);
 }
 
-function toDevice(r: DeviceRow): Device {
+function toDevice(r: DeviceRow): EnrolledDevice {
   return {
     id: r.id,
     hardwareId: r.hardware_id,

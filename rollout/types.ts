@@ -72,12 +72,3 @@ export interface RolloutCarry {
   ringOpenedAt?: number;
   halted: boolean;
 }
-
-export interface RingHealthFigures {
-  assigned: number;
-  reported: number;
-  committed: number;
-  failed: number;
-  inFlight: number;
-  failuresByKind: Record<string, number>;
-}
