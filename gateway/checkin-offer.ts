@@ -3,7 +3,7 @@
 // runs, except releases held back by an unfinished rollout. The manifest is read here only to hint
 // which artifact to fetch; the device verifies the signed manifest itself and decides.
 import { createHash } from 'node:crypto';
-import type { Device, FleetStore } from '../fleet/fleet-store.js';
+import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
 import { readChannelIndex } from '../release/catalog.js';
 import { manifestBundleKey, manifestKey } from '../release/layout.js';
 import { compareSemver } from '../release/semver.js';
@@ -29,7 +29,7 @@ export function downloadUrl(location: string): string {
   return /^https?:\/\//.test(location) ? location : `/v1/artifacts/${location}`;
 }
 
-async function describeRelease(ctx: OfferContext, device: Device, entry: ReleaseIndexEntry, checkin: CheckinRequest) {
+async function describeRelease(ctx: OfferContext, device: EnrolledDevice, entry: ReleaseIndexEntry, checkin: CheckinRequest) {
   const bytes = await ctx.store.getBytes(entry.manifest.location);
   // The index pins the manifest's digest; a store that disagrees with itself gets no offers out.
   const digest = createHash('sha256').update(bytes).digest('hex');
@@ -57,7 +57,7 @@ async function describeRelease(ctx: OfferContext, device: Device, entry: Release
   return { release, artifact, imageSha256: manifest.image.sha256 };
 }
 
-export async function decideCheckin(ctx: OfferContext, device: Device, checkin: CheckinRequest): Promise<CheckinResponse> {
+export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, checkin: CheckinRequest): Promise<CheckinResponse> {
   const poll = ctx.pollAfterSeconds;
   const none: CheckinResponse = { action: 'none', pollAfterSeconds: poll };
   const entries = await readChannelIndex(ctx.store, device.hardwareId, device.channel);

@@ -4,13 +4,13 @@
 // from an unverified payload is acted on.
 import type { z } from 'zod';
 import { envelopePayloadBytes, verifyEnvelope } from '../device-client/reports/envelope.js';
-import type { Device, FleetStore } from '../fleet/fleet-store.js';
+import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
 import { describeZodIssues } from '../platform/zod-issues.js';
 import { signedEnvelopeSchema, type SignedEnvelope } from '../schemas/device-api.js';
 import { HttpError } from './http.js';
 
 export interface VerifiedMessage<T> {
-  device: Device;
+  device: EnrolledDevice;
   message: T;
   envelope: SignedEnvelope;
 }

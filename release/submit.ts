@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { ArtifactStore } from '../stores/index.js';
+import { releaseProgressQuery, releaseWorkflow } from '../workflows/release.js';
 import { releaseWorkflowId } from './layout.js';
 import type { PublishedRelease, ReleaseRequest, ReleaseStep, StoredBlob } from './types.js';
 
@@ -65,7 +66,7 @@ export class ReleaseInProgressError extends Error {
  * report that run's result as if this image had been published.
  */
 export async function startRelease(client: Client, taskQueue: string, request: ReleaseRequest): Promise<WorkflowHandle> {
-  const handle = await client.workflow.start('releaseWorkflow', {
+  const handle = await client.workflow.start(releaseWorkflow, {
     taskQueue,
     workflowId: releaseWorkflowId(request.hardwareId, request.version),
     args: [request],
@@ -98,7 +99,7 @@ export async function watchRelease(handle: WorkflowHandle, onProgress: (event: P
   void result.finally(() => (done = true)).catch(() => undefined);
   while (!done) {
     try {
-      const steps = await handle.query<ReleaseStep[]>('progress');
+      const steps = await handle.query(releaseProgressQuery);
       const description = await handle.describe();
       const pending = description.raw.pendingActivities?.[0];
       let activity: ProgressEvent['activity'];

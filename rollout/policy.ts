@@ -2,12 +2,9 @@
 // counts as unhealthy, and what happens then. Validated strictly so a typo never weakens a gate.
 import { z } from 'zod';
 import { zodIssueLines } from '../platform/zod-issues.js';
+import { failureKindSchema } from '../schemas/failure-kinds.js';
 import { hardwareIdSchema } from '../schemas/manifest.js';
 import { parseDuration } from './duration.js';
-
-import { FAILURE_KINDS } from './failure-kinds.js';
-
-export { FAILURE_KINDS, type FailureKind } from './failure-kinds.js';
 
 const durationSchema = z.string().refine((v) => {
   try {
@@ -37,7 +34,7 @@ const thresholdsSchema = z
   .object({
     failureRate: z.number().min(0).max(1),
     maxFailures: z.int().min(0),
-    perKind: z.partialRecord(z.enum(FAILURE_KINDS), limitSchema).default({}),
+    perKind: z.partialRecord(failureKindSchema, limitSchema).default({}),
   })
   .strict();
 

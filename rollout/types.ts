@@ -60,24 +60,29 @@ export interface RolloutStatus {
   decisions: Decision[];
 }
 
-/** Carried across continue-as-new so a long rollout resumes exactly where it was. */
-export interface RolloutCarry {
-  plan: RolloutPlan;
+/** Where a rollout is: the workflow's one source of truth, changed only by the pure next step and
+ * the operator controls (rollout/next-step.ts, rollout/controls.ts), carried across continue-as-new
+ * so a long rollout resumes exactly where it was. */
+export interface RolloutProgress {
+  state: RolloutState;
+  /** Set once the devices are assigned (prepareRollout). */
+  plan?: RolloutPlan;
   ringIndex: number;
   rings: RingStatus[];
   approvedRings: string[];
   paused: boolean;
+  /** A resume that came while halted: the ring is retried at the next step. */
+  resumeRequested: boolean;
+  waitingApprovalFor?: string;
+  abortRequested?: { reason: string; by?: string };
+  /** The most recent decisions (all are in the history). */
   decisions: Decision[];
   /** When the current ring was opened (epoch ms), for its bake time. */
   ringOpenedAt?: number;
-  halted: boolean;
 }
 
-export interface RingHealthFigures {
-  assigned: number;
-  reported: number;
-  committed: number;
-  failed: number;
-  inFlight: number;
-  failuresByKind: Record<string, number>;
+/** What an operator says with a control: why, and who. */
+export interface ControlInput {
+  reason?: string;
+  by?: string;
 }

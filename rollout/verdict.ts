@@ -1,6 +1,6 @@
 // The ring verdict: pass, wait or breach, from the ring's health figures and its policy.
 // Pure and deterministic, so the workflow calls it directly and records the figures it used.
-import { FAILURE_KINDS, type FailureKind } from './failure-kinds.js';
+import { FAILURE_KINDS, type FailureKind } from '../schemas/failure-kinds.js';
 import type { RingPolicy } from './policy.js';
 import { wilsonInterval } from './wilson.js';
 

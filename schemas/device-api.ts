@@ -5,7 +5,10 @@
 // the gateway verifies exactly the bytes the device signed, then parses them. Objects are strict:
 // an unknown field is an error rather than something silently outside the signature's meaning.
 import { z } from 'zod';
+import { failureKindSchema } from './failure-kinds.js';
 import { channelSchema, deltaFormatSchema, hardwareIdSchema, semverSchema, sha256HexSchema, timestampSchema } from './manifest.js';
+
+export { failureKindSchema, type FailureKind } from './failure-kinds.js';
 
 export const DEVICE_API_VERSION = 1;
 
@@ -175,7 +178,6 @@ export const checkinResponseSchema = z.discriminatedUnion('action', [
 // ---------------------------------------------------------------------------------------------
 
 export const reportStateSchema = z.enum(['downloading', 'installed', 'booted', 'committed', 'rolled-back', 'failed']);
-export const failureKindSchema = z.enum(['download', 'verify', 'install', 'boot', 'health']);
 
 export const reportMetricsSchema = z
   .object({
@@ -245,7 +247,6 @@ export type CheckinRequest = z.infer<typeof checkinRequestSchema>;
 export type CheckinResponse = z.infer<typeof checkinResponseSchema>;
 export type ArtifactHint = z.infer<typeof artifactHintSchema>;
 export type ReportState = z.infer<typeof reportStateSchema>;
-export type FailureKind = z.infer<typeof failureKindSchema>;
 export type ReportMetrics = z.infer<typeof reportMetricsSchema>;
 export type HealthReportBody = z.infer<typeof healthReportBodySchema>;
 export type HealthReport = z.infer<typeof healthReportSchema>;

@@ -131,7 +131,7 @@ function fleetSuite(engine: string, openUrl: () => Promise<string>) {
       await report(d2!.id, 2, 'committed', '3.0.0');
       await report(d2!.id, 3, 'committed', '2.0.0'); // another release: not counted
       await report(d4!.id, 1, 'failed', '3.0.0', 'health'); // another ring
-      const health = await store.ringHealth(rolloutId, 'canary');
+      const health = await store.ringReportCounts(rolloutId, 'canary');
       expect(health).toMatchObject({ assigned: 4, reporting: 3 });
       expect(health.byState).toMatchObject({ committed: 2, 'rolled-back': 1, failed: 0, downloading: 0 });
       expect(health.byFailureKind).toMatchObject({ boot: 1, download: 0, health: 0 });

@@ -1,6 +1,7 @@
 // A long rollout continues-as-new before its history grows large, and carries on exactly where
 // it was: same ring, no repeated ring opening, decisions kept. The dev server is told to suggest
 // continue-as-new after 60 events (production default: 4,096) so the test reaches it in seconds.
+import { rolloutWorkflow } from '../workflows/rollout.js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +45,7 @@ describe('a long rollout', () => {
     const policy = canaryThenFleet('6s', '100ms');
     const id = `rollout-can-${Date.now()}`;
     const request: RolloutRequest = { rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: '1.1.0', policy, requestedBy: 'test' };
-    const handle = await releases.client.workflow.start('rolloutWorkflow', { taskQueue: QUEUE, workflowId: id, args: [request] });
+    const handle = await releases.client.workflow.start(rolloutWorkflow, { taskQueue: QUEUE, workflowId: id, args: [request] });
     const firstRunId = handle.firstExecutionRunId;
     let done = false;
     const result = handle.result().finally(() => (done = true)) as Promise<RolloutStatus>;

@@ -1,6 +1,7 @@
 // Durability for real: `ota serve` (gateway + worker + the PGlite fleet store in one process) is
 // SIGKILLed while the canary ring bakes, then started again on the same state. The rollout must
 // carry on from the workflow history: no ring lost or opened twice, every device updated once.
+import { rolloutStatusQuery, rolloutWorkflow } from '../workflows/rollout.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -65,15 +66,15 @@ describe('ota serve killed mid-rollout', () => {
     const policy = canaryThenFleet('4s', '200ms');
     const id = `rollout-crash-${Date.now()}`;
     const request: RolloutRequest = { rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: '1.1.0', policy, requestedBy: 'test' };
-    const handle = await releases.client.workflow.start('rolloutWorkflow', { taskQueue: QUEUE, workflowId: id, args: [request] });
+    const handle = await releases.client.workflow.start(rolloutWorkflow, { taskQueue: QUEUE, workflowId: id, args: [request] });
     const commit = () => ({ result: 'commit' as const });
 
     // Until the canary bakes with its two devices updated.
-    let status = await handle.query<RolloutStatus>('status');
+    let status = await handle.query(rolloutStatusQuery);
     for (let i = 0; i < 100 && !(status.rings[0]!.state === 'baking' && (fleet.versions()['1.1.0'] ?? 0) >= 2); i++) {
       await fleet.tick(commit);
       await new Promise((r) => setTimeout(r, 200));
-      status = await handle.query<RolloutStatus>('status');
+      status = await handle.query(rolloutStatusQuery);
     }
     expect(status.rings[0]!.state).toBe('baking');
 

@@ -1,6 +1,7 @@
 // Rollouts end to end: the real RolloutWorkflow on a real Temporal dev server, the real gateway
 // over HTTP with the fleet store (PGlite) it shares with the worker, real signed releases from the
 // release pipeline, and a fleet of simulated devices speaking the signed device protocol.
+import { abortUpdate, approveUpdate, pauseSignal, resumeSignal, rolloutStatusQuery, rolloutWorkflow } from '../workflows/rollout.js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,7 +74,7 @@ describe('rollouts through canary rings with a simulated fleet', () => {
 
   async function startRollout(version: string, p: RolloutPolicy, id = `rollout-${version}-${Date.now()}`): Promise<WorkflowHandle> {
     const request: RolloutRequest = { rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: version, policy: p, requestedBy: 'test' };
-    return client.workflow.start('rolloutWorkflow', { taskQueue: QUEUE, workflowId: id, args: [request] });
+    return client.workflow.start(rolloutWorkflow, { taskQueue: QUEUE, workflowId: id, args: [request] });
   }
 
   /** Devices check in every 200 ms until the rollout ends; returns its final status. */
@@ -82,7 +83,7 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     const result = handle.result().finally(() => (done = true)) as Promise<RolloutStatus>;
     while (!done) {
       await fleet.tick(behaviour);
-      if (onTick) await onTick(await handle.query<RolloutStatus>('status'));
+      if (onTick) await onTick(await handle.query(rolloutStatusQuery));
       await new Promise((r) => setTimeout(r, 200));
     }
     return result;
@@ -130,29 +131,29 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     // Rolling back to 1.0.0 is not offered by this policy; roll 1.2.0's predecessor forward again instead:
     crashing.delete('1.2.0');
     const handle = await startRollout('1.2.0', gated);
-    const early = await handle.executeUpdate('approve', { args: [{ reason: 'too soon' }] }).catch((e) => failureMessage(e));
+    const early = await handle.executeUpdate(approveUpdate, { args: [{ reason: 'too soon' }] }).catch((e) => failureMessage(e));
     expect(early).toMatch(/nothing is waiting for approval/);
 
-    await handle.signal('pause', { reason: 'lunch', by: 'test' });
+    await handle.signal(pauseSignal, { reason: 'lunch', by: 'test' });
     for (let i = 0; i < 5; i++) await fleet.tick(behaviour);
-    let status = await handle.query<RolloutStatus>('status');
+    let status = await handle.query(rolloutStatusQuery);
     expect(status.paused).toBe(true);
     // Paused before the canary opened: no device got the release.
     expect(fleet.versions()['1.2.0'] ?? 0).toBe(0);
-    await handle.signal('resume', { reason: 'back', by: 'test' });
+    await handle.signal(resumeSignal, { reason: 'back', by: 'test' });
 
     for (let i = 0; i < 100; i++) {
       await fleet.tick(behaviour);
-      status = await handle.query<RolloutStatus>('status');
+      status = await handle.query(rolloutStatusQuery);
       if (status.waitingApprovalFor) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(status.waitingApprovalFor).toBe('fleet');
     expect(fleet.versions()['1.2.0']).toBe(2);
-    expect(await handle.executeUpdate('approve', { args: [{ reason: 'canary looks good', by: 'test' }] })).toBe('approved ring fleet');
+    expect(await handle.executeUpdate(approveUpdate, { args: [{ reason: 'canary looks good', by: 'test' }] })).toBe('approved ring fleet');
 
-    expect(await handle.executeUpdate('abort', { args: [{ reason: 'changed our minds', by: 'test' }] })).toMatch(/aborting/);
-    const twice = await handle.executeUpdate('abort', { args: [{}] }).catch((e) => failureMessage(e));
+    expect(await handle.executeUpdate(abortUpdate, { args: [{ reason: 'changed our minds', by: 'test' }] })).toMatch(/aborting/);
+    const twice = await handle.executeUpdate(abortUpdate, { args: [{}] }).catch((e) => failureMessage(e));
     expect(twice).toMatch(/already/);
     const final = (await handle.result()) as RolloutStatus;
     expect(final.state).toBe('aborted');
@@ -181,7 +182,7 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     // Every us device that tried 1.3.0 fell back; none runs it.
     expect(us.some((d) => d.current.version === '1.3.0')).toBe(false);
     expect(status.decisions.find((d) => d.action === 'halt')?.reason).toMatch(/devices failed/);
-    await handle.executeUpdate('abort', { args: [{ reason: 'fix the us build first' }] });
+    await handle.executeUpdate(abortUpdate, { args: [{ reason: 'fix the us build first' }] });
     expect(((await handle.result()) as RolloutStatus).state).toBe('aborted');
   }, 120_000);
 
@@ -193,11 +194,11 @@ describe('rollouts through canary rings with a simulated fleet', () => {
       ],
     });
     const handle = await startRollout('1.1.0', slow);
-    let status = await handle.query<RolloutStatus>('status');
+    let status = await handle.query(rolloutStatusQuery);
     for (let i = 0; i < 100 && status.rings[0]!.state !== 'baking'; i++) {
       await fleet.tick(behaviour);
       await new Promise((r) => setTimeout(r, 100));
-      status = await handle.query<RolloutStatus>('status');
+      status = await handle.query(rolloutStatusQuery);
     }
     expect(status.rings[0]!.state).toBe('baking');
     // The worker stops mid-bake; a new one (fresh process state) replays the history and carries on.
@@ -222,7 +223,7 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     await fleet.tick(behaviour);
     const held = fleet.devices.filter((d) => d.lastResponse?.action === 'hold').length;
     expect(held).toBeGreaterThanOrEqual(8);
-    await handle.executeUpdate('abort', { args: [{ reason: 'security fix needs a new build' }] });
+    await handle.executeUpdate(abortUpdate, { args: [{ reason: 'security fix needs a new build' }] });
     await handle.result();
   }, 120_000);
 
@@ -230,14 +231,14 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     const first = await startRollout('1.1.0', policy({ rings: [{ name: 'all', size: { percent: 100 }, bakeTime: '1h', minReports: 1, thresholds: { failureRate: 0.5, maxFailures: 5 }, onBreach: 'halt' }] }));
     // Wait until the first has its plan (and its open rollout row).
     for (let i = 0; i < 50; i++) {
-      const s = await first.query<RolloutStatus>('status');
+      const s = await first.query(rolloutStatusQuery);
       if (s.state !== 'starting') break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const second = await startRollout('1.1.0', policy());
     const error = await second.result().catch((e) => failureMessage(e));
     expect(error).toMatch(/still open; finish or abort it first/);
-    await first.executeUpdate('abort', { args: [{ reason: 'cleanup' }] });
+    await first.executeUpdate(abortUpdate, { args: [{ reason: 'cleanup' }] });
     await first.result();
   }, 60_000);
 });

@@ -77,7 +77,7 @@ export function rolloutActivities(deps: RolloutDeps) {
 
     async readRingHealth(rolloutId: string, ring: string): Promise<RingHealth> {
       const fleet = await deps.fleet();
-      const health = await fleet.ringHealth(rolloutId, ring);
+      const health = await fleet.ringReportCounts(rolloutId, ring);
       const failed = health.byState.failed + health.byState['rolled-back'];
       // Devices that already ran the release when the ring opened have nothing to report about
       // it; their check-ins show them healthy on it, so they count as committed.

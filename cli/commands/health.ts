@@ -4,7 +4,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { connectClient } from '../../temporal/client.js';
 import { createWorker } from '../../temporal/worker.js';
-import type { HealthResult } from '../../workflows/health.js';
+import { healthWorkflow, type HealthResult } from '../../workflows/health.js';
 import { printResult } from '../output.js';
 import { configFrom } from '../context.js';
 
@@ -19,12 +19,12 @@ export function registerHealthCommand(program: Command): void {
       const config = configFrom(command);
       const { client, close } = await connectClient(config.temporal);
       try {
-        const execution = client.workflow.execute('healthWorkflow', {
+        const execution = client.workflow.execute(healthWorkflow, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `health-${Date.now()}`,
           args: ['ping'],
           workflowExecutionTimeout: `${Number(opts.timeout)}s`,
-        }) as Promise<HealthResult>;
+        });
         let result: HealthResult;
         if (opts.worker === 'inline') {
           Runtime.install({ logger: new DefaultLogger('ERROR') });

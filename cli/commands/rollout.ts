@@ -4,15 +4,18 @@ import type { Command } from 'commander';
 import { hostname, userInfo } from 'node:os';
 import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { readPolicyFile } from '../../rollout/policy-file.js';
-import type { RolloutRequest, RolloutStatus } from '../../rollout/types.js';
+import { isFinalRolloutState } from '../../rollout/progress.js';
+import type { RolloutRequest } from '../../rollout/types.js';
 import { hardwareIdSchema, semverSchema } from '../../schemas/manifest.js';
 import { connectClient } from '../../temporal/client.js';
 import { failureMessage } from '../../temporal/failure-message.js';
+import { abortUpdate, approveUpdate, pauseSignal, resumeSignal, rolloutStatusQuery, rolloutWorkflow } from '../../workflows/rollout.js';
 import { configFrom } from '../context.js';
 import { printResult } from '../output.js';
 import { renderRolloutStatus } from './rollout-format.js';
 
-const FINAL = new Set(['completed', 'aborted', 'rolled-back']);
+/** Visibility queries name the workflow type: the function's name, as the worker registers it. */
+const ROLLOUT_WORKFLOW_TYPE = rolloutWorkflow.name;
 
 function operator(): string {
   return `${userInfo().username}@${hostname()}`;
@@ -39,12 +42,12 @@ export function registerRolloutCommands(program: Command): void {
       const rolloutId = opts.id ?? `rollout-${hardwareId}-${releaseVersion}-${Date.now().toString(36)}`;
       const { client, close } = await connectClient(config.temporal);
       try {
-        const running = client.workflow.list({ query: `WorkflowType = 'rolloutWorkflow' AND OtaHardware = '${hardwareId}' AND ExecutionStatus = 'Running'` });
+        const running = client.workflow.list({ query: `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND OtaHardware = '${hardwareId}' AND ExecutionStatus = 'Running'` });
         for await (const execution of running) {
           throw new Error(`rollout ${execution.workflowId} of ${hardwareId} is still running; wait for it to finish or abort it (ota rollout abort ${execution.workflowId})`);
         }
         const request: RolloutRequest = { rolloutId, hardwareId, channel: opts.channel, releaseVersion, policy, requestedBy: operator() };
-        await client.workflow.start('rolloutWorkflow', {
+        await client.workflow.start(rolloutWorkflow, {
           taskQueue: config.temporal.taskQueue,
           workflowId: rolloutId,
           args: [request],
@@ -70,7 +73,7 @@ export function registerRolloutCommands(program: Command): void {
         const handle = client.workflow.getHandle(id);
         let last = '';
         for (;;) {
-          const status = await handle.query<RolloutStatus>('status');
+          const status = await handle.query(rolloutStatusQuery);
           if (!opts.watch) {
             printResult(opts, status, () => renderRolloutStatus(status));
             return;
@@ -78,7 +81,7 @@ export function registerRolloutCommands(program: Command): void {
           const text = opts.json ? JSON.stringify(status) : renderRolloutStatus(status);
           if (text !== last) process.stdout.write(`${text}\n${opts.json ? '' : '\n'}`);
           last = text;
-          if (FINAL.has(status.state)) return;
+          if (isFinalRolloutState(status.state)) return;
           await new Promise((r) => setTimeout(r, Number(opts.interval) * 1000));
         }
       } catch (err) {
@@ -97,7 +100,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { state?: string; release?: string; hardware?: string; json?: boolean }, command: Command) => {
       const config = configFrom(command);
-      const filters = [`WorkflowType = 'rolloutWorkflow'`];
+      const filters = [`WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}'`];
       const quote = (v: string) => `'${v.replace(/'/g, '')}'`;
       if (opts.state) filters.push(`OtaRolloutState = ${quote(opts.state)}`);
       if (opts.release) filters.push(`OtaRelease = ${quote(opts.release)}`);
@@ -126,12 +129,14 @@ export function registerRolloutCommands(program: Command): void {
       }
     });
 
-  for (const [name, kind, description] of [
-    ['pause', 'signal', 'stop widening (devices already offered continue)'],
-    ['resume', 'signal', 'continue a paused rollout, or retry a halted ring'],
-    ['approve', 'update', 'approve the ring that waits for a person'],
-    ['abort', 'update', 'stop the rollout: devices not yet updated are held'],
-  ] as const) {
+  const controls = [
+    { name: 'pause', signal: pauseSignal, description: 'stop widening (devices already offered continue)' },
+    { name: 'resume', signal: resumeSignal, description: 'continue a paused rollout, or retry a halted ring' },
+    { name: 'approve', update: approveUpdate, description: 'approve the ring that waits for a person' },
+    { name: 'abort', update: abortUpdate, description: 'stop the rollout: devices not yet updated are held' },
+  ] as const;
+  for (const control of controls) {
+    const { name, description } = control;
     rollout
       .command(`${name} <id>`)
       .description(description)
@@ -144,12 +149,12 @@ export function registerRolloutCommands(program: Command): void {
         try {
           const handle = client.workflow.getHandle(id);
           let answer: string;
-          if (kind === 'signal') {
-            await handle.signal(name, input);
+          if ('signal' in control) {
+            await handle.signal(control.signal, input);
             answer = `${name} sent to ${id}`;
           } else {
             try {
-              answer = await handle.executeUpdate<string, [typeof input]>(name, { args: [input] });
+              answer = await handle.executeUpdate(control.update, { args: [input] });
             } catch (err) {
               throw new Error(`${name} refused: ${failureMessage(err)}`);
             }

@@ -1,5 +1,6 @@
 // Shared pieces of the rollout tests: a simulated fleet enrolled on a published release, the
 // two-ring policy the durability tests use, and ticking devices until a rollout reaches a state.
+import { rolloutStatusQuery } from '../../workflows/rollout.js';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
@@ -49,11 +50,11 @@ export function canaryThenFleet(canaryBake: string, pollInterval: string): Rollo
 
 /** Devices check in every 200 ms until the rollout's status satisfies `reached` (or 30 s pass). */
 export async function tickUntil(fleet: ProtocolFleet, behaviour: BehaviourModel, handle: WorkflowHandle, reached: (s: RolloutStatus) => boolean): Promise<RolloutStatus> {
-  let status = await handle.query<RolloutStatus>('status');
+  let status = await handle.query(rolloutStatusQuery);
   for (let i = 0; i < 150 && !reached(status); i++) {
     await fleet.tick(behaviour);
     await new Promise((r) => setTimeout(r, 200));
-    status = await handle.query<RolloutStatus>('status');
+    status = await handle.query(rolloutStatusQuery);
   }
   return status;
 }

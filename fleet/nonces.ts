@@ -1,0 +1,37 @@
+// Single-use nonces: issued per device with a lifetime, consumed with one conditional UPDATE so
+// the replay rule holds across gateway processes.
+import { randomBytes } from 'node:crypto';
+import type { Queryable } from './database.js';
+import { asDate } from './rows.js';
+
+export type NonceCheck = 'ok' | 'unknown' | 'used' | 'expired';
+
+export async function issueNonce(db: Queryable, deviceId: string, ttlSeconds: number): Promise<{ nonce: string; expiresAt: Date }> {
+  const nonce = randomBytes(32).toString('base64url');
+  const { rows } = await db.query<{ expires_at: Date }>(
+    `INSERT INTO nonces (nonce, device_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at`,
+    [nonce, deviceId, ttlSeconds],
+  );
+  return { nonce, expiresAt: asDate(rows[0]!.expires_at) };
+}
+
+/** Marks the nonce used if it was issued to this device, unused and unexpired; else says why not. */
+export async function consumeNonce(q: Queryable, deviceId: string, nonce: string): Promise<NonceCheck> {
+  const used = await q.query(
+    'UPDATE nonces SET used_at = now() WHERE nonce = $1 AND device_id = $2 AND used_at IS NULL AND expires_at > now() RETURNING nonce',
+    [nonce, deviceId],
+  );
+  if (used.rowCount > 0) return 'ok';
+  const { rows } = await q.query<{ used_at: Date | null; expired: boolean }>(
+    'SELECT used_at, expires_at <= now() AS expired FROM nonces WHERE nonce = $1 AND device_id = $2',
+    [nonce, deviceId],
+  );
+  if (!rows[0]) return 'unknown';
+  return rows[0].used_at ? 'used' : 'expired';
+}
+
+/** Drops nonces expired for more than graceSeconds; returns how many. */
+export async function pruneNonces(db: Queryable, graceSeconds: number): Promise<number> {
+  const { rowCount } = await db.query('DELETE FROM nonces WHERE expires_at < now() - make_interval(secs => $1)', [graceSeconds]);
+  return rowCount;
+}

@@ -1,0 +1,153 @@
+// Check-ins and signed health reports: what each device last said, with the replay rules (fresh
+// nonce, rising counter) applied in the report's own transaction; and the per-ring aggregate of
+// those reports that a rollout's verdict is computed from (never one message per device).
+import { reportStateSchema, type FailureKind, type HealthReport, type ReportState, type SignedEnvelope } from '../schemas/device-api.js';
+import { FAILURE_KINDS } from '../schemas/failure-kinds.js';
+import type { FleetDatabase, Queryable } from './database.js';
+import { consumeNonce, type NonceCheck } from './nonces.js';
+import { asDate } from './rows.js';
+
+export interface CheckinState {
+  currentVersion: string | null;
+  imageSha256: string;
+  slot: string;
+  securityVersion: number;
+}
+
+export type StoreReportOutcome =
+  | { kind: 'accepted'; counter: number }
+  | { kind: 'nonce-rejected'; reason: Exclude<NonceCheck, 'ok'> }
+  | { kind: 'stale-counter'; lastCounter: number };
+
+export type StoredReport = Pick<HealthReport, 'counter' | 'state' | 'releaseVersion'> & { failureKind: FailureKind | null; receivedAt: Date };
+
+/** Per-ring report counts, the raw aggregate the rollout activity turns into the verdict's RingHealth. */
+export interface RingReportCounts {
+  rolloutId: string;
+  ring: string;
+  /** Devices assigned to the ring. */
+  assigned: number;
+  /** Devices with at least one report about the rollout's release since they were assigned. */
+  reporting: number;
+  /** By each reporting device's latest report. */
+  byState: Record<ReportState, number>;
+  /** Failure kind of each reporting device's latest report (failed or rolled-back). */
+  byFailureKind: Record<FailureKind, number>;
+  /** Devices that reported a failure of that kind at any point since assignment (even if they recovered). */
+  everFailedByKind: Record<FailureKind, number>;
+}
+
+/** Raised inside a transaction to roll it back while returning a typed outcome. */
+class Rejected {
+  constructor(readonly outcome: StoreReportOutcome) {}
+}
+
+export async function recordCheckin(db: Queryable, deviceId: string, state: CheckinState): Promise<void> {
+  await db.query(
+    `UPDATE device_state SET current_version = $2, image_sha256 = $3, slot = $4,
+       security_version = GREATEST(COALESCE(security_version, 0), $5), last_checkin_at = now()
+     WHERE device_id = $1`,
+    [deviceId, state.currentVersion, state.imageSha256, state.slot, state.securityVersion],
+  );
+}
+
+/**
+ * Stores a signature-verified report if its nonce is fresh and its counter is above the last one,
+ * all in one transaction: a rejected report changes nothing (its nonce stays unused).
+ */
+export async function storeReport(db: FleetDatabase, report: HealthReport, envelope: SignedEnvelope): Promise<StoreReportOutcome> {
+  try {
+    return await db.transaction(async (tx) => {
+      const nonce = await consumeNonce(tx, report.deviceId, report.nonce);
+      if (nonce !== 'ok') throw new Rejected({ kind: 'nonce-rejected', reason: nonce });
+      const moved = await tx.query(
+        `UPDATE device_state SET last_counter = $2, last_report_at = now(), state = $3, failure_kind = $4, release_version = $5,
+           slot = $6, boot_count = $7, image_sha256 = $8,
+           current_version = CASE WHEN $3 IN ('booted', 'committed') THEN $5 ELSE current_version END
+         WHERE device_id = $1 AND last_counter < $2 RETURNING device_id`,
+        [report.deviceId, report.counter, report.state, report.failureKind ?? null, report.releaseVersion, report.slot, report.bootCount, report.imageSha256],
+      );
+      if (moved.rowCount === 0) {
+        const { rows } = await tx.query<{ last_counter: number | string }>('SELECT last_counter FROM device_state WHERE device_id = $1', [report.deviceId]);
+        throw new Rejected({ kind: 'stale-counter', lastCounter: Number(rows[0]?.last_counter ?? 0) });
+      }
+      await tx.query(
+        `INSERT INTO reports (device_id, counter, nonce, release_version, image_sha256, slot, boot_count, state, failure_kind, detail,
+           metrics, custom, created_at, payload, signature, key_algorithm)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14, $15, $16)`,
+        [
+          report.deviceId,
+          report.counter,
+          report.nonce,
+          report.releaseVersion,
+          report.imageSha256,
+          report.slot,
+          report.bootCount,
+          report.state,
+          report.failureKind ?? null,
+          report.detail ?? null,
+          JSON.stringify(report.metrics),
+          JSON.stringify(report.custom),
+          report.createdAt,
+          envelope.payload,
+          envelope.signature,
+          envelope.algorithm,
+        ],
+      );
+      return { kind: 'accepted', counter: report.counter } as const;
+    });
+  } catch (error) {
+    if (error instanceof Rejected) return error.outcome;
+    throw error;
+  }
+}
+
+export async function reportsOf(db: Queryable, deviceId: string, limit: number): Promise<StoredReport[]> {
+  const { rows } = await db.query<{ counter: number | string; state: ReportState; release_version: string; failure_kind: FailureKind | null; received_at: Date }>(
+    'SELECT counter, state, release_version, failure_kind, received_at FROM reports WHERE device_id = $1 ORDER BY counter DESC LIMIT $2',
+    [deviceId, limit],
+  );
+  return rows.map((r) => ({ counter: Number(r.counter), state: r.state, releaseVersion: r.release_version, failureKind: r.failure_kind, receivedAt: asDate(r.received_at) }));
+}
+
+/** The reports of a rollout ring's devices about its release since they were assigned, counted. */
+export async function ringReportCounts(db: Queryable, rolloutId: string, ring: string): Promise<RingReportCounts> {
+  const params = [rolloutId, ring];
+  const ringCte = `ring AS (SELECT device_id, release_version, assigned_at FROM rollout_assignments WHERE rollout_id = $1 AND ring = $2),
+    ring_reports AS (
+      SELECT r.device_id, r.counter, r.state, r.failure_kind FROM reports r
+      JOIN ring a ON a.device_id = r.device_id AND r.release_version = a.release_version AND r.received_at >= a.assigned_at)`;
+  const [assigned, latest, ever] = await Promise.all([
+    db.query<{ n: number | string }>(`WITH ${ringCte} SELECT count(*) AS n FROM ring`, params),
+    db.query<{ state: ReportState; failure_kind: FailureKind | null; n: number | string }>(
+      `WITH ${ringCte}, latest AS (SELECT DISTINCT ON (device_id) device_id, state, failure_kind FROM ring_reports ORDER BY device_id, counter DESC)
+       SELECT state, failure_kind, count(*) AS n FROM latest GROUP BY state, failure_kind`,
+      params,
+    ),
+    db.query<{ failure_kind: FailureKind; n: number | string }>(
+      `WITH ${ringCte} SELECT failure_kind, count(DISTINCT device_id) AS n FROM ring_reports WHERE failure_kind IS NOT NULL GROUP BY failure_kind`,
+      params,
+    ),
+  ]);
+  const counts: RingReportCounts = {
+    rolloutId,
+    ring,
+    assigned: Number(assigned.rows[0]?.n ?? 0),
+    reporting: 0,
+    byState: zeroes(reportStateSchema.options),
+    byFailureKind: zeroes(FAILURE_KINDS),
+    everFailedByKind: zeroes(FAILURE_KINDS),
+  };
+  for (const row of latest.rows) {
+    const n = Number(row.n);
+    counts.reporting += n;
+    counts.byState[row.state] += n;
+    if (row.failure_kind) counts.byFailureKind[row.failure_kind] += n;
+  }
+  for (const row of ever.rows) counts.everFailedByKind[row.failure_kind] = Number(row.n);
+  return counts;
+}
+
+function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+}

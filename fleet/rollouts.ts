@@ -1,0 +1,169 @@
+// Rollout records and ring assignments: what the rollout orchestrator writes and the gateway
+// obeys at check-in (offer, hold, roll back; which releases are gated; install slots in use).
+import type { Queryable } from './database.js';
+import { toAssignment, toRollout, type AssignmentRow, type RolloutRow } from './rows.js';
+
+/** A rollout record's state as the gateway obeys it (the workflow's own states are rollout/types.ts RolloutState). */
+export type RolloutRecordState = 'active' | 'halted' | 'rolling-back' | 'finished' | 'aborted';
+export type AssignmentAction = 'offer' | 'hold' | 'rollback';
+
+export interface Rollout {
+  id: string;
+  hardwareId: string;
+  channel: string;
+  releaseVersion: string;
+  previousVersion: string | null;
+  state: RolloutRecordState;
+  /** Most devices of the rollout installing at once (the gateway holds the rest); null = unlimited. */
+  maxConcurrentInstalls: number | null;
+}
+
+export type NewRollout = Omit<Rollout, 'state' | 'maxConcurrentInstalls'> & { state?: RolloutRecordState; maxConcurrentInstalls?: number | null };
+
+export interface Assignment {
+  rolloutId: string;
+  deviceId: string;
+  ring: string;
+  releaseVersion: string;
+  action: AssignmentAction;
+  reason: string | null;
+  previousVersion: string | null;
+  rolloutState: RolloutRecordState;
+  maxConcurrentInstalls: number | null;
+}
+
+export interface AssignmentScope {
+  ring?: string;
+  deviceIds?: string[];
+  reason?: string;
+}
+
+const OPEN_ROLLOUT_STATES = `('active', 'halted', 'rolling-back')`;
+/** Report states of a device that started installing a release and has not finished (committed, failed, rolled back). */
+const INSTALLING_STATES = `('downloading', 'installed', 'booted')`;
+
+export async function createRollout(db: Queryable, rollout: NewRollout): Promise<void> {
+  await db.query(
+    `INSERT INTO rollouts (id, hardware_id, channel, release_version, previous_version, state, max_concurrent_installs) VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (id) DO NOTHING`,
+    [rollout.id, rollout.hardwareId, rollout.channel, rollout.releaseVersion, rollout.previousVersion, rollout.state ?? 'active', rollout.maxConcurrentInstalls ?? null],
+  );
+}
+
+export async function getRollout(db: Queryable, id: string): Promise<Rollout | undefined> {
+  const { rows } = await db.query<RolloutRow>('SELECT * FROM rollouts WHERE id = $1', [id]);
+  return rows[0] ? toRollout(rows[0]) : undefined;
+}
+
+export async function setRolloutState(db: Queryable, id: string, state: RolloutRecordState): Promise<void> {
+  await db.query('UPDATE rollouts SET state = $2, updated_at = now() WHERE id = $1', [id, state]);
+}
+
+/** Changes the install-slot limit of a rollout (null = unlimited); the next check-in obeys it. */
+export async function setMaxConcurrentInstalls(db: Queryable, id: string, limit: number | null): Promise<void> {
+  await db.query('UPDATE rollouts SET max_concurrent_installs = $2, updated_at = now() WHERE id = $1', [id, limit]);
+}
+
+/**
+ * Devices of the rollout that are installing its release: their latest report, sent since they
+ * were assigned, is about that release and downloading, installed or booted. One query that
+ * starts from the partial index of mid-install device states (small), then probes assignments
+ * by primary key, so its cost follows the installs in flight and not the rollout's size.
+ * exceptDeviceId leaves out the device asking: it may already hold one of the slots.
+ */
+export async function installsInProgress(db: Queryable, rolloutId: string, exceptDeviceId?: string): Promise<number> {
+  const { rows } = await db.query<{ n: number | string }>(
+    `SELECT count(*) AS n FROM device_state s
+     JOIN rollout_assignments a ON a.rollout_id = $1 AND a.device_id = s.device_id
+     WHERE s.release_version = (SELECT release_version FROM rollouts WHERE id = $1)
+       AND s.state IN ${INSTALLING_STATES}
+       AND a.release_version = s.release_version AND s.last_report_at >= a.assigned_at
+       AND ($2::text IS NULL OR s.device_id <> $2)`,
+    [rolloutId, exceptDeviceId ?? null],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Records ring membership; re-running with the same devices changes nothing (deterministic re-runs). */
+export async function assignDevices(db: Queryable, rolloutId: string, assignments: Array<{ deviceId: string; ring: string }>, action: AssignmentAction): Promise<number> {
+  if (assignments.length === 0) return 0;
+  // One statement for the batch: unnest keeps it parameterised at any size.
+  const { rowCount } = await db.query(
+    `INSERT INTO rollout_assignments (rollout_id, device_id, ring, release_version, action)
+     SELECT $1, a.device_id, a.ring, r.release_version, $4
+     FROM unnest($2::text[], $3::text[]) AS a(device_id, ring) JOIN rollouts r ON r.id = $1
+     ON CONFLICT (rollout_id, device_id) DO NOTHING`,
+    [rolloutId, assignments.map((a) => a.deviceId), assignments.map((a) => a.ring), action],
+  );
+  return rowCount;
+}
+
+/** Changes what the gateway tells assigned devices (a whole rollout, one ring, or some devices). */
+export async function setAssignmentAction(db: Queryable, rolloutId: string, action: AssignmentAction, scope: AssignmentScope): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE rollout_assignments SET action = $2, reason = $5, updated_at = now()
+     WHERE rollout_id = $1 AND ($3::text IS NULL OR ring = $3) AND ($4::text[] IS NULL OR device_id = ANY($4::text[]))`,
+    [rolloutId, action, scope.ring ?? null, scope.deviceIds ?? null, scope.reason ?? null],
+  );
+  return rowCount;
+}
+
+/** The device's assignment in an open rollout (newest first), if any. */
+export async function openAssignmentFor(db: Queryable, deviceId: string): Promise<Assignment | undefined> {
+  const { rows } = await db.query<AssignmentRow>(
+    `SELECT a.*, r.previous_version, r.state AS rollout_state, r.max_concurrent_installs FROM rollout_assignments a JOIN rollouts r ON r.id = a.rollout_id
+     WHERE a.device_id = $1 AND r.state IN ${OPEN_ROLLOUT_STATES}
+     ORDER BY a.assigned_at DESC LIMIT 1`,
+    [deviceId],
+  );
+  return rows[0] ? toAssignment(rows[0]) : undefined;
+}
+
+/**
+ * Releases the gateway must not offer freely: those of open rollouts (only assigned devices get
+ * them) and of aborted ones (halted for a reason). Finished rollouts release their version to all.
+ */
+export function gatedVersions(db: Queryable, hardwareId: string, channel: string): Promise<Set<string>> {
+  return versionsOfRollouts(db, hardwareId, channel, `state <> 'finished'`);
+}
+
+/** Releases a finished rollout has released to the whole target of this hardware and channel. */
+export function rolledOutVersions(db: Queryable, hardwareId: string, channel: string): Promise<Set<string>> {
+  return versionsOfRollouts(db, hardwareId, channel, `state = 'finished'`);
+}
+
+async function versionsOfRollouts(db: Queryable, hardwareId: string, channel: string, stateCondition: string): Promise<Set<string>> {
+  const { rows } = await db.query<{ release_version: string }>(
+    `SELECT DISTINCT release_version FROM rollouts WHERE hardware_id = $1 AND channel = $2 AND ${stateCondition}`,
+    [hardwareId, channel],
+  );
+  return new Set(rows.map((r) => r.release_version));
+}
+
+/** Another rollout of this hardware that still moves devices (active or halted), if any. */
+export async function otherOpenRollout(db: Queryable, hardwareId: string, exceptId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM rollouts WHERE hardware_id = $1 AND id <> $2 AND state IN ('active', 'halted') LIMIT 1`,
+    [hardwareId, exceptId],
+  );
+  return rows[0]?.id;
+}
+
+/** Ends rollbacks still running from earlier rollouts of this hardware: a new rollout owns the devices now. */
+export async function closeOtherRollbacks(db: Queryable, hardwareId: string, exceptId: string): Promise<void> {
+  await db.query(`UPDATE rollouts SET state = 'aborted', updated_at = now() WHERE hardware_id = $1 AND id <> $2 AND state = 'rolling-back'`, [hardwareId, exceptId]);
+}
+
+/**
+ * Assigned devices that run the rollout's release: all of the rollout (`ring` omitted), or those
+ * of one ring that have reported nothing about it since assignment (they already ran it).
+ */
+export async function devicesOnRelease(db: Queryable, rolloutId: string, scope: { ring?: string; unreportedOnly?: boolean }): Promise<number> {
+  const { rows } = await db.query<{ n: number | string }>(
+    `SELECT count(*) AS n FROM rollout_assignments a JOIN device_state s ON s.device_id = a.device_id
+     WHERE a.rollout_id = $1 AND ($2::text IS NULL OR a.ring = $2) AND s.current_version = a.release_version
+       AND (NOT $3 OR NOT EXISTS (SELECT 1 FROM reports r WHERE r.device_id = a.device_id AND r.release_version = a.release_version AND r.received_at >= a.assigned_at))`,
+    [rolloutId, scope.ring ?? null, scope.unreportedOnly ?? false],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
