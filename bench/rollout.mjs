@@ -23,7 +23,7 @@ const DEVICES = Number(flag('--devices', '10000'));
 const json = args.includes('--json');
 const say = (line) => process.stderr.write(`${line}\n`);
 
-const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, { buildReleaseRequest, startRelease }, { buildSampleImage }, { FleetStore }, { startGateway }, { ProtocolFleet }, { ProtocolDevice }, { parsePolicy }, { readTrustRoot }, { parseManifest }, { openArtifactStore }, { manifestKey }] = await Promise.all([
+const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, { buildReleaseRequest, startRelease }, { buildSampleImage }, { FleetStore }, { startGateway }, { ProtocolFleet }, { ProtocolDevice }, { parsePolicy }, { readTrustRoot }, { parseManifest }, { openArtifactStore }, { manifestKey }, { rolloutWorkflow, rolloutStatusQuery }] = await Promise.all([
   dist('platform/tools.js'),
   dist('config/load-config.js'),
   dist('activities/index.js'),
@@ -39,6 +39,7 @@ const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, 
   dist('schemas/manifest.js'),
   dist('stores/index.js'),
   dist('release/layout.js'),
+  dist('workflows/rollout.js'),
 ]);
 
 const HARDWARE = 'bench-gw';
@@ -124,7 +125,7 @@ try {
 
   const rollout = async (version) => {
     const id = `bench-${version}-${Date.now()}`;
-    const handle = await client.workflow.start('rolloutWorkflow', { taskQueue: 'bench', workflowId: id, args: [{ rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: version, policy, requestedBy: 'bench' }] });
+    const handle = await client.workflow.start(rolloutWorkflow, { taskQueue: 'bench', workflowId: id, args: [{ rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: version, policy, requestedBy: 'bench' }] });
     let done = false;
     const result = handle.result().finally(() => (done = true));
     let ticks = 0;
@@ -132,7 +133,7 @@ try {
       const t = Date.now();
       await fleet.tick(behaviour);
       ticks++;
-      const s = await handle.query('status').catch(() => undefined);
+      const s = await handle.query(rolloutStatusQuery).catch(() => undefined);
       if (s) say(`  tick ${ticks} (${((Date.now() - t) / 1000).toFixed(1)} s): ${s.state}, exposure ${s.exposure.devices}, ${JSON.stringify(fleet.versions())}`);
     }
     const status = await result;

@@ -11,8 +11,9 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { buildSampleImage } from '../demo/sample-image.js';
 import { manifestKey } from '../release/layout.js';
 import { startRelease } from '../release/submit.js';
-import type { PublishedRelease, ReleaseStep } from '../release/types.js';
+import type { PublishedRelease } from '../release/types.js';
 import { parseManifest } from '../schemas/manifest.js';
+import { releaseProgressQuery } from '../workflows/release.js';
 import { ensureDist, OTA_BIN } from './support/dist.js';
 import { failedChecks, HARDWARE, ReleaseHarness } from './support/release-harness.js';
 import { startTemporal } from './support/temporal.js';
@@ -70,7 +71,7 @@ describe('release workflow survives a worker killed mid-step', () => {
   async function waitForRunningStep(handle: WorkflowHandle, stepName: string): Promise<{ activity: string; identity: string }> {
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      const steps = await handle.query<ReleaseStep[]>('progress').catch(() => []);
+      const steps = await handle.query(releaseProgressQuery).catch(() => []);
       const step = steps.find((s) => s.name === stepName);
       if (step && step.state !== 'pending' && step.state !== 'running') throw new Error(`step ${stepName} already ${step.state}; the kill came too late`);
       if (step?.state === 'running') {
