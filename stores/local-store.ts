@@ -35,7 +35,7 @@ export class LocalArtifactStore implements ArtifactStore {
     const tally: DigestTally = { size: 0 };
     // The final name is unknown until the content is hashed; the temp file already sits in
     // the blob directory so the publish is a same-directory link.
-    const temp = await writeTempFile(this.pathOf(BLOB_DIR_KEY), 'upload', hashingChunks(source, tally, options));
+    const temp = await writeTempFile(this.pathOf(BLOB_DIR_KEY), 'upload', hashingChunks(source, tally, options), { createDir: true });
     const sha256 = tally.sha256!;
     const key = blobKey(sha256);
     // "exists" is success: same name means same content.
@@ -74,7 +74,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   private async replace(path: string, key: string, bytes: Buffer): Promise<{ etag: string }> {
-    const temp = await writeTempFile(dirname(path), basename(path), once(bytes));
+    const temp = await writeTempFile(dirname(path), basename(path), once(bytes), { createDir: true });
     await publishReplacing(temp, path);
     const stats = await statIfExists(path);
     if (!stats) throw new NotFoundError(key);
