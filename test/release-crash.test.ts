@@ -10,7 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { buildSampleImage } from '../demo/sample-image.js';
 import { manifestKey } from '../release/layout.js';
-import { startRelease } from '../release/submit.js';
+import { startRelease } from '../temporal/release-client.js';
 import type { PublishedRelease } from '../release/types.js';
 import { parseManifest } from '../schemas/manifest.js';
 import { releaseProgressQuery } from '../workflows/release.js';

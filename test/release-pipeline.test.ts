@@ -14,7 +14,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { buildSampleImage } from '../demo/sample-image.js';
 import { createActivities } from '../activities/index.js';
 import { manifestBundleKey, manifestKey, releaseIndexKey } from '../release/layout.js';
-import { startRelease } from '../release/submit.js';
+import { startRelease } from '../temporal/release-client.js';
 import { canonicalReleaseIndexBytes, parseManifest, type Manifest } from '../schemas/manifest.js';
 import { publicKeyPathFor } from '../signing/keys.js';
 import { addPinnedKey, emptyTrustRoot } from '../signing/trust-root.js';
@@ -439,7 +439,7 @@ describe('release pipeline on Temporal + local store', () => {
       await chmod(onDisk(request.image.key), 0o644);
       await truncate(onDisk(request.image.key), request.image.size - 1);
     });
-    const { startRelease } = await import('../release/submit.js');
+    const { startRelease } = await import('../temporal/release-client.js');
     const { failureMessage } = await import('../temporal/failure-message.js');
     const handle = await startRelease(h.client, h.config.temporal.taskQueue, request);
     const message = await handle.result().then(

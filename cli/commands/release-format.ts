@@ -1,5 +1,5 @@
 // Human rendering of release progress: one line per step, with the running step's detail.
-import type { ProgressEvent } from '../../release/submit.js';
+import type { ProgressEvent } from '../../temporal/release-client.js';
 
 const MARK: Record<string, string> = { pending: ' ', running: '>', done: 'x', skipped: '-', failed: '!' };
 

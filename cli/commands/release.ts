@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { findPublishedManifest, readChannelIndexes } from '../../release/catalog.js';
-import { buildReleaseRequest, startRelease, watchRelease, type ProgressEvent } from '../../release/submit.js';
+import { buildReleaseRequest, startRelease, watchRelease, type ProgressEvent } from '../../temporal/release-client.js';
 import { manifestKey } from '../../release/layout.js';
 import { compareSemver } from '../../release/semver.js';
 import { hardwareIdSchema } from '../../schemas/manifest.js';

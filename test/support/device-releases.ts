@@ -9,7 +9,7 @@ import { createActivities } from '../../activities/index.js';
 import { loadConfig } from '../../config/load-config.js';
 import { buildSampleImage } from '../../demo/sample-image.js';
 import { manifestKey } from '../../release/layout.js';
-import { buildReleaseRequest, startRelease } from '../../release/submit.js';
+import { buildReleaseRequest, startRelease } from '../../temporal/release-client.js';
 import type { PublishedRelease } from '../../release/types.js';
 import { parseManifest, type Manifest } from '../../schemas/manifest.js';
 import { openArtifactStore } from '../../stores/index.js';

@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import { createActivities } from '../../activities/index.js';
 import { loadConfig } from '../../config/load-config.js';
 import { manifestBundleKey, manifestKey, releaseIndexKey } from '../../release/layout.js';
-import { buildReleaseRequest, startRelease, type ReleaseOptions } from '../../release/submit.js';
+import { buildReleaseRequest, startRelease, type ReleaseOptions } from '../../temporal/release-client.js';
 import type { PublishedRelease, ReleaseRequest } from '../../release/types.js';
 import type { Config } from '../../schemas/config.js';
 import { parseReleaseIndex, type ReleaseIndex } from '../../schemas/manifest.js';

@@ -7,8 +7,8 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { ArtifactStore } from '../stores/index.js';
 import { releaseProgressQuery, releaseWorkflow } from '../workflows/release.js';
-import { releaseWorkflowId } from './layout.js';
-import type { PublishedRelease, ReleaseRequest, ReleaseStep, StoredBlob } from './types.js';
+import { releaseWorkflowId } from '../release/layout.js';
+import type { PublishedRelease, ReleaseRequest, ReleaseStep, StoredBlob } from '../release/types.js';
 
 export class ReleaseInputFileError extends Error {
   override name = 'ReleaseInputFileError';
