@@ -10,9 +10,8 @@
 // Anything else (offline, 5xx, 403 unknown/revoked device) stops the flush at that report; the rest
 // waits in order for the next flush.
 import { healthReportSchema, type HealthReportBody } from '../../schemas/device-api.js';
-import { GatewayRefusedError, GatewayUnreachableError, type GatewayClient } from '../agent/gateway-client.js';
-import type { DeviceKey } from './device-key.js';
-import { signPayload } from './envelope.js';
+import { signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
+import { GatewayRefusedError, GatewayUnreachableError, type GatewayClient } from '../gateway/gateway-client.js';
 import type { ReportQueue } from './queue.js';
 
 export interface FlushResult {
