@@ -7,7 +7,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { checkInOnce, type AgentOptions } from '../device-client/agent/agent-loop.js';
+import { checkInOnce, type AgentOptions } from '../device-client/agent/checkin.js';
 import { readCheckinRecord } from '../device-client/agent/checkin-record.js';
 import { deviceKeyFor, deviceKeyPath, enrollDevice } from '../device-client/agent/enroll.js';
 import { GatewayClient } from '../device-client/gateway/gateway-client.js';
