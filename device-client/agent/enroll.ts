@@ -8,7 +8,7 @@ import type { DeviceConfig } from '../config.js';
 import type { DeviceKey } from '../../schemas/device-envelope.js';
 import { loadOrCreateDeviceKey } from '../reports/device-key.js';
 import { GatewayClient } from '../gateway/gateway-client.js';
-import { readJsonFile, writeJsonFile } from './json-file.js';
+import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 
 export function deviceKeyPath(stateDir: string): string {
   return join(stateDir, 'device-key.pem');
