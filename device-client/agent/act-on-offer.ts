@@ -11,7 +11,7 @@ import type { RetryPolicy } from './download.js';
 import { downloadDirOf, GatewaySource, gatewaySourceRef, type GatewaySourceOptions, type OfferedRelease } from './gateway-source.js';
 import { installUpdate, type InstallResult } from './install.js';
 import { verifyCandidate } from './release-verification.js';
-import { queueReport, recordFailure, reportInstalled, type FailedImage, type Round, type UpdateFailure } from './report-outcome.js';
+import { queueReport, recordFailure, reportInstalled, type AgentRound, type FailedImage, type UpdateFailure } from './report-outcome.js';
 import { rollBack, type RollbackResult } from './rollback.js';
 
 export type OfferOutcome =
@@ -30,8 +30,8 @@ export interface OfferResult {
   failure?: UpdateFailure;
 }
 
-export interface OfferContext {
-  round: Round;
+export interface ActOnOfferContext {
+  round: AgentRound;
   response: CheckinResponse;
   client: GatewayClient;
   retry: RetryPolicy;
@@ -42,7 +42,7 @@ export interface OfferContext {
 
 type RollbackResponse = Extract<CheckinResponse, { action: 'rollback' }>;
 
-export async function actOnOffer(ctx: OfferContext): Promise<OfferResult> {
+export async function actOnOffer(ctx: ActOnOfferContext): Promise<OfferResult> {
   const { round, response } = ctx;
   if (response.action === 'none') return { outcome: 'nothing' };
   if (response.action === 'hold') {
@@ -63,18 +63,18 @@ export async function actOnOffer(ctx: OfferContext): Promise<OfferResult> {
   }
 }
 
-function gatewaySource(ctx: OfferContext, offer?: OfferedRelease): GatewaySource {
+function gatewaySource(ctx: ActOnOfferContext, offer?: OfferedRelease): GatewaySource {
   const { round } = ctx;
   return new GatewaySource({ client: ctx.client, downloadDir: downloadDirOf(round.device.config.stateDir), retry: ctx.retry, offer, random: ctx.random, signal: round.signal, log: round.log, onDownload: ctx.onDownload });
 }
 
 /** Records the failure and returns it with whatever was already done (kept in the result). */
-async function failed(round: Round, error: unknown, about: FailedImage | undefined, done: Omit<OfferResult, 'outcome' | 'failure'>): Promise<OfferResult> {
+async function failed(round: AgentRound, error: unknown, about: FailedImage | undefined, done: Omit<OfferResult, 'outcome' | 'failure'>): Promise<OfferResult> {
   const failure = await recordFailure(round, error, about);
   return { ...done, outcome: 'failed', failure };
 }
 
-async function actOnRollback(ctx: OfferContext, response: RollbackResponse): Promise<OfferResult> {
+async function actOnRollback(ctx: ActOnOfferContext, response: RollbackResponse): Promise<OfferResult> {
   const { round } = ctx;
   const { device } = round;
   const booted = await device.bootedSlot();
@@ -132,7 +132,7 @@ async function verifyOffer(device: Device, source: GatewaySource, version: strin
   );
 }
 
-async function verifyThenInstall(round: Round, source: GatewaySource, sourceRef: string, version: string): Promise<OfferResult> {
+async function verifyThenInstall(round: AgentRound, source: GatewaySource, sourceRef: string, version: string): Promise<OfferResult> {
   const { device } = round;
   const target = otherSlot(await device.bootedSlot());
   const allowVersionDowngrade = false;

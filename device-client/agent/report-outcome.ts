@@ -14,7 +14,7 @@ import { DownloadError } from './download.js';
 import type { InstallResult } from './install.js';
 
 /** What one round of the agent carries: the device, its report queue, and the counters queued so far. */
-export interface Round {
+export interface AgentRound {
   device: Device;
   queue: ReportQueue;
   metrics: MetricsSampler;
@@ -23,7 +23,7 @@ export interface Round {
   signal?: AbortSignal;
 }
 
-export function startRound(device: Device, options: { metrics?: MetricsSampler; log?: (line: string) => void; signal?: AbortSignal } = {}): Round {
+export function startRound(device: Device, options: { metrics?: MetricsSampler; log?: (line: string) => void; signal?: AbortSignal } = {}): AgentRound {
   const { config } = device;
   return { device, queue: new ReportQueue(config.stateDir), metrics: options.metrics ?? systemMetrics(config), queued: [], log: options.log ?? (() => undefined), signal: options.signal };
 }
@@ -42,7 +42,7 @@ export interface FailedImage {
   slot: SlotName;
 }
 
-export async function queueReport(round: Round, report: ReportEvent): Promise<void> {
+export async function queueReport(round: AgentRound, report: ReportEvent): Promise<void> {
   const body = buildReportBody(round.device.config.deviceId, report, await round.metrics());
   const queued = await round.queue.enqueue(body);
   round.queued.push(queued.counter);
@@ -86,14 +86,14 @@ export async function bootCheckAndReport(device: Device, options: { metrics?: Me
   return { result, queued: round.queued };
 }
 
-export async function reportInstalled(round: Round, install: InstallResult): Promise<void> {
+export async function reportInstalled(round: AgentRound, install: InstallResult): Promise<void> {
   if (install.outcome !== 'installed' && install.outcome !== 'activated') return;
   const image = (await round.device.agentState.read()).slots[install.slot];
   if (image) await queueReport(round, { state: 'installed', releaseVersion: image.version, imageSha256: image.sha256, slot: install.slot });
 }
 
 /** A failed update: recorded in the agent state, reported (once per version and kind for verify refusals). */
-export async function recordFailure(round: Round, error: unknown, about: FailedImage | undefined): Promise<UpdateFailure> {
+export async function recordFailure(round: AgentRound, error: unknown, about: FailedImage | undefined): Promise<UpdateFailure> {
   // Stopped (SIGTERM): not a failure of the update; a download resumes at the next start.
   if (round.signal?.aborted) throw error;
   const kind = failureKindOf(error);
