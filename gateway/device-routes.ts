@@ -1,7 +1,7 @@
 // The device-facing endpoints (see docs/device-api.md): enrollment, nonces, check-in, reports.
 import { createPublicKey } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { algorithmOf } from '../device-client/reports/device-key.js';
+import { algorithmOf } from '../schemas/device-envelope.js';
 import type { FleetStore } from '../fleet/fleet-store.js';
 import { describeZodIssues } from '../platform/zod-issues.js';
 import {

@@ -3,7 +3,7 @@
 // signature (401). Shape is checked before the signature only to give clear errors; nothing
 // from an unverified payload is acted on.
 import type { z } from 'zod';
-import { envelopePayloadBytes, verifyEnvelope } from '../device-client/reports/envelope.js';
+import { envelopePayloadBytes, verifyEnvelope } from '../schemas/device-envelope.js';
 import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
 import { describeZodIssues } from '../platform/zod-issues.js';
 import { signedEnvelopeSchema, type SignedEnvelope } from '../schemas/device-api.js';

@@ -3,8 +3,7 @@
 // slots (that is the full agent's job, see device-client/); instead a behaviour model says what
 // installing a release does to it (commits, or crash-loops and falls back), so rollouts can be
 // exercised with thousands of devices in one process.
-import type { DeviceKey } from '../device-client/reports/device-key.js';
-import { signPayload } from '../device-client/reports/envelope.js';
+import { signPayload, type DeviceKey } from '../schemas/device-envelope.js';
 import { createHash } from 'node:crypto';
 import type { ArtifactHint, CheckinResponse, FailureKind, Labels, ReportState } from '../schemas/device-api.js';
 

@@ -1,7 +1,7 @@
 // A fleet of protocol-level simulated devices (sim/protocol-device.ts) checking in to a real
 // gateway. Manifests are verified once per release against the pinned trust root, exactly as
 // devices do, then cached: thousands of devices share one verification.
-import { generateDeviceKey } from '../device-client/reports/device-key.js';
+import { generateDeviceKey } from '../schemas/device-envelope.js';
 import type { Labels } from '../schemas/device-api.js';
 import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import { policyFor, verifySignedManifest } from '../verification/verify-manifest.js';

@@ -15,6 +15,7 @@ import { hasWorkflowPollers } from '../../temporal/pollers.js';
 import { createWorker } from '../../temporal/worker.js';
 import { failureMessage } from '../../temporal/failure-message.js';
 import { configFrom } from '../context.js';
+import { parseNonNegativeInt } from '../options.js';
 import { printResult, progress, throttledProgress } from '../output.js';
 import { formatBytes, renderSteps } from './release-format.js';
 
@@ -187,10 +188,4 @@ async function publish(opts: PublishOptions, command: Command): Promise<void> {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-function parseNonNegativeInt(flag: string, raw: string): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}: expected a non-negative integer, got "${raw}"`);
-  return n;
 }

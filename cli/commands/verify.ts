@@ -10,6 +10,7 @@ import { policyFor } from '../../verification/verify-manifest.js';
 import { storeReader } from '../../verification/store-reader.js';
 import { verifyRelease } from '../../verification/verify-release.js';
 import { configFrom } from '../context.js';
+import { parseNonNegativeInt } from '../options.js';
 import { printResult } from '../output.js';
 
 interface VerifyOptions {
@@ -96,10 +97,7 @@ function installedState(opts: VerifyOptions): InstalledState | undefined {
   }
   let securityVersion: number | undefined;
   if (opts.installedSecurityVersion !== undefined) {
-    securityVersion = Number(opts.installedSecurityVersion);
-    if (!/^\d+$/.test(opts.installedSecurityVersion) || !Number.isSafeInteger(securityVersion)) {
-      throw new Error(`--installed-security-version: expected a non-negative integer, got "${opts.installedSecurityVersion}"`);
-    }
+    securityVersion = parseNonNegativeInt('--installed-security-version', opts.installedSecurityVersion);
   }
   if (opts.installedVersion !== undefined && !semverSchema.safeParse(opts.installedVersion).success) {
     throw new Error(`--installed-version: expected a semantic version such as 1.4.0, got "${opts.installedVersion}"`);

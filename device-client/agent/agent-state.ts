@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { hardwareIdSchema, semverSchema, sha256HexSchema } from '../../schemas/manifest.js';
 import type { SlotName } from '../boot/boot-state.js';
-import { AgentStateError, readJsonFile, writeJsonFile } from './json-file.js';
+import { AgentStateError, readJsonFile, writeJsonFile } from '../state/json-file.js';
 
 const FORMAT = 'edge-ota.agent-state.v1';
 const slotNameSchema = z.enum(['A', 'B']);

@@ -2,7 +2,7 @@
 // what the gateway said (none, update, hold with its reason, rollback), and what the agent did.
 import { join } from 'node:path';
 import { z } from 'zod';
-import { readJsonFile, writeJsonFile } from './json-file.js';
+import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 
 export const checkinRecordSchema = z
   .object({

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, rm, stat, truncate } from 'node:fs/promises';
-import { describeFetchError } from './gateway-client.js';
+import { describeFetchError } from '../gateway/gateway-client.js';
 
 export interface RetryPolicy {
   maxAttempts: number;

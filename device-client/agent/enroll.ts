@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { keyAlgorithmSchema, type EnrollResponse } from '../../schemas/device-api.js';
 import type { DeviceConfig } from '../config.js';
-import { loadOrCreateDeviceKey, type DeviceKey } from '../reports/device-key.js';
-import { GatewayClient } from './gateway-client.js';
-import { readJsonFile, writeJsonFile } from './json-file.js';
+import type { DeviceKey } from '../../schemas/device-envelope.js';
+import { loadOrCreateDeviceKey } from '../reports/device-key.js';
+import { GatewayClient } from '../gateway/gateway-client.js';
+import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 
 export function deviceKeyPath(stateDir: string): string {
   return join(stateDir, 'device-key.pem');

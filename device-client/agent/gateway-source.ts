@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { manifestBundleKey, manifestKey } from '../../release/layout.js';
 import { parseManifest, semverSchema, type Manifest } from '../../schemas/manifest.js';
 import { downloadResumable, type DownloadResult, type RetryPolicy } from './download.js';
-import type { GatewayClient } from './gateway-client.js';
+import type { GatewayClient } from '../gateway/gateway-client.js';
 import type { CandidateRelease, UpdateSource } from './update-source.js';
 
 /** What a check-in offered: the version and where its manifest and bundle are. */

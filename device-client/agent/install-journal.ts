@@ -8,7 +8,7 @@ import { semverSchema, sha256HexSchema } from '../../schemas/manifest.js';
 import { opsApplyCheckpointSchema, type OpsApplyCheckpoint } from '../../deltas/ops/apply.js';
 import { fsyncDirectory } from '../../platform/atomic-write.js';
 import { slotImageSchema } from './agent-state.js';
-import { readJsonFile, writeJsonFile } from './json-file.js';
+import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 
 const FORMAT = 'edge-ota.install-journal.v1';
 

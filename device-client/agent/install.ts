@@ -7,13 +7,15 @@
 //   record the slot's image -> written -> markActive(target, tries) -> activated
 //   agent state: pending boot check; journal cleared
 // A power cut anywhere leaves a bootable committed slot; the journal says how to go on.
+// Each phase (journal begun, invalidated, written, activated, cleared) is made durable by commitPhase.
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chooseUpdateArtifact, type DeltaFormat } from '../../schemas/manifest.js';
 import { chooseInstallTarget, markActive, markBad, type SlotName } from '../boot/boot-state.js';
 import { sha256Of } from '../slots/slot-digest.js';
 import { event, type SlotImage } from './agent-state.js';
-import { outOfRotation, writeBootState } from './boot-writes.js';
+import { outOfRotation } from './boot-writes.js';
+import { commitPhase } from './commit-phase.js';
 import { crashPoint } from './crash-points.js';
 import type { Device } from './device.js';
 import { InstallRefusedError } from './errors.js';
@@ -90,8 +92,10 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
     crashPoint('install:staged');
 
     const artifact = staged.kind === 'full' ? 'full' : 'delta';
-    let journal = await device.journal.begin({ source: request.sourceRef, version: manifest.version, manifestSha256, booted, target, artifact, image, opsCheckpoint: resumeFrom });
-    crashPoint('install:journal-started');
+    let journal = await commitPhase(device, {
+      journal: { begin: { source: request.sourceRef, version: manifest.version, manifestSha256, booted, target, artifact, image, opsCheckpoint: resumeFrom } },
+      crashPoint: 'install:journal-started',
+    });
     try {
       let toWrite: StagedImage;
       if (staged.kind === 'ops-delta') {
@@ -103,23 +107,29 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
       } else toWrite = staged;
       // Forget what the target held before touching it, and take it out of the boot rotation:
       // a half-written slot must never be a fallback.
-      await device.agentState.update((s) => ({ ...s, slots: { ...s.slots, [target]: null }, pendingBoot: s.pendingBoot?.slot === target ? null : s.pendingBoot }));
-      crashPoint('install:target-forgotten');
-      await writeBootState(device, 'install:invalidate', (s) => (outOfRotation(s, target) ? s : markBad(s, target)));
-      journal = await device.journal.advance(journal, 'invalidated');
-      crashPoint('install:invalidated');
+      journal = await commitPhase(device, {
+        agentState: (s) => ({ ...s, slots: { ...s.slots, [target]: null }, pendingBoot: s.pendingBoot?.slot === target ? null : s.pendingBoot }),
+        agentStateCrashPoint: 'install:target-forgotten',
+        boot: { label: 'install:invalidate', change: (s) => (outOfRotation(s, target) ? s : markBad(s, target)) },
+        journal: { advance: journal, to: 'invalidated' },
+        crashPoint: 'install:invalidated',
+      });
 
       await writeImageToSlot(toWrite, image, device.slots[target], booted);
       log(`wrote ${image.length} bytes to slot ${target}; sha256 verified`);
       crashPoint('install:slot-verified');
-      await device.agentState.update((s) => ({ ...s, slots: { ...s.slots, [target]: image } }));
-      journal = await device.journal.advance(journal, 'written');
-      crashPoint('install:written');
+      journal = await commitPhase(device, {
+        agentState: (s) => ({ ...s, slots: { ...s.slots, [target]: image } }),
+        journal: { advance: journal, to: 'written' },
+        crashPoint: 'install:written',
+      });
       await activate(device, journal);
     } catch (error) {
       // A clean failure: the target stays out of the rotation, the booted slot was never touched.
-      await device.agentState.update((s) => ({ ...s, lastEvent: event('failed', { failure: 'install', slot: target, version: image.version, reason: (error as Error).message }) }));
-      await device.journal.clear();
+      await commitPhase(device, {
+        agentState: (s) => ({ ...s, lastEvent: event('failed', { failure: 'install', slot: target, version: image.version, reason: (error as Error).message }) }),
+        journal: { clear: true },
+      });
       throw error;
     }
   } finally {
@@ -142,23 +152,27 @@ async function prepareWorkDir(scratchDir: string, name: string, keep: boolean): 
 
 /** Switch boot to the written slot, then hand it to the boot check. */
 async function activate(device: Device, journal: InstallJournal): Promise<void> {
-  await writeBootState(device, 'install:activate', (s) => markActive(s, journal.target, device.config.bootTries));
-  const activated = await device.journal.advance(journal, 'activated');
-  crashPoint('install:activated');
+  const activated = await commitPhase(device, {
+    boot: { label: 'install:activate', change: (s) => markActive(s, journal.target, device.config.bootTries) },
+    journal: { advance: journal, to: 'activated' },
+    crashPoint: 'install:activated',
+  });
   await finishActivation(device, activated);
 }
 
 /** Record the pending boot check and close the journal (idempotent: a restart may repeat it). */
 export async function finishActivation(device: Device, journal: InstallJournal): Promise<void> {
-  await device.agentState.update((s) => ({
-    ...s,
-    slots: { ...s.slots, [journal.target]: journal.image },
-    pendingBoot: { slot: journal.target, activatedAt: new Date().toISOString() },
-    lastEvent: event('installed', { slot: journal.target, version: journal.image.version }),
-  }));
-  crashPoint('install:pending-recorded');
-  await device.journal.clear();
-  crashPoint('install:journal-cleared');
+  await commitPhase(device, {
+    agentState: (s) => ({
+      ...s,
+      slots: { ...s.slots, [journal.target]: journal.image },
+      pendingBoot: { slot: journal.target, activatedAt: new Date().toISOString() },
+      lastEvent: event('installed', { slot: journal.target, version: journal.image.version }),
+    }),
+    agentStateCrashPoint: 'install:pending-recorded',
+    journal: { clear: true },
+    crashPoint: 'install:journal-cleared',
+  });
 }
 
 /**
@@ -181,7 +195,7 @@ export async function resumeInstall(device: Device, openSource: OpenSource, log?
     const t = journal.target;
     if (boot.order[0] === t && boot.tries[t] > 0 && !boot.good[t]) {
       // The markActive write landed before the cut; the journal did not record it.
-      await finishActivation(device, await device.journal.advance(journal, 'activated'));
+      await finishActivation(device, await commitPhase(device, { journal: { advance: journal, to: 'activated' } }));
       return activated();
     }
     if ((await sha256Of(device.slots[t], journal.image.length).catch(() => '')) === journal.image.sha256) {

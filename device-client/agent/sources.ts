@@ -1,7 +1,7 @@
 // Opens the UpdateSource a reference names: `gateway:<url>` (what gateway installs record in the
 // install journal, so a restarted agent can start over from the gateway) or an offline bundle
 // (folder, tar, file:// URI).
-import { GatewayClient } from './gateway-client.js';
+import { GatewayClient } from '../gateway/gateway-client.js';
 import { downloadDirOf, GatewaySource, gatewayUrlFromRef } from './gateway-source.js';
 import type { RetryPolicy } from './download.js';
 import { OfflineBundleSource } from './offline-bundle.js';

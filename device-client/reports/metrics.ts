@@ -6,7 +6,7 @@ import { freemem } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { ReportMetrics } from '../../schemas/device-api.js';
-import { readJsonFile, writeJsonFile } from '../agent/json-file.js';
+import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import type { DeviceConfig } from '../config.js';
 import { readUptimeSeconds } from '../health/uptime.js';
 

@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { counterSchema, healthReportBodySchema, type HealthReportBody } from '../../schemas/device-api.js';
 import { fsyncDirectory } from '../../platform/atomic-write.js';
-import { AgentStateError, readJsonFile, writeJsonFile } from '../agent/json-file.js';
+import { AgentStateError, readJsonFile, writeJsonFile } from '../state/json-file.js';
 
 const queuedReportSchema = z.object({ counter: counterSchema, body: healthReportBodySchema }).strict();
 export type QueuedReport = z.infer<typeof queuedReportSchema>;

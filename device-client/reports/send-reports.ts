@@ -11,9 +11,8 @@
 // waits in order for the next flush.
 import { describeZodIssues } from '../../platform/zod-issues.js';
 import { healthReportSchema, type HealthReportBody } from '../../schemas/device-api.js';
-import { GatewayRefusedError, GatewayUnreachableError, type GatewayClient } from '../agent/gateway-client.js';
-import type { DeviceKey } from './device-key.js';
-import { signPayload } from './envelope.js';
+import { signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
+import { GatewayRefusedError, GatewayUnreachableError, type GatewayClient } from '../gateway/gateway-client.js';
 import type { ReportQueue } from './queue.js';
 
 export interface FlushResult {

@@ -18,8 +18,7 @@ import {
   type ReportResponse,
   type SignedEnvelope,
 } from '../../schemas/device-api.js';
-import type { DeviceKey } from '../reports/device-key.js';
-import { signPayload } from '../reports/envelope.js';
+import { signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
 
 /** The gateway could not be reached (connection refused, reset, timeout). */
 export class GatewayUnreachableError extends Error {

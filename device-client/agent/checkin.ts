@@ -1,0 +1,141 @@
+// One round of the device's life with the gateway, as a library call so a fleet simulator can run
+// many devices in one process (each Device carries its own config, state dir, slots and key; the
+// only process-wide state is the opt-in crash-point environment of the power-cut harness):
+//   boot check (idempotent: commits or rejects a trial boot, records a fallback)  -> reports
+//   finish an install a restart interrupted
+//   signed check-in (fresh nonce) -> none | hold | update | rollback, acted on    -> reports
+//   send queued reports in order (fresh nonce each, counter fixed at creation)
+import type { CheckinResponse } from '../../schemas/device-api.js';
+import type { DeviceKey } from '../../schemas/device-envelope.js';
+import { GatewayClient, GatewayRefusedError, GatewayUnreachableError } from '../gateway/gateway-client.js';
+import type { MetricsSampler } from '../reports/metrics.js';
+import { flushReports, type FlushResult } from '../reports/send-reports.js';
+import { actOnOffer, type OfferOutcome } from './act-on-offer.js';
+import type { BootCheckOptions, BootCheckResult } from './boot-check.js';
+import { writeCheckinRecord } from './checkin-record.js';
+import type { Device } from './device.js';
+import type { RetryPolicy } from './download.js';
+import { deviceKeyFor, enrollDevice, readEnrollment } from './enroll.js';
+import type { GatewaySourceOptions } from './gateway-source.js';
+import { resumeInstall, type InstallResult } from './install.js';
+import { bootCheckAndReport, recordFailure, reportInstalled, startRound, type UpdateFailure } from './report-outcome.js';
+import type { RollbackResult } from './rollback.js';
+import { sourceOpener } from './sources.js';
+
+export interface AgentOptions {
+  /** Default: a client for config.gatewayUrl. */
+  client?: GatewayClient;
+  /** Default: stateDir/device-key.pem (made on first use). */
+  key?: DeviceKey;
+  /** Enroll first when the state dir has no enrollment record and a token is given. */
+  enrollmentToken?: string;
+  /** Figures for reports; default: the system's (a simulator passes one per device). */
+  metrics?: MetricsSampler;
+  /** Overrides of config.download (attempts, backoff, stall timeout). */
+  retry?: Partial<RetryPolicy>;
+  /** [0, 1) for backoff and poll jitter. */
+  random?: () => number;
+  /** false: skip the boot check (the caller ran it). Options replace the configured health checks. */
+  bootCheck?: false | BootCheckOptions;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  onDownload?: GatewaySourceOptions['onDownload'];
+}
+
+export type CheckInOutcome =
+  | OfferOutcome
+  | 'offline' // gateway unreachable: reports stay queued
+  | 'refused'; // gateway refused the check-in (not enrolled, revoked, ...)
+
+export interface CheckInResult {
+  deviceId: string;
+  bootCheck?: BootCheckResult;
+  resumed?: InstallResult;
+  outcome: CheckInOutcome;
+  response?: CheckinResponse;
+  install?: InstallResult;
+  rollback?: RollbackResult;
+  failure?: UpdateFailure;
+  /** Why the check-in did not happen (offline, refused). */
+  error?: string;
+  /** Counters of the reports queued during this round. */
+  queued: number[];
+  reports: FlushResult | { skipped: string };
+  /** When to check in next (the gateway's word, else config.intervals.checkSeconds). */
+  pollAfterSeconds: number;
+}
+
+export async function checkInOnce(device: Device, options: AgentOptions = {}): Promise<CheckInResult> {
+  const { config } = device;
+  if (!config.gatewayUrl) throw new Error('no gatewayUrl in the device configuration');
+  const log = options.log ?? (() => undefined);
+  const client = options.client ?? new GatewayClient(config.gatewayUrl);
+  const round = startRound(device, { metrics: options.metrics, log, signal: options.signal });
+  const retry: RetryPolicy = { ...config.download, ...options.retry };
+  // Fields are added in the order they happen (the --json output keeps that order).
+  const result: CheckInResult = { deviceId: config.deviceId, outcome: 'nothing', queued: round.queued, reports: { skipped: 'not sent yet' }, pollAfterSeconds: config.intervals.checkSeconds };
+  const sourceSettings = { stateDir: config.stateDir, retry, log, signal: options.signal };
+
+  if (options.bootCheck !== false) {
+    const checked = await bootCheckAndReport(device, { metrics: round.metrics, health: options.bootCheck });
+    round.queued.push(...checked.queued);
+    result.bootCheck = checked.result;
+  }
+  if (await device.journal.read()) {
+    try {
+      result.resumed = await resumeInstall(device, sourceOpener(device.scratchDir, sourceSettings), log);
+      await reportInstalled(round, result.resumed);
+    } catch (error) {
+      result.outcome = 'failed';
+      result.failure = await recordFailure(round, error, undefined);
+    }
+  }
+
+  const key = options.key ?? (await deviceKeyFor(config));
+  try {
+    if (options.enrollmentToken && !(await readEnrollment(config.stateDir))) await enrollDevice(config, { token: options.enrollmentToken, client });
+    result.response = await client.checkin(key, await checkinBody(device));
+    result.pollAfterSeconds = result.response.pollAfterSeconds;
+  } catch (error) {
+    if (!(error instanceof GatewayUnreachableError) && !(error instanceof GatewayRefusedError)) throw error;
+    result.outcome = error instanceof GatewayUnreachableError ? 'offline' : 'refused';
+    result.error = error.message;
+  }
+
+  if (result.response && !result.failure) {
+    Object.assign(result, await actOnOffer({ round, response: result.response, client, retry, random: options.random, onDownload: options.onDownload }));
+  }
+
+  result.reports =
+    result.outcome === 'offline' ? { skipped: 'gateway unreachable; reports stay queued' } : await flushReports(round.queue, client, key, log);
+  await writeCheckinRecord(config.stateDir, {
+    at: new Date().toISOString(),
+    gatewayUrl: client.baseUrl,
+    result: result.outcome === 'offline' ? 'offline' : result.outcome === 'refused' ? 'refused' : 'ok',
+    action: result.response?.action,
+    version: result.response?.action === 'update' ? result.response.release.version : result.response?.action === 'rollback' ? result.response.targetVersion : undefined,
+    rolloutId: result.response && 'rolloutId' in result.response ? result.response.rolloutId : undefined,
+    reason: result.response && 'reason' in result.response ? result.response.reason : result.error,
+    outcome: result.failure ? `failed (${result.failure.kind}): ${result.failure.message}` : result.outcome,
+    pollAfterSeconds: result.pollAfterSeconds,
+  });
+  return result;
+}
+
+async function checkinBody(device: Device) {
+  const { config } = device;
+  const booted = await device.bootedSlot();
+  const agent = await device.agentState.read();
+  const image = agent.slots[booted];
+  if (!image) throw new Error(`slot ${booted} holds no image this agent verified; provision the device first`);
+  return {
+    type: 'checkin' as const,
+    deviceId: config.deviceId,
+    hardwareId: config.hardwareId,
+    currentVersion: image.version,
+    imageSha256: image.sha256,
+    bootedSlot: booted,
+    securityVersion: agent.securityVersion,
+    supportedDeltaFormats: config.deltas.formats,
+  };
+}

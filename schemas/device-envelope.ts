@@ -1,0 +1,66 @@
+// The signed envelope every device message travels in, spoken alike by device, gateway and
+// simulator: canonical JSON bytes, base64, plus a signature over exactly those bytes, and the
+// device key types it may be signed with. Signing and verification live together so no side can
+// drift. Ed25519 signs the bytes directly; ECDSA P-256 signs their SHA-256 and emits DER (X9.62).
+import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { canonicalJsonBytes } from './manifest.js';
+import type { KeyAlgorithm, SignedEnvelope } from './device-api.js';
+
+export interface DeviceKey {
+  algorithm: KeyAlgorithm;
+  privateKey: KeyObject;
+  /** SPKI PEM, what POST /v1/enroll takes. */
+  publicKeyPem: string;
+}
+
+export function generateDeviceKey(algorithm: KeyAlgorithm): DeviceKey {
+  const { privateKey } =
+    algorithm === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  return fromPrivateKey(privateKey);
+}
+
+/** The algorithm follows from the key itself, so a file cannot claim the wrong one. */
+export function fromPrivateKey(privateKey: KeyObject): DeviceKey {
+  const algorithm = algorithmOf(privateKey);
+  return { algorithm, privateKey, publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+export function algorithmOf(key: KeyObject): KeyAlgorithm {
+  if (key.asymmetricKeyType === 'ed25519') return 'ed25519';
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ecdsa-p256-sha256';
+  throw new Error(`unsupported device key type ${key.asymmetricKeyType}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}: use Ed25519 or ECDSA P-256`);
+}
+
+function digestFor(algorithm: KeyAlgorithm): string | null {
+  return algorithm === 'ed25519' ? null : 'sha256';
+}
+
+export function signPayload(payload: unknown, key: DeviceKey): SignedEnvelope {
+  const bytes = Buffer.from(canonicalJsonBytes(payload));
+  const signature = sign(digestFor(key.algorithm), bytes, { key: key.privateKey, dsaEncoding: 'der' });
+  return { payload: bytes.toString('base64'), signature: signature.toString('base64'), algorithm: key.algorithm };
+}
+
+/** Payload bytes of an envelope (not yet verified: only look at them to find the signer). */
+export function envelopePayloadBytes(envelope: SignedEnvelope): Buffer {
+  return Buffer.from(envelope.payload, 'base64');
+}
+
+/**
+ * True when the signature over the payload bytes verifies with the enrolled key, and the envelope
+ * names the algorithm the key was enrolled with (no algorithm substitution).
+ */
+export function verifyEnvelope(envelope: SignedEnvelope, enrolled: { publicKeyPem: string; keyAlgorithm: KeyAlgorithm }): boolean {
+  if (envelope.algorithm !== enrolled.keyAlgorithm) return false;
+  let key: KeyObject;
+  try {
+    key = createPublicKey(enrolled.publicKeyPem);
+  } catch {
+    return false;
+  }
+  try {
+    return verify(digestFor(envelope.algorithm), envelopePayloadBytes(envelope), { key, dsaEncoding: 'der' }, Buffer.from(envelope.signature, 'base64'));
+  } catch {
+    return false; // malformed DER and the like: a bad signature, not a server error
+  }
+}

@@ -1,0 +1,81 @@
+// The `ota-device` program itself (a child process, as a script runs it): `--version` before any
+// command is the agent's version; after `install` or `provision` it is the release's version and
+// reaches the command (it used to be swallowed by the program, printing 0.1.0 and exiting 0).
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeviceStatus } from '../../device-client/agent/status.js';
+import { projectRoot } from '../../platform/paths.js';
+import { buildDeviceCli, runDeviceCli } from '../support/device-cli.js';
+
+interface Setup {
+  root: string;
+  /** Runnable ota-device entry over the transpiled sources. */
+  cli: string;
+  /** A device with file slots and a state-file bootloader, not provisioned yet. */
+  configPath: string;
+  /** The package version `ota-device --version` prints. */
+  version: string;
+}
+let setup: Setup;
+
+async function prepare(): Promise<Setup> {
+  const root = await mkdtemp(join(tmpdir(), 'ota-device-cli-'));
+  const dir = join(root, 'device');
+  await mkdir(join(dir, 'state'), { recursive: true });
+  await writeFile(join(dir, 'slot-a.img'), Buffer.alloc(4096, 0xa5));
+  await writeFile(join(dir, 'slot-b.img'), Buffer.alloc(4096, 0x5a));
+  await writeFile(join(dir, 'cmdline'), 'console=ttyS0 ota.slot=A\n');
+  await writeFile(join(dir, 'trusted_root.json'), '{}\n');
+  const configPath = join(dir, 'device.json');
+  const config = {
+    deviceId: 'cli-test',
+    hardwareId: 'cli-test-board',
+    slots: { A: 'slot-a.img', B: 'slot-b.img' },
+    bootloader: { kind: 'state-file', path: 'boot-state.json' },
+    cmdlinePath: 'cmdline',
+    trust: { trustedRootPath: 'trusted_root.json' },
+    stateDir: 'state',
+  };
+  await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
+  const { version } = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+  return { root, cli: await buildDeviceCli(join(root, 'cli')), configPath, version };
+}
+
+beforeAll(async () => {
+  setup = await prepare();
+}, 300_000);
+
+afterAll(async () => {
+  if (setup) await rm(setup.root, { recursive: true, force: true });
+});
+
+describe('ota-device --version', () => {
+  it('before any command prints the agent version and nothing else', async () => {
+    for (const flag of ['--version', '-V']) {
+      const run = await runDeviceCli(setup.cli, [flag]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toBe(`${setup.version}\n`);
+    }
+  });
+
+  it('provision --version V records V as the factory image version', async () => {
+    const run = await runDeviceCli(setup.cli, ['--config', setup.configPath, 'provision', '--slot', 'A', '--version', '1.0.0', '--boot-state']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('slot A holds 1.0.0');
+    // --config after the command works as before it.
+    const status = await runDeviceCli(setup.cli, ['status', '--json', '--config', setup.configPath]);
+    expect(status.code, status.stderr).toBe(0);
+    expect((JSON.parse(status.stdout) as DeviceStatus).slots.A.image?.version).toBe('1.0.0');
+  });
+
+  it('install --version 9.9.9 BUNDLE reaches install, which refuses it (non-zero exit, not the agent version)', async () => {
+    const bundle = join(setup.root, 'empty-bundle');
+    await mkdir(bundle, { recursive: true });
+    const run = await runDeviceCli(setup.cli, ['--config', setup.configPath, 'install', '--version', '9.9.9', bundle]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).not.toContain(setup.version);
+    expect(run.stderr).toMatch(/has no release 9\.9\.9 for cli-test-board/);
+  });
+});
