@@ -178,6 +178,12 @@ class StepBuilder {
       return this.breach(verdict.reason, figures);
     }
     if (ringPolicy.decisionDeadline && bakedMs >= parseDuration(ringPolicy.decisionDeadline)) {
+      if (ringPolicy.atDeadline === 'pass') {
+        ring.state = 'passed';
+        this.decide({ ring: ring.name, action: 'pass', reason: `undecided at its decision deadline (${ringPolicy.decisionDeadline}); the policy passes it: ${verdict.reason}`, figures });
+        this.p.ringIndex++;
+        return this.continue();
+      }
       return this.hold('inconclusive', `undecided ${ringPolicy.decisionDeadline} after the ring opened (its decision deadline): ${verdict.reason}`, figures);
     }
     if (changed) this.decide({ ring: ring.name, action: 'wait', reason: verdict.reason, figures });

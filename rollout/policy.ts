@@ -65,6 +65,11 @@ const ringSchema = z
      * until a person approves (the ring counts as passed) or aborts. Required with sequential statistics.
      */
     decisionDeadline: durationSchema.optional(),
+    /**
+     * What an undecided ring does at its deadline: hold as inconclusive for a person (default), or
+     * pass (a halt still needs the halt boundary, so α is kept; it costs power, which `ota rollout plan` shows).
+     */
+    atDeadline: z.enum(['inconclusive', 'pass']).optional(),
   })
   .strict();
 
@@ -151,6 +156,9 @@ export const rolloutPolicySchema = z
         if (!ring.tripwire && stats.baselineRate + effect >= 1) {
           ctx.addIssue({ code: 'custom', path: ['rings', i, 'minEffect'], message: `baselineRate + minEffect must be below 1 (${stats.baselineRate} + ${effect})` });
         }
+      }
+      if (ring.atDeadline === 'pass' && !ring.decisionDeadline) {
+        ctx.addIssue({ code: 'custom', path: ['rings', i, 'atDeadline'], message: 'needs a decisionDeadline' });
       }
       if (ring.decisionDeadline && parseDuration(ring.decisionDeadline) < parseDuration(ring.bakeTime)) {
         ctx.addIssue({ code: 'custom', path: ['rings', i, 'decisionDeadline'], message: `must not be shorter than the bake time (${ring.decisionDeadline} < ${ring.bakeTime})` });

@@ -179,3 +179,18 @@ describe('health error limit', () => {
     expect(d.see({ kind: 'woke' }, POLL).next).toEqual({ kind: 'read-health', ring: 'canary' });
   });
 });
+
+describe('atDeadline: pass', () => {
+  it('an undecided ring whose policy says pass passes at its deadline instead of holding', () => {
+    const req = request();
+    const rings = req.policy.rings.map((r, i) => (i === 0 ? { ...r, atDeadline: 'pass' as const } : r));
+    const d = new Drive({ ...req, policy: { ...req.policy, rings } });
+    d.baking();
+    expect(d.see({ kind: 'health', health: health(100, 40, 2) }, HOUR).progress.state).toBe('running');
+    const passed = d.see({ kind: 'health', health: health(100, 40, 2) }, HOUR);
+    expect(passed.progress).toMatchObject({ state: 'running', ringIndex: 1 });
+    expect(passed.progress.hold).toBeUndefined();
+    expect(passed.progress.decisions.at(-1)!.reason).toMatch(/undecided at its decision deadline \(2h\); the policy passes it/);
+    expect(passed.next).toEqual({ kind: 'open-ring', ring: 'fleet' });
+  });
+});
