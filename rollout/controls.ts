@@ -19,12 +19,18 @@ export function resumeRollout(p: RolloutProgress, input: ControlInput | undefine
 
 /** Why an approval is refused now, if it is. */
 export function approvalRefusal(p: RolloutProgress): string | undefined {
+  if (p.hold?.approved) return `the ${p.hold.reason} hold of ring ${p.hold.ring} is already approved`;
   return p.waitingApprovalFor ? undefined : `nothing is waiting for approval (rollout is ${p.state})`;
 }
 
 /** Approves the ring that waits for a person (check approvalRefusal first). */
 export function approveRing(p: RolloutProgress, input: ControlInput | undefined, now: number): RolloutProgress {
   const ring = p.waitingApprovalFor!;
+  if (p.hold && !p.hold.approved) {
+    // A hold (inconclusive ring, health errors): the person says continue.
+    const reason = input?.reason ?? (p.hold.reason === 'inconclusive' ? 'approved: the undecided ring counts as passed' : 'approved: read ring health again');
+    return noteDecision({ ...p, hold: { ...p.hold, approved: true } }, { ring, action: 'approve', reason, by: input?.by }, now);
+  }
   return noteDecision({ ...p, approvedRings: [...p.approvedRings, ring] }, { ring, action: 'approve', reason: input?.reason ?? 'approved', by: input?.by }, now);
 }
 

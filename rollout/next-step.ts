@@ -6,7 +6,7 @@ import { parseDuration } from './duration.js';
 import { msUntilWindow } from './maintenance-window.js';
 import { exposure, isFinalRolloutState, withDecision } from './progress.js';
 import type { Decision, RingStatus, RolloutPlan, RolloutProgress, RolloutRequest } from './types.js';
-import { ringVerdict, type RingHealth } from './verdict.js';
+import { ringVerdict, sequentialRingCount, type RingHealth } from './verdict.js';
 
 /** What the workflow learned from the last awaited action. */
 export type Observation =
@@ -16,6 +16,8 @@ export type Observation =
   | { kind: 'planned'; plan: RolloutPlan }
   | { kind: 'ring-opened' }
   | { kind: 'health'; health: RingHealth }
+  /** Reading the ring's health failed (after the activity's own retries). */
+  | { kind: 'health-error'; error: string }
   | { kind: 'remaining'; devices: number }
   /** A wait ended: its condition held, its timer fired, or an abort came. */
   | { kind: 'woke' };
@@ -30,7 +32,7 @@ export type Command =
   | { kind: 'close-rolled-back' };
 
 /** What a wait waits for, besides an abort (which ends every wait). */
-export type WaitFor = 'abort' | 'resume' | 'approval' | 'unpaused';
+export type WaitFor = 'abort' | 'resume' | 'approval' | 'unpaused' | 'hold-released';
 
 export type Await =
   | { kind: 'prepare' }
@@ -65,6 +67,8 @@ export function waitIsOver(p: RolloutProgress, wait: Extract<Await, { kind: 'wai
       return p.waitingApprovalFor !== undefined && p.approvedRings.includes(p.waitingApprovalFor);
     case 'unpaused':
       return !p.paused;
+    case 'hold-released':
+      return !p.hold || p.hold.approved === true;
   }
 }
 
@@ -80,6 +84,8 @@ export function nextStep(progress: RolloutProgress, observation: Observation, ct
       return step.ringOpened();
     case 'health':
       return step.health(observation.health);
+    case 'health-error':
+      return step.healthError(observation.error);
     case 'remaining':
       return step.remaining(observation.devices);
     case 'woke':
@@ -133,6 +139,9 @@ class StepBuilder {
     const ring = this.ring;
     ring.state = 'baking';
     ring.openedAt = new Date(this.ctx.now).toISOString();
+    ring.testPassed = undefined;
+    const deadline = this.policy.rings[this.p.ringIndex]!.decisionDeadline;
+    ring.deadlineAt = deadline ? new Date(this.ctx.now + parseDuration(deadline)).toISOString() : undefined;
     this.p.ringOpenedAt = this.ctx.now;
     this.decide({ ring: ring.name, action: 'open-ring', reason: `${ring.assigned} devices may now get ${this.ctx.request.releaseVersion}` });
     return this.continue();
@@ -142,13 +151,18 @@ class StepBuilder {
   health(health: RingHealth): Step {
     const ring = this.ring;
     const ringPolicy = this.policy.rings[this.p.ringIndex]!;
+    const bakedMs = this.ctx.now - (this.p.ringOpenedAt ?? this.ctx.now);
+    this.p.healthErrors = 0;
     const verdict = ringVerdict({
       ring: ringPolicy,
       health,
-      bakedMs: this.ctx.now - (this.p.ringOpenedAt ?? this.ctx.now),
+      bakedMs,
       bakeTimeMs: parseDuration(ringPolicy.bakeTime),
       statistics: this.policy.statistics,
+      sequentialRings: sequentialRingCount(this.policy.rings),
+      testPassed: ring.testPassed,
     });
+    if (verdict.figures.sequential?.passed) ring.testPassed = true;
     const changed = ring.verdict?.verdict !== verdict.verdict || ring.verdict?.reason !== verdict.reason;
     ring.health = health;
     ring.verdict = verdict;
@@ -163,8 +177,55 @@ class StepBuilder {
       ring.state = 'breached';
       return this.breach(verdict.reason, figures);
     }
+    if (ringPolicy.decisionDeadline && bakedMs >= parseDuration(ringPolicy.decisionDeadline)) {
+      if (ringPolicy.atDeadline === 'pass') {
+        ring.state = 'passed';
+        this.decide({ ring: ring.name, action: 'pass', reason: `undecided at its decision deadline (${ringPolicy.decisionDeadline}); the policy passes it: ${verdict.reason}`, figures });
+        this.p.ringIndex++;
+        return this.continue();
+      }
+      return this.hold('inconclusive', `undecided ${ringPolicy.decisionDeadline} after the ring opened (its decision deadline): ${verdict.reason}`, figures);
+    }
     if (changed) this.decide({ ring: ring.name, action: 'wait', reason: verdict.reason, figures });
     return this.done({ kind: 'wait', for: 'abort', timeoutMs: this.pollMs, continueAsNew: true });
+  }
+
+  /** A failed health read: poll again, or hold once the policy's healthErrorLimit is reached in a row. */
+  healthError(error: string): Step {
+    const errors = (this.p.healthErrors ?? 0) + 1;
+    this.p.healthErrors = errors;
+    if (errors >= this.policy.healthErrorLimit) {
+      return this.hold('health-errors', `${errors} health reads in a row failed (limit ${this.policy.healthErrorLimit}); last: ${error}`, { errors, error });
+    }
+    return this.done({ kind: 'wait', for: 'abort', timeoutMs: this.pollMs });
+  }
+
+  /** Hold the rollout for a person: approve continues, abort aborts. Never left running undecided. */
+  private hold(reason: 'inconclusive' | 'health-errors', detail: string, figures: unknown): Step {
+    const ring = this.ring;
+    this.p.hold = { reason, ring: ring.name, detail, since: new Date(this.ctx.now).toISOString() };
+    this.p.waitingApprovalFor = ring.name;
+    this.p.state = 'waiting-approval';
+    this.decide({ ring: ring.name, action: 'hold', reason: `${reason}: ${detail}; approve to continue, or abort`, figures });
+    return this.done({ kind: 'wait', for: 'hold-released' });
+  }
+
+  /** A person approved a hold: an inconclusive ring counts as passed; after health errors, health is read again. */
+  private releaseHold(): Step {
+    const hold = this.p.hold!;
+    const ring = this.ring;
+    this.p.hold = undefined;
+    this.p.waitingApprovalFor = undefined;
+    this.p.state = 'running';
+    this.p.healthErrors = 0;
+    if (hold.reason === 'inconclusive') {
+      ring.state = 'passed';
+      this.decide({ ring: ring.name, action: 'pass', reason: 'inconclusive ring passed by a person' });
+      this.p.ringIndex++;
+      return this.continue();
+    }
+    this.decide({ ring: ring.name, action: 'resume-health', reason: 'health is read again' });
+    return this.continue();
   }
 
   private breach(reason: string, figures: unknown): Step {
@@ -223,6 +284,11 @@ class StepBuilder {
     if (!p.plan) return this.done({ kind: 'prepare' });
     if (p.ringIndex >= p.rings.length) return this.finish();
     const ring = this.ring;
+
+    if (p.hold) {
+      if (!p.hold.approved) return this.done({ kind: 'wait', for: 'hold-released' });
+      return this.releaseHold();
+    }
 
     if (p.state === 'halted') {
       // Halted: hold until a person resumes (retry the ring) or aborts.
@@ -286,6 +352,7 @@ class StepBuilder {
 
   private abort(aborted: { reason: string; by?: string }): Step {
     this.p.waitingApprovalFor = undefined;
+    this.p.hold = undefined;
     this.commands.push({ kind: 'abort', reason: aborted.reason });
     this.decide({ action: 'abort', reason: aborted.reason, by: aborted.by });
     this.p.state = 'aborted';

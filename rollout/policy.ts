@@ -51,8 +51,60 @@ const ringSchema = z
     onBreach: z.enum(['halt', 'rollback']),
     /** A person must approve before devices of this ring get the release. */
     approval: z.boolean().default(false),
+    /**
+     * Sequential statistics only: this ring applies its absolute thresholds and nothing else (a ring
+     * too small for the test, e.g. a 5-device canary that halts on any boot failure). Uses no α.
+     */
+    tripwire: z.boolean().optional(),
+    /** Sequential statistics only: this ring's smallest harmful effect (absolute), instead of statistics.minEffect. */
+    minEffect: z.number().gt(0).lt(1).optional(),
+    /** Sequential statistics only: this ring's miss probability, instead of statistics.beta. */
+    beta: z.number().gt(0).lt(0.5).optional(),
+    /**
+     * Longest the ring may stay undecided after it opens: then the rollout holds as `inconclusive`
+     * until a person approves (the ring counts as passed) or aborts. Required with sequential statistics.
+     */
+    decisionDeadline: durationSchema.optional(),
+    /**
+     * What an undecided ring does at its deadline: hold as inconclusive for a person (default), or
+     * pass (a halt still needs the halt boundary, so α is kept; it costs power, which `ota rollout plan` shows).
+     */
+    atDeadline: z.enum(['inconclusive', 'pass']).optional(),
   })
   .strict();
+
+const simpleStatisticsSchema = z
+  .object({
+    /** simple: compare observed rates; wilson: use confidence bounds so small canaries cannot pass or fail on luck. */
+    mode: z.enum(['simple', 'wilson']).default('simple'),
+    confidence: z.number().gt(0.5).lt(1).default(0.95),
+  })
+  .strict();
+
+/** sequential: Wald's SPRT per ring at every poll (rollout/sequential-test.ts, docs/rollout-decision-rule.md). */
+const sequentialStatisticsSchema = z
+  .object({
+    mode: z.literal('sequential'),
+    /** Whole rollout's probability of halting a good release, split over the rings that are not tripwires. */
+    alpha: z.number().gt(0).lt(0.5),
+    /** Probability of passing a release that is worse by minEffect (per ring). */
+    beta: z.number().gt(0).lt(0.5),
+    /** Smallest harmful effect, absolute: 0.03 = 3 percentage points over baselineRate. */
+    minEffect: z.number().gt(0).lt(1),
+    /** Background failure rate of a good release (devices fail for other reasons too). */
+    baselineRate: z.number().gt(0).lt(1),
+  })
+  .strict();
+
+const statisticsSchema = z
+  .preprocess(
+    // No mode given: simple, as before sequential existed.
+    (v) => (v && typeof v === 'object' && !Array.isArray(v) && !('mode' in v) ? { ...v, mode: 'simple' } : v),
+    z.discriminatedUnion('mode', [simpleStatisticsSchema.extend({ mode: z.enum(['simple', 'wilson']) }), sequentialStatisticsSchema], {
+      error: (issue) => (issue.code === 'invalid_union' ? 'mode must be simple, wilson or sequential' : undefined),
+    }),
+  )
+  .default({ mode: 'simple', confidence: 0.95 });
 
 const windowSchema = z
   .object({
@@ -72,14 +124,7 @@ export const rolloutPolicySchema = z
       })
       .strict(),
     rings: z.array(ringSchema).min(1),
-    statistics: z
-      .object({
-        /** simple: compare observed rates; wilson: use confidence bounds so small canaries cannot pass or fail on luck. */
-        mode: z.enum(['simple', 'wilson']).default('simple'),
-        confidence: z.number().gt(0.5).lt(1).default(0.95),
-      })
-      .strict()
-      .default({ mode: 'simple', confidence: 0.95 }),
+    statistics: statisticsSchema,
     /** Most devices that may ever be on the release before the last ring is approved. */
     exposureBudget: sizeSchema,
     maxConcurrentInstalls: z.int().min(1),
@@ -87,11 +132,37 @@ export const rolloutPolicySchema = z
     maintenanceWindows: z.array(windowSchema).default([]),
     /** How often ring health is read while baking. */
     pollInterval: durationSchema.default('30s'),
+    /** This many failed health reads in a row hold the rollout (reason health-errors) until a person approves or aborts. */
+    healthErrorLimit: z.int().min(1).default(4),
   })
   .strict()
   .superRefine((policy, ctx) => {
     const names = new Set<string>();
+    const sequential = policy.statistics.mode === 'sequential';
+    if (sequential && policy.rings.every((r) => r.tripwire)) {
+      ctx.addIssue({ code: 'custom', path: ['rings'], message: 'sequential statistics need at least one ring that is not a tripwire' });
+    }
     policy.rings.forEach((ring, i) => {
+      if (!sequential) {
+        for (const key of ['tripwire', 'minEffect', 'beta'] as const) {
+          if (ring[key] !== undefined) {
+            ctx.addIssue({ code: 'custom', path: ['rings', i, key], message: `${key} applies only with statistics.mode sequential` });
+          }
+        }
+      } else {
+        if (!ring.decisionDeadline) ctx.addIssue({ code: 'custom', path: ['rings', i, 'decisionDeadline'], message: 'required with sequential statistics (e.g. 1d): an undecided ring must not wait forever' });
+        const stats = policy.statistics as SequentialStatistics;
+        const effect = ring.minEffect ?? stats.minEffect;
+        if (!ring.tripwire && stats.baselineRate + effect >= 1) {
+          ctx.addIssue({ code: 'custom', path: ['rings', i, 'minEffect'], message: `baselineRate + minEffect must be below 1 (${stats.baselineRate} + ${effect})` });
+        }
+      }
+      if (ring.atDeadline === 'pass' && !ring.decisionDeadline) {
+        ctx.addIssue({ code: 'custom', path: ['rings', i, 'atDeadline'], message: 'needs a decisionDeadline' });
+      }
+      if (ring.decisionDeadline && parseDuration(ring.decisionDeadline) < parseDuration(ring.bakeTime)) {
+        ctx.addIssue({ code: 'custom', path: ['rings', i, 'decisionDeadline'], message: `must not be shorter than the bake time (${ring.decisionDeadline} < ${ring.bakeTime})` });
+      }
       if (names.has(ring.name)) ctx.addIssue({ code: 'custom', path: ['rings', i, 'name'], message: `duplicate ring name ${ring.name}` });
       names.add(ring.name);
       const previous = policy.rings[i - 1];
@@ -106,6 +177,9 @@ export const rolloutPolicySchema = z
 
 export type RolloutPolicy = z.infer<typeof rolloutPolicySchema>;
 export type RingPolicy = RolloutPolicy['rings'][number];
+export type RolloutStatistics = RolloutPolicy['statistics'];
+export type SequentialStatistics = z.infer<typeof sequentialStatisticsSchema>;
+export type SimpleStatistics = Exclude<RolloutStatistics, SequentialStatistics>;
 export type RingThresholds = RingPolicy['thresholds'];
 export type Size = z.infer<typeof sizeSchema>;
 

@@ -49,6 +49,8 @@ export function rolloutStatus(request: RolloutRequest, p: RolloutProgress): Roll
     exposure: { devices: exposure(p.rings), budget: p.plan?.exposureBudget ?? 0, fleet: p.plan?.fleetSize ?? 0 },
     paused: p.paused,
     waitingApprovalFor: p.waitingApprovalFor,
+    hold: p.hold,
+    healthErrors: p.healthErrors ?? 0,
     decisions: p.decisions,
   };
 }

@@ -33,6 +33,20 @@ export interface RingStatus {
   openedAt?: string;
   health?: RingHealth;
   verdict?: RingVerdict;
+  /** Sequential statistics: the test reached its pass boundary at a look of this ring (kept). */
+  testPassed?: boolean;
+  /** When the ring holds as inconclusive if still undecided (its decisionDeadline after opening). */
+  deadlineAt?: string;
+}
+
+/** Why a rollout holds for a person: approve continues (the ring counts as passed, or health is read again), abort aborts. */
+export interface RolloutHold {
+  reason: 'inconclusive' | 'health-errors';
+  ring: string;
+  detail: string;
+  since: string;
+  /** A person approved: the next step continues. */
+  approved?: boolean;
 }
 
 export type RolloutState = 'starting' | 'running' | 'waiting-approval' | 'paused' | 'halted' | 'rolling-back' | 'rolled-back' | 'completed' | 'aborted';
@@ -56,6 +70,10 @@ export interface RolloutStatus {
   exposure: { devices: number; budget: number; fleet: number };
   paused: boolean;
   waitingApprovalFor?: string;
+  /** Holding for a person (inconclusive ring, or too many health read errors). */
+  hold?: RolloutHold;
+  /** Failed health reads in a row (a good read resets it). */
+  healthErrors: number;
   /** The most recent decisions (all are in the history). */
   decisions: Decision[];
 }
@@ -75,6 +93,10 @@ export interface RolloutProgress {
   resumeRequested: boolean;
   waitingApprovalFor?: string;
   abortRequested?: { reason: string; by?: string };
+  /** Holding for a person (inconclusive ring, or too many health read errors). */
+  hold?: RolloutHold;
+  /** Failed health reads in a row (a good read resets it; absent = 0, as in runs carried from before). */
+  healthErrors?: number;
   /** The most recent decisions (all are in the history). */
   decisions: Decision[];
   /** When the current ring was opened (epoch ms), for its bake time. */

@@ -1,7 +1,8 @@
 // The ring verdict: pass, wait or breach, from the ring's health figures and its policy.
 // Pure and deterministic, so the workflow calls it directly and records the figures it used.
 import { FAILURE_KINDS, type FailureKind } from '../schemas/failure-kinds.js';
-import type { RingPolicy } from './policy.js';
+import type { RingPolicy, RolloutStatistics } from './policy.js';
+import { sequentialDecision, splitAlpha, type CohortCounts, type SequentialDecision, type SequentialMethod } from './sequential-test.js';
 import { wilsonInterval } from './wilson.js';
 
 export interface RingHealth {
@@ -28,7 +29,27 @@ export interface RingVerdict {
     bound?: { lower: number; upper: number; confidence: number };
     bakedMs: number;
     bakeTimeMs: number;
+    /** Sequential statistics: the test's figures at this look. */
+    sequential?: SequentialFigures;
   };
+}
+
+export interface SequentialFigures {
+  decision: SequentialDecision;
+  method: SequentialMethod;
+  /** Log-likelihood ratio; halt at ≥ haltBoundary, pass at ≤ passBoundary. */
+  statistic: number;
+  haltBoundary: number;
+  passBoundary: number;
+  /** This ring's share of the policy's α, its β and the effect it tests for. */
+  alpha: number;
+  beta: number;
+  minEffect: number;
+  referenceRate: number;
+  /** More failures among the observed devices that would halt now (0 when halted). */
+  releaseFailuresToHalt: number | null;
+  /** The pass boundary has been reached, now or at an earlier look of this ring. */
+  passed: boolean;
 }
 
 export interface VerdictInput {
@@ -37,7 +58,23 @@ export interface VerdictInput {
   /** Time since the ring's devices were released. */
   bakedMs: number;
   bakeTimeMs: number;
-  statistics: { mode: 'simple' | 'wilson'; confidence: number };
+  statistics: RolloutStatistics;
+  /** Sequential: rings of the policy that are not tripwires (α is split over them); default 1. */
+  sequentialRings?: number;
+  /** Sequential: the test reached its pass boundary at an earlier look of this ring (a pass is kept). */
+  testPassed?: boolean;
+  /**
+   * Sequential: previous-release devices of the same rollout and window (control cohort). Absent:
+   * the test runs one-sample against baselineRate. (Nothing supplies it yet: needs heartbeats.)
+   */
+  control?: CohortCounts | null;
+  /** Sequential: background rate frozen before the ring opened; default statistics.baselineRate. */
+  referenceRate?: number;
+}
+
+/** Which rings of a policy run the sequential test (the others are tripwires). */
+export function sequentialRingCount(rings: readonly RingPolicy[]): number {
+  return rings.filter((r) => !r.tripwire).length;
 }
 
 export function ringVerdict(input: VerdictInput): RingVerdict {
@@ -65,6 +102,47 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
     const limit = t.perKind[kind];
     const n = health.failuresByKind[kind] ?? 0;
     if (limit?.count !== undefined && n > limit.count) return result('breach', `${n} ${kind} failures, more than the ${limit.count} allowed`);
+  }
+
+  if (statistics.mode === 'sequential' && !ring.tripwire) {
+    // Absolute rates stay a safety net once enough devices reported (counts were checked above).
+    if (health.reported >= needed && health.reported > 0) {
+      if (failureRate > t.failureRate) return result('breach', `failure rate ${pct(failureRate)} (${health.failed}/${health.reported}) is above the cap of ${pct(t.failureRate)}`);
+      const kindBreach = kindRateBreach(input, (failures) => failures / health.reported);
+      if (kindBreach) return result('breach', kindBreach);
+    }
+    const alpha = splitAlpha(statistics.alpha, Math.max(1, input.sequentialRings ?? 1), 1);
+    const beta = ring.beta ?? statistics.beta;
+    const minEffect = ring.minEffect ?? statistics.minEffect;
+    const test = sequentialDecision({
+      release: { observed: health.reported, failures: health.failed },
+      control: input.control ?? null,
+      policy: { alpha, beta, minEffect, baselineRate: statistics.baselineRate },
+      referenceRate: input.referenceRate,
+    });
+    const passed = test.decision !== 'halt' && (input.testPassed === true || test.decision === 'pass');
+    figures.sequential = {
+      decision: test.decision,
+      method: test.method,
+      statistic: test.statistic,
+      haltBoundary: test.haltBoundary,
+      passBoundary: test.passBoundary,
+      alpha,
+      beta,
+      minEffect,
+      referenceRate: test.referenceRate,
+      releaseFailuresToHalt: test.releaseFailuresToHalt,
+      passed,
+    };
+    const effect = `+${(minEffect * 100).toFixed(1)} pt`;
+    if (test.decision === 'halt') return result('breach', `sequential test (${effect}): ${test.reason}`);
+    if (!passed) {
+      const more = test.releaseFailuresToHalt ? `; ${test.releaseFailuresToHalt} more failures would halt` : '';
+      return result('wait', `sequential test (${effect}) undecided: ${test.reason}${more}`);
+    }
+    if (health.reported < needed) return result('wait', `test passed; ${health.reported} of the ${needed} reports needed`);
+    if (input.bakedMs < input.bakeTimeMs) return result('wait', `test passed; baking: ${seconds(input.bakedMs)} of ${seconds(input.bakeTimeMs)}`);
+    return result('pass', `sequential test (${effect}) passed${test.decision === 'pass' ? '' : ' at an earlier look'}: ${test.reason}`);
   }
 
   if (statistics.mode === 'wilson') {

@@ -7,6 +7,7 @@ import {
   condition,
   continueAsNew,
   defineQuery,
+  isCancellation,
   defineSignal,
   defineUpdate,
   proxyActivities,
@@ -23,6 +24,13 @@ import type { ControlInput, RolloutProgress, RolloutRequest, RolloutState, Rollo
 const fleet = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['RolloutInputError'] },
+});
+
+// Health reads fail fast into the next step (which counts them against healthErrorLimit) instead
+// of retrying forever inside one activity.
+const healthReads = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['RolloutInputError'] },
 });
 
 export const pauseSignal = defineSignal<[ControlInput]>('pause');
@@ -110,7 +118,12 @@ export async function rolloutWorkflow(request: RolloutRequest, carried?: Rollout
         await fleet.openRing(id, next.ring);
         return { kind: 'ring-opened' };
       case 'read-health':
-        return { kind: 'health', health: await fleet.readRingHealth(id, next.ring) };
+        try {
+          return { kind: 'health', health: await healthReads.readRingHealth(id, next.ring) };
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          return { kind: 'health-error', error: errorText(err) };
+        }
       case 'count-remaining':
         return { kind: 'remaining', devices: await fleet.devicesStillOnRelease(id) };
       case 'wait':
@@ -122,6 +135,11 @@ export async function rolloutWorkflow(request: RolloutRequest, carried?: Rollout
         return { kind: 'woke' };
     }
   }
+}
+
+function errorText(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string } };
+  return e.cause?.message ?? e.message ?? String(err);
 }
 
 function refuseIf(refusal: string | undefined): void {

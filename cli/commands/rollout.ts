@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { hostname, userInfo } from 'node:os';
 import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { readPolicyFile } from '../../rollout/policy-file.js';
+import { capabilityProblems, planRollout, sequentialStatistics } from '../../rollout/policy-plan.js';
 import { isFinalRolloutState } from '../../rollout/progress.js';
 import type { RolloutRequest } from '../../rollout/types.js';
 import { hardwareIdSchema, semverSchema } from '../../schemas/manifest.js';
@@ -13,9 +14,22 @@ import { abortUpdate, approveUpdate, pauseSignal, resumeSignal, rolloutStatusQue
 import { configFrom } from '../context.js';
 import { printResult } from '../output.js';
 import { renderRolloutStatus } from './rollout-format.js';
+import { renderRolloutPlan } from './rollout-plan-format.js';
 
 /** Visibility queries name the workflow type: the function's name, as the worker registers it. */
 const ROLLOUT_WORKFLOW_TYPE = rolloutWorkflow.name;
+
+function wholeNumber(name: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number ≥ ${min}, got ${text}`);
+  return n;
+}
+
+function rate(name: string, text: string): number {
+  const n = Number(text);
+  if (!(n >= 0 && n < 1)) throw new Error(`${name} must be a failure rate in [0, 1), e.g. 0.02, got ${text}`);
+  return n;
+}
 
 function operator(): string {
   return `${userInfo().username}@${hostname()}`;
@@ -32,13 +46,19 @@ export function registerRolloutCommands(program: Command): void {
     .requiredOption('--policy <file>', 'rollout policy (YAML or JSON)')
     .option('--channel <name>', 'release channel', 'stable')
     .option('--id <rollout-id>', 'rollout id (default: rollout-<hardware>-<release>-<time>)')
+    .option('--fleet <devices>', 'targeted fleet size for checking percent-sized rings of a sequential policy (count-sized rings are always checked)')
     .option('--json', 'print the rollout id and initial status as JSON')
-    .action(async (opts: { release: string; hardware: string; policy: string; channel: string; id?: string; json?: boolean }, command: Command) => {
+    .action(async (opts: { release: string; hardware: string; policy: string; channel: string; id?: string; fleet?: string; json?: boolean }, command: Command) => {
       const config = configFrom(command);
       const policy = readPolicyFile(opts.policy);
       const hardwareId = hardwareIdSchema.parse(opts.hardware);
       const releaseVersion = semverSchema.parse(opts.release);
       if (policy.target.hardware !== hardwareId) throw new Error(`policy targets hardware ${policy.target.hardware}, not ${hardwareId}`);
+      // A sequential ring that can never decide would hold every rollout: refuse before anything starts.
+      const fleetSize = opts.fleet === undefined ? undefined : wholeNumber('--fleet', opts.fleet, 1);
+      // Without --fleet, percent rings resolve as on a very large fleet: only count-sized rings can fail the check.
+      const problem = capabilityProblems(policy, fleetSize ?? Number.MAX_SAFE_INTEGER)[0];
+      if (problem) throw new Error(`refusing ${opts.policy}: ${problem.message} (see ota rollout plan)`);
       const rolloutId = opts.id ?? `rollout-${hardwareId}-${releaseVersion}-${Date.now().toString(36)}`;
       const { client, close } = await connectClient(config.temporal);
       try {
@@ -58,6 +78,33 @@ export function registerRolloutCommands(program: Command): void {
       } finally {
         await close();
       }
+    });
+
+  rollout
+    .command('plan')
+    .description('what a sequential policy can detect, its false-halt odds and time to decisions, from seeded simulations (no Temporal needed)')
+    .requiredOption('--policy <file>', 'rollout policy (YAML or JSON), statistics.mode sequential')
+    .requiredOption('--hardware <id>', 'hardware id the policy targets')
+    .option('--fleet <devices>', 'targeted fleet size', '10000')
+    .option('--noise <rate>', 'background failure rate of every device (default: the policy\'s baselineRate)')
+    .option('--runs <n>', 'seeded rollouts per scenario', '1000')
+    .option('--seed <n>', 'base seed', '1')
+    .option('--reports-per-poll <n>', 'final install reports per poll interval', '20')
+    .option('--json', 'print the plan as JSON')
+    .action((opts: { policy: string; hardware: string; fleet: string; noise?: string; runs: string; seed: string; reportsPerPoll: string; json?: boolean }) => {
+      const policy = readPolicyFile(opts.policy);
+      const hardwareId = hardwareIdSchema.parse(opts.hardware);
+      if (policy.target.hardware !== hardwareId) throw new Error(`policy targets hardware ${policy.target.hardware}, not ${hardwareId}`);
+      const stats = sequentialStatistics(policy);
+      if (!stats) throw new Error(`${opts.policy} uses ${policy.statistics.mode} statistics; ota rollout plan needs statistics.mode sequential`);
+      const report = planRollout(policy, {
+        fleetSize: wholeNumber('--fleet', opts.fleet, 1),
+        noise: opts.noise === undefined ? stats.baselineRate : rate('--noise', opts.noise),
+        runs: wholeNumber('--runs', opts.runs, 1),
+        seed: wholeNumber('--seed', opts.seed, 0),
+        reportsPerPoll: wholeNumber('--reports-per-poll', opts.reportsPerPoll, 1),
+      });
+      printResult(opts, report, () => renderRolloutPlan(report, opts.policy));
     });
 
   rollout
