@@ -9,7 +9,7 @@ import { ringTargets, type RolloutPolicy, type SequentialStatistics } from './po
 import { planPolicy, resolveRings, type PolicyPlan, type SimPolicy } from './rollout-simulation.js';
 import { ringCapability } from './sequential-test.js';
 
-export interface PlanInput {
+export interface FleetShape {
   fleetSize: number;
   /** Final install reports per poll interval (the pace of the simulated rings). */
   reportsPerPoll: number;
@@ -20,7 +20,7 @@ export function sequentialStatistics(policy: RolloutPolicy): SequentialStatistic
 }
 
 /** The simulation's view of a sequential policy on a fleet of this size. */
-export function simPolicyFor(policy: RolloutPolicy, input: PlanInput): SimPolicy {
+export function simPolicyFor(policy: RolloutPolicy, input: FleetShape): SimPolicy {
   const stats = sequentialStatistics(policy);
   if (!stats) throw new RangeError(`the policy uses ${policy.statistics.mode} statistics; planning needs statistics.mode sequential`);
   const targets = ringTargets(policy, input.fleetSize);
@@ -120,7 +120,7 @@ export interface RolloutPlanReport {
   problems: string[];
 }
 
-export interface PlanOptions extends PlanInput {
+export interface RolloutPlanOptions extends FleetShape {
   noise: number;
   runs: number;
   seed: number;
@@ -128,7 +128,7 @@ export interface PlanOptions extends PlanInput {
 
 export const PLAN_EXCESSES = [0.05, 0.2] as const;
 
-export function planRollout(policy: RolloutPolicy, options: PlanOptions): RolloutPlanReport {
+export function planRollout(policy: RolloutPolicy, options: RolloutPlanOptions): RolloutPlanReport {
   const sim = simPolicyFor(policy, options);
   const stats = sequentialStatistics(policy)!;
   const plan: PolicyPlan = planPolicy(sim, { noise: options.noise, runs: options.runs, seed: options.seed, badRates: PLAN_EXCESSES.map((e) => options.noise + e) });

@@ -303,7 +303,7 @@ export function simulateMany(policy: SimPolicy, scenario: SimScenario, runs: num
   };
 }
 
-export interface PlanOptions {
+export interface SimulationPlanOptions {
   /** Background failure rate of every device, release and control alike. */
   noise: number;
   runs: number;
@@ -339,7 +339,7 @@ export interface PolicyPlan {
 export const INCONCLUSIVE_WARNING = 0.01;
 
 /** Per-ring and whole-rollout figures for a policy at a background noise, over `runs` seeded rollouts per scenario. */
-export function planPolicy(policy: SimPolicy, options: PlanOptions): PolicyPlan {
+export function planPolicy(policy: SimPolicy, options: SimulationPlanOptions): PolicyPlan {
   const { noise, runs, seed } = options;
   const resolved = resolveRings(policy);
   const good = simulateMany(policy, { releaseRate: noise, controlRate: noise }, runs, seed);

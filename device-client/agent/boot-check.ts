@@ -7,7 +7,7 @@
 //   committed slot, activated one still pending -> waiting for the reboot
 // Every step is idempotent, so a power cut in the middle just means running it again.
 import { markBad, markGood, otherSlot, type BootState, type SlotName } from '../boot/boot-state.js';
-import { describeFailures, runHealthChecks, type HealthReport } from '../health/health-checks.js';
+import { describeFailures, runHealthChecks, type HealthCheckSummary } from '../health/health-checks.js';
 import { event, type AgentState } from './agent-state.js';
 import { outOfRotation, writeBootState } from './boot-writes.js';
 import { crashPoint } from './crash-points.js';
@@ -16,15 +16,15 @@ import { finishActivation } from './install.js';
 import { stepReached } from './install-journal.js';
 
 export type BootCheckResult =
-  | { outcome: 'committed'; slot: SlotName; version: string; securityVersion: number; health?: HealthReport }
-  | { outcome: 'health-failed'; slot: SlotName; version?: string; reason: string; health?: HealthReport; rebootToFallBack: true }
+  | { outcome: 'committed'; slot: SlotName; version: string; securityVersion: number; health?: HealthCheckSummary }
+  | { outcome: 'health-failed'; slot: SlotName; version?: string; reason: string; health?: HealthCheckSummary; rebootToFallBack: true }
   | { outcome: 'rolled-back'; slot: SlotName; failedSlot: SlotName; failedVersion?: string; failure: 'health' | 'boot' }
   | { outcome: 'waiting-for-reboot'; slot: SlotName; pendingSlot: SlotName }
   | { outcome: 'ok'; slot: SlotName; version?: string };
 
 export interface BootCheckOptions {
   /** Replaces the configured health checks (tests, `mark-good`). */
-  health?: () => Promise<HealthReport>;
+  health?: () => Promise<HealthCheckSummary>;
 }
 
 export async function bootCheck(device: Device, options: BootCheckOptions = {}): Promise<BootCheckResult> {
@@ -104,7 +104,7 @@ export async function rejectTrialBoot(
   version: string | undefined,
   reason: string,
   failure: 'health' | 'boot',
-  health?: HealthReport,
+  health?: HealthCheckSummary,
 ): Promise<BootCheckResult> {
   await writeBootState(device, 'boot-check:reject', (s) => markBad(s, booted));
   // pendingBoot stays: the boot check after the fallback reports the rollback.

@@ -1,10 +1,10 @@
 // `ota-device mark-good` / `mark-bad`: an operator's (or an external health monitor's) verdict on
 // the running slot, through the same transitions as the boot check.
-import type { HealthReport } from '../health/health-checks.js';
+import type { HealthCheckSummary } from '../health/health-checks.js';
 import { bootCheck, rejectTrialBoot, type BootCheckResult } from './boot-check.js';
 import type { Device } from './device.js';
 
-const operatorSaysHealthy = async (): Promise<HealthReport> => ({ ok: true, checks: [] });
+const operatorSaysHealthy = async (): Promise<HealthCheckSummary> => ({ ok: true, checks: [] });
 
 /** Commit the running slot without running the health checks (no-op if it is committed already). */
 export function markRunningSlotGood(device: Device): Promise<BootCheckResult> {

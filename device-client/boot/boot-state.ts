@@ -2,8 +2,11 @@
 // No I/O: every backend (state file, U-Boot env, GRUB env) only maps this state to its variables,
 // and `simulateBoot` models the bootloader script so tests can "reboot" without hardware.
 
-export type SlotName = 'A' | 'B';
-export const SLOTS: readonly SlotName[] = ['A', 'B'];
+import { slotNameSchema, type SlotName } from '../../schemas/device-api.js';
+
+// The slot names are the device API's (one definition); re-exported for the boot code.
+export type { SlotName };
+export const SLOTS: readonly SlotName[] = slotNameSchema.options;
 
 export interface BootState {
   /** BOOT_ORDER: the bootloader tries slots in this order. Always a permutation of A and B. */

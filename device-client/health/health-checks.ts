@@ -11,12 +11,12 @@ export interface HealthCheckResult extends CheckOutcome {
   durationMs: number;
 }
 
-export interface HealthReport {
+export interface HealthCheckSummary {
   ok: boolean;
   checks: HealthCheckResult[];
 }
 
-export async function runHealthChecks(config: HealthConfig): Promise<HealthReport> {
+export async function runHealthChecks(config: HealthConfig): Promise<HealthCheckSummary> {
   const checks: HealthCheckResult[] = [];
   const timed = async (kind: HealthCheckResult['kind'], name: string, run: () => Promise<CheckOutcome>) => {
     const started = Date.now();
@@ -31,7 +31,7 @@ export async function runHealthChecks(config: HealthConfig): Promise<HealthRepor
   return { ok: checks.every((c) => c.ok), checks };
 }
 
-export function describeFailures(report: HealthReport): string {
+export function describeFailures(report: HealthCheckSummary): string {
   return report.checks
     .filter((c) => !c.ok)
     .map((c) => `${c.kind} ${c.name}: ${c.detail}`)
