@@ -2,11 +2,11 @@
 // No I/O: every backend (state file, U-Boot env, GRUB env) only maps this state to its variables,
 // and `simulateBoot` models the bootloader script so tests can "reboot" without hardware.
 
-import { slotNameSchema, type SlotName } from '../../schemas/device-api.js';
+// Type-only: the slot names are the device API's (one definition), and this module stays free of runtime imports.
+import type { SlotName } from '../../schemas/device-api.js';
 
-// The slot names are the device API's (one definition); re-exported for the boot code.
 export type { SlotName };
-export const SLOTS: readonly SlotName[] = slotNameSchema.options;
+export const SLOTS: readonly SlotName[] = ['A', 'B'];
 
 export interface BootState {
   /** BOOT_ORDER: the bootloader tries slots in this order. Always a permutation of A and B. */

@@ -1,0 +1,34 @@
+// The README's first command: `npm run demo` must work on the embedded default. This runs the
+// real `ota demo` (compiled CLI, real Temporal dev server from temporal-dev.yml) end to end.
+import { existsSync, mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../../platform/paths.js';
+
+const built = existsSync(join(projectRoot, 'dist', 'cli', 'ota.js'));
+if (!built) console.warn('SKIPPING demo test: dist/ is missing; run `npm test` (its pretest builds) or `npm run build`');
+
+describe.skipIf(!built)('ota demo', () => {
+  it('publishes, verifies, rejects tampering, rolls out to a simulated fleet, rolls back a crash-looping release and stops', () => {
+    const stateDir = join(mkdtempSync(join(tmpdir(), 'ota-demo-')), 'state');
+    const run = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ota.js'), 'demo', '--json', '--state-dir', stateDir], {
+      encoding: 'utf8',
+      timeout: 170_000,
+    });
+    expect(run.status, run.stderr.slice(-3000)).toBe(0);
+    const summary = JSON.parse(run.stdout) as { ok: boolean; steps: Array<{ title: string; ok: boolean; detail?: string }> };
+    expect(summary.ok).toBe(true);
+    const titles = summary.steps.map((s) => s.title);
+    expect(titles).toContain('release 1.1.0 carries a delta from 1.0.0');
+    expect(titles).toContain('rollout of 1.1.0 reached the whole fleet');
+    expect(titles).toContain('crash-looping 1.2.0 halted in the canary ring and rolled back');
+    expect(titles).toContain('a one-byte change to the manifest is rejected');
+    expect(summary.steps.at(-1)).toMatchObject({ title: 'stop the stack', ok: true });
+    // Nothing left running: the stack's recorded services are gone.
+    const status = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ota.js'), 'dev', 'status', '--json', '--state-dir', stateDir, '-f', join(projectRoot, 'temporal-dev.yml')], { encoding: 'utf8' });
+    const { services } = JSON.parse(status.stdout) as { services: Array<{ name: string; state: string }> };
+    expect(services.find((s) => s.name === 'temporal')?.state).not.toBe('running');
+  }, 180_000);
+});
