@@ -147,7 +147,7 @@ export function docsText(r, table) {
   }
   if (r.store?.length) {
     notes.push(
-      `- **Store streaming.** The store is designed so that memory is bounded by stream buffers and, for S3, by the multipart parts in flight (4 × 8 MiB by default), not by the object size. This bench measures one size. The peak came during upload for ${r.store.map((x) => `${x.backend.split(' ')[0]} (${rssMb(x.uploadPeakRssBytes)} after upload, ${rssMb(x.peakRssBytes)} overall)`).join(', ')}. \`test/stores.memory.test.ts\` checks on every test run that a 200 MiB transfer adds less than 150 MiB (157 MB), with 5 MiB parts.`,
+      `- **Store streaming.** The store is designed so that memory is bounded by stream buffers and, for S3, by the multipart parts in flight (4 × 8 MiB by default), not by the object size. This bench measures one size. The peak came during upload for ${r.store.map((x) => `${x.backend.split(' ')[0]} (${rssMb(x.uploadPeakRssBytes)} after upload, ${rssMb(x.peakRssBytes)} overall)`).join(', ')}. \`test/stores/memory.test.ts\` checks on every test run that a 200 MiB transfer adds less than 150 MiB (157 MB), with 5 MiB parts.`,
     );
   }
   return `# Benchmarks

@@ -7,6 +7,7 @@ import { readChannelIndexes } from '../../release/catalog.js';
 import { compareSemver } from '../../release/semver.js';
 import { resolveSize, ringTargets } from '../../rollout/policy.js';
 import { assignRings } from '../../rollout/ring-assignment.js';
+import { rollbackEligibility } from '../../rollout/rollback-eligibility.js';
 import type { Decision, RolloutPlan, RolloutRequest } from '../../rollout/types.js';
 import type { RingHealth } from '../../rollout/verdict.js';
 import type { ArtifactStore } from '../../stores/index.js';
@@ -54,18 +55,14 @@ export function rolloutActivities(deps: RolloutDeps) {
       for (let i = 0; i < rings.length; i++) {
         await fleet.assignDevices(request.rolloutId, rings[i]!.map((deviceId) => ({ deviceId, ring: request.policy.rings[i]!.name })), 'hold');
       }
-      const rollbackBlockedReason = !previous
-        ? 'there is no earlier release to return to'
-        : manifest.securityVersion > previous.securityVersion
-          ? `${request.releaseVersion} raised the security version to ${manifest.securityVersion} (from ${previous.securityVersion}); devices refuse to go below it`
-          : undefined;
+      const rollback = rollbackEligibility(request.releaseVersion, manifest.securityVersion, previous);
       return {
         fleetSize: ids.length,
         ringSizes: rings.map((r) => r.length),
         exposureBudget: resolveSize(request.policy.exposureBudget, ids.length),
         previousVersion: previous?.version ?? null,
-        rollbackAllowed: rollbackBlockedReason === undefined,
-        rollbackBlockedReason,
+        rollbackAllowed: rollback.allowed,
+        rollbackBlockedReason: rollback.blockedReason,
       };
     },
 
