@@ -2,10 +2,11 @@
 // inconclusive, consecutive health read errors hold as health-errors; a person approves or aborts.
 import { describe, expect, it } from 'vitest';
 import { abortRefusal, approvalRefusal, approveRing, requestAbort } from '../../rollout/controls.js';
-import { nextStep, waitIsOver, type Await, type Observation, type Step } from '../../rollout/next-step.js';
+import { waitIsOver, type Step } from '../../rollout/next-step.js';
+import { asWait, RolloutDrive } from '../support/rollout-drive.js';
 import { parsePolicy } from '../../rollout/policy.js';
-import { initialProgress, rolloutStatus } from '../../rollout/progress.js';
-import type { RolloutPlan, RolloutProgress, RolloutRequest } from '../../rollout/types.js';
+import { rolloutStatus } from '../../rollout/progress.js';
+import type { RolloutPlan, RolloutRequest } from '../../rollout/types.js';
 import type { RingHealth } from '../../rollout/verdict.js';
 
 const T0 = Date.UTC(2030, 0, 7, 12, 0, 0);
@@ -32,18 +33,9 @@ function request(over: { statistics?: unknown; healthErrorLimit?: number; deadli
 const plan: RolloutPlan = { fleetSize: 1000, ringSizes: [100, 900], exposureBudget: 1000, previousVersion: '1.0.0', rollbackAllowed: true };
 const health = (assigned: number, reported: number, failed: number): RingHealth => ({ assigned, reported, committed: reported - failed, failed, failuresByKind: {} });
 
-class Drive {
-  progress: RolloutProgress;
-  last!: Step;
-  now = T0;
-  constructor(readonly req: RolloutRequest) {
-    this.progress = initialProgress(req.policy);
-  }
-  see(observation: Observation, advanceMs = 0): Step {
-    this.now += advanceMs;
-    this.last = nextStep(this.progress, observation, { request: this.req, now: this.now });
-    this.progress = this.last.progress;
-    return this.last;
+class Drive extends RolloutDrive {
+  constructor(req: RolloutRequest) {
+    super(req, T0);
   }
   /** Planned, canary opened, first poll due. */
   baking(): Step {
@@ -53,10 +45,9 @@ class Drive {
     return this.see({ kind: 'woke' }, POLL);
   }
   actions(): string[] {
-    return this.last.commands.map((c) => (c.kind === 'record' ? `record:${c.decision.action}` : c.kind));
+    return this.commandKinds();
   }
 }
-const asWait = (next: Await) => next as Extract<Await, { kind: 'wait' }>;
 
 describe('decision deadline', () => {
   it('the ring opens with its deadline; undecided before it keeps polling, at it holds as inconclusive', () => {

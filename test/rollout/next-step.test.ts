@@ -1,10 +1,11 @@
 // The rollout's pure next step and operator controls: the decisions the workflow only interprets.
 import { describe, expect, it } from 'vitest';
 import { abortRefusal, approvalRefusal, approveRing, pauseRollout, requestAbort, resumeRollout } from '../../rollout/controls.js';
-import { nextStep, waitIsOver, type Await, type Observation, type Step } from '../../rollout/next-step.js';
+import { nextStep, waitIsOver, type Step } from '../../rollout/next-step.js';
+import { asWait, RolloutDrive } from '../support/rollout-drive.js';
 import { parsePolicy } from '../../rollout/policy.js';
-import { initialProgress, isFinalRolloutState, rolloutStatus } from '../../rollout/progress.js';
-import type { RolloutPlan, RolloutProgress, RolloutRequest } from '../../rollout/types.js';
+import { isFinalRolloutState, rolloutStatus } from '../../rollout/progress.js';
+import type { RolloutPlan, RolloutRequest } from '../../rollout/types.js';
 import type { RingHealth } from '../../rollout/verdict.js';
 
 const T0 = Date.UTC(2030, 0, 7, 12, 0, 0); // a Monday, 12:00 UTC
@@ -43,21 +44,9 @@ const plan = (over: Partial<RolloutPlan> = {}): RolloutPlan => ({
 const healthy = (n: number): RingHealth => ({ assigned: n, reported: n, committed: n, failed: 0, failuresByKind: {} });
 const crashing = (n: number): RingHealth => ({ assigned: n, reported: n, committed: 0, failed: n, failuresByKind: { boot: n } });
 
-/** Feeds observations one after another, as the workflow would, and keeps the last step. */
-class Drive {
-  progress: RolloutProgress;
-  last!: Step;
-  now = T0;
-
-  constructor(readonly req: RolloutRequest) {
-    this.progress = initialProgress(req.policy);
-  }
-
-  see(observation: Observation, advanceMs = 0): Step {
-    this.now += advanceMs;
-    this.last = nextStep(this.progress, observation, { request: this.req, now: this.now });
-    this.progress = this.last.progress;
-    return this.last;
+class Drive extends RolloutDrive {
+  constructor(req: RolloutRequest) {
+    super(req, T0);
   }
 
   /** Started and planned: the canary is about to open. */
@@ -71,13 +60,9 @@ class Drive {
     this.see({ kind: 'ring-opened' });
     return this.see({ kind: 'woke' }, 10_000);
   }
-
-  commandKinds(): string[] {
-    return this.last.commands.map((c) => (c.kind === 'record' ? `record:${c.decision.action}` : c.kind));
-  }
 }
 
-const wait = (next: Await) => next as Extract<Await, { kind: 'wait' }>;
+const wait = asWait;
 
 describe('rollout next step', () => {
   it('a healthy release: plan, each ring opened, baked, passed, then finished', () => {
