@@ -36,8 +36,9 @@ export async function buildDeviceCli(outDir: string): Promise<string> {
       }
     }
   }
-  const pkg = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
-  await writeFile(join(outDir, 'package.json'), JSON.stringify({ name: 'ota-device-under-test', version: pkg.version, type: 'module' }));
+  // `imports` too: sources load the plain-.mjs delta helpers as `#deltas/*.mjs`.
+  const pkg = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')) as { version: string; imports?: Record<string, string> };
+  await writeFile(join(outDir, 'package.json'), JSON.stringify({ name: 'ota-device-under-test', version: pkg.version, type: 'module', imports: pkg.imports }));
   await symlink(join(projectRoot, 'node_modules'), join(outDir, 'node_modules'), 'dir');
   // The project's tool cache (.tools/bin: ota-apply-ops, the native ops applier), found relative to the root.
   if (existsSync(join(projectRoot, '.tools'))) await symlink(join(projectRoot, '.tools'), join(outDir, '.tools'), 'dir');
