@@ -3,12 +3,13 @@
 // activated and awaits its boot check, and the outcome of the last update.
 import { join } from 'node:path';
 import { z } from 'zod';
+import { slotNameSchema } from '../../schemas/device-api.js';
+import { failureKindSchema } from '../../schemas/failure-kinds.js';
 import { hardwareIdSchema, semverSchema, sha256HexSchema } from '../../schemas/manifest.js';
 import type { SlotName } from '../boot/boot-state.js';
 import { AgentStateError, readJsonFile, writeJsonFile } from '../state/json-file.js';
 
 const FORMAT = 'edge-ota.agent-state.v1';
-const slotNameSchema = z.enum(['A', 'B']);
 
 /** A complete, verified image in a slot. */
 export const slotImageSchema = z
@@ -19,7 +20,7 @@ export const updateEventSchema = z
   .object({
     kind: z.enum(['installed', 'committed', 'rolled-back', 'failed']),
     /** For rolled-back and failed: which stage failed. */
-    failure: z.enum(['download', 'verify', 'install', 'boot', 'health']).optional(),
+    failure: failureKindSchema.optional(),
     slot: slotNameSchema.optional(),
     version: semverSchema.optional(),
     reason: z.string().optional(),
