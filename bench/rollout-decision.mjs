@@ -6,7 +6,9 @@
 //
 //   node bench/rollout-decision.mjs                 # 1,000 runs per scenario, markdown tables
 //   node bench/rollout-decision.mjs --runs 5000 --seed 7 --json
+//   node bench/rollout-decision.mjs --write-docs  # also replaces the figures in docs/rollout-decision-rule.md
 // @ts-check
+import { readFileSync, writeFileSync } from 'node:fs';
 import { planPolicy, simulateMany } from '../dist/rollout/rollout-simulation.js';
 
 const argv = process.argv.slice(2);
@@ -18,6 +20,8 @@ const runs = opt('--runs', 1000);
 const seed = opt('--seed', 1);
 const noise = opt('--noise', 0.02);
 const json = argv.includes('--json');
+const writeDocs = argv.includes('--write-docs');
+const DOC = new URL('../docs/rollout-decision-rule.md', import.meta.url);
 
 const base = { fleetSize: 10_000, alpha: 0.01, beta: 0.05, kinds: 1, baselineRate: 0.02, reportsPerPoll: 20 };
 
@@ -92,4 +96,16 @@ if (json) {
     if (plan.problems.length) lines.push('', ...plan.problems.map((p) => `- ${p}`));
   }
   process.stdout.write(lines.join('\n') + '\n');
+  if (writeDocs) replaceFigures(lines.join('\n'));
+}
+
+/** Swaps the text between the doc's bench markers for this run's tables; the prose around stays. */
+function replaceFigures(text) {
+  const doc = readFileSync(DOC, 'utf8');
+  const start = doc.indexOf('<!-- bench:rollout-decision:start');
+  const end = doc.indexOf('<!-- bench:rollout-decision:end -->');
+  if (start < 0 || end < start) throw new Error('docs/rollout-decision-rule.md has lost its bench markers');
+  const open = doc.indexOf('-->', start) + 3;
+  writeFileSync(DOC, `${doc.slice(0, open)}\n${text}\n${doc.slice(end)}`);
+  process.stderr.write('wrote docs/rollout-decision-rule.md\n');
 }

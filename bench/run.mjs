@@ -10,6 +10,7 @@
 //   npm run bench -- --write-docs          # also rewrite docs/benchmarks.md
 //   node bench/run.mjs --no-s3 --no-store  # skip parts; --fresh rebuilds the cached pair
 //   --no-rollout / --rollout-devices N     # the rollout benchmark (bench/rollout.mjs, default 10000 devices)
+//   --no-decision                          # the rollout decision statistics (bench/rollout-decision.mjs)
 //   --no-ops skips the ops delta format; --no-1g its ~1 GB generation/apply run
 //
 // One file per benchmark (bsdiff.mjs, ops.mjs, store.mjs, rollout.mjs); this runner runs them in
@@ -81,6 +82,15 @@ try {
       log('FAILED: rollout benchmark');
       exitCode = 1;
     } else if (wantJson) process.stdout.write(rollout.stdout);
+  }
+  if (!flag('--no-decision')) {
+    // The sequential decision rule over 1,000 seeded rollouts per scenario: pure, seconds.
+    log('rollout decision statistics (bench/rollout-decision.mjs)');
+    const decision = spawnSync(process.execPath, [join(root, 'bench', 'rollout-decision.mjs'), ...(wantJson ? ['--json'] : []), ...(writeDocs ? ['--write-docs'] : [])], { stdio: ['ignore', wantJson ? 'pipe' : 'inherit', 'inherit'], encoding: 'utf8' });
+    if (decision.status !== 0) {
+      log('FAILED: rollout decision statistics');
+      exitCode = 1;
+    } else if (wantJson) process.stdout.write(decision.stdout);
   }
   log(`done in ${sec(performance.now() - benchStarted)}`);
 } catch (err) {
