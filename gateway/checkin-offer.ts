@@ -138,6 +138,10 @@ async function joinLate(fleet: FleetStore, device: EnrolledDevice) {
   const added = await fleet.assignDevices(rollout.id, [{ deviceId: device.id, ring: join.ring }], join.action);
   if (added > 0 && join.action === 'hold') {
     await fleet.setAssignmentAction(rollout.id, 'hold', { deviceIds: [device.id], reason: `joined ring ${join.ring} of rollout ${rollout.id} late; it waits for the ring to open` });
+    // openRing records the opening before it offers the ring: a ring that opened while this device
+    // joined is seen here, or its offer saw the device.
+    const [now, ring] = [await fleet.getRollout(rollout.id), (await fleet.rolloutRings(rollout.id)).find((r) => r.name === join.ring)];
+    if (now?.state === 'active' && ring?.openedAt) await fleet.setAssignmentAction(rollout.id, 'offer', { deviceIds: [device.id], reason: `ring ${join.ring} opened` });
   }
   return fleet.openAssignmentFor(device.id);
 }
