@@ -138,6 +138,9 @@ export class FleetStore {
   rolloutToJoin(device: Parameters<typeof rollouts.rolloutToJoin>[1]) {
     return rollouts.rolloutToJoin(this.db, device);
   }
+  targetedDevices(rolloutId: string) {
+    return rollouts.targetedDevices(this.db, rolloutId);
+  }
   markOffered(rolloutId: string, deviceId: string) {
     return rollouts.markOffered(this.db, rolloutId, deviceId);
   }

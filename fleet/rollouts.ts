@@ -279,3 +279,13 @@ export async function retryDevice(db: Queryable, deviceId: string, releaseVersio
   );
   return rows.map((r) => ({ rolloutId: r.rollout_id, releaseVersion: r.release_version }));
 }
+
+/** Devices the rollout's kept target selects now (hardware, channel, labels; not revoked): the fleet its percent sizes resolve against. */
+export async function targetedDevices(db: Queryable, rolloutId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number | string }>(
+    `SELECT count(*) AS n FROM rollouts r JOIN devices d ON d.hardware_id = r.hardware_id AND d.channel = r.channel
+     WHERE r.id = $1 AND r.target_labels IS NOT NULL AND d.labels @> r.target_labels AND d.revoked_at IS NULL`,
+    [rolloutId],
+  );
+  return Number(rows[0]?.n ?? 0);
+}

@@ -133,6 +133,7 @@ async function joinLate(fleet: FleetStore, device: EnrolledDevice) {
     rings.map((r) => ({ name: r.name, size: r.size, labels: r.labels, assigned: r.assigned, opened: r.openedAt !== null })),
     device.labels,
     rollout.state === 'active',
+    await fleet.targetedDevices(rollout.id),
   );
   if (!join) return undefined;
   const added = await fleet.assignDevices(rollout.id, [{ deviceId: device.id, ring: join.ring }], join.action);

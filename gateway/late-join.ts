@@ -1,6 +1,6 @@
 // Dynamic membership: the ring a device joins when it enrolls (or comes to match the target) while
-// a rollout is open. The ring plan's cumulative sizes are resolved against the rollout's members
-// plus this device; the first ring (in order) whose labels the device carries and that is below its
+// a rollout is open. The ring plan's cumulative sizes are resolved against the devices the rollout
+// targets now (this one included; never fewer than its members plus this one); the first ring (in order) whose labels the device carries and that is below its
 // target takes it. None below target (a rollout that covers only part of the fleet): it stays out.
 // Joining an open ring of an active rollout is an offer at once; any other ring holds until it opens. Pure.
 
@@ -27,8 +27,9 @@ function resolve(size: LateJoinRing['size'], fleetSize: number): number {
   return Math.min(fleetSize, n);
 }
 
-export function lateJoinRing(rings: readonly LateJoinRing[], deviceLabels: Record<string, string>, rolloutActive: boolean): LateJoin | undefined {
-  const fleetSize = rings.reduce((n, r) => n + r.assigned, 0) + 1;
+/** targeted: devices the rollout's target selects now (hardware, channel, labels; not revoked), this one included. */
+export function lateJoinRing(rings: readonly LateJoinRing[], deviceLabels: Record<string, string>, rolloutActive: boolean, targeted = 0): LateJoin | undefined {
+  const fleetSize = Math.max(targeted, rings.reduce((n, r) => n + r.assigned, 0) + 1);
   let reached = 0;
   let members = 0;
   for (const ring of rings) {

@@ -118,6 +118,9 @@ function suite(engine: string, openUrl: () => Promise<string>) {
       ]);
       const device = (labels: Record<string, string>, id = 'x') => ({ id, hardwareId: hw, channel: 'stable', labels });
       expect((await store.rolloutToJoin(device({ region: 'eu', tier: 'b' })))?.id).toBe(rolloutId);
+      await enroll(hw, { region: 'eu', tier: 'b' });
+      await enroll(hw, { region: 'us' });
+      expect(await store.targetedDevices(rolloutId)).toBe(2); // the member and the eu device
       expect(await store.rolloutToJoin(device({ region: 'us' }))).toBeUndefined();
       expect(await store.rolloutToJoin(device({ region: 'eu' }, member!))).toBeUndefined(); // already a member
       expect(await store.rolloutToJoin({ ...device({ region: 'eu' }), channel: 'beta' })).toBeUndefined();

@@ -38,6 +38,13 @@ describe('lateJoinRing', () => {
     expect(lateJoinRing([], {}, true)).toBeUndefined();
   });
 
+  it('resolves percent sizes against the devices the rollout targets now, not only its members', () => {
+    // 10 targeted at the start, 5 assigned (canary 1 + half 4); 2 devices enrolled since: 12 targeted, half = 6.
+    const rings = [ring('canary', { count: 1 }, 1, true), ring('half', { percent: 50 }, 4, true)];
+    expect(lateJoinRing(rings, {}, true, 12)).toEqual({ ring: 'half', action: 'offer', target: 6 });
+    expect(lateJoinRing(rings, {}, true, 10)).toBeUndefined();
+  });
+
   it('holds in an open ring while the rollout is halted', () => {
     expect(lateJoinRing([ring('all', { percent: 100 }, 3, true)], {}, false)).toEqual({ ring: 'all', action: 'hold', target: 4 });
   });
