@@ -10,6 +10,7 @@ import { registerEnrollCommand } from './device-commands/enroll.js';
 import { registerInstallCommands } from './device-commands/install.js';
 import { registerMarkCommands } from './device-commands/marks.js';
 import { registerProvisionCommand } from './device-commands/provision.js';
+import { registerRetryCommand } from './device-commands/retry.js';
 import { registerRunCommand } from './device-commands/run.js';
 import { registerStatusCommand } from './device-commands/status.js';
 
@@ -30,6 +31,7 @@ export function buildDeviceProgram(): Command {
   registerEnrollCommand(program);
   registerCheckCommand(program);
   registerRunCommand(program);
+  registerRetryCommand(program);
   // --config and --booted-slot work before or after any command.
   for (const command of program.commands) addDeviceOptions(command);
   return program;

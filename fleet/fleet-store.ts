@@ -16,8 +16,8 @@ import * as rollouts from './rollouts.js';
 
 export type { DeviceSelector, DeviceState, DeviceWithState, EnrolledDevice, EnrollInput, EnrollOutcome } from './devices.js';
 export type { NonceCheck } from './nonces.js';
-export type { CheckinState, RingReportCounts, StoredReport, StoreReportOutcome } from './reports.js';
-export type { Assignment, AssignmentAction, AssignmentScope, NewRollout, Rollout, RolloutRecordState } from './rollouts.js';
+export type { CheckinState, RingCountOptions, RingReportCounts, StoredReport, StoreReportOutcome } from './reports.js';
+export type { Assignment, AssignmentAction, AssignmentScope, AttemptFailure, NewRollout, NewRolloutRing, Rollout, RolloutRecordState, RolloutRing } from './rollouts.js';
 
 export class FleetStore {
   private constructor(readonly db: FleetDatabase) {}
@@ -80,8 +80,8 @@ export class FleetStore {
   reportsOf(deviceId: string, limit = 100) {
     return reports.reportsOf(this.db, deviceId, limit);
   }
-  ringReportCounts(rolloutId: string, ring: string) {
-    return reports.ringReportCounts(this.db, rolloutId, ring);
+  ringReportCounts(rolloutId: string, ring: string, options: reports.RingCountOptions = {}) {
+    return reports.ringReportCounts(this.db, rolloutId, ring, options);
   }
 
   // Rollouts: what the orchestrator writes and the gateway obeys
@@ -123,5 +123,31 @@ export class FleetStore {
   }
   devicesOnRelease(rolloutId: string, scope: { ring?: string; unreportedOnly?: boolean } = {}) {
     return rollouts.devicesOnRelease(this.db, rolloutId, scope);
+  }
+
+  // Attempts and late devices
+  recordRingPlan(rolloutId: string, targetLabels: Record<string, string>, rings: rollouts.NewRolloutRing[]) {
+    return rollouts.recordRingPlan(this.db, rolloutId, targetLabels, rings);
+  }
+  markRingOpened(rolloutId: string, ring: string) {
+    return rollouts.markRingOpened(this.db, rolloutId, ring);
+  }
+  rolloutRings(rolloutId: string) {
+    return rollouts.rolloutRings(this.db, rolloutId);
+  }
+  rolloutToJoin(device: Parameters<typeof rollouts.rolloutToJoin>[1]) {
+    return rollouts.rolloutToJoin(this.db, device);
+  }
+  targetedDevices(rolloutId: string) {
+    return rollouts.targetedDevices(this.db, rolloutId);
+  }
+  markOffered(rolloutId: string, deviceId: string) {
+    return rollouts.markOffered(this.db, rolloutId, deviceId);
+  }
+  attemptFailures(rolloutId: string, deviceId: string) {
+    return rollouts.attemptFailures(this.db, rolloutId, deviceId);
+  }
+  retryDevice(deviceId: string, releaseVersion?: string) {
+    return rollouts.retryDevice(this.db, deviceId, releaseVersion);
   }
 }

@@ -125,6 +125,31 @@ export const migrations: readonly Migration[] = [
         WHERE state IN ('downloading', 'installed', 'booted');
     `,
   },
+  {
+    version: 3,
+    name: 'attempts: retry clearance, first offer, ring plan for late devices',
+    sql: `
+      -- ota fleet retry: failures reported before retry_from no longer keep the release from the device
+      -- (they stay counted in ring health). offered_at: when the gateway first offered the release
+      -- to the device (its install deadline starts there); a retry resets it.
+      ALTER TABLE rollout_assignments ADD COLUMN retry_from timestamptz;
+      ALTER TABLE rollout_assignments ADD COLUMN offered_at timestamptz;
+      -- The rollout's target and ring plan, so the gateway can place a device that enrolls (or
+      -- matches) while the rollout is open. NULL target_labels: a rollout from before (no late joins).
+      ALTER TABLE rollouts ADD COLUMN target_labels jsonb;
+      CREATE TABLE rollout_rings (
+        rollout_id               text NOT NULL REFERENCES rollouts (id) ON DELETE CASCADE,
+        name                     text NOT NULL,
+        position                 integer NOT NULL,
+        -- The policy's cumulative size: {"count": n} or {"percent": p}.
+        size                     jsonb NOT NULL,
+        labels                   jsonb NOT NULL DEFAULT '{}'::jsonb,
+        install_deadline_seconds integer CHECK (install_deadline_seconds > 0),
+        opened_at                timestamptz,
+        PRIMARY KEY (rollout_id, name)
+      );
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's; returns the versions applied. */

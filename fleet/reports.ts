@@ -35,6 +35,18 @@ export interface RingReportCounts {
   byFailureKind: Record<FailureKind, number>;
   /** Devices that reported a failure of that kind at any point since assignment (even if they recovered). */
   everFailedByKind: Record<FailureKind, number>;
+  /**
+   * Each device once, by its attempts: failed (reported a failure at any point since assignment,
+   * even if a retry then committed), committed (its latest report is committed and it never
+   * failed), timed out (offered the release longer than the install deadline ago with no outcome
+   * reported; 0 without a deadline). What the ring verdict counts.
+   */
+  outcomes: { failed: number; committed: number; timedOut: number };
+}
+
+export interface RingCountOptions {
+  /** Seconds after its first offer by which a device must report an outcome (committed, failed, rolled back); absent: none. */
+  installDeadlineSeconds?: number | null;
 }
 
 /** Raised inside a transaction to roll it back while returning a typed outcome. */
@@ -111,13 +123,14 @@ export async function reportsOf(db: Queryable, deviceId: string, limit: number):
 }
 
 /** The reports of a rollout ring's devices about its release since they were assigned, counted. */
-export async function ringReportCounts(db: Queryable, rolloutId: string, ring: string): Promise<RingReportCounts> {
+export async function ringReportCounts(db: Queryable, rolloutId: string, ring: string, options: RingCountOptions = {}): Promise<RingReportCounts> {
   const params = [rolloutId, ring];
-  const ringCte = `ring AS (SELECT device_id, release_version, assigned_at FROM rollout_assignments WHERE rollout_id = $1 AND ring = $2),
+  const ringCte = `ring AS (SELECT device_id, release_version, assigned_at, offered_at FROM rollout_assignments WHERE rollout_id = $1 AND ring = $2),
     ring_reports AS (
       SELECT r.device_id, r.counter, r.state, r.failure_kind FROM reports r
       JOIN ring a ON a.device_id = r.device_id AND r.release_version = a.release_version AND r.received_at >= a.assigned_at)`;
-  const [assigned, latest, ever] = await Promise.all([
+  const deadline = options.installDeadlineSeconds ?? null;
+  const [assigned, latest, ever, outcomes] = await Promise.all([
     db.query<{ n: number | string }>(`WITH ${ringCte} SELECT count(*) AS n FROM ring`, params),
     db.query<{ state: ReportState; failure_kind: FailureKind | null; n: number | string }>(
       `WITH ${ringCte}, latest AS (SELECT DISTINCT ON (device_id) device_id, state, failure_kind FROM ring_reports ORDER BY device_id, counter DESC)
@@ -128,6 +141,20 @@ export async function ringReportCounts(db: Queryable, rolloutId: string, ring: s
       `WITH ${ringCte} SELECT failure_kind, count(DISTINCT device_id) AS n FROM ring_reports WHERE failure_kind IS NOT NULL GROUP BY failure_kind`,
       params,
     ),
+    db.query<{ failed: number | string; committed: number | string; timed_out: number | string }>(
+      `WITH ${ringCte}, per_device AS (
+         SELECT g.device_id, g.offered_at,
+           EXISTS (SELECT 1 FROM ring_reports x WHERE x.device_id = g.device_id AND (x.failure_kind IS NOT NULL OR x.state IN ('failed', 'rolled-back'))) AS ever_failed,
+           EXISTS (SELECT 1 FROM ring_reports x WHERE x.device_id = g.device_id AND x.state IN ('committed', 'failed', 'rolled-back')) AS has_outcome,
+           (SELECT x.state FROM ring_reports x WHERE x.device_id = g.device_id ORDER BY x.counter DESC LIMIT 1) AS latest_state
+         FROM ring g)
+       SELECT count(*) FILTER (WHERE ever_failed) AS failed,
+         count(*) FILTER (WHERE NOT ever_failed AND latest_state = 'committed') AS committed,
+         count(*) FILTER (WHERE NOT ever_failed AND NOT has_outcome AND $3::integer IS NOT NULL AND offered_at IS NOT NULL
+           AND offered_at + make_interval(secs => $3::integer) <= now()) AS timed_out
+       FROM per_device`,
+      [...params, deadline],
+    ),
   ]);
   const counts: RingReportCounts = {
     rolloutId,
@@ -137,6 +164,7 @@ export async function ringReportCounts(db: Queryable, rolloutId: string, ring: s
     byState: zeroes(reportStateSchema.options),
     byFailureKind: zeroes(FAILURE_KINDS),
     everFailedByKind: zeroes(FAILURE_KINDS),
+    outcomes: { failed: Number(outcomes.rows[0]?.failed ?? 0), committed: Number(outcomes.rows[0]?.committed ?? 0), timedOut: Number(outcomes.rows[0]?.timed_out ?? 0) },
   };
   for (const row of latest.rows) {
     const n = Number(row.n);
@@ -145,6 +173,7 @@ export async function ringReportCounts(db: Queryable, rolloutId: string, ring: s
     if (row.failure_kind) counts.byFailureKind[row.failure_kind] += n;
   }
   for (const row of ever.rows) counts.everFailedByKind[row.failure_kind] = Number(row.n);
+  counts.everFailedByKind['timed-out'] += counts.outcomes.timedOut;
   return counts;
 }
 

@@ -1,7 +1,8 @@
 // Rollout records and ring assignments: what the rollout orchestrator writes and the gateway
 // obeys at check-in (offer, hold, roll back; which releases are gated; install slots in use).
+import type { FailureKind, ReportState } from '../schemas/device-api.js';
 import type { Queryable } from './database.js';
-import { toAssignment, toRollout, type AssignmentRow, type RolloutRow } from './rows.js';
+import { asDate, toAssignment, toRollout, type AssignmentRow, type RolloutRow } from './rows.js';
 
 /** A rollout record's state as the gateway obeys it (the workflow's own states are rollout/types.ts RolloutState). */
 export type RolloutRecordState = 'active' | 'halted' | 'rolling-back' | 'finished' | 'aborted';
@@ -164,6 +165,127 @@ export async function devicesOnRelease(db: Queryable, rolloutId: string, scope: 
      WHERE a.rollout_id = $1 AND ($2::text IS NULL OR a.ring = $2) AND s.current_version = a.release_version
        AND (NOT $3 OR NOT EXISTS (SELECT 1 FROM reports r WHERE r.device_id = a.device_id AND r.release_version = a.release_version AND r.received_at >= a.assigned_at))`,
     [rolloutId, scope.ring ?? null, scope.unreportedOnly ?? false],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** A ring of a rollout's plan as the fleet store keeps it, for devices that join while the rollout is open. */
+export interface RolloutRing {
+  name: string;
+  position: number;
+  /** The policy's cumulative size. */
+  size: { count: number } | { percent: number };
+  labels: Record<string, string>;
+  installDeadlineSeconds: number | null;
+  openedAt: Date | null;
+  /** Devices assigned to the ring now. */
+  assigned: number;
+}
+
+export type NewRolloutRing = Pick<RolloutRing, 'name' | 'size' | 'labels' | 'installDeadlineSeconds'>;
+
+/** Keeps the rollout's target labels and ring plan (idempotent: a re-run changes nothing). */
+export async function recordRingPlan(db: Queryable, rolloutId: string, targetLabels: Record<string, string>, rings: NewRolloutRing[]): Promise<void> {
+  await db.query('UPDATE rollouts SET target_labels = $2::jsonb WHERE id = $1 AND target_labels IS NULL', [rolloutId, JSON.stringify(targetLabels)]);
+  for (const [position, ring] of rings.entries()) {
+    await db.query(
+      `INSERT INTO rollout_rings (rollout_id, name, position, size, labels, install_deadline_seconds) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6)
+       ON CONFLICT (rollout_id, name) DO NOTHING`,
+      [rolloutId, ring.name, position, JSON.stringify(ring.size), JSON.stringify(ring.labels), ring.installDeadlineSeconds],
+    );
+  }
+}
+
+/** The ring is open: devices joining it from now on are offered the release at once. */
+export async function markRingOpened(db: Queryable, rolloutId: string, ring: string): Promise<void> {
+  await db.query('UPDATE rollout_rings SET opened_at = COALESCE(opened_at, now()) WHERE rollout_id = $1 AND name = $2', [rolloutId, ring]);
+}
+
+/** The rollout's ring plan in order, with the devices each ring holds now (empty for rollouts from before the plan was kept). */
+export async function rolloutRings(db: Queryable, rolloutId: string): Promise<RolloutRing[]> {
+  const { rows } = await db.query<{ name: string; position: number; size: RolloutRing['size']; labels: Record<string, string>; install_deadline_seconds: number | null; opened_at: Date | null; assigned: number | string }>(
+    `SELECT g.name, g.position, g.size, g.labels, g.install_deadline_seconds, g.opened_at,
+       (SELECT count(*) FROM rollout_assignments a WHERE a.rollout_id = g.rollout_id AND a.ring = g.name) AS assigned
+     FROM rollout_rings g WHERE g.rollout_id = $1 ORDER BY g.position`,
+    [rolloutId],
+  );
+  return rows.map((r) => ({
+    name: r.name,
+    position: Number(r.position),
+    size: r.size,
+    labels: r.labels,
+    installDeadlineSeconds: r.install_deadline_seconds === null ? null : Number(r.install_deadline_seconds),
+    openedAt: r.opened_at === null ? null : asDate(r.opened_at),
+    assigned: Number(r.assigned),
+  }));
+}
+
+/**
+ * An open rollout (active or halted) of the device's hardware and channel whose target it matches
+ * and that has not assigned it yet: the rollout it joins late. Only rollouts that kept their plan.
+ */
+export async function rolloutToJoin(db: Queryable, device: { id: string; hardwareId: string; channel: string; labels: Record<string, string> }): Promise<Rollout | undefined> {
+  const { rows } = await db.query<RolloutRow>(
+    `SELECT r.* FROM rollouts r
+     WHERE r.hardware_id = $1 AND r.channel = $2 AND r.state IN ('active', 'halted') AND r.target_labels IS NOT NULL
+       AND $3::jsonb @> r.target_labels
+       AND NOT EXISTS (SELECT 1 FROM rollout_assignments a WHERE a.rollout_id = r.id AND a.device_id = $4)
+     ORDER BY r.created_at DESC LIMIT 1`,
+    [device.hardwareId, device.channel, JSON.stringify(device.labels), device.id],
+  );
+  return rows[0] ? toRollout(rows[0]) : undefined;
+}
+
+/** The gateway offered the release to the device: its install deadline starts now (only the first offer counts). */
+export async function markOffered(db: Queryable, rolloutId: string, deviceId: string): Promise<void> {
+  await db.query('UPDATE rollout_assignments SET offered_at = now() WHERE rollout_id = $1 AND device_id = $2 AND offered_at IS NULL', [rolloutId, deviceId]);
+}
+
+export interface AttemptFailure {
+  kind: FailureKind;
+  state: ReportState;
+  receivedAt: Date;
+  detail: string | null;
+}
+
+/**
+ * The device's failure reports about its assignment's release since it was assigned, or since an
+ * operator's retry if later, newest first: what may keep the release from it (gateway/offer-eligibility.ts).
+ */
+export async function attemptFailures(db: Queryable, rolloutId: string, deviceId: string): Promise<AttemptFailure[]> {
+  const { rows } = await db.query<{ failure_kind: FailureKind; state: ReportState; received_at: Date; detail: string | null }>(
+    `SELECT r.failure_kind, r.state, r.received_at, r.detail FROM rollout_assignments a
+     JOIN reports r ON r.device_id = a.device_id AND r.release_version = a.release_version
+       AND r.received_at >= GREATEST(a.assigned_at, COALESCE(a.retry_from, a.assigned_at))
+     WHERE a.rollout_id = $1 AND a.device_id = $2 AND r.failure_kind IS NOT NULL
+     ORDER BY r.counter DESC`,
+    [rolloutId, deviceId],
+  );
+  return rows.map((r) => ({ kind: r.failure_kind, state: r.state, receivedAt: asDate(r.received_at), detail: r.detail }));
+}
+
+/**
+ * `ota fleet retry`: the device's failed attempts in open rollouts (of one release, or any) no
+ * longer keep the release from it, and its install deadline starts again at the next offer.
+ * The failures stay in the reports and in ring health. Returns the assignments cleared.
+ */
+export async function retryDevice(db: Queryable, deviceId: string, releaseVersion?: string): Promise<Array<{ rolloutId: string; releaseVersion: string }>> {
+  const { rows } = await db.query<{ rollout_id: string; release_version: string }>(
+    `UPDATE rollout_assignments a SET retry_from = now(), offered_at = NULL, updated_at = now()
+     FROM rollouts r
+     WHERE r.id = a.rollout_id AND a.device_id = $1 AND r.state IN ${OPEN_ROLLOUT_STATES} AND ($2::text IS NULL OR a.release_version = $2)
+     RETURNING a.rollout_id, a.release_version`,
+    [deviceId, releaseVersion ?? null],
+  );
+  return rows.map((r) => ({ rolloutId: r.rollout_id, releaseVersion: r.release_version }));
+}
+
+/** Devices the rollout's kept target selects now (hardware, channel, labels; not revoked): the fleet its percent sizes resolve against. */
+export async function targetedDevices(db: Queryable, rolloutId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number | string }>(
+    `SELECT count(*) AS n FROM rollouts r JOIN devices d ON d.hardware_id = r.hardware_id AND d.channel = r.channel
+     WHERE r.id = $1 AND r.target_labels IS NOT NULL AND d.labels @> r.target_labels AND d.revoked_at IS NULL`,
+    [rolloutId],
   );
   return Number(rows[0]?.n ?? 0);
 }

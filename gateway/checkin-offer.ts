@@ -11,6 +11,8 @@ import type { ArtifactHint, CheckinRequest, CheckinResponse } from '../schemas/d
 import { chooseUpdateArtifact, deltaFormatSchema, parseManifest, type DeltaFormat, type ReleaseIndexEntry } from '../schemas/manifest.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { HttpError } from './http.js';
+import { lateJoinRing } from './late-join.js';
+import { offerEligibility } from './offer-eligibility.js';
 
 export type ReleasePolicy = 'rollouts' | 'newest';
 
@@ -63,7 +65,7 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
   const entries = await readChannelIndex(ctx.store, device.hardwareId, device.channel);
   const entryFor = (version: string) => entries.find((e) => e.version === version);
 
-  const assignment = await ctx.fleet.openAssignmentFor(device.id);
+  const assignment = (await ctx.fleet.openAssignmentFor(device.id)) ?? (await joinLate(ctx.fleet, device));
   if (assignment) {
     const rolloutId = assignment.rolloutId;
     const onRelease = checkin.currentVersion === assignment.releaseVersion;
@@ -85,6 +87,10 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
       };
     }
     if (onRelease) return none;
+    // A device whose install, boot or health check failed with this release is not offered it again
+    // in this rollout (the failure stays counted) until an operator clears it: ota fleet retry.
+    const eligibility = offerEligibility(assignment.releaseVersion, rolloutId, device.id, await ctx.fleet.attemptFailures(rolloutId, device.id));
+    if (!eligibility.offer) return { action: 'none', reason: eligibility.reason, rolloutId, pollAfterSeconds: poll };
     // Install slots: with maxConcurrentInstalls devices mid-install, the rest wait for a slot and
     // simply check in again. The asking device is left out of the count: it may hold a slot already.
     const limit = assignment.maxConcurrentInstalls;
@@ -96,6 +102,7 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
     if (!entry) return { action: 'hold', reason: `release ${assignment.releaseVersion} of rollout ${rolloutId} is not in the ${device.channel} index`, rolloutId, pollAfterSeconds: poll };
     const described = await describeRelease(ctx, device, entry, checkin);
     if (!described.artifact) return none;
+    await ctx.fleet.markOffered(rolloutId, device.id);
     return { action: 'update', release: described.release, artifact: described.artifact, rolloutId, pollAfterSeconds: poll };
   }
 
@@ -112,4 +119,30 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
   const described = await describeRelease(ctx, device, newest, checkin);
   if (!described.artifact) return none; // already runs that image
   return { action: 'update', release: described.release, artifact: described.artifact, pollAfterSeconds: poll };
+}
+
+/**
+ * A device with no assignment that an open rollout of its hardware and channel targets joins it
+ * now, in the ring the plan gives it (gateway/late-join.ts), and is then answered as a member.
+ */
+async function joinLate(fleet: FleetStore, device: EnrolledDevice) {
+  const rollout = await fleet.rolloutToJoin(device);
+  if (!rollout) return undefined;
+  const rings = await fleet.rolloutRings(rollout.id);
+  const join = lateJoinRing(
+    rings.map((r) => ({ name: r.name, size: r.size, labels: r.labels, assigned: r.assigned, opened: r.openedAt !== null })),
+    device.labels,
+    rollout.state === 'active',
+    await fleet.targetedDevices(rollout.id),
+  );
+  if (!join) return undefined;
+  const added = await fleet.assignDevices(rollout.id, [{ deviceId: device.id, ring: join.ring }], join.action);
+  if (added > 0 && join.action === 'hold') {
+    await fleet.setAssignmentAction(rollout.id, 'hold', { deviceIds: [device.id], reason: `joined ring ${join.ring} of rollout ${rollout.id} late; it waits for the ring to open` });
+    // openRing records the opening before it offers the ring: a ring that opened while this device
+    // joined is seen here, or its offer saw the device.
+    const [now, ring] = [await fleet.getRollout(rollout.id), (await fleet.rolloutRings(rollout.id)).find((r) => r.name === join.ring)];
+    if (now?.state === 'active' && ring?.openedAt) await fleet.setAssignmentAction(rollout.id, 'offer', { deviceIds: [device.id], reason: `ring ${join.ring} opened` });
+  }
+  return fleet.openAssignmentFor(device.id);
 }

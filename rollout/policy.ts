@@ -66,6 +66,12 @@ const ringSchema = z
      */
     decisionDeadline: durationSchema.optional(),
     /**
+     * Longest a device may take, from the gateway's first offer, to report an outcome (committed,
+     * failed, rolled back): past it the device counts as a `timed-out` failure of the ring (a device
+     * that bricks and never reports again). Absent: no deadline.
+     */
+    installDeadline: durationSchema.optional(),
+    /**
      * What an undecided ring does at its deadline: hold as inconclusive for a person (default), or
      * pass (a halt still needs the halt boundary, so α is kept; it costs power, which `ota rollout plan` shows).
      */

@@ -144,7 +144,8 @@ const releaseRefSchema = z
   .strict();
 
 export const checkinResponseSchema = z.discriminatedUnion('action', [
-  z.strictObject({ action: z.literal('none'), pollAfterSeconds: z.int().min(1) }),
+  /** Nothing to do; reason and rolloutId say why when a rollout keeps its release from the device (e.g. it failed here). */
+  z.strictObject({ action: z.literal('none'), reason: z.string().optional(), rolloutId: z.string().optional(), pollAfterSeconds: z.int().min(1) }),
   z.strictObject({
     action: z.literal('update'),
     release: releaseRefSchema,

@@ -5,6 +5,7 @@ import type { FleetStore } from '../../fleet/index.js';
 import { parseManifest } from '../../schemas/manifest.js';
 import { readChannelIndexes } from '../../release/catalog.js';
 import { compareSemver } from '../../release/semver.js';
+import { parseDuration } from '../../rollout/duration.js';
 import { resolveSize, ringTargets } from '../../rollout/policy.js';
 import { assignRings } from '../../rollout/ring-assignment.js';
 import { rollbackEligibility } from '../../rollout/rollback-eligibility.js';
@@ -52,6 +53,17 @@ export function rolloutActivities(deps: RolloutDeps) {
         previousVersion: previous?.version ?? null,
         maxConcurrentInstalls: request.policy.maxConcurrentInstalls,
       });
+      // The plan stays in the fleet store so the gateway can place devices that enroll while the rollout is open.
+      await fleet.recordRingPlan(
+        request.rolloutId,
+        request.policy.target.labels,
+        request.policy.rings.map((ring) => ({
+          name: ring.name,
+          size: ring.size,
+          labels: ring.labels ?? {},
+          installDeadlineSeconds: ring.installDeadline ? Math.max(1, Math.round(parseDuration(ring.installDeadline) / 1000)) : null,
+        })),
+      );
       for (let i = 0; i < rings.length; i++) {
         await fleet.assignDevices(request.rolloutId, rings[i]!.map((deviceId) => ({ deviceId, ring: request.policy.rings[i]!.name })), 'hold');
       }
@@ -69,22 +81,26 @@ export function rolloutActivities(deps: RolloutDeps) {
     /** The ring's devices may now get the release at check-in. */
     async openRing(rolloutId: string, ring: string): Promise<number> {
       const fleet = await deps.fleet();
+      await fleet.markRingOpened(rolloutId, ring);
       return fleet.setAssignmentAction(rolloutId, 'offer', { ring, reason: `ring ${ring} opened` });
     },
 
     async readRingHealth(rolloutId: string, ring: string): Promise<RingHealth> {
       const fleet = await deps.fleet();
-      const health = await fleet.ringReportCounts(rolloutId, ring);
-      const failed = health.byState.failed + health.byState['rolled-back'];
+      const deadline = (await fleet.rolloutRings(rolloutId)).find((r) => r.name === ring)?.installDeadlineSeconds ?? null;
+      const health = await fleet.ringReportCounts(rolloutId, ring, { installDeadlineSeconds: deadline });
+      // Every attempt counts: a device that failed and then committed on a retry stays failed, and
+      // one that reported no outcome by its install deadline is a timed-out failure.
+      const failed = health.outcomes.failed + health.outcomes.timedOut;
       // Devices that already ran the release when the ring opened have nothing to report about
       // it; their check-ins show them healthy on it, so they count as committed.
       const alreadyOn = await fleet.devicesOnRelease(rolloutId, { ring, unreportedOnly: true });
       return {
         assigned: health.assigned,
-        reported: health.byState.committed + alreadyOn + failed,
-        committed: health.byState.committed + alreadyOn,
+        reported: health.outcomes.committed + alreadyOn + failed,
+        committed: health.outcomes.committed + alreadyOn,
         failed,
-        failuresByKind: { ...health.byFailureKind },
+        failuresByKind: { ...health.everFailedByKind },
       };
     },
 

@@ -1,6 +1,7 @@
 // `ota fleet`: what the fleet store knows about devices (enrolled keys, last reported state).
 import type { Command } from 'commander';
 import { FleetStore, type DeviceWithState } from '../../fleet/fleet-store.js';
+import { offerEligibility } from '../../gateway/offer-eligibility.js';
 import { configFrom } from '../context.js';
 import { printResult } from '../output.js';
 
@@ -58,12 +59,34 @@ export function registerFleetCommands(program: Command): void {
     .action(async (id: string, opts: { json?: boolean }, command: Command) => {
       const found = await withFleet(command, async (f) => {
         const device = await f.getDeviceWithState(id);
-        return device ? { ...summary(device), reports: await f.reportsOf(id, 20) } : undefined;
+        if (!device) return undefined;
+        // The gateway's own rule: a release that failed here is not offered again until `ota fleet retry`.
+        const assignment = await f.openAssignmentFor(id);
+        const eligibility = assignment ? offerEligibility(assignment.releaseVersion, assignment.rolloutId, id, await f.attemptFailures(assignment.rolloutId, id)) : undefined;
+        const offerBlocked = eligibility && !eligibility.offer ? { rolloutId: assignment!.rolloutId, releaseVersion: assignment!.releaseVersion, kind: eligibility.kind, reason: eligibility.reason } : null;
+        return { ...summary(device), offerBlocked, reports: await f.reportsOf(id, 20) };
       });
       if (!found) throw new Error(`no device ${id} in the fleet store`);
       printResult(opts, found, () =>
-        [line(found), ...found.reports.map((r) => `  #${r.counter} ${r.receivedAt.toISOString()} ${r.state}${r.failureKind ? `(${r.failureKind})` : ''} ${r.releaseVersion}`)].join('\n'),
+        [
+          line(found),
+          ...(found.offerBlocked ? [`  not offered: ${found.offerBlocked.reason}`] : []),
+          ...found.reports.map((r) => `  #${r.counter} ${r.receivedAt.toISOString()} ${r.state}${r.failureKind ? `(${r.failureKind})` : ''} ${r.releaseVersion}`),
+        ].join('\n'),
       );
+    });
+  fleet
+    .command('retry <id>')
+    .description('offer a release that failed on a device again (its failures stay counted in ring health)')
+    .option('--release <version>', 'only this release (default: every open rollout of the device)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { release?: string; json?: boolean }, command: Command) => {
+      const cleared = await withFleet(command, async (f) => {
+        if (!(await f.getDevice(id))) throw new Error(`no device ${id} in the fleet store`);
+        return f.retryDevice(id, opts.release);
+      });
+      if (cleared.length === 0) throw new Error(`device ${id} has no assignment in an open rollout${opts.release ? ` of release ${opts.release}` : ''}`);
+      printResult(opts, { deviceId: id, cleared }, () => cleared.map((c) => `${id}: ${c.releaseVersion} will be offered again in rollout ${c.rolloutId}`).join('\n'));
     });
   fleet
     .command('revoke <id>')

@@ -14,7 +14,10 @@ export function describeCheckIn(r: CheckInResult): string {
       lines.push(`check-in ${r.outcome}: ${r.error}`);
       break;
     case 'nothing':
-      lines.push(response?.action === 'rollback' ? `rollback to ${response.targetVersion}: already running it` : 'gateway: nothing to do');
+      lines.push(response?.action === 'rollback' ? `rollback to ${response.targetVersion}: already running it` : `gateway: nothing to do${response?.action === 'none' && response.reason ? ` (${response.reason})` : ''}`);
+      break;
+    case 'declined':
+      lines.push(`declined ${r.declined!.version}: ${r.declined!.reason}`);
       break;
     case 'held':
       lines.push(`gateway says hold${response && 'reason' in response ? `: ${response.reason}` : ''}`);

@@ -4,6 +4,7 @@
 //   rollback -> switch boot back to the other slot, or reinstall the target (downgrade allowed)
 // Each path queues its reports and returns what it did; failures are recorded and reported.
 import { otherSlot } from '../boot/boot-state.js';
+import { offerRefusal } from './agent-state.js';
 import type { CheckinResponse } from '../../schemas/device-api.js';
 import type { GatewayClient } from '../gateway/gateway-client.js';
 import type { Device } from './device.js';
@@ -21,6 +22,7 @@ export type OfferOutcome =
   | 'up-to-date'
   | 'rolled-back' // rollback: boot switched back to the other slot, or the target reinstalled; reboot to try it
   | 'waiting-for-reboot' // an installed slot awaits its reboot: nothing new is started
+  | 'declined' // the offered release failed its boot check here before (see declined); ota-device retry clears it
   | 'failed'; // the update or rollback failed (see failure)
 
 export interface OfferResult {
@@ -28,6 +30,8 @@ export interface OfferResult {
   install?: InstallResult;
   rollback?: RollbackResult;
   failure?: UpdateFailure;
+  /** Set with outcome 'declined': the offered release and why the agent will not install it. */
+  declined?: { version: string; reason: string };
 }
 
 export interface ActOnOfferContext {
@@ -44,7 +48,10 @@ type RollbackResponse = Extract<CheckinResponse, { action: 'rollback' }>;
 
 export async function actOnOffer(ctx: ActOnOfferContext): Promise<OfferResult> {
   const { round, response } = ctx;
-  if (response.action === 'none') return { outcome: 'nothing' };
+  if (response.action === 'none') {
+    if (response.reason) round.log(`gateway: nothing to do: ${response.reason}`);
+    return { outcome: 'nothing' };
+  }
   if (response.action === 'hold') {
     round.log(`gateway says hold: ${response.reason}`);
     return { outcome: 'held' };
@@ -55,6 +62,13 @@ export async function actOnOffer(ctx: ActOnOfferContext): Promise<OfferResult> {
 
   if (response.action === 'rollback') return actOnRollback(ctx, response);
   const { release } = response;
+  // A release that failed its boot check here is not installed again from an offer (the gateway
+  // should not offer it; this holds even when it does) until an operator clears it.
+  const refusal = offerRefusal(await round.device.agentState.read(), release.version);
+  if (refusal) {
+    round.log(`declining ${release.version}: ${refusal}`);
+    return { outcome: 'declined', declined: { version: release.version, reason: refusal } };
+  }
   const update = gatewaySource(ctx, { version: release.version, manifestUrl: release.manifestUrl, bundleUrl: release.bundleUrl });
   try {
     return await verifyThenInstall(ctx.round, update, gatewaySourceRef(ctx.client.baseUrl), release.version);

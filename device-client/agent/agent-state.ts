@@ -28,6 +28,17 @@ export const updateEventSchema = z
   })
   .strict();
 
+/** A release that failed its boot check here (health check, or out of boot tries): not installed again from an offer until `ota-device retry`. */
+export const failedReleaseSchema = z
+  .object({
+    version: semverSchema,
+    imageSha256: sha256HexSchema.optional(),
+    failure: z.enum(['health', 'boot']),
+    reason: z.string(),
+    at: z.string(),
+  })
+  .strict();
+
 export const agentStateSchema = z
   .object({
     format: z.literal(FORMAT),
@@ -38,11 +49,14 @@ export const agentStateSchema = z
     /** Installed and activated; committed or rolled back by the next boot check. */
     pendingBoot: z.object({ slot: slotNameSchema, activatedAt: z.string() }).strict().nullable(),
     lastEvent: updateEventSchema.nullable(),
+    /** Releases that failed their boot check on this device (absent in states written before: none). */
+    failedReleases: z.array(failedReleaseSchema).default([]),
   })
   .strict();
 
 export type SlotImage = z.infer<typeof slotImageSchema>;
 export type UpdateEvent = z.infer<typeof updateEventSchema>;
+export type FailedRelease = z.infer<typeof failedReleaseSchema>;
 export type AgentState = z.infer<typeof agentStateSchema>;
 
 export function agentStatePath(stateDir: string): string {
@@ -88,9 +102,29 @@ export function initialAgentState(hardwareId: string, slot: SlotName, image: Slo
     securityVersion: image.securityVersion,
     pendingBoot: null,
     lastEvent: null,
+    failedReleases: [],
   };
 }
 
 export function event(kind: UpdateEvent['kind'], fields: Omit<UpdateEvent, 'kind' | 'at'> = {}): UpdateEvent {
   return { kind, ...fields, at: new Date().toISOString() };
+}
+
+/** Records that a release failed its boot check here (once per version: the latest failure wins). */
+export function withFailedRelease(state: AgentState, failed: FailedRelease): AgentState {
+  return { ...state, failedReleases: [...(state.failedReleases ?? []).filter((f) => f.version !== failed.version), failed] };
+}
+
+/** Why the agent will not install this offered release, if it failed its boot check here before. Pure. */
+export function offerRefusal(state: Pick<AgentState, 'failedReleases'>, version: string): string | undefined {
+  const failed = (state.failedReleases ?? []).find((f) => f.version === version);
+  if (!failed) return undefined;
+  return `${version} failed its ${failed.failure === 'health' ? 'health check' : 'boot'} on this device at ${failed.at} (${failed.reason}); not installed again until an operator runs \`ota-device retry --release ${version}\``;
+}
+
+/** `ota-device retry`: forgets the failures of one release (or all); returns the versions cleared. */
+export function clearFailedReleases(state: AgentState, version?: string): { state: AgentState; cleared: string[] } {
+  const list = state.failedReleases ?? [];
+  const cleared = list.filter((f) => version === undefined || f.version === version).map((f) => f.version);
+  return { state: { ...state, failedReleases: list.filter((f) => !cleared.includes(f.version)) }, cleared };
 }

@@ -8,7 +8,7 @@
 // Every step is idempotent, so a power cut in the middle just means running it again.
 import { markBad, markGood, otherSlot, type BootState, type SlotName } from '../boot/boot-state.js';
 import { describeFailures, runHealthChecks, type HealthCheckSummary } from '../health/health-checks.js';
-import { event, type AgentState } from './agent-state.js';
+import { event, withFailedRelease, type AgentState } from './agent-state.js';
 import { outOfRotation, writeBootState } from './boot-writes.js';
 import { crashPoint } from './crash-points.js';
 import type { Device } from './device.js';
@@ -48,11 +48,17 @@ export async function bootCheck(device: Device, options: BootCheckOptions = {}):
     const failedVersion = agent.slots[pending.slot]?.version;
     // Put the failed slot behind us in the boot order (the bootloader left it first after running out of tries).
     if (boot.order[0] !== booted) await writeBootState(device, 'boot-check:fallback', (s) => markBad(s, pending.slot));
-    await device.agentState.update((s) => ({
-      ...s,
-      pendingBoot: null,
-      lastEvent: event('rolled-back', { failure, slot: pending.slot, version: failedVersion, reason: failure === 'health' ? 'failed its health check' : 'ran out of boot tries' }),
-    }));
+    const reason = failure === 'health' ? (failedBefore === 'health' && agent.lastEvent?.reason ? agent.lastEvent.reason : 'failed its health check') : 'ran out of boot tries';
+    await device.agentState.update((s) => {
+      const next: AgentState = {
+        ...s,
+        pendingBoot: null,
+        lastEvent: event('rolled-back', { failure, slot: pending.slot, version: failedVersion, reason: failure === 'health' ? 'failed its health check' : 'ran out of boot tries' }),
+      };
+      // Remembered: a later offer of this release is refused until `ota-device retry`.
+      const image = s.slots[pending.slot];
+      return failedVersion ? withFailedRelease(next, { version: failedVersion, ...(image ? { imageSha256: image.sha256 } : {}), failure, reason, at: new Date().toISOString() }) : next;
+    });
     crashPoint('boot-check:rollback-recorded');
     return { outcome: 'rolled-back', slot: booted, failedSlot: pending.slot, failedVersion, failure };
   }

@@ -56,6 +56,8 @@ export interface CheckInResult {
   install?: InstallResult;
   rollback?: RollbackResult;
   failure?: UpdateFailure;
+  /** Outcome declined: the offered release failed its boot check here before. */
+  declined?: { version: string; reason: string };
   /** Why the check-in did not happen (offline, refused). */
   error?: string;
   /** Counters of the reports queued during this round. */
@@ -116,7 +118,7 @@ export async function checkInOnce(device: Device, options: AgentOptions = {}): P
     version: result.response?.action === 'update' ? result.response.release.version : result.response?.action === 'rollback' ? result.response.targetVersion : undefined,
     rolloutId: result.response && 'rolloutId' in result.response ? result.response.rolloutId : undefined,
     reason: result.response && 'reason' in result.response ? result.response.reason : result.error,
-    outcome: result.failure ? `failed (${result.failure.kind}): ${result.failure.message}` : result.outcome,
+    outcome: result.failure ? `failed (${result.failure.kind}): ${result.failure.message}` : result.declined ? `declined ${result.declined.version}: ${result.declined.reason}` : result.outcome,
     pollAfterSeconds: result.pollAfterSeconds,
   });
   return result;

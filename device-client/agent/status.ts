@@ -20,6 +20,8 @@ export interface DeviceStatus {
   pendingBoot: AgentState['pendingBoot'];
   installInProgress: Pick<InstallJournal, 'version' | 'target' | 'step' | 'artifact' | 'source' | 'startedAt'> | null;
   lastEvent: AgentState['lastEvent'];
+  /** Releases that failed their boot check here: declined when offered until `ota-device retry`. */
+  failedReleases: AgentState['failedReleases'];
   /** The last gateway check-in (what the gateway said, e.g. hold and why), if any. */
   lastCheckin: CheckinRecord | null;
 }
@@ -51,6 +53,7 @@ export async function deviceStatus(device: Device): Promise<DeviceStatus> {
       ? { version: journal.version, target: journal.target, step: journal.step, artifact: journal.artifact, source: journal.source, startedAt: journal.startedAt }
       : null,
     lastEvent: agent.lastEvent,
+    failedReleases: agent.failedReleases ?? [],
     lastCheckin: (await readCheckinRecord(device.config.stateDir)) ?? null,
   };
 }
@@ -67,6 +70,7 @@ export function formatStatus(s: DeviceStatus): string {
   if (s.pendingBoot) lines.push(`pending boot check: slot ${s.pendingBoot.slot} (activated ${s.pendingBoot.activatedAt})`);
   if (s.installInProgress) lines.push(`install in progress: ${s.installInProgress.version} -> slot ${s.installInProgress.target}, step ${s.installInProgress.step} (from ${s.installInProgress.source})`);
   if (s.lastEvent) lines.push(`last event: ${s.lastEvent.kind}${s.lastEvent.failure ? ` (${s.lastEvent.failure})` : ''}${s.lastEvent.version ? ` ${s.lastEvent.version}` : ''}${s.lastEvent.slot ? ` slot ${s.lastEvent.slot}` : ''}${s.lastEvent.reason ? `: ${s.lastEvent.reason}` : ''} at ${s.lastEvent.at}`);
+  for (const f of s.failedReleases) lines.push(`failed release ${f.version} (${f.failure}, ${f.at}): declined when offered until \`ota-device retry --release ${f.version}\``);
   const c = s.lastCheckin;
   if (c) {
     const said = c.action ? `${c.action}${c.version ? ` ${c.version}` : ''}${c.rolloutId ? ` (rollout ${c.rolloutId})` : ''}${c.reason ? `: ${c.reason}` : ''}` : c.reason ?? '';
