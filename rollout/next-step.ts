@@ -161,6 +161,8 @@ class StepBuilder {
       statistics: this.policy.statistics,
       sequentialRings: sequentialRingCount(this.policy.rings),
       testPassed: ring.testPassed,
+      // The control cohort from heartbeats (same rollout, previous release, same window), if read.
+      control: health.control ?? null,
     });
     if (verdict.figures.sequential?.passed) ring.testPassed = true;
     const changed = ring.verdict?.verdict !== verdict.verdict || ring.verdict?.reason !== verdict.reason;

@@ -13,6 +13,13 @@ export interface RingHealth {
   committed: number;
   failed: number;
   failuresByKind: Partial<Record<FailureKind, number>>;
+  /**
+   * From heartbeats, in the window since the ring opened (absent when not read): the control
+   * cohort (devices of the same rollout still on the previous release) and the ring's reported
+   * devices whose post-commit health failed (health check, crash loop) with no failure report.
+   */
+  control?: CohortCounts | null;
+  postCommitFailed?: number;
 }
 
 export type Verdict = 'pass' | 'wait' | 'breach';
@@ -50,6 +57,9 @@ export interface SequentialFigures {
   releaseFailuresToHalt: number | null;
   /** The pass boundary has been reached, now or at an earlier look of this ring. */
   passed: boolean;
+  /** The counts the test used: the ring's release cohort and the control (null: one-sample). */
+  release: CohortCounts;
+  control: CohortCounts | null;
 }
 
 export interface VerdictInput {
@@ -65,7 +75,7 @@ export interface VerdictInput {
   testPassed?: boolean;
   /**
    * Sequential: previous-release devices of the same rollout and window (control cohort). Absent:
-   * the test runs one-sample against baselineRate. (Nothing supplies it yet: needs heartbeats.)
+   * the test runs one-sample against baselineRate. Default: health.control (from heartbeats).
    */
   control?: CohortCounts | null;
   /** Sequential: background rate frozen before the ring opened; default statistics.baselineRate. */
@@ -114,9 +124,15 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
     const alpha = splitAlpha(statistics.alpha, Math.max(1, input.sequentialRings ?? 1), 1);
     const beta = ring.beta ?? statistics.beta;
     const minEffect = ring.minEffect ?? statistics.minEffect;
+    // Post-commit failures (heartbeats) count with the install outcomes: a device that committed
+    // and then crash-loops failed as surely as one that could not install.
+    const releaseFailures = Math.min(health.reported, health.failed + (health.postCommitFailed ?? 0));
+    const release = { observed: health.reported, failures: releaseFailures };
+    const suppliedControl = input.control !== undefined ? input.control : (health.control ?? null);
+    const control = suppliedControl && suppliedControl.observed > 0 ? suppliedControl : null;
     const test = sequentialDecision({
-      release: { observed: health.reported, failures: health.failed },
-      control: input.control ?? null,
+      release,
+      control,
       policy: { alpha, beta, minEffect, baselineRate: statistics.baselineRate },
       referenceRate: input.referenceRate,
     });
@@ -133,6 +149,8 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
       referenceRate: test.referenceRate,
       releaseFailuresToHalt: test.releaseFailuresToHalt,
       passed,
+      release,
+      control,
     };
     const effect = `+${(minEffect * 100).toFixed(1)} pt`;
     if (test.decision === 'halt') return result('breach', `sequential test (${effect}): ${test.reason}`);

@@ -72,20 +72,31 @@ export function rolloutActivities(deps: RolloutDeps) {
       return fleet.setAssignmentAction(rolloutId, 'offer', { ring, reason: `ring ${ring} opened` });
     },
 
-    async readRingHealth(rolloutId: string, ring: string): Promise<RingHealth> {
+    /**
+     * The ring's install outcomes; with `window` (the ring's opening time, workflow time) also its
+     * heartbeats since then: post-commit failures of the ring's devices and the control cohort
+     * (devices of the same rollout still on the previous release, same window).
+     */
+    async readRingHealth(rolloutId: string, ring: string, window?: { sinceMs: number }): Promise<RingHealth> {
       const fleet = await deps.fleet();
       const health = await fleet.ringReportCounts(rolloutId, ring);
       const failed = health.byState.failed + health.byState['rolled-back'];
       // Devices that already ran the release when the ring opened have nothing to report about
       // it; their check-ins show them healthy on it, so they count as committed.
       const alreadyOn = await fleet.devicesOnRelease(rolloutId, { ring, unreportedOnly: true });
-      return {
+      const result: RingHealth = {
         assigned: health.assigned,
         reported: health.byState.committed + alreadyOn + failed,
         committed: health.byState.committed + alreadyOn,
         failed,
         failuresByKind: { ...health.byFailureKind },
       };
+      if (window) {
+        const cohorts = await fleet.ringCohorts(rolloutId, ring, { since: new Date(window.sinceMs) });
+        result.control = cohorts.control;
+        result.postCommitFailed = cohorts.postCommitOnly;
+      }
+      return result;
     },
 
     /** Halt: nobody else gets the release; devices already on it stay until a person decides. */
