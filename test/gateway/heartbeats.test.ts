@@ -11,6 +11,8 @@ import { startGateway, type RunningGateway } from '../../gateway/server.js';
 import type { Heartbeat } from '../../schemas/device-api.js';
 import { generateDeviceKey, signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
+import { backgroundNoise, ProtocolFleet } from '../../sim/protocol-fleet.js';
+import type { LocalTrustRootJSON } from '../../signing/trust-root.js';
 
 const TOKEN = 'test-enrollment-token-0123456789';
 const HW = 'gw-heartbeat';
@@ -120,5 +122,34 @@ describe('POST /v1/heartbeats', () => {
     ]);
     expect(await fleet.ringCohorts('r-hb', 'canary', { since })).toEqual({ release: { observed: 2, failures: 1 }, control: { observed: 2, failures: 1 }, postCommitOnly: 1 });
     expect(await fleet.heartbeatAggregates('r-hb', { since: new Date(Date.now() + 60_000) })).toEqual([]);
+  });
+
+  it('simulated devices send heartbeats with seeded background noise: same seed, same failures, on both releases', async () => {
+    const sim = await ProtocolFleet.enroll({
+      count: 120, hardwareId: HW, channel: 'stable', gatewayUrl: gateway.url, enrollmentToken: TOKEN, idPrefix: 'noise',
+      // Heartbeats resolve no manifest: the trust root is never read here.
+      trustRoot: {} as LocalTrustRootJSON,
+      factory: { version: '1.0.0', imageSha256: SHA, securityVersion: 1 },
+      concurrency: 8,
+    });
+    const release = { version: '2.0.0', imageSha256: 'd'.repeat(64), securityVersion: 1 };
+    for (const d of sim.devices.slice(0, 40)) d.current = release;
+    await fleet.createRollout({ id: 'r-noise', hardwareId: HW, channel: 'stable', releaseVersion: '2.0.0', previousVersion: '1.0.0' });
+    await fleet.assignDevices('r-noise', sim.devices.map((d, i) => ({ deviceId: d.id, ring: i < 40 ? 'canary' : 'fleet' })), 'offer');
+    const since = new Date(Date.now() - 1000);
+    // What the same seed gives, worked out without the gateway.
+    const expected = backgroundNoise(0.1, 42);
+    const failing = new Set<string>();
+    for (let w = 0; w < 2; w++) for (const d of sim.devices) if (expected(d).healthFailed) failing.add(d.id);
+    const noise = backgroundNoise(0.1, 42);
+    await sim.heartbeats(noise);
+    await sim.heartbeats(noise);
+    const cohorts = await fleet.ringCohorts('r-noise', 'canary', { since });
+    const releaseFailing = sim.devices.slice(0, 40).filter((d) => failing.has(d.id)).length;
+    expect(cohorts.release).toEqual({ observed: 40, failures: releaseFailing });
+    expect(cohorts.control).toEqual({ observed: 80, failures: failing.size - releaseFailing });
+    // About 1 − 0.9² = 19% of devices fail at least one of two windows.
+    expect(failing.size).toBeGreaterThan(8);
+    expect(failing.size).toBeLessThan(40);
   });
 });
