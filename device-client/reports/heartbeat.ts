@@ -8,6 +8,7 @@
 // the next, which still counts every boot since the last accepted one. The counter is its own
 // sequence (stateDir/heartbeat.json), reserved durably before the send so it is never reused; each
 // send signs over a fresh nonce.
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { counterSchema, heartbeatSchema, type Heartbeat } from '../../schemas/device-api.js';
@@ -144,6 +145,7 @@ export async function sendHeartbeatIfDue(device: Device, options: HeartbeatOptio
     now,
   });
   // Reserve the counter first: a crash after this only leaves a gap.
+  await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   let counter = state.next;
   await writeJsonFile(statePath(device), { ...state, next: counter + 1 });
   try {
