@@ -99,6 +99,10 @@ export class FleetStore {
   ringCohorts(rolloutId: string, ring: string, window: heartbeats.HeartbeatWindow) {
     return heartbeats.ringCohorts(this.db, rolloutId, ring, window);
   }
+  /** Default: keep 30 days, longer than any ring's decision window. */
+  pruneHeartbeats(keepSeconds = 30 * 86_400) {
+    return heartbeats.pruneHeartbeats(this.db, keepSeconds);
+  }
 
   // Rollouts: what the orchestrator writes and the gateway obeys
   createRollout(rollout: rollouts.NewRollout) {

@@ -175,3 +175,9 @@ export async function ringCohorts(db: Queryable, rolloutId: string, ring: string
   }
   return out;
 }
+
+/** Drops heartbeats received more than keepSeconds ago (they only feed windows of open rollouts); returns how many. */
+export async function pruneHeartbeats(db: Queryable, keepSeconds: number): Promise<number> {
+  const { rowCount } = await db.query('DELETE FROM heartbeats WHERE received_at < now() - make_interval(secs => $1)', [keepSeconds]);
+  return rowCount;
+}

@@ -53,6 +53,11 @@ function heartbeatSuite(engine: string, openUrl: () => Promise<string>) {
       expect(stored[0]).toMatchObject({ counter: 1, releaseVersion: '1.0.0', failed: false, metrics: { 'queue.depth': 4 } });
       // Its own sequence: reports keep theirs.
       expect((await store.getDeviceWithState(id))!.state.lastCounter).toBe(0);
+      // Old heartbeats are pruned; the counter stays, so a replay is still refused.
+      await store.db.query(`UPDATE heartbeats SET received_at = now() - interval '40 days' WHERE device_id = $1`, [id]);
+      expect(await store.pruneHeartbeats()).toBeGreaterThanOrEqual(1);
+      expect(await store.heartbeatsOf(id)).toEqual([]);
+      expect((await beat(id, '1.0.0', { counter: 1 })).outcome).toEqual({ kind: 'stale-counter', lastCounter: 1 });
     });
 
     it('aggregates per release and ring in a window; the control is the rollout devices on another release', async () => {
