@@ -38,7 +38,7 @@ export interface HeartbeatAggregate extends HeartbeatCounts {
 export interface RingCohorts {
   /** Ring devices heartbeating on the rollout's release. */
   release: HeartbeatCounts;
-  /** Devices of the same rollout (any ring) heartbeating on another release: the control. */
+  /** Devices of the same rollout (any ring) heartbeating on another release that never reported about the release: the control. */
   control: HeartbeatCounts;
   /**
    * Release-cohort devices with a post-commit failure that no install report of theirs counts
@@ -149,7 +149,8 @@ export async function heartbeatAggregates(db: Queryable, rolloutId: string, wind
 
 /**
  * A ring's release cohort (its devices heartbeating on the rollout's release) and the rollout's
- * control cohort (its devices heartbeating on any other release), in one window. A device that
+ * control cohort (its devices heartbeating on any other release that never reported about the
+ * release: a device that tried it and fell back was exposed), in one window. A device that
  * moved to the release inside the window counts in both, each by the heartbeats of that release.
  */
 export async function ringCohorts(db: Queryable, rolloutId: string, ring: string, window: HeartbeatWindow): Promise<RingCohorts> {
@@ -165,7 +166,11 @@ export async function ringCohorts(db: Queryable, rolloutId: string, ring: string
        count(DISTINCT device_id) FILTER (WHERE failed AND cohort = 'release' AND NOT EXISTS (
          SELECT 1 FROM reports p WHERE p.device_id = hb.device_id AND p.release_version = (SELECT release_version FROM r)
            AND p.received_at >= hb.assigned_at AND p.failure_kind IS NOT NULL)) AS post_commit_only
-     FROM hb WHERE cohort = 'control' OR ring = $4 GROUP BY cohort`,
+     FROM hb WHERE (cohort = 'release' AND ring = $4)
+       -- A device that tried the release and fell back is exposed, not a control.
+       OR (cohort = 'control' AND NOT EXISTS (SELECT 1 FROM reports p WHERE p.device_id = hb.device_id
+             AND p.release_version = (SELECT release_version FROM r) AND p.received_at >= hb.assigned_at))
+     GROUP BY cohort`,
     params,
   );
   const out: RingCohorts = { release: { observed: 0, failures: 0 }, control: { observed: 0, failures: 0 }, postCommitOnly: 0 };

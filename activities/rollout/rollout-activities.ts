@@ -94,6 +94,7 @@ export function rolloutActivities(deps: RolloutDeps) {
       if (window) {
         const cohorts = await fleet.ringCohorts(rolloutId, ring, { since: new Date(window.sinceMs) });
         result.control = cohorts.control;
+        result.heartbeats = cohorts.release;
         result.postCommitFailed = cohorts.postCommitOnly;
       }
       return result;

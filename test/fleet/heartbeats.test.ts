@@ -109,6 +109,25 @@ function heartbeatSuite(engine: string, openUrl: () => Promise<string>) {
         postCommitOnly: 0,
       });
     });
+
+    it('a device that tried the release and fell back is exposed, not part of the control', async () => {
+      const [ringDevice, fellBack, control] = [await enroll(), await enroll(), await enroll()];
+      const rolloutId = `r-hb-exposed-${engine}`;
+      await store.createRollout({ id: rolloutId, hardwareId: 'gw-hb', channel: 'stable', releaseVersion: '3.0.0', previousVersion: '2.0.0' });
+      await store.assignDevices(rolloutId, [ringDevice, fellBack].map((deviceId) => ({ deviceId, ring: 'canary' })), 'offer');
+      await store.assignDevices(rolloutId, [{ deviceId: control, ring: 'fleet' }], 'hold');
+      const since = new Date(Date.now() - 1000);
+      const { nonce } = await store.issueNonce(fellBack, 60);
+      const report = {
+        type: 'report' as const, deviceId: fellBack, releaseVersion: '3.0.0', imageSha256: SHA, slot: 'B' as const, bootCount: 4, state: 'rolled-back' as const, failureKind: 'boot' as const,
+        metrics: { crashCount: 3, uptimeSeconds: 1, freeMemoryBytes: 1 }, custom: {}, createdAt: new Date().toISOString(), counter: 1, nonce,
+      };
+      expect((await store.storeReport(report, signPayload(report, generateDeviceKey('ed25519')))).kind).toBe('accepted');
+      await beat(ringDevice, '3.0.0');
+      await beat(fellBack, '2.0.0');
+      await beat(control, '2.0.0', failing);
+      expect(await store.ringCohorts(rolloutId, 'canary', { since })).toEqual({ release: { observed: 1, failures: 0 }, control: { observed: 1, failures: 1 }, postCommitOnly: 0 });
+    });
   });
 }
 

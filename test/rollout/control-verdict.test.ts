@@ -66,6 +66,45 @@ describe('ring verdict against a control cohort', () => {
   });
 });
 
+describe('with heartbeats on both sides: post-commit health vs control, install outcomes one-sample', () => {
+  // α 1% over 1 ring × 2 tests = 0.5%: halt at ln(0.95/0.005) = 5.247, pass at ln(0.05/0.995) = −2.991.
+  const both = (h: RingHealth, testsPassed?: { install?: boolean; postCommit?: boolean }) =>
+    ringVerdict({ ring: policy.rings[0]!, health: h, bakedMs: 3_600_000, bakeTimeMs: 600_000, statistics: policy.statistics, sequentialRings: 1, testsPassed });
+
+  it('compares like with like: install failures are not held against a control that installs nothing', () => {
+    // Install noise at baselineRate (2%), a bad week of 6% post-commit noise everywhere: both tests pass.
+    const v = both(health(300, 6, { heartbeats: { observed: 288, failures: 17 }, control: { observed: 2880, failures: 173 } }));
+    expect(v.figures.sequential).toMatchObject({ method: 'conditional-binomial', release: { observed: 288, failures: 17 }, control: { observed: 2880, failures: 173 } });
+    expect(v.figures.sequential!.alpha).toBeCloseTo(0.005, 12);
+    expect(v.figures.installTest).toMatchObject({ method: 'one-sample', release: { observed: 300, failures: 6 } });
+    expect(v.figures.testsPassed).toEqual({ install: true, postCommit: true });
+    expect(v.verdict).toBe('pass');
+  });
+
+  it('halts on post-commit health worse than the control, naming the test', () => {
+    const v = both(health(100, 0, { heartbeats: { observed: 100, failures: 10 }, control: { observed: 1000, failures: 10 } }));
+    expect(v.verdict).toBe('breach');
+    expect(v.reason).toMatch(/post-commit health vs control: halt/);
+  });
+
+  it('halts on install failures by the one-sample test even when post-commit health is fine', () => {
+    const v = both(health(20, 8, { heartbeats: { observed: 12, failures: 0 }, control: { observed: 1000, failures: 20 } }));
+    expect(v.verdict).toBe('breach');
+    expect(v.reason).toMatch(/install outcomes: halt/);
+  });
+
+  it('waits until both tests passed; a pass of one is kept from an earlier look', () => {
+    const h = health(200, 2, { heartbeats: { observed: 5, failures: 0 }, control: { observed: 1000, failures: 20 } });
+    const first = both(h);
+    expect(first.figures.testsPassed).toEqual({ install: true, postCommit: false });
+    expect(first.verdict).toBe('wait');
+    expect(first.reason).toMatch(/undecided: post-commit health/);
+    const later = both(health(200, 2, { heartbeats: { observed: 200, failures: 1 }, control: { observed: 1000, failures: 40 } }), { install: true });
+    expect(later.figures.testsPassed).toEqual({ install: true, postCommit: true });
+    expect(later.verdict).toBe('pass');
+  });
+});
+
 describe('next step: the control of a health read reaches the verdict', () => {
   const request: RolloutRequest = { rolloutId: 'r1', hardwareId: 'gw-x1', channel: 'stable', releaseVersion: '1.1.0', policy, requestedBy: 'test' };
   const plan: RolloutPlan = { fleetSize: 1000, ringSizes: [200, 800], exposureBudget: 1000, previousVersion: '1.0.0', rollbackAllowed: true };
