@@ -11,7 +11,7 @@ import { projectRoot } from '../platform/paths.js';
 import { waitForHttp } from '../platform/wait-for-http.js';
 import { readTrustRoot } from '../signing/trust-root.js';
 import { parseManifest } from '../schemas/manifest.js';
-import { ProtocolFleet } from '../sim/protocol-fleet.js';
+import { backgroundNoise, ProtocolFleet } from '../sim/protocol-fleet.js';
 import type { BehaviourModel } from '../sim/protocol-device.js';
 import { buildSampleImage } from './sample-image.js';
 
@@ -126,18 +126,22 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
 
     const crashes = new Set<string>();
     const behaviour: BehaviourModel = (_device, release) => (crashes.has(release.version) ? { result: 'fail', kind: 'boot', fallsBack: true } : { result: 'commit' });
+    // Every device also heartbeats each tick, with 2% seeded background health failures that have
+    // nothing to do with any release: the devices on the previous release are the control cohort.
+    const noise = backgroundNoise(0.02, 2026);
     const policyPath = join(stateDir, 'demo-policy.yml');
     writeFileSync(policyPath, readFileSync(join(projectRoot, 'demo', 'demo-policy.yml')));
 
     const rollout = async (version: string): Promise<string> => {
       const started = JSON.parse(await ota(`roll ${version} out through canary, quarter and fleet rings`, ['rollout', 'start', '--release', version, '--hardware', HARDWARE, '--policy', policyPath, '--json'])) as { rolloutId: string };
       const id = started.rolloutId;
-      say(`$ ota rollout status ${id} --watch   (devices check in every 300 ms meanwhile)`);
+      say(`$ ota rollout status ${id} --watch   (devices check in and heartbeat, with 2% background noise, every 300 ms meanwhile)`);
       const watch = spawnOta(['rollout', 'status', id, '--watch', '--interval', '1'], env, say);
       let watching = true;
       void watch.finally(() => (watching = false));
       while (watching) {
         await fleet.tick(behaviour);
+        await fleet.heartbeats(noise);
         await new Promise((r) => setTimeout(r, 300));
       }
       if ((await watch) !== 0) throw new Error(`ota rollout status ${id} --watch failed`);

@@ -136,6 +136,23 @@ export const deviceConfigSchema = z
       })
       .strict()
       .default({ checkSeconds: 3600, checkJitter: 0.2, bootCheckDelaySeconds: 0 }),
+    /**
+     * Signed heartbeats after commit (POST /v1/heartbeats): one per window with reboots, crash
+     * loops, the health checks run again and their `metric name=value` lines. The rollout compares
+     * a ring with the devices still on the previous release through them.
+     */
+    heartbeat: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** The window: a heartbeat at most this often (checked after each check-in round). */
+        intervalSeconds: z.int().min(10).max(7 * 86_400).default(300),
+        /** This many boots or more since the last heartbeat is a crash loop (watchdog resets, panics). */
+        crashLoopBoots: z.int().min(2).max(1000).default(3),
+        /** Re-run the configured health checks (commands, services, HTTP; not the minimum uptime) each window. */
+        runHealthChecks: z.boolean().default(true),
+      })
+      .strict()
+      .default({ enabled: true, intervalSeconds: 300, crashLoopBoots: 3, runHealthChecks: true }),
   })
   .strict();
 

@@ -6,9 +6,10 @@
 // concern (devices, nonces, reports, rollouts; rows maps SQL rows to records). Replay rules live
 // in SQL so they hold across gateway processes: a nonce is consumed with one conditional UPDATE,
 // a counter only moves up with one conditional UPDATE, both in the report's transaction.
-import type { HealthReport, SignedEnvelope } from '../schemas/device-api.js';
+import type { HealthReport, Heartbeat, SignedEnvelope } from '../schemas/device-api.js';
 import { openDatabase, type FleetDatabase, type Queryable } from './database.js';
 import * as devices from './devices.js';
+import * as heartbeats from './heartbeats.js';
 import { applyMigrations } from './migrations.js';
 import * as nonces from './nonces.js';
 import * as reports from './reports.js';
@@ -16,6 +17,7 @@ import * as rollouts from './rollouts.js';
 
 export type { DeviceSelector, DeviceState, DeviceWithState, EnrolledDevice, EnrollInput, EnrollOutcome } from './devices.js';
 export type { NonceCheck } from './nonces.js';
+export type { HeartbeatAggregate, HeartbeatCounts, HeartbeatWindow, RingCohorts, StoredHeartbeat, StoreHeartbeatOutcome } from './heartbeats.js';
 export type { CheckinState, RingCountOptions, RingReportCounts, StoredReport, StoreReportOutcome } from './reports.js';
 export type { Assignment, AssignmentAction, AssignmentScope, AttemptFailure, NewRollout, NewRolloutRing, Rollout, RolloutRecordState, RolloutRing } from './rollouts.js';
 
@@ -82,6 +84,24 @@ export class FleetStore {
   }
   ringReportCounts(rolloutId: string, ring: string, options: reports.RingCountOptions = {}) {
     return reports.ringReportCounts(this.db, rolloutId, ring, options);
+  }
+
+  // Heartbeats: post-commit health of every running device, per release, ring and window
+  storeHeartbeat(heartbeat: Heartbeat, envelope: SignedEnvelope) {
+    return heartbeats.storeHeartbeat(this.db, heartbeat, envelope);
+  }
+  heartbeatsOf(deviceId: string, limit = 100) {
+    return heartbeats.heartbeatsOf(this.db, deviceId, limit);
+  }
+  heartbeatAggregates(rolloutId: string, window: heartbeats.HeartbeatWindow) {
+    return heartbeats.heartbeatAggregates(this.db, rolloutId, window);
+  }
+  ringCohorts(rolloutId: string, ring: string, window: heartbeats.HeartbeatWindow) {
+    return heartbeats.ringCohorts(this.db, rolloutId, ring, window);
+  }
+  /** Default: keep 30 days, longer than any ring's decision window. */
+  pruneHeartbeats(keepSeconds = 30 * 86_400) {
+    return heartbeats.pruneHeartbeats(this.db, keepSeconds);
   }
 
   // Rollouts: what the orchestrator writes and the gateway obeys

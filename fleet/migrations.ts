@@ -150,6 +150,43 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'signed heartbeats (post-commit health, control cohort)',
+    sql: `
+      -- Heartbeats have their own counter sequence, so they never race the report queue's.
+      ALTER TABLE device_state ADD COLUMN last_heartbeat_counter bigint NOT NULL DEFAULT 0;
+      CREATE TABLE heartbeats (
+        id               bigserial PRIMARY KEY,
+        device_id        text NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+        counter          bigint NOT NULL,
+        nonce            text NOT NULL,
+        release_version  text,
+        image_sha256     text NOT NULL,
+        slot             text NOT NULL,
+        boot_count       integer NOT NULL,
+        boots_since_last integer NOT NULL,
+        crash_loop       boolean NOT NULL,
+        uptime_seconds   bigint NOT NULL,
+        checks_run       integer NOT NULL,
+        checks_failed    integer NOT NULL,
+        failed_checks    jsonb NOT NULL,
+        metrics          jsonb NOT NULL,
+        window_seconds   integer NOT NULL,
+        -- A post-commit failure in this window: a failing health check or a crash loop.
+        failed           boolean NOT NULL,
+        sent_at          timestamptz NOT NULL,
+        received_at      timestamptz NOT NULL DEFAULT now(),
+        payload          text NOT NULL,
+        signature        text NOT NULL,
+        key_algorithm    text NOT NULL,
+        UNIQUE (device_id, counter)
+      );
+      -- Cohort aggregates: a window of heartbeats by device and release.
+      CREATE INDEX heartbeats_received_idx ON heartbeats (received_at, device_id);
+      CREATE INDEX heartbeats_device_idx ON heartbeats (device_id, received_at);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's; returns the versions applied. */

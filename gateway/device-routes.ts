@@ -9,7 +9,9 @@ import {
   deviceIdSchema,
   enrollRequestSchema,
   healthReportSchema,
+  heartbeatSchema,
   type EnrollResponse,
+  type HeartbeatResponse,
   type NonceResponse,
   type ReportResponse,
 } from '../schemas/device-api.js';
@@ -79,5 +81,16 @@ export async function report(api: DeviceApiOptions, req: IncomingMessage, res: S
     throw new HttpError(409, 'stale-counter', `counter ${message.counter} is not above the last stored counter ${outcome.lastCounter} (replay or duplicate)`);
   }
   const body: ReportResponse = { status: 'accepted', counter: outcome.counter };
+  sendJson(res, 200, body);
+}
+
+export async function heartbeat(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { message, envelope } = await verifySignedRequest(api.fleet, await readJsonBody(req), heartbeatSchema);
+  const outcome = await api.fleet.storeHeartbeat(message, envelope);
+  if (outcome.kind === 'nonce-rejected') throw nonceError(outcome.reason);
+  if (outcome.kind === 'stale-counter') {
+    throw new HttpError(409, 'stale-counter', `heartbeat counter ${message.counter} is not above the last stored heartbeat counter ${outcome.lastCounter} (replay or duplicate)`);
+  }
+  const body: HeartbeatResponse = { status: 'accepted', counter: outcome.counter };
   sendJson(res, 200, body);
 }

@@ -1,12 +1,12 @@
 // The device gateway: the HTTP endpoint devices talk to. GET /healthz always; with a fleet store and
-// an artifact store, the device API of docs/device-api.md (enroll, nonce, check-in, reports,
+// an artifact store, the device API of docs/device-api.md (enroll, nonce, check-in, reports, heartbeats,
 // artifact and release downloads with Range). Errors are JSON {error, detail}.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FleetStore } from '../fleet/fleet-store.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { artifactKeyFromPath, releaseKeyFromPath, serveStoreObject } from './artifact-download.js';
-import { checkin, enroll, issueNonce, report, type DeviceApiOptions } from './device-routes.js';
+import { checkin, enroll, heartbeat, issueNonce, report, type DeviceApiOptions } from './device-routes.js';
 import type { ReleasePolicy } from './checkin-offer.js';
 import { HttpError, sendError, sendJson } from './http.js';
 
@@ -48,6 +48,7 @@ const DEVICE_ENDPOINTS = new Map<string, { method: string; handle: (api: DeviceA
   ['/v1/nonce', { method: 'GET', handle: (api, url, _req, res) => issueNonce(api, url, res) }],
   ['/v1/checkin', { method: 'POST', handle: (api, _url, req, res) => checkin(api, req, res) }],
   ['/v1/reports', { method: 'POST', handle: (api, _url, req, res) => report(api, req, res) }],
+  ['/v1/heartbeats', { method: 'POST', handle: (api, _url, req, res) => heartbeat(api, req, res) }],
 ]);
 
 /** Downloads straight from the artifact store (GET or HEAD, with Range): path prefix -> store key. */

@@ -140,6 +140,7 @@ class StepBuilder {
     ring.state = 'baking';
     ring.openedAt = new Date(this.ctx.now).toISOString();
     ring.testPassed = undefined;
+    ring.testsPassed = undefined;
     const deadline = this.policy.rings[this.p.ringIndex]!.decisionDeadline;
     ring.deadlineAt = deadline ? new Date(this.ctx.now + parseDuration(deadline)).toISOString() : undefined;
     this.p.ringOpenedAt = this.ctx.now;
@@ -161,8 +162,12 @@ class StepBuilder {
       statistics: this.policy.statistics,
       sequentialRings: sequentialRingCount(this.policy.rings),
       testPassed: ring.testPassed,
+      testsPassed: ring.testsPassed,
+      // The control cohort from heartbeats (same rollout, previous release, same window), if read.
+      control: health.control ?? null,
     });
     if (verdict.figures.sequential?.passed) ring.testPassed = true;
+    if (verdict.figures.testsPassed) ring.testsPassed = { install: verdict.figures.testsPassed.install || undefined, postCommit: verdict.figures.testsPassed.postCommit || undefined };
     const changed = ring.verdict?.verdict !== verdict.verdict || ring.verdict?.reason !== verdict.reason;
     ring.health = health;
     ring.verdict = verdict;

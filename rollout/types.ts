@@ -1,7 +1,7 @@
 // Shapes shared by the rollout workflow, its activities and the CLI. Plain data: all of it is
 // recorded in the workflow history, which is what lets a halt be explained afterwards.
 import type { RolloutPolicy } from './policy.js';
-import type { RingHealth, RingVerdict } from './verdict.js';
+import type { RingHealth, RingVerdict, SequentialTestsPassed } from './verdict.js';
 
 export interface RolloutRequest {
   rolloutId: string;
@@ -35,6 +35,8 @@ export interface RingStatus {
   verdict?: RingVerdict;
   /** Sequential statistics: the test reached its pass boundary at a look of this ring (kept). */
   testPassed?: boolean;
+  /** Sequential with a control from heartbeats: which of its two tests passed (kept). */
+  testsPassed?: SequentialTestsPassed;
   /** When the ring holds as inconclusive if still undecided (its decisionDeadline after opening). */
   deadlineAt?: string;
 }

@@ -13,6 +13,15 @@ export interface RingHealth {
   committed: number;
   failed: number;
   failuresByKind: Partial<Record<FailureKind, number>>;
+  /**
+   * From heartbeats, in the window since the ring opened (absent when not read): the control
+   * cohort (devices of the same rollout still on the previous release) and the ring's reported
+   * devices whose post-commit health failed (health check, crash loop) with no failure report.
+   */
+  control?: CohortCounts | null;
+  postCommitFailed?: number;
+  /** The ring's devices heartbeating on the release in that window (the release cohort of the post-commit test). */
+  heartbeats?: CohortCounts | null;
 }
 
 export type Verdict = 'pass' | 'wait' | 'breach';
@@ -29,9 +38,18 @@ export interface RingVerdict {
     bound?: { lower: number; upper: number; confidence: number };
     bakedMs: number;
     bakeTimeMs: number;
-    /** Sequential statistics: the test's figures at this look. */
+    /** Sequential statistics: the test's figures at this look (with a control from heartbeats: post-commit health vs control). */
     sequential?: SequentialFigures;
+    /** With a control from heartbeats: the one-sample test of the install outcomes, run beside it. */
+    installTest?: SequentialFigures;
+    /** With a control from heartbeats: which of the two tests has passed (kept across looks). */
+    testsPassed?: SequentialTestsPassed;
   };
+}
+
+export interface SequentialTestsPassed {
+  install?: boolean;
+  postCommit?: boolean;
 }
 
 export interface SequentialFigures {
@@ -50,6 +68,9 @@ export interface SequentialFigures {
   releaseFailuresToHalt: number | null;
   /** The pass boundary has been reached, now or at an earlier look of this ring. */
   passed: boolean;
+  /** The counts the test used: the ring's release cohort and the control (null: one-sample). */
+  release: CohortCounts;
+  control: CohortCounts | null;
 }
 
 export interface VerdictInput {
@@ -63,9 +84,11 @@ export interface VerdictInput {
   sequentialRings?: number;
   /** Sequential: the test reached its pass boundary at an earlier look of this ring (a pass is kept). */
   testPassed?: boolean;
+  /** Sequential with a control from heartbeats: which of the two tests passed at an earlier look. */
+  testsPassed?: SequentialTestsPassed;
   /**
    * Sequential: previous-release devices of the same rollout and window (control cohort). Absent:
-   * the test runs one-sample against baselineRate. (Nothing supplies it yet: needs heartbeats.)
+   * the test runs one-sample against baselineRate. Default: health.control (from heartbeats).
    */
   control?: CohortCounts | null;
   /** Sequential: background rate frozen before the ring opened; default statistics.baselineRate. */
@@ -111,17 +134,15 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
       const kindBreach = kindRateBreach(input, (failures) => failures / health.reported);
       if (kindBreach) return result('breach', kindBreach);
     }
-    const alpha = splitAlpha(statistics.alpha, Math.max(1, input.sequentialRings ?? 1), 1);
+    const rings = Math.max(1, input.sequentialRings ?? 1);
     const beta = ring.beta ?? statistics.beta;
     const minEffect = ring.minEffect ?? statistics.minEffect;
-    const test = sequentialDecision({
-      release: { observed: health.reported, failures: health.failed },
-      control: input.control ?? null,
-      policy: { alpha, beta, minEffect, baselineRate: statistics.baselineRate },
-      referenceRate: input.referenceRate,
-    });
-    const passed = test.decision !== 'halt' && (input.testPassed === true || test.decision === 'pass');
-    figures.sequential = {
+    const effect = `+${(minEffect * 100).toFixed(1)} pt`;
+    const suppliedControl = input.control !== undefined ? input.control : (health.control ?? null);
+    const control = suppliedControl && suppliedControl.observed > 0 ? suppliedControl : null;
+    const run = (release: CohortCounts, against: CohortCounts | null, alpha: number) =>
+      sequentialDecision({ release, control: against, policy: { alpha, beta, minEffect, baselineRate: statistics.baselineRate }, referenceRate: input.referenceRate });
+    const figuresOf = (test: ReturnType<typeof run>, alpha: number, release: CohortCounts, against: CohortCounts | null, passed: boolean): SequentialFigures => ({
       decision: test.decision,
       method: test.method,
       statistic: test.statistic,
@@ -133,16 +154,52 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
       referenceRate: test.referenceRate,
       releaseFailuresToHalt: test.releaseFailuresToHalt,
       passed,
+      release,
+      control: against,
+    });
+    const finish = (passedNow: boolean, reason: string): RingVerdict => {
+      if (health.reported < needed) return result('wait', `test passed; ${health.reported} of the ${needed} reports needed`);
+      if (input.bakedMs < input.bakeTimeMs) return result('wait', `test passed; baking: ${seconds(input.bakedMs)} of ${seconds(input.bakeTimeMs)}`);
+      return result('pass', `sequential test (${effect}) passed${passedNow ? '' : ' at an earlier look'}: ${reason}`);
     };
-    const effect = `+${(minEffect * 100).toFixed(1)} pt`;
+
+    const postRelease = health.heartbeats && health.heartbeats.observed > 0 ? health.heartbeats : null;
+    if (control && postRelease) {
+      // Like with like: the ring's post-commit health (heartbeats on the release) against the
+      // control's (heartbeats on the previous release, same window), by the conditional binomial;
+      // install outcomes, which the control cannot have, by the one-sample test. α is split over both.
+      const alpha = splitAlpha(statistics.alpha, rings, 2);
+      const installCounts = { observed: health.reported, failures: health.failed };
+      const install = run(installCounts, null, alpha);
+      const post = run(postRelease, control, alpha);
+      const installPassed = install.decision !== 'halt' && (input.testsPassed?.install === true || install.decision === 'pass');
+      const postPassed = post.decision !== 'halt' && (input.testsPassed?.postCommit === true || post.decision === 'pass');
+      figures.sequential = figuresOf(post, alpha, postRelease, control, installPassed && postPassed);
+      figures.installTest = figuresOf(install, alpha, installCounts, null, installPassed);
+      figures.testsPassed = { install: installPassed, postCommit: postPassed };
+      if (post.decision === 'halt') return result('breach', `sequential test (${effect}), post-commit health vs control: ${post.reason}`);
+      if (install.decision === 'halt') return result('breach', `sequential test (${effect}), install outcomes: ${install.reason}`);
+      if (!(installPassed && postPassed)) {
+        const open = [postPassed ? undefined : `post-commit health: ${post.reason}`, installPassed ? undefined : `install outcomes: ${install.reason}`].filter(Boolean).join('; ');
+        return result('wait', `sequential test (${effect}) undecided: ${open}`);
+      }
+      return finish(post.decision === 'pass' && install.decision === 'pass', `post-commit health: ${post.reason}; install outcomes: ${install.reason}`);
+    }
+
+    const alpha = splitAlpha(statistics.alpha, rings, 1);
+    // Without heartbeats on both sides, one test: post-commit failures the heartbeats showed count
+    // with the install outcomes (a device that committed and then crash-loops failed too).
+    const releaseFailures = Math.min(health.reported, health.failed + (health.postCommitFailed ?? 0));
+    const release = { observed: health.reported, failures: releaseFailures };
+    const test = run(release, control, alpha);
+    const passed = test.decision !== 'halt' && (input.testPassed === true || test.decision === 'pass');
+    figures.sequential = figuresOf(test, alpha, release, control, passed);
     if (test.decision === 'halt') return result('breach', `sequential test (${effect}): ${test.reason}`);
     if (!passed) {
       const more = test.releaseFailuresToHalt ? `; ${test.releaseFailuresToHalt} more failures would halt` : '';
       return result('wait', `sequential test (${effect}) undecided: ${test.reason}${more}`);
     }
-    if (health.reported < needed) return result('wait', `test passed; ${health.reported} of the ${needed} reports needed`);
-    if (input.bakedMs < input.bakeTimeMs) return result('wait', `test passed; baking: ${seconds(input.bakedMs)} of ${seconds(input.bakeTimeMs)}`);
-    return result('pass', `sequential test (${effect}) passed${test.decision === 'pass' ? '' : ' at an earlier look'}: ${test.reason}`);
+    return finish(test.decision === 'pass', test.reason);
   }
 
   if (statistics.mode === 'wilson') {

@@ -234,6 +234,57 @@ export const reportResponseSchema = z
   })
   .strict();
 
+// ---------------------------------------------------------------------------------------------
+// Heartbeats: POST /v1/heartbeats (signed)
+// ---------------------------------------------------------------------------------------------
+
+/** Custom metrics a health check emits (`metric name=value` lines): integers only (canonical JSON). */
+export const heartbeatMetricsSchema = z
+  .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'metric names: A-Z a-z 0-9 . _ : -, 1-64 chars'), z.int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER))
+  .refine((values) => Object.keys(values).length <= 64, 'at most 64 metrics');
+
+/**
+ * What a running device says once per heartbeat window, on whatever release it runs (the new one
+ * of a rollout, or the previous one: the control cohort). Sent after commit, never during a trial boot.
+ */
+export const heartbeatSchema = z
+  .object({
+    type: z.literal('heartbeat'),
+    deviceId: deviceIdSchema,
+    /** The release the booted slot runs; null for a factory image. */
+    releaseVersion: semverSchema.nullable(),
+    imageSha256: sha256HexSchema,
+    slot: slotNameSchema,
+    bootCount: z.int().min(0),
+    /** Boots since the previous heartbeat (reboots, watchdog resets): more than one in a window hints at a crash loop. */
+    bootsSinceLast: z.int().min(0).max(1_000_000),
+    /** The agent saw crashLoopBoots or more boots since the previous heartbeat. */
+    crashLoop: z.boolean(),
+    uptimeSeconds: z.int().min(0),
+    /** The configured health checks, run again for this window. */
+    healthChecks: z.strictObject({ run: z.int().min(0).max(256), failed: z.int().min(0).max(256) }),
+    /** Names of the failing checks (bounded). */
+    failedChecks: z.array(z.string().min(1).max(128)).max(32),
+    metrics: heartbeatMetricsSchema,
+    /** Seconds of the window this heartbeat closes (the device's heartbeat.intervalSeconds). */
+    windowSeconds: z.int().min(1).max(7 * 86_400),
+    /** Monotonic per device, its own sequence (separate from reports). */
+    counter: counterSchema,
+    nonce: nonceSchema,
+    sentAt: timestampSchema,
+  })
+  .strict()
+  .superRefine((h, ctx) => {
+    if (h.healthChecks.failed > h.healthChecks.run) ctx.addIssue({ code: 'custom', path: ['healthChecks', 'failed'], message: 'cannot exceed run' });
+  });
+
+export const heartbeatResponseSchema = z
+  .object({
+    status: z.literal('accepted'),
+    counter: counterSchema,
+  })
+  .strict();
+
 /** Every gateway error: a short machine-readable code and a sentence for people. */
 export const apiErrorSchema = z.object({ error: z.string(), detail: z.string() }).strict();
 
@@ -253,3 +304,5 @@ export type HealthReportBody = z.infer<typeof healthReportBodySchema>;
 export type HealthReport = z.infer<typeof healthReportSchema>;
 export type ReportResponse = z.infer<typeof reportResponseSchema>;
 export type ApiError = z.infer<typeof apiErrorSchema>;
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
+export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;

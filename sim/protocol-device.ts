@@ -1,5 +1,5 @@
 // A simulated device that speaks the real device protocol to the real gateway: its own key,
-// enrollment, single-use nonces, signed check-ins and signed health reports. It does not write
+// enrollment, single-use nonces, signed check-ins, signed health reports and heartbeats. It does not write
 // slots (that is the full agent's job, see device-client/); instead a behaviour model says what
 // installing a release does to it (commits, or crash-loops and falls back), so rollouts can be
 // exercised with thousands of devices in one process.
@@ -16,6 +16,14 @@ export interface InstalledImage {
 /** What happens when this device installs a release: it commits, or fails with a kind. */
 export type InstallOutcome = { result: 'commit' } | { result: 'fail'; kind: FailureKind; fallsBack: boolean };
 export type BehaviourModel = (device: ProtocolDevice, release: { version: string }) => InstallOutcome;
+
+/** How a running device fares in one heartbeat window: a failing health check, a crash loop, metrics. */
+export interface WindowHealth {
+  healthFailed?: boolean;
+  crashLoop?: boolean;
+  metrics?: Record<string, number>;
+}
+export type HeartbeatModel = (device: ProtocolDevice) => WindowHealth;
 
 /** Resolves a release's image digest and security version from its signed manifest (cached, verified). */
 export type ManifestResolver = (manifestUrl: string, bundleUrl: string) => Promise<InstalledImage>;
@@ -45,6 +53,7 @@ export class ProtocolDevice {
   slot: 'A' | 'B' = 'A';
   bootCount = 1;
   private counter = 0;
+  private heartbeatCounter = 0;
   lastResponse?: CheckinResponse;
   /** The last artifact fetched: its kind and size (deltas are what a healthy fleet should see). */
   downloaded?: { kind: 'delta' | 'full'; bytes: number };
@@ -115,6 +124,34 @@ export class ProtocolDevice {
       await this.report(release.version, 'failed', outcome.kind, `simulated ${outcome.kind} failure`, release.imageSha256);
     }
     return { action: 'failed', version: release.version, kind: outcome.kind };
+  }
+
+  /**
+   * The window's signed heartbeat on whatever the device runs (new release or previous: the
+   * control cohort), with its own counter. A crash loop counts as boots since the last heartbeat.
+   */
+  async heartbeat(health: WindowHealth = {}, windowSeconds = 300): Promise<void> {
+    this.heartbeatCounter++;
+    const bootsSinceLast = health.crashLoop ? 4 : 0;
+    this.bootCount += bootsSinceLast;
+    await this.post('/v1/heartbeats', signPayload({
+      type: 'heartbeat',
+      deviceId: this.id,
+      releaseVersion: this.current.version,
+      imageSha256: this.current.imageSha256,
+      slot: this.slot,
+      bootCount: this.bootCount,
+      bootsSinceLast,
+      crashLoop: health.crashLoop ?? false,
+      uptimeSeconds: health.crashLoop ? 30 : 3600,
+      healthChecks: { run: 1, failed: health.healthFailed ? 1 : 0 },
+      failedChecks: health.healthFailed ? ['command app'] : [],
+      metrics: health.metrics ?? {},
+      windowSeconds,
+      counter: this.heartbeatCounter,
+      nonce: await this.nonce(),
+      sentAt: new Date().toISOString(),
+    }, this.opts.key));
   }
 
   private async download(hint: ArtifactHint): Promise<{ kind: 'delta' | 'full'; bytes: number }> {

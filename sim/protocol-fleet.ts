@@ -5,7 +5,7 @@ import { generateDeviceKey } from '../schemas/device-envelope.js';
 import type { Labels } from '../schemas/device-api.js';
 import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import { policyFor, verifySignedManifest } from '../verification/verify-manifest.js';
-import { ProtocolDevice, type BehaviourModel, type CheckinOutcome, type InstalledImage, type ManifestResolver } from './protocol-device.js';
+import { ProtocolDevice, type BehaviourModel, type CheckinOutcome, type HeartbeatModel, type InstalledImage, type ManifestResolver, type WindowHealth } from './protocol-device.js';
 
 export interface ProtocolFleetOptions {
   count: number;
@@ -49,6 +49,14 @@ export class ProtocolFleet {
   /** Every device checks in once; returns what each did. */
   tick(behaviour: BehaviourModel): Promise<CheckinOutcome[]> {
     return this.each((d) => d.checkIn(behaviour, this.resolve));
+  }
+
+  /**
+   * Every device sends one window's heartbeat. `model` says how each fares (default: healthy);
+   * combine it with backgroundNoise for failures unrelated to any release.
+   */
+  heartbeats(model: HeartbeatModel = () => ({})): Promise<void[]> {
+    return this.each((d) => d.heartbeat(model(d)));
   }
 
   /** How many devices run each version. */
@@ -97,4 +105,42 @@ export class ProtocolFleet {
     await Promise.all(workers);
     return results;
   }
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same noise, run after run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Background failures that have nothing to do with the release (power, network, flaky storage):
+ * each device, in each window, fails its health check with probability `rate`, whatever it runs,
+ * seeded. `then` adds release-specific health on top (e.g. a release that crash-loops after commit).
+ */
+export function backgroundNoise(rate: number, seed: number, then: HeartbeatModel = () => ({})): HeartbeatModel {
+  if (!(rate >= 0 && rate < 1)) throw new RangeError(`noise rate must be in [0, 1), got ${rate}`);
+  // One stream per device (seed and id), so the draws do not depend on the order devices run in.
+  const streams = new Map<string, () => number>();
+  return (device) => {
+    let random = streams.get(device.id);
+    if (!random) {
+      random = seededRandom(seed ^ idHash(device.id));
+      streams.set(device.id, random);
+    }
+    const own: WindowHealth = then(device);
+    return random() < rate ? { ...own, healthFailed: true } : own;
+  };
+}
+
+function idHash(id: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
+  return h >>> 0;
 }

@@ -119,7 +119,9 @@ export async function rolloutWorkflow(request: RolloutRequest, carried?: Rollout
         return { kind: 'ring-opened' };
       case 'read-health':
         try {
-          return { kind: 'health', health: await healthReads.readRingHealth(id, next.ring) };
+          // The window of heartbeats (post-commit health, control cohort) starts when the ring opened.
+          const window = progress.ringOpenedAt !== undefined ? { sinceMs: progress.ringOpenedAt } : undefined;
+          return { kind: 'health', health: await healthReads.readRingHealth(id, next.ring, window) };
         } catch (err) {
           if (isCancellation(err)) throw err;
           return { kind: 'health-error', error: errorText(err) };

@@ -85,7 +85,12 @@ export function rolloutActivities(deps: RolloutDeps) {
       return fleet.setAssignmentAction(rolloutId, 'offer', { ring, reason: `ring ${ring} opened` });
     },
 
-    async readRingHealth(rolloutId: string, ring: string): Promise<RingHealth> {
+    /**
+     * The ring's install outcomes; with `window` (the ring's opening time, workflow time) also its
+     * heartbeats since then: post-commit failures of the ring's devices and the control cohort
+     * (devices of the same rollout still on the previous release, same window).
+     */
+    async readRingHealth(rolloutId: string, ring: string, window?: { sinceMs: number }): Promise<RingHealth> {
       const fleet = await deps.fleet();
       const deadline = (await fleet.rolloutRings(rolloutId)).find((r) => r.name === ring)?.installDeadlineSeconds ?? null;
       const health = await fleet.ringReportCounts(rolloutId, ring, { installDeadlineSeconds: deadline });
@@ -95,13 +100,20 @@ export function rolloutActivities(deps: RolloutDeps) {
       // Devices that already ran the release when the ring opened have nothing to report about
       // it; their check-ins show them healthy on it, so they count as committed.
       const alreadyOn = await fleet.devicesOnRelease(rolloutId, { ring, unreportedOnly: true });
-      return {
+      const result: RingHealth = {
         assigned: health.assigned,
         reported: health.outcomes.committed + alreadyOn + failed,
         committed: health.outcomes.committed + alreadyOn,
         failed,
         failuresByKind: { ...health.everFailedByKind },
       };
+      if (window) {
+        const cohorts = await fleet.ringCohorts(rolloutId, ring, { since: new Date(window.sinceMs) });
+        result.control = cohorts.control;
+        result.heartbeats = cohorts.release;
+        result.postCommitFailed = cohorts.postCommitOnly;
+      }
+      return result;
     },
 
     /** Halt: nobody else gets the release; devices already on it stay until a person decides. */

@@ -66,8 +66,12 @@ export function registerGatewayCommands(program: Command): void {
         await store.close();
         throw error;
       });
-      // Used and expired nonces are only history: drop them hourly so the table stays small.
-      const pruning = setInterval(() => void fleet.pruneNonces().catch(() => {}), 3_600_000);
+      // Used and expired nonces are only history: drop them hourly so the table stays small; so are
+      // heartbeats older than any rollout window (30 days).
+      const pruning = setInterval(() => {
+        void fleet.pruneNonces().catch(() => {});
+        void fleet.pruneHeartbeats().catch(() => {});
+      }, 3_600_000);
       pruning.unref();
       process.stderr.write(
         `ota gateway ${version} listening on ${gateway.url} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location}, enrollment ${token ? 'open with token' : 'closed'})\n`,

@@ -56,6 +56,9 @@ async function untilStopped(device: Device, log: (line: string) => void): Promis
       log,
       enrollmentToken: token,
       onRound: (result) => log(describeCheckIn(result)),
+      onHeartbeat: (outcome) => {
+        if (outcome.kind === 'sent') log(`heartbeat ${outcome.heartbeat.counter} sent (${outcome.heartbeat.healthChecks.failed} of ${outcome.heartbeat.healthChecks.run} checks failing, ${outcome.heartbeat.bootsSinceLast} boots since the last)`);
+      },
     });
   } finally {
     process.off('SIGTERM', onSignal);

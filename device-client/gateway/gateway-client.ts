@@ -1,5 +1,5 @@
 // The device's HTTP client for the gateway's device API (schemas/device-api.ts): enrollment,
-// nonces, signed check-ins and reports. Every answer is parsed with the contract's schemas; a
+// nonces, signed check-ins, reports and heartbeats. Every answer is parsed with the contract's schemas; a
 // network failure and an HTTP refusal are different errors, because the agent treats them
 // differently (offline: try later; refused: the request itself is wrong).
 import type { z } from 'zod';
@@ -8,6 +8,7 @@ import {
   apiErrorSchema,
   checkinResponseSchema,
   enrollResponseSchema,
+  heartbeatResponseSchema,
   nonceResponseSchema,
   reportResponseSchema,
   type CheckinRequest,
@@ -15,6 +16,7 @@ import {
   type EnrollRequest,
   type EnrollResponse,
   type HealthReport,
+  type HeartbeatResponse,
   type ReportResponse,
   type SignedEnvelope,
 } from '../../schemas/device-api.js';
@@ -74,6 +76,10 @@ export class GatewayClient {
 
   async postReport(envelope: SignedEnvelope, counter: HealthReport['counter']): Promise<ReportResponse> {
     return this.json(`report ${counter}`, 'POST', '/v1/reports', reportResponseSchema, envelope);
+  }
+
+  async postHeartbeat(envelope: SignedEnvelope, counter: number): Promise<HeartbeatResponse> {
+    return this.json(`heartbeat ${counter}`, 'POST', '/v1/heartbeats', heartbeatResponseSchema, envelope);
   }
 
   /** GET of a small document (manifest, bundle) as bytes, bounded so a gateway cannot flood memory. */

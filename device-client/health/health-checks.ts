@@ -16,13 +16,14 @@ export interface HealthCheckSummary {
   checks: HealthCheckResult[];
 }
 
-export async function runHealthChecks(config: HealthConfig): Promise<HealthCheckSummary> {
+/** skipUptime: a heartbeat re-runs the checks of a running device, without waiting for a minimum uptime. */
+export async function runHealthChecks(config: HealthConfig, options: { skipUptime?: boolean } = {}): Promise<HealthCheckSummary> {
   const checks: HealthCheckResult[] = [];
   const timed = async (kind: HealthCheckResult['kind'], name: string, run: () => Promise<CheckOutcome>) => {
     const started = Date.now();
     checks.push({ kind, name, ...(await run()), durationMs: Date.now() - started });
   };
-  await timed('uptime', 'minimum uptime', () => waitForUptime(config.uptimePath, config.minUptimeSeconds));
+  if (!options.skipUptime) await timed('uptime', 'minimum uptime', () => waitForUptime(config.uptimePath, config.minUptimeSeconds));
   for (const check of config.commands) await timed('command', check.name, () => runCommandCheck(check.run, check.timeoutMs));
   for (const service of config.requiredServices) {
     await timed('service', service, () => runCommandCheck([...config.serviceCheck, service], config.serviceTimeoutMs));
