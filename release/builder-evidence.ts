@@ -17,10 +17,20 @@ export type BundleFacts =
       /** DSSE only: the statement's predicate type and subject digests (sha256, lower-case hex). */
       predicateType?: string;
       subjectSha256s?: string[];
+      /** DSSE SLSA provenance only: predicate.buildDefinition.externalParameters. */
+      externalParameters?: Record<string, unknown>;
     };
+
+/** What the request releases the image as; the builder's provenance must say the same. */
+export interface ReleaseBinding {
+  hardwareId: string;
+  version: string;
+  channel: string;
+}
 
 export interface BuilderEvidenceFacts {
   imageSha256: string;
+  release: ReleaseBinding;
   imageSignature: BundleFacts;
   provenance: BundleFacts;
 }
@@ -35,6 +45,7 @@ export type BuilderEvidenceFailure =
   | 'invalid-provenance'
   | 'provenance-not-slsa'
   | 'provenance-subject-mismatch'
+  | 'provenance-release-mismatch'
   | 'provenance-signer-not-allowed';
 
 export type BuilderEvidenceDecision = { ok: true; signer: string } | { ok: false; failure: BuilderEvidenceFailure; reason: string };
@@ -88,6 +99,14 @@ export function judgeBuilderEvidence(policy: SignerPolicy, facts: BuilderEvidenc
       'provenance-subject-mismatch',
       `the builder provenance's subject digest (${subjects.map((s) => `sha256:${s}`).join(', ') || 'none'}) is not the image's sha256:${image}`,
     );
+  }
+  // The image alone is not the release: a builder-signed 1.0.0 image must not come back as 9.0.0.
+  const params = prov.externalParameters ?? {};
+  const differing = (['hardwareId', 'version', 'channel'] as const).filter((field) => params[field] !== facts.release[field]);
+  if (differing.length > 0) {
+    const said = differing.map((f) => `${f} ${params[f] === undefined ? '(none)' : JSON.stringify(params[f])}`).join(', ');
+    const asked = differing.map((f) => `${f} ${JSON.stringify(facts.release[f])}`).join(', ');
+    return reject('provenance-release-mismatch', `the builder provenance was made for ${said}, but the request releases the image as ${asked}`);
   }
   if (!signerAllowed(policy, prov.signer)) {
     return reject('provenance-signer-not-allowed', `the builder provenance is signed by ${describeSigner(prov.signer)}, which ${policyName} does not allow`);

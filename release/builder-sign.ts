@@ -7,17 +7,21 @@ import { signBlob } from '../signing/message-signature.js';
 import { buildProvenanceStatement } from '../signing/provenance.js';
 import type { SigningMode } from '../signing/signing-mode.js';
 import type { ArtifactStore } from '../stores/index.js';
+import type { ReleaseBinding } from './builder-evidence.js';
 import type { BuilderEvidence, ProvenanceInputsJson } from './types.js';
 
 export async function produceBuilderEvidence(
   store: ArtifactStore,
   image: { path: string; sha256: string; name: string },
+  /** What the image is released as: recorded in the provenance's externalParameters, which the worker compares with the request. */
+  release: ReleaseBinding,
   provenance: ProvenanceInputsJson,
   signing: SigningMode,
 ): Promise<BuilderEvidence> {
   const imageBundle = await signBlob({ path: image.path }, signing);
   const statement = buildProvenanceStatement([{ name: image.name, digest: { sha256: image.sha256 } }], {
     ...provenance,
+    externalParameters: { ...provenance.externalParameters, hardwareId: release.hardwareId, version: release.version, channel: release.channel },
     startedOn: provenance.startedOn ? new Date(provenance.startedOn) : undefined,
     finishedOn: provenance.finishedOn ? new Date(provenance.finishedOn) : undefined,
   });

@@ -52,7 +52,7 @@ export async function buildReleaseRequest(
   builder?: SigningMode,
 ): Promise<ReleaseRequest> {
   const image = await uploadFile(store, files.image, (b, t) => onUpload?.(files.image, b, t));
-  const builderEvidence = builder && (await produceBuilderEvidence(store, { path: files.image, sha256: image.sha256, name: image.name }, options.provenance, builder));
+  const builderEvidence = builder && (await produceBuilderEvidence(store, { path: files.image, sha256: image.sha256, name: image.name }, options, options.provenance, builder));
   const componentFiles = [];
   for (const file of files.components) componentFiles.push(await uploadFile(store, file, (b, t) => onUpload?.(file, b, t)));
   return {

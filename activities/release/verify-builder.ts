@@ -47,7 +47,8 @@ export async function verifyBuilder(ctx: ReleaseActivityDeps, request: ReleaseRe
     provenance = await bundleFacts(ctx, request.builder.provenance, verifier, (bundle) => ({ sha256: provenanceDigest(bundle, imageSha256) }), SLSA_PROVENANCE_V1);
   }
 
-  const decision = judgeBuilderEvidence(verifier.policy, { imageSha256, imageSignature, provenance }, verifier.describe);
+  const release = { hardwareId: request.hardwareId, version: request.version, channel: request.channel };
+  const decision = judgeBuilderEvidence(verifier.policy, { imageSha256, release, imageSignature, provenance }, verifier.describe);
   if (!decision.ok) throw rejected(decision.reason, decision.failure);
   return { signer: decision.signer };
 }
@@ -84,11 +85,17 @@ async function bundleFacts(
       signer: verified.signer,
       predicateType: verified.statement?.predicateType,
       subjectSha256s: verified.statement?.subject.flatMap((s) => (s.digest.sha256 ? [s.digest.sha256.toLowerCase()] : [])),
+      externalParameters: externalParametersOf(verified.statement?.predicate),
     };
   } catch (err) {
     if (err instanceof SignatureVerificationError) return { status: 'invalid', code: err.code, message: err.message };
     throw err;
   }
+}
+
+function externalParametersOf(predicate: unknown): Record<string, unknown> | undefined {
+  const params = (predicate as { buildDefinition?: { externalParameters?: unknown } } | undefined)?.buildDefinition?.externalParameters;
+  return typeof params === 'object' && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>) : undefined;
 }
 
 /**

@@ -21,8 +21,10 @@ const signedProvenance = (
   subjects = [IMAGE],
   signer: Extract<BundleFacts, { status: 'verified' }>['signer'] = { mode: 'key', hint: 'builder-hint' },
   predicateType = SLSA_PROVENANCE_V1,
-): BundleFacts => ({ status: 'verified', artifactSha256: subjects[0] ?? IMAGE, signer, predicateType, subjectSha256s: subjects });
-const facts = (over: Partial<BuilderEvidenceFacts> = {}): BuilderEvidenceFacts => ({ imageSha256: IMAGE, imageSignature: signedImage(), provenance: signedProvenance(), ...over });
+  externalParameters: Record<string, unknown> = { ...RELEASE, repository: 'acme/fw' },
+): BundleFacts => ({ status: 'verified', artifactSha256: subjects[0] ?? IMAGE, signer, predicateType, subjectSha256s: subjects, externalParameters });
+const RELEASE = { hardwareId: 'edge-gw-x1', version: '1.0.0', channel: 'stable' };
+const facts = (over: Partial<BuilderEvidenceFacts> = {}): BuilderEvidenceFacts => ({ imageSha256: IMAGE, release: RELEASE, imageSignature: signedImage(), provenance: signedProvenance(), ...over });
 
 describe('judgeBuilderEvidence', () => {
   it('accepts an image and provenance signed by the allowed key, naming the signer', () => {
@@ -43,6 +45,8 @@ describe('judgeBuilderEvidence', () => {
     ['invalid-provenance', facts({ provenance: { status: 'invalid', code: 'MALFORMED_BUNDLE', message: 'not JSON' } }), /provenance does not verify/],
     ['provenance-not-slsa', facts({ provenance: signedProvenance([IMAGE], undefined, 'https://example.org/other') }), /predicate type/],
     ['provenance-subject-mismatch', facts({ provenance: signedProvenance([OTHER]) }), /subject digest \(sha256:b+\) is not the image's sha256:a+/],
+    ['provenance-release-mismatch', facts({ release: { ...RELEASE, version: '9.0.0' } }), /made for version "1\.0\.0", but the request releases the image as version "9\.0\.0"/],
+    ['provenance-release-mismatch', facts({ provenance: signedProvenance([IMAGE], undefined, undefined, {}) }), /made for hardwareId \(none\), version \(none\), channel \(none\)/],
     ['provenance-signer-not-allowed', facts({ provenance: signedProvenance([IMAGE], { mode: 'key', hint: 'someone' }) }), /provenance is signed by key someone/],
   ] as const)('refuses %s', (failure, input, message) => {
     const decision = judgeBuilderEvidence(KEY, input);

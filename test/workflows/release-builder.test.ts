@@ -98,7 +98,7 @@ describe('release pipeline signs only what an allowed builder built', () => {
 
   it('(c) refuses a valid builder bundle over a different image', async () => {
     const request = await h.request({ ...forged, image: image1 }, null);
-    const evidence = await produceBuilderEvidence(h.store, { path: image2, sha256: (await h.request({ image: image2, version: '9.0.0' }, null)).image.sha256, name: 'fw-9.0.0.tar' }, releaseOptions(forged).provenance, builder);
+    const evidence = await produceBuilderEvidence(h.store, { path: image2, sha256: (await h.request({ image: image2, version: '9.0.0' }, null)).image.sha256, name: 'fw-9.0.0.tar' }, releaseOptions(forged), releaseOptions(forged).provenance, builder);
     const result = await attack({ ...request, builder: evidence });
     expect(result).toMatchObject({ type: 'BuilderEvidenceRejected', failure: 'invalid-image-signature' });
     expect(result.message).toMatch(/TAMPERED_ARTIFACT: artifact sha256 [0-9a-f]{64} does not match the signed digest/);
@@ -107,11 +107,21 @@ describe('release pipeline signs only what an allowed builder built', () => {
   it("(d) refuses provenance whose subject is not the image", async () => {
     const request = await h.request({ ...forged, image: image1 });
     const image2Sha = (await h.request({ image: image2, version: '9.0.0' }, null)).image.sha256;
-    const other = await produceBuilderEvidence(h.store, { path: image2, sha256: image2Sha, name: 'fw-9.0.0.tar' }, releaseOptions(forged).provenance, builder);
+    const other = await produceBuilderEvidence(h.store, { path: image2, sha256: image2Sha, name: 'fw-9.0.0.tar' }, releaseOptions(forged), releaseOptions(forged).provenance, builder);
     const result = await attack({ ...request, builder: { imageSignature: request.builder!.imageSignature, provenance: other.provenance } });
     expect(result).toMatchObject({ type: 'BuilderEvidenceRejected', failure: 'provenance-subject-mismatch' });
     expect(result.message).toBe(
       `step verifyBuilder: builder evidence rejected: the builder provenance's subject digest (sha256:${image2Sha}) is not the image's sha256:${request.image.sha256}`,
+    );
+  });
+
+  it("(e) refuses the builder's evidence for 1.0.0 replayed to release the same image as 9.0.0", async () => {
+    const genuine = await h.request({ image: image1, version: '1.0.0', securityVersion: 1 });
+    const replay = await h.request({ ...forged, image: image1 }, null);
+    const result = await attack({ ...replay, builder: genuine.builder });
+    expect(result).toMatchObject({ type: 'BuilderEvidenceRejected', failure: 'provenance-release-mismatch' });
+    expect(result.message).toBe(
+      'step verifyBuilder: builder evidence rejected: the builder provenance was made for version "1.0.0", but the request releases the image as version "9.0.0"',
     );
   });
 

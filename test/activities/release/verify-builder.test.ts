@@ -18,6 +18,7 @@ import { fakeIdentityToken, startMockSigstore, type MockSigstore } from '../../s
 const ISSUER = 'https://token.actions.githubusercontent.com';
 const CI = 'https://github.com/acme/gateway-fw/.github/workflows/release.yml@refs/tags/v1.4.0';
 const PATTERN = 'https://github\\.com/acme/gateway-fw/\\.github/workflows/release\\.yml@refs/tags/v[0-9.]+';
+const RELEASE = { hardwareId: 'edge-gw-x1', version: '1.4.0', channel: 'stable' };
 const PROVENANCE = { buildType: 'https://edge-ota.dev/slsa/buildtypes/firmware-release/v1', builderId: CI, externalParameters: {} };
 
 let mock: MockSigstore;
@@ -58,8 +59,8 @@ function keylessConfig(extra: string[] = []) {
 async function requestSignedBy(ctx: ReleaseActivityDeps, identity: string): Promise<ReleaseRequest> {
   const ref = await ctx.store.putBlob(createReadStream(image));
   const signer = await builderSigningModeFromConfig(ctx.config.builder, ctx.config.signing, { env: { CI_ID_TOKEN: fakeIdentityToken(identity, ISSUER) } });
-  const builder = await produceBuilderEvidence(ctx.store, { path: image, sha256: ref.sha256, name: 'fw.bin' }, PROVENANCE, signer);
-  return { image: { key: ref.key, sha256: ref.sha256, size: ref.size }, imageName: 'fw.bin', builder } as ReleaseRequest;
+  const builder = await produceBuilderEvidence(ctx.store, { path: image, sha256: ref.sha256, name: 'fw.bin' }, RELEASE, PROVENANCE, signer);
+  return { ...RELEASE, image: { key: ref.key, sha256: ref.sha256, size: ref.size }, imageName: 'fw.bin', builder } as ReleaseRequest;
 }
 
 async function rejection(p: Promise<unknown>): Promise<ApplicationFailure> {
@@ -89,8 +90,8 @@ describe('verifyBuilder with a keyless CI identity', () => {
     const ctx = new ReleaseActivityDeps(keylessConfig(), join(dir, 'work'));
     const ref = await ctx.store.putBlob(createReadStream(image));
     const keyConfig = loadConfig({ env: { OTA_STATE_DIR: dir }, cwd: dir });
-    const builder = await produceBuilderEvidence(ctx.store, { path: image, sha256: ref.sha256, name: 'fw.bin' }, PROVENANCE, await builderSigningModeFromConfig(keyConfig.builder, keyConfig.signing));
-    const err = await rejection(verifyBuilder(ctx, { image: { key: ref.key, sha256: ref.sha256, size: ref.size }, imageName: 'fw.bin', builder } as ReleaseRequest));
+    const builder = await produceBuilderEvidence(ctx.store, { path: image, sha256: ref.sha256, name: 'fw.bin' }, RELEASE, PROVENANCE, await builderSigningModeFromConfig(keyConfig.builder, keyConfig.signing));
+    const err = await rejection(verifyBuilder(ctx, { ...RELEASE, image: { key: ref.key, sha256: ref.sha256, size: ref.size }, imageName: 'fw.bin', builder } as ReleaseRequest));
     expect(err.message).toContain('UNKNOWN_SIGNER_IDENTITY: bundle is signed with a bare key');
   });
 });
