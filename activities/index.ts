@@ -13,6 +13,7 @@ import { inspectRelease } from './release/inspect.js';
 import { attestProvenance } from './release/provenance.js';
 import { completeExistingRelease, publishRelease } from './release/publish.js';
 import { signImage, signManifest } from './release/sign.js';
+import { verifyBuilder } from './release/verify-builder.js';
 import { rolloutActivities } from './rollout/rollout-activities.js';
 
 export type { WorkerDescription } from './health.js';
@@ -32,6 +33,7 @@ export function createActivities(config: Config, shared: SharedResources = {}) {
     describeWorker,
     inspectRelease: (request: ReleaseRequest) => inspectRelease(ctx, request),
     completeExistingRelease: (hardwareId: string, version: string) => completeExistingRelease(ctx, hardwareId, version),
+    verifyBuilder: (request: ReleaseRequest) => verifyBuilder(ctx, request),
     compressImage: (image: StoredBlob) => compressImage(ctx, image),
     signImage: (request: ReleaseRequest) => signImage(ctx, request),
     attestProvenance: (request: ReleaseRequest) => attestProvenance(ctx, request),

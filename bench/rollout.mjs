@@ -23,7 +23,7 @@ const DEVICES = Number(flag('--devices', '10000'));
 const json = args.includes('--json');
 const say = (line) => process.stderr.write(`${line}\n`);
 
-const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, { buildReleaseRequest, startRelease }, { buildSampleImage }, { FleetStore }, { startGateway }, { ProtocolFleet }, { ProtocolDevice }, { parsePolicy }, { readTrustRoot }, { parseManifest }, { openArtifactStore }, { manifestKey }, { rolloutWorkflow, rolloutStatusQuery }] = await Promise.all([
+const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, { buildReleaseRequest, startRelease }, { buildSampleImage }, { FleetStore }, { startGateway }, { ProtocolFleet }, { ProtocolDevice }, { parsePolicy }, { readTrustRoot }, { builderSigningModeFromConfig }, { parseManifest }, { openArtifactStore }, { manifestKey }, { rolloutWorkflow, rolloutStatusQuery }] = await Promise.all([
   dist('platform/tools.js'),
   dist('config/load-config.js'),
   dist('activities/index.js'),
@@ -36,6 +36,7 @@ const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, 
   dist('sim/protocol-device.js'),
   dist('rollout/policy.js'),
   dist('signing/trust-root.js'),
+  dist('signing/from-config.js'),
   dist('schemas/manifest.js'),
   dist('stores/index.js'),
   dist('release/layout.js'),
@@ -77,7 +78,7 @@ try {
       hardwareId: HARDWARE, version, channel: 'stable', securityVersion: 1, signing: 'key',
       provenance: { buildType: 'bench', builderId: 'https://edge-ota.dev/bench', externalParameters: {} },
       deltaCount: 1, deltaMaxRatio: 0.75, validityDays: 30,
-    });
+    }, undefined, await builderSigningModeFromConfig(config.builder, config.signing));
     await (await startRelease(client, 'bench', request)).result();
   }
 

@@ -34,12 +34,14 @@ export function defaultConfig(stateDir = defaultStateDir): Tree {
     store: { kind: 'local', dir: join(stateDir, 'artifacts') },
     signing: { mode: 'key', keyPath: join(stateDir, 'keys', 'release-signing.pem') },
     trust: { trustedRootPath: join(stateDir, 'trust', 'trusted_root.json') },
+    // A key of its own, not the release key: the pipeline signs only what this builder signed.
+    builder: { mode: 'key', keyPath: join(stateDir, 'keys', 'builder-signing.pem') },
     fleet: { databaseUrl: `pglite:${join(stateDir, 'fleet')}` },
   };
 }
 
 /** Fields holding file paths: relative values resolve against the file that set them. */
-const PATH_FIELDS = ['store.dir', 'signing.keyPath', 'trust.trustedRootPath'];
+const PATH_FIELDS = ['store.dir', 'signing.keyPath', 'trust.trustedRootPath', 'builder.keyPath', 'builder.publicKeyPath', 'builder.trustedRootPath'];
 
 export function loadConfig(opts: LoadConfigOptions = {}): Config & { sources: Record<string, string> } {
   const env = opts.env ?? process.env;

@@ -30,6 +30,12 @@ export interface ReleaseRequest {
   scanReport?: StoredBlob & { name: string };
   signing: 'key' | 'keyless';
   provenance: ProvenanceInputsJson;
+  /**
+   * The builder's evidence, produced in the build job: without it (or if it does not verify
+   * under the configured builder policy) the worker signs nothing. Optional in the type only so
+   * that a request without it reaches the verify-builder step and is refused there by name.
+   */
+  builder?: BuilderEvidence;
   /** How many earlier releases to delta from. */
   deltaCount: number;
   /** A delta must be smaller than this fraction of the compressed full image. */
@@ -38,6 +44,14 @@ export interface ReleaseRequest {
   validityDays: number;
   /** Activity timeouts; omitted: production defaults (release/timeouts.ts). */
   timeouts?: ReleaseTimeouts;
+}
+
+/** What the builder signed, in the artifact store: referenced by key and sha256 like every input. */
+export interface BuilderEvidence {
+  /** Sigstore message-signature bundle over the image bytes. */
+  imageSignature: StoredBlob;
+  /** Sigstore DSSE bundle of the builder's SLSA v1 provenance; its subject must be the image. */
+  provenance: StoredBlob;
 }
 
 /** Activity timeouts in seconds. Tests shorten them so a killed worker's step is retried quickly. */
@@ -107,4 +121,4 @@ export interface ReleaseStep {
   detail?: string;
 }
 
-export const RELEASE_STEPS = ['inspect', 'compress', 'sign', 'provenance', 'sbom', 'vex', 'deltas', 'sign-manifest', 'publish'] as const;
+export const RELEASE_STEPS = ['inspect', 'verify-builder', 'compress', 'sign', 'provenance', 'sbom', 'vex', 'deltas', 'sign-manifest', 'publish'] as const;

@@ -55,6 +55,49 @@ export const trustConfigSchema = z
   })
   .strict();
 
+/**
+ * Who may hand images to the release pipeline. The worker signs an image only together with the
+ * builder's Sigstore bundle over it and the builder's signed SLSA provenance, both verified
+ * against this policy. key: a builder public key (PEM); keyless: a CI identity (OIDC issuer +
+ * subject pattern) verified against the trusted root.
+ */
+export const builderConfigSchema = z
+  .object({
+    mode: z.enum(['key', 'keyless']).default('key'),
+    /**
+     * Key mode: the builder's private key (PEM, PKCS#8), used by `ota release publish` to sign in the
+     * build job; generated on first use when missing (the embedded/demo default). Never the release key.
+     */
+    keyPath: z.string().min(1),
+    /** Key mode: the builder public key the worker accepts; default: the .pub beside keyPath. */
+    publicKeyPath: z.string().min(1).optional(),
+    /** Keyless: the exact OIDC issuer of the builder's certificate, e.g. https://token.actions.githubusercontent.com. */
+    issuer: z.url().optional(),
+    /** Keyless: a regular expression the whole certificate subject (SAN) must match, e.g. a CI workflow identity. */
+    subjectPattern: z
+      .string()
+      .min(1)
+      .refine((p) => isRegExp(p), 'must be a valid regular expression')
+      .optional(),
+    /** Keyless: the trusted root holding the Fulcio CA, CT and Rekor logs; default: trust.trustedRootPath. */
+    trustedRootPath: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.mode !== 'keyless') return;
+    if (!b.issuer) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'builder.mode keyless needs the OIDC issuer of the CI identity' });
+    if (!b.subjectPattern) ctx.addIssue({ code: 'custom', path: ['subjectPattern'], message: 'builder.mode keyless needs a subject pattern for the CI identity' });
+  });
+
+function isRegExp(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const temporalConfigSchema = z
   .object({
     address: z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port'),
@@ -76,6 +119,7 @@ export const configSchema = z
     store: storeConfigSchema,
     signing: signingConfigSchema,
     trust: trustConfigSchema,
+    builder: builderConfigSchema,
     fleet: fleetConfigSchema,
   })
   .strict();
@@ -84,4 +128,5 @@ export type Config = z.infer<typeof configSchema>;
 export type StoreConfig = z.infer<typeof storeConfigSchema>;
 export type LocalStoreConfig = z.infer<typeof localStoreConfigSchema>;
 export type S3StoreConfig = z.infer<typeof s3StoreConfigSchema>;
+export type BuilderConfig = z.infer<typeof builderConfigSchema>;
 export type TemporalConfig = z.infer<typeof temporalConfigSchema>;

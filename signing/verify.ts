@@ -42,6 +42,11 @@ export type SignerPolicy =
       mode: 'keyless';
       /** Exact certificate SAN (e.g. https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main). */
       certificateIdentity: string;
+      /**
+       * Instead of the exact SAN: a regular expression the whole SAN must match (anchored here),
+       * e.g. a CI workflow identity on any release tag. certificateIdentity is then ignored.
+       */
+      certificateIdentityPattern?: string;
       /** Exact OIDC issuer (e.g. https://token.actions.githubusercontent.com). */
       certificateIssuer: string;
       /** Minimum Rekor entries (default 1; 0 for TSA-only deployments). */
@@ -194,7 +199,8 @@ function runVerifier(entity: SignedEntity, request: VerifyBundleRequest) {
     };
     // The library treats the SAN as an unanchored RegExp: escape and anchor for an exact match.
     identityPolicy = {
-      subjectAlternativeName: `^${escapeRegExp(policy.certificateIdentity)}$`,
+      subjectAlternativeName:
+        policy.certificateIdentityPattern !== undefined ? `^(?:${policy.certificateIdentityPattern})$` : `^${escapeRegExp(policy.certificateIdentity)}$`,
       extensions: { issuer: policy.certificateIssuer },
     };
   }

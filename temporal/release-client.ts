@@ -6,6 +6,8 @@ import { basename } from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { ArtifactStore } from '../stores/index.js';
+import type { SigningMode } from '../signing/signing-mode.js';
+import { produceBuilderEvidence } from '../release/builder-sign.js';
 import { releaseProgressQuery, releaseWorkflow } from '../workflows/release.js';
 import { releaseWorkflowId } from '../release/layout.js';
 import type { PublishedRelease, ReleaseRequest, ReleaseStep, StoredBlob } from '../release/types.js';
@@ -35,15 +37,22 @@ export interface ReleaseFiles {
 }
 
 /** Everything a release request carries except the uploaded files, which buildReleaseRequest fills in. */
-export type ReleaseOptions = Omit<ReleaseRequest, 'image' | 'imageName' | 'componentFiles' | 'vexStatements' | 'scanReport'>;
+export type ReleaseOptions = Omit<ReleaseRequest, 'image' | 'imageName' | 'componentFiles' | 'vexStatements' | 'scanReport' | 'builder'>;
 
+/**
+ * builder: how this (build job's) process signs the image and its provenance as the builder
+ * (signing/from-config.ts builderSigningModeFromConfig); undefined sends no builder evidence,
+ * which the worker refuses.
+ */
 export async function buildReleaseRequest(
   store: ArtifactStore,
   files: ReleaseFiles,
   options: ReleaseOptions,
   onUpload?: (file: string, bytes: number, total: number) => void,
+  builder?: SigningMode,
 ): Promise<ReleaseRequest> {
   const image = await uploadFile(store, files.image, (b, t) => onUpload?.(files.image, b, t));
+  const builderEvidence = builder && (await produceBuilderEvidence(store, { path: files.image, sha256: image.sha256, name: image.name }, options, options.provenance, builder));
   const componentFiles = [];
   for (const file of files.components) componentFiles.push(await uploadFile(store, file, (b, t) => onUpload?.(file, b, t)));
   return {
@@ -53,6 +62,7 @@ export async function buildReleaseRequest(
     componentFiles,
     vexStatements: files.vex ? await uploadFile(store, files.vex) : undefined,
     scanReport: files.scan ? await uploadFile(store, files.scan) : undefined,
+    builder: builderEvidence,
   };
 }
 

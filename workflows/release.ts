@@ -8,7 +8,8 @@ import { checkSecurityVersion, chooseDeltaBases, decideOnExistingRelease, defaul
 import { resolveReleaseTimeouts } from '../release/timeouts.js';
 import { RELEASE_DELTA_FORMATS, RELEASE_STEPS, type ArtifactSet, type DeltaOutcome, type PublishedRelease, type ReleaseRequest, type ReleaseStep, type ReleaseTimeouts } from '../release/types.js';
 
-const NON_RETRYABLE = ['ReleaseInputError', 'ConflictError'];
+// BuilderEvidenceRejected: the image lacks an allowed builder's signature or provenance (activities/release/verify-builder.ts).
+const NON_RETRYABLE = ['ReleaseInputError', 'ConflictError', 'BuilderEvidenceRejected'];
 
 /** Quick steps run for seconds; heavy ones stream whole images and heartbeat, so a dead worker is noticed in a minute, not hours. */
 function activityProxies(timeouts: ReleaseTimeouts | undefined) {
@@ -56,6 +57,8 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<Publishe
   const securityVersion = request.securityVersion ?? defaultSecurityVersion(context.published);
   const securityCheck = checkSecurityVersion(context.published, securityVersion);
   if (!securityCheck.ok) throw ApplicationFailure.nonRetryable(securityCheck.reason, 'ReleaseInputError');
+  // Before anything is signed: the image must come with an allowed builder's signature and provenance.
+  await step('verify-builder', () => heavy.verifyBuilder(request), (v) => `built by ${v.signer}`);
 
   // The workflow's start time stamps every document, so retries and replays produce identical bytes.
   const created = new Date(workflowInfo().startTime);

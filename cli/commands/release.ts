@@ -8,6 +8,7 @@ import { buildReleaseRequest, startRelease, watchRelease, type ProgressEvent } f
 import { manifestKey } from '../../release/layout.js';
 import { compareSemver } from '../../release/semver.js';
 import { hardwareIdSchema } from '../../schemas/manifest.js';
+import { builderSigningModeFromConfig } from '../../signing/from-config.js';
 import { provenanceInputsFromEnv } from '../../signing/provenance.js';
 import { NotFoundError, openArtifactStore } from '../../stores/index.js';
 import { connectClient } from '../../temporal/client.js';
@@ -30,6 +31,7 @@ interface PublishOptions {
   scan?: string;
   keyless?: boolean;
   key?: string;
+  builderKey?: string;
   deltaCount: string;
   deltaMaxRatio: string;
   validityDays: string;
@@ -56,6 +58,7 @@ export function registerReleaseCommands(program: Command): void {
     .option('--scan <file>', 'scanner report (OSV or Grype JSON) to match against the SBOM')
     .option('--keyless', 'sign with Fulcio + Rekor using the OIDC token from the environment')
     .option('--key <file>', 'sign with this ECDSA P-256 key (PEM) instead of the configured one')
+    .option('--builder-key <file>', "sign the image and provenance as the builder with this ECDSA P-256 key (PEM); the worker accepts it only if the builder policy lists its public key (default: builder.keyPath, or the job's OIDC identity when builder.mode is keyless)")
     .option('--delta-count <k>', 'make deltas from the last K releases', '3')
     .option('--delta-max-ratio <r>', 'offer a delta only below this fraction of the compressed image', '0.75')
     .option('--validity-days <n>', 'days until devices refuse the manifest', '365')
@@ -143,6 +146,8 @@ async function publish(opts: PublishOptions, command: Command): Promise<void> {
       validityDays: parseNonNegativeInt('--validity-days', opts.validityDays),
     },
     (file, bytes, total) => uploadProgress(`upload ${file}: ${formatBytes(bytes)} / ${formatBytes(total)}`, bytes === total),
+    // The builder signs here, in the build job's process; --builder-key chooses the signer, never the policy.
+    await builderSigningModeFromConfig(config.builder, config.signing, { keyFile: opts.builderKey }),
   );
   await store.close();
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { generateSigningKeyPem } from '../../signing/keys.js';
 import { buildSampleImage } from '../../demo/sample-image.js';
 import { parseManifest } from '../../schemas/manifest.js';
 import { ensureDist, OTA_BIN } from '../support/dist.js';
@@ -193,5 +194,17 @@ describe('ota release publish / ota verify (CLI)', () => {
     const bad = await ota(['release', 'publish', '--image', join(dir, 'missing.tar'), '--version', '1.0.2', '--hardware', HW, '--json']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(`${join(dir, 'missing.tar')}: no such file`);
+  });
+
+  it('--builder-key only chooses the signer: a key the builder policy does not list exits 1 and publishes nothing', async (ctx) => {
+    if (skipReason) return ctx.skip();
+    const stranger = join(dir, 'stranger.pem');
+    await writeFile(stranger, generateSigningKeyPem(), { mode: 0o600 });
+    const run = await ota(['release', 'publish', '--image', join(dir, 'fw-1.0.1-rebuilt.tar'), '--version', '1.0.3', '--hardware', HW, '--builder-key', stranger, '--json']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^ota: step verifyBuilder: builder evidence rejected: the builder signature over image sha256:[0-9a-f]{64} does not verify under builder key [0-9a-f]{64}: WRONG_KEY: /);
+    const list = await ota(['release', 'list', '--hardware', HW, '--json']);
+    expect((JSON.parse(list.stdout) as Array<{ version: string }>).map((r) => r.version)).not.toContain('1.0.3');
   });
 });

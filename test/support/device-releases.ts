@@ -10,6 +10,7 @@ import { loadConfig } from '../../config/load-config.js';
 import { buildSampleImage } from '../../demo/sample-image.js';
 import { manifestKey } from '../../release/layout.js';
 import { buildReleaseRequest, startRelease } from '../../temporal/release-client.js';
+import { builderSigningModeFromConfig } from '../../signing/from-config.js';
 import type { PublishedRelease } from '../../release/types.js';
 import { parseManifest, type Manifest } from '../../schemas/manifest.js';
 import { openArtifactStore } from '../../stores/index.js';
@@ -76,6 +77,8 @@ export async function publishSampleReleases(dir: string, releases: Array<{ versi
             deltaMaxRatio: 0.9,
             validityDays: 30,
           },
+          undefined,
+          await builderSigningModeFromConfig(config.builder, config.signing),
         );
         const handle = await startRelease(client, config.temporal.taskQueue, request);
         (await handle.result()) as PublishedRelease;

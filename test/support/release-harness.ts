@@ -15,6 +15,8 @@ import type { PublishedRelease, ReleaseRequest } from '../../release/types.js';
 import type { Config } from '../../schemas/config.js';
 import { parseReleaseIndex, type ReleaseIndex } from '../../schemas/manifest.js';
 import { readTrustRoot, type LocalTrustRootJSON } from '../../signing/trust-root.js';
+import { builderSigningModeFromConfig } from '../../signing/from-config.js';
+import type { SigningMode } from '../../signing/signing-mode.js';
 import { openArtifactStore, type ArtifactStore } from '../../stores/index.js';
 import { connectClient } from '../../temporal/client.js';
 import { createWorker } from '../../temporal/worker.js';
@@ -104,8 +106,10 @@ export class ReleaseHarness {
     return new ReleaseHarness(config, stateDir, openArtifactStore(config.store), client, close, worker, connection);
   }
 
-  async request(input: PublishInput): Promise<ReleaseRequest> {
-    return buildReleaseRequest(this.store, { image: input.image, components: input.components ?? [], vex: input.vex }, releaseOptions(input));
+  /** builder: who signs as the builder; default the configured builder key, null for no builder evidence. */
+  async request(input: PublishInput, builder?: SigningMode | null): Promise<ReleaseRequest> {
+    const signer = builder === null ? undefined : (builder ?? (await builderSigningModeFromConfig(this.config.builder, this.config.signing)));
+    return buildReleaseRequest(this.store, { image: input.image, components: input.components ?? [], vex: input.vex }, releaseOptions(input), undefined, signer);
   }
 
   async publish(input: PublishInput): Promise<PublishedRelease> {
