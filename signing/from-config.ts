@@ -4,7 +4,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
-import type { builderConfigSchema, signingConfigSchema, trustConfigSchema } from '../schemas/config.js';
+import type { BuilderConfig, signingConfigSchema, trustConfigSchema } from '../schemas/config.js';
 import { identityTokenFromEnv } from './keyless.js';
 import { loadOrCreateSigningKey, publicKeyHint } from './keys.js';
 import type { SigningMode } from './signing-mode.js';
@@ -35,7 +35,6 @@ export function pinnedKeysPolicy(root: LocalTrustRootJSON): SignerPolicy {
   return { mode: 'key', allowedKeyHints: Object.keys(root.pinnedKeys ?? {}) };
 }
 
-export type BuilderConfig = z.infer<typeof builderConfigSchema>;
 
 /**
  * How the build job signs its image and provenance (`ota release publish`, in the CI process).
