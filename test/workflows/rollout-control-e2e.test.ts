@@ -23,12 +23,14 @@ const QUEUE = 'rollout-control-e2e';
 
 // Caps far above the noise: only the sequential test decides. α 5% over 2 rings, β 10%,
 // +40 points over 10% (RR 5): a handful of failures decides a 10-device canary against 20 controls.
-const policy = (): RolloutPolicy =>
+// `deadline`: the good release passes undecided rings at it; the crash-looping one gets a long one so the
+// halt comes from the data and never from a loaded machine's clock.
+const policy = (deadline = '8s'): RolloutPolicy =>
   parsePolicy({
     target: { hardware: HARDWARE },
     rings: [
-      { name: 'canary', size: { count: 10 }, bakeTime: '1s', minReports: 10, thresholds: { failureRate: 0.95, maxFailures: 1000 }, onBreach: 'halt', decisionDeadline: '8s', atDeadline: 'pass' },
-      { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: 20, thresholds: { failureRate: 0.95, maxFailures: 1000 }, onBreach: 'halt', decisionDeadline: '8s', atDeadline: 'pass' },
+      { name: 'canary', size: { count: 10 }, bakeTime: '1s', minReports: 10, thresholds: { failureRate: 0.95, maxFailures: 1000 }, onBreach: 'halt', decisionDeadline: deadline, atDeadline: 'pass' },
+      { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: 20, thresholds: { failureRate: 0.95, maxFailures: 1000 }, onBreach: 'halt', decisionDeadline: deadline, atDeadline: 'pass' },
     ],
     statistics: { mode: 'sequential', alpha: 0.05, beta: 0.1, minEffect: 0.4, baselineRate: 0.1 },
     exposureBudget: { percent: 100 },
@@ -68,9 +70,9 @@ describe('rollouts judged against a control cohort from heartbeats', () => {
   });
 
   /** Devices check in and heartbeat every tick until the rollout completes or halts (a halted one is then aborted). */
-  async function drive(version: string, seed: number): Promise<RolloutStatus> {
+  async function drive(version: string, seed: number, deadline?: string): Promise<RolloutStatus> {
     const id = `control-${version}-${Date.now()}`;
-    const request: RolloutRequest = { rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: version, policy: policy(), requestedBy: 'test' };
+    const request: RolloutRequest = { rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: version, policy: policy(deadline), requestedBy: 'test' };
     const handle: WorkflowHandle = await client.workflow.start(rolloutWorkflow, { taskQueue: QUEUE, workflowId: id, args: [request] });
     // 3% background health failures per window on every device, whatever it runs.
     const health = backgroundNoise(0.03, seed, (d) => (crashAfterCommit.has(d.current.version) ? { crashLoop: true } : {}));
@@ -100,7 +102,7 @@ describe('rollouts judged against a control cohort from heartbeats', () => {
   }, 180_000);
 
   it('a release that commits but crash-loops after commit halts in the canary on the test against the control', async () => {
-    const status = await drive('1.2.0', 12);
+    const status = await drive('1.2.0', 12, '150s');
     expect(status.state).toBe('halted');
     expect(status.rings[0]).toMatchObject({ name: 'canary', state: 'breached' });
     expect(status.rings[1]!.state).toBe('pending');
