@@ -11,7 +11,8 @@ export type ReleaseRejectionCode =
   | 'SECURITY_VERSION_DOWNGRADE'
   | 'ARTIFACT_MISMATCH'
   | 'DELTA_BASE_MISMATCH'
-  | 'WRONG_HARDWARE';
+  | 'WRONG_HARDWARE'
+  | 'WRONG_CHANNEL';
 
 export class ReleaseRejectedError extends CodedError<ReleaseRejectionCode> {}
 
@@ -24,3 +25,4 @@ export class SecurityVersionDowngradeError extends withCode(ReleaseRejectedError
 export class ArtifactMismatchError extends withCode(ReleaseRejectedError, 'ARTIFACT_MISMATCH') {}
 export class DeltaBaseMismatchError extends withCode(ReleaseRejectedError, 'DELTA_BASE_MISMATCH') {}
 export class WrongHardwareError extends withCode(ReleaseRejectedError, 'WRONG_HARDWARE') {}
+export class WrongChannelError extends withCode(ReleaseRejectedError, 'WRONG_CHANNEL') {}
