@@ -12,7 +12,8 @@ export type ReleaseRejectionCode =
   | 'ARTIFACT_MISMATCH'
   | 'DELTA_BASE_MISMATCH'
   | 'WRONG_HARDWARE'
-  | 'WRONG_CHANNEL';
+  | 'WRONG_CHANNEL'
+  | 'OVERSIZED_INPUT';
 
 export class ReleaseRejectedError extends CodedError<ReleaseRejectionCode> {}
 
@@ -26,3 +27,5 @@ export class ArtifactMismatchError extends withCode(ReleaseRejectedError, 'ARTIF
 export class DeltaBaseMismatchError extends withCode(ReleaseRejectedError, 'DELTA_BASE_MISMATCH') {}
 export class WrongHardwareError extends withCode(ReleaseRejectedError, 'WRONG_HARDWARE') {}
 export class WrongChannelError extends withCode(ReleaseRejectedError, 'WRONG_CHANNEL') {}
+/** A manifest, signature bundle or evidence file over the size limit docs/device-agent.md states: refused before it is parsed. */
+export class OversizedInputError extends withCode(ReleaseRejectedError, 'OVERSIZED_INPUT') {}
