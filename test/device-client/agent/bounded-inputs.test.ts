@@ -79,6 +79,13 @@ function tarHeader(name: string, size: number, type = '0', linkname = ''): Buffe
 function tarFile(name: string, body: Buffer): Buffer {
   return Buffer.concat([tarHeader(name, body.length), body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
 }
+function paxRecord(key: string, value: string): Buffer {
+  const text = ` ${key}=${value}\n`;
+  let length = text.length + 1;
+  while (`${length}${text}`.length !== length) length++;
+  const body = Buffer.from(`${length}${text}`);
+  return Buffer.concat([tarHeader('./PaxHeaders/x', body.length, 'x'), body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
+}
 const END = Buffer.alloc(1024);
 const blobName = (i: number) => `./blobs/sha256/${createHash('sha256').update(String(i)).digest('hex')}`;
 
@@ -129,6 +136,7 @@ describe('bounded before verified: offline bundles', () => {
     ['an unexpected file name', 'BUNDLE_UNEXPECTED_MEMBER', () => Buffer.concat([tarFile('./releases/x/1.0.1/run-me.sh', Buffer.from('#!/bin/sh\n')), END])],
     ['the same member twice', 'BUNDLE_UNEXPECTED_MEMBER', () => Buffer.concat([tarFile(blobName(1), Buffer.from('a')), tarFile(blobName(1), Buffer.from('b')), END])],
     ['not a tar at all', 'BUNDLE_MALFORMED_TAR', () => Buffer.alloc(4096, 0x41)],
+    ['endless pax records before an entry (more than 1 MiB in all)', 'BUNDLE_MALFORMED_TAR', () => Buffer.concat([...Array.from({ length: 2100 }, (_, i) => paxRecord(`k${i}`, 'v'.repeat(500))), END])],
   ] as const)('a tar bundle with %s is refused while streaming (%s), nothing kept, nothing changed', async (_what, code, build) => {
     const sim = await newDevice();
     const tar = join(root, `bomb-${counter}.tar`);
