@@ -169,8 +169,12 @@ export async function* readTar(source: AsyncIterable<Buffer | Uint8Array | strin
   let longLink: string | undefined;
   let pax: Record<string, string> = {};
 
+  // All meta records before one entry together, too: endless distinct pax records would otherwise pile up.
+  let metaSinceEntry = 0;
   const readMeta = async (size: number): Promise<Buffer> => {
     if (size > MAX_META) throw new TarFormatError(`tar meta record too large (${size} bytes)`);
+    metaSinceEntry += size;
+    if (metaSinceEntry > MAX_META) throw new TarFormatError(`tar meta records before one entry add up to more than ${MAX_META} bytes`);
     const data = size > 0 ? await q.readExact(size) : Buffer.alloc(0);
     if (data === null) throw new TarFormatError('truncated tar meta record');
     await skipPadding(size);
@@ -219,6 +223,7 @@ export async function* readTar(source: AsyncIterable<Buffer | Uint8Array | strin
     const bodySize = pax.size !== undefined ? Number(pax.size) : size;
     longName = longLink = undefined;
     pax = {};
+    metaSinceEntry = 0;
 
     let remaining = bodySize;
     let started = false;

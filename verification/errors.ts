@@ -11,7 +11,9 @@ export type ReleaseRejectionCode =
   | 'SECURITY_VERSION_DOWNGRADE'
   | 'ARTIFACT_MISMATCH'
   | 'DELTA_BASE_MISMATCH'
-  | 'WRONG_HARDWARE';
+  | 'WRONG_HARDWARE'
+  | 'WRONG_CHANNEL'
+  | 'OVERSIZED_INPUT';
 
 export class ReleaseRejectedError extends CodedError<ReleaseRejectionCode> {}
 
@@ -24,3 +26,6 @@ export class SecurityVersionDowngradeError extends withCode(ReleaseRejectedError
 export class ArtifactMismatchError extends withCode(ReleaseRejectedError, 'ARTIFACT_MISMATCH') {}
 export class DeltaBaseMismatchError extends withCode(ReleaseRejectedError, 'DELTA_BASE_MISMATCH') {}
 export class WrongHardwareError extends withCode(ReleaseRejectedError, 'WRONG_HARDWARE') {}
+export class WrongChannelError extends withCode(ReleaseRejectedError, 'WRONG_CHANNEL') {}
+/** A manifest, signature bundle or evidence file over the size limit docs/device-agent.md states: refused before it is parsed. */
+export class OversizedInputError extends withCode(ReleaseRejectedError, 'OVERSIZED_INPUT') {}

@@ -6,11 +6,16 @@ import {
   ExpiredManifestError,
   SecurityVersionDowngradeError,
   VersionDowngradeError,
+  WrongChannelError,
   WrongHardwareError,
 } from './errors.js';
 
 export interface InstalledState {
   hardwareId: string;
+  /** `ota verify --any-hardware`: the hardware id is not checked (a device never sets this). */
+  anyHardware?: boolean;
+  /** The channel the device follows: a release signed for another channel is refused (WRONG_CHANNEL). Unset: not checked. */
+  channel?: string;
   /** Installed release version, if known. */
   version?: string;
   /** The stored anti-rollback counter: never goes down. */
@@ -32,8 +37,11 @@ export function checkManifestFor(manifest: Manifest, opts: ManifestCheckOptions)
   }
   const installed = opts.installed;
   if (!installed) return;
-  if (manifest.hardwareId !== installed.hardwareId) {
+  if (!installed.anyHardware && manifest.hardwareId !== installed.hardwareId) {
     throw new WrongHardwareError(`manifest is for hardware ${manifest.hardwareId}, this device is ${installed.hardwareId}`);
+  }
+  if (installed.channel !== undefined && manifest.channel !== installed.channel) {
+    throw new WrongChannelError(`release ${manifest.version} is on channel ${manifest.channel}, this device follows ${installed.channel}`);
   }
   if (installed.securityVersion !== undefined && manifest.securityVersion < installed.securityVersion) {
     throw new SecurityVersionDowngradeError(

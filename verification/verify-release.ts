@@ -13,7 +13,8 @@ import { SLSA_PROVENANCE_V1 } from '../signing/provenance.js';
 import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import { verifyBundle, type SignerPolicy } from '../signing/verify.js';
 import { SignatureVerificationError } from '../signing/errors.js';
-import { ArtifactMismatchError, ReleaseRejectedError } from './errors.js';
+import { InputTooLargeError, readAtMost } from '../platform/bounded-read.js';
+import { ArtifactMismatchError, OversizedInputError, ReleaseRejectedError } from './errors.js';
 import { checkManifestFor, type InstalledState } from './manifest-checks.js';
 import { verifyArtifactStream } from './verify-artifact.js';
 import { verifySignedManifest, type VerifiedManifest } from './verify-manifest.js';
@@ -23,6 +24,20 @@ export interface ArtifactReader {
   open(location: string): Promise<Readable>;
   read(location: string): Promise<Buffer>;
 }
+
+/**
+ * Limits on the evidence files read whole (the manifest pins their sha256, not their length), enforced
+ * while reading, before the digest or JSON parse (docs/signing.md). Images and deltas are streamed and
+ * bounded by the lengths the manifest pins.
+ */
+export const EVIDENCE_LIMITS = {
+  /** CycloneDX SBOM, VEX and OpenVEX documents. */
+  evidenceBytes: 64 * 1024 * 1024,
+  /** Sigstore bundles: the image signature and the provenance attestation (DSSE). */
+  bundleBytes: 4 * 1024 * 1024,
+} as const;
+
+export type EvidenceLimits = { -readonly [K in keyof typeof EVIDENCE_LIMITS]: number };
 
 export interface ReleaseCheck {
   artifact: string;
@@ -40,6 +55,7 @@ export interface VerifyReleaseInput {
   installed?: InstalledState;
   /** A local copy of the raw image; otherwise the stored image is decompressed to a temp file. */
   imagePath?: string;
+  limits?: EvidenceLimits;
 }
 
 export interface VerifyReleaseReport {
@@ -61,6 +77,7 @@ export async function verifyRelease(input: VerifyReleaseInput): Promise<VerifyRe
     return { ok: false, checks };
   }
   const m = verified.manifest;
+  const limits = input.limits ?? EVIDENCE_LIMITS;
   const record = async (artifact: string, check: () => Promise<string>) => {
     try {
       checks.push({ artifact, ok: true, detail: await check() });
@@ -86,7 +103,7 @@ export async function verifyRelease(input: VerifyReleaseInput): Promise<VerifyRe
       return `sha256:${m.image.sha256}, ${m.image.length} bytes`;
     });
     await record('image signature', async () => {
-      const bundle = await readPinned(input.reader, 'image signature bundle', m.imageSignatureBundle);
+      const bundle = await readPinned(input.reader, 'image signature bundle', m.imageSignatureBundle, limits.bundleBytes);
       if (!imagePath) throw new ArtifactMismatchError('image unavailable, cannot check its signature');
       const result = await verifyBundle({ bundle: bundle.toString('utf8'), artifact: { path: imagePath }, trustRoot: input.trustRoot, policy: input.policy });
       return `signed by ${describeSigner(result.signer)}`;
@@ -99,13 +116,13 @@ export async function verifyRelease(input: VerifyReleaseInput): Promise<VerifyRe
     }
     for (const [name, ref] of [['sbom', m.sbom], ['vex', m.vex], ['openvex', m.openvex]] as const) {
       await record(name, async () => {
-        const bytes = await readPinned(input.reader, name, ref);
+        const bytes = await readPinned(input.reader, name, ref, limits.evidenceBytes);
         JSON.parse(bytes.toString('utf8'));
         return `sha256:${ref.sha256}`;
       });
     }
     await record('provenance', async () => {
-      const bundle = await readPinned(input.reader, 'provenance', m.provenance);
+      const bundle = await readPinned(input.reader, 'provenance', m.provenance, limits.bundleBytes);
       const result = await verifyBundle({
         bundle: bundle.toString('utf8'),
         artifact: { sha256: m.image.sha256 },
@@ -122,8 +139,15 @@ export async function verifyRelease(input: VerifyReleaseInput): Promise<VerifyRe
   return { ok: checks.every((c) => c.ok), manifest: m, signer: verified.signer, checks };
 }
 
-async function readPinned(reader: ArtifactReader, name: string, ref: { location: string; sha256: string }): Promise<Buffer> {
-  const bytes = await reader.read(ref.location);
+/** A pinned file read whole, at most `limit` bytes of it (an endless SBOM stops there), then its digest checked. */
+export async function readPinned(reader: ArtifactReader, name: string, ref: { location: string; sha256: string }, limit: number): Promise<Buffer> {
+  let bytes: Buffer;
+  try {
+    bytes = await readAtMost(await reader.open(ref.location), limit, name);
+  } catch (error) {
+    if (error instanceof InputTooLargeError) throw new OversizedInputError(error.message, { cause: error });
+    throw error;
+  }
   await verifyArtifactStream(Readable.from([bytes]), { name, sha256: ref.sha256 });
   return bytes;
 }

@@ -2,9 +2,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { semverSchema } from '../../schemas/manifest.js';
+import { readChannelIndexes } from '../../release/catalog.js';
+import { channelSchema, hardwareIdSchema, semverSchema } from '../../schemas/manifest.js';
 import { readTrustRoot } from '../../signing/trust-root.js';
-import { openArtifactStore } from '../../stores/index.js';
+import { openArtifactStore, type ArtifactStore } from '../../stores/index.js';
 import type { InstalledState } from '../../verification/manifest-checks.js';
 import { policyFor } from '../../verification/verify-manifest.js';
 import { storeReader } from '../../verification/store-reader.js';
@@ -21,8 +22,12 @@ interface VerifyOptions {
   certificateIdentity?: string;
   certificateOidcIssuer?: string;
   hardware?: string;
+  anyHardware?: boolean;
+  channel?: string;
+  anyChannel?: boolean;
   installedVersion?: string;
   installedSecurityVersion?: string;
+  allowDowngrade?: boolean;
   json?: boolean;
 }
 
@@ -36,9 +41,13 @@ export function registerVerifyCommand(program: Command): void {
     .option('--image <file>', 'a local copy of the raw image to check instead of the stored one')
     .option('--certificate-identity <san>', 'keyless: the exact signer identity expected')
     .option('--certificate-oidc-issuer <url>', 'keyless: the exact OIDC issuer expected')
-    .option('--hardware <id>', 'refuse unless the manifest is for this hardware id')
+    .option('--hardware <id>', 'refuse unless the manifest is for this hardware id (default with store: keys: the key\'s hardware)')
+    .option('--any-hardware', 'skip the hardware check')
+    .option('--channel <name>', 'refuse unless the manifest is on this channel (default with store: keys: the channel index listing it)')
+    .option('--any-channel', 'skip the channel check')
     .option('--installed-version <semver>', 'refuse versions older than this')
-    .option('--installed-security-version <n>', 'refuse security versions below this')
+    .option('--installed-security-version <n>', 'refuse security versions below this (default with store: keys: the highest on the channel)')
+    .option('--allow-downgrade', 'skip the anti-rollback check (security version floor)')
     .option('--json', 'print the report as JSON')
     .action(async (opts: VerifyOptions, command: Command) => {
       const config = configFrom(command);
@@ -60,7 +69,7 @@ export function registerVerifyCommand(program: Command): void {
           opts.certificateIdentity && opts.certificateOidcIssuer
             ? { certificateIdentity: opts.certificateIdentity, certificateIssuer: opts.certificateOidcIssuer }
             : undefined;
-        const installed = installedState(opts);
+        const installed = await installedState(opts, fromStore ? { store, key: manifestKey } : undefined);
         const report = await verifyRelease({
           manifestBytes,
           bundle,
@@ -83,18 +92,30 @@ export function registerVerifyCommand(program: Command): void {
     });
 }
 
+interface StoreSource {
+  store: ArtifactStore;
+  key: string;
+}
+
 /**
- * The device state to check against. Installed-version flags without --hardware used to be
- * dropped silently (an anti-rollback check that never ran), and a non-numeric security version
- * compared as NaN (never lower); both are errors now.
+ * The device state to check against. Hardware, channel and anti-rollback are checked by default;
+ * each is skipped only with its explicit flag (--any-hardware, --any-channel, --allow-downgrade).
+ * With a store: key the defaults come from the store: the hardware of the key
+ * (releases/<hw>/<version>/manifest.json), the channel whose index lists that version,
+ * and that channel's highest security version. The index is not signed: these defaults are a
+ * consistency check (a manifest listed under the wrong channel is refused), --channel pins it.
+ * A manifest file has no such context: each check needs its value or its skip flag.
+ * Installed-version flags without the device they describe, and a non-numeric security version
+ * (it compared as NaN, never lower), are errors.
  */
-function installedState(opts: VerifyOptions): InstalledState | undefined {
-  if (!opts.hardware) {
-    if (opts.installedVersion !== undefined || opts.installedSecurityVersion !== undefined) {
-      throw new Error('--installed-version and --installed-security-version need --hardware (the device they describe)');
-    }
-    return undefined;
+async function installedState(opts: VerifyOptions, fromStore?: StoreSource): Promise<InstalledState> {
+  if (opts.hardware && opts.anyHardware) throw new Error('--hardware and --any-hardware exclude each other');
+  if (opts.channel && opts.anyChannel) throw new Error('--channel and --any-channel exclude each other');
+  if (opts.installedSecurityVersion !== undefined && opts.allowDowngrade) throw new Error('--installed-security-version and --allow-downgrade exclude each other');
+  if (opts.anyHardware && (opts.installedVersion !== undefined || opts.installedSecurityVersion !== undefined)) {
+    throw new Error('--installed-version and --installed-security-version need a hardware id (the device they describe), not --any-hardware');
   }
+  if (opts.channel !== undefined && !channelSchema.safeParse(opts.channel).success) throw new Error(`--channel: expected a channel name such as stable, got "${opts.channel}"`);
   let securityVersion: number | undefined;
   if (opts.installedSecurityVersion !== undefined) {
     securityVersion = parseNonNegativeInt('--installed-security-version', opts.installedSecurityVersion);
@@ -102,5 +123,40 @@ function installedState(opts: VerifyOptions): InstalledState | undefined {
   if (opts.installedVersion !== undefined && !semverSchema.safeParse(opts.installedVersion).success) {
     throw new Error(`--installed-version: expected a semantic version such as 1.4.0, got "${opts.installedVersion}"`);
   }
-  return { hardwareId: opts.hardware, version: opts.installedVersion, securityVersion };
+
+  const [, keyHardware, keyVersion] = (fromStore && /^releases\/([^/]+)\/([^/]+)\/manifest\.json$/.exec(fromStore.key)) || [];
+  const storeHardware = keyHardware && hardwareIdSchema.safeParse(keyHardware).success ? keyHardware : undefined;
+  let hardwareId: string | undefined;
+  if (!opts.anyHardware) {
+    hardwareId = opts.hardware ?? storeHardware;
+    if (!hardwareId) throw new Error('the hardware check is on by default: pass --hardware <id> (or --any-hardware to skip it)');
+  }
+  // The channel index listing this manifest (and its security floor), when read from the store.
+  const listed = fromStore && storeHardware && keyVersion ? await channelsListing(fromStore.store, storeHardware, keyVersion) : [];
+  let channel: string | undefined;
+  if (!opts.anyChannel) {
+    if (opts.channel) channel = opts.channel;
+    else if (!fromStore) throw new Error('the channel check is on by default and a manifest file names no index: pass --channel <name> (or --any-channel to skip it)');
+    else if (listed.length === 1) channel = listed[0]!.channel;
+    else if (listed.length === 0) throw new Error(`no channel index of the store lists ${fromStore.key}: pass --channel <name> (or --any-channel to skip the check)`);
+    else throw new Error(`${fromStore.key} is listed on several channels (${listed.map((l) => l.channel).join(', ')}): pass --channel <name>`);
+  }
+  if (!opts.allowDowngrade && securityVersion === undefined) {
+    const index = listed.find((l) => l.channel === channel) ?? (listed.length === 1 ? listed[0] : undefined);
+    if (index) securityVersion = index.floor;
+    else throw new Error('the anti-rollback check is on by default: pass --installed-security-version <n> (or --allow-downgrade to skip it)');
+  }
+  return { hardwareId: hardwareId ?? '', ...(hardwareId === undefined && { anyHardware: true }), channel, version: opts.installedVersion, securityVersion };
+}
+
+/**
+ * The channels whose index lists this version, each with its highest security version. By version,
+ * not by the manifest's sha256: a tampered manifest must still reach the signature check (TAMPERED_MANIFEST).
+ */
+async function channelsListing(store: ArtifactStore, hardwareId: string, version: string): Promise<Array<{ channel: string; floor: number }>> {
+  const out: Array<{ channel: string; floor: number }> = [];
+  for (const [channel, releases] of await readChannelIndexes(store, hardwareId)) {
+    if (releases.some((r) => r.version === version)) out.push({ channel, floor: Math.max(...releases.map((r) => r.securityVersion)) });
+  }
+  return out;
 }

@@ -140,7 +140,7 @@ async function verifyOffer(device: Device, source: GatewaySource, version: strin
   return verifyCandidate(
     candidate,
     config.trust,
-    { hardwareId: config.hardwareId, version: installed?.version, securityVersion: agent.securityVersion, imageSha256: installed?.sha256 },
+    { hardwareId: config.hardwareId, channel: config.channel, version: installed?.version, securityVersion: agent.securityVersion, imageSha256: installed?.sha256 },
     new Date(),
     allowVersionDowngrade,
   );

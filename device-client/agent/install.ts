@@ -8,7 +8,7 @@
 //   agent state: pending boot check; journal cleared
 // A power cut anywhere leaves a bootable committed slot; the journal says how to go on.
 // Each phase (journal begun, invalidated, written, activated, cleared) is made durable by commitPhase.
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chooseUpdateArtifact, type DeltaFormat } from '../../schemas/manifest.js';
 import { chooseInstallTarget, markActive, markBad, type SlotName } from '../boot/boot-state.js';
@@ -23,6 +23,7 @@ import { stepReached, type InstallJournal } from './install-journal.js';
 import { verifyCandidate } from './release-verification.js';
 import type { OpenSource } from './sources.js';
 import { applyStagedOpsDelta } from './ops-delta-apply.js';
+import { reclaimScratch } from './scratch.js';
 import { stageDelta, stageFullImage, type StagedImage } from './stage-artifact.js';
 import type { UpdateSource } from './update-source.js';
 import { writeImageToSlot } from './write-slot.js';
@@ -68,7 +69,7 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
   const { manifest, manifestSha256 } = await verifyCandidate(
     candidate,
     config.trust,
-    { hardwareId: config.hardwareId, version: installed?.version, securityVersion: agent.securityVersion, imageSha256: installed?.sha256 },
+    { hardwareId: config.hardwareId, channel: config.channel, version: installed?.version, securityVersion: agent.securityVersion, imageSha256: installed?.sha256 },
     request.now,
     request.allowVersionDowngrade,
   );
@@ -142,9 +143,7 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
 
 /** The install's scratch folder; leftovers of other installs go (a resumed one keeps its own). */
 async function prepareWorkDir(scratchDir: string, name: string, keep: boolean): Promise<string> {
-  for (const entry of await readdir(scratchDir)) {
-    if (entry.startsWith('install-') && !(keep && entry === name)) await rm(join(scratchDir, entry), { recursive: true, force: true });
-  }
+  await reclaimScratch(scratchDir, ['install-'], keep ? name : undefined);
   const dir = join(scratchDir, name);
   await mkdir(dir, { recursive: true });
   return dir;
@@ -173,6 +172,9 @@ export async function finishActivation(device: Device, journal: InstallJournal):
     journal: { clear: true },
     crashPoint: 'install:journal-cleared',
   });
+  // The install is over: its work folder (staged artifact, base copy, patched image) goes now, also
+  // when a restart or the boot path finished it after a cut.
+  await reclaimScratch(device.scratchDir, ['install-']);
 }
 
 /**
@@ -181,7 +183,11 @@ export async function finishActivation(device: Device, journal: InstallJournal):
  */
 export async function resumeInstall(device: Device, openSource: OpenSource, log?: (line: string) => void): Promise<InstallResult> {
   const journal = await device.journal.read();
-  if (!journal) return { outcome: 'nothing-to-resume' };
+  if (!journal) {
+    // No install under way: anything in scratch is what a cut left behind (an unpacked bundle, a work folder).
+    await reclaimScratch(device.scratchDir, ['bundle-', 'install-']);
+    return { outcome: 'nothing-to-resume' };
+  }
   const booted = await device.bootedSlot();
   const boot = await device.boot.read();
   const activated = () => ({ outcome: 'activated' as const, version: journal.version, slot: journal.target, resumed: true as const });

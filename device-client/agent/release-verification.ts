@@ -1,6 +1,6 @@
 // Offline verification of a candidate release before anything is written: the manifest's
 // signature against the pinned trust root (nothing in an unverified manifest is read), then
-// expiry, hardware, anti-rollback against the stored security version, and version order.
+// expiry, hardware, channel, anti-rollback against the stored security version, and version order.
 import { createHash } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import type { Manifest } from '../../schemas/manifest.js';

@@ -115,7 +115,8 @@ describe('ota release publish / ota verify (CLI)', () => {
     ]);
 
     // The same from a manifest file with the bundle beside it, and with a local image copy.
-    const fromFile = await ota(['verify', '--manifest', manifestPath, '--image', join(dir, 'fw-1.0.1.tar'), '--json']);
+    // A manifest file names no index: hardware, channel and the security floor are given (or skipped) explicitly.
+    const fromFile = await ota(['verify', '--manifest', manifestPath, '--image', join(dir, 'fw-1.0.1.tar'), '--hardware', HW, '--channel', 'stable', '--installed-security-version', '1', '--json']);
     expect(fromFile.code).toBe(0);
     expect(JSON.parse(fromFile.stdout).ok).toBe(true);
 
@@ -134,9 +135,9 @@ describe('ota release publish / ota verify (CLI)', () => {
     expect(JSON.parse(older.stdout).checks[0].detail).toMatch(/^VERSION_DOWNGRADE: /);
     const sameDevice = await ota(['verify', '--manifest', store101, '--hardware', HW, '--installed-version', '1.0.0', '--installed-security-version', '1', '--json']);
     expect(sameDevice.code).toBe(0);
-    const noHw = await ota(['verify', '--manifest', store101, '--installed-security-version', '2', '--json']);
+    const noHw = await ota(['verify', '--manifest', store101, '--any-hardware', '--installed-security-version', '2', '--json']);
     expect(noHw.code).toBe(1);
-    expect(noHw.stderr).toBe('ota: --installed-version and --installed-security-version need --hardware (the device they describe)\n');
+    expect(noHw.stderr).toBe('ota: --installed-version and --installed-security-version need a hardware id (the device they describe), not --any-hardware\n');
     const halfKeyless = await ota(['verify', '--manifest', store101, '--certificate-identity', 'https://github.com/acme/fw/.github/workflows/release.yml@refs/heads/main', '--json']);
     expect(halfKeyless.code).toBe(1);
     expect(halfKeyless.stderr).toBe('ota: keyless verification needs both --certificate-identity and --certificate-oidc-issuer\n');
@@ -175,10 +176,40 @@ describe('ota release publish / ota verify (CLI)', () => {
     const tamperedManifest = join(dir, 'manifest.json');
     await writeFile(tamperedManifest, flipped);
     await writeFile(`${tamperedManifest}.sigstore.json`, await readFile(`${manifestPath}.sigstore.json`));
-    const tm = await ota(['verify', '--manifest', tamperedManifest, '--json']);
+    const tm = await ota(['verify', '--manifest', tamperedManifest, '--hardware', HW, '--channel', 'stable', '--installed-security-version', '1', '--json']);
     expect(tm.code).toBe(1);
     expect(JSON.parse(tm.stdout).checks[0].detail).toMatch(/^TAMPERED_MANIFEST: /);
-  });
+  }, 180_000);
+
+  it('ota verify checks hardware, channel and the security floor by default; each is skipped only by its flag', async (ctx) => {
+    if (skipReason) return ctx.skip();
+    const manifestPath = join(state, 'artifacts', 'releases', HW, '1.0.1', 'manifest.json');
+    const bare = await ota(['verify', '--manifest', manifestPath, '--json']);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toBe('ota: the hardware check is on by default: pass --hardware <id> (or --any-hardware to skip it)\n');
+    const noChannel = await ota(['verify', '--manifest', manifestPath, '--hardware', HW, '--json']);
+    expect(noChannel.code).toBe(1);
+    expect(noChannel.stderr).toBe('ota: the channel check is on by default and a manifest file names no index: pass --channel <name> (or --any-channel to skip it)\n');
+    const noFloor = await ota(['verify', '--manifest', manifestPath, '--hardware', HW, '--channel', 'stable', '--json']);
+    expect(noFloor.code).toBe(1);
+    expect(noFloor.stderr).toBe('ota: the anti-rollback check is on by default: pass --installed-security-version <n> (or --allow-downgrade to skip it)\n');
+    const skipped = await ota(['verify', '--manifest', manifestPath, '--any-hardware', '--any-channel', '--allow-downgrade', '--json']);
+    expect(skipped.code).toBe(0);
+
+    // Wrong channel: from a store key the default is the channel index listing the manifest (stable); --channel pins another.
+    const wrongChannel = await ota(['verify', '--manifest', `store:releases/${HW}/1.0.1/manifest.json`, '--channel', 'beta', '--json']);
+    expect(wrongChannel.code).toBe(1);
+    expect(JSON.parse(wrongChannel.stdout).checks[0].detail).toBe('WRONG_CHANNEL: release 1.0.1 is on channel stable, this device follows beta');
+    const fileWrongChannel = await ota(['verify', '--manifest', manifestPath, '--hardware', HW, '--channel', 'beta', '--allow-downgrade', '--json']);
+    expect(fileWrongChannel.code).toBe(1);
+    expect(JSON.parse(fileWrongChannel.stdout).checks[0].detail).toMatch(/^WRONG_CHANNEL: /);
+    // The store-key defaults: the key's hardware; with --any-hardware the hardware is not checked.
+    const anyHw = await ota(['verify', '--manifest', `store:releases/${HW}/1.0.1/manifest.json`, '--any-hardware', '--json']);
+    expect(anyHw.code).toBe(0);
+    // The default security floor from a store key is the channel's highest: 1.0.0 (security 1) passes it, as 1.0.1 does.
+    const old100 = await ota(['verify', '--manifest', `store:releases/${HW}/1.0.0/manifest.json`, '--json']);
+    expect(old100.code).toBe(0);
+  }, 120_000);
 
   it('re-publishing is idempotent (exit 0, outcome existing); a different image for 1.0.1 exits 1 with the reason', async (ctx) => {
     if (skipReason) return ctx.skip();

@@ -36,6 +36,8 @@ export interface PublishedFixture {
   storeDir: string;
   /** The pipeline's trust root (its signing key pinned). */
   trustedRootPath: string;
+  /** The pipeline's release signing key (PEM), for tests that sign a variant of a release. */
+  signingKeyPath: string;
   releases: Record<string, SampleRelease>;
 }
 
@@ -92,7 +94,7 @@ export async function publishSampleReleases(dir: string, releases: Array<{ versi
       await connection.close();
     }
     if (config.store.kind !== 'local') throw new Error('expected the local artifact store');
-    return { storeDir: config.store.dir, trustedRootPath: config.trust.trustedRootPath, releases: out };
+    return { storeDir: config.store.dir, trustedRootPath: config.trust.trustedRootPath, signingKeyPath: config.signing.keyPath, releases: out };
   } finally {
     await env.teardown();
   }

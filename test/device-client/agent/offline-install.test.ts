@@ -11,7 +11,12 @@ import { markRunningSlotBad, markRunningSlotGood } from '../../../device-client/
 import { OfflineBundleSource } from '../../../device-client/agent/offline-bundle.js';
 import { deviceStatus } from '../../../device-client/agent/status.js';
 import { parseDeviceConfig, DeviceConfigError } from '../../../device-client/config.js';
-import { ArtifactMismatchError, ExpiredManifestError, SecurityVersionDowngradeError, WrongSignerError } from '../../../verification/errors.js';
+import { ArtifactMismatchError, ExpiredManifestError, SecurityVersionDowngradeError, WrongChannelError, WrongSignerError } from '../../../verification/errors.js';
+import { bundleToText } from '../../../signing/bundle-json.js';
+import { loadOrCreateSigningKey } from '../../../signing/keys.js';
+import { signBlob } from '../../../signing/message-signature.js';
+import { manifestBundleKey, manifestKey } from '../../../release/layout.js';
+import { DEVICE_HARDWARE } from '../../support/device-releases.js';
 import { publishSampleReleases, sha256File, type PublishedFixture } from '../../support/device-releases.js';
 import { createSimDevice, type SimDevice } from '../../support/device-sim.js';
 
@@ -167,6 +172,34 @@ describe('device agent: offline install, boot check, fallback', () => {
     await writeFile(sim.config.trust.trustedRootPath, JSON.stringify({ ...root2, pinnedKeys: {} }));
     await expect(install(sim, fixture.storeDir)).rejects.toBeInstanceOf(WrongSignerError);
     expect(await snapshot(sim)).toEqual(before);
+  });
+
+  it('a correctly signed release for another channel (beta) is refused by a device on stable, with nothing changed', async () => {
+    const sim = await newDevice();
+    expect(sim.config.channel).toBe('stable');
+    const bundle = join(root, `beta-${counter}`);
+    await cp(fixture.storeDir, bundle, { recursive: true });
+    // 1.0.1 as the pipeline would have signed it for beta: same artifacts, channel "beta", signed by the pinned key.
+    const manifestPath = join(bundle, manifestKey(DEVICE_HARDWARE, '1.0.1'));
+    const beta = Buffer.from(JSON.stringify({ ...JSON.parse(await readFile(manifestPath, 'utf8')), channel: 'beta' }));
+    await writeFile(manifestPath, beta);
+    const key = await loadOrCreateSigningKey(fixture.signingKeyPath);
+    await writeFile(join(bundle, manifestBundleKey(DEVICE_HARDWARE, '1.0.1')), bundleToText(await signBlob({ bytes: beta }, { mode: 'key', key })));
+    const before = await snapshot(sim);
+    const error = await install(sim, bundle).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WrongChannelError);
+    expect(error).toMatchObject({ code: 'WRONG_CHANNEL', message: 'release 1.0.1 is on channel beta, this device follows stable' });
+    // Also from a tar of that bundle.
+    const tar = join(root, `beta-${counter}.tar`);
+    const { spawnSync } = await import('node:child_process');
+    expect(spawnSync('tar', ['-cf', tar, '-C', bundle, '.']).status).toBe(0);
+    await expect(install(sim, tar)).rejects.toBeInstanceOf(WrongChannelError);
+    // Slots, boot state, agent state (security version included) unchanged; no journal, nothing in scratch.
+    expect(await snapshot(sim)).toEqual(before);
+    const status = await deviceStatus(await sim.open());
+    expect(status.installInProgress).toBeNull();
+    expect(status.securityVersion).toBe(1);
+    expect(await readdir(join(sim.config.stateDir, 'scratch'))).toEqual([]);
   });
 
   it('health failure on the new slot: marked bad, the next boot falls back to A, reported as rolled back (health)', async () => {
