@@ -1,18 +1,17 @@
 // POST /v1/heartbeats over real HTTP on 127.0.0.1: a real gateway and fleet store (PGlite).
 // Signed heartbeats are accepted; a replayed, re-countered or tampered one is refused with its
 // own error and changes nothing; the store's aggregates per release and window follow.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayClient, GatewayRefusedError } from '../../device-client/gateway/gateway-client.js';
-import { FleetStore } from '../../fleet/fleet-store.js';
-import { startGateway, type RunningGateway } from '../../gateway/server.js';
+import type { FleetStore } from '../../fleet/fleet-store.js';
+import type { RunningGateway } from '../../gateway/server.js';
 import type { Heartbeat } from '../../schemas/device-api.js';
 import { generateDeviceKey, signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
-import { LocalArtifactStore } from '../../stores/local-store.js';
+import type { LocalArtifactStore } from '../../stores/local-store.js';
 import { backgroundNoise, ProtocolFleet } from '../../sim/protocol-fleet.js';
 import type { LocalTrustRootJSON } from '../../signing/trust-root.js';
+import { startTempGateway, type TempGateway } from '../support/temp-gateway.js';
 
 const TOKEN = 'test-enrollment-token-0123456789';
 const HW = 'gw-heartbeat';
@@ -22,21 +21,17 @@ let root: string;
 let fleet: FleetStore;
 let store: LocalArtifactStore;
 let gateway: RunningGateway;
+let temp: TempGateway;
 let client: GatewayClient;
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'ota-gateway-heartbeats-'));
-  store = new LocalArtifactStore(join(root, 'artifacts'));
-  fleet = await FleetStore.open(`pglite:${join(root, 'fleet')}`);
-  gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken: TOKEN, logError: () => {} });
+  temp = await startTempGateway('ota-gateway-heartbeats-', TOKEN);
+  ({ root, fleet, store, gateway } = temp);
   client = new GatewayClient(gateway.url);
 });
 
 afterAll(async () => {
-  await gateway?.close();
-  await fleet?.close();
-  await store?.close();
-  rmSync(root, { recursive: true, force: true });
+  await temp?.close();
 });
 
 let seq = 0;

@@ -1,8 +1,6 @@
 // The device's heartbeat: the body built from its figures (pure), metric lines from command
 // checks, and sendHeartbeatIfDue against the real gateway (due windows, its own counter, crash loops
 // from boots since the last heartbeat, no heartbeat during a trial boot, offline is an outcome).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Device } from '../../../device-client/agent/device.js';
@@ -12,11 +10,12 @@ import { parseMetricLines, runCommandCheck } from '../../../device-client/health
 import type { HealthCheckSummary } from '../../../device-client/health/health-checks.js';
 import { buildHeartbeatBody, heartbeatDueInSeconds, sendHeartbeatIfDue } from '../../../device-client/reports/heartbeat.js';
 import type { MetricsSample } from '../../../device-client/reports/metrics.js';
-import { FleetStore } from '../../../fleet/fleet-store.js';
-import { startGateway, type RunningGateway } from '../../../gateway/server.js';
+import type { FleetStore } from '../../../fleet/fleet-store.js';
+import type { RunningGateway } from '../../../gateway/server.js';
 import { heartbeatSchema } from '../../../schemas/device-api.js';
 import { generateDeviceKey } from '../../../schemas/device-envelope.js';
-import { LocalArtifactStore } from '../../../stores/local-store.js';
+import type { LocalArtifactStore } from '../../../stores/local-store.js';
+import { startTempGateway, type TempGateway } from '../../support/temp-gateway.js';
 
 const SHA = 'e'.repeat(64);
 const summary = (checks: Array<{ ok: boolean; name: string; metrics?: Record<string, number> }>): HealthCheckSummary => ({
@@ -53,17 +52,13 @@ describe('sendHeartbeatIfDue against the gateway', () => {
   let fleet: FleetStore;
   let store: LocalArtifactStore;
   let gateway: RunningGateway;
+  let temp: TempGateway;
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'ota-device-heartbeat-'));
-    store = new LocalArtifactStore(join(root, 'artifacts'));
-    fleet = await FleetStore.open(`pglite:${join(root, 'fleet')}`);
-    gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken: TOKEN, logError: () => {} });
+    temp = await startTempGateway('ota-device-heartbeat-', TOKEN);
+    ({ root, fleet, store, gateway } = temp);
   });
   afterAll(async () => {
-    await gateway?.close();
-    await fleet?.close();
-    await store?.close();
-    rmSync(root, { recursive: true, force: true });
+    await temp?.close();
   });
 
   /** A committed device on slot A running 1.0.0: only what the heartbeat reads. */

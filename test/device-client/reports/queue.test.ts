@@ -1,35 +1,32 @@
 // The device's on-disk report queue against a real gateway: durable across restarts and torn
 // writes, sent in order, dropped only once the gateway answered for a report.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDeviceKey, signPayload } from '../../../schemas/device-envelope.js';
 import { GatewayClient } from '../../../device-client/gateway/gateway-client.js';
 import { ReportQueue } from '../../../device-client/reports/queue.js';
 import { flushReports } from '../../../device-client/reports/send-reports.js';
-import { FleetStore } from '../../../fleet/fleet-store.js';
-import { startGateway, type RunningGateway } from '../../../gateway/server.js';
+import type { FleetStore } from '../../../fleet/fleet-store.js';
+import type { RunningGateway } from '../../../gateway/server.js';
 import type { HealthReportBody } from '../../../schemas/device-api.js';
-import { LocalArtifactStore } from '../../../stores/local-store.js';
+import type { LocalArtifactStore } from '../../../stores/local-store.js';
+import { startTempGateway, type TempGateway } from '../../support/temp-gateway.js';
 
 const TOKEN = 'queue-test-enrollment-token';
 let root: string;
 let fleet: FleetStore;
 let store: LocalArtifactStore;
 let gateway: RunningGateway;
+let temp: TempGateway;
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'ota-report-queue-'));
-  fleet = await FleetStore.open(`pglite:${join(root, 'fleet')}`);
-  store = new LocalArtifactStore(join(root, 'artifacts'));
-  gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken: TOKEN, logError: () => {} });
+  temp = await startTempGateway('ota-report-queue-', TOKEN);
+  ({ root, fleet, store, gateway } = temp);
 });
 
 afterAll(async () => {
-  await gateway?.close();
-  await fleet?.close();
-  rmSync(root, { recursive: true, force: true });
+  await temp?.close();
 });
 
 let seq = 0;
