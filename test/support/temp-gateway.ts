@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import { startGateway, type GatewayOptions, type RunningGateway } from '../../gateway/server.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
@@ -33,4 +34,19 @@ export async function startTempGateway(prefix: string, enrollmentToken: string, 
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * startTempGateway before the tests of the current file or describe block, close after them. The
+ * returned object is filled in by the beforeAll hook: read its fields inside tests, not at load.
+ */
+export function useTempGateway(prefix: string, enrollmentToken: string, options: ExtraOptions = {}): TempGateway {
+  const env = {} as TempGateway;
+  beforeAll(async () => {
+    Object.assign(env, await startTempGateway(prefix, enrollmentToken, options));
+  });
+  afterAll(async () => {
+    await env.close?.();
+  });
+  return env;
 }
