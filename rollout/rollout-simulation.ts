@@ -2,20 +2,9 @@
 // (rollout/sequential-test.ts): devices of each ring report over polls, each failing with the
 // release's rate; a control cohort of previous-release devices is observed in step with them,
 // failing with the control's rate; the test is applied at every poll. planPolicy() turns many
-// seeded runs into the figures `ota rollout plan` prints. Own PRNG (mulberry32), no Math.random.
+// seeded runs into the figures `ota rollout plan` prints. Seeded PRNG (platform/seeded-random.ts), no Math.random.
 import { detectableEffect, ringCapability, sequentialVerdict, splitAlpha, type RingCapability, type SequentialMethod } from './sequential-test.js';
-
-/** mulberry32: a small, fast 32-bit generator; uniform floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../platform/seeded-random.js';
 
 /** Independent seed for run i of a batch (splitmix-style mixing of the base seed and the index). */
 export function runSeed(baseSeed: number, run: number): number {

@@ -1,6 +1,7 @@
 // A fleet of protocol-level simulated devices (sim/protocol-device.ts) checking in to a real
 // gateway. Manifests are verified once per release against the pinned trust root, exactly as
 // devices do, then cached: thousands of devices share one verification.
+import { mulberry32 } from '../platform/seeded-random.js';
 import { generateDeviceKey } from '../schemas/device-envelope.js';
 import type { Labels } from '../schemas/device-api.js';
 import type { LocalTrustRootJSON } from '../signing/trust-root.js';
@@ -107,18 +108,6 @@ export class ProtocolFleet {
   }
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same noise, run after run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Background failures that have nothing to do with the release (power, network, flaky storage):
  * each device, in each window, fails its health check with probability `rate`, whatever it runs,
@@ -131,7 +120,7 @@ export function backgroundNoise(rate: number, seed: number, then: HeartbeatModel
   return (device) => {
     let random = streams.get(device.id);
     if (!random) {
-      random = seededRandom(seed ^ idHash(device.id));
+      random = mulberry32(seed ^ idHash(device.id));
       streams.set(device.id, random);
     }
     const own: WindowHealth = then(device);

@@ -1,19 +1,18 @@
 // The operator's commands for real: `ota rollout start|status|approve|pause|resume|abort|list`
 // (compiled CLI) against `ota serve` (gateway + worker + PGlite) and a real Temporal dev server.
 // Bad calls get an answer with a reason and a non-zero exit.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { buildSampleImage } from '../../demo/sample-image.js';
 import type { RolloutStatus } from '../../rollout/types.js';
 import { ensureDist, OTA_BIN } from '../support/dist.js';
 import { freePort } from '../../platform/free-port.js';
-import { waitForHttp } from '../../platform/wait-for-http.js';
 import { HARDWARE, ReleaseHarness } from '../support/release-harness.js';
-import { enrollFleet, ENROLLMENT_TOKEN } from '../support/rollout-fleet.js';
+import { enrollFleet } from '../support/rollout-fleet.js';
+import { otaServeEnv, spawnOtaServe } from '../support/ota-serve.js';
 import { startTemporal } from '../support/temporal.js';
 
 const run = promisify(execFile);
@@ -41,16 +40,11 @@ describe('ota rollout commands', () => {
     }
     ({ env } = await startTemporal());
     releases = await ReleaseHarness.start(env.address, 'rollout-cli-releases');
-    for (const version of ['1.0.0', '1.1.0']) {
-      const image = join(releases.stateDir, `fw-${version}.tar`);
-      buildSampleImage({ version, out: image });
-      await releases.publish({ image, version, securityVersion: 1 });
-    }
+    await releases.publishSampleReleases(['1.0.0', '1.1.0'], releases.stateDir);
     const port = await freePort();
     gatewayUrl = `http://127.0.0.1:${port}`;
-    cliEnv = { ...process.env, OTA_STATE_DIR: releases.stateDir, OTA_TEMPORAL_ADDRESS: env.address, OTA_TASK_QUEUE: QUEUE, OTA_ENROLLMENT_TOKEN: ENROLLMENT_TOKEN };
-    serve = spawn(process.execPath, [OTA_BIN, 'serve', '--port', String(port), '--release-policy', 'rollouts', '--log-level', 'ERROR'], { env: cliEnv, stdio: 'ignore' });
-    await waitForHttp(`${gatewayUrl}/healthz`, 30_000);
+    cliEnv = otaServeEnv(releases, env.address, QUEUE);
+    serve = await spawnOtaServe(port, cliEnv, ['--release-policy', 'rollouts', '--log-level', 'ERROR']);
     await enrollFleet(releases, gatewayUrl, 4);
   }, 180_000);
 

@@ -1,14 +1,11 @@
 // Ring counts by attempts, time-outs by install deadline, the failures that block a re-offer, the
 // operator's retry and the kept ring plan for late devices: the fleet store's SQL on both engines
 // (embedded PGlite, and a throwaway PostgreSQL cluster when its binaries are present).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetStore, type NewRolloutRing } from '../../fleet/fleet-store.js';
 import type { FailureKind, HealthReport, ReportState } from '../../schemas/device-api.js';
 import { generateDeviceKey, signPayload } from '../../schemas/device-envelope.js';
-import { postgresBinaries, startThrowawayPostgres, type ThrowawayPostgres } from '../support/postgres.js';
+import { onPgliteAndPostgres } from '../support/fleet-backends.js';
 
 const SHA = 'c'.repeat(64);
 
@@ -132,15 +129,4 @@ function suite(engine: string, openUrl: () => Promise<string>) {
   });
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'ota-attempt-counts-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-suite('pglite', async () => `pglite:${dir}`);
-
-describe.skipIf(!postgresBinaries)('PostgreSQL', () => {
-  let cluster: ThrowawayPostgres | undefined;
-  beforeAll(async () => {
-    cluster = await startThrowawayPostgres();
-  });
-  afterAll(async () => cluster?.stop());
-  suite('postgres', async () => cluster!.url);
-});
+onPgliteAndPostgres('ota-attempt-counts-', suite);

@@ -1,14 +1,12 @@
 // The fleet store on both engines it supports: embedded PGlite and a real PostgreSQL cluster
 // started for this file. The same suite runs on each.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDeviceKey, signPayload } from '../../schemas/device-envelope.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import { applyMigrations, migrations } from '../../fleet/migrations.js';
 import type { HealthReport, ReportState, FailureKind } from '../../schemas/device-api.js';
-import { postgresBinaries, startThrowawayPostgres, warnIfPostgresMissing, type ThrowawayPostgres } from '../support/postgres.js';
+import { onPgliteAndPostgres } from '../support/fleet-backends.js';
+import { warnIfPostgresMissing } from '../support/postgres.js';
 
 warnIfPostgresMissing('fleet store');
 
@@ -198,15 +196,4 @@ function fleetSuite(engine: string, openUrl: () => Promise<string>) {
   });
 }
 
-const pgliteDir = mkdtempSync(join(tmpdir(), 'ota-fleet-pglite-'));
-afterAll(() => rmSync(pgliteDir, { recursive: true, force: true }));
-fleetSuite('pglite', async () => `pglite:${pgliteDir}`);
-
-describe.skipIf(!postgresBinaries)('PostgreSQL', () => {
-  let cluster: ThrowawayPostgres | undefined;
-  beforeAll(async () => {
-    cluster = await startThrowawayPostgres();
-  });
-  afterAll(async () => cluster?.stop());
-  fleetSuite('postgres', async () => cluster!.url);
-});
+onPgliteAndPostgres('ota-fleet-pglite-', fleetSuite);

@@ -1,14 +1,12 @@
 // Heartbeats in the fleet store, on PGlite and (when its binaries are present) PostgreSQL: the
 // replay rules (fresh nonce, rising counter of their own), and the aggregates a rollout reads:
 // per release and ring in a window, and a ring's release cohort against its control cohort.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import type { Heartbeat } from '../../schemas/device-api.js';
 import { generateDeviceKey, signPayload } from '../../schemas/device-envelope.js';
-import { postgresBinaries, startThrowawayPostgres, warnIfPostgresMissing, type ThrowawayPostgres } from '../support/postgres.js';
+import { onPgliteAndPostgres } from '../support/fleet-backends.js';
+import { warnIfPostgresMissing } from '../support/postgres.js';
 
 warnIfPostgresMissing('fleet heartbeats');
 
@@ -131,15 +129,4 @@ function heartbeatSuite(engine: string, openUrl: () => Promise<string>) {
   });
 }
 
-const pgliteDir = mkdtempSync(join(tmpdir(), 'ota-heartbeats-pglite-'));
-afterAll(() => rmSync(pgliteDir, { recursive: true, force: true }));
-heartbeatSuite('pglite', async () => `pglite:${pgliteDir}`);
-
-describe.skipIf(!postgresBinaries)('PostgreSQL', () => {
-  let cluster: ThrowawayPostgres | undefined;
-  beforeAll(async () => {
-    cluster = await startThrowawayPostgres();
-  });
-  afterAll(async () => cluster?.stop());
-  heartbeatSuite('postgres', async () => cluster!.url);
-});
+onPgliteAndPostgres('ota-heartbeats-pglite-', heartbeatSuite);

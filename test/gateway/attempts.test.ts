@@ -4,7 +4,6 @@
 // failure stays counted; devices that enroll mid-rollout join the ring the plan gives them; a
 // device offered the release that reports nothing by its install deadline counts as timed out.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,19 +12,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rolloutActivities } from '../../activities/rollout/rollout-activities.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import { startGateway, type RunningGateway } from '../../gateway/server.js';
-import { manifestBundleKey, manifestKey, releaseIndexKey } from '../../release/layout.js';
 import { parsePolicy } from '../../rollout/policy.js';
 import type { CheckinRequest, CheckinResponse, HealthReport } from '../../schemas/device-api.js';
 import { generateDeviceKey, signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
-import { canonicalManifestBytes, canonicalReleaseIndexBytes, type Manifest, type ReleaseIndexEntry } from '../../schemas/manifest.js';
+import type { ReleaseIndexEntry } from '../../schemas/manifest.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
 import { ensureDist, OTA_BIN } from '../support/dist.js';
+import { publishStubRelease, writeStubIndex } from '../support/stub-release.js';
 
 const run = promisify(execFile);
 const TOKEN = 'attempts-enrollment-token-0123456789';
 const HW = 'gw-attempts';
 const ROLLOUT = 'r-attempts';
-const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
 let root: string;
 let fleetUrl: string;
@@ -36,21 +34,9 @@ let port = 0;
 const imageSha: Record<string, string> = {};
 
 async function publish(version: string): Promise<ReleaseIndexEntry> {
-  const image = Buffer.alloc(200_000, version.charCodeAt(0));
-  const blob = await store.putBlob([image]);
-  imageSha[version] = blob.sha256;
-  const evidence = await store.putBlob([`evidence for ${version}`]);
-  const ref = { location: evidence.key, sha256: evidence.sha256 };
-  const manifest: Manifest = {
-    schemaVersion: 1, hardwareId: HW, version, securityVersion: 1, channel: 'stable',
-    created: '2026-01-01T00:00:00Z', expires: '2036-01-01T00:00:00Z',
-    image: { sha256: blob.sha256, length: blob.size, location: blob.key, compression: 'none' },
-    imageSignatureBundle: ref, deltas: [], skippedDeltas: [], sbom: ref, vex: ref, openvex: ref, provenance: ref,
-  };
-  const bytes = canonicalManifestBytes(manifest);
-  await store.createIfAbsent(manifestKey(HW, version), bytes);
-  await store.createIfAbsent(manifestBundleKey(HW, version), '{}');
-  return { version, securityVersion: 1, created: '2026-01-01T00:00:00Z', manifest: { location: manifestKey(HW, version), sha256: sha(bytes) } };
+  const { entry, image } = await publishStubRelease(store, { hardwareId: HW, version, image: Buffer.alloc(200_000, version.charCodeAt(0)) });
+  imageSha[version] = image.sha256;
+  return entry;
 }
 
 async function open() {
@@ -70,7 +56,7 @@ beforeAll(async () => {
   fleetUrl = `pglite:${join(root, 'fleet')}`;
   store = new LocalArtifactStore(join(root, 'artifacts'));
   const entries = [await publish('1.0.0'), await publish('2.0.0')];
-  await store.put(releaseIndexKey(HW, 'stable'), canonicalReleaseIndexBytes({ schemaVersion: 1, hardwareId: HW, channel: 'stable', updated: '2026-01-02T00:00:00Z', releases: entries }));
+  await writeStubIndex(store, HW, entries);
   await open();
 });
 

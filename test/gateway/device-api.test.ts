@@ -8,10 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDeviceKey, signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import { startGateway, type RunningGateway } from '../../gateway/server.js';
-import { manifestBundleKey, manifestKey, releaseIndexKey } from '../../release/layout.js';
+import { manifestKey } from '../../release/layout.js';
 import type { CheckinRequest, CheckinResponse, HealthReport } from '../../schemas/device-api.js';
-import { canonicalManifestBytes, canonicalReleaseIndexBytes, type Manifest, type ReleaseIndexEntry } from '../../schemas/manifest.js';
+import type { Manifest, ReleaseIndexEntry } from '../../schemas/manifest.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
+import { publishStubRelease, writeStubIndex } from '../support/stub-release.js';
 
 const TOKEN = 'test-enrollment-token-0123456789';
 const HW = 'gw-test';
@@ -29,29 +30,14 @@ async function publish(version: string, securityVersion: number, deltaFrom?: str
   const image = Buffer.alloc(300_000 + Number(version.split('.')[0]) * 1000);
   for (let i = 0; i < image.length; i++) image[i] = (i * 31 + version.charCodeAt(0)) & 0xff;
   images[version] = image;
-  const blob = await store.putBlob([image]);
-  imageKeys[version] = blob.key;
-  const evidence = await store.putBlob([`evidence for ${version}`]);
-  const ref = { location: evidence.key, sha256: evidence.sha256 };
   const deltas: Manifest['deltas'] = [];
   if (deltaFrom) {
     const delta = await store.putBlob([`delta ${deltaFrom} -> ${version}`]);
-    deltas.push({ format: 'bsdiff', fromVersion: deltaFrom, fromSha256: sha(images[deltaFrom]!), toSha256: blob.sha256, sha256: delta.sha256, length: delta.size, location: delta.key, compression: 'none' });
+    deltas.push({ format: 'bsdiff', fromVersion: deltaFrom, fromSha256: sha(images[deltaFrom]!), toSha256: sha(image), sha256: delta.sha256, length: delta.size, location: delta.key, compression: 'none' });
   }
-  const manifest: Manifest = {
-    schemaVersion: 1, hardwareId: HW, version, securityVersion, channel: 'stable',
-    created: '2026-01-01T00:00:00Z', expires: '2036-01-01T00:00:00Z',
-    image: { sha256: blob.sha256, length: blob.size, location: blob.key, compression: 'none' },
-    imageSignatureBundle: ref, deltas, skippedDeltas: [], sbom: ref, vex: ref, openvex: ref, provenance: ref,
-  };
-  const bytes = canonicalManifestBytes(manifest);
-  await store.createIfAbsent(manifestKey(HW, version), bytes);
-  await store.createIfAbsent(manifestBundleKey(HW, version), '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}');
-  return { version, securityVersion, created: '2026-01-01T00:00:00Z', manifest: { location: manifestKey(HW, version), sha256: sha(bytes) } };
-}
-
-async function writeIndex(entries: ReleaseIndexEntry[]) {
-  await store.put(releaseIndexKey(HW, 'stable'), canonicalReleaseIndexBytes({ schemaVersion: 1, hardwareId: HW, channel: 'stable', updated: '2026-01-02T00:00:00Z', releases: entries }));
+  const published = await publishStubRelease(store, { hardwareId: HW, version, securityVersion, image, deltas, manifestBundle: '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}' });
+  imageKeys[version] = published.image.key;
+  return published.entry;
 }
 
 beforeAll(async () => {
@@ -61,7 +47,7 @@ beforeAll(async () => {
   const v1 = await publish('1.0.0', 1);
   const v2 = await publish('2.0.0', 1, '1.0.0');
   const v3 = await publish('3.0.0', 2, '2.0.0');
-  await writeIndex([v1, v2, v3]);
+  await writeStubIndex(store, HW, [v1, v2, v3]);
   gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken: TOKEN, logError: () => {} });
 });
 

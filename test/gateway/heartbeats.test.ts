@@ -1,42 +1,24 @@
 // POST /v1/heartbeats over real HTTP on 127.0.0.1: a real gateway and fleet store (PGlite).
 // Signed heartbeats are accepted; a replayed, re-countered or tampered one is refused with its
 // own error and changes nothing; the store's aggregates per release and window follow.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { GatewayClient, GatewayRefusedError } from '../../device-client/gateway/gateway-client.js';
-import { FleetStore } from '../../fleet/fleet-store.js';
-import { startGateway, type RunningGateway } from '../../gateway/server.js';
 import type { Heartbeat } from '../../schemas/device-api.js';
 import { generateDeviceKey, signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
-import { LocalArtifactStore } from '../../stores/local-store.js';
 import { backgroundNoise, ProtocolFleet } from '../../sim/protocol-fleet.js';
 import type { LocalTrustRootJSON } from '../../signing/trust-root.js';
+import { useTempGateway } from '../support/temp-gateway.js';
 
 const TOKEN = 'test-enrollment-token-0123456789';
 const HW = 'gw-heartbeat';
 const SHA = 'c'.repeat(64);
+const env = useTempGateway('ota-gateway-heartbeats-', TOKEN);
 
-let root: string;
-let fleet: FleetStore;
-let store: LocalArtifactStore;
-let gateway: RunningGateway;
 let client: GatewayClient;
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'ota-gateway-heartbeats-'));
-  store = new LocalArtifactStore(join(root, 'artifacts'));
-  fleet = await FleetStore.open(`pglite:${join(root, 'fleet')}`);
-  gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken: TOKEN, logError: () => {} });
-  client = new GatewayClient(gateway.url);
-});
-
-afterAll(async () => {
-  await gateway?.close();
-  await fleet?.close();
-  await store?.close();
-  rmSync(root, { recursive: true, force: true });
+  client = new GatewayClient(env.gateway.url);
 });
 
 let seq = 0;
@@ -56,7 +38,7 @@ async function heartbeat(deviceId: string, counter: number, releaseVersion: stri
 }
 
 async function post(body: unknown) {
-  const res = await fetch(`${gateway.url}/v1/heartbeats`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${env.gateway.url}/v1/heartbeats`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -85,12 +67,12 @@ describe('POST /v1/heartbeats', () => {
     expect(await post(signPayload({ ...(await heartbeat(device.id, 4, '1.0.0')), extra: 1 }, device.key))).toMatchObject({ status: 400, json: { error: 'invalid-payload' } });
     expect(await post(signPayload(await heartbeat(device.id, 4, '1.0.0', { healthChecks: { run: 1, failed: 2 } }), device.key))).toMatchObject({ status: 400, json: { error: 'invalid-payload' } });
 
-    const stored = await fleet.heartbeatsOf(device.id);
+    const stored = await env.fleet.heartbeatsOf(device.id);
     expect(stored.map((h) => h.counter)).toEqual([1]);
     expect(stored[0]!.metrics).toEqual({ 'app.queue': 3 });
     // The genuine failing heartbeat still goes through afterwards.
     expect(await client.postHeartbeat(failing, 3)).toEqual({ status: 'accepted', counter: 3 });
-    expect((await fleet.heartbeatsOf(device.id)).map((h) => [h.counter, h.failed])).toEqual([[3, true], [1, false]]);
+    expect((await env.fleet.heartbeatsOf(device.id)).map((h) => [h.counter, h.failed])).toEqual([[3, true], [1, false]]);
   });
 
   it('a device client sees the refusals as GatewayRefusedError with the code', async () => {
@@ -103,9 +85,9 @@ describe('POST /v1/heartbeats', () => {
   it('the store aggregates the accepted heartbeats per release, ring and window', async () => {
     const since = new Date(Date.now() - 1000);
     const devices = [await enroll(), await enroll(), await enroll(), await enroll()];
-    await fleet.createRollout({ id: 'r-hb', hardwareId: HW, channel: 'stable', releaseVersion: '2.0.0', previousVersion: '1.0.0' });
-    await fleet.assignDevices('r-hb', devices.slice(0, 2).map((d) => ({ deviceId: d.id, ring: 'canary' })), 'offer');
-    await fleet.assignDevices('r-hb', devices.slice(2).map((d) => ({ deviceId: d.id, ring: 'fleet' })), 'hold');
+    await env.fleet.createRollout({ id: 'r-hb', hardwareId: HW, channel: 'stable', releaseVersion: '2.0.0', previousVersion: '1.0.0' });
+    await env.fleet.assignDevices('r-hb', devices.slice(0, 2).map((d) => ({ deviceId: d.id, ring: 'canary' })), 'offer');
+    await env.fleet.assignDevices('r-hb', devices.slice(2).map((d) => ({ deviceId: d.id, ring: 'fleet' })), 'hold');
     const send = async (i: number, counter: number, version: string, over: Partial<Heartbeat> = {}) =>
       client.postHeartbeat(signPayload(await heartbeat(devices[i]!.id, counter, version, over), devices[i]!.key), counter);
     await send(0, 1, '2.0.0');
@@ -116,17 +98,17 @@ describe('POST /v1/heartbeats', () => {
     // A refused replay leaves the aggregates as they were.
     await expect(send(3, 2, '1.0.0', { healthChecks: { run: 1, failed: 1 } })).rejects.toThrow(/stale-counter/);
 
-    expect(await fleet.heartbeatAggregates('r-hb', { since })).toEqual([
+    expect(await env.fleet.heartbeatAggregates('r-hb', { since })).toEqual([
       { releaseVersion: '2.0.0', ring: 'canary', observed: 2, failures: 1, crashLoops: 1 },
       { releaseVersion: '1.0.0', ring: 'fleet', observed: 2, failures: 1, crashLoops: 0 },
     ]);
-    expect(await fleet.ringCohorts('r-hb', 'canary', { since })).toEqual({ release: { observed: 2, failures: 1 }, control: { observed: 2, failures: 1 }, postCommitOnly: 1 });
-    expect(await fleet.heartbeatAggregates('r-hb', { since: new Date(Date.now() + 60_000) })).toEqual([]);
+    expect(await env.fleet.ringCohorts('r-hb', 'canary', { since })).toEqual({ release: { observed: 2, failures: 1 }, control: { observed: 2, failures: 1 }, postCommitOnly: 1 });
+    expect(await env.fleet.heartbeatAggregates('r-hb', { since: new Date(Date.now() + 60_000) })).toEqual([]);
   });
 
   it('simulated devices send heartbeats with seeded background noise: same seed, same failures, on both releases', async () => {
     const sim = await ProtocolFleet.enroll({
-      count: 120, hardwareId: HW, channel: 'stable', gatewayUrl: gateway.url, enrollmentToken: TOKEN, idPrefix: 'noise',
+      count: 120, hardwareId: HW, channel: 'stable', gatewayUrl: env.gateway.url, enrollmentToken: TOKEN, idPrefix: 'noise',
       // Heartbeats resolve no manifest: the trust root is never read here.
       trustRoot: {} as LocalTrustRootJSON,
       factory: { version: '1.0.0', imageSha256: SHA, securityVersion: 1 },
@@ -134,8 +116,8 @@ describe('POST /v1/heartbeats', () => {
     });
     const release = { version: '2.0.0', imageSha256: 'd'.repeat(64), securityVersion: 1 };
     for (const d of sim.devices.slice(0, 40)) d.current = release;
-    await fleet.createRollout({ id: 'r-noise', hardwareId: HW, channel: 'stable', releaseVersion: '2.0.0', previousVersion: '1.0.0' });
-    await fleet.assignDevices('r-noise', sim.devices.map((d, i) => ({ deviceId: d.id, ring: i < 40 ? 'canary' : 'fleet' })), 'offer');
+    await env.fleet.createRollout({ id: 'r-noise', hardwareId: HW, channel: 'stable', releaseVersion: '2.0.0', previousVersion: '1.0.0' });
+    await env.fleet.assignDevices('r-noise', sim.devices.map((d, i) => ({ deviceId: d.id, ring: i < 40 ? 'canary' : 'fleet' })), 'offer');
     const since = new Date(Date.now() - 1000);
     // What the same seed gives, worked out without the gateway.
     const expected = backgroundNoise(0.1, 42);
@@ -144,7 +126,7 @@ describe('POST /v1/heartbeats', () => {
     const noise = backgroundNoise(0.1, 42);
     await sim.heartbeats(noise);
     await sim.heartbeats(noise);
-    const cohorts = await fleet.ringCohorts('r-noise', 'canary', { since });
+    const cohorts = await env.fleet.ringCohorts('r-noise', 'canary', { since });
     const releaseFailing = sim.devices.slice(0, 40).filter((d) => failing.has(d.id)).length;
     expect(cohorts.release).toEqual({ observed: 40, failures: releaseFailing });
     expect(cohorts.control).toEqual({ observed: 80, failures: failing.size - releaseFailing });

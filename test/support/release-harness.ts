@@ -8,6 +8,7 @@ import type { Worker } from '@temporalio/worker';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../../activities/index.js';
+import { buildSampleImage } from '../../demo/sample-image.js';
 import { loadConfig } from '../../config/load-config.js';
 import { manifestBundleKey, manifestKey, releaseIndexKey } from '../../release/layout.js';
 import { buildReleaseRequest, startRelease, type ReleaseOptions } from '../../temporal/release-client.js';
@@ -115,6 +116,15 @@ export class ReleaseHarness {
   async publish(input: PublishInput): Promise<PublishedRelease> {
     const handle = await startRelease(this.client, this.config.temporal.taskQueue, await this.request(input));
     return (await handle.result()) as PublishedRelease;
+  }
+
+  /** Builds the demo sample image of each version into `dir` (fw-<version>.tar) and publishes it, security version 1, in order. */
+  async publishSampleReleases(versions: string[], dir: string): Promise<void> {
+    for (const version of versions) {
+      const image = join(dir, `fw-${version}.tar`);
+      buildSampleImage({ version, out: image });
+      await this.publish({ image, version, securityVersion: 1 });
+    }
   }
 
   /** The failure a person would see (`ota release publish` prints the same text). */

@@ -3,7 +3,6 @@
 // a real fleet store (PGlite) and a local artifact store holding a release index and manifests.
 // Devices that report `downloading` and do not finish keep their install slots busy; everyone
 // else is held until a slot frees up.
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,16 +11,15 @@ import { rolloutActivities } from '../../activities/rollout/rollout-activities.j
 import { generateDeviceKey, signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import { startGateway, type RunningGateway } from '../../gateway/server.js';
-import { manifestBundleKey, manifestKey, releaseIndexKey } from '../../release/layout.js';
 import { parsePolicy } from '../../rollout/policy.js';
 import type { CheckinRequest, CheckinResponse, HealthReport, ReportState } from '../../schemas/device-api.js';
-import { canonicalManifestBytes, canonicalReleaseIndexBytes, type Manifest, type ReleaseIndexEntry } from '../../schemas/manifest.js';
+import type { ReleaseIndexEntry } from '../../schemas/manifest.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
+import { publishStubRelease, writeStubIndex } from '../support/stub-release.js';
 
 const TOKEN = 'test-enrollment-token-0123456789';
 const HW = 'gw-slots';
 const POLL = 7;
-const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
 let root: string;
 let store: LocalArtifactStore;
@@ -31,20 +29,9 @@ const imageSha: Record<string, string> = {};
 
 /** Publishes a release as the pipeline lays it out (blobs, manifest, bundle); returns its index entry. */
 async function publish(version: string): Promise<ReleaseIndexEntry> {
-  const blob = await store.putBlob([Buffer.alloc(4096, version)]);
-  imageSha[version] = blob.sha256;
-  const evidence = await store.putBlob([`evidence for ${version}`]);
-  const ref = { location: evidence.key, sha256: evidence.sha256 };
-  const manifest: Manifest = {
-    schemaVersion: 1, hardwareId: HW, version, securityVersion: 1, channel: 'stable',
-    created: '2026-01-01T00:00:00Z', expires: '2036-01-01T00:00:00Z',
-    image: { sha256: blob.sha256, length: blob.size, location: blob.key, compression: 'none' },
-    imageSignatureBundle: ref, deltas: [], skippedDeltas: [], sbom: ref, vex: ref, openvex: ref, provenance: ref,
-  };
-  const bytes = canonicalManifestBytes(manifest);
-  await store.createIfAbsent(manifestKey(HW, version), bytes);
-  await store.createIfAbsent(manifestBundleKey(HW, version), '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}');
-  return { version, securityVersion: 1, created: '2026-01-01T00:00:00Z', manifest: { location: manifestKey(HW, version), sha256: sha(bytes) } };
+  const { entry, image } = await publishStubRelease(store, { hardwareId: HW, version, image: Buffer.alloc(4096, version), manifestBundle: '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}' });
+  imageSha[version] = image.sha256;
+  return entry;
 }
 
 beforeAll(async () => {
@@ -52,7 +39,7 @@ beforeAll(async () => {
   store = new LocalArtifactStore(join(root, 'artifacts'));
   fleet = await FleetStore.open(`pglite:${join(root, 'fleet')}`);
   const releases = [await publish('1.0.0'), await publish('2.0.0')];
-  await store.put(releaseIndexKey(HW, 'stable'), canonicalReleaseIndexBytes({ schemaVersion: 1, hardwareId: HW, channel: 'stable', updated: '2026-01-02T00:00:00Z', releases }));
+  await writeStubIndex(store, HW, releases);
   gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken: TOKEN, pollAfterSeconds: POLL, releasePolicy: 'rollouts', logError: () => {} });
 });
 

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { buildSampleImage } from '../../demo/sample-image.js';
 import type { RolloutRequest, RolloutStatus } from '../../rollout/types.js';
 import type { ProtocolFleet } from '../../sim/protocol-fleet.js';
 import { HARDWARE, ReleaseHarness } from '../support/release-harness.js';
@@ -26,11 +25,7 @@ describe('a long rollout', () => {
     ({ env } = await startTemporal(['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=60']));
     releases = await ReleaseHarness.start(env.address, 'rollout-can-releases');
     const images = await mkdtemp(join(tmpdir(), 'ota-can-images-'));
-    for (const version of ['1.0.0', '1.1.0']) {
-      const image = join(images, `fw-${version}.tar`);
-      buildSampleImage({ version, out: image });
-      await releases.publish({ image, version, securityVersion: 1 });
-    }
+    await releases.publishSampleReleases(['1.0.0', '1.1.0'], images);
     services = await InProcessServices.start(releases, QUEUE);
     fleet = await enrollFleet(releases, services.gateway.url, 6);
   }, 180_000);

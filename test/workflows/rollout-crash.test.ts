@@ -2,20 +2,19 @@
 // SIGKILLed while the canary ring bakes, then started again on the same state. The rollout must
 // carry on from the workflow history: no ring lost or opened twice, every device updated once.
 import { rolloutStatusQuery, rolloutWorkflow } from '../../workflows/rollout.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { buildSampleImage } from '../../demo/sample-image.js';
 import type { RolloutRequest, RolloutStatus } from '../../rollout/types.js';
-import { ensureDist, OTA_BIN } from '../support/dist.js';
+import { ensureDist } from '../support/dist.js';
+import { otaServeEnv, spawnOtaServe } from '../support/ota-serve.js';
 import { HARDWARE, ReleaseHarness } from '../support/release-harness.js';
-import { canaryThenFleet, enrollFleet, ENROLLMENT_TOKEN as TOKEN, ringOpenings } from '../support/rollout-fleet.js';
+import { canaryThenFleet, enrollFleet, ringOpenings } from '../support/rollout-fleet.js';
 import { startTemporal } from '../support/temporal.js';
 import { freePort } from '../../platform/free-port.js';
-import { waitForHttp } from '../../platform/wait-for-http.js';
 
 const QUEUE = 'rollout-crash';
 
@@ -28,11 +27,7 @@ describe('ota serve killed mid-rollout', () => {
   let gatewayUrl: string;
 
   const startServe = async () => {
-    serve = spawn(process.execPath, [OTA_BIN, 'serve', '--port', String(port), '--poll-after', '1', '--release-policy', 'rollouts'], {
-      env: { ...process.env, OTA_STATE_DIR: releases.stateDir, OTA_TEMPORAL_ADDRESS: env.address, OTA_TASK_QUEUE: QUEUE, OTA_ENROLLMENT_TOKEN: TOKEN },
-      stdio: 'ignore',
-    });
-    await waitForHttp(`${gatewayUrl}/healthz`, 30_000);
+    serve = await spawnOtaServe(port, otaServeEnv(releases, env.address, QUEUE), ['--poll-after', '1', '--release-policy', 'rollouts']);
   };
 
   beforeAll(async () => {
@@ -44,11 +39,7 @@ describe('ota serve killed mid-rollout', () => {
     ({ env } = await startTemporal());
     releases = await ReleaseHarness.start(env.address, 'rollout-crash-releases');
     const images = await mkdtemp(join(tmpdir(), 'ota-rollout-crash-'));
-    for (const version of ['1.0.0', '1.1.0']) {
-      const image = join(images, `fw-${version}.tar`);
-      buildSampleImage({ version, out: image });
-      await releases.publish({ image, version, securityVersion: 1 });
-    }
+    await releases.publishSampleReleases(['1.0.0', '1.1.0'], images);
     port = await freePort();
     gatewayUrl = `http://127.0.0.1:${port}`;
     await startServe();

@@ -1,10 +1,8 @@
 // The device's heartbeat: the body built from its figures (pure), metric lines from command
 // checks, and sendHeartbeatIfDue against the real gateway (due windows, its own counter, crash loops
 // from boots since the last heartbeat, no heartbeat during a trial boot, offline is an outcome).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Device } from '../../../device-client/agent/device.js';
 import { parseDeviceConfig } from '../../../device-client/config.js';
 import { GatewayClient } from '../../../device-client/gateway/gateway-client.js';
@@ -12,11 +10,9 @@ import { parseMetricLines, runCommandCheck } from '../../../device-client/health
 import type { HealthCheckSummary } from '../../../device-client/health/health-checks.js';
 import { buildHeartbeatBody, heartbeatDueInSeconds, sendHeartbeatIfDue } from '../../../device-client/reports/heartbeat.js';
 import type { MetricsSample } from '../../../device-client/reports/metrics.js';
-import { FleetStore } from '../../../fleet/fleet-store.js';
-import { startGateway, type RunningGateway } from '../../../gateway/server.js';
 import { heartbeatSchema } from '../../../schemas/device-api.js';
 import { generateDeviceKey } from '../../../schemas/device-envelope.js';
-import { LocalArtifactStore } from '../../../stores/local-store.js';
+import { useTempGateway } from '../../support/temp-gateway.js';
 
 const SHA = 'e'.repeat(64);
 const summary = (checks: Array<{ ok: boolean; name: string; metrics?: Record<string, number> }>): HealthCheckSummary => ({
@@ -49,31 +45,15 @@ describe('heartbeat body and metric lines', () => {
 
 describe('sendHeartbeatIfDue against the gateway', () => {
   const TOKEN = 'test-enrollment-token-0123456789';
-  let root: string;
-  let fleet: FleetStore;
-  let store: LocalArtifactStore;
-  let gateway: RunningGateway;
-  beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'ota-device-heartbeat-'));
-    store = new LocalArtifactStore(join(root, 'artifacts'));
-    fleet = await FleetStore.open(`pglite:${join(root, 'fleet')}`);
-    gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken: TOKEN, logError: () => {} });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await fleet?.close();
-    await store?.close();
-    rmSync(root, { recursive: true, force: true });
-  });
-
+  const env = useTempGateway('ota-device-heartbeat-', TOKEN);
   /** A committed device on slot A running 1.0.0: only what the heartbeat reads. */
   function device(id: string, good = true): Device {
     const config = parseDeviceConfig(
       {
-        deviceId: id, hardwareId: 'gw-hb', gatewayUrl: gateway.url, slots: { A: 'a.img', B: 'b.img' }, bootloader: { kind: 'state-file', path: 'boot.json' },
-        trust: { trustedRootPath: 'root.json' }, stateDir: join(root, id), heartbeat: { intervalSeconds: 60 },
+        deviceId: id, hardwareId: 'gw-hb', gatewayUrl: env.gateway.url, slots: { A: 'a.img', B: 'b.img' }, bootloader: { kind: 'state-file', path: 'boot.json' },
+        trust: { trustedRootPath: 'root.json' }, stateDir: join(env.root, id), heartbeat: { intervalSeconds: 60 },
       },
-      root,
+      env.root,
     );
     return {
       config,
@@ -85,7 +65,7 @@ describe('sendHeartbeatIfDue against the gateway', () => {
 
   it('sends when due with its own rising counter, waits out the window, flags a crash loop from the boot count', async () => {
     const key = generateDeviceKey('ed25519');
-    const client = new GatewayClient(gateway.url);
+    const client = new GatewayClient(env.gateway.url);
     await client.enroll(TOKEN, { deviceId: 'hb-agent-1', hardwareId: 'gw-hb', channel: 'stable', labels: {}, publicKey: { algorithm: key.algorithm, pem: key.publicKeyPem } });
     const d = device('hb-agent-1');
     let bootCount = 2;
@@ -99,14 +79,14 @@ describe('sendHeartbeatIfDue against the gateway', () => {
     bootCount = 6;
     const second = await sendHeartbeatIfDue(d, { client, key, metrics, health, now: () => new Date(t0.getTime() + 61_000) });
     expect(second).toMatchObject({ kind: 'sent', heartbeat: { counter: 2, bootsSinceLast: 4, crashLoop: true } });
-    expect((await fleet.heartbeatsOf('hb-agent-1')).map((h) => [h.counter, h.failed])).toEqual([[2, true], [1, false]]);
+    expect((await env.fleet.heartbeatsOf('hb-agent-1')).map((h) => [h.counter, h.failed])).toEqual([[2, true], [1, false]]);
   });
 
   it('skips a trial boot; an unreachable gateway is an outcome, not an error', async () => {
     const key = generateDeviceKey('ed25519');
     const metrics = async (): Promise<MetricsSample> => ({ bootCount: 1, metrics: { crashCount: 0, uptimeSeconds: 1, freeMemoryBytes: 1 }, custom: {} });
     const health = async () => summary([]);
-    expect(await sendHeartbeatIfDue(device('hb-agent-2', false), { client: new GatewayClient(gateway.url), key, metrics, health })).toMatchObject({ kind: 'skipped' });
+    expect(await sendHeartbeatIfDue(device('hb-agent-2', false), { client: new GatewayClient(env.gateway.url), key, metrics, health })).toMatchObject({ kind: 'skipped' });
     const offline = await sendHeartbeatIfDue(device('hb-agent-3'), { client: new GatewayClient('http://127.0.0.1:9', { timeoutMs: 2000 }), key, metrics, health });
     expect(offline.kind).toBe('failed');
   });

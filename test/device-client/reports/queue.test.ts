@@ -1,48 +1,30 @@
 // The device's on-disk report queue against a real gateway: durable across restarts and torn
 // writes, sent in order, dropped only once the gateway answered for a report.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateDeviceKey, signPayload } from '../../../schemas/device-envelope.js';
 import { GatewayClient } from '../../../device-client/gateway/gateway-client.js';
 import { ReportQueue } from '../../../device-client/reports/queue.js';
 import { flushReports } from '../../../device-client/reports/send-reports.js';
-import { FleetStore } from '../../../fleet/fleet-store.js';
-import { startGateway, type RunningGateway } from '../../../gateway/server.js';
 import type { HealthReportBody } from '../../../schemas/device-api.js';
-import { LocalArtifactStore } from '../../../stores/local-store.js';
+import { useTempGateway } from '../../support/temp-gateway.js';
 
 const TOKEN = 'queue-test-enrollment-token';
-let root: string;
-let fleet: FleetStore;
-let store: LocalArtifactStore;
-let gateway: RunningGateway;
+const env = useTempGateway('ota-report-queue-', TOKEN);
 
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'ota-report-queue-'));
-  fleet = await FleetStore.open(`pglite:${join(root, 'fleet')}`);
-  store = new LocalArtifactStore(join(root, 'artifacts'));
-  gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken: TOKEN, logError: () => {} });
-});
-
-afterAll(async () => {
-  await gateway?.close();
-  await fleet?.close();
-  rmSync(root, { recursive: true, force: true });
-});
 
 let seq = 0;
 async function enrolledDevice() {
   const key = generateDeviceKey('ed25519');
   const deviceId = `queue-dev-${++seq}`;
-  const res = await fetch(`${gateway.url}/v1/enroll`, {
+  const res = await fetch(`${env.gateway.url}/v1/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
     body: JSON.stringify({ deviceId, hardwareId: 'gw-q', channel: 'stable', labels: {}, publicKey: { algorithm: key.algorithm, pem: key.publicKeyPem } }),
   });
   expect(res.status).toBe(201);
-  return { deviceId, key, dir: join(root, deviceId) };
+  return { deviceId, key, dir: join(env.root, deviceId) };
 }
 
 function body(deviceId: string, state: HealthReportBody['state'], extra: Partial<HealthReportBody> = {}): HealthReportBody {
@@ -79,9 +61,9 @@ describe('report queue', () => {
     expect(down).toMatchObject({ sent: [], remaining: 4 });
     expect(down.stopped).toMatch(/unreachable/);
 
-    const sent = await flushReports(queue, new GatewayClient(gateway.url), device.key);
+    const sent = await flushReports(queue, new GatewayClient(env.gateway.url), device.key);
     expect(sent).toEqual({ sent: [1, 2, 3, 4], duplicates: [], deadLettered: [], remaining: 0 });
-    expect((await fleet.reportsOf(device.deviceId)).map((r) => [r.counter, r.state])).toEqual([[4, 'committed'], [3, 'booted'], [2, 'installed'], [1, 'downloading']]);
+    expect((await env.fleet.reportsOf(device.deviceId)).map((r) => [r.counter, r.state])).toEqual([[4, 'committed'], [3, 'booted'], [2, 'installed'], [1, 'downloading']]);
 
     const reopened = new ReportQueue(device.dir);
     expect(await reopened.pending()).toEqual([]);
@@ -96,29 +78,29 @@ describe('report queue', () => {
     await queue.enqueue(body(device.deviceId, 'committed'));
 
     // Report 1 reached the gateway, but the device never saw the answer.
-    const nonce = ((await (await fetch(`${gateway.url}/v1/nonce?device=${device.deviceId}`)).json()) as { nonce: string }).nonce;
-    const first = await fetch(`${gateway.url}/v1/reports`, {
+    const nonce = ((await (await fetch(`${env.gateway.url}/v1/nonce?device=${device.deviceId}`)).json()) as { nonce: string }).nonce;
+    const first = await fetch(`${env.gateway.url}/v1/reports`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(signPayload({ ...(await queue.pending())[0]!.body, counter: 1, nonce }, device.key)),
     });
     expect(first.status).toBe(200);
 
-    const result = await flushReports(queue, new GatewayClient(gateway.url), device.key);
+    const result = await flushReports(queue, new GatewayClient(env.gateway.url), device.key);
     expect(result).toMatchObject({ sent: [3], duplicates: [1], deadLettered: [{ counter: 2 }], remaining: 0 });
     const dead = await queue.dead();
     // The sender checks the signed report against the same contract as the gateway, so it never sends it.
     expect(dead.map((d) => [d.counter, d.rejected.code])).toEqual([[2, 'invalid-locally']]);
     expect(dead[0]!.rejected.detail).toContain('failureKind');
-    expect((await fleet.reportsOf(device.deviceId)).map((r) => r.counter)).toEqual([3, 1]);
+    expect((await env.fleet.reportsOf(device.deviceId)).map((r) => r.counter)).toEqual([3, 1]);
   });
 
   it('stops, keeping the report, when the gateway refuses the device', async () => {
     const device = await enrolledDevice();
     const queue = new ReportQueue(device.dir);
     await queue.enqueue(body(device.deviceId, 'booted'));
-    await fleet.revokeDevice(device.deviceId, 'test');
-    const result = await flushReports(queue, new GatewayClient(gateway.url), device.key);
+    await env.fleet.revokeDevice(device.deviceId, 'test');
+    const result = await flushReports(queue, new GatewayClient(env.gateway.url), device.key);
     expect(result.remaining).toBe(1);
     expect(result.stopped).toMatch(/403|revoked/);
     expect((await queue.pending()).map((e) => e.counter)).toEqual([1]);

@@ -1,0 +1,20 @@
+// The compiled `ota serve` (gateway + worker + PGlite fleet store in one process) as a child process
+// for tests that drive the CLI or kill it: its environment points at a ReleaseHarness's state dir,
+// a Temporal server and a task queue, with the rollout fleet's enrollment token.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { waitForHttp } from '../../platform/wait-for-http.js';
+import { OTA_BIN } from './dist.js';
+import type { ReleaseHarness } from './release-harness.js';
+import { ENROLLMENT_TOKEN } from './rollout-fleet.js';
+
+/** The environment `ota serve` and `ota` commands get: the harness's state, Temporal and queue. */
+export function otaServeEnv(releases: ReleaseHarness, temporalAddress: string, taskQueue: string): NodeJS.ProcessEnv {
+  return { ...process.env, OTA_STATE_DIR: releases.stateDir, OTA_TEMPORAL_ADDRESS: temporalAddress, OTA_TASK_QUEUE: taskQueue, OTA_ENROLLMENT_TOKEN: ENROLLMENT_TOKEN };
+}
+
+/** Spawns `ota serve --port <port> <flags>` (output ignored) and waits until its /healthz answers. */
+export async function spawnOtaServe(port: number, env: NodeJS.ProcessEnv, flags: string[]): Promise<ChildProcess> {
+  const serve = spawn(process.execPath, [OTA_BIN, 'serve', '--port', String(port), ...flags], { env, stdio: 'ignore' });
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 30_000);
+  return serve;
+}
