@@ -1,7 +1,8 @@
 // What a sequential policy can do before it runs: maps a parsed policy onto the seeded simulation
 // (rollout/rollout-simulation.ts) for `ota rollout plan`, and the capability check `ota rollout
 // start` refuses on. Pure: no Temporal, no fleet store. The simulation runs the same decision
-// code as the workflow's verdict: one-sample SPRT against baselineRate (no control cohort yet),
+// code as the workflow's verdict: one-sample SPRT against baselineRate (the plan models install outcomes only, not the
+// heartbeat test against the control that the workflow adds when heartbeats arrive),
 // α split over the rings that are not tripwires, absolute maxFailures as the caps, and an
 // undecided ring holding as inconclusive (its decision deadline).
 import { parseDuration } from './duration.js';

@@ -6,7 +6,7 @@ export function renderRolloutPlan(r: RolloutPlanReport, source: string): string 
   const sequential = r.rings.filter((x) => x.mode === 'sequential').length;
   const lines = [
     `plan for ${source}: ${r.fleetSize} devices, background noise ${pct(r.noise)}, ${r.runs} seeded runs per scenario (seed ${r.seed}), ${r.reportsPerPoll} reports per ${duration(r.pollIntervalMs)} poll`,
-    `sequential: α ${pct(s.alpha)} split over ${sequential} rings, β ${pct(s.beta)}, effect +${pt(s.minEffect)} over ${pct(s.baselineRate)}; one-sample SPRT (no control cohort yet)`,
+    `sequential: α ${pct(s.alpha)} split over ${sequential} rings, β ${pct(s.beta)}, effect +${pt(s.minEffect)} over ${pct(s.baselineRate)}; planned as one-sample SPRT on install outcomes (the rollout also tests post-commit health against the control when devices heartbeat)`,
     '',
   ];
   const header = ['ring', 'devices', 'target', 'test', 'α', 'β', 'effect', 'detects', 'false halt', 'inconclusive', 'decision (good release)'];

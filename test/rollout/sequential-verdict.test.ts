@@ -80,7 +80,7 @@ function verdictFor(h: RingHealth, over: { ring?: Partial<RingPolicy>; testPasse
   });
 }
 
-describe('sequential ring verdict (one-sample against baselineRate: no control cohort yet)', () => {
+describe('sequential ring verdict (one-sample against baselineRate: no control cohort given)', () => {
   // α 1%, β 5%, 2% → 5%: halt at LLR ≥ ln(0.95/0.01) = 4.554, pass at ≤ ln(0.05/0.99) = −2.986;
   // a failure adds ln(0.05/0.02) = 0.916, a success ln(0.95/0.98) = −0.0311.
   it('passes a clean ring once the LLR reaches the pass boundary (97 clean reports), not before', () => {
