@@ -192,9 +192,14 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
     const releaseFailures = Math.min(health.reported, health.failed + (health.postCommitFailed ?? 0));
     const release = { observed: health.reported, failures: releaseFailures };
     const test = run(release, control, alpha);
-    const passed = test.decision !== 'halt' && (input.testPassed === true || test.decision === 'pass');
+    // Heartbeats were read and the control has them, but none from the ring yet: install outcomes
+    // alone must not pass the ring against the control's post-commit failures (unlike with unlike,
+    // and the crash loops are still to come). A halt still counts.
+    const awaitingRingHeartbeats = control !== null && health.heartbeats != null && postRelease === null;
+    const passed = !awaitingRingHeartbeats && test.decision !== 'halt' && (input.testPassed === true || test.decision === 'pass');
     figures.sequential = figuresOf(test, alpha, release, control, passed);
     if (test.decision === 'halt') return result('breach', `sequential test (${effect}): ${test.reason}`);
+    if (awaitingRingHeartbeats) return result('wait', `sequential test (${effect}): waiting for post-commit heartbeats from the ring (the control has ${control!.observed} devices heartbeating)`);
     if (!passed) {
       const more = test.releaseFailuresToHalt ? `; ${test.releaseFailuresToHalt} more failures would halt` : '';
       return result('wait', `sequential test (${effect}) undecided: ${test.reason}${more}`);

@@ -59,6 +59,16 @@ describe('ring verdict against a control cohort', () => {
     expect(verdict(health(100, 8), { observed: 1000, failures: 2 }).figures.sequential!.method).toBe('conditional-binomial');
   });
 
+  it('with heartbeats read but none from the ring yet, install outcomes never pass it against the control; a halt still does', () => {
+    // The noisy-week numbers pass when heartbeats were not read at all (first case above) ...
+    const waiting = verdict(health(200, 12, { control: { observed: 2000, failures: 120 }, heartbeats: { observed: 0, failures: 0 } }));
+    expect(waiting.verdict).toBe('wait');
+    expect(waiting.reason).toMatch(/waiting for post-commit heartbeats from the ring \(the control has 2000 devices heartbeating\)/);
+    expect(waiting.figures.sequential).toMatchObject({ decision: 'pass' });
+    // ... while install failures far above a quiet control still halt.
+    expect(verdict(health(100, 8, { control: { observed: 1000, failures: 2 }, heartbeats: { observed: 0, failures: 0 } })).verdict).toBe('breach');
+  });
+
   it('simple and wilson modes ignore the control', () => {
     const simple = ringVerdict({ ring: policy.rings[0]!, health: health(100, 8, { control: { observed: 1000, failures: 2 } }), bakedMs: 3_600_000, bakeTimeMs: 600_000, statistics: { mode: 'simple', confidence: 0.95 } });
     expect(simple.figures.sequential).toBeUndefined();
