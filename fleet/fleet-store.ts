@@ -17,8 +17,9 @@ import * as rollouts from './rollouts.js';
 
 export type { DeviceSelector, DeviceState, DeviceWithState, EnrolledDevice, EnrollInput, EnrollOutcome } from './devices.js';
 export type { NonceCheck } from './nonces.js';
-export type { HeartbeatAggregate, HeartbeatCounts, HeartbeatWindow, RingCohorts, StoredHeartbeat, StoreHeartbeatOutcome } from './heartbeats.js';
-export type { CheckinState, RingCountOptions, RingReportCounts, StoredReport, StoreReportOutcome } from './reports.js';
+export type { StoreSignedOutcome } from './signed-messages.js';
+export type { HeartbeatAggregate, HeartbeatCounts, HeartbeatWindow, RingCohorts, StoredHeartbeat } from './heartbeats.js';
+export type { CheckinState, RingCountOptions, RingReportCounts, StoredReport } from './reports.js';
 export type { Assignment, AssignmentAction, AssignmentScope, AttemptFailure, NewRollout, NewRolloutRing, Rollout, RolloutRecordState, RolloutRing } from './rollouts.js';
 
 export class FleetStore {

@@ -5,12 +5,7 @@
 // compare a ring with its control cohort (devices of the same rollout still on the previous release).
 import type { Heartbeat, SignedEnvelope } from '../schemas/device-api.js';
 import type { FleetDatabase, Queryable } from './database.js';
-import { consumeNonce, type NonceCheck } from './nonces.js';
-
-export type StoreHeartbeatOutcome =
-  | { kind: 'accepted'; counter: number }
-  | { kind: 'nonce-rejected'; reason: Exclude<NonceCheck, 'ok'> }
-  | { kind: 'stale-counter'; lastCounter: number };
+import { storeInOrder, type StoreSignedOutcome } from './signed-messages.js';
 
 /** A time window of heartbeats, by the gateway's clock: [since, until). */
 export interface HeartbeatWindow {
@@ -47,29 +42,26 @@ export interface RingCohorts {
   postCommitOnly: number;
 }
 
-class Rejected {
-  constructor(readonly outcome: StoreHeartbeatOutcome) {}
-}
-
 /** A post-commit failure: a health check failed in the window, or the device crash-looped. */
 export function heartbeatFailed(h: Pick<Heartbeat, 'crashLoop' | 'healthChecks'>): boolean {
   return h.crashLoop || h.healthChecks.failed > 0;
 }
 
 /** Stores a signature-verified heartbeat if its nonce is fresh and its counter above the last; a refusal changes nothing. */
-export async function storeHeartbeat(db: FleetDatabase, hb: Heartbeat, envelope: SignedEnvelope): Promise<StoreHeartbeatOutcome> {
-  try {
-    return await db.transaction(async (tx) => {
-      const nonce = await consumeNonce(tx, hb.deviceId, hb.nonce);
-      if (nonce !== 'ok') throw new Rejected({ kind: 'nonce-rejected', reason: nonce });
+export async function storeHeartbeat(db: FleetDatabase, hb: Heartbeat, envelope: SignedEnvelope): Promise<StoreSignedOutcome> {
+  return storeInOrder(db, hb, {
+    async advanceCounter(tx) {
       const moved = await tx.query(
         `UPDATE device_state SET last_heartbeat_counter = $2 WHERE device_id = $1 AND last_heartbeat_counter < $2 RETURNING device_id`,
         [hb.deviceId, hb.counter],
       );
-      if (moved.rowCount === 0) {
-        const { rows } = await tx.query<{ c: number | string }>('SELECT last_heartbeat_counter AS c FROM device_state WHERE device_id = $1', [hb.deviceId]);
-        throw new Rejected({ kind: 'stale-counter', lastCounter: Number(rows[0]?.c ?? 0) });
-      }
+      return moved.rowCount > 0;
+    },
+    async lastCounter(tx) {
+      const { rows } = await tx.query<{ c: number | string }>('SELECT last_heartbeat_counter AS c FROM device_state WHERE device_id = $1', [hb.deviceId]);
+      return Number(rows[0]?.c ?? 0);
+    },
+    async insert(tx) {
       await tx.query(
         `INSERT INTO heartbeats (device_id, counter, nonce, release_version, image_sha256, slot, boot_count, boots_since_last, crash_loop,
            uptime_seconds, checks_run, checks_failed, failed_checks, metrics, window_seconds, failed, sent_at, payload, signature, key_algorithm)
@@ -97,12 +89,8 @@ export async function storeHeartbeat(db: FleetDatabase, hb: Heartbeat, envelope:
           envelope.algorithm,
         ],
       );
-      return { kind: 'accepted', counter: hb.counter } as const;
-    });
-  } catch (error) {
-    if (error instanceof Rejected) return error.outcome;
-    throw error;
-  }
+    },
+  });
 }
 
 export interface StoredHeartbeat {

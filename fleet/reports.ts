@@ -4,8 +4,8 @@
 import { reportStateSchema, type FailureKind, type HealthReport, type ReportState, type SignedEnvelope } from '../schemas/device-api.js';
 import { FAILURE_KINDS } from '../schemas/failure-kinds.js';
 import type { FleetDatabase, Queryable } from './database.js';
-import { consumeNonce, type NonceCheck } from './nonces.js';
 import { asDate } from './rows.js';
+import { storeInOrder, type StoreSignedOutcome } from './signed-messages.js';
 
 export interface CheckinState {
   currentVersion: string | null;
@@ -13,11 +13,6 @@ export interface CheckinState {
   slot: string;
   securityVersion: number;
 }
-
-export type StoreReportOutcome =
-  | { kind: 'accepted'; counter: number }
-  | { kind: 'nonce-rejected'; reason: Exclude<NonceCheck, 'ok'> }
-  | { kind: 'stale-counter'; lastCounter: number };
 
 export type StoredReport = Pick<HealthReport, 'counter' | 'state' | 'releaseVersion'> & { failureKind: FailureKind | null; receivedAt: Date };
 
@@ -49,11 +44,6 @@ export interface RingCountOptions {
   installDeadlineSeconds?: number | null;
 }
 
-/** Raised inside a transaction to roll it back while returning a typed outcome. */
-class Rejected {
-  constructor(readonly outcome: StoreReportOutcome) {}
-}
-
 export async function recordCheckin(db: Queryable, deviceId: string, state: CheckinState): Promise<void> {
   await db.query(
     `UPDATE device_state SET current_version = $2, image_sha256 = $3, slot = $4,
@@ -67,11 +57,9 @@ export async function recordCheckin(db: Queryable, deviceId: string, state: Chec
  * Stores a signature-verified report if its nonce is fresh and its counter is above the last one,
  * all in one transaction: a rejected report changes nothing (its nonce stays unused).
  */
-export async function storeReport(db: FleetDatabase, report: HealthReport, envelope: SignedEnvelope): Promise<StoreReportOutcome> {
-  try {
-    return await db.transaction(async (tx) => {
-      const nonce = await consumeNonce(tx, report.deviceId, report.nonce);
-      if (nonce !== 'ok') throw new Rejected({ kind: 'nonce-rejected', reason: nonce });
+export async function storeReport(db: FleetDatabase, report: HealthReport, envelope: SignedEnvelope): Promise<StoreSignedOutcome> {
+  return storeInOrder(db, report, {
+    async advanceCounter(tx) {
       const moved = await tx.query(
         `UPDATE device_state SET last_counter = $2, last_report_at = now(), state = $3, failure_kind = $4, release_version = $5,
            slot = $6, boot_count = $7, image_sha256 = $8,
@@ -79,10 +67,13 @@ export async function storeReport(db: FleetDatabase, report: HealthReport, envel
          WHERE device_id = $1 AND last_counter < $2 RETURNING device_id`,
         [report.deviceId, report.counter, report.state, report.failureKind ?? null, report.releaseVersion, report.slot, report.bootCount, report.imageSha256],
       );
-      if (moved.rowCount === 0) {
-        const { rows } = await tx.query<{ last_counter: number | string }>('SELECT last_counter FROM device_state WHERE device_id = $1', [report.deviceId]);
-        throw new Rejected({ kind: 'stale-counter', lastCounter: Number(rows[0]?.last_counter ?? 0) });
-      }
+      return moved.rowCount > 0;
+    },
+    async lastCounter(tx) {
+      const { rows } = await tx.query<{ last_counter: number | string }>('SELECT last_counter FROM device_state WHERE device_id = $1', [report.deviceId]);
+      return Number(rows[0]?.last_counter ?? 0);
+    },
+    async insert(tx) {
       await tx.query(
         `INSERT INTO reports (device_id, counter, nonce, release_version, image_sha256, slot, boot_count, state, failure_kind, detail,
            metrics, custom, created_at, payload, signature, key_algorithm)
@@ -106,12 +97,8 @@ export async function storeReport(db: FleetDatabase, report: HealthReport, envel
           envelope.algorithm,
         ],
       );
-      return { kind: 'accepted', counter: report.counter } as const;
-    });
-  } catch (error) {
-    if (error instanceof Rejected) return error.outcome;
-    throw error;
-  }
+    },
+  });
 }
 
 export async function reportsOf(db: Queryable, deviceId: string, limit: number): Promise<StoredReport[]> {
