@@ -97,8 +97,8 @@ export class FleetStore {
   heartbeatAggregates(rolloutId: string, window: heartbeats.HeartbeatWindow) {
     return heartbeats.heartbeatAggregates(this.db, rolloutId, window);
   }
-  ringCohorts(rolloutId: string, ring: string, window: heartbeats.HeartbeatWindow) {
-    return heartbeats.ringCohorts(this.db, rolloutId, ring, window);
+  ringCohorts(rolloutId: string, ring: string, window: heartbeats.HeartbeatWindow, options?: heartbeats.CohortOptions) {
+    return heartbeats.ringCohorts(this.db, rolloutId, ring, window, options);
   }
   /** Default: keep 30 days, longer than any ring's decision window. */
   pruneHeartbeats(keepSeconds = 30 * 86_400) {
