@@ -147,8 +147,8 @@ export class FleetStore {
   }
 
   // Attempts and late devices
-  recordRingPlan(rolloutId: string, targetLabels: Record<string, string>, rings: rollouts.NewRolloutRing[]) {
-    return rollouts.recordRingPlan(this.db, rolloutId, targetLabels, rings);
+  recordRingPlan(rolloutId: string, targetLabels: Record<string, string>, rings: rollouts.NewRolloutRing[], exposureBudget?: rollouts.RingSize) {
+    return rollouts.recordRingPlan(this.db, rolloutId, targetLabels, rings, exposureBudget);
   }
   markRingOpened(rolloutId: string, ring: string) {
     return rollouts.markRingOpened(this.db, rolloutId, ring);

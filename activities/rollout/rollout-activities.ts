@@ -63,6 +63,7 @@ export function rolloutActivities(deps: RolloutDeps) {
           labels: ring.labels ?? {},
           installDeadlineSeconds: ring.installDeadline ? Math.max(1, Math.round(parseDuration(ring.installDeadline) / 1000)) : null,
         })),
+        request.policy.exposureBudget,
       );
       for (let i = 0; i < rings.length; i++) {
         await fleet.assignDevices(request.rolloutId, rings[i]!.map((deviceId) => ({ deviceId, ring: request.policy.rings[i]!.name })), 'hold');
