@@ -97,8 +97,8 @@ export class FleetStore {
   heartbeatAggregates(rolloutId: string, window: heartbeats.HeartbeatWindow) {
     return heartbeats.heartbeatAggregates(this.db, rolloutId, window);
   }
-  ringCohorts(rolloutId: string, ring: string, window: heartbeats.HeartbeatWindow) {
-    return heartbeats.ringCohorts(this.db, rolloutId, ring, window);
+  ringCohorts(rolloutId: string, ring: string, window: heartbeats.HeartbeatWindow, options?: heartbeats.CohortOptions) {
+    return heartbeats.ringCohorts(this.db, rolloutId, ring, window, options);
   }
   /** Default: keep 30 days, longer than any ring's decision window. */
   pruneHeartbeats(keepSeconds = 30 * 86_400) {
@@ -147,8 +147,8 @@ export class FleetStore {
   }
 
   // Attempts and late devices
-  recordRingPlan(rolloutId: string, targetLabels: Record<string, string>, rings: rollouts.NewRolloutRing[]) {
-    return rollouts.recordRingPlan(this.db, rolloutId, targetLabels, rings);
+  recordRingPlan(rolloutId: string, targetLabels: Record<string, string>, rings: rollouts.NewRolloutRing[], exposureBudget?: rollouts.RingSize) {
+    return rollouts.recordRingPlan(this.db, rolloutId, targetLabels, rings, exposureBudget);
   }
   markRingOpened(rolloutId: string, ring: string) {
     return rollouts.markRingOpened(this.db, rolloutId, ring);

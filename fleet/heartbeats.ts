@@ -31,7 +31,7 @@ export interface HeartbeatAggregate extends HeartbeatCounts {
 
 /** A ring's release cohort and its control cohort in one window (see docs/rollouts.md). */
 export interface RingCohorts {
-  /** Ring devices heartbeating on the rollout's release. */
+  /** Ring devices heartbeating on the rollout's release (and, with silentAfter, ring devices that committed it and fell silent). */
   release: HeartbeatCounts;
   /** Devices of the same rollout (any ring) heartbeating on another release that never reported about the release: the control. */
   control: HeartbeatCounts;
@@ -40,6 +40,16 @@ export interface RingCohorts {
    * already (so the ring's failures can add them without counting a device twice).
    */
   postCommitOnly: number;
+  /** Of the failures, the devices that fell silent (counted only with silentAfterSeconds). */
+  silent: { release: number; control: number };
+}
+
+export interface CohortOptions {
+  /**
+   * A device seen in the window whose newest heartbeat is older than this (at the window's end)
+   * is a `silent` failure of its cohort. Absent: silence is not counted.
+   */
+  silentAfterSeconds?: number | null;
 }
 
 /** A post-commit failure: a health check failed in the window, or the device crash-looped. */
@@ -140,33 +150,58 @@ export async function heartbeatAggregates(db: Queryable, rolloutId: string, wind
  * control cohort (its devices heartbeating on any other release that never reported about the
  * release: a device that tried it and fell back was exposed), in one window. A device that
  * moved to the release inside the window counts in both, each by the heartbeats of that release.
+ * With silentAfterSeconds, a device whose newest heartbeat in the window (of any release) is older
+ * than that is a failure of its cohort, and a ring device that committed the release and then went
+ * silent before its first heartbeat on it joins the release cohort as one.
  */
-export async function ringCohorts(db: Queryable, rolloutId: string, ring: string, window: HeartbeatWindow): Promise<RingCohorts> {
-  const params = [rolloutId, window.since, window.until ?? null, ring];
-  const { rows } = await db.query<{ cohort: 'release' | 'control'; observed: number | string; failures: number | string; post_commit_only: number | string }>(
+export async function ringCohorts(db: Queryable, rolloutId: string, ring: string, window: HeartbeatWindow, options: CohortOptions = {}): Promise<RingCohorts> {
+  const params = [rolloutId, window.since, window.until ?? null, ring, options.silentAfterSeconds ?? null];
+  const { rows } = await db.query<Record<'release_observed' | 'release_failures' | 'release_silent' | 'post_commit_only' | 'control_observed' | 'control_failures' | 'control_silent', number | string>>(
     `WITH r AS (SELECT release_version FROM rollouts WHERE id = $1),
+     a AS (SELECT device_id, ring, assigned_at FROM rollout_assignments WHERE rollout_id = $1),
      hb AS (
-       SELECT h.device_id, h.failed, a.ring, a.assigned_at,
-         CASE WHEN h.release_version IS NOT DISTINCT FROM (SELECT release_version FROM r) THEN 'release' ELSE 'control' END AS cohort
-       FROM heartbeats h JOIN rollout_assignments a ON a.rollout_id = $1 AND a.device_id = h.device_id
-       WHERE ${WINDOW})
-     SELECT cohort, count(DISTINCT device_id) AS observed, count(DISTINCT device_id) FILTER (WHERE failed) AS failures,
-       count(DISTINCT device_id) FILTER (WHERE failed AND cohort = 'release' AND NOT EXISTS (
-         SELECT 1 FROM reports p WHERE p.device_id = hb.device_id AND p.release_version = (SELECT release_version FROM r)
-           AND p.received_at >= hb.assigned_at AND p.failure_kind IS NOT NULL)) AS post_commit_only
-     FROM hb WHERE (cohort = 'release' AND ring = $4)
-       -- A device that tried the release and fell back is exposed, not a control.
-       OR (cohort = 'control' AND NOT EXISTS (SELECT 1 FROM reports p WHERE p.device_id = hb.device_id
-             AND p.release_version = (SELECT release_version FROM r) AND p.received_at >= hb.assigned_at))
-     GROUP BY cohort`,
+       SELECT h.device_id, h.failed, h.received_at, a.ring,
+         h.release_version IS NOT DISTINCT FROM (SELECT release_version FROM r) AS on_release
+       FROM heartbeats h JOIN a ON a.device_id = h.device_id
+       WHERE ${WINDOW}),
+     -- What each device said about the release since it was assigned (any report: it was exposed).
+     reported AS (
+       SELECT p.device_id, bool_or(p.failure_kind IS NOT NULL) AS failed, bool_or(p.state = 'committed') AS committed
+       FROM reports p JOIN a ON a.device_id = p.device_id
+       WHERE p.release_version = (SELECT release_version FROM r) AND p.received_at >= a.assigned_at
+       GROUP BY p.device_id),
+     per_device AS (
+       SELECT device_id, ring, bool_or(on_release) AS on_release, bool_or(NOT on_release) AS off_release,
+         bool_or(failed AND on_release) AS release_failed, bool_or(failed AND NOT on_release) AS control_failed,
+         max(received_at) AS last_seen
+       FROM hb GROUP BY device_id, ring),
+     classified AS (
+       SELECT d.*, rp.device_id IS NOT NULL AS exposed, COALESCE(rp.failed, false) AS report_failed,
+         COALESCE(rp.committed, false) AS committed,
+         ($5::integer IS NOT NULL AND d.last_seen < COALESCE($3::timestamptz, now()) - make_interval(secs => $5::integer)) AS silent
+       FROM per_device d LEFT JOIN reported rp ON rp.device_id = d.device_id),
+     cohorts AS (
+       SELECT *, ring = $4 AND (on_release OR (committed AND silent)) AS in_release,
+         NOT exposed AND off_release AS in_control
+       FROM classified)
+     SELECT count(*) FILTER (WHERE in_release) AS release_observed,
+       count(*) FILTER (WHERE in_release AND (release_failed OR silent)) AS release_failures,
+       count(*) FILTER (WHERE in_release AND silent) AS release_silent,
+       count(*) FILTER (WHERE in_release AND (release_failed OR silent) AND NOT report_failed) AS post_commit_only,
+       count(*) FILTER (WHERE in_control) AS control_observed,
+       count(*) FILTER (WHERE in_control AND (control_failed OR silent)) AS control_failures,
+       count(*) FILTER (WHERE in_control AND silent) AS control_silent
+     FROM cohorts`,
     params,
   );
-  const out: RingCohorts = { release: { observed: 0, failures: 0 }, control: { observed: 0, failures: 0 }, postCommitOnly: 0 };
-  for (const row of rows) {
-    out[row.cohort] = { observed: Number(row.observed), failures: Number(row.failures) };
-    if (row.cohort === 'release') out.postCommitOnly = Number(row.post_commit_only);
-  }
-  return out;
+  const row = rows[0];
+  const n = (key: keyof NonNullable<typeof row>) => Number(row?.[key] ?? 0);
+  return {
+    release: { observed: n('release_observed'), failures: n('release_failures') },
+    control: { observed: n('control_observed'), failures: n('control_failures') },
+    postCommitOnly: n('post_commit_only'),
+    silent: { release: n('release_silent'), control: n('control_silent') },
+  };
 }
 
 /** Drops heartbeats received more than keepSeconds ago (they only feed windows of open rollouts); returns how many. */

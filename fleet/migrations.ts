@@ -187,6 +187,15 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX heartbeats_device_idx ON heartbeats (device_id, received_at);
     `,
   },
+  {
+    version: 5,
+    name: 'exposure budget for late joiners',
+    sql: `
+      -- The policy's exposureBudget ({"count": n} or {"percent": p}), so a device joining an open ring
+      -- late cannot push exposure past it before the last ring; NULL: a rollout from before (no cap).
+      ALTER TABLE rollouts ADD COLUMN exposure_budget jsonb;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's; returns the versions applied. */

@@ -17,9 +17,14 @@ export interface Rollout {
   state: RolloutRecordState;
   /** Most devices of the rollout installing at once (the gateway holds the rest); null = unlimited. */
   maxConcurrentInstalls: number | null;
+  /** The policy's exposure budget, kept with the ring plan for late joiners; null = none kept. */
+  exposureBudget: RingSize | null;
 }
 
-export type NewRollout = Omit<Rollout, 'state' | 'maxConcurrentInstalls'> & { state?: RolloutRecordState; maxConcurrentInstalls?: number | null };
+/** A policy size as the fleet store keeps it: a count, or a percent of the targeted devices. */
+export type RingSize = { count: number } | { percent: number };
+
+export type NewRollout = Omit<Rollout, 'state' | 'maxConcurrentInstalls' | 'exposureBudget'> & { state?: RolloutRecordState; maxConcurrentInstalls?: number | null };
 
 export interface Assignment {
   rolloutId: string;
@@ -174,7 +179,7 @@ export interface RolloutRing {
   name: string;
   position: number;
   /** The policy's cumulative size. */
-  size: { count: number } | { percent: number };
+  size: RingSize;
   labels: Record<string, string>;
   installDeadlineSeconds: number | null;
   openedAt: Date | null;
@@ -184,9 +189,9 @@ export interface RolloutRing {
 
 export type NewRolloutRing = Pick<RolloutRing, 'name' | 'size' | 'labels' | 'installDeadlineSeconds'>;
 
-/** Keeps the rollout's target labels and ring plan (idempotent: a re-run changes nothing). */
-export async function recordRingPlan(db: Queryable, rolloutId: string, targetLabels: Record<string, string>, rings: NewRolloutRing[]): Promise<void> {
-  await db.query('UPDATE rollouts SET target_labels = $2::jsonb WHERE id = $1 AND target_labels IS NULL', [rolloutId, JSON.stringify(targetLabels)]);
+/** Keeps the rollout's target labels, exposure budget and ring plan (idempotent: a re-run changes nothing). */
+export async function recordRingPlan(db: Queryable, rolloutId: string, targetLabels: Record<string, string>, rings: NewRolloutRing[], exposureBudget?: RingSize): Promise<void> {
+  await db.query('UPDATE rollouts SET target_labels = $2::jsonb, exposure_budget = $3::jsonb WHERE id = $1 AND target_labels IS NULL', [rolloutId, JSON.stringify(targetLabels), exposureBudget ? JSON.stringify(exposureBudget) : null]);
   for (const [position, ring] of rings.entries()) {
     await db.query(
       `INSERT INTO rollout_rings (rollout_id, name, position, size, labels, install_deadline_seconds) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6)

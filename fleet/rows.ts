@@ -39,6 +39,7 @@ export interface RolloutRow {
   previous_version: string | null;
   state: RolloutRecordState;
   max_concurrent_installs: number | null;
+  exposure_budget?: { count: number } | { percent: number } | null;
   [key: string]: unknown;
 }
 
@@ -94,6 +95,7 @@ export function toRollout(r: RolloutRow): Rollout {
   return {
     ...camelColumns(r, ['id', 'hardware_id', 'channel', 'release_version', 'previous_version', 'state'] as const),
     maxConcurrentInstalls: r.max_concurrent_installs ?? null,
+    exposureBudget: r.exposure_budget ?? null,
   };
 }
 

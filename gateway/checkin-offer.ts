@@ -134,6 +134,7 @@ async function joinLate(fleet: FleetStore, device: EnrolledDevice) {
     device.labels,
     rollout.state === 'active',
     await fleet.targetedDevices(rollout.id),
+    rollout.exposureBudget ?? undefined,
   );
   if (!join) return undefined;
   const added = await fleet.assignDevices(rollout.id, [{ deviceId: device.id, ring: join.ring }], join.action);

@@ -6,7 +6,7 @@ import { parseDuration } from './duration.js';
 import { msUntilWindow } from './maintenance-window.js';
 import { exposure, isFinalRolloutState, withDecision } from './progress.js';
 import type { Decision, RingStatus, RolloutPlan, RolloutProgress, RolloutRequest } from './types.js';
-import { ringVerdict, sequentialRingCount, type RingHealth } from './verdict.js';
+import { frozenReferenceRate, ringVerdict, sequentialRingCount, type RingHealth } from './verdict.js';
 
 /** What the workflow learned from the last awaited action. */
 export type Observation =
@@ -144,6 +144,9 @@ class StepBuilder {
     const deadline = this.policy.rings[this.p.ringIndex]!.decisionDeadline;
     ring.deadlineAt = deadline ? new Date(this.ctx.now + parseDuration(deadline)).toISOString() : undefined;
     this.p.ringOpenedAt = this.ctx.now;
+    const stats = this.policy.statistics;
+    // Frozen now, so what this ring shows cannot move its own yardstick.
+    ring.postCommitReference = stats.mode === 'sequential' ? frozenReferenceRate(this.p.controlPool, stats.baselineRate, this.policy.rings[this.p.ringIndex]!.minEffect ?? stats.minEffect) : undefined;
     this.decide({ ring: ring.name, action: 'open-ring', reason: `${ring.assigned} devices may now get ${this.ctx.request.releaseVersion}` });
     return this.continue();
   }
@@ -165,6 +168,7 @@ class StepBuilder {
       testsPassed: ring.testsPassed,
       // The control cohort from heartbeats (same rollout, previous release, same window), if read.
       control: health.control ?? null,
+      postCommitReferenceRate: ring.postCommitReference,
     });
     if (verdict.figures.sequential?.passed) ring.testPassed = true;
     if (verdict.figures.testsPassed) ring.testsPassed = { install: verdict.figures.testsPassed.install || undefined, postCommit: verdict.figures.testsPassed.postCommit || undefined };
@@ -172,22 +176,14 @@ class StepBuilder {
     ring.health = health;
     ring.verdict = verdict;
     const figures = { health, verdict };
-    if (verdict.verdict === 'pass') {
-      ring.state = 'passed';
-      this.decide({ ring: ring.name, action: 'pass', reason: verdict.reason, figures });
-      this.p.ringIndex++;
-      return this.continue();
-    }
+    if (verdict.verdict === 'pass') return this.passRing(verdict.reason, figures);
     if (verdict.verdict === 'breach') {
       ring.state = 'breached';
       return this.breach(verdict.reason, figures);
     }
     if (ringPolicy.decisionDeadline && bakedMs >= parseDuration(ringPolicy.decisionDeadline)) {
       if (ringPolicy.atDeadline === 'pass') {
-        ring.state = 'passed';
-        this.decide({ ring: ring.name, action: 'pass', reason: `undecided at its decision deadline (${ringPolicy.decisionDeadline}); the policy passes it: ${verdict.reason}`, figures });
-        this.p.ringIndex++;
-        return this.continue();
+        return this.passRing(`undecided at its decision deadline (${ringPolicy.decisionDeadline}); the policy passes it: ${verdict.reason}`, figures);
       }
       return this.hold('inconclusive', `undecided ${ringPolicy.decisionDeadline} after the ring opened (its decision deadline): ${verdict.reason}`, figures);
     }
@@ -223,13 +219,22 @@ class StepBuilder {
     this.p.waitingApprovalFor = undefined;
     this.p.state = 'running';
     this.p.healthErrors = 0;
-    if (hold.reason === 'inconclusive') {
-      ring.state = 'passed';
-      this.decide({ ring: ring.name, action: 'pass', reason: 'inconclusive ring passed by a person' });
-      this.p.ringIndex++;
-      return this.continue();
-    }
+    if (hold.reason === 'inconclusive') return this.passRing('inconclusive ring passed by a person');
     this.decide({ ring: ring.name, action: 'resume-health', reason: 'health is read again' });
+    return this.continue();
+  }
+
+  /** The ring passed: its control joins the pool later rings freeze their reference from, and the next ring is up. */
+  private passRing(reason: string, figures?: unknown): Step {
+    const ring = this.ring;
+    ring.state = 'passed';
+    const control = ring.health?.control;
+    if (control && control.observed > 0) {
+      const pool = this.p.controlPool ?? { observed: 0, failures: 0 };
+      this.p.controlPool = { observed: pool.observed + control.observed, failures: pool.failures + control.failures };
+    }
+    this.decide({ ring: ring.name, action: 'pass', reason, ...(figures !== undefined ? { figures } : {}) });
+    this.p.ringIndex++;
     return this.continue();
   }
 

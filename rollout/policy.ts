@@ -140,6 +140,12 @@ export const rolloutPolicySchema = z
     pollInterval: durationSchema.default('30s'),
     /** This many failed health reads in a row hold the rollout (reason health-errors) until a person approves or aborts. */
     healthErrorLimit: z.int().min(1).default(4),
+    /**
+     * A device that heartbeated in a ring's window and then sent none for this long counts as a
+     * `silent` post-commit failure, on the release and in the control alike (a few heartbeat
+     * windows; devices restart and networks drop). Absent: silence is not counted.
+     */
+    silentAfter: durationSchema.optional(),
   })
   .strict()
   .superRefine((policy, ctx) => {
@@ -215,4 +221,9 @@ export function resolveSize(size: Size, fleetSize: number): number {
 export function ringTargets(policy: RolloutPolicy, fleetSize: number): number[] {
   let reached = 0;
   return policy.rings.map((ring) => (reached = Math.max(reached, resolveSize(ring.size, fleetSize))));
+}
+
+/** The policy's silentAfter in whole seconds (at least 1), or undefined when silence is not counted. */
+export function silentAfterSeconds(policy: RolloutPolicy): number | undefined {
+  return policy.silentAfter ? Math.max(1, Math.round(parseDuration(policy.silentAfter) / 1000)) : undefined;
 }

@@ -33,9 +33,12 @@ export function noteDecision(progress: RolloutProgress, decision: Omit<Decision,
   return { ...progress, decisions: withDecision(progress.decisions, decision, now) };
 }
 
-/** Devices of the rings that were opened (baking, passed or breached). */
+/**
+ * Devices of the rings that were opened (baking, passed or breached): as assigned at the start, or
+ * as the ring's last health read counted them when devices joined it late since.
+ */
 export function exposure(rings: RingStatus[]): number {
-  return rings.filter((r) => r.state === 'baking' || r.state === 'passed' || r.state === 'breached').reduce((n, r) => n + r.assigned, 0);
+  return rings.filter((r) => r.state === 'baking' || r.state === 'passed' || r.state === 'breached').reduce((n, r) => n + Math.max(r.assigned, r.health?.assigned ?? 0), 0);
 }
 
 export function rolloutStatus(request: RolloutRequest, p: RolloutProgress): RolloutStatus {

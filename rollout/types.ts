@@ -39,6 +39,8 @@ export interface RingStatus {
   testsPassed?: SequentialTestsPassed;
   /** When the ring holds as inconclusive if still undecided (its decisionDeadline after opening). */
   deadlineAt?: string;
+  /** Sequential: the post-commit reference rate frozen when the ring opened (verdict.ts frozenReferenceRate). */
+  postCommitReference?: number;
 }
 
 /** Why a rollout holds for a person: approve continues (the ring counts as passed, or health is read again), abort aborts. */
@@ -103,6 +105,8 @@ export interface RolloutProgress {
   decisions: Decision[];
   /** When the current ring was opened (epoch ms), for its bake time. */
   ringOpenedAt?: number;
+  /** Control cohorts of the rings passed so far, summed: the pool later rings freeze their post-commit reference from. */
+  controlPool?: { observed: number; failures: number };
 }
 
 /** What an operator says with a control: why, and who. */

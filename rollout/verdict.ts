@@ -93,6 +93,26 @@ export interface VerdictInput {
   control?: CohortCounts | null;
   /** Sequential: background rate frozen before the ring opened; default statistics.baselineRate. */
   referenceRate?: number;
+  /**
+   * Sequential: the post-commit failure rate of earlier rings' controls, frozen when this ring
+   * opened (frozenReferenceRate). With heartbeats from the ring but no control left (the last
+   * ring, once everyone moved), post-commit health is tested one-sample against it, apart from
+   * the install outcomes. Absent: post-commit failures join the install outcomes' one test.
+   */
+  postCommitReferenceRate?: number;
+}
+
+/** Control failures needed before their pooled rate replaces the policy's baselineRate as a reference. */
+export const REFERENCE_MIN_FAILURES = 20;
+
+/**
+ * The reference a ring freezes when it opens: the pooled post-commit failure rate of the controls
+ * of earlier rings once they hold REFERENCE_MIN_FAILURES failures, else the fallback (baselineRate).
+ * Kept below 1 − minEffect so the alternative stays a rate.
+ */
+export function frozenReferenceRate(pool: CohortCounts | undefined, fallback: number, minEffect: number): number {
+  if (!pool || pool.failures < REFERENCE_MIN_FAILURES || pool.observed <= 0) return fallback;
+  return Math.min(pool.failures / pool.observed, (1 - minEffect) * 0.999);
 }
 
 /** Which rings of a policy run the sequential test (the others are tripwires). */
@@ -140,8 +160,8 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
     const effect = `+${(minEffect * 100).toFixed(1)} pt`;
     const suppliedControl = input.control !== undefined ? input.control : (health.control ?? null);
     const control = suppliedControl && suppliedControl.observed > 0 ? suppliedControl : null;
-    const run = (release: CohortCounts, against: CohortCounts | null, alpha: number) =>
-      sequentialDecision({ release, control: against, policy: { alpha, beta, minEffect, baselineRate: statistics.baselineRate }, referenceRate: input.referenceRate });
+    const run = (release: CohortCounts, against: CohortCounts | null, alpha: number, referenceRate = input.referenceRate) =>
+      sequentialDecision({ release, control: against, policy: { alpha, beta, minEffect, baselineRate: statistics.baselineRate }, referenceRate });
     const figuresOf = (test: ReturnType<typeof run>, alpha: number, release: CohortCounts, against: CohortCounts | null, passed: boolean): SequentialFigures => ({
       decision: test.decision,
       method: test.method,
@@ -164,20 +184,21 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
     };
 
     const postRelease = health.heartbeats && health.heartbeats.observed > 0 ? health.heartbeats : null;
-    if (control && postRelease) {
+    if (postRelease && (control || input.postCommitReferenceRate !== undefined)) {
       // Like with like: the ring's post-commit health (heartbeats on the release) against the
-      // control's (heartbeats on the previous release, same window), by the conditional binomial;
-      // install outcomes, which the control cannot have, by the one-sample test. α is split over both.
+      // control's (heartbeats on the previous release, same window), by the conditional binomial,
+      // or, with no control left, one-sample against the rate earlier controls showed; install
+      // outcomes, which the control cannot have, by the one-sample test. α is split over both.
       const alpha = splitAlpha(statistics.alpha, rings, 2);
       const installCounts = { observed: health.reported, failures: health.failed };
       const install = run(installCounts, null, alpha);
-      const post = run(postRelease, control, alpha);
+      const post = run(postRelease, control, alpha, control ? input.referenceRate : input.postCommitReferenceRate);
       const installPassed = install.decision !== 'halt' && (input.testsPassed?.install === true || install.decision === 'pass');
       const postPassed = post.decision !== 'halt' && (input.testsPassed?.postCommit === true || post.decision === 'pass');
       figures.sequential = figuresOf(post, alpha, postRelease, control, installPassed && postPassed);
       figures.installTest = figuresOf(install, alpha, installCounts, null, installPassed);
       figures.testsPassed = { install: installPassed, postCommit: postPassed };
-      if (post.decision === 'halt') return result('breach', `sequential test (${effect}), post-commit health vs control: ${post.reason}`);
+      if (post.decision === 'halt') return result('breach', `sequential test (${effect}), post-commit health vs ${control ? 'control' : 'earlier controls'}: ${post.reason}`);
       if (install.decision === 'halt') return result('breach', `sequential test (${effect}), install outcomes: ${install.reason}`);
       if (!(installPassed && postPassed)) {
         const open = [postPassed ? undefined : `post-commit health: ${post.reason}`, installPassed ? undefined : `install outcomes: ${install.reason}`].filter(Boolean).join('; ');

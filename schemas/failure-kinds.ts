@@ -2,8 +2,9 @@
 // zod enum's. Its own module (zod only) so the workflow bundle can load it without the device API.
 import { z } from 'zod';
 
-// timed-out: never reported by a device; the fleet store counts a device offered a release that
-// reported no outcome by its ring's install deadline (fleet/reports.ts ringReportCounts).
-export const failureKindSchema = z.enum(['download', 'verify', 'install', 'boot', 'health', 'timed-out']);
+// Two kinds no device reports; the fleet store derives them:
+// timed-out: offered a release, no outcome by its ring's install deadline (fleet/reports.ts ringReportCounts);
+// silent: heartbeated in the ring's window, then stopped for the policy's silentAfter (fleet/heartbeats.ts ringCohorts).
+export const failureKindSchema = z.enum(['download', 'verify', 'install', 'boot', 'health', 'timed-out', 'silent']);
 export const FAILURE_KINDS = failureKindSchema.options;
 export type FailureKind = z.infer<typeof failureKindSchema>;

@@ -20,6 +20,7 @@ import { abortRefusal, approvalRefusal, approveRing, pauseRollout, requestAbort,
 import { nextStep, waitIsOver, type Await, type Command, type Observation } from '../rollout/next-step.js';
 import { initialProgress, rolloutStatus } from '../rollout/progress.js';
 import type { ControlInput, RolloutProgress, RolloutRequest, RolloutState, RolloutStatus } from '../rollout/types.js';
+import { silentAfterSeconds } from '../rollout/policy.js';
 
 const fleet = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -120,7 +121,7 @@ export async function rolloutWorkflow(request: RolloutRequest, carried?: Rollout
       case 'read-health':
         try {
           // The window of heartbeats (post-commit health, control cohort) starts when the ring opened.
-          const window = progress.ringOpenedAt !== undefined ? { sinceMs: progress.ringOpenedAt } : undefined;
+          const window = progress.ringOpenedAt !== undefined ? { sinceMs: progress.ringOpenedAt, silentAfterSeconds: silentAfterSeconds(request.policy) } : undefined;
           return { kind: 'health', health: await healthReads.readRingHealth(id, next.ring, window) };
         } catch (err) {
           if (isCancellation(err)) throw err;

@@ -63,6 +63,7 @@ export function rolloutActivities(deps: RolloutDeps) {
           labels: ring.labels ?? {},
           installDeadlineSeconds: ring.installDeadline ? Math.max(1, Math.round(parseDuration(ring.installDeadline) / 1000)) : null,
         })),
+        request.policy.exposureBudget,
       );
       for (let i = 0; i < rings.length; i++) {
         await fleet.assignDevices(request.rolloutId, rings[i]!.map((deviceId) => ({ deviceId, ring: request.policy.rings[i]!.name })), 'hold');
@@ -90,7 +91,7 @@ export function rolloutActivities(deps: RolloutDeps) {
      * heartbeats since then: post-commit failures of the ring's devices and the control cohort
      * (devices of the same rollout still on the previous release, same window).
      */
-    async readRingHealth(rolloutId: string, ring: string, window?: { sinceMs: number }): Promise<RingHealth> {
+    async readRingHealth(rolloutId: string, ring: string, window?: { sinceMs: number; silentAfterSeconds?: number }): Promise<RingHealth> {
       const fleet = await deps.fleet();
       const deadline = (await fleet.rolloutRings(rolloutId)).find((r) => r.name === ring)?.installDeadlineSeconds ?? null;
       const health = await fleet.ringReportCounts(rolloutId, ring, { installDeadlineSeconds: deadline });
@@ -108,10 +109,11 @@ export function rolloutActivities(deps: RolloutDeps) {
         failuresByKind: { ...health.everFailedByKind },
       };
       if (window) {
-        const cohorts = await fleet.ringCohorts(rolloutId, ring, { since: new Date(window.sinceMs) });
+        const cohorts = await fleet.ringCohorts(rolloutId, ring, { since: new Date(window.sinceMs) }, { silentAfterSeconds: window.silentAfterSeconds });
         result.control = cohorts.control;
         result.heartbeats = cohorts.release;
         result.postCommitFailed = cohorts.postCommitOnly;
+        result.failuresByKind.silent = cohorts.silent.release;
       }
       return result;
     },

@@ -104,8 +104,10 @@ function suite(engine: string, openUrl: () => Promise<string>) {
         { name: 'canary', size: { count: 2 }, labels: {}, installDeadlineSeconds: 600 },
         { name: 'rest', size: { percent: 100 }, labels: { tier: 'b' }, installDeadlineSeconds: null },
       ];
-      await store.recordRingPlan(rolloutId, { region: 'eu' }, plan);
-      await store.recordRingPlan(rolloutId, { region: 'us' }, plan); // a re-run changes nothing
+      expect((await store.getRollout(rolloutId))?.exposureBudget).toBeNull();
+      await store.recordRingPlan(rolloutId, { region: 'eu' }, plan, { percent: 30 });
+      await store.recordRingPlan(rolloutId, { region: 'us' }, plan, { count: 1 }); // a re-run changes nothing
+      expect((await store.getRollout(rolloutId))?.exposureBudget).toEqual({ percent: 30 });
       await store.assignDevices(rolloutId, [{ deviceId: member!, ring: 'canary' }], 'hold');
       await store.markRingOpened(rolloutId, 'canary');
       const rings = await store.rolloutRings(rolloutId);

@@ -39,6 +39,18 @@ function heartbeatSuite(engine: string, openUrl: () => Promise<string>) {
       return { hb, outcome: await store.storeHeartbeat(hb, signPayload(hb, generateDeviceKey('ed25519'))) };
     }
     const failing = { healthChecks: { run: 2, failed: 1 }, failedChecks: ['app'] };
+    async function reportAbout(deviceId: string, releaseVersion: string, state: 'committed' | 'failed' | 'rolled-back', failureKind?: 'health' | 'boot') {
+      const { nonce } = await store.issueNonce(deviceId, 60);
+      const report = {
+        type: 'report' as const, deviceId, releaseVersion, imageSha256: SHA, slot: 'B' as const, bootCount: 2, state, ...(failureKind ? { failureKind } : {}),
+        metrics: { crashCount: 0, uptimeSeconds: 1, freeMemoryBytes: 1 }, custom: {}, createdAt: new Date().toISOString(), counter: 1, nonce,
+      };
+      expect((await store.storeReport(report, signPayload(report, generateDeviceKey('ed25519')))).kind).toBe('accepted');
+    }
+    /** Moves a device's heartbeats back in time, as if it had sent them minutes ago. */
+    async function backdate(deviceId: string, minutes: number) {
+      await store.db.query(`UPDATE heartbeats SET received_at = now() - make_interval(mins => $2) WHERE device_id = $1`, [deviceId, minutes]);
+    }
 
     it('stores a heartbeat once: a used nonce or a counter not above the last changes nothing', async () => {
       const id = await enroll();
@@ -67,18 +79,13 @@ function heartbeatSuite(engine: string, openUrl: () => Promise<string>) {
 
       // f3 heartbeated only before the window.
       await beat(f3, '1.0.0', failing);
-      await store.db.query(`UPDATE heartbeats SET received_at = now() - interval '1 hour' WHERE device_id = $1`, [f3]);
+      await backdate(f3, 60);
       const since = new Date(Date.now() - 600_000);
 
       // Canary on the release: c1 healthy then failing (and it reported the failure), c2 failing with no report.
       await beat(c1, '2.0.0');
       await beat(c1, '2.0.0', failing);
-      const { nonce } = await store.issueNonce(c1, 60);
-      const report = {
-        type: 'report' as const, deviceId: c1, releaseVersion: '2.0.0', imageSha256: SHA, slot: 'B' as const, bootCount: 2, state: 'failed' as const, failureKind: 'health' as const,
-        metrics: { crashCount: 0, uptimeSeconds: 1, freeMemoryBytes: 1 }, custom: {}, createdAt: new Date().toISOString(), counter: 1, nonce,
-      };
-      expect((await store.storeReport(report, signPayload(report, generateDeviceKey('ed25519')))).kind).toBe('accepted');
+      await reportAbout(c1, '2.0.0', 'failed', 'health');
       await beat(c2, '2.0.0', failing);
       // Still on the previous release: c3 (canary, not yet installed), f1 crash-looping, f2 healthy twice.
       await beat(c3, '1.0.0');
@@ -97,6 +104,7 @@ function heartbeatSuite(engine: string, openUrl: () => Promise<string>) {
         release: { observed: 2, failures: 2 },
         control: { observed: 3, failures: 1 },
         postCommitOnly: 1,
+        silent: { release: 0, control: 0 },
       });
       // The earlier window holds only f3's heartbeat; a window that ended before everything is empty.
       const hourAgo = new Date(Date.now() - 2 * 3_600_000);
@@ -105,6 +113,7 @@ function heartbeatSuite(engine: string, openUrl: () => Promise<string>) {
         release: { observed: 0, failures: 0 },
         control: { observed: 0, failures: 0 },
         postCommitOnly: 0,
+        silent: { release: 0, control: 0 },
       });
     });
 
@@ -115,16 +124,48 @@ function heartbeatSuite(engine: string, openUrl: () => Promise<string>) {
       await store.assignDevices(rolloutId, [ringDevice, fellBack].map((deviceId) => ({ deviceId, ring: 'canary' })), 'offer');
       await store.assignDevices(rolloutId, [{ deviceId: control, ring: 'fleet' }], 'hold');
       const since = new Date(Date.now() - 1000);
-      const { nonce } = await store.issueNonce(fellBack, 60);
-      const report = {
-        type: 'report' as const, deviceId: fellBack, releaseVersion: '3.0.0', imageSha256: SHA, slot: 'B' as const, bootCount: 4, state: 'rolled-back' as const, failureKind: 'boot' as const,
-        metrics: { crashCount: 3, uptimeSeconds: 1, freeMemoryBytes: 1 }, custom: {}, createdAt: new Date().toISOString(), counter: 1, nonce,
-      };
-      expect((await store.storeReport(report, signPayload(report, generateDeviceKey('ed25519')))).kind).toBe('accepted');
+      await reportAbout(fellBack, '3.0.0', 'rolled-back', 'boot');
       await beat(ringDevice, '3.0.0');
       await beat(fellBack, '2.0.0');
       await beat(control, '2.0.0', failing);
-      expect(await store.ringCohorts(rolloutId, 'canary', { since })).toEqual({ release: { observed: 1, failures: 0 }, control: { observed: 1, failures: 1 }, postCommitOnly: 0 });
+      expect(await store.ringCohorts(rolloutId, 'canary', { since })).toEqual({ release: { observed: 1, failures: 0 }, control: { observed: 1, failures: 1 }, postCommitOnly: 0, silent: { release: 0, control: 0 } });
+    });
+
+    it('with silentAfter, devices that stopped heartbeating are silent failures, on the release and in the control alike', async () => {
+      const [onRelease, wentSilent, silentAfterCommit, justCommitted, control, silentControl] = [await enroll(), await enroll(), await enroll(), await enroll(), await enroll(), await enroll()];
+      const rolloutId = `r-hb-silent-${engine}`;
+      await store.createRollout({ id: rolloutId, hardwareId: 'gw-hb', channel: 'stable', releaseVersion: '4.0.0', previousVersion: '3.0.0' });
+      await store.assignDevices(rolloutId, [onRelease, wentSilent, silentAfterCommit, justCommitted].map((deviceId) => ({ deviceId, ring: 'canary' })), 'offer');
+      await store.assignDevices(rolloutId, [control, silentControl].map((deviceId) => ({ deviceId, ring: 'fleet' })), 'hold');
+      const since = new Date(Date.now() - 3_600_000);
+      // Silent for 20 minutes: one on the release, one that committed it and never heartbeated on it, one control.
+      await beat(wentSilent, '4.0.0');
+      await beat(silentAfterCommit, '3.0.0');
+      await beat(silentControl, '3.0.0');
+      for (const id of [wentSilent, silentAfterCommit, silentControl]) await backdate(id, 20);
+      await reportAbout(silentAfterCommit, '4.0.0', 'committed');
+      // Heard from a minute ago or now: not silent. justCommitted has no heartbeat on the release yet: not in either cohort.
+      await beat(onRelease, '4.0.0');
+      await beat(justCommitted, '3.0.0');
+      await backdate(justCommitted, 1);
+      await reportAbout(justCommitted, '4.0.0', 'committed');
+      await beat(control, '3.0.0');
+
+      expect(await store.ringCohorts(rolloutId, 'canary', { since }, { silentAfterSeconds: 600 })).toEqual({
+        release: { observed: 3, failures: 2 },
+        control: { observed: 2, failures: 1 },
+        postCommitOnly: 2,
+        silent: { release: 2, control: 1 },
+      });
+      // Without silentAfter silence is not counted (and a device never heard on the release is not in its cohort).
+      expect(await store.ringCohorts(rolloutId, 'canary', { since })).toEqual({
+        release: { observed: 2, failures: 0 },
+        control: { observed: 2, failures: 0 },
+        postCommitOnly: 0,
+        silent: { release: 0, control: 0 },
+      });
+      // Judged at the window's end: a window ending 15 minutes ago sees nobody silent yet.
+      expect((await store.ringCohorts(rolloutId, 'canary', { since, until: new Date(Date.now() - 15 * 60_000) }, { silentAfterSeconds: 600 })).silent).toEqual({ release: 0, control: 0 });
     });
   });
 }

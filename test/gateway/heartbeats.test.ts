@@ -102,7 +102,7 @@ describe('POST /v1/heartbeats', () => {
       { releaseVersion: '2.0.0', ring: 'canary', observed: 2, failures: 1, crashLoops: 1 },
       { releaseVersion: '1.0.0', ring: 'fleet', observed: 2, failures: 1, crashLoops: 0 },
     ]);
-    expect(await env.fleet.ringCohorts('r-hb', 'canary', { since })).toEqual({ release: { observed: 2, failures: 1 }, control: { observed: 2, failures: 1 }, postCommitOnly: 1 });
+    expect(await env.fleet.ringCohorts('r-hb', 'canary', { since })).toEqual({ release: { observed: 2, failures: 1 }, control: { observed: 2, failures: 1 }, postCommitOnly: 1, silent: { release: 0, control: 0 } });
     expect(await env.fleet.heartbeatAggregates('r-hb', { since: new Date(Date.now() + 60_000) })).toEqual([]);
   });
 

@@ -48,4 +48,19 @@ describe('lateJoinRing', () => {
   it('holds in an open ring while the rollout is halted', () => {
     expect(lateJoinRing([ring('all', { percent: 100 }, 3, true)], {}, false)).toEqual({ ring: 'all', action: 'hold', target: 4 });
   });
+
+  it('keeps to the exposure budget: an open ring before the last one that would pass it hands the device on', () => {
+    // 20 targeted with this one; budget 30% = 6 devices; canary (count 5) and early (40% = 8) are open, 6 exposed.
+    const rings = [ring('canary', { count: 5 }, 3, true), ring('early', { percent: 40 }, 3, true), ring('rest', { percent: 100 }, 10, false)];
+    expect(lateJoinRing(rings, {}, true, 20)).toEqual({ ring: 'canary', action: 'offer', target: 5 });
+    expect(lateJoinRing(rings, {}, true, 20, { percent: 30 })).toEqual({ ring: 'rest', action: 'hold', target: 20 });
+    // Below the budget the open ring takes it at once; the last ring is never capped (it is the whole target).
+    expect(lateJoinRing(rings, {}, true, 20, { count: 7 })).toMatchObject({ ring: 'canary', action: 'offer' });
+    const lastOpen = [ring('canary', { count: 2 }, 2, true), ring('rest', { percent: 100 }, 7, true)];
+    expect(lateJoinRing(lastOpen, {}, true, 10, { count: 3 })).toEqual({ ring: 'rest', action: 'offer', target: 10 });
+    // A partial rollout whose only room is over budget: the device stays out.
+    const partial = [ring('canary', { count: 5 }, 3, true), ring('early', { percent: 40 }, 5, true), ring('half', { percent: 50 }, 2, false)];
+    expect(lateJoinRing(partial, {}, true, 20)).toMatchObject({ ring: 'canary' });
+    expect(lateJoinRing(partial, {}, true, 20, { count: 3 })).toBeUndefined();
+  });
 });

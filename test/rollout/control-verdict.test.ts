@@ -2,9 +2,9 @@
 // sequential mode runs the conditional-binomial SPRT against the control; without them it keeps
 // the one-sample test against baselineRate. The next step hands the control of a health read on.
 import { describe, expect, it } from 'vitest';
-import { parsePolicy } from '../../rollout/policy.js';
+import { parsePolicy, silentAfterSeconds } from '../../rollout/policy.js';
 import type { RolloutPlan, RolloutRequest } from '../../rollout/types.js';
-import { ringVerdict, type RingHealth } from '../../rollout/verdict.js';
+import { frozenReferenceRate, REFERENCE_MIN_FAILURES, ringVerdict, type RingHealth } from '../../rollout/verdict.js';
 import { RolloutDrive } from '../support/rollout-drive.js';
 
 const T0 = Date.UTC(2030, 0, 7, 12, 0, 0);
@@ -139,5 +139,76 @@ describe('next step: the control of a health read reaches the verdict', () => {
     d.see({ kind: 'health', health: health(200, 12, { assigned: 200, control: { observed: 800, failures: 48 } }) }, 600_000);
     expect(d.progress.rings[0]!.state).toBe('passed');
     expect(d.progress.ringIndex).toBe(1);
+  });
+});
+
+describe('no control left: post-commit health against the rate earlier controls showed', () => {
+  // The last ring once everyone moved: 2% install noise, 6% post-commit noise, no control any more.
+  const lastRing = health(800, 16, { heartbeats: { observed: 780, failures: 47 }, postCommitFailed: 47, control: null });
+  const judge = (postCommitReferenceRate?: number) =>
+    ringVerdict({ ring: policy.rings[1]!, health: lastRing, bakedMs: 3_600_000, bakeTimeMs: 600_000, statistics: policy.statistics, sequentialRings: 1, postCommitReferenceRate });
+
+  it('mixing post-commit failures into the install test against baselineRate halts a good release', () => {
+    const mixed = judge(undefined);
+    expect(mixed.figures.sequential).toMatchObject({ method: 'one-sample', release: { observed: 800, failures: 63 } });
+    expect(mixed.verdict).toBe('breach');
+  });
+
+  it('tested apart, each against its own yardstick, the same ring passes', () => {
+    const apart = judge(0.06);
+    expect(apart.figures.sequential).toMatchObject({ method: 'one-sample', referenceRate: 0.06, release: { observed: 780, failures: 47 }, control: null });
+    expect(apart.figures.installTest).toMatchObject({ method: 'one-sample', referenceRate: 0.02, release: { observed: 800, failures: 16 } });
+    expect(apart.verdict).toBe('pass');
+    // The same post-commit failures well above what the controls showed still halt.
+    const worse = ringVerdict({ ring: policy.rings[1]!, health: { ...lastRing, heartbeats: { observed: 780, failures: 110 } }, bakedMs: 3_600_000, bakeTimeMs: 600_000, statistics: policy.statistics, sequentialRings: 1, postCommitReferenceRate: 0.06 });
+    expect(worse.verdict).toBe('breach');
+    expect(worse.reason).toMatch(/post-commit health vs earlier controls: halt/);
+  });
+
+  it('freezes the pooled control rate only once it holds enough failures', () => {
+    expect(frozenReferenceRate(undefined, 0.02, 0.03)).toBe(0.02);
+    expect(frozenReferenceRate({ observed: 500, failures: REFERENCE_MIN_FAILURES - 1 }, 0.02, 0.03)).toBe(0.02);
+    expect(frozenReferenceRate({ observed: 800, failures: 48 }, 0.02, 0.03)).toBeCloseTo(0.06, 12);
+    expect(frozenReferenceRate({ observed: 100, failures: 99 }, 0.02, 0.18)).toBeLessThan(0.82);
+  });
+
+  it('the next step pools the control of a passed ring and freezes it when the next ring opens', () => {
+    const request: RolloutRequest = { rolloutId: 'r2', hardwareId: 'gw-x1', channel: 'stable', releaseVersion: '1.1.0', policy, requestedBy: 'test' };
+    const plan: RolloutPlan = { fleetSize: 1000, ringSizes: [200, 800], exposureBudget: 1000, previousVersion: '1.0.0', rollbackAllowed: true };
+    const d = new RolloutDrive(request, T0);
+    d.see({ kind: 'started' });
+    d.see({ kind: 'planned', plan });
+    d.see({ kind: 'ring-opened' });
+    expect(d.progress.rings[0]!.postCommitReference).toBe(0.02);
+    d.see({ kind: 'woke' }, 60_000);
+    d.see({ kind: 'health', health: health(200, 1, { assigned: 200, heartbeats: { observed: 200, failures: 4 }, control: { observed: 800, failures: 48 } }) }, 600_000);
+    expect(d.progress.rings[0]!.state).toBe('passed');
+    expect(d.progress.controlPool).toEqual({ observed: 800, failures: 48 });
+    expect(d.last.next).toEqual({ kind: 'open-ring', ring: 'fleet' });
+    d.see({ kind: 'ring-opened' });
+    expect(d.progress.rings[1]!.postCommitReference).toBeCloseTo(0.06, 12);
+    d.see({ kind: 'woke' }, 60_000);
+    d.see({ kind: 'health', health: { ...lastRing, assigned: 800 } }, 600_000);
+    expect(d.progress.rings[1]!.verdict!.figures.sequential).toMatchObject({ referenceRate: 0.06 });
+    expect(d.progress.state).toBe('completed');
+  });
+});
+
+describe('silent devices', () => {
+  it('a policy caps silent devices like any reported kind, and silentAfter parses as a duration', () => {
+    const capped = parsePolicy({
+      target: { hardware: 'gw-x1' },
+      rings: [{ name: 'canary', size: { count: 100 }, bakeTime: '10m', minReports: 10, thresholds: { failureRate: 0.5, maxFailures: 1000, perKind: { silent: { count: 2 } } }, onBreach: 'halt', decisionDeadline: '1d' }],
+      statistics: { mode: 'sequential', alpha: 0.01, beta: 0.05, minEffect: 0.03, baselineRate: 0.02 },
+      exposureBudget: { percent: 100 },
+      maxConcurrentInstalls: 10,
+      silentAfter: '15m',
+    });
+    expect(silentAfterSeconds(capped)).toBe(900);
+    expect(silentAfterSeconds(policy)).toBeUndefined();
+    const v = ringVerdict({ ring: capped.rings[0]!, health: health(50, 0, { failuresByKind: { silent: 3 } }), bakedMs: 0, bakeTimeMs: 600_000, statistics: capped.statistics });
+    expect(v.verdict).toBe('breach');
+    expect(v.reason).toBe('3 silent failures, more than the 2 allowed');
+    expect(() => parsePolicy({ ...capped, silentAfter: 'soon' })).toThrow(/silentAfter/);
   });
 });
