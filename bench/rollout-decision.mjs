@@ -9,7 +9,7 @@
 //   node bench/rollout-decision.mjs --write-docs  # also replaces the figures in docs/rollout-decision-rule.md
 // @ts-check
 import { readFileSync, writeFileSync } from 'node:fs';
-import { planPolicy, simulateMany } from '../dist/rollout/rollout-simulation.js';
+import { planPolicy, simulateMany } from '../dist/rollout/simulation-plan.js';
 
 const argv = process.argv.slice(2);
 const opt = (name, fallback) => {

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  naiveZ,
-  normalCdf,
-  normalQuantile,
-  planPolicy,
-  resolveRings,
-  runSeed,
-  simulateMany,
-  simulateRollout,
-  type SimPolicy,
-} from '../../rollout/rollout-simulation.js';
+import { naiveZ, normalCdf, normalQuantile } from '../../rollout/naive-z.js';
+import { resolveRings, runSeed, simulateRollout, type SimPolicy } from '../../rollout/rollout-simulation.js';
+import { planPolicy, simulateMany } from '../../rollout/simulation-plan.js';
 
 const good = { releaseRate: 0.02, controlRate: 0.02 };
 
