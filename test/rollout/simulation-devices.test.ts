@@ -3,23 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveRings, simulateRollout, type SimPolicy, type SimRing } from '../../rollout/rollout-simulation.js';
 import { simulateMany } from '../../rollout/simulation-plan.js';
-
-const good = { releaseRate: 0.02, controlRate: 0.02 };
-
-const recommended: SimPolicy = {
-  fleetSize: 10_000,
-  alpha: 0.01,
-  beta: 0.05,
-  kinds: 1,
-  baselineRate: 0.02,
-  reportsPerPoll: 20,
-  rings: [
-    { name: 'canary', target: 100, mode: 'sequential', minEffect: 0.18, beta: 0.01, onUndecided: 'pass' },
-    { name: 'early', target: 1000, mode: 'sequential', minEffect: 0.03, onUndecided: 'pass' },
-    { name: 'wide', target: 2500, mode: 'sequential', minEffect: 0.03, onUndecided: 'pass' },
-    { name: 'fleet', target: 10_000, mode: 'sequential', minEffect: 0.03 },
-  ],
-};
+import { good, recommended } from '../support/sim-policies.js';
 
 const oneRing = (ring: Partial<SimRing>, policy: Partial<SimPolicy> = {}): SimPolicy => ({
   ...recommended,
