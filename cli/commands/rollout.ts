@@ -25,9 +25,9 @@ function wholeNumber(name: string, text: string, min: number): number {
   return n;
 }
 
-function rate(name: string, text: string): number {
+function rate(name: string, text: string, what = 'a failure rate in [0, 1), e.g. 0.02'): number {
   const n = Number(text);
-  if (!(n >= 0 && n < 1)) throw new Error(`${name} must be a failure rate in [0, 1), e.g. 0.02, got ${text}`);
+  if (!(n >= 0 && n < 1)) throw new Error(`${name} must be ${what}, got ${text}`);
   return n;
 }
 
@@ -106,8 +106,8 @@ export function registerRolloutCommands(program: Command): void {
         runs: wholeNumber('--runs', opts.runs, 1),
         seed: wholeNumber('--seed', opts.seed, 0),
         reportsPerPoll: wholeNumber('--reports-per-poll', opts.reportsPerPoll, 1),
-        silentShare: rate('--silent', opts.silent),
-        brickShare: rate('--brick', opts.brick),
+        silentShare: rate('--silent', opts.silent, 'a share of devices in [0, 1), e.g. 0.1'),
+        brickShare: rate('--brick', opts.brick, 'a share of devices in [0, 1), e.g. 0.2'),
         control: opts.control,
       });
       printResult(opts, report, () => renderRolloutPlan(report, opts.policy));
