@@ -2,14 +2,19 @@
 // The sequential decision rule (rollout/sequential-test.ts) over seeded simulated rollouts of a
 // 10,000-device fleet with 2% background failures in release and control alike: false halts of a
 // good release, halts of a +3-point (5%) and a +18-point (20%) release, where they halt and how
-// many devices got the release. Pure and dependency-free; imports the compiled dist/ (npm run build).
+// many devices got the release; then the shipped example policy (docs/examples/rollout-policy.yml)
+// as `ota rollout plan` models it (control from heartbeats, bake time, deadlines, install deadlines)
+// with silent devices and a bricking release. Pure and dependency-free; imports the compiled dist/ (npm run build).
 //
 //   node bench/rollout-decision.mjs                 # 1,000 runs per scenario, markdown tables
 //   node bench/rollout-decision.mjs --runs 5000 --seed 7 --json
 //   node bench/rollout-decision.mjs --write-docs  # also replaces the figures in docs/rollout-decision-rule.md
 // @ts-check
 import { readFileSync, writeFileSync } from 'node:fs';
-import { planPolicy, simulateMany } from '../dist/rollout/rollout-simulation.js';
+import { fileURLToPath } from 'node:url';
+import { planPolicy, simulateMany } from '../dist/rollout/simulation-plan.js';
+import { readPolicyFile } from '../dist/rollout/policy-file.js';
+import { simPolicyFor } from '../dist/rollout/policy-plan.js';
 
 const argv = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -68,10 +73,39 @@ for (const [name, policy] of Object.entries(policies)) {
   const naive = simulateMany({ ...policy, rule: 'naive' }, { releaseRate: noise, controlRate: noise }, runs, seed);
   results[name] = { plan, naiveGood: naive, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
 }
+
+// The shipped example as `ota rollout plan` runs it, and as it was before install deadlines and a
+// tripwire last ring (to show what those two changes buy).
+const example = readPolicyFile(fileURLToPath(new URL('../docs/examples/rollout-policy.yml', import.meta.url)));
+const before = structuredClone(example);
+for (const ring of before.rings) delete ring.installDeadline;
+delete before.rings[before.rings.length - 1].tripwire;
+const fleet = { fleetSize: 10_000, reportsPerPoll: 20 };
+const examples = {
+  'example, with the control': simPolicyFor(example, { ...fleet, control: true }),
+  'example, without the control (--no-control)': simPolicyFor(example, { ...fleet, control: false }),
+  'example before this change (no install deadline, sequential last ring), with the control': simPolicyFor(before, { ...fleet, control: true }),
+};
+/** The issue's scenarios: 2% background in release and control alike (installs and heartbeats). */
+const exampleScenarios = [
+  ['good (2.0%)', { releaseRate: noise, controlRate: noise }],
+  ['fails 5% (+3 pt)', { releaseRate: 0.05, controlRate: noise }],
+  ['fails 20%', { releaseRate: 0.2, controlRate: noise }],
+  ['good, 10% silent', { releaseRate: noise, controlRate: noise, silentShare: 0.1 }],
+  ['fails 20% + 2% noise, reported', { releaseRate: 0.2 + 0.8 * noise, controlRate: noise }],
+  ['bricks 20% + 2% noise, no report', { releaseRate: noise, controlRate: noise, brickShare: 0.2 }],
+  ['crash-loops 20% after commit', { releaseRate: noise, controlRate: noise, postCommitRate: 0.2 }],
+];
+const exampleResults = {};
+for (const [name, policy] of Object.entries(examples)) {
+  const t0 = process.hrtime.bigint();
+  const plan = planPolicy(policy, { noise, runs, seed, badRates: [], scenarios: exampleScenarios.map(([n, scenario]) => ({ name: n, scenario })) });
+  exampleResults[name] = { plan, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+}
 const totalMs = Number(process.hrtime.bigint() - started) / 1e6;
 
 if (json) {
-  process.stdout.write(JSON.stringify({ runs, seed, noise, totalMs, results }, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({ runs, seed, noise, totalMs, results, examples: exampleResults }, null, 2) + '\n');
 } else {
   const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '—');
   const num = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
@@ -94,6 +128,22 @@ if (json) {
     lines.push(row(`bad ${pct(gross.releaseRate)} (+${(gross.excess * 100).toFixed(0)} pt)`, gross.summary));
     lines.push(row('good, naive z re-checked every poll', naiveGood));
     if (plan.problems.length) lines.push('', ...plan.problems.map((p) => `- ${p}`));
+  }
+  for (const [name, { plan, ms }] of Object.entries(exampleResults)) {
+    lines.push('', `### ${name} (${Math.round(ms)} ms)`, '');
+    lines.push('| ring | devices | tests | α per test | min effect | detectable effect | false halt (good) | decision (good, polls of 1m) | bake / deadline / install deadline (polls) |');
+    lines.push('|---|---:|---|---:|---:|---:|---:|---:|---|');
+    plan.rings.forEach((r, i) => {
+      const spec = examples[name].rings[i];
+      const tests = r.tests.length ? r.tests.map((t) => `${t.on} ${t.method}`).join(' + ') : 'caps only (tripwire)';
+      lines.push(`| ${r.name} | ${r.devices} | ${tests} | ${r.alpha ? r.alpha.toFixed(5) : '—'} | ${r.minEffect ? `+${(r.minEffect * 100).toFixed(0)} pt` : '—'} | ${r.detectableEffect == null ? '—' : Number.isFinite(r.detectableEffect) ? `+${(r.detectableEffect * 100).toFixed(2)} pt` : 'none'} | ${pct(r.falseHalt)} | ${num(r.meanPollsToDecision)} | ${spec.bakePolls} / ${spec.deadlinePolls ?? '—'} / ${spec.timeoutPolls ?? '—'} |`);
+    });
+    lines.push('');
+    lines.push('| scenario | completed | halted | inconclusive | halted per ring | halted before last ring | exposure when halted (mean / max) | max exposure, halted in canary | rings ended by their deadline | longest ring / its deadline |');
+    lines.push('|---|---:|---:|---:|---|---:|---:|---:|---:|---:|');
+    for (const { name: label, summary: s } of plan.scenarios) {
+      lines.push(`| ${label} | ${pct(s.completed)} | ${pct(s.halted)} | ${pct(s.inconclusive)} | ${s.haltedInRing.map(pct).join(' / ')} | ${pct(s.haltedBeforeLastRing)} | ${num(s.meanExposureWhenHalted, 0)} / ${s.maxExposureWhenHalted} | ${s.maxExposureHaltedInRing[0]} | ${pct(s.endedByDeadline)} | ${pct(s.longestWaitVsDeadline)} |`);
+    }
   }
   process.stdout.write(lines.join('\n') + '\n');
   if (writeDocs) replaceFigures(lines.join('\n'));

@@ -1,9 +1,14 @@
 // A seeded, pure simulation of a ring sequence under the sequential decision rule
-// (rollout/sequential-test.ts): devices of each ring report over polls, each failing with the
-// release's rate; a control cohort of previous-release devices is observed in step with them,
-// failing with the control's rate; the test is applied at every poll. planPolicy() turns many
-// seeded runs into the figures `ota rollout plan` prints. Seeded PRNG (platform/seeded-random.ts), no Math.random.
-import { detectableEffect, ringCapability, sequentialVerdict, splitAlpha, type RingCapability, type SequentialMethod } from './sequential-test.js';
+// (rollout/sequential-test.ts): devices are assigned to rings at the start, a share of them silent
+// (never check in, never offered, never report); the others are offered the release at a fixed
+// pace and report, each failing with the release's rate, or brick (never report, a `timed-out`
+// failure once their install deadline passes). A control cohort of previous-release devices is
+// observed in step with them. With `heartbeats`, each look runs the workflow's two tests
+// (rollout/sim-ring-decision.ts, the mirror of rollout/verdict.ts). simulateMany/planPolicy
+// (rollout/simulation-plan.ts) turn seeded runs into figures. Seeded PRNG, no Math.random.
+import { cachedQuantile, naiveZ } from './naive-z.js';
+import { newLookState, simRingLook } from './sim-ring-decision.js';
+import { sequentialVerdict, splitAlpha, type CohortCounts, type SequentialMethod } from './sequential-test.js';
 import { mulberry32 } from '../platform/seeded-random.js';
 
 /** Independent seed for run i of a batch (splitmix-style mixing of the base seed and the index). */
@@ -18,7 +23,7 @@ export interface SimRing {
   name: string;
   /** Cumulative devices on the release once this ring is entered. */
   target: number;
-  /** sequential: the SPRT (plus any cap); tripwire: absolute cap only, passes once every device reported. */
+  /** sequential: the SPRT (plus any cap); tripwire: absolute caps only. */
   mode: 'sequential' | 'tripwire';
   /** Smallest harmful effect this ring's test is built for (absolute); required for sequential rings. */
   minEffect?: number;
@@ -26,10 +31,19 @@ export interface SimRing {
   beta?: number;
   /** Absolute cap: halt when more of this ring's release devices than this have failed. */
   maxFailures?: number;
+  /** Absolute cap: halt when the ring's failure rate is above this once minReports reported. */
+  maxFailureRate?: number;
+  /** Reports needed before the ring may pass (capped at the ring's devices); default 0 (a tripwire: all it can get). */
+  minReports?: number;
+  /** Polls the ring bakes before it may pass (bakeTime / pollInterval); default 0. */
+  bakePolls?: number;
+  /** Polls after which an undecided ring ends (decisionDeadline / pollInterval); default: when no report can come any more. */
+  deadlinePolls?: number;
+  /** Polls after its offer at which a device with no report counts as a `timed-out` failure (installDeadline / pollInterval); default: never. */
+  timeoutPolls?: number;
   /**
-   * Sequential ring whose devices have all reported without a decision: hold as inconclusive
-   * (default; a person decides) or pass. Passing there keeps α (a halt still needs the halt
-   * boundary) and only costs power, which planPolicy() measures.
+   * Sequential ring undecided at its end: hold as inconclusive (default; a person decides) or
+   * pass. Passing there keeps α (a halt still needs the halt boundary) and only costs power.
    */
   onUndecided?: 'inconclusive' | 'pass';
 }
@@ -40,21 +54,36 @@ export interface SimPolicy {
   /** Whole rollout's false-halt budget, split (Bonferroni) over sequential rings × kinds. */
   alpha: number;
   beta: number;
-  /** Failure kinds tested per ring (each gets its α share; the simulation draws one aggregate kind). */
+  /** Failure kinds tested per ring (each gets its α share); ignored with heartbeats (the verdict's split applies). */
   kinds: number;
   /** Background rate the effects are stated over, and the one-sample H0 before any control is measured. */
   baselineRate: number;
-  /** Release devices reporting a final outcome per poll (installs in flight at a halt = one poll's worth). */
+  /** Release devices offered (and reporting, unless bricked) per poll; installs in flight at a halt = one poll's worth. */
   reportsPerPoll: number;
   /** Cap on control devices observed per release device (default: every device not yet in the release). */
   maxControlRatio?: number;
+  /**
+   * Devices heartbeat after commit (the workflow's model): each ring with a control runs the
+   * one-sample test on install outcomes and the conditional binomial on post-commit health vs the
+   * control, α split over the two; without a control one test on both. Off (default): one test on
+   * install outcomes, against the control when there is one (the idealised view of the maths).
+   */
+  heartbeats?: boolean;
   /** sprt (default) or naive: a one-sided fixed-sample z test re-checked at every poll, for comparison only. */
   rule?: 'sprt' | 'naive';
 }
 
 export interface SimScenario {
+  /** Install failure rate of release devices that report. */
   releaseRate: number;
+  /** Failure rate of control devices (their heartbeats with heartbeats on). */
   controlRate: number;
+  /** Post-commit health failure rate of release devices in their heartbeats (default controlRate). */
+  postCommitRate?: number;
+  /** Share of every ring's devices that never check in: never offered, never reporting (default 0). */
+  silentShare?: number;
+  /** Share of offered devices the release bricks: no report, a `timed-out` failure after timeoutPolls (default 0). */
+  brickShare?: number;
 }
 
 export type RingOutcome = 'pass' | 'halt' | 'inconclusive';
@@ -62,12 +91,18 @@ export type RingOutcome = 'pass' | 'halt' | 'inconclusive';
 export interface RingRun {
   decision: RingOutcome;
   polls: number;
+  /** Devices of the ring that never check in (never offered). */
+  silent: number;
   releaseObserved: number;
   releaseFailures: number;
+  /** Of those, bricked devices counted as timed out. */
+  timedOut: number;
+  /** With heartbeats: the ring's devices heartbeating on the release, and their post-commit failures. */
+  heartbeats: CohortCounts;
   controlObserved: number;
   controlFailures: number;
-  /** What decided: the sequential test, the absolute cap, or the ring's devices all reported undecided. */
-  by: 'test' | 'cap' | 'end';
+  /** What decided: the sequential test, an absolute cap, every device reported (end), or the decision deadline. */
+  by: 'test' | 'cap' | 'end' | 'deadline';
 }
 
 export interface RolloutRun {
@@ -80,10 +115,16 @@ export interface RolloutRun {
   rings: RingRun[];
 }
 
+export interface RingTest {
+  on: 'install' | 'post-commit' | 'install+post-commit';
+  method: SequentialMethod;
+}
+
 export interface RingPlanEntry {
   name: string;
   index: number;
   mode: 'sequential' | 'tripwire';
+  /** α share of each of the ring's tests. */
   alpha: number;
   beta: number;
   minEffect: number | null;
@@ -92,13 +133,14 @@ export interface RingPlanEntry {
   target: number;
   controlRatio: number;
   method: SequentialMethod;
+  /** The tests the ring runs once its devices report (none: a tripwire, caps only). */
+  tests: RingTest[];
 }
 
-/** Resolved per-ring parameters: α share, β, control ratio (devices outside the release per ring device). */
+/** Resolved per-ring parameters: α share, β, control ratio (devices outside the release per ring device), tests. */
 export function resolveRings(policy: SimPolicy): RingPlanEntry[] {
   validateSimPolicy(policy);
   const sequential = policy.rings.filter((r) => r.mode === 'sequential').length;
-  const alpha = sequential > 0 ? splitAlpha(policy.alpha, sequential, policy.kinds) : 0;
   let previous = 0;
   return policy.rings.map((ring, index) => {
     const target = Math.min(policy.fleetSize, Math.max(previous, ring.target));
@@ -106,8 +148,19 @@ export function resolveRings(policy: SimPolicy): RingPlanEntry[] {
     previous = target;
     const pool = policy.fleetSize - target;
     const controlRatio = devices > 0 && pool > 0 ? Math.min(policy.maxControlRatio ?? Infinity, pool / devices) : 0;
+    let tests: RingTest[] = [];
+    let alpha = 0;
+    if (ring.mode === 'sequential') {
+      if (policy.heartbeats && controlRatio > 0) {
+        tests = [{ on: 'install', method: 'one-sample' }, { on: 'post-commit', method: 'conditional-binomial' }];
+        alpha = splitAlpha(policy.alpha, sequential, 2);
+      } else {
+        tests = [{ on: policy.heartbeats ? 'install+post-commit' : 'install', method: controlRatio > 0 ? 'conditional-binomial' : 'one-sample' }];
+        alpha = splitAlpha(policy.alpha, sequential, policy.heartbeats ? 1 : policy.kinds);
+      }
+    }
     const method: SequentialMethod = ring.mode === 'tripwire' ? 'none' : controlRatio > 0 ? 'conditional-binomial' : 'one-sample';
-    return { name: ring.name, index, mode: ring.mode, alpha: ring.mode === 'sequential' ? alpha : 0, beta: ring.beta ?? policy.beta, minEffect: ring.minEffect ?? null, devices, target, controlRatio, method };
+    return { name: ring.name, index, mode: ring.mode, alpha, beta: ring.beta ?? policy.beta, minEffect: ring.minEffect ?? null, devices, target, controlRatio, method, tests };
   });
 }
 
@@ -117,63 +170,153 @@ function validateSimPolicy(policy: SimPolicy): void {
   if (policy.rings.length === 0) throw new RangeError('at least one ring');
   for (const ring of policy.rings) {
     if (ring.mode === 'sequential' && !(ring.minEffect && ring.minEffect > 0)) throw new RangeError(`ring ${ring.name}: a sequential ring needs minEffect > 0`);
+    for (const key of ['bakePolls', 'deadlinePolls', 'timeoutPolls', 'minReports'] as const) {
+      const v = ring[key];
+      if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new RangeError(`ring ${ring.name}: ${key} must be a whole number ≥ 0, got ${v}`);
+    }
+    if (ring.timeoutPolls === 0) throw new RangeError(`ring ${ring.name}: timeoutPolls must be ≥ 1`);
   }
 }
 
-/** Minimum control failures before the pooled control rate replaces policy.baselineRate as the reference. */
+export function validateScenario(scenario: SimScenario): void {
+  const rates = { releaseRate: scenario.releaseRate, controlRate: scenario.controlRate, postCommitRate: scenario.postCommitRate ?? 0, brickShare: scenario.brickShare ?? 0 };
+  for (const [name, v] of Object.entries(rates)) if (!(v >= 0 && v <= 1)) throw new RangeError(`${name} must be in [0, 1], got ${v}`);
+  const silent = scenario.silentShare ?? 0;
+  if (!(silent >= 0 && silent < 1)) throw new RangeError(`silentShare must be in [0, 1), got ${silent}`);
+}
+
+/** Minimum control failures before the pooled control rate replaces policy.baselineRate as the reference (without heartbeats). */
 const REFERENCE_MIN_FAILURES = 20;
 
 /** One seeded rollout through every ring. Pure: the same arguments give the same run. */
 export function simulateRollout(policy: SimPolicy, scenario: SimScenario, seed: number): RolloutRun {
   const rings = resolveRings(policy);
+  validateScenario(scenario);
   const rand = mulberry32(seed);
-  const { releaseRate, controlRate } = scenario;
+  const silentShare = scenario.silentShare ?? 0;
+  const sequentialRings = rings.filter((r) => r.mode === 'sequential').length;
   const runs: RingRun[] = [];
   let polls = 0;
+  let exposedBefore = 0;
   // Control observations of earlier rings: the reference rate, frozen before each ring opens.
   let pooledControlObserved = 0;
   let pooledControlFailures = 0;
   for (const ring of rings) {
-    const spec = policy.rings[ring.index]!;
-    const referenceRate = pooledControlFailures >= REFERENCE_MIN_FAILURES ? pooledControlFailures / pooledControlObserved : policy.baselineRate;
     const pool = policy.fleetSize - ring.target;
-    let nR = 0, kR = 0, nC = 0, kC = 0, ringPolls = 0;
-    let decision: RingOutcome = 'pass';
-    let by: RingRun['by'] = 'end';
-    while (nR < ring.devices) {
-      ringPolls++;
-      const add = Math.min(policy.reportsPerPoll, ring.devices - nR);
-      for (let i = 0; i < add; i++) if (rand() < releaseRate) kR++;
-      nR += add;
-      if (ring.controlRatio > 0) {
-        const wantC = Math.min(pool, Math.floor(ring.controlRatio * nR));
-        for (let i = nC; i < wantC; i++) if (rand() < controlRate) kC++;
-        nC = Math.max(nC, wantC);
-      }
-      if (spec.maxFailures !== undefined && kR > spec.maxFailures) {
-        decision = 'halt';
-        by = 'cap';
-        break;
-      }
-      if (ring.mode === 'tripwire') continue;
-      const d = decide(policy.rule ?? 'sprt', { observed: nR, failures: kR }, ring.controlRatio > 0 ? { observed: nC, failures: kC } : null, { alpha: ring.alpha, beta: ring.beta, minEffect: ring.minEffect!, baselineRate: policy.baselineRate }, referenceRate, nR === ring.devices);
-      if (d !== 'continue') {
-        decision = d;
-        by = 'test';
-        break;
-      }
-      if (nR === ring.devices) decision = spec.onUndecided ?? 'inconclusive';
+    // Assigned at the start: a silent device is never offered and never heartbeats (no control either).
+    let silent = 0;
+    if (silentShare > 0) for (let i = 0; i < ring.devices; i++) if (rand() < silentShare) silent++;
+    const referenceRate = !policy.heartbeats && pooledControlFailures >= REFERENCE_MIN_FAILURES ? pooledControlFailures / pooledControlObserved : policy.baselineRate;
+    const run = runRing({
+      policy, scenario, ring, spec: policy.rings[ring.index]!, rand, sequentialRings, referenceRate, silent,
+      controlPool: silentShare > 0 ? Math.floor(pool * (1 - silentShare)) : pool,
+    });
+    polls += run.polls;
+    pooledControlObserved += run.controlObserved;
+    pooledControlFailures += run.controlFailures;
+    const { offered, ...ringRun } = run;
+    runs.push(ringRun);
+    const active = ring.devices - silent;
+    if (run.decision !== 'pass') {
+      const exposure = exposedBefore + Math.min(active, offered + policy.reportsPerPoll);
+      return { outcome: run.decision === 'halt' ? 'halted' : 'inconclusive', ring: ring.index, polls, exposure, rings: runs };
     }
-    polls += ringPolls;
-    pooledControlObserved += nC;
-    pooledControlFailures += kC;
-    runs.push({ decision, polls: ringPolls, releaseObserved: nR, releaseFailures: kR, controlObserved: nC, controlFailures: kC, by });
-    if (decision !== 'pass') {
-      const exposure = ring.target - ring.devices + Math.min(ring.devices, nR + policy.reportsPerPoll);
-      return { outcome: decision === 'halt' ? 'halted' : 'inconclusive', ring: ring.index, polls, exposure, rings: runs };
+    exposedBefore += active;
+  }
+  return { outcome: 'completed', ring: rings.length - 1, polls, exposure: exposedBefore, rings: runs };
+}
+
+interface RingContext {
+  policy: SimPolicy;
+  scenario: SimScenario;
+  ring: RingPlanEntry;
+  spec: SimRing;
+  rand: () => number;
+  sequentialRings: number;
+  referenceRate: number;
+  silent: number;
+  /** Previous-release devices outside the release that heartbeat (not silent). */
+  controlPool: number;
+}
+
+/** One ring, poll by poll, until it passes, halts, or ends undecided (all reported, or its deadline). */
+function runRing(c: RingContext): RingRun & { offered: number } {
+  const { policy, scenario, ring, spec, rand } = c;
+  const active = ring.devices - c.silent;
+  const brickShare = scenario.brickShare ?? 0;
+  const postCommitRate = scenario.postCommitRate ?? scenario.controlRate;
+  const heartbeats = policy.heartbeats === true;
+  const bakePolls = spec.bakePolls ?? 0;
+  const deadline = spec.deadlinePolls ?? Infinity;
+  const timeout = spec.timeoutPolls ?? Infinity;
+  // As the verdict: a ring needs min(minReports, assigned) reports, never more than exist.
+  const needed = Math.min(spec.minReports ?? 0, ring.devices);
+  const look = newLookState();
+  const timeouts: number[] = []; // polls at which offered bricked devices time out, ascending
+  let next = 0; // first timeout not yet counted
+  let offered = 0, nR = 0, kR = 0, timedOut = 0, hbN = 0, hbK = 0, nC = 0, kC = 0, polls = 0;
+  let passed = false; // the test reached pass at some look (kept, as the workflow keeps it)
+  if (ring.devices === 0) return { decision: 'pass', by: 'end', polls: 0, offered: 0, silent: 0, releaseObserved: 0, releaseFailures: 0, timedOut: 0, heartbeats: { observed: 0, failures: 0 }, controlObserved: 0, controlFailures: 0 };
+  const end = (decision: RingOutcome, by: RingRun['by'], at = polls) => ({
+    decision, by, polls: at, offered, silent: c.silent, releaseObserved: nR, releaseFailures: kR, timedOut,
+    heartbeats: { observed: hbN, failures: hbK }, controlObserved: nC, controlFailures: kC,
+  });
+  for (;;) {
+    polls++;
+    const add = Math.min(policy.reportsPerPoll, active - offered);
+    for (let i = 0; i < add; i++) {
+      if (brickShare > 0 && rand() < brickShare) {
+        if (timeout !== Infinity) timeouts.push(polls + timeout);
+        continue;
+      }
+      nR++;
+      if (rand() < scenario.releaseRate) kR++;
+      else if (heartbeats) {
+        hbN++;
+        if (rand() < postCommitRate) hbK++;
+      }
+    }
+    offered += add;
+    while (next < timeouts.length && timeouts[next]! <= polls) {
+      next++;
+      nR++;
+      kR++;
+      timedOut++;
+    }
+    if (ring.controlRatio > 0) {
+      const wantC = Math.min(c.controlPool, Math.floor(ring.controlRatio * nR));
+      for (let i = nC; i < wantC; i++) if (rand() < scenario.controlRate) kC++;
+      nC = Math.max(nC, wantC);
+    }
+    // Nothing more can come: every device that checks in was offered and reported or timed out.
+    const frozen = offered === active && next === timeouts.length;
+    if (spec.maxFailures !== undefined && kR > spec.maxFailures) return end('halt', 'cap');
+    if (spec.maxFailureRate !== undefined && nR > 0 && nR >= needed && kR / nR > spec.maxFailureRate) return end('halt', 'cap');
+    let enough: boolean;
+    if (ring.mode === 'tripwire') {
+      enough = spec.minReports !== undefined ? nR >= needed : frozen;
+    } else {
+      const decision = heartbeats
+        ? simRingLook({ install: { observed: nR, failures: kR }, heartbeats: { observed: hbN, failures: hbK }, postCommitFailed: hbK, control: nC > 0 ? { observed: nC, failures: kC } : null, alpha: policy.alpha, sequentialRings: c.sequentialRings, beta: ring.beta, minEffect: ring.minEffect!, baselineRate: policy.baselineRate }, look).decision
+        : decide(policy.rule ?? 'sprt', { observed: nR, failures: kR }, ring.controlRatio > 0 ? { observed: nC, failures: kC } : null, { alpha: ring.alpha, beta: ring.beta, minEffect: ring.minEffect!, baselineRate: policy.baselineRate }, c.referenceRate, frozen);
+      if (decision === 'halt') return end('halt', 'test');
+      if (decision === 'pass') passed = true;
+      enough = passed && nR >= needed;
+    }
+    const by = ring.mode === 'tripwire' ? 'end' : 'test';
+    if (enough && polls >= bakePolls) return end('pass', by);
+    if (polls >= deadline) return end(spec.onUndecided ?? 'inconclusive', 'deadline');
+    if (frozen) {
+      // The counts stay as they are: a passed ring passes once baked, an undecided one ends at its deadline.
+      if (enough) return end('pass', by, Math.min(bakePolls, deadline));
+      return deadline === Infinity ? end(spec.onUndecided ?? 'inconclusive', 'end') : end(spec.onUndecided ?? 'inconclusive', 'deadline', deadline);
+    }
+    if (offered === active) {
+      // Only timeouts still to come: skip the polls in between, where nothing changes.
+      const event = Math.min(timeouts[next]!, enough ? bakePolls : Infinity, deadline);
+      polls = Math.max(polls, event - 1);
     }
   }
-  return { outcome: 'completed', ring: rings.length - 1, polls, exposure: rings[rings.length - 1]!.target, rings: runs };
 }
 
 type Counts = { observed: number; failures: number };
@@ -184,173 +327,4 @@ function decide(rule: 'sprt' | 'naive', release: Counts, control: Counts | null,
   const z = naiveZ(release, control, referenceRate);
   if (z >= cachedQuantile(1 - params.alpha)) return 'halt';
   return last ? 'pass' : 'continue';
-}
-
-/**
- * The rule a fixed-sample test gives when re-checked at every poll: one-sided pooled
- * two-proportion z statistic (release vs control), or one-sample vs the reference. Comparison only:
- * its false-halt rate grows with the number of looks.
- */
-export function naiveZ(release: Counts, control: Counts | null, referenceRate: number): number {
-  if (release.observed === 0) return 0;
-  const pr = release.failures / release.observed;
-  if (!control || control.observed === 0) {
-    const se = Math.sqrt((referenceRate * (1 - referenceRate)) / release.observed);
-    return (pr - referenceRate) / se;
-  }
-  const pc = control.failures / control.observed;
-  const pooled = (release.failures + control.failures) / (release.observed + control.observed);
-  const se = Math.sqrt(pooled * (1 - pooled) * (1 / release.observed + 1 / control.observed));
-  return se > 0 ? (pr - pc) / se : 0;
-}
-
-const quantiles = new Map<number, number>();
-function cachedQuantile(p: number): number {
-  let q = quantiles.get(p);
-  if (q === undefined) quantiles.set(p, (q = normalQuantile(p)));
-  return q;
-}
-
-/** Standard normal quantile by bisection on an erfc-based CDF (accurate to ~1e-7, ample here). */
-export function normalQuantile(p: number): number {
-  if (!(p > 0 && p < 1)) throw new RangeError('p must be in (0, 1)');
-  let lo = -10, hi = 10;
-  for (let i = 0; i < 80; i++) {
-    const mid = (lo + hi) / 2;
-    if (normalCdf(mid) < p) lo = mid;
-    else hi = mid;
-  }
-  return (lo + hi) / 2;
-}
-
-export function normalCdf(x: number): number {
-  // Numerical Recipes erfc (Chebyshev), relative error < 1.2e-7.
-  const z = Math.abs(x) / Math.SQRT2;
-  const t = 1 / (1 + 0.5 * z);
-  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-  return x >= 0 ? 1 - r / 2 : r / 2;
-}
-
-export interface BatchSummary {
-  runs: number;
-  completed: number;
-  halted: number;
-  inconclusive: number;
-  /** Fractions of runs that stopped (halted / inconclusive) in each ring. */
-  haltedInRing: number[];
-  inconclusiveInRing: number[];
-  /** Fraction of runs halted before the last ring. */
-  haltedBeforeLastRing: number;
-  meanPolls: number;
-  /** Among halted runs: devices exposed (mean, max). */
-  meanExposureWhenHalted: number;
-  maxExposureWhenHalted: number;
-  /** Per ring, mean polls among runs that reached a decision in it (NaN: none did). */
-  meanRingPolls: number[];
-}
-
-/** `runs` seeded rollouts of one scenario: run i uses runSeed(seed, i). */
-export function simulateMany(policy: SimPolicy, scenario: SimScenario, runs: number, seed: number): BatchSummary {
-  const n = policy.rings.length;
-  const haltedIn = new Array<number>(n).fill(0);
-  const inconclusiveIn = new Array<number>(n).fill(0);
-  const ringPolls = new Array<number>(n).fill(0);
-  const ringDecided = new Array<number>(n).fill(0);
-  let completed = 0, halted = 0, inconclusive = 0, polls = 0, exposureSum = 0, exposureMax = 0;
-  for (let i = 0; i < runs; i++) {
-    const run = simulateRollout(policy, scenario, runSeed(seed, i));
-    polls += run.polls;
-    run.rings.forEach((r, j) => {
-      if (r.decision !== 'inconclusive') {
-        ringPolls[j]! += r.polls;
-        ringDecided[j]!++;
-      }
-    });
-    if (run.outcome === 'completed') completed++;
-    else if (run.outcome === 'halted') {
-      halted++;
-      haltedIn[run.ring]!++;
-      exposureSum += run.exposure;
-      exposureMax = Math.max(exposureMax, run.exposure);
-    } else {
-      inconclusive++;
-      inconclusiveIn[run.ring]!++;
-    }
-  }
-  return {
-    runs,
-    completed: completed / runs,
-    halted: halted / runs,
-    inconclusive: inconclusive / runs,
-    haltedInRing: haltedIn.map((h) => h / runs),
-    inconclusiveInRing: inconclusiveIn.map((h) => h / runs),
-    haltedBeforeLastRing: haltedIn.slice(0, n - 1).reduce((a, b) => a + b, 0) / runs,
-    meanPolls: polls / runs,
-    meanExposureWhenHalted: halted > 0 ? exposureSum / halted : 0,
-    maxExposureWhenHalted: exposureMax,
-    meanRingPolls: ringPolls.map((p, j) => (ringDecided[j]! > 0 ? p / ringDecided[j]! : NaN)),
-  };
-}
-
-export interface SimulationPlanOptions {
-  /** Background failure rate of every device, release and control alike. */
-  noise: number;
-  runs: number;
-  seed: number;
-  /** Total failure rates of the bad releases to try (default: noise + 3 and + 18 points). */
-  badRates?: number[];
-}
-
-export interface RingPlan extends RingPlanEntry {
-  /** Wald's approximations at the given noise (null for tripwire rings). */
-  capability: RingCapability | null;
-  /** Smallest absolute effect this ring can be built to detect with power ≈ 1−β (Infinity: none). */
-  detectableEffect: number | null;
-  /** Good release: fraction of runs halted / left inconclusive in this ring. */
-  falseHalt: number;
-  inconclusive: number;
-  /** Good release: mean polls to this ring's decision. */
-  meanPollsToDecision: number;
-}
-
-export interface PolicyPlan {
-  noise: number;
-  runs: number;
-  seed: number;
-  rings: RingPlan[];
-  good: BatchSummary;
-  bad: Array<{ releaseRate: number; excess: number; summary: BatchSummary }>;
-  /** Rings that cannot decide sequentially: declare them tripwires (absolute caps) or make them bigger. */
-  problems: string[];
-}
-
-/** Share of good-release runs left inconclusive in a ring above which planPolicy() reports a problem. */
-export const INCONCLUSIVE_WARNING = 0.01;
-
-/** Per-ring and whole-rollout figures for a policy at a background noise, over `runs` seeded rollouts per scenario. */
-export function planPolicy(policy: SimPolicy, options: SimulationPlanOptions): PolicyPlan {
-  const { noise, runs, seed } = options;
-  const resolved = resolveRings(policy);
-  const good = simulateMany(policy, { releaseRate: noise, controlRate: noise }, runs, seed);
-  const badRates = options.badRates ?? [noise + 0.03, noise + 0.18];
-  const bad = badRates.map((rate, i) => ({ releaseRate: rate, excess: rate - noise, summary: simulateMany(policy, { releaseRate: rate, controlRate: noise }, runs, seed + 7919 * (i + 1)) }));
-  const problems: string[] = [];
-  const rings = resolved.map((ring): RingPlan => {
-    let capability: RingCapability | null = null;
-    let detectable: number | null = null;
-    if (ring.mode === 'sequential' && ring.devices > 0) {
-      const policyFor = { alpha: ring.alpha, beta: ring.beta, minEffect: ring.minEffect!, baselineRate: policy.baselineRate };
-      capability = ringCapability({ ringSize: ring.devices, controlRatio: ring.controlRatio, backgroundRate: noise, policy: policyFor });
-      detectable = detectableEffect({ ringSize: ring.devices, controlRatio: ring.controlRatio, backgroundRate: noise, policy: policyFor });
-      if (capability.tripwire) {
-        problems.push(`ring ${ring.name} (${ring.devices} devices) cannot reach ${capability.canPass ? 'halt' : 'pass'} for +${(ring.minEffect! * 100).toFixed(1)} points at ${(noise * 100).toFixed(1)}% noise: needs at least ${capability.minRingSize} devices, or declare it a tripwire (absolute caps only)`);
-      }
-    }
-    const undecided = good.inconclusiveInRing[ring.index]!;
-    if (undecided > INCONCLUSIVE_WARNING) {
-      problems.push(`ring ${ring.name} (${ring.devices} devices) leaves a good release undecided in ${(undecided * 100).toFixed(1)}% of runs: make it bigger or let it pass when undecided`);
-    }
-    return { ...ring, capability, detectableEffect: detectable, falseHalt: good.haltedInRing[ring.index]!, inconclusive: good.inconclusiveInRing[ring.index]!, meanPollsToDecision: good.meanRingPolls[ring.index]! };
-  });
-  return { noise, runs, seed, rings, good, bad, problems };
 }

@@ -25,9 +25,9 @@ function wholeNumber(name: string, text: string, min: number): number {
   return n;
 }
 
-function rate(name: string, text: string): number {
+function rate(name: string, text: string, what = 'a failure rate in [0, 1), e.g. 0.02'): number {
   const n = Number(text);
-  if (!(n >= 0 && n < 1)) throw new Error(`${name} must be a failure rate in [0, 1), e.g. 0.02, got ${text}`);
+  if (!(n >= 0 && n < 1)) throw new Error(`${name} must be ${what}, got ${text}`);
   return n;
 }
 
@@ -89,9 +89,12 @@ export function registerRolloutCommands(program: Command): void {
     .option('--noise <rate>', 'background failure rate of every device (default: the policy\'s baselineRate)')
     .option('--runs <n>', 'seeded rollouts per scenario', '1000')
     .option('--seed <n>', 'base seed', '1')
-    .option('--reports-per-poll <n>', 'final install reports per poll interval', '20')
+    .option('--reports-per-poll <n>', 'devices offered (and reporting) per poll interval', '20')
+    .option('--silent <share>', 'share of devices that never check in, for the silent-devices row (0: no row)', '0.1')
+    .option('--brick <share>', 'share of devices a bad release bricks without a report, beside the same failures reported (0: no rows)', '0.2')
+    .option('--no-control', 'plan without the control cohort (devices do not heartbeat): one-sample test on install outcomes only')
     .option('--json', 'print the plan as JSON')
-    .action((opts: { policy: string; hardware: string; fleet: string; noise?: string; runs: string; seed: string; reportsPerPoll: string; json?: boolean }) => {
+    .action((opts: { policy: string; hardware: string; fleet: string; noise?: string; runs: string; seed: string; reportsPerPoll: string; silent: string; brick: string; control: boolean; json?: boolean }) => {
       const policy = readPolicyFile(opts.policy);
       const hardwareId = hardwareIdSchema.parse(opts.hardware);
       if (policy.target.hardware !== hardwareId) throw new Error(`policy targets hardware ${policy.target.hardware}, not ${hardwareId}`);
@@ -103,6 +106,9 @@ export function registerRolloutCommands(program: Command): void {
         runs: wholeNumber('--runs', opts.runs, 1),
         seed: wholeNumber('--seed', opts.seed, 0),
         reportsPerPoll: wholeNumber('--reports-per-poll', opts.reportsPerPoll, 1),
+        silentShare: rate('--silent', opts.silent, 'a share of devices in [0, 1), e.g. 0.1'),
+        brickShare: rate('--brick', opts.brick, 'a share of devices in [0, 1), e.g. 0.2'),
+        control: opts.control,
       });
       printResult(opts, report, () => renderRolloutPlan(report, opts.policy));
     });

@@ -36,14 +36,19 @@ describe('ota rollout plan / start check', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toMatch(/^plan for .*rollout-policy\.yml: 10000 devices, background noise 2\.0%, 300 seeded runs per scenario \(seed 7\)/);
-    expect(stdout).toMatch(/^ring\s+devices\s+target\s+test\s+α\s+β\s+effect\s+detects\s+false halt\s+inconclusive\s+decision/m);
-    expect(stdout).toMatch(/^canary\s+100\s+100\s+sequential\s+0\.25%\s+1\.0%\s+\+18\.0 pt\s+\+\d+\.\d\d pt\s+\d+\.\d%\s+\d+\.\d%\s+\d+\.\d polls = [\d.]+m \(bake 2h, deadline 1d\)/m);
-    expect(stdout).toMatch(/^early\s+900\s+1000\s+sequential/m);
-    expect(stdout).toMatch(/^wide\s+1500\s+2500\s+sequential/m);
-    expect(stdout).toMatch(/^fleet\s+7500\s+10000\s+sequential/m);
+    expect(stdout).toMatch(/^sequential: α 1\.0% split over 3 rings and the tests of each, .*with the control cohort \(devices heartbeat\)/m);
+    expect(stdout).toMatch(/^ring\s+devices\s+target\s+tests\s+α\s+β\s+effect\s+detects\s+false halt\s+inconclusive\s+decision/m);
+    const twoTests = 'install one-sample \\+ post-commit conditional-binomial';
+    expect(stdout).toMatch(new RegExp(`^canary\\s+100\\s+100\\s+${twoTests}\\s+0\\.17%\\s+1\\.0%\\s+\\+18\\.0 pt\\s+\\+\\d+\\.\\d\\d pt\\s+\\d+\\.\\d%\\s+\\d+\\.\\d%\\s+\\d+\\.\\d polls = [\\d.]+h \\(bake 2h, deadline 1d\\)`, 'm'));
+    expect(stdout).toMatch(new RegExp(`^early\\s+900\\s+1000\\s+${twoTests}`, 'm'));
+    expect(stdout).toMatch(new RegExp(`^wide\\s+1500\\s+2500\\s+${twoTests}`, 'm'));
+    expect(stdout).toMatch(/^fleet\s+7500\s+10000\s+caps only/m);
     expect(stdout).toMatch(/good release \(2\.0%\): completes \d+\.\d%/);
     expect(stdout).toMatch(/bad release \+5 pt \(7\.0%\): halted \d+\.\d%/);
     expect(stdout).toMatch(/bad release \+20 pt \(22\.0%\): halted \d+\.\d% \(in canary \d+\.\d%/);
+    expect(stdout).toMatch(/^  good, 10% silent: completes \d+\.\d%.*rings ended by their deadline \d+\.\d%, longest ring \d+\.\d% of its deadline$/m);
+    expect(stdout).toMatch(/^  fails 20%, reported: completes \d+\.\d%, halted \d+\.\d% \(in canary/m);
+    expect(stdout).toMatch(/^  bricks 20%, no report: completes \d+\.\d%, halted \d+\.\d% \(in canary/m);
     expect(stdout).toMatch(/problems: none/);
   });
 
@@ -55,27 +60,38 @@ describe('ota rollout plan / start check', () => {
     const plan = JSON.parse(first.stdout) as RolloutPlanReport;
     expect(JSON.parse((await ota(...args)).stdout)).toEqual(plan);
     expect(plan).toMatchObject({ fleetSize: 10000, noise: 0.02, runs: 300, seed: 1, pollIntervalMs: 60_000, problems: [] });
-    expect(plan.rings.map((r) => [r.name, r.devices, r.target, r.mode])).toEqual([
-      ['canary', 100, 100, 'sequential'],
-      ['early', 900, 1000, 'sequential'],
-      ['wide', 1500, 2500, 'sequential'],
-      ['fleet', 7500, 10000, 'sequential'],
+    expect(plan.rings.map((r) => [r.name, r.devices, r.target, r.mode, r.tests.length])).toEqual([
+      ['canary', 100, 100, 'sequential', 2],
+      ['early', 900, 1000, 'sequential', 2],
+      ['wide', 1500, 2500, 'sequential', 2],
+      ['fleet', 7500, 10000, 'tripwire', 0],
     ]);
+    expect(plan.control).toBe(true);
     for (const ring of plan.rings) {
-      expect(ring.detectableEffect!).toBeLessThanOrEqual(ring.minEffect!);
+      if (ring.mode === 'sequential') expect(ring.detectableEffect!).toBeLessThanOrEqual(ring.minEffect!);
       expect(ring.msToDecision).toBeCloseTo(ring.pollsToDecision * 60_000, 6);
     }
     expect(plan.good.completed).toBeGreaterThanOrEqual(0.98);
     expect(plan.bad.map((b) => Math.round(b.excess * 100))).toEqual([5, 20]);
     expect(plan.bad[0]!.haltedBeforeLastRing).toBeGreaterThanOrEqual(0.95);
     expect(plan.bad[1]!.haltedInFirstRing).toBeGreaterThanOrEqual(0.98);
+    const [silent, reported, bricked] = plan.scenarios;
+    expect([silent!.silentShare, reported!.brickShare, bricked!.brickShare]).toEqual([0.1, 0, 0.2]);
+    expect(silent!.completed).toBeGreaterThanOrEqual(0.98);
+    expect(silent!.longestWaitVsDeadline!).toBeLessThanOrEqual(1);
+    expect(bricked!.haltedInFirstRing).toBeGreaterThanOrEqual(0.98);
+    // --no-control: the old view, one test per ring on install outcomes.
+    const old = JSON.parse((await ota(...args, '--no-control', '--silent', '0', '--brick', '0')).stdout) as RolloutPlanReport;
+    expect(old.control).toBe(false);
+    expect(old.scenarios).toEqual([]);
+    expect(old.rings.slice(0, 3).map((r) => r.tests)).toEqual(Array(3).fill([{ on: 'install', method: 'one-sample' }]));
   });
 
   it('refuses policies it cannot plan, with one line and a non-zero exit', async (ctx) => {
     if (skipReason) return ctx.skip();
     const wilson = join(dir, 'wilson.yml');
     const policy = parseYaml(readFileSync(EXAMPLE, 'utf8')) as Record<string, any>;
-    writeFileSync(wilson, toYaml({ ...policy, statistics: { mode: 'wilson' }, rings: policy.rings.map(({ minEffect, beta, atDeadline, ...r }: Record<string, unknown>) => r) }));
+    writeFileSync(wilson, toYaml({ ...policy, statistics: { mode: 'wilson' }, rings: policy.rings.map(({ minEffect, beta, atDeadline, tripwire, ...r }: Record<string, unknown>) => r) }));
     const r = await ota('rollout', 'plan', '--policy', wilson, '--hardware', 'gw-x1');
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim()).toMatch(/^ota: .*wilson\.yml uses wilson statistics; ota rollout plan needs statistics.mode sequential$/);

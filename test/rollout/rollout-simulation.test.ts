@@ -1,33 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  naiveZ,
-  normalCdf,
-  normalQuantile,
-  planPolicy,
-  resolveRings,
-  runSeed,
-  simulateMany,
-  simulateRollout,
-  type SimPolicy,
-} from '../../rollout/rollout-simulation.js';
-
-const good = { releaseRate: 0.02, controlRate: 0.02 };
-
-/** The 10,000-device policy of docs/rollout-decision-rule.md: 1% / 10% / 25% / 100%. */
-const recommended: SimPolicy = {
-  fleetSize: 10_000,
-  alpha: 0.01,
-  beta: 0.05,
-  kinds: 1,
-  baselineRate: 0.02,
-  reportsPerPoll: 20,
-  rings: [
-    { name: 'canary', target: 100, mode: 'sequential', minEffect: 0.18, beta: 0.01, onUndecided: 'pass' },
-    { name: 'early', target: 1000, mode: 'sequential', minEffect: 0.03, onUndecided: 'pass' },
-    { name: 'wide', target: 2500, mode: 'sequential', minEffect: 0.03, onUndecided: 'pass' },
-    { name: 'fleet', target: 10_000, mode: 'sequential', minEffect: 0.03 },
-  ],
-};
+import { naiveZ, normalCdf, normalQuantile } from '../../rollout/naive-z.js';
+import { resolveRings, runSeed, simulateRollout, type SimPolicy } from '../../rollout/rollout-simulation.js';
+import { planPolicy, simulateMany } from '../../rollout/simulation-plan.js';
+import { good, recommended } from '../support/sim-policies.js';
 
 /** One ring of 2,000 release devices against 18,000 control devices (ratio 9), 100 looks. */
 const singleRing: SimPolicy = { ...recommended, fleetSize: 20_000, rings: [{ name: 'ring', target: 2000, mode: 'sequential', minEffect: 0.03 }] };
