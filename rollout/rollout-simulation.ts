@@ -8,6 +8,7 @@
 // (rollout/simulation-plan.ts) turn seeded runs into figures. Seeded PRNG, no Math.random.
 import { cachedQuantile, naiveZ } from './naive-z.js';
 import { newLookState, simRingLook } from './sim-ring-decision.js';
+import { frozenReferenceRate, REFERENCE_MIN_FAILURES } from './verdict.js';
 import { sequentialVerdict, splitAlpha, type CohortCounts, type SequentialMethod } from './sequential-test.js';
 import { mulberry32 } from '../platform/seeded-random.js';
 
@@ -116,7 +117,7 @@ export interface RolloutRun {
 }
 
 export interface RingTest {
-  on: 'install' | 'post-commit' | 'install+post-commit';
+  on: 'install' | 'post-commit';
   method: SequentialMethod;
 }
 
@@ -151,12 +152,14 @@ export function resolveRings(policy: SimPolicy): RingPlanEntry[] {
     let tests: RingTest[] = [];
     let alpha = 0;
     if (ring.mode === 'sequential') {
-      if (policy.heartbeats && controlRatio > 0) {
-        tests = [{ on: 'install', method: 'one-sample' }, { on: 'post-commit', method: 'conditional-binomial' }];
+      if (policy.heartbeats) {
+        // As ringVerdict: post-commit health vs the control, or, with none left (the last ring),
+        // one-sample against the rate earlier controls showed (frozenReferenceRate).
+        tests = [{ on: 'install', method: 'one-sample' }, { on: 'post-commit', method: controlRatio > 0 ? 'conditional-binomial' : 'one-sample' }];
         alpha = splitAlpha(policy.alpha, sequential, 2);
       } else {
-        tests = [{ on: policy.heartbeats ? 'install+post-commit' : 'install', method: controlRatio > 0 ? 'conditional-binomial' : 'one-sample' }];
-        alpha = splitAlpha(policy.alpha, sequential, policy.heartbeats ? 1 : policy.kinds);
+        tests = [{ on: 'install', method: controlRatio > 0 ? 'conditional-binomial' : 'one-sample' }];
+        alpha = splitAlpha(policy.alpha, sequential, policy.kinds);
       }
     }
     const method: SequentialMethod = ring.mode === 'tripwire' ? 'none' : controlRatio > 0 ? 'conditional-binomial' : 'one-sample';
@@ -185,8 +188,6 @@ export function validateScenario(scenario: SimScenario): void {
   if (!(silent >= 0 && silent < 1)) throw new RangeError(`silentShare must be in [0, 1), got ${silent}`);
 }
 
-/** Minimum control failures before the pooled control rate replaces policy.baselineRate as the reference (without heartbeats). */
-const REFERENCE_MIN_FAILURES = 20;
 
 /** One seeded rollout through every ring. Pure: the same arguments give the same run. */
 export function simulateRollout(policy: SimPolicy, scenario: SimScenario, seed: number): RolloutRun {
@@ -206,9 +207,13 @@ export function simulateRollout(policy: SimPolicy, scenario: SimScenario, seed: 
     // Assigned at the start: a silent device is never offered and never heartbeats (no control either).
     let silent = 0;
     if (silentShare > 0) for (let i = 0; i < ring.devices; i++) if (rand() < silentShare) silent++;
+    // Without heartbeats the one test runs against the pooled control rate; with them, as the workflow
+    // does, only the post-commit test of a ring with no control left uses it (frozen when the ring opens).
+    const pooled = { observed: pooledControlObserved, failures: pooledControlFailures };
     const referenceRate = !policy.heartbeats && pooledControlFailures >= REFERENCE_MIN_FAILURES ? pooledControlFailures / pooledControlObserved : policy.baselineRate;
+    const postCommitReferenceRate = policy.heartbeats && ring.mode === 'sequential' ? frozenReferenceRate(pooled, policy.baselineRate, ring.minEffect!) : undefined;
     const run = runRing({
-      policy, scenario, ring, spec: policy.rings[ring.index]!, rand, sequentialRings, referenceRate, silent,
+      policy, scenario, ring, spec: policy.rings[ring.index]!, rand, sequentialRings, referenceRate, postCommitReferenceRate, silent,
       controlPool: silentShare > 0 ? Math.floor(pool * (1 - silentShare)) : pool,
     });
     polls += run.polls;
@@ -234,6 +239,7 @@ interface RingContext {
   rand: () => number;
   sequentialRings: number;
   referenceRate: number;
+  postCommitReferenceRate?: number;
   silent: number;
   /** Previous-release devices outside the release that heartbeat (not silent). */
   controlPool: number;
@@ -297,7 +303,7 @@ function runRing(c: RingContext): RingRun & { offered: number } {
       enough = spec.minReports !== undefined ? nR >= needed : frozen;
     } else {
       const decision = heartbeats
-        ? simRingLook({ install: { observed: nR, failures: kR }, heartbeats: { observed: hbN, failures: hbK }, postCommitFailed: hbK, control: nC > 0 ? { observed: nC, failures: kC } : null, alpha: policy.alpha, sequentialRings: c.sequentialRings, beta: ring.beta, minEffect: ring.minEffect!, baselineRate: policy.baselineRate }, look).decision
+        ? simRingLook({ install: { observed: nR, failures: kR }, heartbeats: { observed: hbN, failures: hbK }, postCommitFailed: hbK, control: nC > 0 ? { observed: nC, failures: kC } : null, alpha: policy.alpha, sequentialRings: c.sequentialRings, beta: ring.beta, minEffect: ring.minEffect!, baselineRate: policy.baselineRate, postCommitReferenceRate: c.postCommitReferenceRate }, look).decision
         : decide(policy.rule ?? 'sprt', { observed: nR, failures: kR }, ring.controlRatio > 0 ? { observed: nC, failures: kC } : null, { alpha: ring.alpha, beta: ring.beta, minEffect: ring.minEffect!, baselineRate: policy.baselineRate }, c.referenceRate, frozen);
       if (decision === 'halt') return end('halt', 'test');
       if (decision === 'pass') passed = true;

@@ -18,6 +18,8 @@ export interface SimLookInput {
   beta: number;
   minEffect: number;
   baselineRate: number;
+  /** The post-commit reference frozen when the ring opened (verdict.ts frozenReferenceRate); absent as in ringVerdict. */
+  postCommitReferenceRate?: number;
 }
 
 /** What the workflow keeps between looks of one ring (RingStatus.testPassed / testsPassed). */
@@ -45,14 +47,15 @@ export function simRingLook(input: SimLookInput, state: SimLookState): SimLook {
   const rings = Math.max(1, sequentialRings);
   const control = input.control && input.control.observed > 0 ? input.control : null;
   const postRelease = input.heartbeats && input.heartbeats.observed > 0 ? input.heartbeats : null;
-  const run = (release: CohortCounts, against: CohortCounts | null, alpha: number) =>
-    sequentialVerdict({ release, control: against, policy: { alpha, beta, minEffect, baselineRate } }).decision;
+  const run = (release: CohortCounts, against: CohortCounts | null, alpha: number, referenceRate?: number) =>
+    sequentialVerdict({ release, control: against, policy: { alpha, beta, minEffect, baselineRate }, referenceRate }).decision;
 
-  if (control && postRelease) {
-    // Two tests, like with like: install outcomes one-sample, post-commit health vs the control.
+  if (postRelease && (control || input.postCommitReferenceRate !== undefined)) {
+    // Two tests, like with like: install outcomes one-sample, post-commit health vs the control
+    // (or, with no control left, one-sample against the reference frozen from earlier controls).
     const alpha = splitAlpha(totalAlpha, rings, 2);
     const installDecision = run(install, null, alpha);
-    const postDecision = run(postRelease, control, alpha);
+    const postDecision = run(postRelease, control, alpha, control ? undefined : input.postCommitReferenceRate);
     const installPassed = installDecision !== 'halt' && (state.install || installDecision === 'pass');
     const postPassed = postDecision !== 'halt' && (state.postCommit || postDecision === 'pass');
     state.install = installPassed;

@@ -108,11 +108,14 @@ export const REFERENCE_MIN_FAILURES = 20;
 /**
  * The reference a ring freezes when it opens: the pooled post-commit failure rate of the controls
  * of earlier rings once they hold REFERENCE_MIN_FAILURES failures, else the fallback (baselineRate).
- * Kept below 1 − minEffect so the alternative stays a rate.
+ * An estimate that came out low would make the test halt good releases more often than α, so the
+ * rate taken is the upper 95% Wilson bound of the pool, and never below the fallback. Kept below
+ * 1 − minEffect so the alternative stays a rate.
  */
 export function frozenReferenceRate(pool: CohortCounts | undefined, fallback: number, minEffect: number): number {
   if (!pool || pool.failures < REFERENCE_MIN_FAILURES || pool.observed <= 0) return fallback;
-  return Math.min(pool.failures / pool.observed, (1 - minEffect) * 0.999);
+  const upper = wilsonInterval(pool.failures, pool.observed, 0.95).upper;
+  return Math.min(Math.max(fallback, upper), (1 - minEffect) * 0.999);
 }
 
 /** Which rings of a policy run the sequential test (the others are tripwires). */

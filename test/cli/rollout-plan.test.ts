@@ -32,17 +32,17 @@ describe('ota rollout plan / start check', () => {
 
   it('prints per ring size, detectable effect, false halts, time to a decision, and the whole rollout odds', async (ctx) => {
     if (skipReason) return ctx.skip();
-    const { code, stdout, stderr } = await ota('rollout', 'plan', '--policy', EXAMPLE, '--hardware', 'gw-x1', '--fleet', '10000', '--noise', '0.02', '--runs', '300', '--seed', '7');
+    const { code, stdout, stderr } = await ota('rollout', 'plan', '--policy', EXAMPLE, '--hardware', 'gw-x1', '--fleet', '10000', '--noise', '0.02', '--runs', '100', '--seed', '7');
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^plan for .*rollout-policy\.yml: 10000 devices, background noise 2\.0%, 300 seeded runs per scenario \(seed 7\)/);
-    expect(stdout).toMatch(/^sequential: α 1\.0% split over 3 rings and the tests of each, .*with the control cohort \(devices heartbeat\)/m);
+    expect(stdout).toMatch(/^plan for .*rollout-policy\.yml: 10000 devices, background noise 2\.0%, 100 seeded runs per scenario \(seed 7\)/);
+    expect(stdout).toMatch(/^sequential: α 1\.0% split over 4 rings and the tests of each, .*with the control cohort \(devices heartbeat\)/m);
     expect(stdout).toMatch(/^ring\s+devices\s+target\s+tests\s+α\s+β\s+effect\s+detects\s+false halt\s+inconclusive\s+decision/m);
     const twoTests = 'install one-sample \\+ post-commit conditional-binomial';
-    expect(stdout).toMatch(new RegExp(`^canary\\s+100\\s+100\\s+${twoTests}\\s+0\\.17%\\s+1\\.0%\\s+\\+18\\.0 pt\\s+\\+\\d+\\.\\d\\d pt\\s+\\d+\\.\\d%\\s+\\d+\\.\\d%\\s+\\d+\\.\\d polls = [\\d.]+h \\(bake 2h, deadline 1d\\)`, 'm'));
+    expect(stdout).toMatch(new RegExp(`^canary\\s+100\\s+100\\s+${twoTests}\\s+0\\.13%\\s+1\\.0%\\s+\\+18\\.0 pt\\s+\\+\\d+\\.\\d\\d pt\\s+\\d+\\.\\d%\\s+\\d+\\.\\d%\\s+\\d+\\.\\d polls = [\\d.]+h \\(bake 2h, deadline 1d\\)`, 'm'));
     expect(stdout).toMatch(new RegExp(`^early\\s+900\\s+1000\\s+${twoTests}`, 'm'));
     expect(stdout).toMatch(new RegExp(`^wide\\s+1500\\s+2500\\s+${twoTests}`, 'm'));
-    expect(stdout).toMatch(/^fleet\s+7500\s+10000\s+caps only/m);
+    expect(stdout).toMatch(/^fleet\s+7500\s+10000\s+install one-sample \+ post-commit one-sample\s+0\.13%/m);
     expect(stdout).toMatch(/good release \(2\.0%\): completes \d+\.\d%/);
     expect(stdout).toMatch(/bad release \+5 pt \(7\.0%\): halted \d+\.\d%/);
     expect(stdout).toMatch(/bad release \+20 pt \(22\.0%\): halted \d+\.\d% \(in canary \d+\.\d%/);
@@ -54,17 +54,17 @@ describe('ota rollout plan / start check', () => {
 
   it('--json: the same figures for machines, deterministic for a seed, meeting the issue targets for the example', async (ctx) => {
     if (skipReason) return ctx.skip();
-    const args = ['rollout', 'plan', '--policy', EXAMPLE, '--hardware', 'gw-x1', '--runs', '300', '--json'];
+    const args = ['rollout', 'plan', '--policy', EXAMPLE, '--hardware', 'gw-x1', '--runs', '100', '--json'];
     const first = await ota(...args);
     expect(first.code).toBe(0);
     const plan = JSON.parse(first.stdout) as RolloutPlanReport;
     expect(JSON.parse((await ota(...args)).stdout)).toEqual(plan);
-    expect(plan).toMatchObject({ fleetSize: 10000, noise: 0.02, runs: 300, seed: 1, pollIntervalMs: 60_000, problems: [] });
+    expect(plan).toMatchObject({ fleetSize: 10000, noise: 0.02, runs: 100, seed: 1, pollIntervalMs: 60_000, problems: [] });
     expect(plan.rings.map((r) => [r.name, r.devices, r.target, r.mode, r.tests.length])).toEqual([
       ['canary', 100, 100, 'sequential', 2],
       ['early', 900, 1000, 'sequential', 2],
       ['wide', 1500, 2500, 'sequential', 2],
-      ['fleet', 7500, 10000, 'tripwire', 0],
+      ['fleet', 7500, 10000, 'sequential', 2],
     ]);
     expect(plan.control).toBe(true);
     for (const ring of plan.rings) {

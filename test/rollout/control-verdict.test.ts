@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePolicy, silentAfterSeconds } from '../../rollout/policy.js';
 import type { RolloutPlan, RolloutRequest } from '../../rollout/types.js';
 import { frozenReferenceRate, REFERENCE_MIN_FAILURES, ringVerdict, type RingHealth } from '../../rollout/verdict.js';
+import { wilsonInterval } from '../../rollout/wilson.js';
 import { RolloutDrive } from '../support/rollout-drive.js';
 
 const T0 = Date.UTC(2030, 0, 7, 12, 0, 0);
@@ -168,7 +169,11 @@ describe('no control left: post-commit health against the rate earlier controls 
   it('freezes the pooled control rate only once it holds enough failures', () => {
     expect(frozenReferenceRate(undefined, 0.02, 0.03)).toBe(0.02);
     expect(frozenReferenceRate({ observed: 500, failures: REFERENCE_MIN_FAILURES - 1 }, 0.02, 0.03)).toBe(0.02);
-    expect(frozenReferenceRate({ observed: 800, failures: 48 }, 0.02, 0.03)).toBeCloseTo(0.06, 12);
+    // 48 of 800 = 6%: its upper 95% Wilson bound, so a low estimate cannot make the test trigger-happy.
+    expect(frozenReferenceRate({ observed: 800, failures: 48 }, 0.02, 0.03)).toBeCloseTo(wilsonInterval(48, 800, 0.95).upper, 12);
+    expect(wilsonInterval(48, 800, 0.95).upper).toBeGreaterThan(0.06);
+    // Never below the policy's baselineRate.
+    expect(frozenReferenceRate({ observed: 100_000, failures: 500 }, 0.02, 0.03)).toBe(0.02);
     expect(frozenReferenceRate({ observed: 100, failures: 99 }, 0.02, 0.18)).toBeLessThan(0.82);
   });
 
@@ -186,10 +191,10 @@ describe('no control left: post-commit health against the rate earlier controls 
     expect(d.progress.controlPool).toEqual({ observed: 800, failures: 48 });
     expect(d.last.next).toEqual({ kind: 'open-ring', ring: 'fleet' });
     d.see({ kind: 'ring-opened' });
-    expect(d.progress.rings[1]!.postCommitReference).toBeCloseTo(0.06, 12);
+    expect(d.progress.rings[1]!.postCommitReference).toBeCloseTo(wilsonInterval(48, 800, 0.95).upper, 12);
     d.see({ kind: 'woke' }, 60_000);
     d.see({ kind: 'health', health: { ...lastRing, assigned: 800 } }, 600_000);
-    expect(d.progress.rings[1]!.verdict!.figures.sequential).toMatchObject({ referenceRate: 0.06 });
+    expect(d.progress.rings[1]!.verdict!.figures.sequential!.referenceRate).toBeCloseTo(wilsonInterval(48, 800, 0.95).upper, 12);
     expect(d.progress.state).toBe('completed');
   });
 });

@@ -15,7 +15,7 @@ describe('simPolicyFor', () => {
       ['canary', 'sequential', 120, 1440, 60, 50, 'pass'],
       ['early', 'sequential', 1440, 4320, 60, 100, 'pass'],
       ['wide', 'sequential', 1440, 4320, 60, 100, 'pass'],
-      ['fleet', 'tripwire', 2880, 10_080, 60, 1000, 'inconclusive'],
+      ['fleet', 'sequential', 2880, 10_080, 60, 1000, 'inconclusive'],
     ]);
     expect(sim.rings[0]).toMatchObject({ maxFailures: 10, maxFailureRate: 0.25, minEffect: 0.18, beta: 0.01 });
     expect(sim).toMatchObject({ heartbeats: true, maxControlRatio: undefined });

@@ -33,13 +33,15 @@ describe('simRingLook mirrors ringVerdict', () => {
       const control = rand() < 0.9 ? { observed: controlObserved, failures: int(Math.min(controlObserved, 150)) } : null;
       const postCommitFailed = heartbeats ? heartbeats.failures : 0;
       const kept: SimLookState = { testPassed: rand() < 0.2, install: rand() < 0.3, postCommit: rand() < 0.3 };
+      // Half the looks carry a post-commit reference frozen from earlier controls, as next-step.ts gives it.
+      const postCommitReferenceRate = rand() < 0.5 ? 0.01 + rand() * 0.05 : undefined;
       const health: RingHealth = { assigned: reported + 50, reported, committed: reported - failed, failed, failuresByKind: {}, control, heartbeats, postCommitFailed };
       const verdict = ringVerdict({
         ring, health, bakedMs: 0, bakeTimeMs: 0, statistics: policy.statistics, sequentialRings: 3,
-        testPassed: kept.testPassed || undefined, testsPassed: { install: kept.install || undefined, postCommit: kept.postCommit || undefined }, control,
+        testPassed: kept.testPassed || undefined, testsPassed: { install: kept.install || undefined, postCommit: kept.postCommit || undefined }, control, postCommitReferenceRate,
       });
       const state = { ...kept };
-      const look = simRingLook({ install: { observed: reported, failures: failed }, heartbeats, postCommitFailed, control, alpha: stats.alpha, sequentialRings: 3, beta: ring.beta ?? stats.beta, minEffect: ring.minEffect ?? stats.minEffect, baselineRate: stats.baselineRate }, state);
+      const look = simRingLook({ install: { observed: reported, failures: failed }, heartbeats, postCommitFailed, control, alpha: stats.alpha, sequentialRings: 3, beta: ring.beta ?? stats.beta, minEffect: ring.minEffect ?? stats.minEffect, baselineRate: stats.baselineRate, postCommitReferenceRate }, state);
       const expected = { pass: 'pass', wait: 'wait', breach: 'halt' }[verdict.verdict];
       expect({ i, decision: look.decision, alpha: look.alpha }).toEqual({ i, decision: expected, alpha: verdict.figures.sequential!.alpha });
       // next-step.ts: testPassed once figures.sequential.passed; testsPassed from figures.testsPassed.
