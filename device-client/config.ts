@@ -124,6 +124,8 @@ export const deviceConfigSchema = z
       .default({ formats: ['ops', 'bsdiff'], opsCheckpointBytes: 16 * 1024 * 1024, applier: 'auto' }),
     /** The agent's own durable state: installed versions, security version, install journal, scratch files. */
     stateDir: pathSchema,
+    /** The anti-rollback floor's second copy (default stateDir/security-floor.json): put it where a reset of stateDir does not reach. */
+    securityFloorPath: pathSchema.optional(),
     health: healthConfigSchema.default(healthConfigSchema.parse({})),
     intervals: z
       .object({
@@ -212,6 +214,7 @@ function resolveConfigPaths(config: DeviceConfig, baseDir: string): DeviceConfig
     cmdlinePath: at(config.cmdlinePath),
     trust: { ...config.trust, trustedRootPath: at(config.trust.trustedRootPath) },
     stateDir: at(config.stateDir),
+    securityFloorPath: config.securityFloorPath === undefined ? undefined : at(config.securityFloorPath),
     health: { ...config.health, uptimePath: at(config.health.uptimePath) },
   };
 }
