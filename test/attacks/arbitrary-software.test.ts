@@ -1,35 +1,24 @@
 // Attack class: arbitrary software (TUF "arbitrary software installation"). An attacker in the
 // path changes the image, a delta, the manifest or the evidence, or signs with a key the device
 // does not pin. Each is refused with its own code before anything is written.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { manifestKey } from '../../release/layout.js';
 import { bundleToText } from '../../signing/bundle-json.js';
 import { generateSigningKeyPem, signingKeyFromPem } from '../../signing/keys.js';
 import { signBlob } from '../../signing/message-signature.js';
-import { AttackBench, ATTACK_RELEASES, installFromBundle, refusal } from '../support/attack-device.js';
+import { installFromBundle, refusal, useAttackBench } from '../support/attack-device.js';
 import { DEVICE_HARDWARE } from '../support/device-releases.js';
-import { sharedSampleReleases } from '../support/shared-releases.js';
 import { manifestBundleKey } from '../../release/layout.js';
 
-let root: string;
-let bench: AttackBench;
+const bench = useAttackBench('arbitrary');
 
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'ota-attack-arbitrary-'));
-  bench = new AttackBench(root, await sharedSampleReleases(ATTACK_RELEASES));
-}, 300_000);
-afterAll(async () => {
-  if (root) await rm(root, { recursive: true, force: true });
-});
-
-const release = () => bench.fixture.releases['1.0.1']!.manifest;
+const release = () => bench().fixture.releases['1.0.1']!.manifest;
 
 /** A copy of the store with one byte of `location` flipped. */
 async function flipped(location: string): Promise<string> {
-  const bundle = await bench.bundleCopy('tampered');
+  const bundle = await bench().bundleCopy('tampered');
   const path = join(bundle, location);
   const bytes = await readFile(path);
   bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
@@ -42,7 +31,7 @@ describe('attack: arbitrary software', () => {
     ['the delta', () => release().deltas[0]!.location, false],
     ['the compressed full image', () => release().image.location, true],
   ] as const)('tampered %s: ARTIFACT_MISMATCH, nothing changed', async (_what, locate, full) => {
-    const sim = await bench.device();
+    const sim = await bench().device();
     const bundle = await flipped(locate());
     const result = await refusal(sim, () => installFromBundle(sim, bundle, { full }));
     expect(result.code).toBe('ARTIFACT_MISMATCH');
@@ -51,8 +40,8 @@ describe('attack: arbitrary software', () => {
   });
 
   it('a tampered manifest (one byte): TAMPERED_MANIFEST, nothing changed', async () => {
-    const sim = await bench.device();
-    const bundle = await bench.bundleCopy('manifest');
+    const sim = await bench().device();
+    const bundle = await bench().bundleCopy('manifest');
     const path = join(bundle, manifestKey(DEVICE_HARDWARE, '1.0.1'));
     await writeFile(path, (await readFile(path, 'utf8')).replace('"securityVersion":2', '"securityVersion":9'));
     const result = await refusal(sim, () => installFromBundle(sim, bundle));
@@ -61,8 +50,8 @@ describe('attack: arbitrary software', () => {
   });
 
   it('a manifest signed by a key the device does not pin: WRONG_SIGNER, nothing changed', async () => {
-    const sim = await bench.device();
-    const bundle = await bench.bundleCopy('stranger');
+    const sim = await bench().device();
+    const bundle = await bench().bundleCopy('stranger');
     const bytes = await readFile(join(bundle, manifestKey(DEVICE_HARDWARE, '1.0.1')));
     const stranger = signingKeyFromPem(generateSigningKeyPem());
     await writeFile(join(bundle, manifestBundleKey(DEVICE_HARDWARE, '1.0.1')), bundleToText(await signBlob({ bytes }, { mode: 'key', key: stranger })));
@@ -72,16 +61,16 @@ describe('attack: arbitrary software', () => {
   });
 
   it('the same with the pinned key removed from the trust root: WRONG_SIGNER', async () => {
-    const sim = await bench.device();
+    const sim = await bench().device();
     const rootDoc = JSON.parse(await readFile(sim.config.trust.trustedRootPath, 'utf8'));
     await writeFile(sim.config.trust.trustedRootPath, JSON.stringify({ ...rootDoc, pinnedKeys: {} }));
-    const result = await refusal(sim, () => installFromBundle(sim, bench.fixture.storeDir));
+    const result = await refusal(sim, () => installFromBundle(sim, bench().fixture.storeDir));
     expect(result.code).toBe('WRONG_SIGNER');
     expect(result.after).toEqual(result.before);
   });
 
   it.each(['sbom', 'provenance'] as const)('a tampered %s carried in the bundle: ARTIFACT_MISMATCH, nothing changed', async (name) => {
-    const sim = await bench.device();
+    const sim = await bench().device();
     const bundle = await flipped(release()[name].location);
     const result = await refusal(sim, () => installFromBundle(sim, bundle));
     expect(result.code).toBe('ARTIFACT_MISMATCH');
@@ -89,7 +78,7 @@ describe('attack: arbitrary software', () => {
     expect(result.after).toEqual(result.before);
     // The untouched bundle installs, its evidence checked.
     const lines: string[] = [];
-    await expect(installFromBundle(sim, bench.fixture.storeDir, { log: (l) => lines.push(l) })).resolves.toMatchObject({ outcome: 'installed', version: '1.0.1' });
+    await expect(installFromBundle(sim, bench().fixture.storeDir, { log: (l) => lines.push(l) })).resolves.toMatchObject({ outcome: 'installed', version: '1.0.1' });
     expect(lines).toContain("checked the release's sbom, vex, openvex, provenance against the manifest's digests");
   });
 });

@@ -2,30 +2,19 @@
 // pinned key, but from another release: 1.0.1's manifest with 1.0.0's signature, or 1.0.0's image
 // served where 1.0.1's belongs. The signature binds the manifest's bytes and the manifest pins
 // each artifact's digest and length, so both are refused with nothing changed.
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { manifestBundleKey } from '../../release/layout.js';
-import { AttackBench, ATTACK_RELEASES, installFromBundle, refusal } from '../support/attack-device.js';
+import { installFromBundle, refusal, useAttackBench } from '../support/attack-device.js';
 import { DEVICE_HARDWARE } from '../support/device-releases.js';
-import { sharedSampleReleases } from '../support/shared-releases.js';
 
-let root: string;
-let bench: AttackBench;
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'ota-attack-mix-'));
-  bench = new AttackBench(root, await sharedSampleReleases(ATTACK_RELEASES));
-}, 300_000);
-afterAll(async () => {
-  if (root) await rm(root, { recursive: true, force: true });
-});
+const bench = useAttackBench('mix');
 
 describe('attack: mix-and-match', () => {
   it("1.0.1's manifest with 1.0.0's (valid) signature bundle: TAMPERED_MANIFEST", async () => {
-    const sim = await bench.device();
-    const bundle = await bench.bundleCopy('mixed-signature');
+    const sim = await bench().device();
+    const bundle = await bench().bundleCopy('mixed-signature');
     await copyFile(join(bundle, manifestBundleKey(DEVICE_HARDWARE, '1.0.0')), join(bundle, manifestBundleKey(DEVICE_HARDWARE, '1.0.1')));
     const result = await refusal(sim, () => installFromBundle(sim, bundle));
     expect(result.code).toBe('TAMPERED_MANIFEST');
@@ -33,9 +22,9 @@ describe('attack: mix-and-match', () => {
   });
 
   it("1.0.0's genuine image served as 1.0.1's: ARTIFACT_MISMATCH", async () => {
-    const sim = await bench.device();
-    const bundle = await bench.bundleCopy('mixed-image');
-    const { releases } = bench.fixture;
+    const sim = await bench().device();
+    const bundle = await bench().bundleCopy('mixed-image');
+    const { releases } = bench().fixture;
     await copyFile(join(bundle, releases['1.0.0']!.manifest.image.location), join(bundle, releases['1.0.1']!.manifest.image.location));
     const result = await refusal(sim, () => installFromBundle(sim, bundle, { full: true }));
     expect(result.code).toBe('ARTIFACT_MISMATCH');

@@ -3,57 +3,47 @@
 // might try: provision --force with a lower security version, reset statements that are not for
 // this device, used before, expired or not signed by the pinned key. Each is refused with its own
 // code and changes nothing: slots, boot state, agent state, floor record and trust root.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { provisionDevice, type ProvisionOptions } from '../../device-client/agent/provision.js';
 import { generateSigningKeyPem, loadOrCreateSigningKey, signingKeyFromPem, type SigningKey } from '../../signing/keys.js';
-import { AttackBench, ATTACK_RELEASES, installFromBundle, refusal } from '../support/attack-device.js';
+import { installFromBundle, refusal, useAttackBench } from '../support/attack-device.js';
 import type { SimDevice } from '../support/device-sim.js';
 import { signFloorReset } from '../support/device-state-snapshot.js';
-import { sharedSampleReleases } from '../support/shared-releases.js';
 
-let root: string;
-let bench: AttackBench;
+const bench = useAttackBench('rollback');
 let releaseKey: SigningKey;
-
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'ota-attack-rollback-'));
-  bench = new AttackBench(root, await sharedSampleReleases(ATTACK_RELEASES));
-  releaseKey = await loadOrCreateSigningKey(bench.fixture.signingKeyPath);
-}, 300_000);
-afterAll(async () => {
-  if (root) await rm(root, { recursive: true, force: true });
+  releaseKey = await loadOrCreateSigningKey(bench().fixture.signingKeyPath);
 });
 
 const reprovision = async (sim: SimDevice, options: Partial<ProvisionOptions> = {}) =>
-  provisionDevice(await sim.open(), { slot: 'A', version: '1.0.0', length: bench.fixture.releases['1.0.0']!.length, writeBootState: true, force: true, ...options });
+  provisionDevice(await sim.open(), { slot: 'A', version: '1.0.0', length: bench().fixture.releases['1.0.0']!.length, writeBootState: true, force: true, ...options });
 const inAnHour = () => new Date(Date.now() + 3600_000).toISOString();
 
 describe('attack: rollback', () => {
   it('a correctly signed release below the stored security version: SECURITY_VERSION_DOWNGRADE', async () => {
-    const sim = await bench.device({ securityVersion: 5 });
-    const result = await refusal(sim, () => installFromBundle(sim, bench.fixture.storeDir));
+    const sim = await bench().device({ securityVersion: 5 });
+    const result = await refusal(sim, () => installFromBundle(sim, bench().fixture.storeDir));
     expect(result.code).toBe('SECURITY_VERSION_DOWNGRADE');
     expect(result.after).toEqual(result.before);
   });
 
   it('an older version with the same security version, unasked: VERSION_DOWNGRADE', async () => {
-    const sim = await bench.device();
-    await expect(installFromBundle(sim, bench.fixture.storeDir)).resolves.toMatchObject({ outcome: 'installed', version: '1.0.1' });
+    const sim = await bench().device();
+    await expect(installFromBundle(sim, bench().fixture.storeDir)).resolves.toMatchObject({ outcome: 'installed', version: '1.0.1' });
     await sim.reboot();
     const { bootCheck } = await import('../../device-client/agent/boot-check.js');
     await bootCheck(await sim.open());
     // 1.0.0 signed again with security version 2 (a release key holder re-issuing an old image).
-    const bundle = await bench.resigned('old', '1.0.0', (m) => ({ ...m, securityVersion: 2 }));
+    const bundle = await bench().resigned('old', '1.0.0', (m) => ({ ...m, securityVersion: 2 }));
     const result = await refusal(sim, () => installFromBundle(sim, bundle, { version: '1.0.0' }));
     expect(result.code).toBe('VERSION_DOWNGRADE');
     expect(result.after).toEqual(result.before);
   });
 
   it('provision --force with a lower security version: SECURITY_FLOOR_LOWER_REFUSED', async () => {
-    const sim = await bench.device({ securityVersion: 3 });
+    const sim = await bench().device({ securityVersion: 3 });
     const result = await refusal(sim, () => reprovision(sim, { securityVersion: 0 }));
     expect(result.code).toBe('SECURITY_FLOOR_LOWER_REFUSED');
     expect(result.message).toMatch(/below this device's anti-rollback floor 3/);
@@ -62,7 +52,7 @@ describe('attack: rollback', () => {
   });
 
   it('reset statements that are not for this device, not signed by the pinned key, expired, or asking a lower floor: FLOOR_RESET_REJECTED', async () => {
-    const sim = await bench.device({ securityVersion: 3 });
+    const sim = await bench().device({ securityVersion: 3 });
     const deviceId = sim.config.deviceId;
     const stranger = signingKeyFromPem(generateSigningKeyPem());
     const cases: Array<[string, SigningKey, Parameters<typeof signFloorReset>[2], number]> = [
@@ -80,7 +70,7 @@ describe('attack: rollback', () => {
   });
 
   it('a reset statement is used once: replayed after the floor went up again, FLOOR_RESET_REJECTED (replayed)', async () => {
-    const sim = await bench.device({ securityVersion: 3 });
+    const sim = await bench().device({ securityVersion: 3 });
     const path = await signFloorReset(join(sim.dir, 'reset.json'), releaseKey, { deviceId: sim.config.deviceId, floor: 1, sequence: 0, expires: inAnHour() });
     await expect(reprovision(sim, { securityVersion: 1, floorReset: { statementPath: path } })).resolves.toMatchObject({ floorReset: true, state: { securityVersion: 1 } });
     await reprovision(sim, { securityVersion: 3 });

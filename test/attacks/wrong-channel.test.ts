@@ -1,35 +1,24 @@
 // Attack class: wrong channel. A release correctly signed for `beta` is handed (offline bundle,
 // folder or tar) to a device that follows `stable`: WRONG_CHANNEL, nothing changed, nothing kept in scratch.
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttackBench, ATTACK_RELEASES, installFromBundle, refusal } from '../support/attack-device.js';
-import { sharedSampleReleases } from '../support/shared-releases.js';
+import { describe, expect, it } from 'vitest';
+import { installFromBundle, refusal, useAttackBench } from '../support/attack-device.js';
 
-let root: string;
-let bench: AttackBench;
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'ota-attack-channel-'));
-  bench = new AttackBench(root, await sharedSampleReleases(ATTACK_RELEASES));
-}, 300_000);
-afterAll(async () => {
-  if (root) await rm(root, { recursive: true, force: true });
-});
+const bench = useAttackBench('channel');
 
 describe('attack: wrong channel', () => {
   it('a correctly signed beta release is refused by a device on stable, from a folder and from a tar', async () => {
-    const sim = await bench.device();
+    const sim = await bench().device();
     expect(sim.config.channel).toBe('stable');
     // 1.0.1 as the pipeline would have signed it for beta: same artifacts, channel "beta", the pinned key.
-    const bundle = await bench.resigned('beta', '1.0.1', (m) => ({ ...m, channel: 'beta' }));
+    const bundle = await bench().resigned('beta', '1.0.1', (m) => ({ ...m, channel: 'beta' }));
     const folder = await refusal(sim, () => installFromBundle(sim, bundle));
     expect(folder).toMatchObject({ code: 'WRONG_CHANNEL', message: 'release 1.0.1 is on channel beta, this device follows stable' });
     expect(folder.after).toEqual(folder.before);
 
-    const tar = join(root, 'beta.tar');
+    const tar = join(bench().root, 'beta.tar');
     expect(spawnSync('tar', ['-cf', tar, '-C', bundle, '.']).status).toBe(0);
     const fromTar = await refusal(sim, () => installFromBundle(sim, tar));
     expect(fromTar.code).toBe('WRONG_CHANNEL');

@@ -2,8 +2,10 @@
 // fixture, an install from an offline bundle, and bundles an attacker prepared (a copy of the
 // store with one file changed, or a manifest changed and signed again with the pinned key, as a
 // release key holder could).
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { installUpdate, type InstallRequest } from '../../device-client/agent/install.js';
 import { OfflineBundleSource } from '../../device-client/agent/offline-bundle.js';
 import { manifestBundleKey, manifestKey } from '../../release/layout.js';
@@ -13,6 +15,7 @@ import { signBlob } from '../../signing/message-signature.js';
 import { DEVICE_HARDWARE, type PublishedFixture } from './device-releases.js';
 import { createSimDevice, type SimDevice } from './device-sim.js';
 import { deviceSnapshot, type DeviceSnapshot } from './device-state-snapshot.js';
+import { sharedSampleReleases } from './shared-releases.js';
 
 /** The releases every attack file shares (one publish per run, support/shared-releases.ts). */
 export const ATTACK_RELEASES = [
@@ -48,6 +51,18 @@ export class AttackBench {
     await writeFile(join(dir, manifestBundleKey(DEVICE_HARDWARE, version)), bundleToText(await signBlob({ bytes }, { mode: 'key', key })));
     return dir;
   }
+}
+
+/** Registers the file's setup and teardown: a temp folder and the shared releases. Call at the top of a test file. */
+export function useAttackBench(name: string): () => AttackBench {
+  let bench: AttackBench | undefined;
+  beforeAll(async () => {
+    bench = new AttackBench(await mkdtemp(join(tmpdir(), `ota-attack-${name}-`)), await sharedSampleReleases(ATTACK_RELEASES));
+  }, 300_000);
+  afterAll(async () => {
+    if (bench) await rm(bench.root, { recursive: true, force: true });
+  });
+  return () => bench!;
 }
 
 export async function installFromBundle(sim: SimDevice, bundle: string, extra: Partial<InstallRequest> = {}) {

@@ -6,14 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootCheck } from '../../../device-client/agent/boot-check.js';
-import { installUpdate, type InstallRequest } from '../../../device-client/agent/install.js';
 import { markRunningSlotBad, markRunningSlotGood } from '../../../device-client/agent/manual-marks.js';
-import { OfflineBundleSource } from '../../../device-client/agent/offline-bundle.js';
 import { deviceStatus } from '../../../device-client/agent/status.js';
 import { parseDeviceConfig, DeviceConfigError } from '../../../device-client/config.js';
 import { ExpiredManifestError } from '../../../verification/errors.js';
 import { publishSampleReleases, sha256File, type PublishedFixture } from '../../support/device-releases.js';
 import { createSimDevice, type SimDevice } from '../../support/device-sim.js';
+import { installFromBundle } from '../../support/attack-device.js';
 
 let root: string;
 let fixture: PublishedFixture;
@@ -35,15 +34,7 @@ async function newDevice(options: { config?: Record<string, unknown>; securityVe
   return createSimDevice(join(root, `device-${++counter}`), fixture, { factory: fixture.releases['1.0.0']!, ...options });
 }
 
-async function install(sim: SimDevice, bundle: string, extra: Partial<InstallRequest> = {}) {
-  const device = await sim.open();
-  const source = await OfflineBundleSource.open(bundle, device.scratchDir);
-  try {
-    return await installUpdate(device, { source, sourceRef: bundle, ...extra });
-  } finally {
-    await source.close();
-  }
-}
+const install = installFromBundle;
 
 /** Everything an install must not change when it refuses: slots, boot state, agent state. */
 async function snapshot(sim: SimDevice) {
