@@ -83,9 +83,11 @@ export const deviceConfigSchema = z
         maxDelayMs: z.int().min(0).max(3_600_000).default(60_000),
         /** No byte for this long: the attempt is abandoned (slow-retrieval attack) and resumed later. */
         stallTimeoutMs: z.int().min(1).max(3_600_000).default(30_000),
+        /** Fewer bytes per second than this over a stall window also abandons the attempt (a gateway that trickles). */
+        minBytesPerSecond: z.int().min(0).max(1_000_000_000).default(256),
       })
       .strict()
-      .default({ maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 60_000, stallTimeoutMs: 30_000 }),
+      .default({ maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 60_000, stallTimeoutMs: 30_000, minBytesPerSecond: 256 }),
     slots: z
       .object({
         A: pathSchema,

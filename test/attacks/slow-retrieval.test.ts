@@ -1,13 +1,15 @@
 // Attack class: slow retrieval. A gateway (a real local HTTP server) that sends its headers and then
 // trickles one byte every 50 ms, forever: the device's one deadline for an answer (headers and body)
 // ends it with GATEWAY_TIMEOUT, the round counts as offline (try later), nothing on the device
-// changes. (A download that stalls is abandoned after download.stallTimeoutMs and resumed:
-// test/device-client/agent/against-gateway.test.ts.)
-import { mkdtemp, rm } from 'node:fs/promises';
+// changes. An artifact download that trickles below download.minBytesPerSecond is abandoned
+// (DOWNLOAD_TOO_SLOW once its attempts run out), what arrived kept for a resume. (A download cut
+// midway and resumed: test/device-client/agent/against-gateway.test.ts.)
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkInOnce } from '../../device-client/agent/checkin.js';
+import { downloadResumable } from '../../device-client/agent/download.js';
 import { GatewayClient } from '../../device-client/gateway/gateway-client.js';
 import { generateDeviceKey } from '../../schemas/device-envelope.js';
 import type { PublishedFixture, SampleRelease } from '../support/device-releases.js';
@@ -58,5 +60,26 @@ describe('attack: slow retrieval', () => {
     expect(round).toMatchObject({ outcome: 'offline', reports: { skipped: 'gateway unreachable; reports stay queued' } });
     expect(round.error).toMatch(/did not arrive in time|timed out/);
     expect(await deviceSnapshot(sim)).toEqual(before);
+  });
+
+  it('an artifact trickled below download.minBytesPerSecond: each attempt cut at its window, then DOWNLOAD_TOO_SLOW; the partial file kept', async () => {
+    gateway = await startHostileGateway(() => 'trickle');
+    const path = join(root, 'artifact.bin');
+    const started = Date.now();
+    const error = await downloadResumable({
+      url: `${gateway.url}/v1/artifacts/blobs/sha256/${'0'.repeat(64)}`,
+      path,
+      length: 1 << 20,
+      sha256: '0'.repeat(64),
+      maxAttempts: 2,
+      baseDelayMs: 10,
+      maxDelayMs: 10,
+      stallTimeoutMs: 500,
+      minBytesPerSecond: 1_000,
+    }).catch((e: unknown) => e as Error & { code?: string });
+    expect(error).toMatchObject({ name: 'DownloadError', code: 'DOWNLOAD_TOO_SLOW' });
+    expect((error as Error).message).toMatch(/slow retrieval: \d+ bytes in 500 ms, below the minimum of 1000 bytes\/s/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await stat(`${path}.part`)).size).toBeGreaterThan(0);
   });
 });
