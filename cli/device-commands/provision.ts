@@ -4,7 +4,7 @@ import { isSlotName } from '../../device-client/boot/boot-state.js';
 import { provisionDevice } from '../../device-client/agent/provision.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printResult } from '../output.js';
-import { deviceFrom } from './context.js';
+import { deviceFrom, explain } from './context.js';
 
 interface ProvisionFlags {
   slot: string;
@@ -42,6 +42,8 @@ export function registerProvisionCommand(program: Command): void {
         writeBootState: opts.bootState,
         force: opts.force,
         floorReset: opts.floorReset === undefined ? undefined : { statementPath: opts.floorReset, bundlePath: opts.floorResetBundle },
+      }).catch((error: unknown) => {
+        throw explain(error);
       });
       const floor = result.state.securityVersion;
       const note = result.floorReset ? ` (lowered from ${result.previousFloor} by the signed reset statement)` : '';
