@@ -83,9 +83,11 @@ export const deviceConfigSchema = z
         maxDelayMs: z.int().min(0).max(3_600_000).default(60_000),
         /** No byte for this long: the attempt is abandoned (slow-retrieval attack) and resumed later. */
         stallTimeoutMs: z.int().min(1).max(3_600_000).default(30_000),
+        /** Fewer bytes per second than this over a stall window also abandons the attempt (a gateway that trickles). */
+        minBytesPerSecond: z.int().min(0).max(1_000_000_000).default(256),
       })
       .strict()
-      .default({ maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 60_000, stallTimeoutMs: 30_000 }),
+      .default({ maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 60_000, stallTimeoutMs: 30_000, minBytesPerSecond: 256 }),
     slots: z
       .object({
         A: pathSchema,
@@ -124,6 +126,8 @@ export const deviceConfigSchema = z
       .default({ formats: ['ops', 'bsdiff'], opsCheckpointBytes: 16 * 1024 * 1024, applier: 'auto' }),
     /** The agent's own durable state: installed versions, security version, install journal, scratch files. */
     stateDir: pathSchema,
+    /** The anti-rollback floor's second copy (default stateDir/security-floor.json): put it where a reset of stateDir does not reach. */
+    securityFloorPath: pathSchema.optional(),
     health: healthConfigSchema.default(healthConfigSchema.parse({})),
     intervals: z
       .object({
@@ -212,6 +216,7 @@ function resolveConfigPaths(config: DeviceConfig, baseDir: string): DeviceConfig
     cmdlinePath: at(config.cmdlinePath),
     trust: { ...config.trust, trustedRootPath: at(config.trust.trustedRootPath) },
     stateDir: at(config.stateDir),
+    securityFloorPath: config.securityFloorPath === undefined ? undefined : at(config.securityFloorPath),
     health: { ...config.health, uptimePath: at(config.health.uptimePath) },
   };
 }

@@ -5,6 +5,7 @@ import { isSlotName, type SlotName } from '../../device-client/boot/boot-state.j
 import { loadDeviceConfig } from '../../device-client/config.js';
 import { openDevice, type Device } from '../../device-client/agent/device.js';
 import { sourceOpener, type GatewaySourceSettings } from '../../device-client/agent/sources.js';
+import { CodedError } from '../../platform/coded-error.js';
 import { ReleaseRejectedError } from '../../verification/errors.js';
 import { printResult, type OutputOptions } from '../output.js';
 
@@ -41,9 +42,10 @@ export function openerFor(device: Device, log?: (line: string) => void) {
   return sourceOpener(device.scratchDir, gateway);
 }
 
-/** Release rejections carry a code (WRONG_SIGNER, SECURITY_VERSION_DOWNGRADE, ...) worth showing. */
+/** Release rejections and other coded refusals (SECURITY_FLOOR_LOWER_REFUSED, ...) carry a code worth showing. */
 export function explain(error: unknown): Error {
   if (error instanceof ReleaseRejectedError) return new Error(`release refused (${error.code}): ${error.message}`);
+  if (error instanceof CodedError) return new Error(`refused (${error.code}): ${error.message}`);
   return error as Error;
 }
 

@@ -4,7 +4,19 @@ import { isSlotName } from '../../device-client/boot/boot-state.js';
 import { provisionDevice } from '../../device-client/agent/provision.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printResult } from '../output.js';
-import { deviceFrom } from './context.js';
+import { deviceFrom, explain } from './context.js';
+
+interface ProvisionFlags {
+  slot: string;
+  version: string;
+  securityVersion?: string;
+  length?: string;
+  bootState?: boolean;
+  force?: boolean;
+  floorReset?: string;
+  floorResetBundle?: string;
+  json?: boolean;
+}
 
 export function registerProvisionCommand(program: Command): void {
   program
@@ -12,22 +24,29 @@ export function registerProvisionCommand(program: Command): void {
     .description('record the factory image of a slot and create the agent state (and, with --boot-state, the boot state)')
     .requiredOption('--slot <slot>', 'slot holding the factory image (A or B)')
     .requiredOption('--version <semver>', 'version of the factory image')
-    .option('--security-version <n>', 'initial stored security version', '0')
+    .option('--security-version <n>', "the factory image's security version (default: the device's anti-rollback floor, 0 on a new device); never below the floor")
     .option('--length <bytes>', 'image length (default: the whole slot file)')
     .option('--boot-state', 'also write the initial boot state (factory slot committed)')
-    .option('--force', 'start over on a provisioned device')
+    .option('--force', 'start over on a provisioned device (the anti-rollback floor stays)')
+    .option('--floor-reset <file>', 'operator-signed reset statement for this device that allows a lower floor')
+    .option('--floor-reset-bundle <file>', "the statement's Sigstore bundle (default: <file>.sigstore.json)")
     .option('--json', 'print as JSON')
-    .action(async (opts: { slot: string; version: string; securityVersion: string; length?: string; bootState?: boolean; force?: boolean; json?: boolean }, command: Command) => {
+    .action(async (opts: ProvisionFlags, command: Command) => {
       if (!isSlotName(opts.slot)) throw new Error(`--slot: expected A or B, got "${opts.slot}"`);
       const device = await deviceFrom(command);
-      const state = await provisionDevice(device, {
+      const result = await provisionDevice(device, {
         slot: opts.slot,
         version: opts.version,
-        securityVersion: parseNonNegativeInt('--security-version', opts.securityVersion),
+        securityVersion: opts.securityVersion === undefined ? undefined : parseNonNegativeInt('--security-version', opts.securityVersion),
         length: opts.length === undefined ? undefined : parseNonNegativeInt('--length', opts.length),
         writeBootState: opts.bootState,
         force: opts.force,
+        floorReset: opts.floorReset === undefined ? undefined : { statementPath: opts.floorReset, bundlePath: opts.floorResetBundle },
+      }).catch((error: unknown) => {
+        throw explain(error);
       });
-      printResult(opts, state, () => `provisioned ${device.config.deviceId}: slot ${opts.slot} holds ${opts.version}, stored security version ${state.securityVersion}`);
+      const floor = result.state.securityVersion;
+      const note = result.floorReset ? ` (lowered from ${result.previousFloor} by the signed reset statement)` : '';
+      printResult(opts, result.state, () => `provisioned ${device.config.deviceId}: slot ${opts.slot} holds ${opts.version}, stored security version ${floor}${note}`);
     });
 }

@@ -1,6 +1,7 @@
 // The agent's own durable record, next to (not inside) the bootloader state: which image each
-// slot holds, the stored security version (anti-rollback: it never goes down), the slot that was
-// activated and awaits its boot check, and the outcome of the last update.
+// slot holds, the stored security version (anti-rollback: it never goes down; written in the same
+// atomic document as the slots, and held again by the floor record, state/security-floor.ts),
+// the slot that was activated and awaits its boot check, and the outcome of the last update.
 import { join } from 'node:path';
 import { z } from 'zod';
 import { slotNameSchema } from '../../schemas/device-api.js';
@@ -8,6 +9,7 @@ import { failureKindSchema } from '../../schemas/failure-kinds.js';
 import { hardwareIdSchema, semverSchema, sha256HexSchema } from '../../schemas/manifest.js';
 import type { SlotName } from '../boot/boot-state.js';
 import { AgentStateError, readJsonFile, writeJsonFile } from '../state/json-file.js';
+import { SecurityFloorStore } from '../state/security-floor.js';
 
 const FORMAT = 'edge-ota.agent-state.v1';
 
@@ -63,25 +65,63 @@ export function agentStatePath(stateDir: string): string {
   return join(stateDir, 'agent-state.json');
 }
 
+/** Where the floor record goes unless the config names another place (another partition, TPM NV later). */
+export function securityFloorPath(stateDir: string): string {
+  return join(stateDir, 'security-floor.json');
+}
+
 export class AgentStateStore {
   readonly path: string;
+  readonly floor: SecurityFloorStore;
 
-  constructor(stateDir: string) {
+  constructor(
+    stateDir: string,
+    private readonly deviceId: string,
+    floorPath = securityFloorPath(stateDir),
+  ) {
     this.path = agentStatePath(stateDir);
+    this.floor = new SecurityFloorStore(floorPath);
   }
 
+  /**
+   * The state, with the higher of its own floor and the floor record's. A missing state is never
+   * read as a fresh device once the floor record exists (AGENT_STATE_MISSING); a corrupt one is
+   * refused (AGENT_STATE_CORRUPT), never replaced by defaults.
+   */
   async read(): Promise<AgentState> {
     const state = await readJsonFile(this.path, agentStateSchema);
-    if (!state) throw new AgentStateError(`agent state ${this.path} does not exist: provision the device first (ota-device provision)`);
-    return state;
+    const record = await this.floor.read();
+    if (!state) {
+      if (record) {
+        throw new AgentStateError(
+          'AGENT_STATE_MISSING',
+          `agent state ${this.path} is missing, but ${this.floor.path} says this device was provisioned (security floor ${record.floor}): restore the state or provision again (the floor stays ${record.floor})`,
+        );
+      }
+      throw new AgentStateError('NOT_PROVISIONED', `agent state ${this.path} does not exist: provision the device first (ota-device provision)`);
+    }
+    return { ...state, securityVersion: Math.max(state.securityVersion, record?.floor ?? 0) };
   }
 
   async exists(): Promise<boolean> {
     return (await readJsonFile(this.path, agentStateSchema)) !== undefined;
   }
 
+  /** Never lowers the floor: the record is raised first, so a cut before the state write keeps the higher floor. */
   async write(state: AgentState): Promise<void> {
-    await writeJsonFile(this.path, agentStateSchema.parse(state));
+    const parsed = agentStateSchema.parse(state);
+    await this.floor.raise(this.deviceId, parsed.securityVersion);
+    await writeJsonFile(this.path, parsed);
+  }
+
+  /**
+   * Provisioning below the current floor, after verifyFloorReset accepted a statement: the state
+   * first, the record last (a cut between them keeps the higher floor, and the unused statement still applies).
+   */
+  async writeLoweredFloor(state: AgentState, resetsBefore: number): Promise<void> {
+    const parsed = agentStateSchema.parse(state);
+    await writeJsonFile(this.path, parsed);
+    await this.floor.lowerAfterReset(this.deviceId, parsed.securityVersion, resetsBefore);
   }
 
   async update(change: (state: AgentState) => AgentState): Promise<AgentState> {

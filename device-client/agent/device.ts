@@ -44,7 +44,7 @@ export async function openDevice(config: DeviceConfig, options: { bootedSlot?: S
     config,
     boot: bootloaderFor(config.bootloader),
     slots: { A: new SlotDevice('A', config.slots.A, capacity), B: new SlotDevice('B', config.slots.B, capacity) },
-    agentState: new AgentStateStore(config.stateDir),
+    agentState: new AgentStateStore(config.stateDir, config.deviceId, config.securityFloorPath),
     journal: new InstallJournalStore(config.stateDir),
     scratchDir,
     bootedSlot: async () => options.bootedSlot ?? readBootedSlot(config.cmdlinePath),

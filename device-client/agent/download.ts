@@ -2,7 +2,8 @@
 // as they arrive (fsynced after every attempt), a later attempt — in this run or after a restart —
 // asks for the rest with `Range: bytes=N-`, and attempts back off exponentially with full jitter.
 // The length and sha256 come from the signed manifest: more bytes than pinned are refused at once
-// (endless data), a stall aborts the attempt (slow retrieval), and a complete file whose digest is
+// (endless data), a stall or a trickle below download.minBytesPerSecond aborts the attempt (slow
+// retrieval, DOWNLOAD_TOO_SLOW when the attempts run out), and a complete file whose digest is
 // wrong is deleted so the next try starts clean instead of failing forever on the same bytes.
 // Streams chunk by chunk: the artifact is never held in memory.
 import { createHash } from 'node:crypto';
@@ -15,6 +16,8 @@ export interface RetryPolicy {
   baseDelayMs: number;
   maxDelayMs: number;
   stallTimeoutMs: number;
+  /** Fewer bytes than this per second over a stallTimeoutMs window aborts the attempt (a trickle); default 0: only a window without any byte does. */
+  minBytesPerSecond?: number;
 }
 
 export interface DownloadRequest extends RetryPolicy {
@@ -44,9 +47,16 @@ export class DownloadError extends Error {
     message: string,
     /** false: retrying cannot help (404, wrong digest, too many bytes). */
     readonly retriable: boolean,
+    /** DOWNLOAD_TOO_SLOW: the last attempt was cut for slow retrieval (stall or trickle). */
+    readonly code: 'DOWNLOAD_FAILED' | 'DOWNLOAD_TOO_SLOW' = 'DOWNLOAD_FAILED',
   ) {
     super(message);
   }
+}
+
+/** An attempt cut because the bytes stopped or trickled (retried like a dropped link). */
+class SlowRetrievalError extends Error {
+  override name = 'SlowRetrievalError';
 }
 
 /** Delay before attempt n+1 (n >= 1): full jitter over min(max, base * 2^(n-1)). */
@@ -105,7 +115,8 @@ export async function downloadResumable(request: DownloadRequest): Promise<Downl
       const retriable = !(error instanceof DownloadError) || error.retriable;
       if (!retriable || attempts >= request.maxAttempts) {
         if (error instanceof DownloadError && !error.retriable) throw error;
-        throw new DownloadError(`${request.url}: gave up after ${attempts} attempt(s): ${(error as Error).message}`, true);
+        const code = error instanceof SlowRetrievalError ? 'DOWNLOAD_TOO_SLOW' : 'DOWNLOAD_FAILED';
+        throw new DownloadError(`${request.url}: gave up after ${attempts} attempt(s): ${(error as Error).message}`, true, code);
       }
       const delay = backoffDelay(attempts, request, request.random);
       log(`download ${request.url}: attempt ${attempts} failed (${(error as Error).message}); retrying in ${delay} ms`);
@@ -136,20 +147,24 @@ async function fetchRemainder(request: DownloadRequest, partPath: string, resume
   if (offset === length) return offset;
   if (offset > 0) resumedFrom.push(offset);
 
+  // Each window of stallTimeoutMs must bring at least one byte, and minBytesPerSecond's worth.
   const stall = new AbortController();
-  let stallTimer: NodeJS.Timeout | undefined;
-  const armStall = () => {
-    clearTimeout(stallTimer);
-    stallTimer = setTimeout(() => stall.abort(new Error(`no data for ${request.stallTimeoutMs} ms`)), request.stallTimeoutMs);
-  };
+  const window = request.stallTimeoutMs;
+  const minPerWindow = Math.max(1, Math.ceil(((request.minBytesPerSecond ?? 0) * window) / 1000));
+  let windowBytes = 0;
+  const stallTimer = setInterval(() => {
+    if (windowBytes === 0) stall.abort(new SlowRetrievalError(`no data for ${window} ms`));
+    else if (windowBytes < minPerWindow) stall.abort(new SlowRetrievalError(`slow retrieval: ${windowBytes} bytes in ${window} ms, below the minimum of ${request.minBytesPerSecond} bytes/s`));
+    windowBytes = 0;
+  }, window);
   const signal = request.signal ? AbortSignal.any([stall.signal, request.signal]) : stall.signal;
-  armStall();
+  const cutBy = () => (stall.signal.aborted ? (stall.signal.reason as SlowRetrievalError) : undefined);
   try {
     let res: Response;
     try {
       res = await fetch(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal });
     } catch (error) {
-      throw new Error(stall.signal.aborted ? String((stall.signal.reason as Error).message) : describeFetchError(error));
+      throw cutBy() ?? new Error(describeFetchError(error));
     }
     if (res.status === 416) {
       // The server's object is shorter than our partial file: it is not what we started on.
@@ -186,7 +201,7 @@ async function fetchRemainder(request: DownloadRequest, partPath: string, resume
         }
         await handle.write(bytes);
         written += bytes.length;
-        armStall();
+        windowBytes += bytes.length;
       }
     } catch (error) {
       if (error instanceof DownloadError) {
@@ -194,7 +209,9 @@ async function fetchRemainder(request: DownloadRequest, partPath: string, resume
         await rm(partPath, { force: true });
         throw error;
       }
-      throw new Error(`cut at byte ${written}: ${stall.signal.aborted ? (stall.signal.reason as Error).message : describeFetchError(error)}`);
+      const slow = cutBy();
+      if (slow) throw new SlowRetrievalError(`cut at byte ${written}: ${slow.message}`);
+      throw new Error(`cut at byte ${written}: ${describeFetchError(error)}`);
     } finally {
       // What arrived stays on disk for the next attempt, even if this process dies right after.
       await handle.sync().catch(() => undefined);
@@ -203,6 +220,6 @@ async function fetchRemainder(request: DownloadRequest, partPath: string, resume
     if (written < length) throw new Error(`short body: ${written} of ${length} bytes`);
     return start;
   } finally {
-    clearTimeout(stallTimer);
+    clearInterval(stallTimer);
   }
 }

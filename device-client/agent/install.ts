@@ -1,5 +1,6 @@
 // The install flow, offline first:
 //   verify the manifest (signature, expiry, hardware, security version, version)   no writes
+//   check the SBOM/VEX/provenance the source carries against the manifest's digests no writes
 //   stage the artifact into scratch and verify it; apply a bsdiff delta there      no writes
 //   (an ops delta is applied into scratch after the journal began: it resumes from its checkpoints)
 //   journal: started -> target forgotten, out of the boot rotation (markBad) -> invalidated
@@ -17,6 +18,7 @@ import { event, type SlotImage } from './agent-state.js';
 import { outOfRotation } from './boot-writes.js';
 import { commitPhase } from './commit-phase.js';
 import { crashPoint } from './crash-points.js';
+import { checkCarriedEvidence } from './evidence-check.js';
 import type { Device } from './device.js';
 import { InstallRefusedError } from './errors.js';
 import { stepReached, type InstallJournal } from './install-journal.js';
@@ -76,6 +78,8 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
   log(`verified ${manifest.hardwareId} ${manifest.version} (security version ${manifest.securityVersion}) from ${candidate.origin}`);
   const choice = chooseUpdateArtifact(manifest, installed?.sha256, request.full ? [] : config.deltas.formats);
   if (choice.kind === 'up-to-date') return { outcome: 'up-to-date', version: manifest.version, slot: booted };
+  const evidence = await checkCarriedEvidence(request.source, manifest);
+  if (evidence.length > 0) log(`checked the release's ${evidence.join(', ')} against the manifest's digests`);
 
   const target = chooseInstallTarget(bootState, booted);
   const image: SlotImage = { version: manifest.version, sha256: manifest.image.sha256, length: manifest.image.length, securityVersion: manifest.securityVersion };

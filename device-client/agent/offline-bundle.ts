@@ -92,6 +92,14 @@ export class OfflineBundleSource implements UpdateSource {
     return createReadStream(path, { highWaterMark: 1 << 20 });
   }
 
+  async has(location: string): Promise<boolean> {
+    if (/^https?:\/\//.test(location)) return false;
+    return stat(this.pathOf(location)).then(
+      (info) => info.isFile(),
+      () => false,
+    );
+  }
+
   async close(): Promise<void> {
     if (this.unpackedDir) await rm(this.unpackedDir, { recursive: true, force: true });
   }

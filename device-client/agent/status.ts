@@ -17,6 +17,8 @@ export interface DeviceStatus {
   boot: BootState;
   slots: Record<SlotName, { path: string; image: AgentState['slots']['A']; committed: boolean; triesLeft: number }>;
   securityVersion: number;
+  /** Reset statements applied so far: the sequence the next one must name (ota-device provision --floor-reset). */
+  floorResets: number;
   pendingBoot: AgentState['pendingBoot'];
   installInProgress: Pick<InstallJournal, 'version' | 'target' | 'step' | 'artifact' | 'source' | 'startedAt'> | null;
   lastEvent: AgentState['lastEvent'];
@@ -48,6 +50,7 @@ export async function deviceStatus(device: Device): Promise<DeviceStatus> {
     boot,
     slots: { A: slot('A'), B: slot('B') },
     securityVersion: agent.securityVersion,
+    floorResets: (await device.agentState.floor.read())?.resets ?? 0,
     pendingBoot: agent.pendingBoot,
     installInProgress: journal
       ? { version: journal.version, target: journal.target, step: journal.step, artifact: journal.artifact, source: journal.source, startedAt: journal.startedAt }
@@ -66,7 +69,7 @@ export function formatStatus(s: DeviceStatus): string {
     const image = slot.image ? `${slot.image.version} sha256:${slot.image.sha256.slice(0, 16)}… ${slot.image.length} bytes, security ${slot.image.securityVersion}` : 'no verified image';
     lines.push(`slot ${name}: ${image}; ${slot.committed ? 'committed' : `not committed, ${slot.triesLeft} tries left`} (${slot.path})`);
   }
-  lines.push(`stored security version: ${s.securityVersion}`);
+  lines.push(`stored security version: ${s.securityVersion} (floor resets applied: ${s.floorResets})`);
   if (s.pendingBoot) lines.push(`pending boot check: slot ${s.pendingBoot.slot} (activated ${s.pendingBoot.activatedAt})`);
   if (s.installInProgress) lines.push(`install in progress: ${s.installInProgress.version} -> slot ${s.installInProgress.target}, step ${s.installInProgress.step} (from ${s.installInProgress.source})`);
   if (s.lastEvent) lines.push(`last event: ${s.lastEvent.kind}${s.lastEvent.failure ? ` (${s.lastEvent.failure})` : ''}${s.lastEvent.version ? ` ${s.lastEvent.version}` : ''}${s.lastEvent.slot ? ` slot ${s.lastEvent.slot}` : ''}${s.lastEvent.reason ? `: ${s.lastEvent.reason}` : ''} at ${s.lastEvent.at}`);

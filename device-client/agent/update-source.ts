@@ -20,6 +20,8 @@ export interface UpdateSource {
   release(hardwareId: string, version?: string): Promise<CandidateRelease | null>;
   /** A manifest location (store key or URL) as a stream of the stored bytes. */
   open(location: string): Promise<Readable>;
+  /** Whether the source carries this location (evidence files an offline bundle may have); absent: it never does. */
+  has?(location: string): Promise<boolean>;
   /** Temporary files (an unpacked tar, downloads) go away. */
   close(): Promise<void>;
 }

@@ -1,8 +1,12 @@
 // The device's HTTP client for the gateway's device API (schemas/device-api.ts): enrollment,
-// nonces, signed check-ins, reports and heartbeats. Every answer is parsed with the contract's schemas; a
-// network failure and an HTTP refusal are different errors, because the agent treats them
-// differently (offline: try later; refused: the request itself is wrong).
+// nonces, signed check-ins, reports and heartbeats. Every answer is read with a byte limit enforced
+// while it arrives and within one deadline for headers and body (a gateway that trickles bytes is a
+// timeout, not a hang), then parsed with the contract's schemas. A network failure and an HTTP
+// refusal are different errors, because the agent treats them differently (offline: try later;
+// refused: the request itself is wrong).
 import type { z } from 'zod';
+import { CodedError } from '../../platform/coded-error.js';
+import { InputTooLargeError, readAtMost } from '../../platform/bounded-read.js';
 import { describeZodIssues } from '../../platform/zod-issues.js';
 import {
   apiErrorSchema,
@@ -22,9 +26,46 @@ import {
 } from '../../schemas/device-api.js';
 import { signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
 
-/** The gateway could not be reached (connection refused, reset, timeout). */
-export class GatewayUnreachableError extends Error {
-  override name = 'GatewayUnreachableError';
+/** Largest answer the device reads for each call (docs/device-agent.md, "Limits"); one byte more is GATEWAY_ANSWER_TOO_LARGE. */
+export const GATEWAY_ANSWER_LIMITS = {
+  enrollBytes: 64 * 1024,
+  nonceBytes: 4 * 1024,
+  /** A check-in answer: an offer, hold or rollback order with its release reference. */
+  checkinBytes: 256 * 1024,
+  /** Report and heartbeat acknowledgements, and error bodies. */
+  ackBytes: 16 * 1024,
+  /** getBytes (a manifest, a signature bundle) unless the caller says otherwise. */
+  documentBytes: 4 * 1024 * 1024,
+} as const;
+
+/** The range a gateway's pollAfterSeconds is held to: above a week would overflow a timer (2^31 ms is 24.8 days) into a tight loop. */
+export const POLL_AFTER_LIMITS = { minSeconds: 1, maxSeconds: 7 * 86_400 } as const;
+
+/** A gateway's pollAfterSeconds held to POLL_AFTER_LIMITS (non-finite: the maximum). Pure. */
+export function clampPollAfterSeconds(seconds: number): number {
+  if (!Number.isFinite(seconds)) return POLL_AFTER_LIMITS.maxSeconds;
+  return Math.min(POLL_AFTER_LIMITS.maxSeconds, Math.max(POLL_AFTER_LIMITS.minSeconds, Math.round(seconds)));
+}
+
+/** The gateway could not be reached (connection refused, reset) or did not answer in time (GATEWAY_TIMEOUT). */
+export class GatewayUnreachableError extends CodedError<'GATEWAY_UNREACHABLE' | 'GATEWAY_TIMEOUT'> {
+  constructor(message: string, code: 'GATEWAY_UNREACHABLE' | 'GATEWAY_TIMEOUT' = 'GATEWAY_UNREACHABLE') {
+    super(code, message);
+  }
+}
+
+/** An answer longer than its limit (declared or while streaming): refused before it is parsed. */
+export class GatewayAnswerTooLargeError extends CodedError<'GATEWAY_ANSWER_TOO_LARGE'> {
+  constructor(message: string) {
+    super('GATEWAY_ANSWER_TOO_LARGE', message);
+  }
+}
+
+/** An answer that is not JSON, or not of the device API's schema. */
+export class GatewayAnswerMalformedError extends CodedError<'GATEWAY_ANSWER_MALFORMED'> {
+  constructor(message: string) {
+    super('GATEWAY_ANSWER_MALFORMED', message);
+  }
 }
 
 /** The gateway answered with an error status ({error, detail}). */
@@ -60,64 +101,53 @@ export class GatewayClient {
   }
 
   async enroll(token: string, request: EnrollRequest): Promise<EnrollResponse> {
-    return this.json('enroll', 'POST', '/v1/enroll', enrollResponseSchema, request, { authorization: `Bearer ${token}` });
+    return this.json('enroll', 'POST', '/v1/enroll', enrollResponseSchema, GATEWAY_ANSWER_LIMITS.enrollBytes, request, { authorization: `Bearer ${token}` });
   }
 
   async nonce(deviceId: string): Promise<string> {
-    const res = await this.json('nonce', 'GET', `/v1/nonce?device=${encodeURIComponent(deviceId)}`, nonceResponseSchema);
+    const res = await this.json('nonce', 'GET', `/v1/nonce?device=${encodeURIComponent(deviceId)}`, nonceResponseSchema, GATEWAY_ANSWER_LIMITS.nonceBytes);
     return res.nonce;
   }
 
   /** Fetches a fresh nonce, signs the check-in over it and posts it. */
   async checkin(key: DeviceKey, body: Omit<CheckinRequest, 'nonce' | 'sentAt'>): Promise<CheckinResponse> {
     const payload: CheckinRequest = { ...body, nonce: await this.nonce(body.deviceId), sentAt: new Date().toISOString() };
-    return this.json('check-in', 'POST', '/v1/checkin', checkinResponseSchema, signPayload(payload, key));
+    const answer = await this.json('check-in', 'POST', '/v1/checkin', checkinResponseSchema, GATEWAY_ANSWER_LIMITS.checkinBytes, signPayload(payload, key));
+    return { ...answer, pollAfterSeconds: clampPollAfterSeconds(answer.pollAfterSeconds) };
   }
 
   async postReport(envelope: SignedEnvelope, counter: HealthReport['counter']): Promise<ReportResponse> {
-    return this.json(`report ${counter}`, 'POST', '/v1/reports', reportResponseSchema, envelope);
+    return this.json(`report ${counter}`, 'POST', '/v1/reports', reportResponseSchema, GATEWAY_ANSWER_LIMITS.ackBytes, envelope);
   }
 
   async postHeartbeat(envelope: SignedEnvelope, counter: number): Promise<HeartbeatResponse> {
-    return this.json(`heartbeat ${counter}`, 'POST', '/v1/heartbeats', heartbeatResponseSchema, envelope);
+    return this.json(`heartbeat ${counter}`, 'POST', '/v1/heartbeats', heartbeatResponseSchema, GATEWAY_ANSWER_LIMITS.ackBytes, envelope);
   }
 
   /** GET of a small document (manifest, bundle) as bytes, bounded so a gateway cannot flood memory. */
-  async getBytes(pathOrUrl: string, maxBytes = 4 * 1024 * 1024): Promise<Buffer> {
+  async getBytes(pathOrUrl: string, maxBytes: number = GATEWAY_ANSWER_LIMITS.documentBytes): Promise<Buffer> {
     const url = this.resolve(pathOrUrl);
     const res = await this.request(url, { method: 'GET' });
     if (!res.ok) throw await refusal(res, `GET ${url}`);
-    const declared = Number(res.headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > maxBytes) {
-      await res.body?.cancel();
-      throw new Error(`GET ${url}: ${declared} bytes is more than the ${maxBytes} a document may have`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body ?? []) {
-      size += (chunk as Uint8Array).length;
-      if (size > maxBytes) throw new Error(`GET ${url}: more than the ${maxBytes} bytes a document may have`);
-      chunks.push(Buffer.from(chunk as Uint8Array));
-    }
-    return Buffer.concat(chunks);
+    return readAnswer(res, maxBytes, `GET ${url}`);
   }
 
-  private async json<S extends z.ZodType>(what: string, method: string, path: string, schema: S, body?: unknown, headers: Record<string, string> = {}): Promise<z.infer<S>> {
+  private async json<S extends z.ZodType>(what: string, method: string, path: string, schema: S, limit: number, body?: unknown, headers: Record<string, string> = {}): Promise<z.infer<S>> {
     const res = await this.request(this.resolve(path), {
       method,
       headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (!res.ok) throw await refusal(res, what);
-    const text = await res.text();
+    const text = (await readAnswer(res, limit, what)).toString('utf8');
     let doc: unknown;
     try {
       doc = JSON.parse(text);
     } catch {
-      throw new Error(`${what}: the gateway's answer is not JSON`);
+      throw new GatewayAnswerMalformedError(`${what}: the gateway's answer is not JSON`);
     }
     const parsed = schema.safeParse(doc);
-    if (!parsed.success) throw new Error(`${what}: the gateway's answer does not match the device API: ${describeZodIssues(parsed.error)}`);
+    if (!parsed.success) throw new GatewayAnswerMalformedError(`${what}: the gateway's answer does not match the device API: ${describeZodIssues(parsed.error)}`);
     return parsed.data;
   }
 
@@ -125,13 +155,38 @@ export class GatewayClient {
     try {
       return await fetch(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (error) {
-      throw new GatewayUnreachableError(`${init.method ?? 'GET'} ${url}: ${describeFetchError(error)}`);
+      throw new GatewayUnreachableError(`${init.method ?? 'GET'} ${url}: ${describeFetchError(error)}`, isTimeout(error) ? 'GATEWAY_TIMEOUT' : 'GATEWAY_UNREACHABLE');
     }
   }
 }
 
+const isTimeout = (error: unknown) => (error as Error)?.name === 'TimeoutError';
+
+/**
+ * The body, at most `limit` bytes: a declared length over it is refused before reading, an endless
+ * body at the limit; the request's deadline (its AbortSignal.timeout) also ends a trickling body.
+ */
+async function readAnswer(res: Response, limit: number, what: string): Promise<Buffer> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new GatewayAnswerTooLargeError(`${what}: the gateway's answer is ${declared} bytes, more than the ${limit} allowed`);
+  }
+  if (!res.body) return Buffer.alloc(0);
+  try {
+    return await readAtMost(res.body as unknown as AsyncIterable<Uint8Array>, limit, `${what}: the gateway's answer`);
+  } catch (error) {
+    if (error instanceof InputTooLargeError) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new GatewayAnswerTooLargeError(error.message);
+    }
+    if (isTimeout(error)) throw new GatewayUnreachableError(`${what}: the gateway's answer did not arrive in time (slow retrieval)`, 'GATEWAY_TIMEOUT');
+    throw new GatewayUnreachableError(`${what}: the answer was cut: ${describeFetchError(error)}`);
+  }
+}
+
 async function refusal(res: Response, what: string): Promise<GatewayRefusedError> {
-  const text = await res.text().catch(() => '');
+  const text = (await readAnswer(res, GATEWAY_ANSWER_LIMITS.ackBytes, what).catch(() => Buffer.alloc(0))).toString('utf8');
   let parsed: { error: string; detail: string } | undefined;
   try {
     const result = apiErrorSchema.safeParse(JSON.parse(text));

@@ -70,6 +70,22 @@ describe('ota-device --version', () => {
     expect((JSON.parse(status.stdout) as DeviceStatus).slots.A.image?.version).toBe('1.0.0');
   });
 
+  it('provision --force cannot lower the anti-rollback floor: one line with the code, exit 1, state files unchanged', async () => {
+    const args = ['--config', setup.configPath, 'provision', '--slot', 'A', '--version', '1.0.0', '--boot-state', '--force'];
+    expect((await runDeviceCli(setup.cli, [...args, '--security-version', '3'])).code).toBe(0);
+    const stateFiles = ['agent-state.json', 'security-floor.json'].map((f) => join(setup.root, 'device', 'state', f));
+    const before = await Promise.all(stateFiles.map((f) => readFile(f)));
+    const run = await runDeviceCli(setup.cli, [...args, '--security-version', '0']);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('refused (SECURITY_FLOOR_LOWER_REFUSED): security version 0 is below this device\'s anti-rollback floor 3');
+    expect(await Promise.all(stateFiles.map((f) => readFile(f)))).toEqual(before);
+    // Without --security-version the floor is kept.
+    const again = await runDeviceCli(setup.cli, args);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('stored security version 3');
+  });
+
   it('install --version 9.9.9 BUNDLE reaches install, which refuses it (non-zero exit, not the agent version)', async () => {
     const bundle = join(setup.root, 'empty-bundle');
     await mkdir(bundle, { recursive: true });

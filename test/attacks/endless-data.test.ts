@@ -1,19 +1,27 @@
-// Endless data and tar bombs in offline bundles, and scratch space after power cuts: every read of
-// untrusted input is bounded before anything parses it (docs/device-agent.md, "Limits"), each
-// refusal has its own code and changes nothing on the device.
-import { createHash, randomBytes } from 'node:crypto';
+// Attack class: endless data. Endless and oversized answers from a gateway (a real local HTTP
+// server), endless files and tar bombs in offline bundles, and scratch space after power cuts:
+// every read of untrusted input is bounded before anything parses it (docs/device-agent.md,
+// "Limits"), each refusal has its own code and changes nothing on the device. (An artifact longer
+// than its manifest says: test/device-client/agent/offline-install.test.ts.)
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installUpdate, resumeInstall } from '../../../device-client/agent/install.js';
-import { BUNDLE_LIMITS, BundleRefusedError, OfflineBundleSource } from '../../../device-client/agent/offline-bundle.js';
-import { sourceOpener } from '../../../device-client/agent/sources.js';
-import { deviceStatus } from '../../../device-client/agent/status.js';
-import { manifestBundleKey, manifestKey } from '../../../release/layout.js';
-import { OversizedInputError } from '../../../verification/errors.js';
-import { DEVICE_HARDWARE, sha256File, type PublishedFixture, type SampleRelease } from '../../support/device-releases.js';
-import { createSimDevice, type SimDevice } from '../../support/device-sim.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { checkInOnce } from '../../device-client/agent/checkin.js';
+import { installUpdate, resumeInstall } from '../../device-client/agent/install.js';
+import { GATEWAY_ANSWER_LIMITS, GatewayClient } from '../../device-client/gateway/gateway-client.js';
+import { generateDeviceKey } from '../../schemas/device-envelope.js';
+import { BUNDLE_LIMITS, BundleRefusedError, OfflineBundleSource } from '../../device-client/agent/offline-bundle.js';
+import { sourceOpener } from '../../device-client/agent/sources.js';
+import { deviceStatus } from '../../device-client/agent/status.js';
+import { manifestBundleKey, manifestKey } from '../../release/layout.js';
+import { OversizedInputError } from '../../verification/errors.js';
+import { DEVICE_HARDWARE, type PublishedFixture, type SampleRelease } from '../support/device-releases.js';
+import { createSimDevice, type SimDevice } from '../support/device-sim.js';
+import { deviceSnapshot, unsignedFixture } from '../support/device-state-snapshot.js';
+import { refusal } from '../support/attack-device.js';
+import { startHostileGateway, type HostileAnswer, type HostileGateway } from '../support/hostile-gateway.js';
 
 let root: string;
 let fixture: PublishedFixture;
@@ -22,13 +30,7 @@ let factory: SampleRelease;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'ota-bounded-'));
   // No release is ever verified here (every refusal comes before that): a factory image and a trust root file suffice.
-  const imagePath = join(root, 'factory.img');
-  const image = randomBytes(64 * 1024);
-  await writeFile(imagePath, image);
-  const trustedRootPath = join(root, 'trusted_root.json');
-  await writeFile(trustedRootPath, '{}\n');
-  factory = { version: '1.0.0', securityVersion: 1, imagePath, sha256: createHash('sha256').update(image).digest('hex'), length: image.length, manifest: undefined as never };
-  fixture = { storeDir: join(root, 'none'), trustedRootPath, signingKeyPath: join(root, 'none.pem'), releases: { '1.0.0': factory } };
+  ({ fixture, factory } = await unsignedFixture(root));
 });
 
 afterAll(async () => {
@@ -38,12 +40,7 @@ afterAll(async () => {
 let counter = 0;
 const newDevice = () => createSimDevice(join(root, `device-${++counter}`), fixture, { factory });
 
-/** Slots, boot state and agent state (stored security version included), and the install journal. */
-async function snapshot(sim: SimDevice) {
-  const files = [sim.config.slots.A, sim.config.slots.B, sim.bootStatePath, join(sim.config.stateDir, 'agent-state.json')];
-  const status = await deviceStatus(await sim.open());
-  return { files: await Promise.all(files.map((f) => sha256File(f))), journal: status.installInProgress, securityVersion: status.securityVersion };
-}
+const snapshot = deviceSnapshot;
 
 async function installFrom(sim: SimDevice, bundle: string) {
   const device = await sim.open();
@@ -208,5 +205,45 @@ describe('scratch space after a power cut', () => {
     expect(await resumeInstall(device, sourceOpener(device.scratchDir))).toMatchObject({ outcome: 'activated', resumed: true });
     expect(await scratchOf(sim)).toEqual([]);
     expect((await deviceStatus(await sim.open())).pendingBoot?.slot).toBe('B');
+  });
+});
+
+describe('bounded before parsed: gateway answers', () => {
+  let gateway: HostileGateway | undefined;
+  afterEach(async () => {
+    await gateway?.close();
+    gateway = undefined;
+  });
+
+  /** A device on a gateway that answers `path` with `how`: one check-in round, refused. */
+  async function checkInAgainst(path: string, how: HostileAnswer) {
+    gateway = await startHostileGateway((p) => (p === path ? how : undefined));
+    const sim = await createSimDevice(join(root, `gw-device-${++counter}`), fixture, { factory, config: { gatewayUrl: gateway.url } });
+    const device = await sim.open();
+    const key = generateDeviceKey('ed25519');
+    const client = new GatewayClient(gateway.url, { timeoutMs: 10_000 });
+    const rss = process.memoryUsage().rss;
+    const started = Date.now();
+    const result = await refusal(sim, () => checkInOnce(device, { client, key, bootCheck: false }));
+    return { ...result, ms: Date.now() - started, rssGrowth: process.memoryUsage().rss - rss };
+  }
+
+  it.each([
+    ['/v1/nonce', GATEWAY_ANSWER_LIMITS.nonceBytes],
+    ['/v1/checkin', GATEWAY_ANSWER_LIMITS.checkinBytes],
+  ] as const)('an endless answer to %s is cut at its limit (GATEWAY_ANSWER_TOO_LARGE), fast, in bounded memory, nothing changed', async (path, limit) => {
+    const result = await checkInAgainst(path, 'endless');
+    expect(result.code).toBe('GATEWAY_ANSWER_TOO_LARGE');
+    expect(result.message).toContain(`larger than the ${limit} bytes allowed`);
+    expect(result.ms).toBeLessThan(5_000);
+    expect(result.rssGrowth).toBeLessThan(64 * 1024 * 1024);
+    expect(result.after).toEqual(result.before);
+  });
+
+  it('a declared Content-Length of a terabyte is refused before a byte of the body is read', async () => {
+    const result = await checkInAgainst('/v1/checkin', 'huge-length');
+    expect(result.code).toBe('GATEWAY_ANSWER_TOO_LARGE');
+    expect(result.message).toContain(`${1024 ** 4} bytes, more than the ${GATEWAY_ANSWER_LIMITS.checkinBytes} allowed`);
+    expect(result.after).toEqual(result.before);
   });
 });

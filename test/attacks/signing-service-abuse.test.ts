@@ -1,8 +1,10 @@
-// Issue 13 item 5, as an attacker would try it: the worker is not an open signing service.
+// Attack class: signing-service abuse through Temporal (issue 13 item 5, as an attacker would try
+// it): the worker is not an open signing service.
 // releaseWorkflow is started directly through the Temporal client (not the CLI) with an image
 // that is already in the store, and each attempt without an allowed builder's evidence fails
-// with BuilderEvidenceRejected before anything is signed: no manifest, the channel index as it was.
-import { mkdtemp, rm } from 'node:fs/promises';
+// with BuilderEvidenceRejected before anything is signed: no manifest, the channel index and the
+// trust root byte-identical.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +50,7 @@ describe('release pipeline signs only what an allowed builder built', () => {
   /** Starts the workflow as anyone reaching the frontend could, and returns the failure and what it left. */
   async function attack(request: ReleaseRequest) {
     const indexBefore = await h.store.getBytes(releaseIndexKey(HARDWARE, 'stable'));
+    const trustBefore = await readFile(h.config.trust.trustedRootPath);
     const handle = await h.client.workflow.start(releaseWorkflow, {
       taskQueue: h.config.temporal.taskQueue,
       workflowId: releaseWorkflowId(request.hardwareId, request.version),
@@ -63,6 +66,7 @@ describe('release pipeline signs only what an allowed builder built', () => {
     const steps: ReleaseStep[] = await handle.query(releaseProgressQuery);
     expect(await h.store.head(manifestKey(HARDWARE, request.version))).toBeUndefined();
     expect(Buffer.compare(await h.store.getBytes(releaseIndexKey(HARDWARE, 'stable')), indexBefore)).toBe(0);
+    expect(Buffer.compare(await readFile(h.config.trust.trustedRootPath), trustBefore)).toBe(0);
     // Nothing after the builder check ran: the release key signed nothing.
     expect(steps.filter((s) => s.state !== 'pending').map((s) => `${s.name}:${s.state}`)).toEqual(['inspect:done', 'verify-builder:failed']);
     return {
