@@ -12,6 +12,7 @@ import { FleetStore } from '../../fleet/fleet-store.js';
 import { startGateway } from '../../gateway/server.js';
 import { projectRoot } from '../../platform/paths.js';
 import { openArtifactStore } from '../../stores/open-store.js';
+import { describeTransport } from '../../temporal/connection-options.js';
 import { createWorker } from '../../temporal/worker.js';
 import { configFrom } from '../context.js';
 import { enrollmentToken, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
@@ -38,7 +39,7 @@ export function registerServeCommand(program: Command): void {
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
       process.stderr.write(
-        `ota serve ${version}: gateway on ${gateway.url}, worker on ${config.temporal.address}/${config.temporal.namespace}/${config.temporal.taskQueue} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location})\n`,
+        `ota serve ${version}: gateway on ${gateway.url}, worker on ${config.temporal.address}/${config.temporal.namespace}/${config.temporal.taskQueue} over ${describeTransport(config.temporal)} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location})\n`,
       );
       const stop = (signal: NodeJS.Signals) => {
         process.stderr.write(`ota serve: ${signal}, shutting down\n`);
