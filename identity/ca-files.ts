@@ -2,9 +2,9 @@
 // may be moved off the machine after `ota fleet ca init`: issuing needs only the intermediate's key
 // and the root certificate.
 import { X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CaExistsError, CaMissingError } from './errors.js';
+import { CaExistsError, CaFolderNotPrivateError, CaMissingError } from './errors.js';
 import { createFleetCa, type CreateFleetCaOptions, type FleetCa } from './fleet-ca.js';
 
 export const CA_FILES = {
@@ -31,7 +31,9 @@ async function readIfThere(path: string): Promise<string | undefined> {
 export async function writeFleetCa(dir: string, ca: FleetCa, options: { force?: boolean } = {}): Promise<void> {
   const paths = caPaths(dir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
+  // An existing folder others can read is not made private behind the operator's back (it may be /tmp): refuse.
+  const mode = (await stat(dir)).mode & 0o777;
+  if (mode & 0o077) throw new CaFolderNotPrivateError(`${dir} is mode ${mode.toString(8)}; the fleet CA needs a private folder (chmod 700 ${dir}, or a new folder)`);
   if ((await readIfThere(paths.rootCert)) !== undefined) {
     if (!options.force) throw new CaExistsError(`a fleet CA already exists in ${dir}; refusing to overwrite it (--force replaces it, and every certificate it issued stops being trusted)`);
     await Promise.all(Object.values(paths).map((p) => rm(p, { force: true })));

@@ -12,6 +12,7 @@ export type IdentityErrorCode =
   | 'WRONG_KEY_PURPOSE'
   | 'BAD_REQUEST'
   | 'CA_EXISTS'
+  | 'CA_FOLDER_NOT_PRIVATE'
   | 'CA_MISSING';
 
 export class IdentityError extends CodedError<IdentityErrorCode> {}
@@ -43,3 +44,6 @@ export class CaExistsError extends withCode(IdentityError, 'CA_EXISTS') {}
 
 /** The CA folder lacks the files needed (intermediate key and certificate, root certificate). */
 export class CaMissingError extends withCode(IdentityError, 'CA_MISSING') {}
+
+/** The CA folder exists and group or others may read it. */
+export class CaFolderNotPrivateError extends withCode(IdentityError, 'CA_FOLDER_NOT_PRIVATE') {}

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,12 @@ describe('fleet CA', () => {
     expect(files.sort()).toEqual(['intermediate.crt.pem', 'intermediate.key.pem', 'root.crt.pem', 'root.key.pem']);
     for (const f of files) expect(mode(join(caDir, f))).toBe(0o600);
     expect(await codeOf(writeFleetCa(caDir, await createFleetCa()))).toBe('CA_EXISTS');
+    // An existing folder others can read is refused, not silently re-moded.
+    const shared = join(dir, 'shared');
+    await mkdir(shared, { mode: 0o755 });
+    await chmod(shared, 0o755);
+    expect(await codeOf(writeFleetCa(shared, ca))).toBe('CA_FOLDER_NOT_PRIVATE');
+    expect(mode(shared)).toBe(0o755);
     expect((await readFleetCa(caDir)).root.certPem).toBe(ca.root.certPem);
     const other = await createFleetCa();
     await writeFleetCa(caDir, other, { force: true });
