@@ -15,7 +15,7 @@ import { openArtifactStore } from '../../stores/open-store.js';
 import { describeTransport } from '../../temporal/connection-options.js';
 import { createWorker } from '../../temporal/worker.js';
 import { configFrom } from '../context.js';
-import { enrollmentToken, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
+import { enrollmentToken, gatewayTls, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
 
 export function registerServeCommand(program: Command): void {
   withGatewayOptions(program.command('serve').description('run the device gateway and the Temporal worker in one process (the embedded default)'))
@@ -36,6 +36,7 @@ export function registerServeCommand(program: Command): void {
         nonceTtlSeconds: positiveInt('--nonce-ttl', opts.nonceTtl),
         pollAfterSeconds: positiveInt('--poll-after', opts.pollAfter),
         releasePolicy: releasePolicy(opts.releasePolicy),
+        tls: gatewayTls(opts),
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
       process.stderr.write(

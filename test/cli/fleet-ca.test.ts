@@ -1,7 +1,7 @@
 // `ota fleet ca` through the compiled CLI: init (modes, refusal to overwrite, --force), show (fingerprints
 // as openssl prints them), server-cert (first use creates the CA; Node's https serves the files) and
 // device-cert from an openssl CSR.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +13,17 @@ import { ensureDist, OTA_BIN } from '../support/dist.js';
 import { opensslVerify } from '../support/openssl.js';
 
 const run = promisify(execFile);
+
+function httpsGet(url: string, ca: string, servername?: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    request(url, { ca, servername, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c)).on('end', () => resolve(text));
+    })
+      .on('error', reject)
+      .end(),
+  );
+}
 const mode = (path: string) => statSync(path).mode & 0o777;
 
 describe('ota fleet ca', () => {
@@ -62,7 +73,7 @@ describe('ota fleet ca', () => {
     expect(Date.parse(json.intermediate.notAfter) - Date.now()).toBeGreaterThan(2 * 365 * 86_400_000);
   });
 
-  it('server-cert creates the CA on first use and writes files Node https serves, trusted with only the root', async (ctx) => {
+  it('server-cert creates the CA on first use and writes files Node https and `ota gateway --tls-cert` serve, trusted with only the root', async (ctx) => {
     if (skipReason) return ctx.skip();
     const state = join(dir, 'server');
     const out = join(dir, 'gateway-tls');
@@ -78,17 +89,30 @@ describe('ota fleet ca', () => {
     const server = createServer({ key, cert: chain }, (_req, res) => res.end('ok'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const body = await new Promise<string>((resolve, reject) =>
-        request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, ca: root, servername: 'gateway.fleet.test', agent: false }, (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c)).on('end', () => resolve(text));
-        })
-          .on('error', reject)
-          .end(),
-      );
-      expect(body).toBe('ok');
+      expect(await httpsGet(`https://127.0.0.1:${(server.address() as AddressInfo).port}/`, root!, 'gateway.fleet.test')).toBe('ok');
     } finally {
       server.close();
+    }
+    // The same files on `ota gateway --tls-cert --tls-key`: HTTPS instead of plain HTTP.
+    const gateway = spawn(process.execPath, [OTA_BIN, 'gateway', '--port', '0', '--tls-cert', join(out, 'server.chain.pem'), '--tls-key', join(out, 'server.key.pem')], {
+      env: { ...process.env, OTA_STATE_DIR: state },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      let stderr = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        gateway.stderr!.on('data', (chunk: Buffer) => {
+          stderr += chunk;
+          const match = /listening on (https:\/\/\S+)/.exec(stderr);
+          if (match) resolve(match[1]!);
+        });
+        gateway.once('exit', (code) => reject(new Error(`ota gateway exited (${code}): ${stderr}`)));
+      });
+      expect(JSON.parse(await httpsGet(`${url}/healthz`, root!))).toMatchObject({ status: 'ok' });
+    } finally {
+      const exited = new Promise((resolve) => (gateway.exitCode !== null ? resolve(null) : gateway.once('exit', resolve)));
+      gateway.kill('SIGTERM');
+      await exited;
     }
     expect((await ota(state, 'fleet', 'ca', 'server-cert', '--out', out)).stderr).toBe('ota: a server certificate needs at least one DNS name or IP address devices dial\n');
   });
