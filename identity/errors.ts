@@ -29,9 +29,9 @@ export class BrokenChainError extends withCode(IdentityError, 'BROKEN_CHAIN') {}
 /** A certificate that signs others lacks CA basic constraints or keyCertSign, or a leaf claims to be a CA. */
 export class NotACaError extends withCode(IdentityError, 'NOT_A_CA') {}
 
-export class CertificateExpiredError extends withCode(IdentityError, 'CERTIFICATE_EXPIRED') {}
+export class ChainExpiredError extends withCode(IdentityError, 'CERTIFICATE_EXPIRED') {}
 
-export class CertificateNotYetValidError extends withCode(IdentityError, 'CERTIFICATE_NOT_YET_VALID') {}
+export class ChainNotYetValidError extends withCode(IdentityError, 'CERTIFICATE_NOT_YET_VALID') {}
 
 /** The leaf's extended key usage does not allow the use (serverAuth, clientAuth) asked for. */
 export class WrongKeyPurposeError extends withCode(IdentityError, 'WRONG_KEY_PURPOSE') {}

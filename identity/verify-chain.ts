@@ -3,8 +3,8 @@
 // Every refusal is a distinct coded error (errors.ts); revocation is the caller's (fleet store) to check.
 import {
   BrokenChainError,
-  CertificateExpiredError,
-  CertificateNotYetValidError,
+  ChainExpiredError,
+  ChainNotYetValidError,
   MalformedCertificateError,
   NotACaError,
   UntrustedRootError,
@@ -42,8 +42,8 @@ function parse(pem: string, what: string): x509.X509Certificate {
 }
 
 function checkTime(cert: x509.X509Certificate, what: string, now: Date): void {
-  if (now < cert.notBefore) throw new CertificateNotYetValidError(`the ${what} certificate is valid only from ${cert.notBefore.toISOString()}`);
-  if (now > cert.notAfter) throw new CertificateExpiredError(`the ${what} certificate expired at ${cert.notAfter.toISOString()}`);
+  if (now < cert.notBefore) throw new ChainNotYetValidError(`the ${what} certificate is valid only from ${cert.notBefore.toISOString()}`);
+  if (now > cert.notAfter) throw new ChainExpiredError(`the ${what} certificate expired at ${cert.notAfter.toISOString()}`);
 }
 
 async function checkSignedBy(cert: x509.X509Certificate, what: string, issuer: x509.X509Certificate, issuerWhat: string): Promise<void> {
