@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../platform/free-port.js';
 import { ensureDist, OTA_BIN } from '../support/dist.js';
 import { opensslVerify } from '../support/openssl.js';
 
@@ -26,7 +27,8 @@ function httpsGet(url: string, ca: string, servername?: string): Promise<string>
 }
 const mode = (path: string) => statSync(path).mode & 0o777;
 
-describe('ota fleet ca', () => {
+// Each `ota` run loads the whole CLI: seconds apiece on a loaded machine.
+describe('ota fleet ca', { timeout: 180_000 }, () => {
   let skipReason: string | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'fleet-ca-cli-'));
   const ota = (stateDir: string, ...args: string[]) =>
@@ -94,20 +96,17 @@ describe('ota fleet ca', () => {
       server.close();
     }
     // The same files on `ota gateway --tls-cert --tls-key`: HTTPS instead of plain HTTP.
-    const gateway = spawn(process.execPath, [OTA_BIN, 'gateway', '--port', '0', '--tls-cert', join(out, 'server.chain.pem'), '--tls-key', join(out, 'server.key.pem')], {
+    const port = await freePort();
+    const gateway = spawn(process.execPath, [OTA_BIN, 'gateway', '--port', String(port), '--tls-cert', join(out, 'server.chain.pem'), '--tls-key', join(out, 'server.key.pem')], {
       env: { ...process.env, OTA_STATE_DIR: state },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: 'ignore',
     });
     try {
-      let stderr = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        gateway.stderr!.on('data', (chunk: Buffer) => {
-          stderr += chunk;
-          const match = /listening on (https:\/\/\S+)/.exec(stderr);
-          if (match) resolve(match[1]!);
-        });
-        gateway.once('exit', (code) => reject(new Error(`ota gateway exited (${code}): ${stderr}`)));
-      });
+      const url = `https://127.0.0.1:${port}`;
+      // Up once it answers (PGlite opens first); a generous deadline for a loaded machine.
+      for (const until = Date.now() + 90_000; Date.now() < until && gateway.exitCode === null; await new Promise((r) => setTimeout(r, 250))) {
+        if (await httpsGet(`${url}/healthz`, root!).then(() => true, () => false)) break;
+      }
       expect(JSON.parse(await httpsGet(`${url}/healthz`, root!))).toMatchObject({ status: 'ok' });
     } finally {
       const exited = new Promise((resolve) => (gateway.exitCode !== null ? resolve(null) : gateway.once('exit', resolve)));
