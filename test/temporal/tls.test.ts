@@ -4,10 +4,12 @@
 //   workflow; the worker's Rust core refuses it (stunnel 5.68 negotiates no ALPN, tonic wants h2).
 // - a Node TLS front with ALPN h2: the worker (NativeConnection) and the client both over mTLS.
 // A client without a certificate, or not trusting the server, is refused with one line naming the fix.
+import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWorker } from '../../activities/health.js';
@@ -17,10 +19,12 @@ import type { TemporalConfig } from '../../schemas/config.js';
 import { connectClient, TemporalUnavailableError } from '../../temporal/client.js';
 import { createWorker } from '../../temporal/worker.js';
 import { healthWorkflow } from '../../workflows/index.js';
+import { ensureDist, OTA_BIN } from '../support/dist.js';
 import { startTlsFront, stunnelPath } from '../support/stunnel.js';
 import { startTemporal, TEST_NAMESPACE } from '../support/temporal.js';
 import { startNodeTlsFront } from '../support/tls-front.js';
 
+const run = promisify(execFile);
 const noStunnel = stunnelPath() === undefined;
 if (noStunnel) console.warn('SKIPPING the stunnel4 half of test/temporal/tls.test.ts: stunnel4 is not installed (apt-get install -y stunnel4; .ci/run installs it)');
 
@@ -79,6 +83,26 @@ describe('Node TLS front with ALPN h2', () => {
   it('the worker (NativeConnection) and the client (Connection) connect with mTLS and run the health workflow', async () => {
     await runHealth(at(address, 'health-mtls'), at(address, 'health-mtls'));
   });
+
+  it('`ota health --worker inline` (compiled CLI) reads the TLS settings from OTA_TEMPORAL_TLS_* and passes over mTLS', async (ctx) => {
+    const skip = await ensureDist();
+    if (skip) return (console.warn(`SKIPPING the ota health over mTLS check: ${skip}`), ctx.skip());
+    const env = {
+      ...process.env,
+      OTA_STATE_DIR: join(dir, 'ota'),
+      OTA_TEMPORAL_ADDRESS: address,
+      OTA_TEMPORAL_NAMESPACE: TEST_NAMESPACE,
+      OTA_TASK_QUEUE: 'health-cli-tls',
+      OTA_TEMPORAL_TLS_CA: tlsFiles.serverCaPath!,
+      OTA_TEMPORAL_TLS_CERT: tlsFiles.clientCertPath!,
+      OTA_TEMPORAL_TLS_KEY: tlsFiles.clientKeyPath!,
+      OTA_TEMPORAL_TLS_SERVER_NAME: tlsFiles.serverName!,
+    };
+    const { stdout } = await run(process.execPath, [OTA_BIN, 'health', '--worker', 'inline', '--json'], { env, timeout: 120_000 });
+    expect(JSON.parse(stdout)).toMatchObject({ ok: true, taskQueue: 'health-cli-tls' });
+    const refused = await run(process.execPath, [OTA_BIN, 'health', '--worker', 'inline'], { env: { ...env, OTA_TEMPORAL_TLS_CERT: '', OTA_TEMPORAL_TLS_KEY: '' }, timeout: 120_000 }).catch((e: { stderr: string }) => e);
+    expect((refused as { stderr: string }).stderr).toBe(`ota: cannot connect to Temporal at ${address} over TLS: the server requires a client certificate: set temporal.tls.clientCertPath and clientKeyPath\n`);
+  }, 240_000);
 
   it('a client without a certificate is refused with one line naming the fix', async () => {
     const { clientCertPath: _c, clientKeyPath: _k, ...serverOnly } = tlsFiles;
