@@ -1,10 +1,12 @@
 // `ota fleet ca`: the fleet CA (docs/fleet-ca.md). init creates the offline root and the issuing
-// intermediate; show prints them; server-cert issues the gateway's certificate; device-cert a device's.
+// intermediate; show prints them; renew-intermediate replaces the intermediate under the same root;
+// server-cert issues the gateway's certificate; device-cert a device's.
 // Issuing commands create the CA on first use at the embedded default, like the release signing key.
 import type { Command } from 'commander';
-import { caPaths, loadOrCreateFleetCa, readFleetCa, summarizeCertificate, writeFleetCa } from '../../identity/ca-files.js';
+import { readFile } from 'node:fs/promises';
+import { CA_FILES, caPaths, loadOrCreateFleetCa, readFleetCa, summarizeCertificate, writeFleetCa } from '../../identity/ca-files.js';
 import { writePrivateFiles } from '../../identity/ca-output.js';
-import { createFleetCa, type FleetCa } from '../../identity/fleet-ca.js';
+import { createFleetCa, renewIntermediate, type FleetCa } from '../../identity/fleet-ca.js';
 import { DEFAULT_DEVICE_HOURS, DEFAULT_SERVER_DAYS, issueDeviceCertificate, issueServerCertificate, MAX_REQUEST_PEM_BYTES } from '../../identity/issue.js';
 import { writeFileAtomic } from '../../platform/atomic-write.js';
 import { readFileAtMost } from '../../platform/bounded-read.js';
@@ -65,6 +67,22 @@ export function registerFleetCaCommands(fleet: Command): void {
       const dir = caDir(opts, command);
       const shown = describeCa(dir, await readFleetCa(dir));
       printResult(opts, shown, () => caLines(shown));
+    });
+  ca.command('renew-intermediate')
+    .description('issue a new issuing intermediate under the same root (needs the root key; devices keep their pinned root)')
+    .option('--root-key <file>', 'the root key brought back from offline (default: root.key.pem in the CA folder)')
+    .option('--dir <dir>', 'CA folder (default: identity.caDir)')
+    .option('--json', 'print JSON')
+    .action(async (opts: DirFlags & { rootKey?: string }, command: Command) => {
+      const dir = caDir(opts, command);
+      const current = await readFleetCa(dir);
+      const rootKeyPem = opts.rootKey ? await readFile(opts.rootKey, 'utf8') : current.root.keyPem;
+      if (!rootKeyPem) throw new Error(`the root key is not in ${dir} (moved offline?): bring it back with --root-key FILE`);
+      const renewed = await renewIntermediate(current, rootKeyPem);
+      await writePrivateFiles(dir, { [CA_FILES.intermediateKey]: renewed.intermediate.keyPem, [CA_FILES.intermediateCert]: renewed.intermediate.certPem });
+      const shown = describeCa(dir, renewed);
+      printResult(opts, shown, () => `${caLines(shown)}
+new certificates come from the new intermediate; those the old one issued stay valid until they expire`);
     });
   ca.command('server-cert')
     .description('issue the gateway a server certificate (serverAuth) for the names and addresses devices dial')

@@ -2,7 +2,7 @@
 // as openssl prints them), server-cert (first use creates the CA; Node's https serves the files) and
 // device-cert from an openssl CSR.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -60,7 +60,7 @@ describe('ota fleet ca', { timeout: 180_000 }, () => {
     expect(JSON.parse(forced.stdout).root.fingerprintSha256).not.toBe((shown.root as { fingerprintSha256?: string }).fingerprintSha256);
   });
 
-  it('show prints subjects, fingerprints (as openssl has them) and expiry; a missing CA is one line', async (ctx) => {
+  it('show prints subjects, fingerprints (as openssl has them) and expiry; a missing CA is one line; renew-intermediate', async (ctx) => {
     if (skipReason) return ctx.skip();
     const state = join(dir, 'show');
     expect(await ota(state, 'fleet', 'ca', 'show')).toMatchObject({ code: 1, stderr: expect.stringMatching(/^ota: no usable fleet CA in .*create one with `ota fleet ca init`\)\n$/) });
@@ -70,7 +70,16 @@ describe('ota fleet ca', { timeout: 180_000 }, () => {
     expect(human.stdout).toContain(`sha256 ${fingerprint}`);
     expect(human.stdout).toMatch(/^root\s+CN=edge-ota Fleet Root CA\s+expires 20\d\d-.*\(key on this machine: move it offline\)$/m);
     expect(human.stdout).toMatch(/^intermediate\s+CN=edge-ota Fleet Issuing CA\s+expires/m);
+    // Renewing needs the root key; with it moved offline, --root-key brings it back for the one command.
+    const offline = join(dir, 'root-offline.key.pem');
+    renameSync(join(state, 'ca', 'root.key.pem'), offline);
+    expect((await ota(state, 'fleet', 'ca', 'renew-intermediate')).stderr).toMatch(/^ota: the root key is not in .* \(moved offline\?\): bring it back with --root-key FILE\n$/);
+    const before = readFileSync(join(state, 'ca', 'intermediate.crt.pem'), 'utf8');
+    expect((await ota(state, 'fleet', 'ca', 'renew-intermediate', '--root-key', offline)).code).toBe(0);
+    expect(readFileSync(join(state, 'ca', 'intermediate.crt.pem'), 'utf8')).not.toBe(before);
+    expect(mode(join(state, 'ca', 'intermediate.key.pem'))).toBe(0o600);
     const json = JSON.parse((await ota(state, 'fleet', 'ca', 'show', '--json')).stdout);
+    expect(json.root.keyOnThisMachine).toBe(false);
     expect(json.intermediate.issuer).toBe('CN=edge-ota Fleet Root CA');
     expect(Date.parse(json.intermediate.notAfter) - Date.now()).toBeGreaterThan(2 * 365 * 86_400_000);
   });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caPaths, loadOrCreateFleetCa, readFleetCa, writeFleetCa } from '../../identity/ca-files.js';
-import { createFleetCa, type FleetCa } from '../../identity/fleet-ca.js';
+import { createFleetCa, renewIntermediate, type FleetCa } from '../../identity/fleet-ca.js';
 import { deviceUri, issueDeviceCertificate, issueServerCertificate } from '../../identity/issue.js';
 import { verifyChain } from '../../identity/verify-chain.js';
 import { x509 } from '../../identity/x509.js';
@@ -174,4 +174,17 @@ it('reads back what it wrote: the CA files are PEM openssl accepts', async () =>
     expect(execFileSync('openssl', ['pkey', '-noout', '-in', join(caDir, file)], { encoding: 'utf8' })).toBe('');
   }
   expect(await readFile(join(caDir, 'root.crt.pem'), 'utf8')).toBe(ca.root.certPem);
+});
+
+it('renews the intermediate under the same root: new leaves verify, the old intermediate is not the new one', async () => {
+  const old = await issueServerCertificate(ca, { dnsNames: ['gw.example'] });
+  const renewed = await renewIntermediate(ca, ca.root.keyPem!);
+  expect(renewed.root.certPem).toBe(ca.root.certPem);
+  expect(renewed.intermediate.certPem).not.toBe(ca.intermediate.certPem);
+  expect(certText(renewed.intermediate.certPem)).toMatch(/CA:TRUE, pathlen:0/);
+  const fresh = await issueServerCertificate(renewed, { dnsNames: ['gw.example'] });
+  expect(opensslVerify(dir, { root: ca.root.certPem, intermediate: renewed.intermediate.certPem, leaf: fresh.certPem }, 'sslserver').status).toBe(0);
+  expect(await codeOf(verifyChain({ leafPem: old.certPem, intermediatePem: renewed.intermediate.certPem, rootPem: ca.root.certPem, purpose: 'serverAuth' }))).toBe('BROKEN_CHAIN');
+  const stranger = await createFleetCa();
+  expect(await codeOf(renewIntermediate(ca, stranger.root.keyPem!))).toBe('BAD_REQUEST');
 });
