@@ -15,6 +15,13 @@ export const ENV_BINDINGS: Record<string, Binding> = {
   OTA_TEMPORAL_ADDRESS: (raw) => ({ 'temporal.address': raw }),
   OTA_TEMPORAL_NAMESPACE: (raw) => ({ 'temporal.namespace': raw }),
   OTA_TASK_QUEUE: (raw) => ({ 'temporal.taskQueue': raw }),
+  // true: TLS with the system roots; the other OTA_TEMPORAL_TLS_* turn it on by themselves.
+  OTA_TEMPORAL_TLS: (raw) => (bool(raw) === true ? { 'temporal.tls': {} } : bool(raw) === false ? {} : { 'temporal.tls': raw }),
+  OTA_TEMPORAL_TLS_CA: (raw) => ({ 'temporal.tls.serverCaPath': raw }),
+  OTA_TEMPORAL_TLS_CERT: (raw) => ({ 'temporal.tls.clientCertPath': raw }),
+  OTA_TEMPORAL_TLS_KEY: (raw) => ({ 'temporal.tls.clientKeyPath': raw }),
+  OTA_TEMPORAL_TLS_SERVER_NAME: (raw) => ({ 'temporal.tls.serverName': raw }),
+  OTA_TEMPORAL_API_KEY: (raw) => ({ 'temporal.apiKey': raw }),
   OTA_STORE: storeFromUrl,
   OTA_S3_ENDPOINT: (raw) => ({ 'store.endpoint': raw }),
   OTA_S3_REGION: (raw) => ({ 'store.region': raw }),
@@ -26,4 +33,5 @@ export const ENV_BINDINGS: Record<string, Binding> = {
   OTA_TSA_URL: (raw) => ({ 'signing.tsaURL': raw }),
   OTA_TRUSTED_ROOT: (raw) => ({ 'trust.trustedRootPath': raw }),
   OTA_FLEET_DATABASE_URL: (raw) => ({ 'fleet.databaseUrl': raw }),
+  OTA_FLEET_CA_DIR: (raw) => ({ 'identity.caDir': raw }),
 };

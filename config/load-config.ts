@@ -37,11 +37,23 @@ export function defaultConfig(stateDir = defaultStateDir): Tree {
     // A key of its own, not the release key: the pipeline signs only what this builder signed.
     builder: { mode: 'key', keyPath: join(stateDir, 'keys', 'builder-signing.pem') },
     fleet: { databaseUrl: `pglite:${join(stateDir, 'fleet')}` },
+    identity: { caDir: join(stateDir, 'ca') },
   };
 }
 
 /** Fields holding file paths: relative values resolve against the file that set them. */
-const PATH_FIELDS = ['store.dir', 'signing.keyPath', 'trust.trustedRootPath', 'builder.keyPath', 'builder.publicKeyPath', 'builder.trustedRootPath'];
+const PATH_FIELDS = [
+  'store.dir',
+  'signing.keyPath',
+  'trust.trustedRootPath',
+  'builder.keyPath',
+  'builder.publicKeyPath',
+  'builder.trustedRootPath',
+  'temporal.tls.serverCaPath',
+  'temporal.tls.clientCertPath',
+  'temporal.tls.clientKeyPath',
+  'identity.caDir',
+];
 
 export function loadConfig(opts: LoadConfigOptions = {}): Config & { sources: Record<string, string> } {
   const env = opts.env ?? process.env;

@@ -2,6 +2,7 @@
 // an artifact store, the device API of docs/device-api.md (enroll, nonce, check-in, reports, heartbeats,
 // artifact and release downloads with Range). Errors are JSON {error, detail}.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { FleetStore } from '../fleet/fleet-store.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
@@ -28,12 +29,14 @@ export interface GatewayOptions {
    * published release (labs, single devices). Default `newest`; `ota gateway` defaults to `rollouts`.
    */
   releasePolicy?: ReleasePolicy;
+  /** Serve HTTPS with this key and certificate chain (PEM, e.g. from `ota fleet ca server-cert`); default plain HTTP. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
   /** Called with unexpected (5xx) errors; default writes them to stderr. */
   logError?: (error: unknown, req: IncomingMessage) => void;
 }
 
 export interface RunningGateway {
-  server: Server;
+  server: Server | HttpsServer;
   url: string;
   close(): Promise<void>;
 }
@@ -103,7 +106,7 @@ export function handleRequest(opts: GatewayOptions) {
 }
 
 export function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
-  const server = createServer(handleRequest(opts));
+  const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handleRequest(opts)) : createServer(handleRequest(opts));
   // Idle keep-alive connections must not hold shutdown up; slow clients must not hold sockets forever.
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 30_000;
@@ -116,7 +119,7 @@ export function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       resolve({
         server,
-        url: `http://${host}:${address.port}`,
+        url: `${opts.tls ? 'https' : 'http'}://${host}:${address.port}`,
         close: () =>
           new Promise<void>((done, fail) => {
             server.close((err) => (err ? fail(err) : done()));

@@ -98,11 +98,42 @@ function isRegExp(pattern: string): boolean {
   }
 }
 
+/**
+ * TLS to the Temporal frontend. Present (even empty) means TLS on; an empty section trusts the
+ * system roots (Temporal Cloud). Client certificate and key together make it mutual TLS.
+ */
+export const temporalTlsConfigSchema = z
+  .object({
+    /** PEM bundle of the CA that signed the frontend's certificate; default: the system roots. */
+    serverCaPath: z.string().min(1).optional(),
+    /** mTLS: this client's certificate (PEM, leaf first, intermediates after) and its private key. */
+    clientCertPath: z.string().min(1).optional(),
+    clientKeyPath: z.string().min(1).optional(),
+    /** The name checked in the server certificate (and sent as SNI) when it is not the address's host. */
+    serverName: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (!t.clientCertPath !== !t.clientKeyPath) {
+      ctx.addIssue({ code: 'custom', path: [t.clientCertPath ? 'clientKeyPath' : 'clientCertPath'], message: 'mutual TLS needs both clientCertPath and clientKeyPath' });
+    }
+  });
+
 export const temporalConfigSchema = z
   .object({
     address: z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port'),
     namespace: z.string().min(1),
     taskQueue: z.string().min(1),
+    tls: temporalTlsConfigSchema.optional(),
+    /** Bearer API key (Temporal Cloud); turns TLS on. Prefer OTA_TEMPORAL_API_KEY over a file; `ota config show` hides it. */
+    apiKey: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const identityConfigSchema = z
+  .object({
+    /** The fleet CA's folder (0700): root and issuing intermediate; created on first use when missing. */
+    caDir: z.string().min(1),
   })
   .strict();
 
@@ -121,6 +152,7 @@ export const configSchema = z
     trust: trustConfigSchema,
     builder: builderConfigSchema,
     fleet: fleetConfigSchema,
+    identity: identityConfigSchema,
   })
   .strict();
 
@@ -130,3 +162,4 @@ export type LocalStoreConfig = z.infer<typeof localStoreConfigSchema>;
 export type S3StoreConfig = z.infer<typeof s3StoreConfigSchema>;
 export type BuilderConfig = z.infer<typeof builderConfigSchema>;
 export type TemporalConfig = z.infer<typeof temporalConfigSchema>;
+export type TemporalTlsConfig = z.infer<typeof temporalTlsConfigSchema>;

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { TemporalConfig } from '../schemas/config.js';
 import { TemporalUnavailableError } from './client.js';
+import { temporalConnectionOptions } from './connection-options.js';
 
 /** workflows/index.ts under vitest, dist/workflows/index.js when compiled. */
 export function workflowsPath(): string {
@@ -24,11 +25,12 @@ export async function createWorker(
   activities: object,
   extra: Partial<WorkerOptions> = {},
 ): Promise<WorkerHandle> {
+  const options = await temporalConnectionOptions(cfg);
   let connection: NativeConnection;
   try {
-    connection = await NativeConnection.connect({ address: cfg.address });
+    connection = await NativeConnection.connect(options);
   } catch (err) {
-    throw new TemporalUnavailableError(cfg.address, err);
+    throw await TemporalUnavailableError.explain(options, err);
   }
   const worker = await Worker.create({
     connection,

@@ -12,6 +12,8 @@ export function registerConfigCommand(program: Command): void {
     .option('--json', 'print as JSON')
     .action((opts: { json?: boolean }, command: Command) => {
       const { sources, ...config } = configFrom(command);
+      // A secret shown is a secret leaked (terminals, CI logs): say that it is set, not what it is.
+      if (config.temporal.apiKey) config.temporal.apiKey = '(set, hidden)';
       printResult(opts, { config, sources }, () =>
         Object.entries(sources)
           .map(([path, source]) => `${path} = ${JSON.stringify(path.split('.').reduce<any>((node, key) => node?.[key], config))}  (${source})`)

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { FleetStore, type DeviceWithState } from '../../fleet/fleet-store.js';
 import { offerEligibility } from '../../gateway/offer-eligibility.js';
 import { configFrom } from '../context.js';
+import { registerFleetCaCommands } from './fleet-ca.js';
 import { printResult } from '../output.js';
 
 function summary(d: DeviceWithState) {
@@ -42,7 +43,7 @@ async function withFleet<T>(command: Command, fn: (fleet: FleetStore) => Promise
 }
 
 export function registerFleetCommands(program: Command): void {
-  const fleet = program.command('fleet').description('enrolled devices and their last reported state');
+  const fleet = program.command('fleet').description('enrolled devices, their last reported state, and the fleet CA');
   fleet
     .command('devices')
     .alias('list')
@@ -97,4 +98,5 @@ export function registerFleetCommands(program: Command): void {
       if (!revoked) throw new Error(`no enrolled, unrevoked device ${id}`);
       process.stdout.write(`revoked ${id}\n`);
     });
+  registerFleetCaCommands(fleet);
 }

@@ -18,6 +18,8 @@ export interface GatewayFlags {
   nonceTtl: string;
   pollAfter: string;
   releasePolicy: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export function positiveInt(name: string, raw: string): number {
@@ -41,7 +43,15 @@ export function withGatewayOptions(command: Command): Command {
     .option('--enrollment-token-file <file>', 'file holding the enrollment token (default: $OTA_ENROLLMENT_TOKEN; none: enrollment closed)')
     .option('--nonce-ttl <seconds>', 'lifetime of a device nonce', '300')
     .option('--poll-after <seconds>', 'check-in interval suggested to devices', '300')
-    .option('--release-policy <policy>', 'devices without a rollout get: rollouts (only releases a finished rollout released) or newest (newest published)', 'rollouts');
+    .option('--release-policy <policy>', 'devices without a rollout get: rollouts (only releases a finished rollout released) or newest (newest published)', 'rollouts')
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM; `ota fleet ca server-cert` writes one); default plain HTTP')
+    .option('--tls-key <file>', 'the private key of --tls-cert');
+}
+
+/** --tls-cert and --tls-key together switch the gateway to HTTPS. */
+export function gatewayTls(opts: GatewayFlags): { cert: Buffer; key: Buffer } | undefined {
+  if (!opts.tlsCert !== !opts.tlsKey) throw new Error('--tls-cert and --tls-key go together');
+  return opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined;
 }
 
 export function releasePolicy(raw: string): ReleasePolicy {
@@ -57,11 +67,12 @@ export function registerGatewayCommands(program: Command): void {
       const nonceTtlSeconds = positiveInt('--nonce-ttl', opts.nonceTtl);
       const pollAfterSeconds = positiveInt('--poll-after', opts.pollAfter);
       const token = enrollmentToken(opts.enrollmentTokenFile);
+      const tls = gatewayTls(opts);
       const config = configFrom(command);
       const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
       const fleet = await FleetStore.open(config.fleet.databaseUrl);
       const store = openArtifactStore(config.store);
-      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy) }).catch(async (error: unknown) => {
+      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls }).catch(async (error: unknown) => {
         await fleet.close();
         await store.close();
         throw error;

@@ -12,9 +12,10 @@ import { FleetStore } from '../../fleet/fleet-store.js';
 import { startGateway } from '../../gateway/server.js';
 import { projectRoot } from '../../platform/paths.js';
 import { openArtifactStore } from '../../stores/open-store.js';
+import { describeTransport } from '../../temporal/connection-options.js';
 import { createWorker } from '../../temporal/worker.js';
 import { configFrom } from '../context.js';
-import { enrollmentToken, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
+import { enrollmentToken, gatewayTls, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
 
 export function registerServeCommand(program: Command): void {
   withGatewayOptions(program.command('serve').description('run the device gateway and the Temporal worker in one process (the embedded default)'))
@@ -35,10 +36,11 @@ export function registerServeCommand(program: Command): void {
         nonceTtlSeconds: positiveInt('--nonce-ttl', opts.nonceTtl),
         pollAfterSeconds: positiveInt('--poll-after', opts.pollAfter),
         releasePolicy: releasePolicy(opts.releasePolicy),
+        tls: gatewayTls(opts),
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
       process.stderr.write(
-        `ota serve ${version}: gateway on ${gateway.url}, worker on ${config.temporal.address}/${config.temporal.namespace}/${config.temporal.taskQueue} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location})\n`,
+        `ota serve ${version}: gateway on ${gateway.url}, worker on ${config.temporal.address}/${config.temporal.namespace}/${config.temporal.taskQueue} over ${describeTransport(config.temporal)} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location})\n`,
       );
       const stop = (signal: NodeJS.Signals) => {
         process.stderr.write(`ota serve: ${signal}, shutting down\n`);

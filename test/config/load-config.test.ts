@@ -87,6 +87,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ cwd: dir, file: bad, env: {} })).toThrow(/cannot parse/);
   });
 
+  it('reads Temporal TLS and the API key from the file and OTA_TEMPORAL_* env, paths against the file', () => {
+    const dir = tempDir();
+    const file = join(dir, 'ota.config.yml');
+    writeFileSync(file, ['temporal:', '  tls:', '    serverCaPath: tls/ca.pem', '    serverName: temporal.lan'].join('\n'));
+    const cfg = loadConfig({ cwd: '/', file, env: { OTA_STATE_DIR: dir, OTA_TEMPORAL_TLS_CERT: 'c.pem', OTA_TEMPORAL_TLS_KEY: '/k.pem', OTA_TEMPORAL_API_KEY: 'secret' } });
+    expect(cfg.temporal.tls).toEqual({ serverCaPath: join(dir, 'tls/ca.pem'), serverName: 'temporal.lan', clientCertPath: '/c.pem', clientKeyPath: '/k.pem' });
+    expect(cfg.temporal.apiKey).toBe('secret');
+    expect(cfg.sources['temporal.tls.clientCertPath']).toBe('env OTA_TEMPORAL_TLS_CERT');
+    const bare = tempDir();
+    expect(loadConfig({ cwd: bare, env: { OTA_STATE_DIR: bare, OTA_TEMPORAL_TLS: 'true' } }).temporal.tls).toEqual({});
+    expect(loadConfig({ cwd: bare, env: { OTA_STATE_DIR: bare } }).identity.caDir).toBe(join(bare, 'ca'));
+    expect(() => loadConfig({ cwd: bare, env: { OTA_STATE_DIR: bare, OTA_TEMPORAL_TLS_CERT: '/c.pem' } })).toThrow(
+      /temporal\.tls\.clientKeyPath: mutual TLS needs both clientCertPath and clientKeyPath/,
+    );
+  });
+
   it('rejects malformed --set flags', () => {
     expect(() => loadConfig({ env: {}, overrides: ['novalue'] })).toThrow(/PATH=VALUE/);
   });

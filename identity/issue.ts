@@ -1,0 +1,150 @@
+// Leaf certificates signed by the fleet CA's issuing intermediate: a server certificate for the
+// gateway (serverAuth, the DNS names and IP addresses devices dial) and short-lived device
+// certificates (clientAuth, the device id as a URI SAN) from a CSR or a bare public key.
+import { createPublicKey } from 'node:crypto';
+import { isIP } from 'node:net';
+import { deviceIdSchema } from '../schemas/device-api.js';
+import { BadIssueRequestError } from './errors.js';
+import type { FleetCa } from './fleet-ca.js';
+import { validity } from './fleet-ca.js';
+import { generateKeyPair, importSigningKey, privateKeyPem, randomSerial, SIGNING_ALGORITHM } from './keys.js';
+import { x509 } from './x509.js';
+
+export const DEFAULT_SERVER_DAYS = 30;
+export const DEFAULT_DEVICE_HOURS = 24;
+/** A CSR or public key PEM is a few hundred bytes; anything this large is not one. */
+export const MAX_REQUEST_PEM_BYTES = 8 * 1024;
+
+/** The URI SAN that names a device in its certificate. */
+export function deviceUri(deviceId: string): string {
+  return `urn:edge-ota:device:${deviceId}`;
+}
+
+export interface IssuedCertificate {
+  /** The leaf PEM. */
+  certPem: string;
+  /** Leaf then intermediate: what a TLS endpoint presents. */
+  chainPem: string;
+  serialNumber: string;
+  notAfter: Date;
+}
+
+export interface ServerCertificateRequest {
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  validityDays?: number;
+  now?: Date;
+}
+
+const DNS_NAME = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** A fresh key and a server certificate for it; the key is returned because the gateway needs it. */
+export async function issueServerCertificate(ca: FleetCa, request: ServerCertificateRequest): Promise<IssuedCertificate & { keyPem: string }> {
+  const dnsNames = request.dnsNames ?? [];
+  const ipAddresses = request.ipAddresses ?? [];
+  if (dnsNames.length + ipAddresses.length === 0) throw new BadIssueRequestError('a server certificate needs at least one DNS name or IP address devices dial');
+  for (const name of dnsNames) if (!DNS_NAME.test(name)) throw new BadIssueRequestError(`"${name}" is not a DNS name`);
+  for (const ip of ipAddresses) if (isIP(ip) === 0) throw new BadIssueRequestError(`"${ip}" is not an IP address`);
+  const keys = await generateKeyPair();
+  const issued = await issueLeaf(ca, {
+    subject: `CN=${dnsNames[0] ?? ipAddresses[0]}`,
+    publicKey: keys.publicKey,
+    names: [...dnsNames.map((value) => ({ type: 'dns' as const, value })), ...ipAddresses.map((value) => ({ type: 'ip' as const, value }))],
+    purpose: x509.ExtendedKeyUsage.serverAuth,
+    ...validity(request.now ?? new Date(), request.validityDays ?? DEFAULT_SERVER_DAYS),
+  });
+  return { ...issued, keyPem: await privateKeyPem(keys.privateKey) };
+}
+
+export interface DeviceCertificateRequest {
+  deviceId: string;
+  /** A PKCS#10 CSR (PEM) signed by the device key: proves the device holds it. */
+  csrPem?: string;
+  /** Or the device's SPKI public key (PEM), e.g. the one it enrolled with. */
+  publicKeyPem?: string;
+  validityHours?: number;
+  now?: Date;
+}
+
+export async function issueDeviceCertificate(ca: FleetCa, request: DeviceCertificateRequest): Promise<IssuedCertificate> {
+  if (!deviceIdSchema.safeParse(request.deviceId).success) throw new BadIssueRequestError(`"${request.deviceId}" is not a device id`);
+  if (!request.csrPem === !request.publicKeyPem) throw new BadIssueRequestError('give exactly one of a CSR or a public key');
+  const publicKey = request.csrPem ? await csrPublicKey(request.csrPem) : await spkiPublicKey(request.publicKeyPem!);
+  const now = request.now ?? new Date();
+  const hours = request.validityHours ?? DEFAULT_DEVICE_HOURS;
+  return issueLeaf(ca, {
+    subject: `CN=${request.deviceId}`,
+    publicKey,
+    names: [{ type: 'url', value: deviceUri(request.deviceId) }],
+    purpose: x509.ExtendedKeyUsage.clientAuth,
+    ...validity(now, hours / 24),
+  });
+}
+
+function boundedPem(pem: string, what: string): string {
+  if (Buffer.byteLength(pem) > MAX_REQUEST_PEM_BYTES) throw new BadIssueRequestError(`${what} is larger than the ${MAX_REQUEST_PEM_BYTES} bytes allowed`);
+  return pem;
+}
+
+async function csrPublicKey(pem: string): Promise<x509.PublicKey> {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(boundedPem(pem, 'the CSR'));
+  } catch (err) {
+    throw new BadIssueRequestError(`the CSR does not parse (${(err as Error).message})`);
+  }
+  if (!(await csr.verify().catch(() => false))) throw new BadIssueRequestError('the CSR signature does not verify: it was not signed by the key it carries');
+  return checkedKey(csr.publicKey);
+}
+
+async function spkiPublicKey(pem: string): Promise<x509.PublicKey> {
+  try {
+    return checkedKey(new x509.PublicKey(boundedPem(pem, 'the public key')));
+  } catch (err) {
+    if (err instanceof BadIssueRequestError) throw err;
+    throw new BadIssueRequestError(`the public key does not parse (${(err as Error).message})`);
+  }
+}
+
+/** Device keys are ECDSA P-256 or Ed25519, the two the device API accepts. */
+function checkedKey(key: x509.PublicKey): x509.PublicKey {
+  const node = createPublicKey({ key: Buffer.from(key.rawData), format: 'der', type: 'spki' });
+  const ok = node.asymmetricKeyType === 'ed25519' || (node.asymmetricKeyType === 'ec' && node.asymmetricKeyDetails?.namedCurve === 'prime256v1');
+  if (!ok) throw new BadIssueRequestError(`device keys must be ECDSA P-256 or Ed25519, got ${node.asymmetricKeyType}`);
+  return key;
+}
+
+interface LeafSpec {
+  subject: string;
+  publicKey: x509.PublicKeyType;
+  names: Array<{ type: 'dns' | 'ip' | 'url'; value: string }>;
+  purpose: x509.ExtendedKeyUsage;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+async function issueLeaf(ca: FleetCa, spec: LeafSpec): Promise<IssuedCertificate> {
+  const issuer = new x509.X509Certificate(ca.intermediate.certPem);
+  const signingKey = await importSigningKey(ca.intermediate.keyPem, 'the issuing CA key');
+  const serialNumber = randomSerial();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber,
+    subject: spec.subject,
+    issuer: issuer.subject,
+    notBefore: spec.notBefore,
+    notAfter: spec.notAfter < issuer.notAfter ? spec.notAfter : issuer.notAfter,
+    publicKey: spec.publicKey,
+    signingKey,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([spec.purpose], false),
+      new x509.SubjectAlternativeNameExtension(spec.names, false),
+      await x509.SubjectKeyIdentifierExtension.create(spec.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey),
+    ],
+  });
+  const certPem = cert.toString('pem');
+  return { certPem: `${certPem}\n`, chainPem: `${certPem}\n${ca.intermediate.certPem.trim()}\n`, serialNumber, notAfter: cert.notAfter };
+}
