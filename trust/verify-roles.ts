@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Metadata, MetaFile, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { TufMetaMismatchError, TufRollbackError, TufTargetMismatchError, TufThresholdNotMetError } from './errors.js';
 import { assertFresh, newerTime } from './freshness.js';
-import type { TufSigned } from './metadata.js';
+import { metadataBytes, type TufSigned } from './metadata.js';
 import { parseMetadata } from './parse.js';
 import { assertReleaseSigner, ISSUED_FIELD } from './repository.js';
 
@@ -101,4 +101,13 @@ function matchesMeta(name: string, bytes: Uint8Array, meta: MetaFile): void {
   if (meta.length !== undefined && bytes.length !== meta.length) throw new TufMetaMismatchError(`${name} is ${bytes.length} bytes, pinned at ${meta.length}`);
   const sha256 = meta.hashes?.sha256;
   if (sha256 && createHash('sha256').update(bytes).digest('hex') !== sha256) throw new TufMetaMismatchError(`${name} does not have the sha256 pinned for it`);
+}
+
+/** The whole repository as a fresh verifier would walk it from its newest root (a self-check before writing). */
+export function verifyRepository(repo: { roots: Array<Metadata<Root>>; timestamp: Metadata<Timestamp>; snapshot: Metadata<Snapshot>; targets: Metadata<Targets> }, now: Date, seen: TrustedVersions = {}) {
+  const root = repo.roots[repo.roots.length - 1]!;
+  const timestamp = verifyTimestamp(root, metadataBytes(repo.timestamp), seen, now);
+  const snapshot = verifySnapshot(root, metadataBytes(repo.snapshot), timestamp, seen, now);
+  const targets = verifyTargets(root, metadataBytes(repo.targets), snapshot, seen, now);
+  return { targets, seen: trustedAfter(seen, timestamp, snapshot, targets) };
 }

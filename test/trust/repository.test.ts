@@ -6,7 +6,7 @@ import { metadataBytes } from '../../trust/metadata.js';
 import { addSigner, addTarget, createRepository, latestRoot, refreshOnline, revokeSigner, type TufRepository } from '../../trust/repository.js';
 import { rotateRoot, verifyRootChain } from '../../trust/root-rotation.js';
 import { tufSigningKey, type TufSigningKey } from '../../trust/tuf-keys.js';
-import { trustedAfter, verifyReleaseTarget, verifySnapshot, verifyTargets, verifyTimestamp, type TrustedVersions } from '../../trust/verify-roles.js';
+import { verifyReleaseTarget, verifyRepository, verifySnapshot, verifyTimestamp, type TrustedVersions } from '../../trust/verify-roles.js';
 
 const key = (): TufSigningKey => tufSigningKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
 const T0 = new Date('2026-06-01T00:00:00Z');
@@ -22,13 +22,7 @@ function fixture() {
   return { rootKeys, targetsKey, onlineKey, signer, signing, repo };
 }
 
-function walk(repo: TufRepository, seen: TrustedVersions = {}, now = T0) {
-  const root = latestRoot(repo);
-  const timestamp = verifyTimestamp(root, metadataBytes(repo.timestamp), seen, now);
-  const snapshot = verifySnapshot(root, metadataBytes(repo.snapshot), timestamp, seen, now);
-  const targets = verifyTargets(root, metadataBytes(repo.targets), snapshot, seen, now);
-  return { targets, seen: trustedAfter(seen, timestamp, snapshot, targets) };
-}
+const walk = (repo: TufRepository, seen: TrustedVersions = {}, now = T0) => verifyRepository(repo, now, seen);
 
 const manifest = Buffer.from('{"version":"1.0.0"}');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
