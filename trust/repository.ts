@@ -149,7 +149,7 @@ export function refreshOnline(repo: TufRepository, signing: Omit<OnlineSigning, 
   return { ...repo, snapshot, timestamp };
 }
 
-/** The release signers' keys (id → key JSON) and whether `keyID` signs releases today. */
+/** The release signers' keys today, as [key id, key JSON] pairs. */
 export function releaseSigners(targets: Metadata<Targets>): Array<[string, Record<string, unknown>]> {
   return signerKeys(signedJSON(targets));
 }

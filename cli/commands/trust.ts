@@ -1,8 +1,10 @@
 // `ota trust init|add-signer|revoke-signer|rotate-root|refresh|show`: the fleet's TUF repository
 // (docs/trust.md). Metadata goes to the artifact store (trust/metadata-store.ts), keys stay in files.
-import type { Command } from 'commander';
-import { loadOrCreateSigningKey, signingKeyFromPem } from '../../signing/keys.js';
 import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { writeFileAtomic } from '../../platform/atomic-write.js';
+import { readFileAtMost } from '../../platform/bounded-read.js';
+import { loadOrCreateSigningKey, signingKeyFromPem } from '../../signing/keys.js';
 import { openArtifactStore, type ArtifactStore } from '../../stores/index.js';
 import { TufAlreadyInitializedError, TufInvalidChangeError } from '../../trust/errors.js';
 import { publicKeyFile, signingKeyFile, trustKeyPaths, type TrustKeyPaths } from '../../trust/key-files.js';
@@ -12,8 +14,6 @@ import { addSigner, createRepository, refreshOnline, revokeSigner, type OnlineSi
 import { acceptRoot, proposeRoot, rotateRoot } from '../../trust/root-rotation.js';
 import { metadataBytes } from '../../trust/metadata.js';
 import { METADATA_LIMITS, parseMetadata } from '../../trust/parse.js';
-import { readFileAtMost } from '../../platform/bounded-read.js';
-import { writeFileAtomic } from '../../platform/atomic-write.js';
 import { signMetadata, tufPublicKey, tufSigningKey, type TufSigningKey } from '../../trust/tuf-keys.js';
 import { configFrom } from '../context.js';
 import { parseNonNegativeInt } from '../options.js';
