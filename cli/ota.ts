@@ -11,6 +11,7 @@ import { registerFleetCommands } from './commands/fleet.js';
 import { registerGatewayCommands } from './commands/gateway.js';
 import { registerHealthCommand } from './commands/health.js';
 import { registerKeysCommands } from './commands/keys.js';
+import { registerTrustCommands } from './commands/trust.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerRolloutCommands(program);
   registerServeCommand(program);
   registerKeysCommands(program);
+  registerTrustCommands(program);
   registerDemoCommand(program);
   registerDevCommands(program);
   registerGatewayCommands(program);

@@ -1,0 +1,173 @@
+// `ota trust init|add-signer|revoke-signer|rotate-root|refresh|show`: the fleet's TUF repository
+// (docs/trust.md). Metadata goes to the artifact store (trust/metadata-store.ts), keys stay in files.
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { writeFileAtomic } from '../../platform/atomic-write.js';
+import { readFileAtMost } from '../../platform/bounded-read.js';
+import { loadOrCreateSigningKey, signingKeyFromPem } from '../../signing/keys.js';
+import { openArtifactStore, type ArtifactStore } from '../../stores/index.js';
+import { TufAlreadyInitializedError, TufInvalidChangeError } from '../../trust/errors.js';
+import { publicKeyFile, signingKeyFile, trustKeyPaths, type TrustKeyPaths } from '../../trust/key-files.js';
+import { localTrustDir, writeLocalTrust } from '../../trust/local-trust.js';
+import { hasRepository, readRepository, writeRepository, type StoredRepository } from '../../trust/metadata-store.js';
+import { addSigner, createRepository, refreshOnline, revokeSigner, type OnlineSigning, type TufRepository } from '../../trust/repository.js';
+import { acceptRoot, proposeRoot, rotateRoot } from '../../trust/root-rotation.js';
+import { metadataBytes } from '../../trust/metadata.js';
+import { METADATA_LIMITS, parseMetadata } from '../../trust/parse.js';
+import { signMetadata, tufPublicKey, tufSigningKey, type TufSigningKey } from '../../trust/tuf-keys.js';
+import { configFrom } from '../context.js';
+import { parseNonNegativeInt } from '../options.js';
+import { printResult, progress } from '../output.js';
+import { describeRepository, renderRepository } from './trust-format.js';
+
+interface KeyOptions {
+  targetsKey?: string;
+  onlineKey?: string;
+  json?: boolean;
+}
+
+export function registerTrustCommands(program: Command): void {
+  const trust = program.command('trust').description("the fleet's TUF repository: root keys and threshold, release signers, freshness");
+  const withKeys = (command: Command) =>
+    command
+      .option('--targets-key <file>', 'private key of the targets role (default: trust.keysDir/targets.pem)')
+      .option('--online-key <file>', 'private key of the snapshot and timestamp roles (default: trust.keysDir/online.pem)')
+      .option('--json', 'print the result as JSON');
+
+  withKeys(trust.command('init'))
+    .description('create the repository: root (threshold M of the root keys), targets, snapshot, timestamp; pins root 1 here')
+    .option('--threshold <m>', 'root signatures needed for a new root', '1')
+    .option('--root-key <file...>', 'root private keys, created (0600) when missing (default: trust.keysDir/root-1.pem ... root-M.pem)')
+    .option('--signer <file...>', 'release signers: public or private key PEM (default: the release key, signing.keyPath)')
+    .action(async (opts: KeyOptions & { threshold: string; rootKey?: string[]; signer?: string[] }, command: Command) => {
+      await withTrust(command, opts, async ({ store, paths, config, signing }) => {
+        if (await hasRepository(store)) throw new TufAlreadyInitializedError(`${store.location} already has a TUF repository: use rotate-root, add-signer or revoke-signer`);
+        const threshold = parseNonNegativeInt('--threshold', opts.threshold);
+        const rootFiles = opts.rootKey ?? Array.from({ length: Math.max(threshold, 1) }, (_, i) => paths.root(i + 1));
+        const rootKeys = await Promise.all(rootFiles.map(signingKeyFile));
+        const signers = opts.signer
+          ? await Promise.all(opts.signer.map(publicKeyFile))
+          : [tufPublicKey((await loadOrCreateSigningKey(config.signing.keyPath)).publicKey)];
+        const repo = createRepository({ rootKeys, threshold, signers, ...(await signing()) });
+        await writeRepository(store, repo);
+        await writeLocalTrust(localTrustDir(config.trust.trustedRootPath), { root: repo.roots[0]!, seen: {} });
+        return { repo, keyFiles: { root: rootFiles, targets: opts.targetsKey ?? paths.targets, online: opts.onlineKey ?? paths.online } };
+      });
+    });
+
+  withKeys(trust.command('add-signer'))
+    .description('list a release signer in a new targets version')
+    .requiredOption('--key <file>', "the signer's public (or private) key PEM")
+    .option('--role <role>', 'the role the signer joins (targets)', 'targets')
+    .action(async (opts: KeyOptions & { key: string; role: string }, command: Command) => {
+      targetsRoleOnly(opts.role);
+      await changeRepository(command, opts, async (repo, signing) => addSigner(repo, await publicKeyFile(opts.key), await signing()));
+    });
+
+  withKeys(trust.command('revoke-signer'))
+    .description('remove a release signer in a new targets version; releases it signed are refused (TUF_SIGNER_REVOKED)')
+    .option('--key <file>', "the signer's public (or private) key PEM")
+    .option('--key-id <id>', 'the TUF key id instead of the key file')
+    .option('--role <role>', 'the role the signer leaves (targets)', 'targets')
+    .action(async (opts: KeyOptions & { key?: string; keyId?: string; role: string }, command: Command) => {
+      targetsRoleOnly(opts.role);
+      if (!opts.key === !opts.keyId) throw new Error('revoke-signer needs --key <file> or --key-id <id>');
+      await changeRepository(command, opts, async (repo, signing) => revokeSigner(repo, opts.keyId ?? (await publicKeyFile(opts.key!)).keyID, await signing()));
+    });
+
+  withKeys(trust.command('rotate-root'))
+    .description('write root N+1, signed by the threshold of root N and of N+1 (root keys at hand, or a file signed offline with `ota trust sign`)')
+    .option('--root-key <file...>', 'private root keys that sign (existing files): enough of root N and of the new root')
+    .option('--new-root-key <file...>', 'keys of root N+1: private ones sign too; with --out, public keys are enough (default: the keys of root N)')
+    .option('--threshold <m>', 'threshold of root N+1 (default: that of root N)')
+    .option('--out <file>', 'write root N+1 to this file (signed by any --root-key given) instead of publishing it')
+    .option('--from <file>', 'publish this root N+1, signed offline, once it meets both thresholds')
+    .action(async (opts: KeyOptions & { rootKey?: string[]; newRootKey?: string[]; threshold?: string; out?: string; from?: string }, command: Command) => {
+      if (opts.from && (opts.rootKey || opts.newRootKey || opts.threshold || opts.out)) throw new Error('--from publishes a root file as it is: no other rotate-root option applies');
+      if (!opts.from && !opts.rootKey && !opts.out) throw new Error('rotate-root needs --root-key <file...>, --out <file> or --from <file>');
+      await changeRepository(command, opts, async (repo) => {
+        if (opts.from) return acceptRoot(repo, parseMetadata('root', await readFileAtMost(opts.from, METADATA_LIMITS.root, opts.from), opts.from));
+        // Root N's keys must exist: a mistyped path must not become a new key. New root keys may be created.
+        const signing = await Promise.all((opts.rootKey ?? []).map(existingSigningKey));
+        const newKeys = opts.newRootKey ? await Promise.all(opts.newRootKey.map(opts.out ? publicKeyFile : signingKeyFile)) : undefined;
+        const threshold = opts.threshold === undefined ? undefined : parseNonNegativeInt('--threshold', opts.threshold);
+        const input = { newRootKeys: newKeys, threshold, now: new Date() };
+        if (!opts.out) return rotateRoot(repo, { ...input, signingKeys: [...signing, ...((newKeys ?? []) as TufSigningKey[])] });
+        await writeFileAtomic(opts.out, metadataBytes(signMetadata(proposeRoot(repo, input), signing)));
+        progress(opts, `root ${repo.roots.length + 1} written to ${opts.out}: sign it with \`ota trust sign ${opts.out} --key F\`, then \`ota trust rotate-root --from ${opts.out}\``);
+        return repo;
+      });
+    });
+
+  trust
+    .command('sign <file>')
+    .description('add signatures to a metadata file (root N+1 from rotate-root --out), offline: reads no store')
+    .requiredOption('--key <file...>', 'private keys that sign')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, opts: { key: string[]; json?: boolean }) => {
+      const root = parseMetadata('root', await readFileAtMost(file, METADATA_LIMITS.root, file), file);
+      const keys = await Promise.all(opts.key.map(existingSigningKey));
+      await writeFileAtomic(file, metadataBytes(signMetadata(root, keys)));
+      const result = { file, version: root.signed.version, signatures: Object.keys(root.signatures), threshold: root.signed.roles.root!.threshold };
+      printResult(opts, result, () => `root ${result.version} in ${file}: ${result.signatures.length} signature(s) (its own threshold is ${result.threshold}; root N's applies too)`);
+    });
+
+  withKeys(trust.command('refresh'))
+    .description('re-sign snapshot and timestamp with the online key (what keeps devices from reporting frozen)')
+    .action(async (opts: KeyOptions, command: Command) => {
+      await changeRepository(command, opts, async (repo, signing) => refreshOnline(repo, await signing()));
+    });
+
+  trust
+    .command('show')
+    .description('roles, keys, thresholds, versions and expiry of the repository')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }, command: Command) => {
+      await withTrust(command, opts, async ({ store }) => ({ repo: (await readRepository(store)).repo }));
+    });
+}
+
+interface TrustContext {
+  store: ArtifactStore;
+  paths: TrustKeyPaths;
+  config: ReturnType<typeof configFrom>;
+  /** The targets and online keys (created on first use at their default paths). */
+  signing: () => Promise<OnlineSigning>;
+}
+
+async function withTrust(command: Command, opts: KeyOptions, run: (ctx: TrustContext) => Promise<{ repo: TufRepository; keyFiles?: object }>): Promise<void> {
+  const config = configFrom(command);
+  const store = openArtifactStore(config.store);
+  const paths = trustKeyPaths(config.trust, config.signing.keyPath);
+  const signing = async (): Promise<OnlineSigning> => ({
+    targetsKeys: [await signingKeyFile(opts.targetsKey ?? paths.targets)],
+    onlineKey: await signingKeyFile(opts.onlineKey ?? paths.online),
+    now: new Date(),
+  });
+  try {
+    const { repo, keyFiles } = await run({ store, paths, config, signing });
+    const described = { store: store.location, ...describeRepository(repo), ...(keyFiles && { keyFiles }) };
+    printResult(opts, described, () => renderRepository(described));
+  } finally {
+    await store.close();
+  }
+}
+
+async function changeRepository(command: Command, opts: KeyOptions, change: (repo: TufRepository, signing: () => Promise<OnlineSigning>) => Promise<TufRepository>): Promise<void> {
+  await withTrust(command, opts, async ({ store, signing }) => {
+    const before: StoredRepository = await readRepository(store);
+    const repo = await change(before.repo, signing);
+    // The same repository back (rotate-root --out): nothing to write.
+    if (repo !== before.repo) await writeRepository(store, repo, before);
+    return { repo };
+  });
+}
+
+/** An existing private key (signing with root keys never creates one: a typo must not sign with a new key). */
+async function existingSigningKey(path: string): Promise<TufSigningKey> {
+  return tufSigningKey(signingKeyFromPem(await readFile(path, 'utf8')).privateKey);
+}
+
+function targetsRoleOnly(role: string): void {
+  if (role !== 'targets') throw new TufInvalidChangeError(`--role ${role}: only the targets role lists release signers (root keys change with rotate-root)`);
+}
