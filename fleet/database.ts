@@ -4,7 +4,7 @@
 //
 // Differences smoothed here: pg returns bigint/count as strings, PGlite as numbers (callers
 // normalise with Number()); multi-statement scripts go through exec (PGlite's query() takes one).
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import pg from 'pg';
@@ -35,7 +35,10 @@ async function openPglite(dir: string): Promise<FleetDatabase> {
   let db: PGlite;
   if (dir === 'memory:' || dir === '') db = new PGlite();
   else {
-    mkdirSync(resolve(dir), { recursive: true });
+    // The database holds every device's public key and history: owner only. PGlite creates its
+    // files 0666 (less the umask), so the folder is what keeps others out.
+    mkdirSync(resolve(dir), { recursive: true, mode: 0o700 });
+    chmodSync(resolve(dir), 0o700);
     db = new PGlite(resolve(dir));
   }
   await db.waitReady;

@@ -7,7 +7,15 @@ import { consumeNonce, type NonceCheck } from './nonces.js';
 export type StoreSignedOutcome =
   | { kind: 'accepted'; counter: number }
   | { kind: 'nonce-rejected'; reason: Exclude<NonceCheck, 'ok'> }
-  | { kind: 'stale-counter'; lastCounter: number };
+  | { kind: 'stale-counter'; lastCounter: number }
+  | { kind: 'counter-jump'; lastCounter: number; maxStep: number };
+
+/**
+ * Most a counter may move past the last stored one in one message. A device queues at most a few
+ * hundred reports while offline; a counter set near 2^53 by a stolen or buggy key would otherwise
+ * block every later report of the device for good.
+ */
+export const MAX_COUNTER_STEP = 100_000;
 
 export interface InOrderSteps {
   /** Moves the device's counter up to the message's; false when the message's is not higher. */
@@ -27,6 +35,8 @@ export async function storeInOrder(db: FleetDatabase, message: { deviceId: strin
     return await db.transaction(async (tx) => {
       const nonce = await consumeNonce(tx, message.deviceId, message.nonce);
       if (nonce !== 'ok') throw new Refused({ kind: 'nonce-rejected', reason: nonce });
+      const last = await steps.lastCounter(tx);
+      if (message.counter > last + MAX_COUNTER_STEP) throw new Refused({ kind: 'counter-jump', lastCounter: last, maxStep: MAX_COUNTER_STEP });
       if (!(await steps.advanceCounter(tx))) throw new Refused({ kind: 'stale-counter', lastCounter: await steps.lastCounter(tx) });
       await steps.insert(tx);
       return { kind: 'accepted', counter: message.counter } as const;

@@ -14,18 +14,27 @@ const RELEASE_DOCUMENT = /^[a-z0-9][a-z0-9._-]*\/(?:[0-9A-Za-z.+-]+\/manifest\.j
 
 /** /v1/artifacts/<key> → key, or a 404 for keys outside the downloadable prefixes. */
 export function artifactKeyFromPath(rest: string): string {
-  const key = decodeURIComponent(rest);
+  const key = decodePath(rest);
   if (!DOWNLOADABLE_PREFIXES.some((p) => key.startsWith(p))) throw new HttpError(404, 'not-found', `no artifact ${JSON.stringify(key)}: only blobs/ and releases/ keys are served`);
   return key;
 }
 
 /** /v1/releases/<hw>/<version>/manifest.json[.sigstore.json] or <hw>/channels/<ch>/index.json → store key. */
 export function releaseKeyFromPath(rest: string): string {
-  const path = decodeURIComponent(rest);
+  const path = decodePath(rest);
   if (!RELEASE_DOCUMENT.test(path)) {
     throw new HttpError(404, 'not-found', `no release document ${JSON.stringify(path)}: use <hw>/<version>/manifest.json, <hw>/<version>/manifest.json.sigstore.json or <hw>/channels/<channel>/index.json`);
   }
   return `releases/${path}`;
+}
+
+/** Percent-decoding of a download path: a malformed escape (`%zz`, a lone `%`) is the client's error, 400. */
+function decodePath(rest: string): string {
+  try {
+    return decodeURIComponent(rest);
+  } catch {
+    throw new HttpError(400, 'malformed-path', `the path ${JSON.stringify(rest.slice(0, 200))} is not valid percent-encoding`);
+  }
 }
 
 function contentTypeOf(key: string): string {

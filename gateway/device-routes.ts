@@ -80,6 +80,7 @@ export async function report(api: DeviceApiOptions, req: IncomingMessage, res: S
   if (outcome.kind === 'stale-counter') {
     throw new HttpError(409, 'stale-counter', `counter ${message.counter} is not above the last stored counter ${outcome.lastCounter} (replay or duplicate)`);
   }
+  if (outcome.kind === 'counter-jump') throw counterJump(message.counter, outcome);
   const body: ReportResponse = { status: 'accepted', counter: outcome.counter };
   sendJson(res, 200, body);
 }
@@ -91,6 +92,11 @@ export async function heartbeat(api: DeviceApiOptions, req: IncomingMessage, res
   if (outcome.kind === 'stale-counter') {
     throw new HttpError(409, 'stale-counter', `heartbeat counter ${message.counter} is not above the last stored heartbeat counter ${outcome.lastCounter} (replay or duplicate)`);
   }
+  if (outcome.kind === 'counter-jump') throw counterJump(message.counter, outcome);
   const body: HeartbeatResponse = { status: 'accepted', counter: outcome.counter };
   sendJson(res, 200, body);
+}
+
+function counterJump(counter: number, outcome: { lastCounter: number; maxStep: number }): HttpError {
+  return new HttpError(409, 'counter-jump', `counter ${counter} jumps more than ${outcome.maxStep} past the last stored counter ${outcome.lastCounter}; refused, nothing stored`);
 }

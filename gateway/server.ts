@@ -10,6 +10,7 @@ import { artifactKeyFromPath, releaseKeyFromPath, serveStoreObject } from './art
 import { checkin, enroll, heartbeat, issueNonce, report, type DeviceApiOptions } from './device-routes.js';
 import type { ReleasePolicy } from './checkin-offer.js';
 import { HttpError, sendError, sendJson } from './http.js';
+import { DEFAULT_RATE_LIMITS, RateLimiter, type GatewayRateLimits, type Take } from './rate-limit.js';
 
 export interface GatewayOptions {
   host: string;
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   releasePolicy?: ReleasePolicy;
   /** Serve HTTPS with this key and certificate chain (PEM, e.g. from `ota fleet ca server-cert`); default plain HTTP. */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Request limits per remote address and per device (429 with Retry-After); default DEFAULT_RATE_LIMITS, false: none. */
+  rateLimits?: GatewayRateLimits | false;
   /** Called with unexpected (5xx) errors; default writes them to stderr. */
   logError?: (error: unknown, req: IncomingMessage) => void;
 }
@@ -60,7 +63,27 @@ const STORE_DOWNLOADS: Array<[prefix: string, keyFromPath: (rest: string) => str
   ['/v1/releases/', releaseKeyFromPath],
 ];
 
-async function route(opts: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** The limiters of one gateway; `check` throws 429 when the request's address or device is over its limit. */
+function rateLimiting(limits: GatewayRateLimits | false) {
+  if (!limits) return { check: () => {} };
+  const perAddress = new RateLimiter(limits.perAddress);
+  const perDeviceNonce = new RateLimiter(limits.perDeviceNonce);
+  const refuse = (taken: Take, what: string) => {
+    if (!taken.ok) throw new HttpError(429, 'rate-limited', `too many requests from ${what}; retry in ${taken.retryAfterSeconds} s`, { 'retry-after': String(taken.retryAfterSeconds) });
+  };
+  return {
+    check(req: IncomingMessage, url: URL) {
+      const now = Date.now();
+      const address = req.socket.remoteAddress ?? 'unknown';
+      refuse(perAddress.take(address, now), `this address`);
+      if (url.pathname === '/v1/nonce') refuse(perDeviceNonce.take(url.searchParams.get('device') ?? '', now), 'this device');
+    },
+  };
+}
+
+type RateCheck = ReturnType<typeof rateLimiting>;
+
+async function route(opts: GatewayOptions, limits: RateCheck, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://gateway');
   const path = url.pathname;
   if (path === '/healthz') {
@@ -80,6 +103,7 @@ async function route(opts: GatewayOptions, req: IncomingMessage, res: ServerResp
   const endpoint = DEVICE_ENDPOINTS.get(path);
   if (endpoint) {
     allow(req, endpoint.method);
+    limits.check(req, url);
     return endpoint.handle(api, url, req, res);
   }
   for (const [prefix, keyFromPath] of STORE_DOWNLOADS) {
@@ -92,8 +116,9 @@ async function route(opts: GatewayOptions, req: IncomingMessage, res: ServerResp
 
 export function handleRequest(opts: GatewayOptions) {
   const logError = opts.logError ?? ((error, req) => process.stderr.write(`ota gateway: ${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}\n`));
+  const limits = rateLimiting(opts.rateLimits ?? DEFAULT_RATE_LIMITS);
   return (req: IncomingMessage, res: ServerResponse): void => {
-    route(opts, req, res).catch((error: unknown) => {
+    route(opts, limits, req, res).catch((error: unknown) => {
       const httpError = error instanceof HttpError ? error : new HttpError(500, 'internal-error', 'the gateway failed to answer; see its log');
       if (!(error instanceof HttpError) || httpError.status >= 500) logError(error, req);
       if (res.headersSent) {

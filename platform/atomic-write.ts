@@ -46,13 +46,13 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
 }
 
 /**
- * Writes `data` into a fresh temp file named after `label` in `dir` (mode 0644), fsynced and closed, and returns
+ * Writes `data` into a fresh temp file named after `label` in `dir` (mode 0644, or `mode`), fsynced and closed, and returns
  * its path for publishReplacing/publishExclusive. `createDir` makes `dir` first.
  */
-export async function writeTempFile(dir: string, label: string, data: FileData, options: { createDir?: boolean } = {}): Promise<string> {
+export async function writeTempFile(dir: string, label: string, data: FileData, options: { createDir?: boolean; mode?: number } = {}): Promise<string> {
   if (options.createDir) await mkdir(dir, { recursive: true });
   const temp = tempPathFor(join(dir, label));
-  const handle = await open(temp, 'wx', 0o644);
+  const handle = await open(temp, 'wx', options.mode ?? 0o644);
   try {
     if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
     else for await (const chunk of data) await writeAll(handle, chunk);
@@ -92,8 +92,9 @@ export async function publishExclusive(temp: string, target: string): Promise<'c
 }
 
 /** Replaces the file at `path` with `data`, all or nothing. */
-export async function writeFileAtomic(path: string, data: FileData): Promise<void> {
-  await publishReplacing(await writeTempFile(dirname(path), basename(path), data), path);
+/** `mode` 0600 for what only its owner may read (device keys' neighbours: agent state, floor records). */
+export async function writeFileAtomic(path: string, data: FileData, options: { mode?: number } = {}): Promise<void> {
+  await publishReplacing(await writeTempFile(dirname(path), basename(path), data, options), path);
 }
 
 /**

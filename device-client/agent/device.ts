@@ -38,7 +38,7 @@ export function bootloaderFor(config: BootloaderConfig): BootloaderBackend {
 
 export async function openDevice(config: DeviceConfig, options: { bootedSlot?: SlotName } = {}): Promise<Device> {
   const scratchDir = join(config.stateDir, 'scratch');
-  await mkdir(scratchDir, { recursive: true });
+  await mkdir(scratchDir, { recursive: true, mode: 0o700 });
   const capacity = { capacity: config.slots.capacity };
   return {
     config,

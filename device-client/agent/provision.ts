@@ -5,7 +5,7 @@
 // the floor is the higher of the agent state's and the floor record's (state/security-floor.ts),
 // and a factory image below it is refused unless an operator-signed reset statement for this
 // device allows it (state/floor-reset.ts). Every check runs before the first write.
-import { mkdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { CodedError } from '../../platform/coded-error.js';
 import { initialBootState, markBad, type SlotName } from '../boot/boot-state.js';
 import { sha256Of } from '../slots/slot-digest.js';
@@ -70,7 +70,9 @@ export async function provisionDevice(device: Device, options: ProvisionOptions)
     }
     await verifyFloorReset(options.floorReset, { deviceId: device.config.deviceId, resets, requestedFloor: securityVersion, trust: device.config.trust, now: options.now });
   }
-  await mkdir(device.config.stateDir, { recursive: true });
+  // Keys, floor and state live here: owner only, also when the folder came from the image wider.
+  await mkdir(device.config.stateDir, { recursive: true, mode: 0o700 });
+  await chmod(device.config.stateDir, 0o700);
   const slot = device.slots[options.slot];
   const length = options.length ?? (await stat(slot.path)).size;
   const sha256 = await sha256Of(slot, length);

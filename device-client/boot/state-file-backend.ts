@@ -39,6 +39,6 @@ export class StateFileBackend implements BootloaderBackend {
 
   async write(state: BootState): Promise<void> {
     validateBootState(state);
-    await writeFileAtomic(this.path, `${JSON.stringify({ format: FORMAT, ...cloneState(state) }, null, 2)}\n`);
+    await writeFileAtomic(this.path, `${JSON.stringify({ format: FORMAT, ...cloneState(state) }, null, 2)}\n`, { mode: 0o600 });
   }
 }

@@ -38,5 +38,5 @@ export async function readJsonFile<S extends z.ZodType>(path: string, schema: S)
 }
 
 export async function writeJsonFile(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
 }

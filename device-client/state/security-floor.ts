@@ -49,7 +49,7 @@ export class SecurityFloorStore {
   private async write(fields: Omit<SecurityFloorRecord, 'format' | 'updatedAt'>): Promise<void> {
     const record = securityFloorSchema.parse({ format: FORMAT, ...fields, updatedAt: new Date().toISOString() });
     // Its folder may be another partition's mount point, not made by provisioning.
-    await mkdir(dirname(this.path), { recursive: true });
-    await writeFileAtomic(this.path, `${JSON.stringify(record, null, 2)}\n`);
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(this.path, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   }
 }

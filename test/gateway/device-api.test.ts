@@ -322,3 +322,26 @@ describe('downloads', () => {
     expect((await call('GET', '/healthz')).json).toEqual({ status: 'ok', version: 'test' });
   });
 });
+
+describe('hostile input', () => {
+  it('a malformed percent-escape in a download path is a 400, never a 500', async () => {
+    for (const path of ['/v1/artifacts/blobs/%zz', '/v1/releases/gw-test/%E0%A4%A/manifest.json', '/v1/artifacts/%']) {
+      const res = await call('GET', path);
+      expect(res.status, path).toBe(400);
+      expect(res.json).toMatchObject({ error: 'malformed-path' });
+    }
+  });
+
+  it('a counter far past the last one is refused and stores nothing; the device goes on from where it was', async () => {
+    const device = await enrollDevice();
+    expect((await sendReport(device, reportBody(device, 1, await nonceFor(device.id)))).status).toBe(200);
+    // 2^53 − 1 would block every later report for good.
+    const jump = await sendReport(device, reportBody(device, Number.MAX_SAFE_INTEGER, await nonceFor(device.id)));
+    expect(jump.status).toBe(409);
+    expect(jump.json).toMatchObject({ error: 'counter-jump' });
+    expect((await fleet.getDeviceWithState(device.id))!.state.lastCounter).toBe(1);
+    const next = await sendReport(device, reportBody(device, 2, await nonceFor(device.id)));
+    expect(next.json).toEqual({ status: 'accepted', counter: 2 });
+    expect((await fleet.reportsOf(device.id)).map((r) => r.counter)).toEqual([2, 1]);
+  });
+});
