@@ -9,7 +9,7 @@ import type { BehaviourModel, HeartbeatModel, WindowHealth } from './protocol-de
 
 export interface FleetNoiseOptions {
   seed: number;
-  /** Share of devices offline for the whole run: enrolled (so assigned to rings), never check in or heartbeat. Exact: round(share × fleet). */
+  /** Share of devices offline for the whole run (1: all): enrolled (so assigned to rings), never check in or heartbeat. Exact: round(share × fleet). */
   silentShare?: number;
   /** Per install attempt: probability the install fails with a reported `install` failure, whatever the release. */
   installFailureRate?: number;
@@ -41,11 +41,13 @@ export class FleetNoise {
   /** deviceIds: the whole fleet, to pick the silent share from (exactly, and the same for the same seed). */
   constructor(readonly options: FleetNoiseOptions, deviceIds: readonly string[]) {
     for (const [name, value] of Object.entries(options)) {
-      if (name !== 'seed' && !(typeof value === 'number' && value >= 0 && value < 1)) throw new RangeError(`noise ${name} must be in [0, 1), got ${value}`);
+      const max = name === 'silentShare' ? 1 : 0.999999;
+      if (name !== 'seed' && !(typeof value === 'number' && value >= 0 && value <= max)) throw new RangeError(`noise ${name} must be in [0, ${max === 1 ? '1]' : '1)'}, got ${value}`);
     }
     this.draws = new SeededDraws(options.seed);
     const count = Math.round((options.silentShare ?? 0) * deviceIds.length);
-    const ranked = deviceIds.map((id) => ({ id, rank: idHash(`${options.seed}:${id}`) })).sort((a, b) => a.rank - b.rank || (a.id < b.id ? -1 : 1));
+    // A draw per device, not the hash itself: FNV of ids that differ in their last digit ranks them side by side.
+    const ranked = deviceIds.map((id) => ({ id, rank: this.draws.next(id, 'silent') })).sort((a, b) => a.rank - b.rank || (a.id < b.id ? -1 : 1));
     this.silent = new Set(ranked.slice(0, count).map((r) => r.id));
   }
 

@@ -50,6 +50,7 @@ describe('fleet noise', () => {
     const bricked = ids.filter((id) => behaviour(device(id), release).result === 'brick').length;
     expect(bricked).toBeGreaterThan(340);
     expect(bricked).toBeLessThan(460);
-    expect(() => new FleetNoise({ seed: 1, silentShare: 1.5 }, ids)).toThrow(/silentShare must be in \[0, 1\)/);
+    expect(() => new FleetNoise({ seed: 1, silentShare: 1.5 }, ids)).toThrow(/silentShare must be in \[0, 1\]/);
+    expect(() => new FleetNoise({ seed: 1, installFailureRate: 1 }, ids)).toThrow(/installFailureRate must be in \[0, 1\)/);
   });
 });
