@@ -5,7 +5,7 @@
 // (`bricks` below), not noise. Every draw comes from a stream of its own per device and purpose, so
 // results do not depend on the order in which devices run.
 import { mulberry32 } from '../platform/seeded-random.js';
-import type { BehaviourModel, HeartbeatModel, WindowHealth } from './protocol-device.js';
+import type { BehaviourModel, HeartbeatModel, InstallOutcome, WindowHealth } from './protocol-device.js';
 
 export interface FleetNoiseOptions {
   seed: number;
@@ -74,14 +74,21 @@ export class FleetNoise {
 }
 
 /**
- * A release that bricks `share` of the devices installing it (seeded per device): they take the
- * offer, start downloading, and are never heard from again (no install report, no heartbeat).
- * Everyone else gets `otherwise`.
+ * A release that does `outcome` to `share` of the devices installing it (seeded per device and
+ * release); everyone else gets `otherwise`.
  */
-export function bricks(share: number, seed: number, otherwise: BehaviourModel = () => ({ result: 'commit' })): BehaviourModel {
-  if (!(share >= 0 && share <= 1)) throw new RangeError(`bricking share must be in [0, 1], got ${share}`);
+export function affects(share: number, seed: number, outcome: InstallOutcome, otherwise: BehaviourModel = () => ({ result: 'commit' })): BehaviourModel {
+  if (!(share >= 0 && share <= 1)) throw new RangeError(`affected share must be in [0, 1], got ${share}`);
   const draws = new SeededDraws(seed);
-  return (device, release) => (draws.next(device.id, `brick:${release.version}`) < share ? { result: 'brick' } : otherwise(device, release));
+  return (device, release) => (draws.next(device.id, `affects:${release.version}`) < share ? outcome : otherwise(device, release));
+}
+
+/**
+ * A release that bricks `share` of the devices installing it: they take the offer, start
+ * downloading, and are never heard from again (no install report, no heartbeat).
+ */
+export function bricks(share: number, seed: number, otherwise?: BehaviourModel): BehaviourModel {
+  return affects(share, seed, { result: 'brick' }, otherwise);
 }
 
 /** FNV-1a, 32 bits: a stable per-string seed. */

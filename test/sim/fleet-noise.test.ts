@@ -51,6 +51,7 @@ describe('fleet noise', () => {
     expect(bricked).toBeGreaterThan(340);
     expect(bricked).toBeLessThan(460);
     expect(() => new FleetNoise({ seed: 1, silentShare: 1.5 }, ids)).toThrow(/silentShare must be in \[0, 1\]/);
+    expect(() => bricks(2, 1)).toThrow(/share must be in \[0, 1\]/);
     expect(() => new FleetNoise({ seed: 1, installFailureRate: 1 }, ids)).toThrow(/installFailureRate must be in \[0, 1\)/);
   });
 });
