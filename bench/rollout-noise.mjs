@@ -48,10 +48,15 @@ export async function runNoiseScenarios(ctx) {
   const { say, devices } = ctx;
   say(`noisy fleet: enrolling ${devices} devices (${NOISE.silentShare * 100}% silent, ${NOISE.installFailureRate * 100}% install noise, ${NOISE.heartbeatFailureRate * 100}% heartbeat noise)`);
   let started = Date.now();
+  let deviceErrors = 0;
   const fleet = await ctx.ProtocolFleet.enroll({
     count: devices, hardwareId: ctx.hardware, channel: 'stable', gatewayUrl: ctx.gateway.url, enrollmentToken: ctx.token,
     trustRoot: ctx.trustRoot, factory: ctx.factory, idPrefix: 'noisy', labelsFor: () => ({ pool: 'noisy' }), concurrency: 32,
     noise: { seed: 2026, ...NOISE },
+    onDeviceError: (id, error) => {
+      deviceErrors++;
+      if (deviceErrors <= 5) say(`  device ${id}: ${error instanceof Error ? error.message : String(error)} (it tries again next round)`);
+    },
   });
   const results = { devices, noise: NOISE, enrollSeconds: (Date.now() - started) / 1000, silent: devices - fleet.reachable().length, installDeadlineSeconds: INSTALL_DEADLINE_MS / 1000 };
 
@@ -71,22 +76,25 @@ export async function runNoiseScenarios(ctx) {
     let heldAt;
     const watcher = setInterval(async () => {
       if (heldAt) return;
-      const { rows } = await ctx.fleetStore.db.query('SELECT state FROM rollouts WHERE id = $1', [id]);
+      const { rows } = await ctx.fleetStore.db.query('SELECT state FROM rollouts WHERE id = $1', [id]).catch(() => ({ rows: [] }));
       if (rows.some((r) => r.state === 'rolling-back' || r.state === 'halted')) heldAt = Date.now();
     }, 20);
     started = Date.now();
     const handle = await ctx.client.workflow.start(ctx.rolloutWorkflow, { taskQueue: 'bench', workflowId: id, args: [{ rolloutId: id, hardwareId: ctx.hardware, channel: 'stable', releaseVersion: version, policy, requestedBy: 'bench' }] });
     let status = await handle.query(ctx.rolloutStatusQuery);
     let rounds = 0;
-    while (!['completed', 'rolled-back', 'halted', 'waiting-approval', 'aborted'].includes(status.state)) {
-      const t = Date.now();
-      await fleet.tick(behaviour);
-      await fleet.heartbeats();
-      rounds++;
-      status = await handle.query(ctx.rolloutStatusQuery);
-      say(`  round ${rounds} (${((Date.now() - t) / 1000).toFixed(1)} s): ${status.state}, ring ${status.rings[status.ringIndex]?.name ?? '-'}, exposure ${status.exposure.devices}, ${JSON.stringify(fleet.versions())}`);
+    try {
+      while (!['completed', 'rolled-back', 'halted', 'waiting-approval', 'aborted'].includes(status.state)) {
+        const t = Date.now();
+        await fleet.tick(behaviour);
+        await fleet.heartbeats();
+        rounds++;
+        status = await handle.query(ctx.rolloutStatusQuery);
+        say(`  round ${rounds} (${((Date.now() - t) / 1000).toFixed(1)} s): ${status.state}, ring ${status.rings[status.ringIndex]?.name ?? '-'}, exposure ${status.exposure.devices}, ${JSON.stringify(fleet.versions())}`);
+      }
+    } finally {
+      clearInterval(watcher);
     }
-    clearInterval(watcher);
     const seconds = (Date.now() - started) / 1000;
     const stopped = status.rings.find((r) => r.state === 'breached');
     const decision = status.decisions.find((d) => d.action === 'rollback' || d.action === 'halt');
@@ -117,6 +125,7 @@ export async function runNoiseScenarios(ctx) {
   // Halt, not rollback: the rollback target is the highest release published below this one, which
   // here is the rolled-back failing release (see docs/rollout-benchmark.md).
   results.bricking = await scenario('release bricking 20% (no report)', ctx.releases.bricking, ctx.bricks(0.2, 8), 'halt');
+  results.deviceErrors = deviceErrors;
   return results;
 }
 
@@ -150,7 +159,7 @@ the devices still on the previous release are the control. Policy: the shape and
 [examples/rollout-policy.yml](examples/rollout-policy.yml) (sequential, α 1%, β 5%, +3 points over 2%; canary 100 devices looking for
 +18 points with β 1% and its caps; 10%, 25%, 100%), with seconds for hours: bake ${BAKE} (longer than the install deadline), ring health read every ${pollInterval},
 decision deadline 180 s, install deadline ${n.installDeadlineSeconds} s, minReports half of each ring (a silent share never reports).
-Enrollment: ${n.enrollSeconds.toFixed(1)} s.
+Enrollment: ${n.enrollSeconds.toFixed(1)} s. Device conversations that failed under load (retried at the next round): ${n.deviceErrors ?? 0}.
 
 | release | outcome | time | exposure | failed in the ring that stopped | exposed reachable devices back on the previous release | halt delay | reason |
 |---|---|---|---|---|---|---|---|

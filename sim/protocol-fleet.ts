@@ -23,6 +23,11 @@ export interface ProtocolFleetOptions {
   concurrency?: number;
   /** Seeded failures that no release causes: a silent share, install noise, heartbeat noise (sim/fleet-noise.ts). */
   noise?: FleetNoiseOptions;
+  /**
+   * A device's conversation that fails (HTTP error, reset connection) is passed here and the round
+   * goes on, as a real device would retry at its next check-in; without it, the round rejects.
+   */
+  onDeviceError?: (deviceId: string, error: unknown) => void;
 }
 
 export class ProtocolFleet {
@@ -114,7 +119,9 @@ export class ProtocolFleet {
     const workers = Array.from({ length: Math.min(this.opts.concurrency ?? 16, this.devices.length) }, async () => {
       while (next < this.devices.length) {
         const i = next++;
-        results[i] = await fn(this.devices[i]!);
+        const device = this.devices[i]!;
+        if (!this.opts.onDeviceError) results[i] = await fn(device);
+        else results[i] = await fn(device).catch((error: unknown) => (this.opts.onDeviceError!(device.id, error), undefined as T));
       }
     });
     await Promise.all(workers);
