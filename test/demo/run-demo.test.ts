@@ -25,6 +25,10 @@ describe.skipIf(!built)('ota demo', () => {
     expect(titles).toContain('rollout of 1.1.0 reached the whole fleet');
     expect(titles).toContain('crash-looping 1.2.0 halted in the canary ring and rolled back');
     expect(titles).toContain('a one-byte change to the manifest is rejected');
+    // Device noise is on: the good rollout completes through it; the crash-looping one stops in the canary.
+    const step = (title: string) => summary.steps.find((s) => s.title === title)!;
+    expect(step('rollout of 1.1.0 reached the whole fleet')).toMatchObject({ ok: true, detail: expect.stringMatching(/installs failed for unrelated reasons \(device noise\)/) });
+    expect(step('crash-looping 1.2.0 halted in the canary ring and rolled back')).toMatchObject({ ok: true, detail: expect.stringMatching(/^exposure [1-5]\/100; breach: /) });
     expect(summary.steps.at(-1)).toMatchObject({ title: 'stop the stack', ok: true });
     // Nothing left running: the stack's recorded services are gone.
     const status = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ota.js'), 'dev', 'status', '--json', '--state-dir', stateDir, '-f', join(projectRoot, 'temporal-dev.yml')], { encoding: 'utf8' });
