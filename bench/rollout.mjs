@@ -3,27 +3,31 @@
 // the real gateway, a real Temporal dev server running RolloutWorkflow, the PGlite fleet store.
 // Measures a good rollout end to end (time, workflow history events, gateway requests) and the
 // halt delay of a crash-looping release: from the failure report that crosses the canary's
-// threshold to the moment the gateway holds everyone else at check-in.
+// threshold to the moment the gateway holds everyone else at check-in. Then, on a second pool of
+// --noise-devices devices with seeded noise (bench/rollout-noise.mjs), a sequential policy's good,
+// 20%-failing and 20%-bricking releases.
 //
-//   node bench/rollout.mjs [--devices 10000] [--json] [--write-docs]
+//   node bench/rollout.mjs [--devices 10000] [--noise-devices 2000 (0: skip)] [--json] [--write-docs]
 //
 // Uses the compiled dist/ (npm run bench builds it first).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { noiseSection, runNoiseScenarios } from './rollout-noise.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = (p) => import(join(root, 'dist', p));
 const args = process.argv.slice(2);
 const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const DEVICES = Number(flag('--devices', '10000'));
+const NOISE_DEVICES = Number(flag('--noise-devices', '2000'));
 const json = args.includes('--json');
 const say = (line) => process.stderr.write(`${line}\n`);
 
-const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, { buildReleaseRequest, startRelease }, { buildSampleImage }, { FleetStore }, { startGateway }, { ProtocolFleet }, { ProtocolDevice }, { parsePolicy }, { readTrustRoot }, { builderSigningModeFromConfig }, { parseManifest }, { openArtifactStore }, { manifestKey }, { rolloutWorkflow, rolloutStatusQuery }] = await Promise.all([
+const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, { buildReleaseRequest, startRelease }, { buildSampleImage }, { FleetStore }, { startGateway }, { ProtocolFleet }, { affects, bricks }, { parsePolicy }, { readTrustRoot }, { builderSigningModeFromConfig }, { parseManifest }, { openArtifactStore }, { manifestKey }, { rolloutWorkflow, rolloutStatusQuery, abortUpdate }] = await Promise.all([
   dist('platform/tools.js'),
   dist('config/load-config.js'),
   dist('activities/index.js'),
@@ -33,7 +37,7 @@ const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, 
   dist('fleet/fleet-store.js'),
   dist('gateway/server.js'),
   dist('sim/protocol-fleet.js'),
-  dist('sim/protocol-device.js'),
+  dist('sim/fleet-noise.js'),
   dist('rollout/policy.js'),
   dist('signing/trust-root.js'),
   dist('signing/from-config.js'),
@@ -71,13 +75,15 @@ const running = worker.run();
 const client = env.client;
 
 try {
-  for (const [version, crashLoop] of [['1.0.0', false], ['1.1.0', false], ['1.2.0', true]]) {
+  // The noisy pool starts on 1.1.0 and gets 1.3.0, 1.4.0, 1.5.0: deltas from up to three releases back.
+  const noiseReleases = NOISE_DEVICES > 0 ? [['1.3.0', false, 3], ['1.4.0', false, 3], ['1.5.0', false, 3]] : [];
+  for (const [version, crashLoop, deltaCount] of [['1.0.0', false, 1], ['1.1.0', false, 1], ['1.2.0', true, 1], ...noiseReleases]) {
     const image = join(work, `fw-${version}.tar`);
     buildSampleImage({ version, out: image, crashLoop });
     const request = await buildReleaseRequest(store, { image, components: [] }, {
       hardwareId: HARDWARE, version, channel: 'stable', securityVersion: 1, signing: 'key',
       provenance: { buildType: 'bench', builderId: 'https://edge-ota.dev/bench', externalParameters: {} },
-      deltaCount: 1, deltaMaxRatio: 0.75, validityDays: 30,
+      deltaCount, deltaMaxRatio: 0.75, validityDays: 30,
     }, undefined, await builderSigningModeFromConfig(config.builder, config.signing));
     await (await startRelease(client, 'bench', request)).result();
   }
@@ -90,98 +96,112 @@ try {
     return countingFetch(...a);
   };
 
-  const v1 = parseManifest(await store.getBytes(manifestKey(HARDWARE, '1.0.0')));
-  say(`enrolling ${DEVICES} devices`);
-  let started = Date.now();
-  const fleet = await ProtocolFleet.enroll({
-    count: DEVICES, hardwareId: HARDWARE, channel: 'stable', gatewayUrl: gateway.url, enrollmentToken: TOKEN,
-    trustRoot: await readTrustRoot(config.trust.trustedRootPath),
-    factory: { version: '1.0.0', imageSha256: v1.image.sha256, securityVersion: v1.securityVersion },
-    concurrency: 32,
-  });
-  results.enroll = { seconds: (Date.now() - started) / 1000, perSecond: Math.round(DEVICES / ((Date.now() - started) / 1000)) };
-  say(`  ${results.enroll.seconds.toFixed(1)} s (${results.enroll.perSecond}/s)`);
+  // --devices 0: only the noisy fleet (the plain figures in the docs are kept).
+  if (DEVICES > 0) {
+    const v1 = parseManifest(await store.getBytes(manifestKey(HARDWARE, '1.0.0')));
+    say(`enrolling ${DEVICES} devices`);
+    let started = Date.now();
+    const fleet = await ProtocolFleet.enroll({
+      count: DEVICES, hardwareId: HARDWARE, channel: 'stable', gatewayUrl: gateway.url, enrollmentToken: TOKEN,
+      trustRoot: await readTrustRoot(config.trust.trustedRootPath),
+      factory: { version: '1.0.0', imageSha256: v1.image.sha256, securityVersion: v1.securityVersion },
+      concurrency: 32,
+    });
+    results.enroll = { seconds: (Date.now() - started) / 1000, perSecond: Math.round(DEVICES / ((Date.now() - started) / 1000)) };
+    say(`  ${results.enroll.seconds.toFixed(1)} s (${results.enroll.perSecond}/s)`);
 
-  const policy = parsePolicy({
-    target: { hardware: HARDWARE },
-    rings: [
-      { name: 'canary', size: { count: 50 }, bakeTime: '1s', minReports: 50, thresholds: { failureRate: 0.1, maxFailures: 2, perKind: { boot: { count: 2 } } }, onBreach: 'rollback' },
-      { name: 'early', size: { percent: 10 }, bakeTime: '1s', minReports: Math.ceil(DEVICES * 0.09), thresholds: { failureRate: 0.02, maxFailures: 20 }, onBreach: 'halt' },
-      { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: Math.ceil(DEVICES * 0.85), thresholds: { failureRate: 0.01, maxFailures: 100 }, onBreach: 'halt' },
-    ],
-    exposureBudget: { percent: 100 },
-    maxConcurrentInstalls: DEVICES,
-    pollInterval: '1s',
-  });
-  const crashing = new Set(['1.2.0']);
-  let breachAt;
-  let failures = 0;
-  const behaviour = (_d, release) => {
-    if (!crashing.has(release.version)) return { result: 'commit' };
-    failures++;
-    // The third failure crosses maxFailures: 2. Its report is sent right after this returns.
-    if (failures === 3) breachAt = Date.now();
-    return { result: 'fail', kind: 'boot', fallsBack: true };
-  };
+    const policy = parsePolicy({
+      target: { hardware: HARDWARE },
+      rings: [
+        { name: 'canary', size: { count: 50 }, bakeTime: '1s', minReports: 50, thresholds: { failureRate: 0.1, maxFailures: 2, perKind: { boot: { count: 2 } } }, onBreach: 'rollback' },
+        { name: 'early', size: { percent: 10 }, bakeTime: '1s', minReports: Math.ceil(DEVICES * 0.09), thresholds: { failureRate: 0.02, maxFailures: 20 }, onBreach: 'halt' },
+        { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: Math.ceil(DEVICES * 0.85), thresholds: { failureRate: 0.01, maxFailures: 100 }, onBreach: 'halt' },
+      ],
+      exposureBudget: { percent: 100 },
+      maxConcurrentInstalls: DEVICES,
+      pollInterval: '1s',
+    });
+    const crashing = new Set(['1.2.0']);
+    let breachAt;
+    let failures = 0;
+    const behaviour = (_d, release) => {
+      if (!crashing.has(release.version)) return { result: 'commit' };
+      failures++;
+      // The third failure crosses maxFailures: 2. Its report is sent right after this returns.
+      if (failures === 3) breachAt = Date.now();
+      return { result: 'fail', kind: 'boot', fallsBack: true };
+    };
 
-  const rollout = async (version) => {
-    const id = `bench-${version}-${Date.now()}`;
-    const handle = await client.workflow.start(rolloutWorkflow, { taskQueue: 'bench', workflowId: id, args: [{ rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: version, policy, requestedBy: 'bench' }] });
-    let done = false;
-    const result = handle.result().finally(() => (done = true));
-    let ticks = 0;
-    while (!done) {
-      const t = Date.now();
-      await fleet.tick(behaviour);
-      ticks++;
-      const s = await handle.query(rolloutStatusQuery).catch(() => undefined);
-      if (s) say(`  tick ${ticks} (${((Date.now() - t) / 1000).toFixed(1)} s): ${s.state}, exposure ${s.exposure.devices}, ${JSON.stringify(fleet.versions())}`);
-    }
-    const status = await result;
-    const description = await handle.describe();
-    return { id, status, historyEvents: Number(description.raw.workflowExecutionInfo?.historyLength ?? 0), ticks };
-  };
+    const rollout = async (version) => {
+      const id = `bench-${version}-${Date.now()}`;
+      const handle = await client.workflow.start(rolloutWorkflow, { taskQueue: 'bench', workflowId: id, args: [{ rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: version, policy, requestedBy: 'bench' }] });
+      let done = false;
+      const result = handle.result().finally(() => (done = true));
+      let ticks = 0;
+      while (!done) {
+        const t = Date.now();
+        await fleet.tick(behaviour);
+        ticks++;
+        const s = await handle.query(rolloutStatusQuery).catch(() => undefined);
+        if (s) say(`  tick ${ticks} (${((Date.now() - t) / 1000).toFixed(1)} s): ${s.state}, exposure ${s.exposure.devices}, ${JSON.stringify(fleet.versions())}`);
+      }
+      const status = await result;
+      const description = await handle.describe();
+      return { id, status, historyEvents: Number(description.raw.workflowExecutionInfo?.historyLength ?? 0), ticks };
+    };
 
-  say(`rolling 1.1.0 out to ${DEVICES} devices`);
-  requests = 0;
-  started = Date.now();
-  const good = await rollout('1.1.0');
-  const goodSeconds = (Date.now() - started) / 1000;
-  results.goodRollout = {
-    seconds: goodSeconds,
-    state: good.status.state,
-    onRelease: fleet.versions()['1.1.0'] ?? 0,
-    historyEvents: good.historyEvents,
-    checkinRounds: good.ticks,
-    gatewayRequests: requests,
-    gatewayRequestsPerSecond: Math.round(requests / goodSeconds),
-  };
-  say(`  ${JSON.stringify(results.goodRollout)}`);
+    say(`rolling 1.1.0 out to ${DEVICES} devices`);
+    requests = 0;
+    started = Date.now();
+    const good = await rollout('1.1.0');
+    const goodSeconds = (Date.now() - started) / 1000;
+    results.goodRollout = {
+      seconds: goodSeconds,
+      state: good.status.state,
+      onRelease: fleet.versions()['1.1.0'] ?? 0,
+      historyEvents: good.historyEvents,
+      checkinRounds: good.ticks,
+      gatewayRequests: requests,
+      gatewayRequestsPerSecond: Math.round(requests / goodSeconds),
+    };
+    say(`  ${JSON.stringify(results.goodRollout)}`);
 
-  say('rolling out crash-looping 1.2.0');
-  // Watch the fleet store for the halt/rollback the workflow applies at the check-in point.
-  let heldAt;
-  const watcher = setInterval(async () => {
-    if (heldAt || !breachAt) return;
-    const { rows } = await fleetStore.db.query(`SELECT state FROM rollouts WHERE release_version = '1.2.0'`);
-    if (rows.some((r) => r.state === 'rolling-back' || r.state === 'halted')) heldAt = Date.now();
-  }, 20);
-  requests = 0;
-  started = Date.now();
-  const bad = await rollout('1.2.0');
-  clearInterval(watcher);
-  results.crashRollout = {
-    seconds: (Date.now() - started) / 1000,
-    state: bad.status.state,
-    exposure: bad.status.exposure.devices,
-    haltDelayMs: heldAt && breachAt ? heldAt - breachAt : null,
-    pollInterval: policy.pollInterval,
-    historyEvents: bad.historyEvents,
-    backOnPrevious: fleet.versions()['1.1.0'] ?? 0,
-  };
-  say(`  ${JSON.stringify(results.crashRollout)}`);
-  results.peakRssMiB = Math.round(peakRss / 2 ** 20);
+    say('rolling out crash-looping 1.2.0');
+    // Watch the fleet store for the halt/rollback the workflow applies at the check-in point.
+    let heldAt;
+    const watcher = setInterval(async () => {
+      if (heldAt || !breachAt) return;
+      const { rows } = await fleetStore.db.query(`SELECT state FROM rollouts WHERE release_version = '1.2.0'`);
+      if (rows.some((r) => r.state === 'rolling-back' || r.state === 'halted')) heldAt = Date.now();
+    }, 20);
+    requests = 0;
+    started = Date.now();
+    const bad = await rollout('1.2.0');
+    clearInterval(watcher);
+    results.crashRollout = {
+      seconds: (Date.now() - started) / 1000,
+      state: bad.status.state,
+      exposure: bad.status.exposure.devices,
+      haltDelayMs: heldAt && breachAt ? heldAt - breachAt : null,
+      pollInterval: policy.pollInterval,
+      historyEvents: bad.historyEvents,
+      backOnPrevious: fleet.versions()['1.1.0'] ?? 0,
+    };
+    say(`  ${JSON.stringify(results.crashRollout)}`);
+  }
   globalThis.fetch = countingFetch;
+  if (NOISE_DEVICES > 0) {
+    const v11 = parseManifest(await store.getBytes(manifestKey(HARDWARE, '1.1.0')));
+    results.noise = await runNoiseScenarios({
+      client, fleetStore, gateway, ProtocolFleet, parsePolicy, rolloutWorkflow, rolloutStatusQuery, abortUpdate, bricks,
+      failsShare: (share, seed) => affects(share, seed, { result: 'fail', kind: 'boot', fallsBack: true }),
+      hardware: HARDWARE, token: TOKEN, trustRoot: await readTrustRoot(config.trust.trustedRootPath),
+      factory: { version: '1.1.0', imageSha256: v11.image.sha256, securityVersion: v11.securityVersion },
+      releases: { good: '1.3.0', failing: '1.4.0', bricking: '1.5.0' },
+      devices: NOISE_DEVICES, say,
+    });
+  }
+  results.peakRssMiB = Math.round(peakRss / 2 ** 20);
   await gateway.close();
 } finally {
   clearInterval(sampler);
@@ -197,13 +217,24 @@ try {
 if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 else process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 
-if (args.includes('--write-docs')) {
+if (args.includes('--write-docs') && !results.goodRollout) {
+  // Only the noisy fleet ran: replace its section, keep the rest of the page.
+  const page = join(root, 'docs', 'rollout-benchmark.md');
+  const text = readFileSync(page, 'utf8');
+  const at = text.indexOf('\n## A noisy fleet');
+  writeFileSync(page, `${(at < 0 ? text : text.slice(0, at)).trimEnd()}\n${results.noise ? noiseSection(results.noise, '1s', `node bench/rollout.mjs --devices 0 --noise-devices ${NOISE_DEVICES} --write-docs`) : ''}`);
+  say('wrote the noisy-fleet section of docs/rollout-benchmark.md');
+} else if (args.includes('--write-docs')) {
   const r = results;
   writeFileSync(
     join(root, 'docs', 'rollout-benchmark.md'),
     `# Rollout benchmark
 
-Command: \`node bench/rollout.mjs --devices ${r.devices} --write-docs\` (also part of \`npm run bench\`).
+The statistics of the ring decisions (false halts of a good release, halts of a bad one, over 1,000 seeded
+rollouts per scenario) are measured by \`bench/rollout-decision.mjs\`, also part of \`npm run bench\`, with the
+figures in [rollout-decision-rule.md](rollout-decision-rule.md#figures). This page measures the running system.
+
+Command: \`node bench/rollout.mjs --devices ${r.devices}${r.noise ? ` --noise-devices ${r.noise.devices}` : ' --noise-devices 0'} --write-docs\` (also part of \`npm run bench\`).
 Machine: ${r.machine.cpus} vCPU ${r.machine.cpu}, ${r.machine.memoryGiB} GiB RAM, Node ${r.machine.node}.
 Everything runs on this one machine: Temporal dev server, the worker, the gateway with the PGlite
 fleet store, and ${r.devices} simulated devices (sim/protocol-device.ts: own Ed25519 key, signed
@@ -223,7 +254,7 @@ Policy: canary 50 devices, 10%, 100%; bake 1 s; ring health read every ${r.crash
 
 History stays small because devices never signal the workflow: it reads ring aggregates from the
 fleet store once per poll, and records only decisions that change.
-`,
+${r.noise ? noiseSection(r.noise, '1s', `node bench/rollout.mjs --devices ${r.devices} --noise-devices ${r.noise.devices} --write-docs`) : ''}`,
   );
   say('wrote docs/rollout-benchmark.md');
 }

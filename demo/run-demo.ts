@@ -11,7 +11,7 @@ import { projectRoot } from '../platform/paths.js';
 import { waitForHttp } from '../platform/wait-for-http.js';
 import { readTrustRoot } from '../signing/trust-root.js';
 import { parseManifest } from '../schemas/manifest.js';
-import { backgroundNoise, ProtocolFleet } from '../sim/protocol-fleet.js';
+import { ProtocolFleet } from '../sim/protocol-fleet.js';
 import type { BehaviourModel } from '../sim/protocol-device.js';
 import { buildSampleImage } from './sample-image.js';
 
@@ -28,7 +28,12 @@ export interface DemoOptions {
 }
 
 const HARDWARE = 'gw-demo';
-const FLEET_SIZE = 50;
+const FLEET_SIZE = 100;
+/**
+ * Failures that no release causes, seeded (sim/fleet-noise.ts): 2% of installs fail with a reported
+ * install failure, 2% of heartbeat windows fail their health check, on every release alike.
+ */
+const DEVICE_NOISE = { seed: 2026, installFailureRate: 0.02, heartbeatFailureRate: 0.02 };
 const ENROLLMENT_TOKEN = 'demo-enrollment-token-not-a-secret';
 
 export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: DemoStep[]; temporalUi: string }> {
@@ -106,7 +111,7 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
     await withOneByteChanged(join(storeDir, shown.deltas[0]!.location), () => ota('a one-byte change to the delta is rejected', ['verify', '--manifest', manifest], true));
     await withOneByteChanged(join(storeDir, shown.sbom.location), () => ota('a one-byte change to the SBOM is rejected', ['verify', '--manifest', manifest], true));
 
-    // A simulated fleet: 50 devices with their own keys, enrolled at the gateway, running 1.0.0.
+    // A simulated fleet: 100 devices with their own keys, enrolled at the gateway, running 1.0.0, with device noise.
     say(`\n== enroll a simulated fleet of ${FLEET_SIZE} devices on 1.0.0`);
     const trustRoot = await readTrustRoot(join(stateDir, 'trust', 'trusted_root.json'));
     const v1 = parseManifest(readFileSync(join(storeDir, `releases/${HARDWARE}/1.0.0/manifest.json`)));
@@ -121,37 +126,55 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
       idPrefix: 'store',
       labelsFor: (i) => ({ region: ['eu-west', 'us-east', 'ap-south'][i % 3]!, store: `store-${100 + i}` }),
       concurrency: 8,
+      noise: DEVICE_NOISE,
     });
     steps.push({ title: `enroll ${FLEET_SIZE} simulated devices`, ok: true, detail: describeVersions(fleet.versions()) });
 
     const crashes = new Set<string>();
     const behaviour: BehaviourModel = (_device, release) => (crashes.has(release.version) ? { result: 'fail', kind: 'boot', fallsBack: true } : { result: 'commit' });
-    // Every device also heartbeats each tick, with 2% seeded background health failures that have
-    // nothing to do with any release: the devices on the previous release are the control cohort.
-    const noise = backgroundNoise(0.02, 2026);
+    // Every device also heartbeats each tick; the fleet's noise fails 2% of windows and 2% of installs
+    // whatever the release: the devices on the previous release are the control cohort.
+    const failedInstalls = new Map<string, Set<string>>();
     const policyPath = join(stateDir, 'demo-policy.yml');
     writeFileSync(policyPath, readFileSync(join(projectRoot, 'demo', 'demo-policy.yml')));
 
     const rollout = async (version: string): Promise<string> => {
       const started = JSON.parse(await ota(`roll ${version} out through canary, quarter and fleet rings`, ['rollout', 'start', '--release', version, '--hardware', HARDWARE, '--policy', policyPath, '--json'])) as { rolloutId: string };
       const id = started.rolloutId;
-      say(`$ ota rollout status ${id} --watch   (devices check in and heartbeat, with 2% background noise, every 300 ms meanwhile)`);
+      say(`$ ota rollout status ${id} --watch   (devices check in and heartbeat every 300 ms meanwhile, with device noise: 2% of installs and 2% of heartbeat windows fail for unrelated reasons)`);
+      const failed = new Set<string>();
+      failedInstalls.set(version, failed);
       const watch = spawnOta(['rollout', 'status', id, '--watch', '--interval', '1'], env, say);
       let watching = true;
       void watch.finally(() => (watching = false));
-      while (watching) {
-        await fleet.tick(behaviour);
-        await fleet.heartbeats(noise);
+      /** One check-in and heartbeat of every device; whether any device moved. */
+      const tick = async (): Promise<boolean> => {
+        const outcomes = await fleet.tick(behaviour);
+        outcomes.forEach((o, i) => o.action === 'failed' && o.kind === 'install' && failed.add(fleet.devices[i]!.id));
+        await fleet.heartbeats();
         await new Promise((r) => setTimeout(r, 300));
-      }
+        return outcomes.some((o) => o.action === 'updated' || o.action === 'rolled-back' || o.action === 'failed');
+      };
+      while (watching) await tick();
       if ((await watch) !== 0) throw new Error(`ota rollout status ${id} --watch failed`);
+      // A ring passes once its test has decided, often before every device of it has checked in: a
+      // finished rollout keeps serving its release, so the rest get it at their next check-ins.
+      let settling = 0;
+      while (settling++ < 20 && (await tick()));
       return id;
     };
 
     const goodId = await rollout('1.1.0');
     const byDelta = fleet.devices.filter((d) => d.downloaded?.kind === 'delta').length;
     const good = fleet.versions();
-    steps.push({ title: 'rollout of 1.1.0 reached the whole fleet', ok: good['1.1.0'] === FLEET_SIZE, detail: `${describeVersions(good)}; ${byDelta} devices fetched a delta` });
+    // A device whose install failed is not offered the release again by the rollout (`ota fleet retry`
+    // clears it); once the rollout has finished, the release is free to it as to any late device.
+    const noisy = failedInstalls.get('1.1.0')!;
+    steps.push({
+      title: 'rollout of 1.1.0 reached the whole fleet',
+      ok: fleet.devices.every((d) => noisy.has(d.id) || d.current.version === '1.1.0'),
+      detail: `${describeVersions(good)}; ${byDelta} devices fetched a delta; ${noisy.size} installs failed for unrelated reasons (device noise), counted by the rings and not re-offered while the rollout ran`,
+    });
     const goodStatus = JSON.parse(await ota('final status of the 1.1.0 rollout', ['rollout', 'status', goodId, '--json'])) as { state: string };
     if (goodStatus.state !== 'completed') throw new Error(`1.1.0 rollout ended ${goodStatus.state}`);
 
@@ -172,7 +195,7 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
     const after = fleet.versions();
     steps.push({
       title: 'crash-looping 1.2.0 halted in the canary ring and rolled back',
-      ok: bad.state === 'rolled-back' && bad.exposure.devices <= 5 && after['1.1.0'] === FLEET_SIZE,
+      ok: bad.state === 'rolled-back' && breach?.ring === 'canary' && bad.exposure.devices <= 5 && !after['1.2.0'],
       detail: `exposure ${bad.exposure.devices}/${bad.exposure.fleet}; ${breach?.reason ?? '?'}; now ${describeVersions(after)}`,
     });
     await ota('rollouts so far', ['rollout', 'list', '--hardware', HARDWARE]);

@@ -13,8 +13,11 @@ export interface InstalledImage {
   securityVersion: number;
 }
 
-/** What happens when this device installs a release: it commits, or fails with a kind. */
-export type InstallOutcome = { result: 'commit' } | { result: 'fail'; kind: FailureKind; fallsBack: boolean };
+/**
+ * What happens when this device installs a release: it commits, fails with a kind, or bricks (it
+ * started and is never heard from again: no install report, no heartbeat, until revive()).
+ */
+export type InstallOutcome = { result: 'commit' } | { result: 'fail'; kind: FailureKind; fallsBack: boolean } | { result: 'brick' };
 export type BehaviourModel = (device: ProtocolDevice, release: { version: string }) => InstallOutcome;
 
 /** How a running device fares in one heartbeat window: a failing health check, a crash loop, metrics. */
@@ -42,7 +45,10 @@ export type CheckinOutcome =
   | { action: 'none' | 'hold'; reason?: string }
   | { action: 'updated'; from: string; to: string }
   | { action: 'failed'; version: string; kind: FailureKind }
-  | { action: 'rolled-back'; from: string; to: string };
+  | { action: 'rolled-back'; from: string; to: string }
+  | { action: 'bricked'; version: string }
+  /** Did not check in: offline (the fleet's silent share) or bricked. */
+  | { action: 'offline' };
 
 export class ProtocolDevice {
   readonly id: string;
@@ -57,6 +63,8 @@ export class ProtocolDevice {
   lastResponse?: CheckinResponse;
   /** The last artifact fetched: its kind and size (deltas are what a healthy fleet should see). */
   downloaded?: { kind: 'delta' | 'full'; bytes: number };
+  /** Bricked by an install: silent (no check-in, no heartbeat) until revive(). */
+  bricked?: { version: string };
 
   constructor(private readonly opts: ProtocolDeviceOptions) {
     this.id = opts.id;
@@ -76,6 +84,7 @@ export class ProtocolDevice {
 
   /** One check-in and whatever it leads to, with the reports a real device would send. */
   async checkIn(behaviour: BehaviourModel, resolve: ManifestResolver): Promise<CheckinOutcome> {
+    if (this.bricked) return { action: 'offline' };
     const response = (await this.post('/v1/checkin', signPayload({
       type: 'checkin',
       deviceId: this.id,
@@ -108,8 +117,15 @@ export class ProtocolDevice {
     await this.report(release.version, 'downloading', undefined, undefined, release.imageSha256);
     // The bytes really cross the gateway (delta or full image) and are checked against the hint.
     this.downloaded = await this.download(response.artifact);
-    await this.report(release.version, 'installed', undefined, undefined, release.imageSha256);
     const outcome = behaviour(this, release);
+    if (outcome.result === 'brick') {
+      // Took the offer, downloaded, and hung writing the slot: nothing more is ever sent.
+      this.bricked = { version: release.version };
+      return { action: 'bricked', version: release.version };
+    }
+    // A failed download, verify or install never reaches `installed`; a boot or health failure does.
+    const beforeInstalled = outcome.result === 'fail' && ['download', 'verify', 'install'].includes(outcome.kind);
+    if (!beforeInstalled) await this.report(release.version, 'installed', undefined, undefined, release.imageSha256);
     if (outcome.result === 'commit') {
       this.switchTo(release);
       await this.report(release.version, 'booted');
@@ -131,6 +147,7 @@ export class ProtocolDevice {
    * control cohort), with its own counter. A crash loop counts as boots since the last heartbeat.
    */
   async heartbeat(health: WindowHealth = {}, windowSeconds = 300): Promise<void> {
+    if (this.bricked) return;
     this.heartbeatCounter++;
     const bootsSinceLast = health.crashLoop ? 4 : 0;
     this.bootCount += bootsSinceLast;
@@ -152,6 +169,16 @@ export class ProtocolDevice {
       nonce: await this.nonce(),
       sentAt: new Date().toISOString(),
     }, this.opts.key));
+  }
+
+  /**
+   * A bricked device comes back (a watchdog or a power cycle): the bootloader falls back to the
+   * intact slot, so it runs what it ran before and checks in again. Returns whether it was bricked.
+   */
+  revive(): boolean {
+    const was = this.bricked !== undefined;
+    this.bricked = undefined;
+    return was;
   }
 
   private async download(hint: ArtifactHint): Promise<{ kind: 'delta' | 'full'; bytes: number }> {

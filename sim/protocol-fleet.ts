@@ -6,6 +6,7 @@ import { generateDeviceKey } from '../schemas/device-envelope.js';
 import type { Labels } from '../schemas/device-api.js';
 import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import { policyFor, verifySignedManifest } from '../verification/verify-manifest.js';
+import { FleetNoise, idHash, type FleetNoiseOptions } from './fleet-noise.js';
 import { ProtocolDevice, type BehaviourModel, type CheckinOutcome, type HeartbeatModel, type InstalledImage, type ManifestResolver, type WindowHealth } from './protocol-device.js';
 
 export interface ProtocolFleetOptions {
@@ -20,15 +21,25 @@ export interface ProtocolFleetOptions {
   labelsFor?: (index: number) => Labels;
   /** Parallel HTTP conversations with the gateway. */
   concurrency?: number;
+  /** Seeded failures that no release causes: a silent share, install noise, heartbeat noise (sim/fleet-noise.ts). */
+  noise?: FleetNoiseOptions;
+  /**
+   * A device's conversation that fails (HTTP error, reset connection) is passed here and the round
+   * goes on, as a real device would retry at its next check-in; without it, the round rejects.
+   */
+  onDeviceError?: (deviceId: string, error: unknown) => void;
 }
 
 export class ProtocolFleet {
   private readonly manifests = new Map<string, Promise<InstalledImage>>();
+  readonly noise: FleetNoise;
 
   private constructor(
     readonly devices: ProtocolDevice[],
     private readonly opts: ProtocolFleetOptions,
-  ) {}
+  ) {
+    this.noise = new FleetNoise(opts.noise ?? { seed: 0 }, devices.map((d) => d.id));
+  }
 
   static async enroll(opts: ProtocolFleetOptions): Promise<ProtocolFleet> {
     const devices = Array.from({ length: opts.count }, (_, i) =>
@@ -47,17 +58,25 @@ export class ProtocolFleet {
     return fleet;
   }
 
-  /** Every device checks in once; returns what each did. */
+  /** Every device that is not silent checks in once (with the fleet's install noise); returns what each did. */
   tick(behaviour: BehaviourModel): Promise<CheckinOutcome[]> {
-    return this.each((d) => d.checkIn(behaviour, this.resolve));
+    const noisy = this.noise.install(behaviour);
+    return this.each((d) => (this.noise.isSilent(d.id) ? Promise.resolve({ action: 'offline' as const }) : d.checkIn(noisy, this.resolve)));
   }
 
   /**
-   * Every device sends one window's heartbeat. `model` says how each fares (default: healthy);
-   * combine it with backgroundNoise for failures unrelated to any release.
+   * Every device that is not silent (nor bricked) sends one window's heartbeat. `model` says how
+   * each fares (default: healthy); the fleet's heartbeat noise, or backgroundNoise, adds failures
+   * unrelated to any release.
    */
   heartbeats(model: HeartbeatModel = () => ({})): Promise<void[]> {
-    return this.each((d) => d.heartbeat(model(d)));
+    const noisy = this.noise.heartbeat(model);
+    return this.each(async (d) => (this.noise.isSilent(d.id) ? undefined : d.heartbeat(noisy(d))));
+  }
+
+  /** Devices that can be heard from: not in the silent share and not bricked. */
+  reachable(): ProtocolDevice[] {
+    return this.devices.filter((d) => !this.noise.isSilent(d.id) && !d.bricked);
   }
 
   /** How many devices run each version. */
@@ -100,7 +119,9 @@ export class ProtocolFleet {
     const workers = Array.from({ length: Math.min(this.opts.concurrency ?? 16, this.devices.length) }, async () => {
       while (next < this.devices.length) {
         const i = next++;
-        results[i] = await fn(this.devices[i]!);
+        const device = this.devices[i]!;
+        if (!this.opts.onDeviceError) results[i] = await fn(device);
+        else results[i] = await fn(device).catch((error: unknown) => (this.opts.onDeviceError!(device.id, error), undefined as T));
       }
     });
     await Promise.all(workers);
@@ -126,10 +147,4 @@ export function backgroundNoise(rate: number, seed: number, then: HeartbeatModel
     const own: WindowHealth = then(device);
     return random() < rate ? { ...own, healthFailed: true } : own;
   };
-}
-
-function idHash(id: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
-  return h >>> 0;
 }

@@ -13,14 +13,14 @@ import { parsePolicy, type RolloutPolicy } from '../../rollout/policy.js';
 import type { RolloutStatus } from '../../rollout/types.js';
 import { parseManifest } from '../../schemas/manifest.js';
 import type { BehaviourModel } from '../../sim/protocol-device.js';
-import { ProtocolFleet } from '../../sim/protocol-fleet.js';
+import { ProtocolFleet, type ProtocolFleetOptions } from '../../sim/protocol-fleet.js';
 import type { Labels } from '../../schemas/device-api.js';
 import { HARDWARE, type ReleaseHarness } from './release-harness.js';
 
 export const ENROLLMENT_TOKEN = 'test-enrollment-token-0123456789';
 
-/** `count` devices enrolled at the gateway, all running `factoryVersion` as published by `releases`. */
-export async function enrollFleet(releases: ReleaseHarness, gatewayUrl: string, count: number, factoryVersion = '1.0.0', labelsFor?: (i: number) => Labels): Promise<ProtocolFleet> {
+/** `count` devices enrolled at the gateway, all running `factoryVersion` as published by `releases`; `extra`: id prefix, seeded noise. */
+export async function enrollFleet(releases: ReleaseHarness, gatewayUrl: string, count: number, factoryVersion = '1.0.0', labelsFor?: (i: number) => Labels, extra: Pick<ProtocolFleetOptions, 'idPrefix' | 'noise'> = {}): Promise<ProtocolFleet> {
   const factory = parseManifest(await releases.manifestBytes(factoryVersion));
   return ProtocolFleet.enroll({
     count,
@@ -31,6 +31,7 @@ export async function enrollFleet(releases: ReleaseHarness, gatewayUrl: string, 
     trustRoot: await releases.trustRoot(),
     factory: { version: factoryVersion, imageSha256: factory.image.sha256, securityVersion: factory.securityVersion },
     labelsFor,
+    ...extra,
   });
 }
 
