@@ -172,6 +172,11 @@ export const rolloutPolicySchema = z
       if (ring.atDeadline === 'pass' && !ring.decisionDeadline) {
         ctx.addIssue({ code: 'custom', path: ['rings', i, 'atDeadline'], message: 'needs a decisionDeadline' });
       }
+      // A bricked device counts only once its install deadline passed: a ring that may pass before
+      // then (its bake time over, enough reports from the others) never sees it.
+      if (ring.installDeadline && parseDuration(ring.installDeadline) > parseDuration(ring.bakeTime)) {
+        ctx.addIssue({ code: 'custom', path: ['rings', i, 'installDeadline'], message: `must not be longer than the bake time (${ring.installDeadline} > ${ring.bakeTime}): the ring could pass before its bricked devices time out` });
+      }
       if (ring.decisionDeadline && parseDuration(ring.decisionDeadline) < parseDuration(ring.bakeTime)) {
         ctx.addIssue({ code: 'custom', path: ['rings', i, 'decisionDeadline'], message: `must not be shorter than the bake time (${ring.decisionDeadline} < ${ring.bakeTime})` });
       }

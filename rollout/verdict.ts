@@ -113,8 +113,13 @@ export const REFERENCE_MIN_FAILURES = 20;
  * 1 − minEffect so the alternative stays a rate.
  */
 export function frozenReferenceRate(pool: CohortCounts | undefined, fallback: number, minEffect: number): number {
-  if (!pool || pool.failures < REFERENCE_MIN_FAILURES || pool.observed <= 0) return fallback;
-  const upper = wilsonInterval(pool.failures, pool.observed, 0.95).upper;
+  if (!pool || pool.failures < REFERENCE_MIN_FAILURES) return fallback;
+  return cautiousRate(pool, fallback, minEffect);
+}
+
+/** The upper 95% Wilson bound of a cohort's failure rate, never below `fallback`, kept below 1 − minEffect. */
+export function cautiousRate(cohort: CohortCounts, fallback: number, minEffect: number): number {
+  const upper = cohort.observed > 0 ? wilsonInterval(cohort.failures, cohort.observed, 0.95).upper : fallback;
   return Math.min(Math.max(fallback, upper), (1 - minEffect) * 0.999);
 }
 
@@ -195,13 +200,19 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
       const alpha = splitAlpha(statistics.alpha, rings, 2);
       const installCounts = { observed: health.reported, failures: health.failed };
       const install = run(installCounts, null, alpha);
-      const post = run(postRelease, control, alpha, control ? input.referenceRate : input.postCommitReferenceRate);
+      // A control too quiet to compare with (fewer than REFERENCE_MIN_FAILURES failures: the
+      // conditional test learns only from failures, none means it never decides) is used as a
+      // yardstick instead: one-sample against its cautious rate, never below the frozen reference.
+      const against = control && control.failures >= REFERENCE_MIN_FAILURES ? control : null;
+      const postReference = input.postCommitReferenceRate ?? statistics.baselineRate;
+      const post = against ? run(postRelease, against, alpha) : run(postRelease, null, alpha, control ? cautiousRate(control, postReference, minEffect) : postReference);
       const installPassed = install.decision !== 'halt' && (input.testsPassed?.install === true || install.decision === 'pass');
       const postPassed = post.decision !== 'halt' && (input.testsPassed?.postCommit === true || post.decision === 'pass');
-      figures.sequential = figuresOf(post, alpha, postRelease, control, installPassed && postPassed);
+      figures.sequential = figuresOf(post, alpha, postRelease, against, installPassed && postPassed);
       figures.installTest = figuresOf(install, alpha, installCounts, null, installPassed);
       figures.testsPassed = { install: installPassed, postCommit: postPassed };
-      if (post.decision === 'halt') return result('breach', `sequential test (${effect}), post-commit health vs ${control ? 'control' : 'earlier controls'}: ${post.reason}`);
+      const yardstick = against ? 'control' : control ? 'a quiet control' : 'earlier controls';
+      if (post.decision === 'halt') return result('breach', `sequential test (${effect}), post-commit health vs ${yardstick}: ${post.reason}`);
       if (install.decision === 'halt') return result('breach', `sequential test (${effect}), install outcomes: ${install.reason}`);
       if (!(installPassed && postPassed)) {
         const open = [postPassed ? undefined : `post-commit health: ${post.reason}`, installPassed ? undefined : `install outcomes: ${install.reason}`].filter(Boolean).join('; ');

@@ -117,8 +117,8 @@ describe('rollout attempts and membership at the gateway', () => {
     const policy = parsePolicy({
       target: { hardware: HW },
       rings: [
-        { name: 'canary', size: { count: 2 }, bakeTime: '1s', minReports: 2, thresholds: { failureRate: 0.5, maxFailures: 5 }, onBreach: 'halt', installDeadline: '30m' },
-        { name: 'rest', size: { percent: 100 }, bakeTime: '1s', minReports: 1, thresholds: { failureRate: 0.5, maxFailures: 5 }, onBreach: 'halt', installDeadline: '30m' },
+        { name: 'canary', size: { count: 2 }, bakeTime: '30m', minReports: 2, thresholds: { failureRate: 0.5, maxFailures: 5 }, onBreach: 'halt', installDeadline: '30m' },
+        { name: 'rest', size: { percent: 100 }, bakeTime: '30m', minReports: 1, thresholds: { failureRate: 0.5, maxFailures: 5 }, onBreach: 'halt', installDeadline: '30m' },
       ],
       exposureBudget: { percent: 100 },
       maxConcurrentInstalls: 10,

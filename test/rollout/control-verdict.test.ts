@@ -93,9 +93,24 @@ describe('with heartbeats on both sides: post-commit health vs control, install 
   });
 
   it('halts on post-commit health worse than the control, naming the test', () => {
-    const v = both(health(100, 0, { heartbeats: { observed: 100, failures: 10 }, control: { observed: 1000, failures: 10 } }));
+    const v = both(health(100, 0, { heartbeats: { observed: 100, failures: 12 }, control: { observed: 1000, failures: 20 } }));
     expect(v.verdict).toBe('breach');
     expect(v.reason).toMatch(/post-commit health vs control: halt/);
+  });
+
+  it('a control too quiet to compare with (no failures: the conditional test never decides) becomes a cautious yardstick', () => {
+    // A healthy fleet: nobody fails after commit. The conditional test has nothing to learn from.
+    const quiet = { observed: 2000, failures: 0 };
+    const v = both(health(300, 0, { heartbeats: { observed: 300, failures: 0 }, control: quiet }));
+    expect(v.figures.sequential).toMatchObject({ method: 'one-sample', referenceRate: 0.02, control: null, decision: 'pass' });
+    expect(v.verdict).toBe('pass');
+    // A release that crash-loops against that quiet control still halts.
+    const bad = both(health(100, 0, { heartbeats: { observed: 100, failures: 15 }, control: quiet }));
+    expect(bad.verdict).toBe('breach');
+    expect(bad.reason).toMatch(/post-commit health vs a quiet control: halt/);
+    // A few control failures raise the yardstick to their upper bound, never lower it below baselineRate.
+    const few = both(health(300, 0, { heartbeats: { observed: 300, failures: 9 }, control: { observed: 300, failures: 9 } }));
+    expect(few.figures.sequential!.referenceRate).toBeCloseTo(wilsonInterval(9, 300, 0.95).upper, 12);
   });
 
   it('halts on install failures by the one-sample test even when post-commit health is fine', () => {

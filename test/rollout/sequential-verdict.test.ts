@@ -55,6 +55,9 @@ describe('sequential statistics in the policy', () => {
   it('needs a decision deadline per ring (not shorter than the bake), one ring that is not a tripwire; tripwire / minEffect only when sequential', () => {
     expect(errorOf(policyData({ rings: [ringData({ decisionDeadline: undefined })] }))).toMatch(/rings\[0\]\.decisionDeadline: required with sequential statistics/);
     expect(errorOf(policyData({ rings: [ringData({ decisionDeadline: '5m' })] }))).toMatch(/rings\[0\]\.decisionDeadline: must not be shorter than the bake time/);
+    // A ring that could pass before its bricked devices time out is refused.
+    expect(errorOf(policyData({ rings: [ringData({ installDeadline: '20m' })] }))).toMatch(/rings\[0\]\.installDeadline: must not be longer than the bake time \(20m > 10m\): the ring could pass before its bricked devices time out/);
+    expect(() => parsePolicy(policyData({ rings: [ringData({ installDeadline: '10m' })] }))).not.toThrow();
     expect(errorOf(policyData({ rings: [ringData({ tripwire: true })] }))).toMatch(/at least one ring that is not a tripwire/);
     expect(errorOf(policyData({ statistics: { mode: 'wilson' }, rings: [ringData({ tripwire: true })] }))).toMatch(/rings\[0\]\.tripwire: tripwire applies only with statistics.mode sequential/);
     expect(errorOf(policyData({ statistics: { mode: 'simple' }, rings: [ringData({ minEffect: 0.1 })] }))).toMatch(/rings\[0\]\.minEffect/);

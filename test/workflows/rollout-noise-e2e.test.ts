@@ -125,7 +125,7 @@ describe('rollouts on a noisy fleet: silent devices, bricking releases, install 
     // 1.1.0: the release just above the one the devices run, so a rollback returns them to 1.0.0.
     const handle = await start('1.1.0', policy('b', [
       // β 1% for the canary: four commits alone never pass it before the bricked devices time out.
-      { name: 'canary', labels: { ring: 'canary' }, size: { count: 8 }, bakeTime: '1s', minReports: 8, thresholds: loose, onBreach: 'rollback', installDeadline: '3s', decisionDeadline: '120s', beta: 0.01 },
+      { name: 'canary', labels: { ring: 'canary' }, size: { count: 8 }, bakeTime: '3s', minReports: 8, thresholds: loose, onBreach: 'rollback', installDeadline: '3s', decisionDeadline: '120s', beta: 0.01 },
       { name: 'rest', size: { percent: 100 }, bakeTime: '1s', minReports: 8, thresholds: loose, onBreach: 'halt', decisionDeadline: '120s' },
     ]));
     const orderedBack = new Set<string>();
@@ -187,8 +187,9 @@ describe('rollouts on a noisy fleet: silent devices, bricking releases, install 
     const failedInstall = new Set<string>();
     const seen = (o: CheckinOutcome, id: string) => o.action === 'failed' && o.kind === 'install' && failedInstall.add(id);
     const handle = await start('1.3.0', policy('d', [
-      { name: 'canary', size: { count: 10 }, bakeTime: '1s', minReports: 5, thresholds: loose, onBreach: 'halt', installDeadline: '20s', decisionDeadline: '8s', atDeadline: 'pass' },
-      { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: 10, thresholds: loose, onBreach: 'halt', installDeadline: '20s', decisionDeadline: '8s', atDeadline: 'pass' },
+      // installDeadline ≤ bakeTime (the policy refuses longer: a ring could pass before its bricked devices time out).
+      { name: 'canary', size: { count: 10 }, bakeTime: '8s', minReports: 5, thresholds: loose, onBreach: 'halt', installDeadline: '8s', decisionDeadline: '8s', atDeadline: 'pass' },
+      { name: 'fleet', size: { percent: 100 }, bakeTime: '8s', minReports: 10, thresholds: loose, onBreach: 'halt', installDeadline: '8s', decisionDeadline: '8s', atDeadline: 'pass' },
     ]));
     const done = await driveUntil(handle, [fleet], commit, (s) => ['completed', 'halted', 'rolled-back', 'waiting-approval'].includes(s.state), { health: () => ({}), seen });
     expect(done.state).toBe('completed');
