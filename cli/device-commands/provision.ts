@@ -1,6 +1,7 @@
 // `ota-device provision`: record the factory image of a slot and create the agent state.
 import type { Command } from 'commander';
 import { isSlotName } from '../../device-client/boot/boot-state.js';
+import { pinTufRoot } from '../../device-client/agent/device-trust.js';
 import { provisionDevice } from '../../device-client/agent/provision.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printResult } from '../output.js';
@@ -16,8 +17,9 @@ export function registerProvisionCommand(program: Command): void {
     .option('--length <bytes>', 'image length (default: the whole slot file)')
     .option('--boot-state', 'also write the initial boot state (factory slot committed)')
     .option('--force', 'start over on a provisioned device')
+    .option('--tuf-root <file>', "pin the fleet's TUF root (N.root.json from `ota trust`) in the trust folder")
     .option('--json', 'print as JSON')
-    .action(async (opts: { slot: string; version: string; securityVersion: string; length?: string; bootState?: boolean; force?: boolean; json?: boolean }, command: Command) => {
+    .action(async (opts: { slot: string; version: string; securityVersion: string; length?: string; bootState?: boolean; force?: boolean; tufRoot?: string; json?: boolean }, command: Command) => {
       if (!isSlotName(opts.slot)) throw new Error(`--slot: expected A or B, got "${opts.slot}"`);
       const device = await deviceFrom(command);
       const state = await provisionDevice(device, {
@@ -28,6 +30,8 @@ export function registerProvisionCommand(program: Command): void {
         writeBootState: opts.bootState,
         force: opts.force,
       });
-      printResult(opts, state, () => `provisioned ${device.config.deviceId}: slot ${opts.slot} holds ${opts.version}, stored security version ${state.securityVersion}`);
+      const tufRoot = opts.tufRoot === undefined ? undefined : (await pinTufRoot(device.config, opts.tufRoot)).signed.version;
+      const pinned = tufRoot === undefined ? '' : `, TUF root v${tufRoot} pinned`;
+      printResult(opts, { ...state, ...(tufRoot !== undefined && { tufRootVersion: tufRoot }) }, () => `provisioned ${device.config.deviceId}: slot ${opts.slot} holds ${opts.version}, stored security version ${state.securityVersion}${pinned}`);
     });
 }

@@ -68,7 +68,7 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
 
   const { manifest, manifestSha256 } = await verifyCandidate(
     candidate,
-    config.trust,
+    config,
     { hardwareId: config.hardwareId, channel: config.channel, version: installed?.version, securityVersion: agent.securityVersion, imageSha256: installed?.sha256 },
     request.now,
     request.allowVersionDowngrade,
