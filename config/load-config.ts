@@ -33,7 +33,7 @@ export function defaultConfig(stateDir = defaultStateDir): Tree {
     temporal: { address: '127.0.0.1:7233', namespace: 'ota', taskQueue: 'ota-releases' },
     store: { kind: 'local', dir: join(stateDir, 'artifacts') },
     signing: { mode: 'key', keyPath: join(stateDir, 'keys', 'release-signing.pem') },
-    trust: { trustedRootPath: join(stateDir, 'trust', 'trusted_root.json') },
+    trust: { trustedRootPath: join(stateDir, 'trust', 'trusted_root.json'), keysDir: join(stateDir, 'keys', 'tuf') },
     // A key of its own, not the release key: the pipeline signs only what this builder signed.
     builder: { mode: 'key', keyPath: join(stateDir, 'keys', 'builder-signing.pem') },
     fleet: { databaseUrl: `pglite:${join(stateDir, 'fleet')}` },
@@ -41,7 +41,7 @@ export function defaultConfig(stateDir = defaultStateDir): Tree {
 }
 
 /** Fields holding file paths: relative values resolve against the file that set them. */
-const PATH_FIELDS = ['store.dir', 'signing.keyPath', 'trust.trustedRootPath', 'builder.keyPath', 'builder.publicKeyPath', 'builder.trustedRootPath'];
+const PATH_FIELDS = ['store.dir', 'signing.keyPath', 'trust.trustedRootPath', 'trust.keysDir', 'builder.keyPath', 'builder.publicKeyPath', 'builder.trustedRootPath'];
 
 export function loadConfig(opts: LoadConfigOptions = {}): Config & { sources: Record<string, string> } {
   const env = opts.env ?? process.env;

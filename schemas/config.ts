@@ -52,6 +52,8 @@ export const trustConfigSchema = z
   .object({
     /** Sigstore trusted_root.json that verifiers pin (keys, CAs, logs). */
     trustedRootPath: z.string().min(1),
+    /** The TUF repository's key files (root, targets, online), docs/trust.md; default: keys/tuf/ beside the release key. */
+    keysDir: z.string().min(1).optional(),
   })
   .strict();
 

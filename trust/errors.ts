@@ -1,6 +1,6 @@
 // Why TUF metadata (or a publish against it) was refused. Each cause has its own class and code so
 // `ota verify`, the publish step and (next) the device can name the cause exactly (docs/trust.md).
-import { CodedError, withCode } from '../platform/coded-error.js';
+import { CodedError, withCode, type ErrorCause } from '../platform/coded-error.js';
 
 export type TrustErrorCode =
   | 'TUF_OVERSIZED'
@@ -17,7 +17,12 @@ export type TrustErrorCode =
   | 'TUF_ALREADY_INITIALIZED'
   | 'TUF_INVALID_CHANGE';
 
-export class TrustError extends CodedError<TrustErrorCode> {}
+/** The message starts with the code, so the one line the CLI prints names the cause. */
+export class TrustError extends CodedError<TrustErrorCode> {
+  constructor(code: TrustErrorCode, message: string, options?: ErrorCause) {
+    super(code, `${code}: ${message}`, options);
+  }
+}
 
 /** Metadata over its size limit: refused before it is parsed. */
 export class TufOversizedError extends withCode(TrustError, 'TUF_OVERSIZED') {}

@@ -14,9 +14,9 @@ export interface TrustKeyPaths {
   root(index: number): string;
 }
 
-/** Default key files: <folder of the release key>/tuf/{root-N,targets,online}.pem. */
-export function trustKeyPaths(releaseKeyPath: string): TrustKeyPaths {
-  const dir = join(dirname(releaseKeyPath), 'tuf');
+/** Default key files: <keysDir>/{root-N,targets,online}.pem; keysDir defaults to tuf/ beside the release key. */
+export function trustKeyPaths(trust: { keysDir?: string }, releaseKeyPath: string): TrustKeyPaths {
+  const dir = trust.keysDir ?? join(dirname(releaseKeyPath), 'tuf');
   return { dir, targets: join(dir, 'targets.pem'), online: join(dir, 'online.pem'), root: (i) => join(dir, `root-${i}.pem`) };
 }
 

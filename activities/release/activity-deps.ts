@@ -8,6 +8,7 @@ import { loadOrCreateSigningKey } from '../../signing/keys.js';
 import type { SigningMode } from '../../signing/signing-mode.js';
 import { pinPublicKeyInFile } from '../../signing/trust-root.js';
 import { defaultStateDir } from '../../platform/paths.js';
+import { releaseSignerListed } from './tuf-target.js';
 
 export class ReleaseActivityDeps {
   private storeInstance?: ArtifactStore;
@@ -24,12 +25,14 @@ export class ReleaseActivityDeps {
 
   /**
    * Key mode: the configured key, generated on first use, its public key pinned in the
-   * local trust root so verifiers (and devices provisioned from it) accept it.
+   * local trust root so verifiers (and devices provisioned from it) accept it. With a TUF
+   * repository in the store, its targets role decides instead: an unlisted key is refused, nothing is pinned.
    * Keyless: Fulcio/Rekor/TSA from config, the OIDC token from the worker's environment.
    */
   async signingMode(mode: 'key' | 'keyless'): Promise<SigningMode> {
     const signing = this.config.signing;
     if (mode === 'keyless') {
+      await releaseSignerListed(this, { mode: 'keyless' });
       return {
         mode: 'keyless',
         fulcioURL: signing.fulcioURL,
@@ -39,7 +42,7 @@ export class ReleaseActivityDeps {
       };
     }
     const key = await loadOrCreateSigningKey(signing.keyPath);
-    await pinPublicKeyInFile(this.config.trust.trustedRootPath, key.publicKey, { hint: key.hint });
+    if (!(await releaseSignerListed(this, { mode: 'key', publicKey: key.publicKey }))) await pinPublicKeyInFile(this.config.trust.trustedRootPath, key.publicKey, { hint: key.hint });
     return { mode: 'key', key };
   }
 }

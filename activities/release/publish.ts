@@ -8,6 +8,7 @@ import type { PublishedRelease } from '../../release/types.js';
 import { ConflictError } from '../../stores/index.js';
 import type { ReleaseActivityDeps } from './activity-deps.js';
 import { releaseInputError } from './errors.js';
+import { addManifestTarget } from './tuf-target.js';
 
 export async function publishRelease(ctx: ReleaseActivityDeps, manifest: Manifest, bundleText: string): Promise<PublishedRelease> {
   const store = ctx.store;
@@ -38,6 +39,8 @@ export async function publishRelease(ctx: ReleaseActivityDeps, manifest: Manifes
     }
   }
   const ref = { location: mKey, sha256 };
+  // A target before it is listed: a release a channel offers always verifies through TUF.
+  await addManifestTarget(ctx, mKey, bytes, sha256);
   await addIndexEntry(store, manifest, ref);
   return describePublished(manifest, ref, 'created');
 }
@@ -49,6 +52,8 @@ export async function publishRelease(ctx: ReleaseActivityDeps, manifest: Manifes
 export async function completeExistingRelease(ctx: ReleaseActivityDeps, hardwareId: string, version: string): Promise<PublishedRelease> {
   const found = await findPublishedManifest(ctx.store, hardwareId, version);
   if (!found) throw releaseInputError(`release ${hardwareId} ${version} disappeared from the store`);
+  const bytes = await ctx.store.getBytes(found.ref.location);
+  await addManifestTarget(ctx, found.ref.location, bytes, found.ref.sha256);
   await addIndexEntry(ctx.store, found.manifest, found.ref);
   return describePublished(found.manifest, found.ref, 'existing');
 }

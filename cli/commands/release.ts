@@ -9,6 +9,8 @@ import { manifestKey } from '../../release/layout.js';
 import { compareSemver } from '../../release/semver.js';
 import { hardwareIdSchema } from '../../schemas/manifest.js';
 import { builderSigningModeFromConfig } from '../../signing/from-config.js';
+import { loadOrCreateSigningKey } from '../../signing/keys.js';
+import { checkPublishSigner } from '../../trust/publish-target.js';
 import { provenanceInputsFromEnv } from '../../signing/provenance.js';
 import { NotFoundError, openArtifactStore } from '../../stores/index.js';
 import { connectClient } from '../../temporal/client.js';
@@ -120,6 +122,9 @@ async function publish(opts: PublishOptions, command: Command): Promise<void> {
   const overrides = opts.key ? ['signing.mode=key', `signing.keyPath=${opts.key}`] : [];
   const config = configFrom(command, overrides);
   const store = openArtifactStore(config.store);
+  // With a TUF repository its targets role decides who signs: an unlisted key stops here, before any upload.
+  const keyless = opts.keyless || (!opts.key && config.signing.mode === 'keyless');
+  await checkPublishSigner(store, keyless ? { mode: 'keyless' } : { mode: 'key', publicKey: (await loadOrCreateSigningKey(config.signing.keyPath)).publicKey });
   const uploadProgress = throttledProgress(opts);
   const provenance = provenanceInputsFromEnv({
     builderId: opts.builderId,

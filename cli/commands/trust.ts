@@ -25,14 +25,14 @@ export function registerTrustCommands(program: Command): void {
   const trust = program.command('trust').description("the fleet's TUF repository: root keys and threshold, release signers, freshness");
   const withKeys = (command: Command) =>
     command
-      .option('--targets-key <file>', 'private key of the targets role (default: <keys>/tuf/targets.pem)')
-      .option('--online-key <file>', 'private key of the snapshot and timestamp roles (default: <keys>/tuf/online.pem)')
+      .option('--targets-key <file>', 'private key of the targets role (default: trust.keysDir/targets.pem)')
+      .option('--online-key <file>', 'private key of the snapshot and timestamp roles (default: trust.keysDir/online.pem)')
       .option('--json', 'print the result as JSON');
 
   withKeys(trust.command('init'))
     .description('create the repository: root (threshold M of the root keys), targets, snapshot, timestamp; pins root 1 here')
     .option('--threshold <m>', 'root signatures needed for a new root', '1')
-    .option('--root-key <file...>', 'root private keys, created (0600) when missing (default: <keys>/tuf/root-1.pem ... root-M.pem)')
+    .option('--root-key <file...>', 'root private keys, created (0600) when missing (default: trust.keysDir/root-1.pem ... root-M.pem)')
     .option('--signer <file...>', 'release signers: public or private key PEM (default: the release key, signing.keyPath)')
     .action(async (opts: KeyOptions & { threshold: string; rootKey?: string[]; signer?: string[] }, command: Command) => {
       await withTrust(command, opts, async ({ store, paths, config, signing }) => {
@@ -110,7 +110,7 @@ interface TrustContext {
 async function withTrust(command: Command, opts: KeyOptions, run: (ctx: TrustContext) => Promise<{ repo: TufRepository; keyFiles?: object }>): Promise<void> {
   const config = configFrom(command);
   const store = openArtifactStore(config.store);
-  const paths = trustKeyPaths(config.signing.keyPath);
+  const paths = trustKeyPaths(config.trust, config.signing.keyPath);
   const signing = async (): Promise<OnlineSigning> => ({
     targetsKeys: [await signingKeyFile(opts.targetsKey ?? paths.targets)],
     onlineKey: await signingKeyFile(opts.onlineKey ?? paths.online),

@@ -1,4 +1,5 @@
-// `ota verify`: offline verification of a published release against a pinned trust root.
+// `ota verify`: offline verification of a published release against a pinned trust root, through
+// the fleet's TUF repository first when there is one (verification/tuf-release.ts).
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -9,7 +10,10 @@ import { openArtifactStore, type ArtifactStore } from '../../stores/index.js';
 import type { InstalledState } from '../../verification/manifest-checks.js';
 import { policyFor } from '../../verification/verify-manifest.js';
 import { storeReader } from '../../verification/store-reader.js';
-import { verifyRelease } from '../../verification/verify-release.js';
+import { verifyRelease, type VerifyReleaseReport } from '../../verification/verify-release.js';
+import { verifyThroughTuf, type TufVerifiedRelease } from '../../verification/tuf-release.js';
+import { TrustError } from '../../trust/errors.js';
+import { localTrustDir } from '../../trust/local-trust.js';
 import { configFrom } from '../context.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printResult } from '../output.js';
@@ -70,26 +74,40 @@ export function registerVerifyCommand(program: Command): void {
             ? { certificateIdentity: opts.certificateIdentity, certificateIssuer: opts.certificateOidcIssuer }
             : undefined;
         const installed = await installedState(opts, fromStore ? { store, key: manifestKey } : undefined);
+        // The TUF chain first, when there is one: it decides which signer's key the manifest needs.
+        let tuf: TufVerifiedRelease | undefined;
+        try {
+          const localTrust = localTrustDir(opts.trustRoot ?? config.trust.trustedRootPath);
+          tuf = await verifyThroughTuf({ store, localTrustDir: localTrust, trustRoot, manifestBytes, manifestPath: fromStore ? manifestKey : undefined });
+        } catch (err) {
+          if (!(err instanceof TrustError)) throw err;
+          return printReport(opts, { ok: false, checks: [{ artifact: 'tuf', ok: false, detail: err.message }] });
+        }
         const report = await verifyRelease({
           manifestBytes,
           bundle,
-          trustRoot,
-          policy: policyFor(trustRoot, keyless),
+          trustRoot: tuf?.trustRoot ?? trustRoot,
+          policy: tuf?.policy ?? policyFor(trustRoot, keyless),
           reader: storeReader(store),
           imagePath: opts.image,
           installed,
         });
-        printResult(opts, report, () =>
-          [
-            ...report.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.artifact.padEnd(22)} ${c.detail}`),
-            report.ok ? `verified ${report.manifest!.hardwareId} ${report.manifest!.version}` : 'release REJECTED',
-          ].join('\n'),
-        );
-        if (!report.ok) process.exitCode = 1;
+        if (tuf) report.checks.unshift({ artifact: 'tuf', ok: true, detail: tuf.detail });
+        printReport(opts, report);
       } finally {
         await store.close();
       }
     });
+}
+
+function printReport(opts: VerifyOptions, report: VerifyReleaseReport): void {
+  printResult(opts, report, () =>
+    [
+      ...report.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.artifact.padEnd(22)} ${c.detail}`),
+      report.ok ? `verified ${report.manifest!.hardwareId} ${report.manifest!.version}` : 'release REJECTED',
+    ].join('\n'),
+  );
+  if (!report.ok) process.exitCode = 1;
 }
 
 interface StoreSource {

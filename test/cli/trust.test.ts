@@ -1,24 +1,19 @@
 // The real `ota trust` commands on the embedded default layout under a temporary OTA_STATE_DIR:
 // init (2 of 3 root keys), rotate the root twice, add and revoke a signer, show --json, and the
 // refusals (one line on stderr, exit 1, the store untouched).
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKeyPem } from '../../signing/keys.js';
-import { ensureDist, OTA_BIN } from '../support/dist.js';
+import { ensureDist } from '../support/dist.js';
+import { otaIn } from '../support/ota-cli.js';
 
 describe('ota trust (CLI)', () => {
   let state: string;
   let skipReason: string | undefined;
 
-  const trust = (...args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [OTA_BIN, 'trust', ...args], { cwd: state, env: { PATH: process.env.PATH ?? '', HOME: state, OTA_STATE_DIR: state }, timeout: 60_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? (child.exitCode ?? 1) : 0, stdout, stderr }),
-      );
-    });
+  const trust = (...args: string[]) => otaIn(state)(['trust', ...args]);
   const tufFiles = () => readdir(join(state, 'artifacts', 'tuf')).then((f) => f.sort());
 
   beforeAll(async () => {

@@ -1,0 +1,44 @@
+// The publish step's side of the TUF repository (trust/publish-target.ts): the keys from trust.keysDir,
+// refusals as non-retryable failures that keep their TUF_* code, and a retry when another publish won.
+import { ApplicationFailure } from '@temporalio/activity';
+import { loadOrCreateSigningKey } from '../../signing/keys.js';
+import { ConflictError } from '../../stores/index.js';
+import { TrustError } from '../../trust/errors.js';
+import { signingKeyFile, trustKeyPaths } from '../../trust/key-files.js';
+import { hasRepository } from '../../trust/metadata-store.js';
+import { addReleaseTarget, checkPublishSigner, type PublishSigner } from '../../trust/publish-target.js';
+import { tufPublicKey } from '../../trust/tuf-keys.js';
+import type { ReleaseActivityDeps } from './activity-deps.js';
+
+const TARGET_ATTEMPTS = 10;
+
+/** True when a TUF repository decides who signs (then nothing is pinned); throws when it refuses the signer. */
+export async function releaseSignerListed(ctx: ReleaseActivityDeps, signer: PublishSigner): Promise<boolean> {
+  return asFailure(() => checkPublishSigner(ctx.store, signer));
+}
+
+/** The published manifest as a target, signed by the release key's role and the online key. */
+export async function addManifestTarget(ctx: ReleaseActivityDeps, path: string, bytes: Uint8Array, sha256: string): Promise<void> {
+  if (!(await hasRepository(ctx.store))) return;
+  const releaseKey = await loadOrCreateSigningKey(ctx.config.signing.keyPath);
+  const paths = trustKeyPaths(ctx.config.trust, ctx.config.signing.keyPath);
+  const target = { path, length: bytes.length, sha256, signerKeyID: tufPublicKey(releaseKey.publicKey).keyID };
+  const signing = async () => ({ targetsKeys: [await signingKeyFile(paths.targets)], onlineKey: await signingKeyFile(paths.online), now: new Date() });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await asFailure(() => addReleaseTarget(ctx.store, target, signing));
+      return;
+    } catch (err) {
+      if (!(err instanceof ConflictError) || attempt >= TARGET_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function asFailure<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof TrustError) throw ApplicationFailure.nonRetryable(err.message, err.code);
+    throw err;
+  }
+}
