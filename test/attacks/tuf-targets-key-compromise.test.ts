@@ -3,28 +3,16 @@
 // releases the revoked key signed are refused with their own code (TUF_SIGNER_REVOKED), whatever the thief
 // signs with it is no target (TUF_TARGET_MISMATCH); each refusal changes nothing. Releases the new signer
 // signs keep installing.
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { manifestBundleKey, manifestKey } from '../../release/layout.js';
-import { bundleToText } from '../../signing/bundle-json.js';
-import { generateSigningKeyPem, loadOrCreateSigningKey, signingKeyFromPem, type SigningKey } from '../../signing/keys.js';
-import { signBlob } from '../../signing/message-signature.js';
+import { manifestKey } from '../../release/layout.js';
+import { generateSigningKeyPem, loadOrCreateSigningKey, signingKeyFromPem } from '../../signing/keys.js';
 import { addSigner, addTarget, revokeSigner, type TufRepository } from '../../trust/repository.js';
 import { tufPublicKey } from '../../trust/tuf-keys.js';
 import { DEVICE_HARDWARE } from '../support/device-releases.js';
 import { releaseTarget } from '../support/fleet-tuf.js';
-import { installFrom, refused, useTufAttackBench } from '../support/tuf-attack.js';
+import { installFrom, refused, resignManifest, useTufAttackBench } from '../support/tuf-attack.js';
 
 const bench = useTufAttackBench('targets-key');
-
-/** Signs the manifest of `version` in `bundle` again (its bytes as given) with `key`: a Sigstore key bundle beside it. */
-async function signManifest(bundle: string, version: string, key: SigningKey, bytes?: Buffer): Promise<void> {
-  const path = join(bundle, manifestKey(DEVICE_HARDWARE, version));
-  const manifest = bytes ?? (await readFile(path));
-  await writeFile(path, manifest);
-  await writeFile(join(bundle, manifestBundleKey(DEVICE_HARDWARE, version)), bundleToText(await signBlob({ bytes: manifest }, { mode: 'key', key })));
-}
 
 describe('attack: compromise of one release signer key', () => {
   it('after revoke-signer, a release the revoked key signed: TUF_SIGNER_REVOKED; the new signer re-signs it and devices update', async () => {
@@ -38,15 +26,14 @@ describe('attack: compromise of one release signer key', () => {
     expect(result.after).toEqual(result.before);
 
     // The way back: the same manifest signed by the new signer, listed again as its target.
-    await signManifest(bundle, '1.0.1', successorKey);
+    await resignManifest(bundle, '1.0.1', successorKey);
     await tuf.change((repo) => addTarget(repo, { ...listedTarget(repo, '1.0.1'), signerKeyID: successor.keyID }, tuf.signing()));
     await expect(installFrom(sim, bundle)).resolves.toMatchObject({ outcome: 'installed', version: '1.0.1' });
   });
 
   it('the thief signs a manifest of their own with the stolen key: it is no target (TUF_TARGET_MISMATCH), nothing changes', async () => {
     const { bundle, tuf, sim } = await bench().fleet('stolen');
-    const manifest = JSON.parse(await readFile(join(bundle, manifestKey(DEVICE_HARDWARE, '1.0.1')), 'utf8'));
-    await signManifest(bundle, '1.0.1', await loadOrCreateSigningKey(bench().fixture.signingKeyPath), Buffer.from(JSON.stringify({ ...manifest, securityVersion: 9 })));
+    await resignManifest(bundle, '1.0.1', await loadOrCreateSigningKey(bench().fixture.signingKeyPath), (m) => ({ ...m, securityVersion: 9 }));
     const result = await refused(sim, () => installFrom(sim, bundle));
     expect(result.code).toBe('TUF_TARGET_MISMATCH');
     expect(result.after).toEqual(result.before);

@@ -1,7 +1,7 @@
 // The TUF attack files' shared setup (test/attacks/tuf-*.test.ts): signed releases from the real pipeline,
 // a bundle copy without TUF metadata to build repositories on, simulated devices, installs from a bundle,
 // and `refused`: runs an attack, returns its code and the device's fingerprint before and after.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -11,6 +11,10 @@ import { verifyCandidate } from '../../device-client/agent/release-verification.
 import { DEVICE_HARDWARE, publishSampleReleases, type PublishedFixture } from './device-releases.js';
 import { createSimDevice, type SimDevice } from './device-sim.js';
 import { copyBundle, createFleetTuf, deviceFingerprint, pinRoot, type FleetTuf } from './fleet-tuf.js';
+import { manifestBundleKey, manifestKey } from '../../release/layout.js';
+import { bundleToText } from '../../signing/bundle-json.js';
+import type { SigningKey } from '../../signing/keys.js';
+import { signBlob } from '../../signing/message-signature.js';
 import type { TufExpiries } from '../../trust/repository.js';
 
 export class TufAttackBench {
@@ -90,4 +94,16 @@ export async function refused(sim: SimDevice, attack: () => Promise<unknown>) {
   );
   if (!error) throw new Error('the attack was not refused');
   return { code: error.code, message: error.message, before, after: await deviceFingerprint(sim) };
+}
+
+/**
+ * The manifest of `version` in `bundle`, changed by `change` (or as it is) and signed with `key` (a Sigstore
+ * key bundle beside it): a release key holder or a thief re-issuing a release. Returns the new manifest bytes.
+ */
+export async function resignManifest(bundle: string, version: string, key: SigningKey, change?: (manifest: Record<string, unknown>) => Record<string, unknown>): Promise<Buffer> {
+  const path = join(bundle, manifestKey(DEVICE_HARDWARE, version));
+  const bytes = change ? Buffer.from(JSON.stringify(change(JSON.parse(await readFile(path, 'utf8'))))) : await readFile(path);
+  await writeFile(path, bytes);
+  await writeFile(join(bundle, manifestBundleKey(DEVICE_HARDWARE, version)), bundleToText(await signBlob({ bytes }, { mode: 'key', key })));
+  return bytes;
 }
