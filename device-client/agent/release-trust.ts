@@ -10,7 +10,7 @@ import { manifestKey } from '../../release/layout.js';
 import { addPinnedKey, type LocalTrustRootJSON } from '../../signing/trust-root.js';
 import type { SignerPolicy } from '../../signing/verify.js';
 import { TufMetaMismatchError, TufNotInitializedError } from '../../trust/errors.js';
-import { TUF_PREFIX, verifyStoredRepository } from '../../trust/metadata-store.js';
+import { TUF_PREFIX, verifyStoredRepository, type MetadataReader, type VerifiedRepository } from '../../trust/metadata-store.js';
 import { METADATA_LIMITS, parseMetadata } from '../../trust/parse.js';
 import { releaseSigners } from '../../trust/repository.js';
 import { publicKeyOf } from '../../trust/tuf-keys.js';
@@ -42,18 +42,24 @@ export async function verifyReleaseMetadata(
   if (!trust) return undefined;
   const reader = candidate.tuf;
   if (!reader) throw new TufNotInitializedError(`the device pins TUF root version ${trust.root.signed.version}, but ${candidate.origin} comes without TUF metadata`);
-  const verified = await verifyStoredRepository(reader, trust.root, trust.seen, now);
+  const { verified, next } = await walkMetadata(reader, trust, now);
   const target = verifyReleaseTarget(verified.targets, candidate.manifestBytes, manifestKey(config.hardwareId, candidate.version));
-  // The walk verified this timestamp; read again only for its expiry, and it must be the same version.
-  const timestamp = parseMetadata('timestamp', await readAtMost(await reader.getStream(`${TUF_PREFIX}timestamp.json`), METADATA_LIMITS.timestamp, 'timestamp.json'));
-  if (timestamp.signed.version !== verified.seen.timestamp) throw new TufMetaMismatchError(`${reader.location}: timestamp.json changed during the walk`);
   const [, keyJSON] = releaseSigners(verified.targets).find(([id]) => id === target.signerKeyID)!;
   const { root, hint } = addPinnedKey({ ...trustRoot, pinnedKeys: {} }, publicKeyOf(Key.fromJSON(target.signerKeyID, keyJSON as never)), { validFrom: new Date(0) });
   const s = verified.seen;
   return {
     trustRoot: root,
     policy: { mode: 'key', allowedKeyHints: [hint] },
-    trust: { root: verified.root, seen: verified.seen, timestampExpires: timestamp.signed.expires },
+    trust: next,
     detail: `TUF root v${verified.root.signed.version}, timestamp v${s.timestamp}, snapshot v${s.snapshot}, targets v${s.targets}; signed by ${target.signerKeyID.slice(0, 16)}`,
   };
+}
+
+/** The metadata walk from what the device trusts, and the trust state it leads to (not written here). */
+export async function walkMetadata(reader: MetadataReader, trust: DeviceTrust, now: Date): Promise<{ verified: VerifiedRepository; next: Required<DeviceTrust> }> {
+  const verified = await verifyStoredRepository(reader, trust.root, trust.seen, now);
+  // The walk verified this timestamp; read again only for its expiry, and it must be the same version.
+  const timestamp = parseMetadata('timestamp', await readAtMost(await reader.getStream(`${TUF_PREFIX}timestamp.json`), METADATA_LIMITS.timestamp, 'timestamp.json'));
+  if (timestamp.signed.version !== verified.seen.timestamp) throw new TufMetaMismatchError(`${reader.location}: timestamp.json changed during the walk`);
+  return { verified, next: { root: verified.root, seen: verified.seen, timestampExpires: timestamp.signed.expires } };
 }

@@ -45,6 +45,7 @@ describe('attack: freeze', () => {
       const agentBefore = await device.agentState.read();
       const round = await checkInOnce(device, { random: () => 0.5 });
       expect(round).toMatchObject({ outcome: 'failed', failure: { kind: 'verify', code: 'TUF_METADATA_EXPIRED' } });
+      expect(round.trust).toMatchObject({ outcome: 'refused', code: 'TUF_METADATA_EXPIRED', frozen: { since: expiredAt.toISOString().replace(/\.\d+Z$/, 'Z') } });
       const after = await deviceFingerprint(sim);
       // The agent state records the failed attempt (lastEvent); slots, floor and pending boot stay.
       expect({ ...after, agent: '' }).toEqual({ ...before, agent: '' });

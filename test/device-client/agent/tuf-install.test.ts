@@ -107,7 +107,7 @@ describe('device: releases through the TUF client workflow', () => {
     expect(await deviceFingerprint(sim)).toEqual(before);
   });
 
-  it('through the gateway: GET /v1/tuf/<name> serves the metadata read-only; the device verifies the offer through it', async () => {
+  it('through the gateway: GET /v1/tuf/<name> serves the metadata read-only; the device verifies the offer through it and follows a root rotation while idle', async () => {
     const gw = await startTestGateway(join(root, 'gw'), fixture.storeDir);
     try {
       const timestamp = await fetch(`${gw.url}/v1/tuf/timestamp.json`);
@@ -124,6 +124,14 @@ describe('device: releases through the TUF client workflow', () => {
       const result = await checkInOnce(await sim.open(), { random: () => 0.5 });
       expect(result).toMatchObject({ outcome: 'installed', install: { version: '1.0.1' } });
       expect(JSON.parse(await readFile(deviceTrustPath(sim.config), 'utf8')).seen).toMatchObject({ timestamp: 3, targets: 3 });
+
+      // While nothing new is offered the device still walks the gateway's metadata: a root rotated meanwhile arrives.
+      const newRoot = newTufKey();
+      await tuf.change((repo) => rotateRoot(repo, { signingKeys: [tuf.keys.root, newRoot], newRootKeys: [newRoot], now: new Date() }));
+      const idle = await checkInOnce(await sim.open(), { random: () => 0.5 });
+      expect(idle.outcome).toBe('waiting-for-reboot');
+      expect(idle.trust).toMatchObject({ outcome: 'refreshed', rootVersion: 2 });
+      expect((await deviceStatus(await sim.open())).trust.rootVersion).toBe(2);
     } finally {
       await gw.close();
     }
