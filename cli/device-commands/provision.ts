@@ -1,7 +1,7 @@
 // `ota-device provision`: record the factory image of a slot and create the agent state.
 import type { Command } from 'commander';
 import { isSlotName } from '../../device-client/boot/boot-state.js';
-import { pinTufRoot } from '../../device-client/agent/device-trust.js';
+import { pinTufRoot, readTufRootFile } from '../../device-client/agent/device-trust.js';
 import { provisionDevice } from '../../device-client/agent/provision.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printResult } from '../output.js';
@@ -22,6 +22,8 @@ export function registerProvisionCommand(program: Command): void {
     .action(async (opts: { slot: string; version: string; securityVersion: string; length?: string; bootState?: boolean; force?: boolean; tufRoot?: string; json?: boolean }, command: Command) => {
       if (!isSlotName(opts.slot)) throw new Error(`--slot: expected A or B, got "${opts.slot}"`);
       const device = await deviceFrom(command);
+      // Checked before anything is written: a root that is not signed by its own threshold pins nothing.
+      const tufRoot = opts.tufRoot === undefined ? undefined : await readTufRootFile(opts.tufRoot);
       const state = await provisionDevice(device, {
         slot: opts.slot,
         version: opts.version,
@@ -30,8 +32,8 @@ export function registerProvisionCommand(program: Command): void {
         writeBootState: opts.bootState,
         force: opts.force,
       });
-      const tufRoot = opts.tufRoot === undefined ? undefined : (await pinTufRoot(device.config, opts.tufRoot)).signed.version;
-      const pinned = tufRoot === undefined ? '' : `, TUF root v${tufRoot} pinned`;
-      printResult(opts, { ...state, ...(tufRoot !== undefined && { tufRootVersion: tufRoot }) }, () => `provisioned ${device.config.deviceId}: slot ${opts.slot} holds ${opts.version}, stored security version ${state.securityVersion}${pinned}`);
+      if (tufRoot) await pinTufRoot(device.config, tufRoot);
+      const pinned = tufRoot ? `, TUF root v${tufRoot.signed.version} pinned` : '';
+      printResult(opts, { ...state, ...(tufRoot && { tufRootVersion: tufRoot.signed.version }) }, () => `provisioned ${device.config.deviceId}: slot ${opts.slot} holds ${opts.version}, stored security version ${state.securityVersion}${pinned}`);
     });
 }

@@ -47,21 +47,22 @@ export async function readPinnedRoot(config: Pick<DeviceConfig, 'trust'>): Promi
   return (await readLocalTrust(localTrustDir(config.trust.trustedRootPath)))?.root;
 }
 
-/**
- * Provisioning: the fleet's root (N.root.json, obtained out of band) becomes the device's pin in
- * <trust folder>/tuf/root.json. It must be root metadata signed by its own threshold.
- */
-export async function pinTufRoot(config: Pick<DeviceConfig, 'trust'>, file: string): Promise<Metadata<Root>> {
+/** Provisioning: the fleet's root (N.root.json, obtained out of band), bounded, and signed by its own threshold. */
+export async function readTufRootFile(file: string): Promise<Metadata<Root>> {
   const root = parseMetadata('root', await readFileAtMost(file, METADATA_LIMITS.root, file), file);
   try {
     root.verifyDelegate('root', root);
   } catch (err) {
     throw new TufThresholdNotMetError(`${file}: root version ${root.signed.version} is not signed by its own threshold: ${(err as Error).message}`, { cause: err });
   }
+  return root;
+}
+
+/** The root becomes the device's pin in <trust folder>/tuf/root.json. */
+export async function pinTufRoot(config: Pick<DeviceConfig, 'trust'>, root: Metadata<Root>): Promise<void> {
   const dir = localTrustDir(config.trust.trustedRootPath);
   await mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, 'root.json'), metadataBytes(root));
-  return root;
 }
 
 /**
