@@ -11,7 +11,9 @@ import { LocalArtifactStore } from '../../stores/local-store.js';
 import { readRepository, writeRepository } from '../../trust/metadata-store.js';
 import { refreshOnline } from '../../trust/repository.js';
 import { ENROLLMENT_TOKEN, startTestGateway } from '../support/device-gateway.js';
+import { ensureDist } from '../support/dist.js';
 import { deviceFingerprint } from '../support/fleet-tuf.js';
+import { otaIn } from '../support/ota-cli.js';
 import { installFrom, refused, trustBundle, useTufAttackBench } from '../support/tuf-attack.js';
 
 const bench = useTufAttackBench('freeze');
@@ -34,7 +36,7 @@ describe('attack: freeze', () => {
     expect(result.after).toEqual(result.before);
   });
 
-  it('a gateway that keeps serving the old timestamp: the offer is refused, state untouched, and the device reports itself frozen with how long', async () => {
+  it('a gateway that keeps serving the old timestamp: the offer is refused, state untouched, and the device reports itself frozen with how long (ota fleet show)', async () => {
     const { sim, bundle, expiredAt } = await frozenDevice('stale-mirror');
     const gw = await startTestGateway(join(bench().root, 'gw'), bundle);
     try {
@@ -66,6 +68,11 @@ describe('attack: freeze', () => {
     } finally {
       await gw.close();
     }
+    // What the operator sees: `ota fleet show` on the gateway's fleet store.
+    expect(await ensureDist()).toBeUndefined();
+    const show = await otaIn(bench().root, { OTA_FLEET_DATABASE_URL: `pglite:${join(bench().root, 'gw', 'fleet')}` })(['fleet', 'show', sim.config.deviceId]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/failed\(verify\) 1\.0\.1 FROZEN for \d+ s \(TUF timestamp expired /);
   });
 
   it('a fresh offline bundle (a timestamp signed now) brings the frozen device back', async () => {
