@@ -51,7 +51,8 @@ export async function readRepository(store: MetadataStore): Promise<StoredReposi
   const snapshot = parseMetadata('snapshot', await readBounded(store, versionedKey('snapshot', timestamp.signed.snapshotMeta.version), METADATA_LIMITS.snapshot));
   const targetsVersion = snapshot.signed.meta['targets.json']?.version ?? 1;
   const targets = parseMetadata('targets', await readBounded(store, versionedKey('targets', targetsVersion), METADATA_LIMITS.targets));
-  return { repo: { roots, targets, snapshot, timestamp }, timestampEtag: head.etag };
+  const taken = { targets: await lastTaken(store, 'targets', targetsVersion), snapshot: await lastTaken(store, 'snapshot', snapshot.signed.version) };
+  return { repo: { roots, targets, snapshot, timestamp, taken }, timestampEtag: head.etag };
 }
 
 /**
@@ -94,6 +95,13 @@ export async function verifyStoredRepository(store: MetadataReader, pinned: Meta
   const targetsVersion = snapshot.signed.meta['targets.json']!.version;
   const targets = verifyTargets(root, await readBounded(store, versionedKey('targets', targetsVersion), METADATA_LIMITS.targets), snapshot, seen, now);
   return { root, targets, seen: trustedAfter(seen, timestamp, snapshot, targets) };
+}
+
+/** The highest N.<role>.json from `current` on: files past it were written by a change that lost its race. */
+async function lastTaken(store: MetadataStore, role: 'targets' | 'snapshot', current: number): Promise<number> {
+  let version = current;
+  while (await store.head(versionedKey(role, version + 1))) version++;
+  return version;
 }
 
 async function readBounded(store: MetadataReader, key: string, limit: number): Promise<Buffer> {

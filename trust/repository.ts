@@ -12,6 +12,11 @@ export interface TufRepository {
   targets: Metadata<Targets>;
   snapshot: Metadata<Snapshot>;
   timestamp: Metadata<Timestamp>;
+  /**
+   * Versions already taken in the store by a change that lost its race (metadata-store.ts): the next
+   * targets or snapshot version goes past them. Versions only have to increase, not be contiguous.
+   */
+  taken?: { targets: number; snapshot: number };
 }
 
 /** Hours until each role's metadata expires. Snapshot and timestamp are short: a frozen device notices. */
@@ -124,7 +129,7 @@ export function refreshOnline(repo: TufRepository, signing: Omit<OnlineSigning, 
   const expiries = signing.expiries ?? DEFAULT_EXPIRIES;
   const snapshot = signMetadata(
     unsigned(MetadataKind.Snapshot, {
-      version: (repo.snapshot?.signed.version ?? 0) + 1,
+      version: Math.max(repo.snapshot?.signed.version ?? 0, repo.taken?.snapshot ?? 0) + 1,
       expires: expiresAfter(signing.now, expiries.snapshot),
       spec_version: '1.0.31',
       meta: { 'targets.json': metaFileFor(repo.targets).toJSON() },
@@ -144,7 +149,7 @@ export function refreshOnline(repo: TufRepository, signing: Omit<OnlineSigning, 
   return { ...repo, snapshot, timestamp };
 }
 
-/** The release signers' keys (id → key JSON) and whether `keyID` signs releases today. */
+/** The release signers' keys today, as [key id, key JSON] pairs. */
 export function releaseSigners(targets: Metadata<Targets>): Array<[string, Record<string, unknown>]> {
   return signerKeys(signedJSON(targets));
 }
@@ -168,7 +173,7 @@ export function checkThreshold(threshold: number, keyCount: number): void {
 }
 
 function nextTargets(repo: TufRepository, json: SignedJSON, signing: OnlineSigning): TufRepository {
-  return withTargets(repo, json, signing, repo.targets.signed.version + 1);
+  return withTargets(repo, json, signing, Math.max(repo.targets.signed.version, repo.taken?.targets ?? 0) + 1);
 }
 
 function withTargets(repo: Pick<TufRepository, 'roots'> & Partial<TufRepository>, json: SignedJSON, signing: OnlineSigning, version: number): TufRepository {

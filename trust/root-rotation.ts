@@ -9,10 +9,8 @@ import { parseMetadata } from './parse.js';
 import { checkThreshold, DEFAULT_EXPIRIES, latestRoot, type TufRepository } from './repository.js';
 import { signMetadata, type TufPublicKey, type TufSigningKey } from './tuf-keys.js';
 
-export interface RotateRootInput {
-  /** Private keys that sign root N+1: enough of root N's keys and of the new keys to meet both thresholds. */
-  signingKeys: TufSigningKey[];
-  /** The root keys of N+1 (default: the same as N's). */
+export interface ProposeRootInput {
+  /** The root keys of N+1 (default: the same as N's); public keys are enough to propose. */
   newRootKeys?: TufPublicKey[];
   /** Threshold of N+1 (default: N's, capped at the new key count). */
   threshold?: number;
@@ -20,7 +18,13 @@ export interface RotateRootInput {
   rootExpiryHours?: number;
 }
 
-export function rotateRoot(repo: TufRepository, input: RotateRootInput): TufRepository {
+export interface RotateRootInput extends ProposeRootInput {
+  /** Private keys that sign root N+1: enough of root N's keys and of the new keys to meet both thresholds. */
+  signingKeys: TufSigningKey[];
+}
+
+/** Root N+1, unsigned: what the root key holders sign, each on their own (offline) machine. */
+export function proposeRoot(repo: TufRepository, input: ProposeRootInput): Metadata<Root> {
   const current = latestRoot(repo);
   const json = signedJSON(current);
   const roles = json.roles as Record<string, { keyids: string[]; threshold: number }>;
@@ -35,10 +39,20 @@ export function rotateRoot(repo: TufRepository, input: RotateRootInput): TufRepo
   roles.root = { keyids: newKeys.map(([id]) => id), threshold };
   json.version = current.signed.version + 1;
   json.expires = expiresAfter(input.now, input.rootExpiryHours ?? DEFAULT_EXPIRIES.root);
-  const allowed = new Set([...current.signed.roles.root!.keyIDs, ...newKeys.map(([id]) => id)]);
-  const next = signMetadata(unsigned(MetadataKind.Root, json), input.signingKeys.filter((k) => allowed.has(k.keyID)));
-  verifyRootStep(current, next);
+  return unsigned(MetadataKind.Root, json);
+}
+
+/** Appends a signed root N+1 once it meets both thresholds (TUF_THRESHOLD_NOT_MET otherwise). */
+export function acceptRoot(repo: TufRepository, next: Metadata<Root>): TufRepository {
+  verifyRootStep(latestRoot(repo), next);
   return { ...repo, roots: [...repo.roots, next] };
+}
+
+/** Propose, sign and accept in one step, for root keys that are all at hand. */
+export function rotateRoot(repo: TufRepository, input: RotateRootInput): TufRepository {
+  const candidate = proposeRoot(repo, input);
+  const allowed = new Set([...latestRoot(repo).signed.roles.root!.keyIDs, ...candidate.signed.roles.root!.keyIDs]);
+  return acceptRoot(repo, signMetadata(candidate, input.signingKeys.filter((k) => allowed.has(k.keyID))));
 }
 
 /** One step of the chain: `next` is version N+1 and meets the root threshold of `trusted` and its own. */

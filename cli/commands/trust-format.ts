@@ -1,9 +1,8 @@
 // What `ota trust` prints: the repository's roles, keys, versions and expiry, for people or as JSON.
-import type { TufRepository } from '../../trust/repository.js';
-import { latestRoot, releaseSigners, revokedSignersOf } from '../../trust/repository.js';
-import { publicKeyOf } from '../../trust/tuf-keys.js';
-import { publicKeyHint } from '../../signing/keys.js';
 import { Key } from '@tufjs/models';
+import { publicKeyHint } from '../../signing/keys.js';
+import { latestRoot, releaseSigners, revokedSignersOf, type TufRepository } from '../../trust/repository.js';
+import { publicKeyOf } from '../../trust/tuf-keys.js';
 
 export interface RepositoryDescription {
   store: string;

@@ -1,18 +1,23 @@
 // `ota trust init|add-signer|revoke-signer|rotate-root|refresh|show`: the fleet's TUF repository
 // (docs/trust.md). Metadata goes to the artifact store (trust/metadata-store.ts), keys stay in files.
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { loadOrCreateSigningKey } from '../../signing/keys.js';
+import { writeFileAtomic } from '../../platform/atomic-write.js';
+import { readFileAtMost } from '../../platform/bounded-read.js';
+import { loadOrCreateSigningKey, signingKeyFromPem } from '../../signing/keys.js';
 import { openArtifactStore, type ArtifactStore } from '../../stores/index.js';
 import { TufAlreadyInitializedError, TufInvalidChangeError } from '../../trust/errors.js';
 import { publicKeyFile, signingKeyFile, trustKeyPaths, type TrustKeyPaths } from '../../trust/key-files.js';
 import { localTrustDir, writeLocalTrust } from '../../trust/local-trust.js';
 import { hasRepository, readRepository, writeRepository, type StoredRepository } from '../../trust/metadata-store.js';
 import { addSigner, createRepository, refreshOnline, revokeSigner, type OnlineSigning, type TufRepository } from '../../trust/repository.js';
-import { rotateRoot } from '../../trust/root-rotation.js';
-import { tufPublicKey } from '../../trust/tuf-keys.js';
+import { acceptRoot, proposeRoot, rotateRoot } from '../../trust/root-rotation.js';
+import { metadataBytes } from '../../trust/metadata.js';
+import { METADATA_LIMITS, parseMetadata } from '../../trust/parse.js';
+import { signMetadata, tufPublicKey, tufSigningKey, type TufSigningKey } from '../../trust/tuf-keys.js';
 import { configFrom } from '../context.js';
 import { parseNonNegativeInt } from '../options.js';
-import { printResult } from '../output.js';
+import { printResult, progress } from '../output.js';
 import { describeRepository, renderRepository } from './trust-format.js';
 
 interface KeyOptions {
@@ -71,17 +76,40 @@ export function registerTrustCommands(program: Command): void {
     });
 
   withKeys(trust.command('rotate-root'))
-    .description('write root N+1, signed by the threshold of root N and of N+1 (pass the private root keys that sign)')
-    .requiredOption('--root-key <file...>', 'private root keys that sign: enough of root N and of the new root')
-    .option('--new-root-key <file...>', 'private keys of root N+1, which sign too (default: the keys of root N)')
+    .description('write root N+1, signed by the threshold of root N and of N+1 (root keys at hand, or a file signed offline with `ota trust sign`)')
+    .option('--root-key <file...>', 'private root keys that sign (existing files): enough of root N and of the new root')
+    .option('--new-root-key <file...>', 'keys of root N+1: private ones sign too; with --out, public keys are enough (default: the keys of root N)')
     .option('--threshold <m>', 'threshold of root N+1 (default: that of root N)')
-    .action(async (opts: KeyOptions & { rootKey: string[]; newRootKey?: string[]; threshold?: string }, command: Command) => {
+    .option('--out <file>', 'write root N+1 to this file (signed by any --root-key given) instead of publishing it')
+    .option('--from <file>', 'publish this root N+1, signed offline, once it meets both thresholds')
+    .action(async (opts: KeyOptions & { rootKey?: string[]; newRootKey?: string[]; threshold?: string; out?: string; from?: string }, command: Command) => {
+      if (opts.from && (opts.rootKey || opts.newRootKey || opts.threshold || opts.out)) throw new Error('--from publishes a root file as it is: no other rotate-root option applies');
+      if (!opts.from && !opts.rootKey && !opts.out) throw new Error('rotate-root needs --root-key <file...>, --out <file> or --from <file>');
       await changeRepository(command, opts, async (repo) => {
-        const oldKeys = await Promise.all(opts.rootKey.map(signingKeyFile));
-        const newKeys = opts.newRootKey ? await Promise.all(opts.newRootKey.map(signingKeyFile)) : undefined;
+        if (opts.from) return acceptRoot(repo, parseMetadata('root', await readFileAtMost(opts.from, METADATA_LIMITS.root, opts.from), opts.from));
+        // Root N's keys must exist: a mistyped path must not become a new key. New root keys may be created.
+        const signing = await Promise.all((opts.rootKey ?? []).map(existingSigningKey));
+        const newKeys = opts.newRootKey ? await Promise.all(opts.newRootKey.map(opts.out ? publicKeyFile : signingKeyFile)) : undefined;
         const threshold = opts.threshold === undefined ? undefined : parseNonNegativeInt('--threshold', opts.threshold);
-        return rotateRoot(repo, { signingKeys: [...oldKeys, ...(newKeys ?? [])], newRootKeys: newKeys, threshold, now: new Date() });
+        const input = { newRootKeys: newKeys, threshold, now: new Date() };
+        if (!opts.out) return rotateRoot(repo, { ...input, signingKeys: [...signing, ...((newKeys ?? []) as TufSigningKey[])] });
+        await writeFileAtomic(opts.out, metadataBytes(signMetadata(proposeRoot(repo, input), signing)));
+        progress(opts, `root ${repo.roots.length + 1} written to ${opts.out}: sign it with \`ota trust sign ${opts.out} --key F\`, then \`ota trust rotate-root --from ${opts.out}\``);
+        return repo;
       });
+    });
+
+  trust
+    .command('sign <file>')
+    .description('add signatures to a metadata file (root N+1 from rotate-root --out), offline: reads no store')
+    .requiredOption('--key <file...>', 'private keys that sign')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, opts: { key: string[]; json?: boolean }) => {
+      const root = parseMetadata('root', await readFileAtMost(file, METADATA_LIMITS.root, file), file);
+      const keys = await Promise.all(opts.key.map(existingSigningKey));
+      await writeFileAtomic(file, metadataBytes(signMetadata(root, keys)));
+      const result = { file, version: root.signed.version, signatures: Object.keys(root.signatures), threshold: root.signed.roles.root!.threshold };
+      printResult(opts, result, () => `root ${result.version} in ${file}: ${result.signatures.length} signature(s) (its own threshold is ${result.threshold}; root N's applies too)`);
     });
 
   withKeys(trust.command('refresh'))
@@ -129,9 +157,15 @@ async function changeRepository(command: Command, opts: KeyOptions, change: (rep
   await withTrust(command, opts, async ({ store, signing }) => {
     const before: StoredRepository = await readRepository(store);
     const repo = await change(before.repo, signing);
-    await writeRepository(store, repo, before);
+    // The same repository back (rotate-root --out): nothing to write.
+    if (repo !== before.repo) await writeRepository(store, repo, before);
     return { repo };
   });
+}
+
+/** An existing private key (signing with root keys never creates one: a typo must not sign with a new key). */
+async function existingSigningKey(path: string): Promise<TufSigningKey> {
+  return tufSigningKey(signingKeyFromPem(await readFile(path, 'utf8')).privateKey);
 }
 
 function targetsRoleOnly(role: string): void {

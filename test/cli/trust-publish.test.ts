@@ -92,8 +92,13 @@ describe('ota release publish / ota verify with a TUF repository (CLI)', () => {
     expect(verified.code).toBe(0);
     expect(JSON.parse(verified.stdout).checks[0].detail).toContain('root v3');
 
-    // A replaced manifest (not the target's bytes) is refused by TUF before its signature is looked at.
+    // A manifest file (no store path) is found among the targets by its sha256.
     const manifestPath = join(state, 'artifacts', 'releases', HW, '1.0.1', 'manifest.json');
+    const fromFile = await ota(['verify', '--manifest', manifestPath, '--hardware', HW, '--channel', 'stable', '--installed-security-version', '1', '--json']);
+    expect(fromFile.code).toBe(0);
+    expect(JSON.parse(fromFile.stdout).checks[0].detail).toContain(`releases/${HW}/1.0.1/manifest.json signed by`);
+
+    // A replaced manifest (not the target's bytes) is refused by TUF before its signature is looked at.
     const original = await readFile(manifestPath);
     await writeFile(manifestPath, Buffer.concat([original, Buffer.from(' ')]));
     const tampered = await verify('1.0.1');

@@ -73,4 +73,29 @@ describe('ota trust (CLI)', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already has a TUF repository');
   });
+
+  it('rotates the root with keys signed offline: rotate-root --out, trust sign on each holder, rotate-root --from; refresh re-signs the timestamp', async (ctx) => {
+    if (skipReason) return ctx.skip();
+    // Root 3 has keys r5, r6 (threshold 2, from the test above); root 4 adds r7, given as a public key.
+    expect((await trust('rotate-root', '--root-key', 'r6.pem', 'r7.pem')).code).toBe(1);
+    await writeFile(join(state, 'r7.pem'), generateSigningKeyPem(), { mode: 0o600 });
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('openssl', ['ec', '-in', 'r7.pem', '-pubout', '-out', 'r7.pub'], { cwd: state, stdio: 'ignore' });
+    const proposed = await trust('rotate-root', '--new-root-key', 'r5.pem', 'r6.pem', 'r7.pub', '--out', 'proposal.json');
+    expect(proposed.code).toBe(0);
+    expect(proposed.stderr).toContain('ota trust sign proposal.json');
+    const early = await trust('rotate-root', '--from', 'proposal.json');
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/^ota: TUF_THRESHOLD_NOT_MET: root 4 is not signed by the threshold of root 3/);
+    for (const key of ['r5.pem', 'r6.pem']) expect((await trust('sign', 'proposal.json', '--key', key)).code).toBe(0);
+    const signed = JSON.parse((await trust('sign', 'proposal.json', '--key', 'r7.pem', '--json')).stdout);
+    expect(signed).toMatchObject({ version: 4, threshold: 2 });
+    expect(signed.signatures).toHaveLength(3);
+    const rotated = JSON.parse((await trust('rotate-root', '--from', 'proposal.json', '--json')).stdout);
+    expect(rotated.roles.root).toMatchObject({ version: 4, threshold: 2 });
+    expect(rotated.roles.root.keyIDs).toHaveLength(3);
+    const refreshed = JSON.parse((await trust('refresh', '--json')).stdout);
+    expect(refreshed.roles.timestamp.version).toBe(rotated.roles.timestamp.version + 1);
+    expect(refreshed.roles.targets.version).toBe(rotated.roles.targets.version);
+  });
 });

@@ -4,7 +4,8 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { metadataBytes } from '../../trust/metadata.js';
 import { addSigner, addTarget, createRepository, latestRoot, refreshOnline, revokeSigner, type TufRepository } from '../../trust/repository.js';
-import { rotateRoot, verifyRootChain } from '../../trust/root-rotation.js';
+import { acceptRoot, proposeRoot, rotateRoot, verifyRootChain } from '../../trust/root-rotation.js';
+import { signMetadata } from '../../trust/tuf-keys.js';
 import { tufSigningKey, type TufSigningKey } from '../../trust/tuf-keys.js';
 import { verifyReleaseTarget, verifyRepository, verifySnapshot, verifyTimestamp, type TrustedVersions } from '../../trust/verify-roles.js';
 
@@ -114,6 +115,19 @@ describe('TUF repository', () => {
     expect(() => verifyRootChain(v3.roots[0]!, v3.roots.slice(1).map(metadataBytes), hours(366 * 24))).toThrow(expect.objectContaining({ code: 'TUF_METADATA_EXPIRED' }));
     // Targets and timestamp keep verifying under root 3 (their keys were not rotated).
     expect(walk(v3).seen.targets).toBe(1);
+  });
+
+  it('signs root N+1 offline: proposed with public keys, signed by each holder on its own, accepted at both thresholds', () => {
+    const { repo, rootKeys } = fixture();
+    const [a, b] = rootKeys as [TufSigningKey, TufSigningKey];
+    const d = key();
+    const proposal = proposeRoot(repo, { newRootKeys: [a, b, d].map(({ privateKey: _, ...pub }) => pub), now: T0 });
+    expect(Object.keys(proposal.signatures)).toEqual([]);
+    const signedByA = signMetadata(proposal, [a]);
+    expect(() => acceptRoot(repo, signedByA)).toThrow(expect.objectContaining({ code: 'TUF_THRESHOLD_NOT_MET' }));
+    const rotated = acceptRoot(repo, signMetadata(signMetadata(signedByA, [b]), [d]));
+    expect(latestRoot(rotated).signed.roles.root!.keyIDs).toEqual([a.keyID, b.keyID, d.keyID]);
+    expect(() => acceptRoot(rotated, latestRoot(rotated))).toThrow(expect.objectContaining({ code: 'TUF_ROOT_CHAIN_BROKEN' }));
   });
 
   it('refuses oversized and malformed metadata before and while parsing', () => {
