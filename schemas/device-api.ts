@@ -274,6 +274,8 @@ export const heartbeatSchema = z
     /** Names of the failing checks (bounded). */
     failedChecks: z.array(z.string().min(1).max(128)).max(32),
     metrics: heartbeatMetricsSchema,
+    /** Set while the device is frozen (no fresh TUF metadata), as in a report: an idle device says so every window. */
+    frozen: frozenSchema.optional(),
     /** Seconds of the window this heartbeat closes (the device's heartbeat.intervalSeconds). */
     windowSeconds: z.int().min(1).max(7 * 86_400),
     /** Monotonic per device, its own sequence (separate from reports). */

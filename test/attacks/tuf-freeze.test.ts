@@ -5,7 +5,9 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkInOnce } from '../../device-client/agent/checkin.js';
-import { enrollDevice } from '../../device-client/agent/enroll.js';
+import { deviceKeyFor, enrollDevice } from '../../device-client/agent/enroll.js';
+import { GatewayClient } from '../../device-client/gateway/gateway-client.js';
+import { sendHeartbeatIfDue } from '../../device-client/reports/heartbeat.js';
 import { deviceStatus, formatStatus } from '../../device-client/agent/status.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
 import { readRepository, writeRepository } from '../../trust/metadata-store.js';
@@ -62,6 +64,9 @@ describe('attack: freeze', () => {
       expect(report).toMatchObject({ state: 'failed', failureKind: 'verify', frozen: { since: expiredAt.toISOString().replace(/\.\d+Z$/, 'Z') } });
       expect(report!.frozen!.seconds).toBeGreaterThan(23 * 3600 - 300);
       expect(report!.frozen!.seconds).toBeLessThan(23 * 3600 + 300);
+      // An idle frozen device says so every heartbeat window too.
+      const beat = await sendHeartbeatIfDue(device, { client: new GatewayClient(gw.url), key: await deviceKeyFor(config), metrics: async () => ({ bootCount: 1, metrics: { crashCount: 0, uptimeSeconds: 60, freeMemoryBytes: 1 << 20 }, custom: {} }), force: true });
+      expect(beat).toMatchObject({ kind: 'sent', heartbeat: { frozen: { since: report!.frozen!.since } } });
       const status = await deviceStatus(device);
       expect(status.trust.frozen?.since).toBe(report!.frozen!.since);
       expect(formatStatus(status)).toMatch(/FROZEN for \d+ s/);
