@@ -16,6 +16,7 @@ import { referenceTime } from '../../trust/freshness.js';
 import { METADATA_LIMITS, parseMetadata } from '../../trust/parse.js';
 import type { TrustedVersions } from '../../trust/verify-roles.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
+import type { Frozen } from '../../schemas/device-api.js';
 import type { DeviceConfig } from '../config.js';
 
 export const DEVICE_TRUST_FILE = 'tuf-trust.json';
@@ -82,15 +83,9 @@ export async function writeDeviceTrust(config: Pick<DeviceConfig, 'stateDir'>, t
   await writeJsonFile(deviceTrustPath(config), { root: trust.root.toJSON(), seen: trust.seen, timestampExpires: trust.timestampExpires, updatedAt: now.toISOString() });
 }
 
-export interface FrozenSince {
-  /** When the newest trusted timestamp expired. */
-  since: string;
-  /** How long ago that was, judged at the reference time (never earlier than the newest signed time seen). */
-  seconds: number;
-}
 
-/** Frozen: the newest timestamp the device trusts has expired (nobody re-signed it, or nobody lets it through). */
-export function frozenSince(trust: DeviceTrust | undefined, now: Date): FrozenSince | undefined {
+/** Frozen (since when, how long; judged at the reference time, never before the newest signed time seen): the newest timestamp the device trusts has expired (nobody re-signed it, or nobody lets it through). */
+export function frozenSince(trust: DeviceTrust | undefined, now: Date): Frozen | undefined {
   if (!trust?.timestampExpires) return undefined;
   const at = referenceTime(now, trust.seen.newestSignedTime);
   const expired = new Date(trust.timestampExpires).getTime();
@@ -105,7 +100,7 @@ export interface DeviceTrustStatus {
   rootVersion?: number;
   seen?: TrustedVersions;
   timestampExpires?: string;
-  frozen?: FrozenSince;
+  frozen?: Frozen;
 }
 
 /** For `ota-device status`: what the device trusts, or that it verifies against trusted_root.json alone. */

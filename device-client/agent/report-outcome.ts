@@ -3,6 +3,7 @@
 // queued on disk with a fixed counter and go out, in order, with the next flush (send-reports.ts).
 import type { FailureKind, SlotName } from '../../schemas/device-api.js';
 import { TrustError, TufMetadataExpiredError } from '../../trust/errors.js';
+import { tufTime } from '../../trust/metadata.js';
 import { ReleaseRejectedError } from '../../verification/errors.js';
 import { GatewayRefusedError, GatewayUnreachableError } from '../gateway/gateway-client.js';
 import { buildReportBody, type ReportEvent } from '../reports/build-report.js';
@@ -122,7 +123,7 @@ export async function recordFailure(round: AgentRound, error: unknown, about: Fa
     slot: about?.slot ?? booted,
     detail: coded && !message.startsWith(coded.code) ? `${coded.code}: ${message}` : message,
     // Refused for expired metadata before the device ever trusted a timestamp: frozen from now on.
-    ...(error instanceof TufMetadataExpiredError && { frozen: { since: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), seconds: 0 } }),
+    ...(error instanceof TufMetadataExpiredError && { frozen: { since: tufTime(new Date()), seconds: 0 } }),
   });
   return failure;
 }

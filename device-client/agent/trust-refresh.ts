@@ -5,14 +5,15 @@
 import { TrustError } from '../../trust/errors.js';
 import type { GatewayClient } from '../gateway/gateway-client.js';
 import type { DeviceConfig } from '../config.js';
-import { frozenSince, readDeviceTrust, writeDeviceTrust, type FrozenSince } from './device-trust.js';
+import type { Frozen } from '../../schemas/device-api.js';
+import { frozenSince, readDeviceTrust, writeDeviceTrust } from './device-trust.js';
 import { walkMetadata } from './release-trust.js';
 import { gatewayMetadataReader } from './tuf-sources.js';
 
 export type TrustRefresh =
   | { outcome: 'no-tuf' }
   | { outcome: 'refreshed'; rootVersion: number; timestampVersion: number; expires: string }
-  | { outcome: 'refused'; code: string; message: string; frozen?: FrozenSince };
+  | { outcome: 'refused'; code: string; message: string; frozen?: Frozen };
 
 export async function refreshTrustFromGateway(config: Pick<DeviceConfig, 'trust' | 'stateDir'>, client: GatewayClient, now = new Date()): Promise<TrustRefresh> {
   const trust = await readDeviceTrust(config);
