@@ -2,6 +2,7 @@
 // and a real repository (trust/): the device pins root 1, walks the root chain the bundle or the gateway
 // carries, then timestamp -> snapshot -> targets, and checks the manifest against its target before
 // installing; it keeps the newest root, the versions and the newest signed time in its state dir.
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +87,16 @@ describe('device: releases through the TUF client workflow', () => {
     expect(status.trust).toMatchObject({ tuf: true, rootVersion: 3, seen: { timestamp: 3 } });
     expect(status.trust.frozen).toBeUndefined();
     expect(formatStatus(status)).toMatch(/trust: TUF root v3; timestamp v3, snapshot v3, targets v3/);
+  });
+
+  it('a tar bundle carries its tuf/ folder (the members are allowed by name) and installs through TUF', async () => {
+    const sim = await newDevice();
+    await pinRoot(sim, await tuf.read());
+    const tar = join(root, 'tuf-bundle.tar');
+    expect(spawnSync('tar', ['-cf', tar, '-C', fixture.storeDir, '.']).status).toBe(0);
+    expect(spawnSync('tar', ['-tf', tar], { encoding: 'utf8' }).stdout).toMatch(/tuf\/timestamp\.json/);
+    expect(await install(sim, `file://${tar}`)).toMatchObject({ outcome: 'installed', version: '1.0.1' });
+    expect(JSON.parse(await readFile(deviceTrustPath(sim.config), 'utf8')).seen).toMatchObject({ timestamp: 3 });
   });
 
   it('a device pinning a root refuses a bundle without TUF metadata (TUF_NOT_INITIALIZED) and changes nothing', async () => {
