@@ -4,7 +4,7 @@
 // signer against the release signers. The manifest's Sigstore bundle is then checked against that
 // signer's key alone. Nothing is written here: the caller keeps the new trust state only once the
 // whole release verified, so any refusal leaves the device's trust state as it was.
-import { Key } from '@tufjs/models';
+import { Key, type Metadata, type Targets } from '@tufjs/models';
 import { readAtMost } from '../../platform/bounded-read.js';
 import { manifestKey } from '../../release/layout.js';
 import { addPinnedKey, type LocalTrustRootJSON } from '../../signing/trust-root.js';
@@ -25,6 +25,9 @@ export interface TrustedRelease {
   policy: SignerPolicy;
   /** The trust state to keep once the release verified. */
   trust: Required<DeviceTrust>;
+  /** The verified targets and the release's target path (two-person releases are checked against them). */
+  targets: Metadata<Targets>;
+  path: string;
   detail: string;
 }
 
@@ -43,7 +46,8 @@ export async function verifyReleaseMetadata(
   const reader = candidate.tuf;
   if (!reader) throw new TufNotInitializedError(`the device pins TUF root version ${trust.root.signed.version}, but ${candidate.origin} comes without TUF metadata`);
   const { verified, next } = await walkMetadata(reader, trust, now);
-  const target = verifyReleaseTarget(verified.targets, candidate.manifestBytes, manifestKey(config.hardwareId, candidate.version));
+  const path = manifestKey(config.hardwareId, candidate.version);
+  const target = verifyReleaseTarget(verified.targets, candidate.manifestBytes, path);
   const [, keyJSON] = releaseSigners(verified.targets).find(([id]) => id === target.signerKeyID)!;
   const { root, hint } = addPinnedKey({ ...trustRoot, pinnedKeys: {} }, publicKeyOf(Key.fromJSON(target.signerKeyID, keyJSON as never)), { validFrom: new Date(0) });
   const s = verified.seen;
@@ -51,6 +55,8 @@ export async function verifyReleaseMetadata(
     trustRoot: root,
     policy: { mode: 'key', allowedKeyHints: [hint] },
     trust: next,
+    targets: verified.targets,
+    path,
     detail: `TUF root v${verified.root.signed.version}, timestamp v${s.timestamp}, snapshot v${s.snapshot}, targets v${s.targets}; signed by ${target.signerKeyID.slice(0, 16)}`,
   };
 }

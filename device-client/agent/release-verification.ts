@@ -9,6 +9,7 @@ import { readTrustRoot } from '../../signing/trust-root.js';
 import { checkManifestFor, type InstalledState } from '../../verification/manifest-checks.js';
 import { policyFor, verifySignedManifest, type KeylessIdentity } from '../../verification/verify-manifest.js';
 import type { DeviceConfig } from '../config.js';
+import { assertReleaseApproved } from '../../trust/release-approvals.js';
 import { writeDeviceTrust } from './device-trust.js';
 import { verifyReleaseMetadata } from './release-trust.js';
 import type { CandidateRelease } from './update-source.js';
@@ -41,6 +42,8 @@ export async function verifyCandidate(
     trustRoot: tuf?.trustRoot ?? trustRoot,
     policy: tuf?.policy ?? policyFor(trustRoot, trust.keyless),
   });
+  // A channel that requires two signers: the release needs its approvals too (offline as well).
+  if (tuf) assertReleaseApproved(tuf.targets, tuf.path, candidate.manifestBytes, manifest.channel);
   checkManifestFor(manifest, { now, installed, allowVersionDowngrade });
   if (tuf) await writeDeviceTrust(config, tuf.trust, now);
   return { manifest, manifestSha256: createHash('sha256').update(candidate.manifestBytes).digest('hex'), ...(tuf && { tuf: tuf.detail }) };
