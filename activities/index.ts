@@ -15,6 +15,7 @@ import { completeExistingRelease, publishRelease } from './release/publish.js';
 import { signImage, signManifest } from './release/sign.js';
 import { verifyBuilder } from './release/verify-builder.js';
 import { rolloutActivities } from './rollout/rollout-activities.js';
+import { refreshTrustMetadata, type TrustRefreshInput } from './trust/refresh.js';
 
 export type { WorkerDescription } from './health.js';
 export type { SbomOutcome, VexOutcome } from './release/evidence.js';
@@ -42,6 +43,7 @@ export function createActivities(config: Config, shared: SharedResources = {}) {
     generateDelta: (request: ReleaseRequest, base: ReleaseIndexEntry, compressed: StoredBlob, format?: DeltaFormat) => generateDelta(ctx, request, base, compressed, format),
     signManifest: (manifest: Manifest, mode: 'key' | 'keyless') => signManifest(ctx, manifest, mode),
     publishRelease: (manifest: Manifest, bundleText: string) => publishRelease(ctx, manifest, bundleText),
+    refreshTrustMetadata: (input: TrustRefreshInput) => refreshTrustMetadata(config, ctx.store, input),
   };
 }
 

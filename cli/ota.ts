@@ -12,6 +12,7 @@ import { registerGatewayCommands } from './commands/gateway.js';
 import { registerHealthCommand } from './commands/health.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerTrustCommands } from './commands/trust.js';
+import { registerApprovalCommands } from './commands/release-approve.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerRolloutCommands } from './commands/rollout.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerKeysCommands(program);
   registerTrustCommands(program);
+  registerApprovalCommands(program);
   registerDemoCommand(program);
   registerDevCommands(program);
   registerGatewayCommands(program);

@@ -1,7 +1,7 @@
 // Check-ins and signed health reports: what each device last said, with the replay rules (fresh
 // nonce, rising counter) applied in the report's own transaction; and the per-ring aggregate of
 // those reports that a rollout's verdict is computed from (never one message per device).
-import { reportStateSchema, type FailureKind, type HealthReport, type ReportState, type SignedEnvelope } from '../schemas/device-api.js';
+import { frozenSchema, reportStateSchema, type FailureKind, type Frozen, type HealthReport, type ReportState, type SignedEnvelope } from '../schemas/device-api.js';
 import { FAILURE_KINDS } from '../schemas/failure-kinds.js';
 import type { FleetDatabase, Queryable } from './database.js';
 import { asDate } from './rows.js';
@@ -14,7 +14,7 @@ export interface CheckinState {
   securityVersion: number;
 }
 
-export type StoredReport = Pick<HealthReport, 'counter' | 'state' | 'releaseVersion'> & { failureKind: FailureKind | null; receivedAt: Date };
+export type StoredReport = Pick<HealthReport, 'counter' | 'state' | 'releaseVersion'> & { failureKind: FailureKind | null; receivedAt: Date; frozen?: Frozen };
 
 /** Per-ring report counts, the raw aggregate the rollout activity turns into the verdict's RingHealth. */
 export interface RingReportCounts {
@@ -102,11 +102,23 @@ export async function storeReport(db: FleetDatabase, report: HealthReport, envel
 }
 
 export async function reportsOf(db: Queryable, deviceId: string, limit: number): Promise<StoredReport[]> {
-  const { rows } = await db.query<{ counter: number | string; state: ReportState; release_version: string; failure_kind: FailureKind | null; received_at: Date }>(
-    'SELECT counter, state, release_version, failure_kind, received_at FROM reports WHERE device_id = $1 ORDER BY counter DESC LIMIT $2',
+  const { rows } = await db.query<{ counter: number | string; state: ReportState; release_version: string; failure_kind: FailureKind | null; received_at: Date; payload: string }>(
+    'SELECT counter, state, release_version, failure_kind, received_at, payload FROM reports WHERE device_id = $1 ORDER BY counter DESC LIMIT $2',
     [deviceId, limit],
   );
-  return rows.map((r) => ({ counter: Number(r.counter), state: r.state, releaseVersion: r.release_version, failureKind: r.failure_kind, receivedAt: asDate(r.received_at) }));
+  return rows.map((r) => {
+    const frozen = frozenOf(r.payload);
+    return { counter: Number(r.counter), state: r.state, releaseVersion: r.release_version, failureKind: r.failure_kind, receivedAt: asDate(r.received_at), ...(frozen && { frozen }) };
+  });
+}
+
+/** A frozen device's report says since when (kept in the signed payload, which the gateway verified and parsed). */
+function frozenOf(payload: string): Frozen | undefined {
+  try {
+    return frozenSchema.safeParse((JSON.parse(Buffer.from(payload, 'base64').toString('utf8')) as { frozen?: unknown }).frozen).data;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The reports of a rollout ring's devices about its release since they were assigned, counted. */

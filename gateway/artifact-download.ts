@@ -37,6 +37,16 @@ function decodePath(rest: string): string {
   }
 }
 
+/** The fleet's TUF metadata, read-only: N.root.json, N.targets.json, N.snapshot.json, timestamp.json (and plain copies). */
+const TUF_DOCUMENT = /^(?:[1-9][0-9]{0,8}\.(?:root|targets|snapshot)|root|targets|snapshot|timestamp)\.json$/;
+
+/** /v1/tuf/<name> → tuf/<name>, or a 404 for anything that is not a metadata file name. */
+export function tufKeyFromPath(rest: string): string {
+  const name = decodePath(rest);
+  if (!TUF_DOCUMENT.test(name)) throw new HttpError(404, 'not-found', `no TUF metadata ${JSON.stringify(name)}: use <N>.root.json, <N>.targets.json, <N>.snapshot.json or timestamp.json`);
+  return `tuf/${name}`;
+}
+
 function contentTypeOf(key: string): string {
   return key.endsWith('.json') ? 'application/json' : 'application/octet-stream';
 }

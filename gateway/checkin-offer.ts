@@ -11,6 +11,7 @@ import type { ArtifactHint, CheckinRequest, CheckinResponse } from '../schemas/d
 import { chooseUpdateArtifact, deltaFormatSchema, parseManifest, type DeltaFormat, type ReleaseIndexEntry } from '../schemas/manifest.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { HttpError } from './http.js';
+import { approvalsMissing } from './release-approvals.js';
 import { lateJoinRing } from './late-join.js';
 import { offerEligibility } from './offer-eligibility.js';
 
@@ -39,6 +40,8 @@ async function describeRelease(ctx: OfferContext, device: EnrolledDevice, entry:
     throw new HttpError(502, 'release-store-inconsistent', `manifest of ${device.hardwareId} ${entry.version} hashes to ${digest}, the index pins ${entry.manifest.sha256}`);
   }
   const manifest = parseManifest(bytes, { ignoreUnknownDeltaFormats: true });
+  const waiting = await approvalsMissing(ctx.store, entry.manifest.location, bytes, manifest.channel);
+  if (waiting) return { waiting };
   const known = checkin.supportedDeltaFormats.filter((f): f is DeltaFormat => deltaFormatSchema.safeParse(f).success);
   const choice = chooseUpdateArtifact(manifest, checkin.imageSha256, known);
   let artifact: ArtifactHint | undefined;
@@ -57,6 +60,11 @@ async function describeRelease(ctx: OfferContext, device: EnrolledDevice, entry:
     bundleUrl: `/v1/${manifestBundleKey(device.hardwareId, entry.version)}`,
   };
   return { release, artifact, imageSha256: manifest.image.sha256 };
+}
+
+/** No offer: the device runs that image already, or the release waits for approvals (two-person). */
+function noOffer(none: CheckinResponse, described: { waiting?: string }, rolloutId?: string): CheckinResponse {
+  return described.waiting ? { ...none, reason: `not offered yet: ${described.waiting}`, ...(rolloutId && { rolloutId }) } as CheckinResponse : none;
 }
 
 export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, checkin: CheckinRequest): Promise<CheckinResponse> {
@@ -101,7 +109,7 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
     const entry = entryFor(assignment.releaseVersion);
     if (!entry) return { action: 'hold', reason: `release ${assignment.releaseVersion} of rollout ${rolloutId} is not in the ${device.channel} index`, rolloutId, pollAfterSeconds: poll };
     const described = await describeRelease(ctx, device, entry, checkin);
-    if (!described.artifact) return none;
+    if (!described.artifact) return noOffer(none, described, rolloutId);
     await ctx.fleet.markOffered(rolloutId, device.id);
     return { action: 'update', release: described.release, artifact: described.artifact, rolloutId, pollAfterSeconds: poll };
   }
@@ -117,7 +125,7 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
     .sort((a, b) => compareSemver(b.version, a.version))[0];
   if (!newest) return none;
   const described = await describeRelease(ctx, device, newest, checkin);
-  if (!described.artifact) return none; // already runs that image
+  if (!described.artifact) return noOffer(none, described); // already runs that image, or waits for approvals
   return { action: 'update', release: described.release, artifact: described.artifact, pollAfterSeconds: poll };
 }
 

@@ -1,12 +1,12 @@
 // The device gateway: the HTTP endpoint devices talk to. GET /healthz always; with a fleet store and
 // an artifact store, the device API of docs/device-api.md (enroll, nonce, check-in, reports, heartbeats,
-// artifact and release downloads with Range). Errors are JSON {error, detail}.
+// artifact and release downloads with Range, the TUF metadata read-only). Errors are JSON {error, detail}.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { FleetStore } from '../fleet/fleet-store.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
-import { artifactKeyFromPath, releaseKeyFromPath, serveStoreObject } from './artifact-download.js';
+import { artifactKeyFromPath, releaseKeyFromPath, serveStoreObject, tufKeyFromPath } from './artifact-download.js';
 import { checkin, enroll, heartbeat, issueNonce, report, type DeviceApiOptions } from './device-routes.js';
 import type { ReleasePolicy } from './checkin-offer.js';
 import { HttpError, sendError, sendJson } from './http.js';
@@ -61,6 +61,7 @@ const DEVICE_ENDPOINTS = new Map<string, { method: string; handle: (api: DeviceA
 const STORE_DOWNLOADS: Array<[prefix: string, keyFromPath: (rest: string) => string]> = [
   ['/v1/artifacts/', artifactKeyFromPath],
   ['/v1/releases/', releaseKeyFromPath],
+  ['/v1/tuf/', tufKeyFromPath],
 ];
 
 /** The limiters of one gateway; `check` throws 429 when the request's address or device is over its limit. */

@@ -54,6 +54,18 @@ export const trustConfigSchema = z
     trustedRootPath: z.string().min(1),
     /** The TUF repository's key files (root, targets, online), docs/trust.md; default: keys/tuf/ beside the release key. */
     keysDir: z.string().min(1).optional(),
+    /**
+     * Freshness (docs/trust.md): a Temporal Schedule re-signs snapshot and timestamp with the online key every
+     * `refreshEveryMinutes`, each valid `expiryHours`; a device whose newest timestamp expired is frozen.
+     */
+    freshness: z
+      .object({
+        refreshEveryMinutes: z.number().min(1 / 60).max(7 * 24 * 60).default(60),
+        expiryHours: z.number().min(1 / 3600).max(30 * 24).default(24),
+      })
+      .strict()
+      .refine((f) => f.refreshEveryMinutes / 60 < f.expiryHours, 'refreshEveryMinutes must be shorter than expiryHours, or devices freeze between refreshes')
+      .optional(),
   })
   .strict();
 

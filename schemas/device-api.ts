@@ -193,6 +193,9 @@ export const customValuesSchema = z
   .record(z.string().min(1).max(64), z.union([z.string().max(1024), z.int(), z.boolean()]))
   .refine((values) => Object.keys(values).length <= 64, 'at most 64 custom values');
 
+/** A device without fresh TUF metadata: since when (the expiry of its newest timestamp) and for how long. */
+export const frozenSchema = z.strictObject({ since: timestampSchema, seconds: z.int().min(0).max(Number.MAX_SAFE_INTEGER) });
+
 /** What the device queues and later signs; counter and nonce are added when it is sent. */
 export const healthReportBodySchema = z
   .object({
@@ -207,6 +210,11 @@ export const healthReportBodySchema = z
     /** Required with state "failed"; optional with "rolled-back" (why it fell back); absent otherwise. */
     failureKind: failureKindSchema.optional(),
     detail: z.string().max(2000).optional(),
+    /**
+     * Set while the device is frozen: the newest TUF timestamp it trusts expired at `since`, `seconds`
+     * ago, so it installs nothing until fresh metadata (gateway or offline bundle) arrives (docs/trust.md).
+     */
+    frozen: frozenSchema.optional(),
     metrics: reportMetricsSchema,
     custom: customValuesSchema,
     createdAt: timestampSchema,
@@ -266,6 +274,8 @@ export const heartbeatSchema = z
     /** Names of the failing checks (bounded). */
     failedChecks: z.array(z.string().min(1).max(128)).max(32),
     metrics: heartbeatMetricsSchema,
+    /** Set while the device is frozen (no fresh TUF metadata), as in a report: an idle device says so every window. */
+    frozen: frozenSchema.optional(),
     /** Seconds of the window this heartbeat closes (the device's heartbeat.intervalSeconds). */
     windowSeconds: z.int().min(1).max(7 * 86_400),
     /** Monotonic per device, its own sequence (separate from reports). */
@@ -302,6 +312,7 @@ export type ReportState = z.infer<typeof reportStateSchema>;
 export type ReportMetrics = z.infer<typeof reportMetricsSchema>;
 export type HealthReportBody = z.infer<typeof healthReportBodySchema>;
 export type HealthReport = z.infer<typeof healthReportSchema>;
+export type Frozen = z.infer<typeof frozenSchema>;
 export type ReportResponse = z.infer<typeof reportResponseSchema>;
 export type ApiError = z.infer<typeof apiErrorSchema>;
 export type Heartbeat = z.infer<typeof heartbeatSchema>;

@@ -23,6 +23,9 @@ export interface MetadataStore {
   replaceIf(key: string, body: Uint8Array, expectedEtag: string): Promise<{ etag: string }>;
 }
 
+/** What a verifier needs: a device reads the metadata through the gateway or an offline bundle. */
+export type MetadataReader = Pick<MetadataStore, 'location' | 'head' | 'getStream'>;
+
 export const TUF_PREFIX = 'tuf/';
 export const rootKey = (version: number) => `${TUF_PREFIX}${version}.root.json`;
 const versionedKey = (role: 'targets' | 'snapshot', version: number) => `${TUF_PREFIX}${version}.${role}.json`;
@@ -81,7 +84,7 @@ export interface VerifiedRepository {
  * The client workflow against the store: the root chain from the pinned root (N+1, N+2, ... while
  * present), then timestamp, snapshot and targets, each checked by verify-roles.ts.
  */
-export async function verifyStoredRepository(store: MetadataStore, pinned: Metadata<Root>, seen: TrustedVersions, now: Date): Promise<VerifiedRepository> {
+export async function verifyStoredRepository(store: MetadataReader, pinned: Metadata<Root>, seen: TrustedVersions, now: Date): Promise<VerifiedRepository> {
   const newer: Buffer[] = [];
   for (let v = pinned.signed.version + 1; await store.head(rootKey(v)); v++) newer.push(await readBounded(store, rootKey(v), METADATA_LIMITS.root));
   const root = verifyRootChain(pinned, newer, now, seen.newestSignedTime);
@@ -101,7 +104,7 @@ async function lastTaken(store: MetadataStore, role: 'targets' | 'snapshot', cur
   return version;
 }
 
-async function readBounded(store: MetadataStore, key: string, limit: number): Promise<Buffer> {
+async function readBounded(store: MetadataReader, key: string, limit: number): Promise<Buffer> {
   try {
     return await readAtMost(await store.getStream(key), limit, key);
   } catch (err) {

@@ -72,7 +72,7 @@ export function registerFleetCommands(program: Command): void {
         [
           line(found),
           ...(found.offerBlocked ? [`  not offered: ${found.offerBlocked.reason}`] : []),
-          ...found.reports.map((r) => `  #${r.counter} ${r.receivedAt.toISOString()} ${r.state}${r.failureKind ? `(${r.failureKind})` : ''} ${r.releaseVersion}`),
+          ...found.reports.map((r) => `  #${r.counter} ${r.receivedAt.toISOString()} ${r.state}${r.failureKind ? `(${r.failureKind})` : ''} ${r.releaseVersion}${r.frozen ? ` FROZEN for ${r.frozen.seconds} s (TUF timestamp expired ${r.frozen.since})` : ''}`),
         ].join('\n'),
       );
     });

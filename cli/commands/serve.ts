@@ -16,6 +16,7 @@ import { describeTransport } from '../../temporal/connection-options.js';
 import { createWorker } from '../../temporal/worker.js';
 import { configFrom } from '../context.js';
 import { enrollmentToken, gatewayTls, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
+import { startTrustRefreshSchedule } from './worker.js';
 
 export function registerServeCommand(program: Command): void {
   withGatewayOptions(program.command('serve').description('run the device gateway and the Temporal worker in one process (the embedded default)'))
@@ -39,6 +40,7 @@ export function registerServeCommand(program: Command): void {
         tls: gatewayTls(opts),
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
+      await startTrustRefreshSchedule(config);
       process.stderr.write(
         `ota serve ${version}: gateway on ${gateway.url}, worker on ${config.temporal.address}/${config.temporal.namespace}/${config.temporal.taskQueue} over ${describeTransport(config.temporal)} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location})\n`,
       );

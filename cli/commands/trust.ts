@@ -20,7 +20,7 @@ import { parseNonNegativeInt } from '../options.js';
 import { printResult, progress } from '../output.js';
 import { describeRepository, renderRepository } from './trust-format.js';
 
-interface KeyOptions {
+export interface KeyOptions {
   targetsKey?: string;
   onlineKey?: string;
   json?: boolean;
@@ -153,7 +153,7 @@ async function withTrust(command: Command, opts: KeyOptions, run: (ctx: TrustCon
   }
 }
 
-async function changeRepository(command: Command, opts: KeyOptions, change: (repo: TufRepository, signing: () => Promise<OnlineSigning>) => Promise<TufRepository>): Promise<void> {
+export async function changeRepository(command: Command, opts: KeyOptions, change: (repo: TufRepository, signing: () => Promise<OnlineSigning>) => Promise<TufRepository>): Promise<void> {
   await withTrust(command, opts, async ({ store, signing }) => {
     const before: StoredRepository = await readRepository(store);
     const repo = await change(before.repo, signing);
@@ -164,7 +164,7 @@ async function changeRepository(command: Command, opts: KeyOptions, change: (rep
 }
 
 /** An existing private key (signing with root keys never creates one: a typo must not sign with a new key). */
-async function existingSigningKey(path: string): Promise<TufSigningKey> {
+export async function existingSigningKey(path: string): Promise<TufSigningKey> {
   return tufSigningKey(signingKeyFromPem(await readFile(path, 'utf8')).privateKey);
 }
 

@@ -1,6 +1,7 @@
 // `ota-device provision`: record the factory image of a slot and create the agent state.
 import type { Command } from 'commander';
 import { isSlotName } from '../../device-client/boot/boot-state.js';
+import { pinTufRoot, readTufRootFile } from '../../device-client/agent/device-trust.js';
 import { provisionDevice } from '../../device-client/agent/provision.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printResult } from '../output.js';
@@ -15,6 +16,7 @@ interface ProvisionFlags {
   force?: boolean;
   floorReset?: string;
   floorResetBundle?: string;
+  tufRoot?: string;
   json?: boolean;
 }
 
@@ -30,10 +32,13 @@ export function registerProvisionCommand(program: Command): void {
     .option('--force', 'start over on a provisioned device (the anti-rollback floor stays)')
     .option('--floor-reset <file>', 'operator-signed reset statement for this device that allows a lower floor')
     .option('--floor-reset-bundle <file>', "the statement's Sigstore bundle (default: <file>.sigstore.json)")
+    .option('--tuf-root <file>', "pin the fleet's TUF root (N.root.json from `ota trust`) in the trust folder")
     .option('--json', 'print as JSON')
     .action(async (opts: ProvisionFlags, command: Command) => {
       if (!isSlotName(opts.slot)) throw new Error(`--slot: expected A or B, got "${opts.slot}"`);
       const device = await deviceFrom(command);
+      // Checked before anything is written: a root that is not signed by its own threshold pins nothing.
+      const tufRoot = opts.tufRoot === undefined ? undefined : await readTufRootFile(opts.tufRoot);
       const result = await provisionDevice(device, {
         slot: opts.slot,
         version: opts.version,
@@ -45,8 +50,10 @@ export function registerProvisionCommand(program: Command): void {
       }).catch((error: unknown) => {
         throw explain(error);
       });
+      if (tufRoot) await pinTufRoot(device.config, tufRoot);
       const floor = result.state.securityVersion;
       const note = result.floorReset ? ` (lowered from ${result.previousFloor} by the signed reset statement)` : '';
-      printResult(opts, result.state, () => `provisioned ${device.config.deviceId}: slot ${opts.slot} holds ${opts.version}, stored security version ${floor}${note}`);
+      const pinned = tufRoot ? `, TUF root v${tufRoot.signed.version} pinned` : '';
+      printResult(opts, { ...result.state, ...(tufRoot && { tufRootVersion: tufRoot.signed.version }) }, () => `provisioned ${device.config.deviceId}: slot ${opts.slot} holds ${opts.version}, stored security version ${floor}${note}${pinned}`);
     });
 }

@@ -139,7 +139,7 @@ async function verifyOffer(device: Device, source: GatewaySource, version: strin
   if (!candidate) throw new Error(`${source.description} has no release ${version}`);
   return verifyCandidate(
     candidate,
-    config.trust,
+    config,
     { hardwareId: config.hardwareId, channel: config.channel, version: installed?.version, securityVersion: agent.securityVersion, imageSha256: installed?.sha256 },
     new Date(),
     allowVersionDowngrade,

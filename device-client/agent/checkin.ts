@@ -21,6 +21,7 @@ import { resumeInstall, type InstallResult } from './install.js';
 import { bootCheckAndReport, recordFailure, reportInstalled, startRound, type UpdateFailure } from './report-outcome.js';
 import type { RollbackResult } from './rollback.js';
 import { sourceOpener } from './sources.js';
+import { refreshTrustFromGateway, type TrustRefresh } from './trust-refresh.js';
 
 export interface AgentOptions {
   /** Default: a client for config.gatewayUrl. */
@@ -58,6 +59,8 @@ export interface CheckInResult {
   failure?: UpdateFailure;
   /** Outcome declined: the offered release failed its boot check here before. */
   declined?: { version: string; reason: string };
+  /** The walk of the gateway's TUF metadata after the check-in (a device pinning a TUF root). */
+  trust?: TrustRefresh;
   /** Why the check-in did not happen (offline, refused). */
   error?: string;
   /** Counters of the reports queued during this round. */
@@ -104,6 +107,11 @@ export async function checkInOnce(device: Device, options: AgentOptions = {}): P
     result.error = error.message;
   }
 
+  if (result.response) {
+    // Also when nothing is offered: rotations and revocations arrive, a freeze is noticed.
+    result.trust = await refreshTrustFromGateway(config, client).catch((error: Error) => ({ outcome: 'refused' as const, code: 'UNREACHABLE', message: error.message }));
+    if (result.trust.outcome === 'refused') log(`TUF metadata from the gateway refused: ${result.trust.message}${result.trust.frozen ? ` (frozen for ${result.trust.frozen.seconds} s)` : ''}`);
+  }
   if (result.response && !result.failure) {
     Object.assign(result, await actOnOffer({ round, response: result.response, client, retry, random: options.random, onDownload: options.onDownload }));
   }

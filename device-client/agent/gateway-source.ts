@@ -10,6 +10,7 @@ import { manifestBundleKey, manifestKey } from '../../release/layout.js';
 import { parseManifest, semverSchema, type Manifest } from '../../schemas/manifest.js';
 import { downloadResumable, type DownloadResult, type RetryPolicy } from './download.js';
 import type { GatewayClient } from '../gateway/gateway-client.js';
+import { gatewayMetadataReader } from './tuf-sources.js';
 import type { CandidateRelease, UpdateSource } from './update-source.js';
 
 /** What a check-in offered: the version and where its manifest and bundle are. */
@@ -74,7 +75,7 @@ export class GatewaySource implements UpdateSource {
     } catch {
       this.manifest = undefined;
     }
-    this.candidate = { version: chosen, manifestBytes, bundle, origin: this.options.client.resolve(manifestUrl) };
+    this.candidate = { version: chosen, manifestBytes, bundle, origin: this.options.client.resolve(manifestUrl), tuf: gatewayMetadataReader(this.options.client) };
     return this.candidate;
   }
 

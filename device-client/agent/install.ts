@@ -68,14 +68,14 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
   const candidate = await request.source.release(config.hardwareId, request.version);
   if (!candidate) throw new InstallRefusedError(`${request.source.description} has no release for hardware ${config.hardwareId}`);
 
-  const { manifest, manifestSha256 } = await verifyCandidate(
+  const { manifest, manifestSha256, tuf } = await verifyCandidate(
     candidate,
-    config.trust,
+    config,
     { hardwareId: config.hardwareId, channel: config.channel, version: installed?.version, securityVersion: agent.securityVersion, imageSha256: installed?.sha256 },
     request.now,
     request.allowVersionDowngrade,
   );
-  log(`verified ${manifest.hardwareId} ${manifest.version} (security version ${manifest.securityVersion}) from ${candidate.origin}`);
+  log(`verified ${manifest.hardwareId} ${manifest.version} (security version ${manifest.securityVersion}) from ${candidate.origin}${tuf ? `; ${tuf}` : ''}`);
   const choice = chooseUpdateArtifact(manifest, installed?.sha256, request.full ? [] : config.deltas.formats);
   if (choice.kind === 'up-to-date') return { outcome: 'up-to-date', version: manifest.version, slot: booted };
   const evidence = await checkCarriedEvidence(request.source, manifest);

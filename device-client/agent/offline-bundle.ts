@@ -16,6 +16,7 @@ import { compareSemver } from '../../release/semver.js';
 import { semverSchema } from '../../schemas/manifest.js';
 import { OversizedInputError } from '../../verification/errors.js';
 import { reclaimScratch } from './scratch.js';
+import { bundleMetadataReader } from './tuf-sources.js';
 import type { CandidateRelease, UpdateSource } from './update-source.js';
 
 /** Limits on what is read before it is verified (docs/device-agent.md, "Limits"). */
@@ -80,7 +81,8 @@ export class OfflineBundleSource implements UpdateSource {
       throw new BundleError(`${this.description}: release ${chosen} has no signature bundle (${bundlePath})`);
     })).toString('utf8');
     const manifestBytes = await readBounded(manifestPath, BUNDLE_LIMITS.manifestBytes, `${this.description}: manifest of ${chosen}`);
-    return { version: chosen, manifestBytes, bundle, origin: manifestPath };
+    const tuf = (await stat(this.pathOf('tuf')).then((i) => i.isDirectory(), () => false)) ? bundleMetadataReader(this.root, this.description) : undefined;
+    return { version: chosen, manifestBytes, bundle, origin: manifestPath, ...(tuf && { tuf }) };
   }
 
   async open(location: string): Promise<Readable> {
@@ -139,11 +141,12 @@ function unsupported(uri: string): never {
 }
 
 /**
- * Store keys an offline bundle may hold: manifests and their bundles, channel indexes, blobs by digest.
+ * Store keys an offline bundle may hold: manifests and their bundles, channel indexes, blobs by digest,
+ * and the fleet's TUF metadata (tuf/N.root.json, tuf/timestamp.json, ...).
  * Every folder on the way to one is allowed too; anything else (links, devices, other names) is refused.
  */
-const BUNDLE_FILE = /^(?:releases\/[a-z0-9][a-z0-9._-]*\/(?:[0-9A-Za-z.+-]+\/manifest\.json(?:\.sigstore\.json)?|channels\/[a-z][a-z0-9-]*\/index\.json)|blobs\/sha256\/[0-9a-f]{64})$/;
-const BUNDLE_DIR = /^(?:releases(?:\/[a-z0-9][a-z0-9._-]*(?:\/(?:channels(?:\/[a-z][a-z0-9-]*)?|[0-9A-Za-z.+-]+))?)?|blobs(?:\/sha256)?)$/;
+const BUNDLE_FILE = /^(?:releases\/[a-z0-9][a-z0-9._-]*\/(?:[0-9A-Za-z.+-]+\/manifest\.json(?:\.sigstore\.json)?|channels\/[a-z][a-z0-9-]*\/index\.json)|blobs\/sha256\/[0-9a-f]{64}|tuf\/(?:[1-9][0-9]{0,8}\.(?:root|targets|snapshot)|root|targets|snapshot|timestamp)\.json)$/;
+const BUNDLE_DIR = /^(?:releases(?:\/[a-z0-9][a-z0-9._-]*(?:\/(?:channels(?:\/[a-z][a-z0-9-]*)?|[0-9A-Za-z.+-]+))?)?|blobs(?:\/sha256)?|tuf)$/;
 
 /** "./releases/x/" -> "releases/x"; null for the archive's root folder itself. */
 function memberKey(path: string): string | null {

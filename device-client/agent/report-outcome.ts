@@ -2,6 +2,8 @@
 // (booted, committed, failed, rolled-back), an install that landed, and a failed update. They are
 // queued on disk with a fixed counter and go out, in order, with the next flush (send-reports.ts).
 import type { FailureKind, SlotName } from '../../schemas/device-api.js';
+import { TrustError, TufMetadataExpiredError } from '../../trust/errors.js';
+import { tufTime } from '../../trust/metadata.js';
 import { ReleaseRejectedError } from '../../verification/errors.js';
 import { GatewayRefusedError, GatewayUnreachableError } from '../gateway/gateway-client.js';
 import { buildReportBody, type ReportEvent } from '../reports/build-report.js';
@@ -10,6 +12,7 @@ import { ReportQueue } from '../reports/queue.js';
 import { event } from './agent-state.js';
 import { bootCheck, type BootCheckOptions, type BootCheckResult } from './boot-check.js';
 import type { Device } from './device.js';
+import { frozenSince, readDeviceTrust } from './device-trust.js';
 import { DownloadError } from './download.js';
 import type { InstallResult } from './install.js';
 
@@ -43,7 +46,10 @@ export interface FailedImage {
 }
 
 export async function queueReport(round: AgentRound, report: ReportEvent): Promise<void> {
-  const body = buildReportBody(round.device.config.deviceId, report, await round.metrics());
+  // Every report of a frozen device says so, with how long (what `ota fleet show` shows).
+  const now = new Date();
+  const frozen = frozenSince(await readDeviceTrust(round.device.config).catch(() => undefined), now) ?? report.frozen;
+  const body = buildReportBody(round.device.config.deviceId, { ...report, ...(frozen && { frozen }) }, await round.metrics(), now);
   const queued = await round.queue.enqueue(body);
   round.queued.push(queued.counter);
 }
@@ -51,7 +57,7 @@ export async function queueReport(round: AgentRound, report: ReportEvent): Promi
 /** Which stage a failure belongs to, as reports name it. */
 export function failureKindOf(error: unknown): FailureKind {
   if (error instanceof DownloadError || error instanceof GatewayUnreachableError || error instanceof GatewayRefusedError) return 'download';
-  if (error instanceof ReleaseRejectedError) return 'verify';
+  if (error instanceof ReleaseRejectedError || error instanceof TrustError) return 'verify';
   return 'install';
 }
 
@@ -98,7 +104,8 @@ export async function recordFailure(round: AgentRound, error: unknown, about: Fa
   if (round.signal?.aborted) throw error;
   const kind = failureKindOf(error);
   const message = (error as Error).message;
-  const failure: UpdateFailure = { kind, message, ...(error instanceof ReleaseRejectedError ? { code: error.code } : {}) };
+  const coded = error instanceof ReleaseRejectedError || error instanceof TrustError ? error : undefined;
+  const failure: UpdateFailure = { kind, message, ...(coded ? { code: coded.code } : {}) };
   round.log(`update failed (${kind}): ${message}`);
   const agent = await round.device.agentState.read();
   const booted = await round.device.bootedSlot();
@@ -114,7 +121,9 @@ export async function recordFailure(round: AgentRound, error: unknown, about: Fa
     releaseVersion: version,
     imageSha256: about?.imageSha256 ?? running.sha256,
     slot: about?.slot ?? booted,
-    detail: `${error instanceof ReleaseRejectedError ? `${error.code}: ` : ''}${message}`,
+    detail: coded && !message.startsWith(coded.code) ? `${coded.code}: ${message}` : message,
+    // Refused for expired metadata before the device ever trusted a timestamp: frozen from now on.
+    ...(error instanceof TufMetadataExpiredError && { frozen: { since: tufTime(new Date()), seconds: 0 } }),
   });
   return failure;
 }

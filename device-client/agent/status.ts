@@ -4,6 +4,7 @@ import { primarySlot, type BootState, type SlotName } from '../boot/boot-state.j
 import type { AgentState } from './agent-state.js';
 import { readCheckinRecord, type CheckinRecord } from './checkin-record.js';
 import type { Device } from './device.js';
+import { deviceTrustStatus, formatTrustStatus, type DeviceTrustStatus } from './device-trust.js';
 import type { InstallJournal } from './install-journal.js';
 
 export interface DeviceStatus {
@@ -26,6 +27,8 @@ export interface DeviceStatus {
   failedReleases: AgentState['failedReleases'];
   /** The last gateway check-in (what the gateway said, e.g. hold and why), if any. */
   lastCheckin: CheckinRecord | null;
+  /** What the device trusts of the fleet's TUF repository, or that it pins no TUF root (before TUF). */
+  trust: DeviceTrustStatus;
 }
 
 export async function deviceStatus(device: Device): Promise<DeviceStatus> {
@@ -58,6 +61,7 @@ export async function deviceStatus(device: Device): Promise<DeviceStatus> {
     lastEvent: agent.lastEvent,
     failedReleases: agent.failedReleases ?? [],
     lastCheckin: (await readCheckinRecord(device.config.stateDir)) ?? null,
+    trust: await deviceTrustStatus(device.config),
   };
 }
 
@@ -70,6 +74,7 @@ export function formatStatus(s: DeviceStatus): string {
     lines.push(`slot ${name}: ${image}; ${slot.committed ? 'committed' : `not committed, ${slot.triesLeft} tries left`} (${slot.path})`);
   }
   lines.push(`stored security version: ${s.securityVersion} (floor resets applied: ${s.floorResets})`);
+  lines.push(formatTrustStatus(s.trust));
   if (s.pendingBoot) lines.push(`pending boot check: slot ${s.pendingBoot.slot} (activated ${s.pendingBoot.activatedAt})`);
   if (s.installInProgress) lines.push(`install in progress: ${s.installInProgress.version} -> slot ${s.installInProgress.target}, step ${s.installInProgress.step} (from ${s.installInProgress.source})`);
   if (s.lastEvent) lines.push(`last event: ${s.lastEvent.kind}${s.lastEvent.failure ? ` (${s.lastEvent.failure})` : ''}${s.lastEvent.version ? ` ${s.lastEvent.version}` : ''}${s.lastEvent.slot ? ` slot ${s.lastEvent.slot}` : ''}${s.lastEvent.reason ? `: ${s.lastEvent.reason}` : ''} at ${s.lastEvent.at}`);

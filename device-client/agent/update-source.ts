@@ -2,6 +2,7 @@
 // hands over bytes: the signed manifest with its Sigstore bundle, and artifact streams by location.
 // Implementations: an offline bundle (offline-bundle.ts); the gateway check-in comes later.
 import type { Readable } from 'node:stream';
+import type { MetadataReader } from '../../trust/metadata-store.js';
 
 export interface CandidateRelease {
   version: string;
@@ -11,6 +12,8 @@ export interface CandidateRelease {
   bundle: string;
   /** Where the manifest came from, for messages. */
   origin: string;
+  /** The fleet's TUF metadata as this source has it (tuf-sources.ts); absent: the source carries none. */
+  tuf?: MetadataReader;
 }
 
 export interface UpdateSource {

@@ -1,7 +1,7 @@
 // What a health report says, built from the agent's own state at the moment something changed
 // (downloading, installed, booted, committed, rolled-back, failed). Counter and nonce are not part
 // of this body: the queue reserves the counter, the sender adds a fresh nonce and signs.
-import type { FailureKind, HealthReportBody, ReportState, SlotName } from '../../schemas/device-api.js';
+import type { FailureKind, Frozen, HealthReportBody, ReportState, SlotName } from '../../schemas/device-api.js';
 import type { MetricsSample } from './metrics.js';
 
 export interface ReportEvent {
@@ -12,6 +12,8 @@ export interface ReportEvent {
   imageSha256: string;
   slot: SlotName;
   detail?: string;
+  /** The device has no fresh TUF metadata (device-trust.ts frozenSince). */
+  frozen?: Frozen;
 }
 
 const MAX_DETAIL = 2000;
@@ -29,6 +31,7 @@ export function buildReportBody(deviceId: string, event: ReportEvent, sample: Me
     state: event.state,
     ...(failureKind ? { failureKind } : event.state === 'failed' ? { failureKind: 'install' as const } : {}),
     ...(event.detail ? { detail: event.detail.length > MAX_DETAIL ? `${event.detail.slice(0, MAX_DETAIL - 1)}…` : event.detail } : {}),
+    ...(event.frozen ? { frozen: event.frozen } : {}),
     metrics: sample.metrics,
     custom: sample.custom,
     createdAt: now.toISOString(),

@@ -11,7 +11,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { counterSchema, heartbeatSchema, type Heartbeat } from '../../schemas/device-api.js';
+import { counterSchema, heartbeatSchema, type Frozen, type Heartbeat } from '../../schemas/device-api.js';
+import { frozenSince, readDeviceTrust } from '../agent/device-trust.js';
 import { signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
 import type { Device } from '../agent/device.js';
 import { GatewayRefusedError, GatewayUnreachableError, type GatewayClient } from '../gateway/gateway-client.js';
@@ -81,6 +82,7 @@ export function buildHeartbeatBody(input: {
   health: HealthCheckSummary | null;
   windowSeconds: number;
   now: Date;
+  frozen?: Frozen;
 }): Omit<Heartbeat, 'counter' | 'nonce'> {
   const bootsSinceLast = input.lastBootCount === null ? 0 : Math.max(0, input.bootCount - input.lastBootCount);
   const checks = input.health?.checks ?? [];
@@ -104,6 +106,7 @@ export function buildHeartbeatBody(input: {
     healthChecks: { run: Math.min(checks.length, 256), failed: Math.min(failed.length, 256) },
     failedChecks: failed.slice(0, MAX_FAILED_NAMES).map((c) => `${c.kind} ${c.name}`.slice(0, 128)),
     metrics,
+    ...(input.frozen && { frozen: input.frozen }),
     windowSeconds: input.windowSeconds,
     sentAt: input.now.toISOString(),
   };
@@ -143,6 +146,7 @@ export async function sendHeartbeatIfDue(device: Device, options: HeartbeatOptio
     health,
     windowSeconds: config.heartbeat.intervalSeconds,
     now,
+    frozen: frozenSince(await readDeviceTrust(config).catch(() => undefined), now),
   });
   // Reserve the counter first: a crash after this only leaves a gap.
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });

@@ -1,0 +1,46 @@
+// Two-person releases (docs/trust.md): `ota trust require-signatures --channel C --threshold N` signs the
+// channel's threshold into targets; `ota release approve V --hardware H --key F` adds a second release
+// signer's signature over the manifest to its target. Until a release has enough, the gateway does not
+// offer it and devices refuse it (TUF_THRESHOLD_NOT_MET).
+import type { Command } from 'commander';
+import { manifestKey } from '../../release/layout.js';
+import { openArtifactStore } from '../../stores/index.js';
+import { approveRelease, requireSignatures } from '../../trust/release-approvals.js';
+import { configFrom } from '../context.js';
+import { parseNonNegativeInt } from '../options.js';
+import { changeRepository, existingSigningKey, type KeyOptions } from './trust.js';
+
+const keyOptions = (command: Command) =>
+  command
+    .option('--targets-key <file>', 'private key of the targets role (default: trust.keysDir/targets.pem)')
+    .option('--online-key <file>', 'private key of the snapshot and timestamp roles (default: trust.keysDir/online.pem)')
+    .option('--json', 'print the result as JSON');
+
+export function registerApprovalCommands(program: Command): void {
+  const group = (name: string) => program.commands.find((c) => c.name() === name)!;
+
+  keyOptions(group('trust').command('require-signatures'))
+    .description('releases on a channel need this many release signers (two-person releases: `ota release approve`)')
+    .requiredOption('--channel <channel>', 'the channel')
+    .requiredOption('--threshold <n>', 'release signatures needed')
+    .action(async (opts: KeyOptions & { channel: string; threshold: string }, command: Command) => {
+      await changeRepository(command, opts, async (repo, signing) => requireSignatures(repo, opts.channel, parseNonNegativeInt('--threshold', opts.threshold), await signing()));
+    });
+
+  keyOptions(group('release').command('approve <version>'))
+    .description("add a second release signer's signature to a published release (its channel may require it)")
+    .requiredOption('--hardware <id>', 'hardware id of the release')
+    .requiredOption('--key <file>', "the approving release signer's private key (PEM)")
+    .action(async (version: string, opts: KeyOptions & { hardware: string; key: string }, command: Command) => {
+      const store = openArtifactStore(configFrom(command).store);
+      const path = manifestKey(opts.hardware, version);
+      let bytes: Buffer;
+      try {
+        bytes = await store.getBytes(path);
+      } finally {
+        await store.close();
+      }
+      const approver = await existingSigningKey(opts.key);
+      await changeRepository(command, opts, async (repo, signing) => approveRelease(repo, path, bytes, approver, await signing()));
+    });
+}

@@ -1,0 +1,75 @@
+// Two-person releases (issue 13 item 3): a channel can require a threshold of release signers per
+// release. The threshold per channel is signed into targets (by the targets key); each further signer
+// approves a release with a signature of its own over the manifest bytes, kept in the target's entry, so
+// neither the targets key nor the online key can make up an approval. The release's publisher counts once
+// (its Sigstore bundle); every approval by another current release signer counts once more.
+import { createHash, sign, verify } from 'node:crypto';
+import { Key, MetadataKind, type Metadata, type Targets } from '@tufjs/models';
+import { TufInvalidChangeError, TufTargetMismatchError, TufThresholdNotMetError } from './errors.js';
+import { expiresAfter, signedJSON, unsigned, type SignedJSON } from './metadata.js';
+import { DEFAULT_EXPIRIES, refreshOnline, releaseSigners, assertReleaseSigner, type OnlineSigning, type TufRepository } from './repository.js';
+import { publicKeyOf, signMetadata, type TufSigningKey } from './tuf-keys.js';
+
+/** Channel -> signatures a release on it needs (absent: 1). */
+const THRESHOLDS_FIELD = 'x-edge-ota-release-thresholds';
+
+export function releaseThreshold(targets: Metadata<Targets>, channel: string): number {
+  const thresholds = targets.signed.unrecognizedFields[THRESHOLDS_FIELD] as Record<string, number> | undefined;
+  return thresholds?.[channel] ?? 1;
+}
+
+/** A new targets version in which `channel` needs `threshold` release signers per release. */
+export function requireSignatures(repo: TufRepository, channel: string, threshold: number, signing: OnlineSigning): TufRepository {
+  const signers = releaseSigners(repo.targets).length;
+  if (!Number.isInteger(threshold) || threshold < 1 || threshold > signers) {
+    throw new TufInvalidChangeError(`threshold ${threshold} for channel ${channel} needs between 1 and ${signers} (the number of release signers)`);
+  }
+  const json = signedJSON(repo.targets);
+  json[THRESHOLDS_FIELD] = { ...(json[THRESHOLDS_FIELD] as object | undefined), [channel]: threshold };
+  return resignTargets(repo, json, signing);
+}
+
+/** The approver's signature over the manifest bytes, added to the target's entry in a new targets version. */
+export function approveRelease(repo: TufRepository, path: string, manifestBytes: Uint8Array, approver: TufSigningKey, signing: OnlineSigning): TufRepository {
+  const entry = targetEntry(repo.targets, path, manifestBytes);
+  assertReleaseSigner(repo.targets, approver.keyID);
+  if (entry.custom.signer === approver.keyID) throw new TufInvalidChangeError(`key ${approver.keyID} published ${path}: the approval must come from another release signer`);
+  const json = signedJSON(repo.targets);
+  const targets = json.targets as Record<string, { custom: { approvals?: Record<string, string> } }>;
+  const custom = targets[path]!.custom;
+  custom.approvals = { ...custom.approvals, [approver.keyID]: sign('sha256', manifestBytes, approver.privateKey).toString('hex') };
+  return resignTargets(repo, json, signing);
+}
+
+/** Distinct current release signers behind a release: its publisher and each valid approval. */
+export function releaseSignatures(targets: Metadata<Targets>, path: string, manifestBytes: Uint8Array): string[] {
+  const entry = targetEntry(targets, path, manifestBytes);
+  const keys = new Map(releaseSigners(targets));
+  const approvals = (entry.custom.approvals ?? {}) as Record<string, string>;
+  const approved = Object.entries(approvals).filter(([id, sig]) => {
+    const key = keys.get(id);
+    if (!key || id === entry.custom.signer) return false;
+    return verify('sha256', manifestBytes, publicKeyOf(Key.fromJSON(id, key as never)), Buffer.from(sig, 'hex'));
+  });
+  return [entry.custom.signer as string, ...approved.map(([id]) => id)];
+}
+
+/** TUF_THRESHOLD_NOT_MET when the channel needs more signers than the release has. */
+export function assertReleaseApproved(targets: Metadata<Targets>, path: string, manifestBytes: Uint8Array, channel: string): void {
+  const needed = releaseThreshold(targets, channel);
+  const have = releaseSignatures(targets, path, manifestBytes).length;
+  if (have < needed) throw new TufThresholdNotMetError(`${path} has ${have} of the ${needed} release signatures channel ${channel} requires: approve it with \`ota release approve\``);
+}
+
+function targetEntry(targets: Metadata<Targets>, path: string, manifestBytes: Uint8Array) {
+  const entry = targets.signed.targets[path];
+  if (!entry) throw new TufTargetMismatchError(`${path} is not a target of targets version ${targets.signed.version}`);
+  if (entry.hashes.sha256 !== createHash('sha256').update(manifestBytes).digest('hex')) throw new TufTargetMismatchError(`${path}: the manifest is not the one its target lists`);
+  return entry;
+}
+
+function resignTargets(repo: TufRepository, json: SignedJSON, signing: OnlineSigning): TufRepository {
+  const expires = expiresAfter(signing.now, (signing.expiries ?? DEFAULT_EXPIRIES).targets);
+  const targets = signMetadata(unsigned(MetadataKind.Targets, { ...json, version: repo.targets.signed.version + 1, expires }), signing.targetsKeys);
+  return refreshOnline({ ...repo, targets }, signing);
+}
