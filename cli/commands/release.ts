@@ -63,7 +63,7 @@ export function registerReleaseCommands(program: Command): void {
     .option('--builder-key <file>', "sign the image and provenance as the builder with this ECDSA P-256 key (PEM); the worker accepts it only if the builder policy lists its public key (default: builder.keyPath, or the job's OIDC identity when builder.mode is keyless)")
     .option('--delta-count <k>', 'make deltas from the last K releases', '3')
     .option('--delta-max-ratio <r>', 'offer a delta only below this fraction of the compressed image', '0.75')
-    .option('--validity-days <n>', 'days until devices refuse the manifest', '365')
+    .option('--validity-days <n>', 'days until devices refuse the manifest (freshness between releases comes from the TUF timestamp, re-signed hourly)', '90')
     .option('--builder-id <uri>', 'SLSA builder id (default: from CI environment, else this host)')
     .option('--source-repo <uri>', 'source repository for provenance')
     .option('--source-revision <sha>', 'source revision for provenance')
