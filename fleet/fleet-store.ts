@@ -60,6 +60,9 @@ export class FleetStore {
   devicesBySelector(selector: devices.DeviceSelector) {
     return devices.devicesBySelector(this.db, selector);
   }
+  runningVersions(selector: devices.DeviceSelector) {
+    return devices.runningVersions(this.db, selector);
+  }
 
   // Nonces
   issueNonce(deviceId: string, ttlSeconds: number) {

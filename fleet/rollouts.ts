@@ -34,6 +34,8 @@ export interface Assignment {
   action: AssignmentAction;
   reason: string | null;
   previousVersion: string | null;
+  /** The release the device ran when assigned (null: unknown): its own rollback target. */
+  fromVersion: string | null;
   rolloutState: RolloutRecordState;
   maxConcurrentInstalls: number | null;
 }
@@ -90,14 +92,15 @@ export async function installsInProgress(db: Queryable, rolloutId: string, excep
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Records ring membership; re-running with the same devices changes nothing (deterministic re-runs). */
+/** Records ring membership and what each device runs now (its rollback target); re-running with the same devices changes nothing (deterministic re-runs). */
 export async function assignDevices(db: Queryable, rolloutId: string, assignments: Array<{ deviceId: string; ring: string }>, action: AssignmentAction): Promise<number> {
   if (assignments.length === 0) return 0;
   // One statement for the batch: unnest keeps it parameterised at any size.
   const { rowCount } = await db.query(
-    `INSERT INTO rollout_assignments (rollout_id, device_id, ring, release_version, action)
-     SELECT $1, a.device_id, a.ring, r.release_version, $4
+    `INSERT INTO rollout_assignments (rollout_id, device_id, ring, release_version, action, from_version)
+     SELECT $1, a.device_id, a.ring, r.release_version, $4, NULLIF(s.current_version, r.release_version)
      FROM unnest($2::text[], $3::text[]) AS a(device_id, ring) JOIN rollouts r ON r.id = $1
+     LEFT JOIN device_state s ON s.device_id = a.device_id
      ON CONFLICT (rollout_id, device_id) DO NOTHING`,
     [rolloutId, assignments.map((a) => a.deviceId), assignments.map((a) => a.ring), action],
   );

@@ -73,7 +73,10 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
       return { action: 'hold', reason: assignment.reason ?? `rollout ${rolloutId} holds this device`, rolloutId, pollAfterSeconds: poll };
     }
     if (assignment.action === 'rollback') {
-      const target = assignment.previousVersion;
+      // Each device returns to the release it ran when assigned, where that is published and its
+      // anti-rollback floor allows it; otherwise to the rollout's previous release.
+      const own = assignment.fromVersion ? entryFor(assignment.fromVersion) : undefined;
+      const target = own && own.securityVersion >= checkin.securityVersion ? own.version : assignment.previousVersion;
       if (!target) return { action: 'hold', reason: `rollout ${rolloutId} is rolling back but names no previous release`, rolloutId, pollAfterSeconds: poll };
       const entry = entryFor(target);
       const described = entry ? await describeRelease(ctx, device, entry, checkin) : undefined;
