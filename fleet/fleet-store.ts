@@ -136,8 +136,8 @@ export class FleetStore {
   gatedVersions(hardwareId: string, channel: string) {
     return rollouts.gatedVersions(this.db, hardwareId, channel);
   }
-  rolledOutVersions(hardwareId: string, channel: string) {
-    return rollouts.rolledOutVersions(this.db, hardwareId, channel);
+  rolledOutVersions(device: Parameters<typeof rollouts.rolledOutVersions>[1]) {
+    return rollouts.rolledOutVersions(this.db, device);
   }
   otherOpenRollout(hardwareId: string, exceptId: string) {
     return rollouts.otherOpenRollout(this.db, hardwareId, exceptId);

@@ -136,15 +136,18 @@ export function gatedVersions(db: Queryable, hardwareId: string, channel: string
   return versionsOfRollouts(db, hardwareId, channel, `state <> 'finished'`);
 }
 
-/** Releases a finished rollout has released to the whole target of this hardware and channel. */
-export function rolledOutVersions(db: Queryable, hardwareId: string, channel: string): Promise<Set<string>> {
-  return versionsOfRollouts(db, hardwareId, channel, `state = 'finished'`);
+/**
+ * Releases a finished rollout has released to this device: its hardware and channel, and the
+ * rollout's target labels are among the device's (rollouts from before targets were kept: all).
+ */
+export function rolledOutVersions(db: Queryable, device: { hardwareId: string; channel: string; labels: Record<string, string> }): Promise<Set<string>> {
+  return versionsOfRollouts(db, device.hardwareId, device.channel, `state = 'finished' AND (target_labels IS NULL OR $3::jsonb @> target_labels)`, [JSON.stringify(device.labels)]);
 }
 
-async function versionsOfRollouts(db: Queryable, hardwareId: string, channel: string, stateCondition: string): Promise<Set<string>> {
+async function versionsOfRollouts(db: Queryable, hardwareId: string, channel: string, condition: string, extra: unknown[] = []): Promise<Set<string>> {
   const { rows } = await db.query<{ release_version: string }>(
-    `SELECT DISTINCT release_version FROM rollouts WHERE hardware_id = $1 AND channel = $2 AND ${stateCondition}`,
-    [hardwareId, channel],
+    `SELECT DISTINCT release_version FROM rollouts WHERE hardware_id = $1 AND channel = $2 AND ${condition}`,
+    [hardwareId, channel, ...extra],
   );
   return new Set(rows.map((r) => r.release_version));
 }

@@ -110,7 +110,7 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
   }
 
   const gated = await ctx.fleet.gatedVersions(device.hardwareId, device.channel);
-  const released = ctx.releasePolicy === 'rollouts' ? await ctx.fleet.rolledOutVersions(device.hardwareId, device.channel) : undefined;
+  const released = ctx.releasePolicy === 'rollouts' ? await ctx.fleet.rolledOutVersions(device) : undefined;
   const newest = entries
     .filter((e) => !gated.has(e.version))
     .filter((e) => !released || released.has(e.version))
