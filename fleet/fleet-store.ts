@@ -171,6 +171,9 @@ export class FleetStore {
   attemptFailures(rolloutId: string, deviceId: string) {
     return rollouts.attemptFailures(this.db, rolloutId, deviceId);
   }
+  finishedRolloutFailures(deviceId: string) {
+    return rollouts.finishedRolloutFailures(this.db, deviceId);
+  }
   retryDevice(deviceId: string, releaseVersion?: string) {
     return rollouts.retryDevice(this.db, deviceId, releaseVersion);
   }

@@ -276,7 +276,25 @@ export async function attemptFailures(db: Queryable, rolloutId: string, deviceId
 }
 
 /**
- * `ota fleet retry`: the device's failed attempts in open rollouts (of one release, or any) no
+ * The device's failure reports about the releases of finished rollouts that assigned it, since
+ * its assignment or its last retry: a finished rollout still keeps a release that failed from the
+ * device (gateway/offer-eligibility.ts) until `ota fleet retry`.
+ */
+export async function finishedRolloutFailures(db: Queryable, deviceId: string): Promise<Array<AttemptFailure & { rolloutId: string; releaseVersion: string }>> {
+  const { rows } = await db.query<{ rollout_id: string; release_version: string; failure_kind: FailureKind; state: ReportState; received_at: Date; detail: string | null }>(
+    `SELECT a.rollout_id, a.release_version, r.failure_kind, r.state, r.received_at, r.detail FROM rollout_assignments a
+     JOIN rollouts o ON o.id = a.rollout_id AND o.state = 'finished'
+     JOIN reports r ON r.device_id = a.device_id AND r.release_version = a.release_version
+       AND r.received_at >= GREATEST(a.assigned_at, COALESCE(a.retry_from, a.assigned_at))
+     WHERE a.device_id = $1 AND r.failure_kind IS NOT NULL
+     ORDER BY r.counter DESC`,
+    [deviceId],
+  );
+  return rows.map((r) => ({ rolloutId: r.rollout_id, releaseVersion: r.release_version, kind: r.failure_kind, state: r.state, receivedAt: asDate(r.received_at), detail: r.detail }));
+}
+
+/**
+ * `ota fleet retry`: the device's failed attempts in open or finished rollouts (of one release, or any) no
  * longer keep the release from it, and its install deadline starts again at the next offer.
  * The failures stay in the reports and in ring health. Returns the assignments cleared.
  */
@@ -284,7 +302,7 @@ export async function retryDevice(db: Queryable, deviceId: string, releaseVersio
   const { rows } = await db.query<{ rollout_id: string; release_version: string }>(
     `UPDATE rollout_assignments a SET retry_from = now(), offered_at = NULL, updated_at = now()
      FROM rollouts r
-     WHERE r.id = a.rollout_id AND a.device_id = $1 AND r.state IN ${OPEN_ROLLOUT_STATES} AND ($2::text IS NULL OR a.release_version = $2)
+     WHERE r.id = a.rollout_id AND a.device_id = $1 AND (r.state IN ${OPEN_ROLLOUT_STATES} OR r.state = 'finished') AND ($2::text IS NULL OR a.release_version = $2)
      RETURNING a.rollout_id, a.release_version`,
     [deviceId, releaseVersion ?? null],
   );

@@ -49,4 +49,12 @@ describe('a finished rollout', () => {
     const lateEu = await devices.enroll('fs-eu-3', { region: 'eu', site: 'x' });
     expect(await devices.checkin(lateEu, '1.0.0')).toMatchObject({ action: 'update', release: { version: '2.0.0' } });
   });
+
+  it('still keeps its release from a device whose install of it failed, until `ota fleet retry`', async () => {
+    const refused = await devices.checkin(failed, '1.0.0');
+    expect(refused).toMatchObject({ action: 'none' });
+    expect(refused.action === 'none' && refused.reason).toMatch(/2\.0\.0 failed on this device \(install.*rollout r-fs.*ota fleet retry fs-eu-2/);
+    expect(await env.fleet.retryDevice(failed.id, '2.0.0')).toEqual([{ rolloutId: 'r-fs', releaseVersion: '2.0.0' }]);
+    expect(await devices.checkin(failed, '1.0.0')).toMatchObject({ action: 'update', release: { version: '2.0.0' } });
+  });
 });
