@@ -77,7 +77,9 @@ export async function setMaxConcurrentInstalls(db: Queryable, id: string, limit:
  * were assigned, is about that release and downloading, installed or booted. One query that
  * starts from the partial index of mid-install device states (small), then probes assignments
  * by primary key, so its cost follows the installs in flight and not the rollout's size.
- * exceptDeviceId leaves out the device asking: it may already hold one of the slots.
+ * exceptDeviceId leaves out the device asking: it may already hold one of the slots. A device
+ * offered the release longer than its ring's install deadline ago has timed out (ring health
+ * counts it so): it no longer holds a slot, or bricked devices would hold them forever.
  */
 export async function installsInProgress(db: Queryable, rolloutId: string, exceptDeviceId?: string): Promise<number> {
   const { rows } = await db.query<{ n: number | string }>(
@@ -86,7 +88,9 @@ export async function installsInProgress(db: Queryable, rolloutId: string, excep
      WHERE s.release_version = (SELECT release_version FROM rollouts WHERE id = $1)
        AND s.state IN ${INSTALLING_STATES}
        AND a.release_version = s.release_version AND s.last_report_at >= a.assigned_at
-       AND ($2::text IS NULL OR s.device_id <> $2)`,
+       AND ($2::text IS NULL OR s.device_id <> $2)
+       AND NOT EXISTS (SELECT 1 FROM rollout_rings g WHERE g.rollout_id = a.rollout_id AND g.name = a.ring
+         AND a.offered_at + g.install_deadline_seconds * interval '1 second' < now())`,
     [rolloutId, exceptDeviceId ?? null],
   );
   return Number(rows[0]?.n ?? 0);
