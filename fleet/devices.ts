@@ -111,6 +111,17 @@ export async function devicesBySelector(db: Queryable, selector: DeviceSelector)
   return rows.map(toDevice);
 }
 
+/** What the devices a selector picks run now (their last check-in or report), with how many run each. */
+export async function runningVersions(db: Queryable, selector: DeviceSelector): Promise<Array<{ version: string | null; devices: number }>> {
+  const { rows } = await db.query<{ version: string | null; n: number | string }>(
+    `SELECT s.current_version AS version, count(*) AS n FROM devices d JOIN device_state s ON s.device_id = d.id
+     WHERE d.hardware_id = $1 AND d.labels @> $2::jsonb AND ($3::text IS NULL OR d.channel = $3) AND ($4 OR d.revoked_at IS NULL)
+     GROUP BY s.current_version`,
+    [selector.hardwareId, JSON.stringify(selector.labels ?? {}), selector.channel ?? null, selector.includeRevoked ?? false],
+  );
+  return rows.map((r) => ({ version: r.version, devices: Number(r.n) }));
+}
+
 function withState(row: DeviceRow & StateRow): DeviceWithState {
   return { ...toDevice(row), state: toState(row) };
 }

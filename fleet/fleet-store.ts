@@ -60,6 +60,9 @@ export class FleetStore {
   devicesBySelector(selector: devices.DeviceSelector) {
     return devices.devicesBySelector(this.db, selector);
   }
+  runningVersions(selector: devices.DeviceSelector) {
+    return devices.runningVersions(this.db, selector);
+  }
 
   // Nonces
   issueNonce(deviceId: string, ttlSeconds: number) {
@@ -133,8 +136,8 @@ export class FleetStore {
   gatedVersions(hardwareId: string, channel: string) {
     return rollouts.gatedVersions(this.db, hardwareId, channel);
   }
-  rolledOutVersions(hardwareId: string, channel: string) {
-    return rollouts.rolledOutVersions(this.db, hardwareId, channel);
+  rolledOutVersions(device: Parameters<typeof rollouts.rolledOutVersions>[1]) {
+    return rollouts.rolledOutVersions(this.db, device);
   }
   otherOpenRollout(hardwareId: string, exceptId: string) {
     return rollouts.otherOpenRollout(this.db, hardwareId, exceptId);
@@ -167,6 +170,9 @@ export class FleetStore {
   }
   attemptFailures(rolloutId: string, deviceId: string) {
     return rollouts.attemptFailures(this.db, rolloutId, deviceId);
+  }
+  finishedRolloutFailures(deviceId: string) {
+    return rollouts.finishedRolloutFailures(this.db, deviceId);
   }
   retryDevice(deviceId: string, releaseVersion?: string) {
     return rollouts.retryDevice(this.db, deviceId, releaseVersion);

@@ -196,6 +196,15 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE rollouts ADD COLUMN exposure_budget jsonb;
     `,
   },
+  {
+    version: 6,
+    name: 'per-device rollback target (from_version)',
+    sql: `
+      -- The release the device ran when it was assigned: a rollback returns it there (when that is
+      -- published), not to the rollout's previous_version. NULL: unknown (falls back to the rollout's).
+      ALTER TABLE rollout_assignments ADD COLUMN from_version text;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's; returns the versions applied. */

@@ -34,6 +34,8 @@ export interface Assignment {
   action: AssignmentAction;
   reason: string | null;
   previousVersion: string | null;
+  /** The release the device ran when assigned (null: unknown): its own rollback target. */
+  fromVersion: string | null;
   rolloutState: RolloutRecordState;
   maxConcurrentInstalls: number | null;
 }
@@ -75,7 +77,9 @@ export async function setMaxConcurrentInstalls(db: Queryable, id: string, limit:
  * were assigned, is about that release and downloading, installed or booted. One query that
  * starts from the partial index of mid-install device states (small), then probes assignments
  * by primary key, so its cost follows the installs in flight and not the rollout's size.
- * exceptDeviceId leaves out the device asking: it may already hold one of the slots.
+ * exceptDeviceId leaves out the device asking: it may already hold one of the slots. A device
+ * offered the release longer than its ring's install deadline ago has timed out (ring health
+ * counts it so): it no longer holds a slot, or bricked devices would hold them forever.
  */
 export async function installsInProgress(db: Queryable, rolloutId: string, exceptDeviceId?: string): Promise<number> {
   const { rows } = await db.query<{ n: number | string }>(
@@ -84,20 +88,23 @@ export async function installsInProgress(db: Queryable, rolloutId: string, excep
      WHERE s.release_version = (SELECT release_version FROM rollouts WHERE id = $1)
        AND s.state IN ${INSTALLING_STATES}
        AND a.release_version = s.release_version AND s.last_report_at >= a.assigned_at
-       AND ($2::text IS NULL OR s.device_id <> $2)`,
+       AND ($2::text IS NULL OR s.device_id <> $2)
+       AND NOT EXISTS (SELECT 1 FROM rollout_rings g WHERE g.rollout_id = a.rollout_id AND g.name = a.ring
+         AND a.offered_at + g.install_deadline_seconds * interval '1 second' < now())`,
     [rolloutId, exceptDeviceId ?? null],
   );
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Records ring membership; re-running with the same devices changes nothing (deterministic re-runs). */
+/** Records ring membership and what each device runs now (its rollback target); re-running with the same devices changes nothing (deterministic re-runs). */
 export async function assignDevices(db: Queryable, rolloutId: string, assignments: Array<{ deviceId: string; ring: string }>, action: AssignmentAction): Promise<number> {
   if (assignments.length === 0) return 0;
   // One statement for the batch: unnest keeps it parameterised at any size.
   const { rowCount } = await db.query(
-    `INSERT INTO rollout_assignments (rollout_id, device_id, ring, release_version, action)
-     SELECT $1, a.device_id, a.ring, r.release_version, $4
+    `INSERT INTO rollout_assignments (rollout_id, device_id, ring, release_version, action, from_version)
+     SELECT $1, a.device_id, a.ring, r.release_version, $4, NULLIF(s.current_version, r.release_version)
      FROM unnest($2::text[], $3::text[]) AS a(device_id, ring) JOIN rollouts r ON r.id = $1
+     LEFT JOIN device_state s ON s.device_id = a.device_id
      ON CONFLICT (rollout_id, device_id) DO NOTHING`,
     [rolloutId, assignments.map((a) => a.deviceId), assignments.map((a) => a.ring), action],
   );
@@ -133,15 +140,18 @@ export function gatedVersions(db: Queryable, hardwareId: string, channel: string
   return versionsOfRollouts(db, hardwareId, channel, `state <> 'finished'`);
 }
 
-/** Releases a finished rollout has released to the whole target of this hardware and channel. */
-export function rolledOutVersions(db: Queryable, hardwareId: string, channel: string): Promise<Set<string>> {
-  return versionsOfRollouts(db, hardwareId, channel, `state = 'finished'`);
+/**
+ * Releases a finished rollout has released to this device: its hardware and channel, and the
+ * rollout's target labels are among the device's (rollouts from before targets were kept: all).
+ */
+export function rolledOutVersions(db: Queryable, device: { hardwareId: string; channel: string; labels: Record<string, string> }): Promise<Set<string>> {
+  return versionsOfRollouts(db, device.hardwareId, device.channel, `state = 'finished' AND (target_labels IS NULL OR $3::jsonb @> target_labels)`, [JSON.stringify(device.labels)]);
 }
 
-async function versionsOfRollouts(db: Queryable, hardwareId: string, channel: string, stateCondition: string): Promise<Set<string>> {
+async function versionsOfRollouts(db: Queryable, hardwareId: string, channel: string, condition: string, extra: unknown[] = []): Promise<Set<string>> {
   const { rows } = await db.query<{ release_version: string }>(
-    `SELECT DISTINCT release_version FROM rollouts WHERE hardware_id = $1 AND channel = $2 AND ${stateCondition}`,
-    [hardwareId, channel],
+    `SELECT DISTINCT release_version FROM rollouts WHERE hardware_id = $1 AND channel = $2 AND ${condition}`,
+    [hardwareId, channel, ...extra],
   );
   return new Set(rows.map((r) => r.release_version));
 }
@@ -270,7 +280,25 @@ export async function attemptFailures(db: Queryable, rolloutId: string, deviceId
 }
 
 /**
- * `ota fleet retry`: the device's failed attempts in open rollouts (of one release, or any) no
+ * The device's failure reports about the releases of finished rollouts that assigned it, since
+ * its assignment or its last retry: a finished rollout still keeps a release that failed from the
+ * device (gateway/offer-eligibility.ts) until `ota fleet retry`.
+ */
+export async function finishedRolloutFailures(db: Queryable, deviceId: string): Promise<Array<AttemptFailure & { rolloutId: string; releaseVersion: string }>> {
+  const { rows } = await db.query<{ rollout_id: string; release_version: string; failure_kind: FailureKind; state: ReportState; received_at: Date; detail: string | null }>(
+    `SELECT a.rollout_id, a.release_version, r.failure_kind, r.state, r.received_at, r.detail FROM rollout_assignments a
+     JOIN rollouts o ON o.id = a.rollout_id AND o.state = 'finished'
+     JOIN reports r ON r.device_id = a.device_id AND r.release_version = a.release_version
+       AND r.received_at >= GREATEST(a.assigned_at, COALESCE(a.retry_from, a.assigned_at))
+     WHERE a.device_id = $1 AND r.failure_kind IS NOT NULL
+     ORDER BY r.counter DESC`,
+    [deviceId],
+  );
+  return rows.map((r) => ({ rolloutId: r.rollout_id, releaseVersion: r.release_version, kind: r.failure_kind, state: r.state, receivedAt: asDate(r.received_at), detail: r.detail }));
+}
+
+/**
+ * `ota fleet retry`: the device's failed attempts in open or finished rollouts (of one release, or any) no
  * longer keep the release from it, and its install deadline starts again at the next offer.
  * The failures stay in the reports and in ring health. Returns the assignments cleared.
  */
@@ -278,7 +306,7 @@ export async function retryDevice(db: Queryable, deviceId: string, releaseVersio
   const { rows } = await db.query<{ rollout_id: string; release_version: string }>(
     `UPDATE rollout_assignments a SET retry_from = now(), offered_at = NULL, updated_at = now()
      FROM rollouts r
-     WHERE r.id = a.rollout_id AND a.device_id = $1 AND r.state IN ${OPEN_ROLLOUT_STATES} AND ($2::text IS NULL OR a.release_version = $2)
+     WHERE r.id = a.rollout_id AND a.device_id = $1 AND (r.state IN ${OPEN_ROLLOUT_STATES} OR r.state = 'finished') AND ($2::text IS NULL OR a.release_version = $2)
      RETURNING a.rollout_id, a.release_version`,
     [deviceId, releaseVersion ?? null],
   );

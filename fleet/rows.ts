@@ -51,6 +51,7 @@ export interface AssignmentRow {
   action: AssignmentAction;
   reason: string | null;
   previous_version: string | null;
+  from_version: string | null;
   rollout_state: RolloutRecordState;
   max_concurrent_installs: number | null;
   [key: string]: unknown;
@@ -102,6 +103,7 @@ export function toRollout(r: RolloutRow): Rollout {
 export function toAssignment(r: AssignmentRow): Assignment {
   return {
     ...camelColumns(r, ['rollout_id', 'device_id', 'ring', 'release_version', 'action', 'reason', 'previous_version', 'rollout_state'] as const),
+    fromVersion: r.from_version ?? null,
     maxConcurrentInstalls: r.max_concurrent_installs ?? null,
   };
 }

@@ -81,7 +81,10 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
       return { action: 'hold', reason: assignment.reason ?? `rollout ${rolloutId} holds this device`, rolloutId, pollAfterSeconds: poll };
     }
     if (assignment.action === 'rollback') {
-      const target = assignment.previousVersion;
+      // Each device returns to the release it ran when assigned, where that is published and its
+      // anti-rollback floor allows it; otherwise to the rollout's previous release.
+      const own = assignment.fromVersion ? entryFor(assignment.fromVersion) : undefined;
+      const target = own && own.securityVersion >= checkin.securityVersion ? own.version : assignment.previousVersion;
       if (!target) return { action: 'hold', reason: `rollout ${rolloutId} is rolling back but names no previous release`, rolloutId, pollAfterSeconds: poll };
       const entry = entryFor(target);
       const described = entry ? await describeRelease(ctx, device, entry, checkin) : undefined;
@@ -115,18 +118,35 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
   }
 
   const gated = await ctx.fleet.gatedVersions(device.hardwareId, device.channel);
-  const released = ctx.releasePolicy === 'rollouts' ? await ctx.fleet.rolledOutVersions(device.hardwareId, device.channel) : undefined;
-  const newest = entries
+  const released = ctx.releasePolicy === 'rollouts' ? await ctx.fleet.rolledOutVersions(device) : undefined;
+  const blocked = await blockedByFinishedRollouts(ctx.fleet, device.id);
+  const candidates = entries
     .filter((e) => !gated.has(e.version))
     .filter((e) => !released || released.has(e.version))
     .filter((e) => checkin.currentVersion === null || compareSemver(e.version, checkin.currentVersion) > 0)
     // The device refuses a lower security version anyway; do not make it download one.
     .filter((e) => e.securityVersion >= checkin.securityVersion)
-    .sort((a, b) => compareSemver(b.version, a.version))[0];
-  if (!newest) return none;
+    .sort((a, b) => compareSemver(b.version, a.version));
+  const newest = candidates.find((e) => !blocked.has(e.version));
+  if (!newest) return candidates[0] ? { action: 'none', reason: blocked.get(candidates[0].version)!, pollAfterSeconds: poll } : none;
   const described = await describeRelease(ctx, device, newest, checkin);
   if (!described.artifact) return noOffer(none, described); // already runs that image, or waits for approvals
   return { action: 'update', release: described.release, artifact: described.artifact, pollAfterSeconds: poll };
+}
+
+/**
+ * Releases of finished rollouts whose install, boot or health check failed on the device (not
+ * cleared by `ota fleet retry`), with the reason: the rollout's block holds after it finished.
+ */
+async function blockedByFinishedRollouts(fleet: FleetStore, deviceId: string): Promise<Map<string, string>> {
+  const blocked = new Map<string, string>();
+  const failures = await fleet.finishedRolloutFailures(deviceId);
+  for (const f of failures) {
+    if (blocked.has(f.releaseVersion)) continue;
+    const eligibility = offerEligibility(f.releaseVersion, f.rolloutId, deviceId, failures.filter((g) => g.rolloutId === f.rolloutId && g.releaseVersion === f.releaseVersion));
+    if (!eligibility.offer) blocked.set(f.releaseVersion, eligibility.reason);
+  }
+  return blocked;
 }
 
 /**

@@ -18,7 +18,10 @@ export interface RolloutPlan {
   /** Devices per ring (not cumulative), as assigned in the fleet store. */
   ringSizes: number[];
   exposureBudget: number;
+  /** The release the targeted devices run (the most common one when several; rollout/previous-release.ts). */
   previousVersion: string | null;
+  /** Why previousVersion is a choice: the devices run several releases, or none known. */
+  previousVersionNote?: string;
   /** Anti-rollback: false when the release raised the security version above the previous one. */
   rollbackAllowed: boolean;
   rollbackBlockedReason?: string;

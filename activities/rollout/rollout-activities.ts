@@ -4,11 +4,10 @@ import { ApplicationFailure, log } from '@temporalio/activity';
 import type { FleetStore } from '../../fleet/index.js';
 import { parseManifest } from '../../schemas/manifest.js';
 import { readChannelIndexes } from '../../release/catalog.js';
-import { compareSemver } from '../../release/semver.js';
 import { parseDuration } from '../../rollout/duration.js';
 import { resolveSize, ringTargets } from '../../rollout/policy.js';
 import { assignRings } from '../../rollout/ring-assignment.js';
-import { rollbackEligibility } from '../../rollout/rollback-eligibility.js';
+import { choosePreviousRelease } from '../../rollout/previous-release.js';
 import type { Decision, RolloutPlan, RolloutRequest } from '../../rollout/types.js';
 import type { RingHealth } from '../../rollout/verdict.js';
 import type { ArtifactStore } from '../../stores/index.js';
@@ -31,13 +30,19 @@ export function rolloutActivities(deps: RolloutDeps) {
       const releases = indexes.get(request.channel) ?? [];
       const release = releases.find((r) => r.version === request.releaseVersion);
       if (!release) throw inputError(`release ${request.releaseVersion} of ${request.hardwareId} is not published on channel ${request.channel}`);
-      const previous = releases.filter((r) => compareSemver(r.version, request.releaseVersion) < 0).sort((a, b) => compareSemver(b.version, a.version))[0];
-
       const open = await fleet.otherOpenRollout(request.hardwareId, request.rolloutId);
       if (open) throw inputError(`rollout ${open} of ${request.hardwareId} is still open; finish or abort it first`);
       await fleet.closeOtherRollbacks(request.hardwareId, request.rolloutId);
       const manifest = parseManifest(await deps.store().getBytes(release.manifest.location));
-      const devices = await fleet.devicesBySelector({ hardwareId: request.hardwareId, labels: request.policy.target.labels, channel: request.channel });
+      const selector = { hardwareId: request.hardwareId, labels: request.policy.target.labels, channel: request.channel };
+      const devices = await fleet.devicesBySelector(selector);
+      // The rollback target is what the targeted devices run (before this rollout gates anything of its own).
+      const { previous, eligibility: rollback, note: previousNote } = choosePreviousRelease(
+        { version: request.releaseVersion, securityVersion: manifest.securityVersion },
+        await fleet.runningVersions(selector),
+        releases,
+        await fleet.gatedVersions(request.hardwareId, request.channel),
+      );
       const ids = devices.map((d) => d.id);
       const targets = ringTargets(request.policy, ids.length);
       const rings = assignRings(
@@ -68,12 +73,12 @@ export function rolloutActivities(deps: RolloutDeps) {
       for (let i = 0; i < rings.length; i++) {
         await fleet.assignDevices(request.rolloutId, rings[i]!.map((deviceId) => ({ deviceId, ring: request.policy.rings[i]!.name })), 'hold');
       }
-      const rollback = rollbackEligibility(request.releaseVersion, manifest.securityVersion, previous);
       return {
         fleetSize: ids.length,
         ringSizes: rings.map((r) => r.length),
         exposureBudget: resolveSize(request.policy.exposureBudget, ids.length),
         previousVersion: previous?.version ?? null,
+        ...(previousNote ? { previousVersionNote: previousNote } : {}),
         rollbackAllowed: rollback.allowed,
         rollbackBlockedReason: rollback.blockedReason,
       };

@@ -79,14 +79,14 @@ export function registerFleetCommands(program: Command): void {
   fleet
     .command('retry <id>')
     .description('offer a release that failed on a device again (its failures stay counted in ring health)')
-    .option('--release <version>', 'only this release (default: every open rollout of the device)')
+    .option('--release <version>', 'only this release (default: every open or finished rollout of the device)')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { release?: string; json?: boolean }, command: Command) => {
       const cleared = await withFleet(command, async (f) => {
         if (!(await f.getDevice(id))) throw new Error(`no device ${id} in the fleet store`);
         return f.retryDevice(id, opts.release);
       });
-      if (cleared.length === 0) throw new Error(`device ${id} has no assignment in an open rollout${opts.release ? ` of release ${opts.release}` : ''}`);
+      if (cleared.length === 0) throw new Error(`device ${id} has no assignment in an open or finished rollout${opts.release ? ` of release ${opts.release}` : ''}`);
       printResult(opts, { deviceId: id, cleared }, () => cleared.map((c) => `${id}: ${c.releaseVersion} will be offered again in rollout ${c.rolloutId}`).join('\n'));
     });
   fleet

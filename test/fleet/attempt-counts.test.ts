@@ -92,7 +92,9 @@ function suite(engine: string, openUrl: () => Promise<string>) {
       const { rows } = await store.db.query<{ offered_at: Date | null }>('SELECT offered_at FROM rollout_assignments WHERE rollout_id = $1 AND device_id = $2', [rolloutId, device!]);
       expect(rows[0]?.offered_at).toBeNull();
       await store.setRolloutState(rolloutId, 'finished');
-      expect(await store.retryDevice(device!)).toEqual([]); // no open rollout any more
+      expect(await store.retryDevice(device!)).toEqual([{ rolloutId, releaseVersion: '2.0.0' }]); // a finished rollout's block holds until a retry
+      await store.setRolloutState(rolloutId, 'aborted');
+      expect(await store.retryDevice(device!)).toEqual([]); // an aborted rollout's release is gated anyway
     });
 
     it('keeps the ring plan and finds the open rollout a late device joins', async () => {

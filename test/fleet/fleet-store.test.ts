@@ -188,6 +188,24 @@ function fleetSuite(engine: string, openUrl: () => Promise<string>) {
       await store.setRolloutState(`${rolloutId}-other`, 'finished');
     });
 
+    it('a device offered the release longer than its ring\'s install deadline ago no longer holds an install slot', async () => {
+      const [stuck, fresh, noDeadline] = await Promise.all([1, 2, 3].map(() => enroll({}, 'gw-slots-deadline')));
+      const rolloutId = `slots-deadline-${engine}`;
+      await store.createRollout({ id: rolloutId, hardwareId: 'gw-slots-deadline', channel: 'stable', releaseVersion: '4.0.0', previousVersion: null, maxConcurrentInstalls: 1 });
+      await store.recordRingPlan(rolloutId, {}, [{ name: 'canary', size: { count: 2 }, labels: {}, installDeadlineSeconds: 600 }, { name: 'rest', size: { percent: 100 }, labels: {}, installDeadlineSeconds: null }]);
+      await store.assignDevices(rolloutId, [{ deviceId: stuck!.id, ring: 'canary' }, { deviceId: fresh!.id, ring: 'canary' }, { deviceId: noDeadline!.id, ring: 'rest' }]);
+      for (const d of [stuck!, fresh!, noDeadline!]) {
+        await store.markOffered(rolloutId, d.id);
+        await report(d.id, 1, 'booted', '4.0.0'); // bricked mid-install: never reports again
+      }
+      expect(await store.installsInProgress(rolloutId)).toBe(3);
+      const age = (ids: string[]) => store.db.query(`UPDATE rollout_assignments SET offered_at = now() - interval '11 minutes' WHERE rollout_id = $1 AND device_id = ANY($2::text[])`, [rolloutId, ids]);
+      await age([stuck!.id, noDeadline!.id]);
+      expect(await store.installsInProgress(rolloutId)).toBe(2); // stuck timed out; a ring without a deadline keeps its slots
+      expect((await store.ringReportCounts(rolloutId, 'canary', { installDeadlineSeconds: 600 })).outcomes.timedOut).toBe(1);
+      await store.setRolloutState(rolloutId, 'finished');
+    });
+
     it('lists devices with their last state', async () => {
       const list = await store.listDevices();
       expect(list.length).toBeGreaterThan(5);
