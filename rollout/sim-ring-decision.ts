@@ -2,7 +2,7 @@
 // calls it thousands of times per run: same branches, same α split, same kept passes, without the
 // status text. test/rollout/sim-ring-decision.test.ts checks it against ringVerdict itself.
 import { sequentialVerdict, splitAlpha, type CohortCounts } from './sequential-test.js';
-import { cautiousRate, REFERENCE_MIN_FAILURES } from './verdict.js';
+import { cautiousRate } from './verdict.js';
 
 export interface SimLookInput {
   /** Install outcomes of the ring: reported (committed, failed, timed out) and failed (incl. timed out). */
@@ -56,7 +56,7 @@ export function simRingLook(input: SimLookInput, state: SimLookState): SimLook {
     // (or, with no control left, one-sample against the reference frozen from earlier controls).
     const alpha = splitAlpha(totalAlpha, rings, 2);
     const installDecision = run(install, null, alpha);
-    const against = control && control.failures >= REFERENCE_MIN_FAILURES ? control : null;
+    const against = control && control.failures > 0 ? control : null;
     const postReference = input.postCommitReferenceRate ?? baselineRate;
     const postDecision = against ? run(postRelease, against, alpha) : run(postRelease, null, alpha, control ? cautiousRate(control, postReference, minEffect) : postReference);
     const installPassed = installDecision !== 'halt' && (state.install || installDecision === 'pass');

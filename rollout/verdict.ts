@@ -200,10 +200,10 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
       const alpha = splitAlpha(statistics.alpha, rings, 2);
       const installCounts = { observed: health.reported, failures: health.failed };
       const install = run(installCounts, null, alpha);
-      // A control too quiet to compare with (fewer than REFERENCE_MIN_FAILURES failures: the
-      // conditional test learns only from failures, none means it never decides) is used as a
-      // yardstick instead: one-sample against its cautious rate, never below the frozen reference.
-      const against = control && control.failures >= REFERENCE_MIN_FAILURES ? control : null;
+      // A control with no failure at all is too quiet to compare with (the conditional test learns
+      // only from failures: on a healthy fleet it would never decide); it is used as a yardstick
+      // instead: one-sample against its cautious rate, never below the frozen reference.
+      const against = control && control.failures > 0 ? control : null;
       const postReference = input.postCommitReferenceRate ?? statistics.baselineRate;
       const post = against ? run(postRelease, against, alpha) : run(postRelease, null, alpha, control ? cautiousRate(control, postReference, minEffect) : postReference);
       const installPassed = install.decision !== 'halt' && (input.testsPassed?.install === true || install.decision === 'pass');
