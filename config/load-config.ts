@@ -38,6 +38,7 @@ export function defaultConfig(stateDir = defaultStateDir): Tree {
     builder: { mode: 'key', keyPath: join(stateDir, 'keys', 'builder-signing.pem') },
     fleet: { databaseUrl: `pglite:${join(stateDir, 'fleet')}` },
     identity: { caDir: join(stateDir, 'ca') },
+    gateway: { answerKeyPath: join(stateDir, 'keys', 'gateway-answer.pem') },
   };
 }
 
@@ -54,6 +55,7 @@ const PATH_FIELDS = [
   'temporal.tls.clientCertPath',
   'temporal.tls.clientKeyPath',
   'identity.caDir',
+  'gateway.answerKeyPath',
 ];
 
 export function loadConfig(opts: LoadConfigOptions = {}): Config & { sources: Record<string, string> } {

@@ -62,6 +62,8 @@ export const deviceConfigSchema = z
     hardwareId: hardwareIdSchema,
     /** The device gateway; optional while the agent installs from offline bundles only. */
     gatewayUrl: z.url().optional(),
+    /** The gateway answer public key (PEM file, from `ota fleet answer-key`): when set, check-in answers must be signed by it for this device and request. */
+    gatewayAnswerKeyPath: pathSchema.optional(),
     /** Release channel the device follows; sent at enrollment. */
     channel: channelSchema.default('stable'),
     /** Rollout selectors (region, store, ...); sent at enrollment. */
@@ -217,6 +219,7 @@ function resolveConfigPaths(config: DeviceConfig, baseDir: string): DeviceConfig
     trust: { ...config.trust, trustedRootPath: at(config.trust.trustedRootPath) },
     stateDir: at(config.stateDir),
     securityFloorPath: config.securityFloorPath === undefined ? undefined : at(config.securityFloorPath),
+    gatewayAnswerKeyPath: config.gatewayAnswerKeyPath === undefined ? undefined : at(config.gatewayAnswerKeyPath),
     health: { ...config.health, uptimePath: at(config.health.uptimePath) },
   };
 }

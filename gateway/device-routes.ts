@@ -1,7 +1,7 @@
 // The device-facing endpoints (see docs/device-api.md): enrollment, nonces, check-in, reports.
 import { createPublicKey } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { algorithmOf } from '../schemas/device-envelope.js';
+import { algorithmOf, type DeviceKey } from '../schemas/device-envelope.js';
 import type { FleetStore } from '../fleet/fleet-store.js';
 import { describeZodIssues } from '../platform/zod-issues.js';
 import {
@@ -16,6 +16,7 @@ import {
   type ReportResponse,
 } from '../schemas/device-api.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
+import { signCheckinAnswer } from './answer-signing.js';
 import { decideCheckin, type ReleasePolicy } from './checkin-offer.js';
 import { checkEnrollmentToken } from './enrollment-token.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
@@ -29,6 +30,8 @@ export interface DeviceApiOptions {
   nonceTtlSeconds: number;
   pollAfterSeconds: number;
   releasePolicy: ReleasePolicy;
+  /** Signs every check-in answer (answer-signing.ts); devices pin its public key. */
+  answerKey: DeviceKey;
 }
 
 export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -70,7 +73,8 @@ export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: 
   const nonce = await api.fleet.consumeNonce(device.id, message.nonce);
   if (nonce !== 'ok') throw nonceError(nonce);
   await api.fleet.recordCheckin(device.id, { currentVersion: message.currentVersion, imageSha256: message.imageSha256, slot: message.bootedSlot, securityVersion: message.securityVersion });
-  sendJson(res, 200, await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy }, device, message));
+  const answer = await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy }, device, message);
+  sendJson(res, 200, signCheckinAnswer(api.answerKey, answer, { deviceId: device.id, nonce: message.nonce }));
 }
 
 export async function report(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -9,6 +9,7 @@ import type { ArtifactStore } from '../stores/artifact-store.js';
 import { artifactKeyFromPath, releaseKeyFromPath, serveStoreObject, tufKeyFromPath } from './artifact-download.js';
 import { checkin, enroll, heartbeat, issueNonce, report, type DeviceApiOptions } from './device-routes.js';
 import type { ReleasePolicy } from './checkin-offer.js';
+import { generateDeviceKey, type DeviceKey } from '../schemas/device-envelope.js';
 import { HttpError, sendError, sendJson } from './http.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type GatewayRateLimits, type Take } from './rate-limit.js';
 
@@ -32,6 +33,8 @@ export interface GatewayOptions {
   releasePolicy?: ReleasePolicy;
   /** Serve HTTPS with this key and certificate chain (PEM, e.g. from `ota fleet ca server-cert`); default plain HTTP. */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Signs every check-in answer (`ota gateway` loads gateway.answerKeyPath); default: a key made in memory for this process. */
+  answerKey?: DeviceKey;
   /** Request limits per remote address and per device (429 with Retry-After); default DEFAULT_RATE_LIMITS, false: none. */
   rateLimits?: GatewayRateLimits | false;
   /** Called with unexpected (5xx) errors; default writes them to stderr. */
@@ -84,7 +87,7 @@ function rateLimiting(limits: GatewayRateLimits | false) {
 
 type RateCheck = ReturnType<typeof rateLimiting>;
 
-async function route(opts: GatewayOptions, limits: RateCheck, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function route(opts: GatewayOptions & { answerKey: DeviceKey }, limits: RateCheck, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://gateway');
   const path = url.pathname;
   if (path === '/healthz') {
@@ -100,6 +103,7 @@ async function route(opts: GatewayOptions, limits: RateCheck, req: IncomingMessa
     nonceTtlSeconds: opts.nonceTtlSeconds ?? 300,
     pollAfterSeconds: opts.pollAfterSeconds ?? 300,
     releasePolicy: opts.releasePolicy ?? 'newest',
+    answerKey: opts.answerKey,
   };
   const endpoint = DEVICE_ENDPOINTS.get(path);
   if (endpoint) {
@@ -118,8 +122,9 @@ async function route(opts: GatewayOptions, limits: RateCheck, req: IncomingMessa
 export function handleRequest(opts: GatewayOptions) {
   const logError = opts.logError ?? ((error, req) => process.stderr.write(`ota gateway: ${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}\n`));
   const limits = rateLimiting(opts.rateLimits ?? DEFAULT_RATE_LIMITS);
+  const signed = { ...opts, answerKey: opts.answerKey ?? generateDeviceKey('ecdsa-p256-sha256') };
   return (req: IncomingMessage, res: ServerResponse): void => {
-    route(opts, limits, req, res).catch((error: unknown) => {
+    route(signed, limits, req, res).catch((error: unknown) => {
       const httpError = error instanceof HttpError ? error : new HttpError(500, 'internal-error', 'the gateway failed to answer; see its log');
       if (!(error instanceof HttpError) || httpError.status >= 500) logError(error, req);
       if (res.headersSent) {

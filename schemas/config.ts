@@ -151,6 +151,13 @@ export const identityConfigSchema = z
   })
   .strict();
 
+export const gatewayConfigSchema = z
+  .object({
+    /** The gateway answer key (ECDSA P-256, 0600 in a 0700 folder) that signs every check-in answer; created on first use. */
+    answerKeyPath: z.string().min(1),
+  })
+  .strict();
+
 export const fleetConfigSchema = z
   .object({
     /** postgres://... for PostgreSQL, or pglite:DIR for the embedded database. */
@@ -167,6 +174,7 @@ export const configSchema = z
     builder: builderConfigSchema,
     fleet: fleetConfigSchema,
     identity: identityConfigSchema,
+    gateway: gatewayConfigSchema,
   })
   .strict();
 

@@ -178,6 +178,22 @@ export const checkinResponseSchema = z.discriminatedUnion('action', [
 // Health reports: POST /v1/reports (signed)
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * What the gateway signs for every check-in answer (the wire body is the answer's fields plus
+ * `signedAnswer`, an envelope over this): bound to the device and to the check-in's nonce, so an
+ * answer cannot be replayed to a later check-in or handed to another device.
+ */
+/** The gateway's envelope around a check-in answer: as a device's, with room for an answer up to the check-in limit. */
+export const signedAnswerEnvelopeSchema = signedEnvelopeSchema.extend({ payload: base64Schema.min(4).max(256 * 1024 * 4 / 3) });
+
+export const checkinAnswerPayloadSchema = z.strictObject({
+  type: z.literal('checkin-answer'),
+  deviceId: deviceIdSchema,
+  nonce: nonceSchema,
+  issuedAt: timestampSchema,
+  answer: checkinResponseSchema,
+});
+
 export const reportStateSchema = z.enum(['downloading', 'installed', 'booted', 'committed', 'rolled-back', 'failed']);
 
 export const reportMetricsSchema = z
@@ -307,6 +323,7 @@ export type NonceResponse = z.infer<typeof nonceResponseSchema>;
 export type SignedEnvelope = z.infer<typeof signedEnvelopeSchema>;
 export type CheckinRequest = z.infer<typeof checkinRequestSchema>;
 export type CheckinResponse = z.infer<typeof checkinResponseSchema>;
+export type CheckinAnswerPayload = z.infer<typeof checkinAnswerPayloadSchema>;
 export type ArtifactHint = z.infer<typeof artifactHintSchema>;
 export type ReportState = z.infer<typeof reportStateSchema>;
 export type ReportMetrics = z.infer<typeof reportMetricsSchema>;

@@ -4,6 +4,7 @@ import { FleetStore, type DeviceWithState } from '../../fleet/fleet-store.js';
 import { offerEligibility } from '../../gateway/offer-eligibility.js';
 import { configFrom } from '../context.js';
 import { registerFleetCaCommands } from './fleet-ca.js';
+import { registerAnswerKeyCommand } from './gateway-answer-key.js';
 import { printResult } from '../output.js';
 
 function summary(d: DeviceWithState) {
@@ -99,4 +100,5 @@ export function registerFleetCommands(program: Command): void {
       process.stdout.write(`revoked ${id}\n`);
     });
   registerFleetCaCommands(fleet);
+  registerAnswerKeyCommand(fleet);
 }

@@ -10,6 +10,7 @@ import { startGateway } from '../../gateway/server.js';
 import { projectRoot } from '../../platform/paths.js';
 import { openArtifactStore } from '../../stores/open-store.js';
 import { configFrom } from '../context.js';
+import { loadGatewayAnswerKey } from './gateway-answer-key.js';
 
 export interface GatewayFlags {
   host: string;
@@ -70,9 +71,10 @@ export function registerGatewayCommands(program: Command): void {
       const tls = gatewayTls(opts);
       const config = configFrom(command);
       const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+      const answerKey = await loadGatewayAnswerKey(config.gateway.answerKeyPath);
       const fleet = await FleetStore.open(config.fleet.databaseUrl);
       const store = openArtifactStore(config.store);
-      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls }).catch(async (error: unknown) => {
+      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls, answerKey }).catch(async (error: unknown) => {
         await fleet.close();
         await store.close();
         throw error;

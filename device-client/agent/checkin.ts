@@ -7,7 +7,9 @@
 //   send queued reports in order (fresh nonce each, counter fixed at creation)
 import type { CheckinResponse } from '../../schemas/device-api.js';
 import type { DeviceKey } from '../../schemas/device-envelope.js';
+import { GatewayAnswerRefusedError } from '../gateway/answer-verification.js';
 import { GatewayClient, GatewayRefusedError, GatewayUnreachableError } from '../gateway/gateway-client.js';
+import { loadPinnedAnswerKey } from './answer-key.js';
 import type { MetricsSampler } from '../reports/metrics.js';
 import { flushReports, type FlushResult } from '../reports/send-reports.js';
 import { actOnOffer, type OfferOutcome } from './act-on-offer.js';
@@ -63,6 +65,8 @@ export interface CheckInResult {
   trust?: TrustRefresh;
   /** Why the check-in did not happen (offline, refused). */
   error?: string;
+  /** An answer refused as untrusted (GATEWAY_ANSWER_*): the round counts as offline, nothing is acted on. */
+  errorCode?: string;
   /** Counters of the reports queued during this round. */
   queued: number[];
   reports: FlushResult | { skipped: string };
@@ -99,12 +103,16 @@ export async function checkInOnce(device: Device, options: AgentOptions = {}): P
   const key = options.key ?? (await deviceKeyFor(config));
   try {
     if (options.enrollmentToken && !(await readEnrollment(config.stateDir))) await enrollDevice(config, { token: options.enrollmentToken, client });
-    result.response = await client.checkin(key, await checkinBody(device));
+    result.response = await client.checkin(key, await checkinBody(device), await loadPinnedAnswerKey(config));
     result.pollAfterSeconds = result.response.pollAfterSeconds;
   } catch (error) {
-    if (!(error instanceof GatewayUnreachableError) && !(error instanceof GatewayRefusedError)) throw error;
-    result.outcome = error instanceof GatewayUnreachableError ? 'offline' : 'refused';
+    if (!(error instanceof GatewayUnreachableError) && !(error instanceof GatewayRefusedError) && !(error instanceof GatewayAnswerRefusedError)) throw error;
+    result.outcome = error instanceof GatewayRefusedError ? 'refused' : 'offline';
     result.error = error.message;
+    if (error instanceof GatewayAnswerRefusedError) {
+      result.errorCode = error.code;
+      log(`${error.code}: ${error.message}`);
+    }
   }
 
   if (result.response) {

@@ -5,9 +5,12 @@
 //   otherwise -> reinstall targetVersion through the normal install flow (full image or delta,
 //   verified offline), with the version downgrade allowed
 // Either way the anti-rollback rule holds: an image below the stored security version is refused
-// (SecurityVersionDowngradeError), whatever the gateway says.
+// (SecurityVersionDowngradeError), whatever the gateway says, and the way back by slot is only to
+// the device's own previously committed slot: an image there that never passed its boot check is
+// not booted on the gateway's word (ROLLBACK_TARGET_NOT_COMMITTED).
 import { markActive, otherSlot, type SlotName } from '../boot/boot-state.js';
 import { sha256Of } from '../slots/slot-digest.js';
+import { CodedError } from '../../platform/coded-error.js';
 import { SecurityVersionDowngradeError } from '../../verification/errors.js';
 import { event } from './agent-state.js';
 import { writeBootState } from './boot-writes.js';
@@ -15,6 +18,9 @@ import type { Device } from './device.js';
 import { InstallRefusedError } from './errors.js';
 import { installUpdate, type InstallResult } from './install.js';
 import type { UpdateSource } from './update-source.js';
+
+/** A rollback order the device will not carry out by switching slots. */
+export class RollbackRefusedError extends CodedError<'ROLLBACK_TARGET_NOT_COMMITTED'> {}
 
 export interface RollbackTarget {
   version: string;
@@ -60,7 +66,11 @@ export async function rollBack(
   const left = { slot: booted, version: running?.version };
 
   const other = otherSlot(booted);
-  if (await otherSlotHolds(device, booted, target)) {
+  const holds = await otherSlotHolds(device, booted, target);
+  if (holds && !boot.good[other] && !reinstallFrom) {
+    throw new RollbackRefusedError('ROLLBACK_TARGET_NOT_COMMITTED', `rollback to ${target.version} refused: slot ${other} holds it but was never committed on this device`);
+  }
+  if (holds && boot.good[other]) {
     const image = agent.slots[other]!;
     if (image.securityVersion < agent.securityVersion) {
       throw new SecurityVersionDowngradeError(

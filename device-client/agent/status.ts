@@ -29,6 +29,8 @@ export interface DeviceStatus {
   lastCheckin: CheckinRecord | null;
   /** What the device trusts of the fleet's TUF repository, or that it pins no TUF root (before TUF). */
   trust: DeviceTrustStatus;
+  /** Whether check-in answers must be signed by a pinned gateway answer key (config gatewayAnswerKeyPath). */
+  gatewayAnswers: { pinned: true; keyPath: string } | { pinned: false; warning: string };
 }
 
 export async function deviceStatus(device: Device): Promise<DeviceStatus> {
@@ -62,6 +64,9 @@ export async function deviceStatus(device: Device): Promise<DeviceStatus> {
     failedReleases: agent.failedReleases ?? [],
     lastCheckin: (await readCheckinRecord(device.config.stateDir)) ?? null,
     trust: await deviceTrustStatus(device.config),
+    gatewayAnswers: device.config.gatewayAnswerKeyPath
+      ? { pinned: true, keyPath: device.config.gatewayAnswerKeyPath }
+      : { pinned: false, warning: 'no gateway answer key pinned (gatewayAnswerKeyPath): unsigned check-in answers are accepted, so a fake gateway can order this device' },
   };
 }
 
@@ -75,6 +80,7 @@ export function formatStatus(s: DeviceStatus): string {
   }
   lines.push(`stored security version: ${s.securityVersion} (floor resets applied: ${s.floorResets})`);
   lines.push(formatTrustStatus(s.trust));
+  lines.push(s.gatewayAnswers.pinned ? `gateway answers: signed answers only (pinned key ${s.gatewayAnswers.keyPath})` : `warning: ${s.gatewayAnswers.warning}`);
   if (s.pendingBoot) lines.push(`pending boot check: slot ${s.pendingBoot.slot} (activated ${s.pendingBoot.activatedAt})`);
   if (s.installInProgress) lines.push(`install in progress: ${s.installInProgress.version} -> slot ${s.installInProgress.target}, step ${s.installInProgress.step} (from ${s.installInProgress.source})`);
   if (s.lastEvent) lines.push(`last event: ${s.lastEvent.kind}${s.lastEvent.failure ? ` (${s.lastEvent.failure})` : ''}${s.lastEvent.version ? ` ${s.lastEvent.version}` : ''}${s.lastEvent.slot ? ` slot ${s.lastEvent.slot}` : ''}${s.lastEvent.reason ? `: ${s.lastEvent.reason}` : ''} at ${s.lastEvent.at}`);

@@ -4,13 +4,12 @@
 // timeout, not a hang), then parsed with the contract's schemas. A network failure and an HTTP
 // refusal are different errors, because the agent treats them differently (offline: try later;
 // refused: the request itself is wrong).
-import type { z } from 'zod';
+import { z } from 'zod';
 import { CodedError } from '../../platform/coded-error.js';
 import { InputTooLargeError, readAtMost } from '../../platform/bounded-read.js';
 import { describeZodIssues } from '../../platform/zod-issues.js';
 import {
   apiErrorSchema,
-  checkinResponseSchema,
   enrollResponseSchema,
   heartbeatResponseSchema,
   nonceResponseSchema,
@@ -25,6 +24,7 @@ import {
   type SignedEnvelope,
 } from '../../schemas/device-api.js';
 import { signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
+import { readCheckinAnswer, type PinnedAnswerKey } from './answer-verification.js';
 
 /** Largest answer the device reads for each call (docs/device-agent.md, "Limits"); one byte more is GATEWAY_ANSWER_TOO_LARGE. */
 export const GATEWAY_ANSWER_LIMITS = {
@@ -109,11 +109,18 @@ export class GatewayClient {
     return res.nonce;
   }
 
-  /** Fetches a fresh nonce, signs the check-in over it and posts it. */
-  async checkin(key: DeviceKey, body: Omit<CheckinRequest, 'nonce' | 'sentAt'>): Promise<CheckinResponse> {
+  /**
+   * Fetches a fresh nonce, signs the check-in over it and posts it. With `answerKey` (the pinned
+   * gateway answer key) only an answer signed by it for this device and this nonce is returned;
+   * otherwise GatewayAnswerRefusedError (answer-verification.ts).
+   */
+  async checkin(key: DeviceKey, body: Omit<CheckinRequest, 'nonce' | 'sentAt'>, answerKey?: PinnedAnswerKey): Promise<CheckinResponse> {
     const payload: CheckinRequest = { ...body, nonce: await this.nonce(body.deviceId), sentAt: new Date().toISOString() };
-    const answer = await this.json('check-in', 'POST', '/v1/checkin', checkinResponseSchema, GATEWAY_ANSWER_LIMITS.checkinBytes, signPayload(payload, key));
-    return { ...answer, pollAfterSeconds: clampPollAfterSeconds(answer.pollAfterSeconds) };
+    const doc = await this.json('check-in', 'POST', '/v1/checkin', z.unknown(), GATEWAY_ANSWER_LIMITS.checkinBytes, signPayload(payload, key));
+    const read = readCheckinAnswer(doc, answerKey, { deviceId: payload.deviceId, nonce: payload.nonce });
+    if (!read.ok && 'refused' in read) throw read.refused;
+    if (!read.ok) throw new GatewayAnswerMalformedError(`check-in: the gateway's answer does not match the device API: ${read.malformed}`);
+    return { ...read.answer, pollAfterSeconds: clampPollAfterSeconds(read.answer.pollAfterSeconds) };
   }
 
   async postReport(envelope: SignedEnvelope, counter: HealthReport['counter']): Promise<ReportResponse> {

@@ -78,7 +78,8 @@ class Device {
       type: 'checkin', deviceId: this.id, hardwareId: HW, currentVersion: this.version, imageSha256: imageSha[this.version]!, bootedSlot: 'A',
       securityVersion: 1, supportedDeltaFormats: ['bsdiff'], nonce: await this.nonce(), sentAt: new Date().toISOString(),
     };
-    return (await call('/v1/checkin', signPayload(body, this.key))) as CheckinResponse;
+    const { signedAnswer: _signed, ...answer } = (await call('/v1/checkin', signPayload(body, this.key))) as CheckinResponse & { signedAnswer?: unknown };
+    return answer as CheckinResponse;
   }
 
   async report(state: ReportState, release = '2.0.0'): Promise<void> {

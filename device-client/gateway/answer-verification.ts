@@ -1,0 +1,50 @@
+// Reading a check-in answer (docs/device-agent.md, "Signed answers"). With a pinned gateway answer
+// key the device acts only on the signed copy in `signedAnswer`, and only when it is signed by that
+// key and bound to this device and to the nonce this check-in was signed over; anything else is
+// refused with its own code before the answer is acted on. Without a pinned key: the plain answer
+// (the envelope, if any, is ignored), as before signing existed.
+import { createPublicKey } from 'node:crypto';
+import { CodedError } from '../../platform/coded-error.js';
+import { describeZodIssues } from '../../platform/zod-issues.js';
+import { checkinAnswerPayloadSchema, checkinResponseSchema, signedAnswerEnvelopeSchema, type CheckinResponse, type KeyAlgorithm } from '../../schemas/device-api.js';
+import { algorithmOf, envelopePayloadBytes, verifyEnvelope } from '../../schemas/device-envelope.js';
+
+export type AnswerRefusalCode = 'GATEWAY_ANSWER_UNSIGNED' | 'GATEWAY_ANSWER_BAD_SIGNATURE' | 'GATEWAY_ANSWER_MISBOUND' | 'GATEWAY_ANSWER_REPLAYED';
+
+/** A check-in answer the pinned gateway key does not vouch for, for this device and this request. */
+export class GatewayAnswerRefusedError extends CodedError<AnswerRefusalCode> {}
+
+export interface PinnedAnswerKey {
+  publicKeyPem: string;
+  keyAlgorithm: KeyAlgorithm;
+}
+
+export function pinnedAnswerKey(publicKeyPem: string): PinnedAnswerKey {
+  return { publicKeyPem, keyAlgorithm: algorithmOf(createPublicKey(publicKeyPem)) };
+}
+
+export type AnswerReading = { ok: true; answer: CheckinResponse } | { ok: false; malformed: string } | { ok: false; refused: GatewayAnswerRefusedError };
+
+/** The answer to act on from a parsed answer body. Pure. */
+export function readCheckinAnswer(doc: unknown, pinned: PinnedAnswerKey | undefined, bound: { deviceId: string; nonce: string }): AnswerReading {
+  const { signedAnswer, ...plain } = (doc !== null && typeof doc === 'object' ? doc : {}) as Record<string, unknown>;
+  if (!pinned) {
+    const parsed = checkinResponseSchema.safeParse(plain);
+    return parsed.success ? { ok: true, answer: parsed.data } : { ok: false, malformed: describeZodIssues(parsed.error) };
+  }
+  const refuse = (code: AnswerRefusalCode, message: string): AnswerReading => ({ ok: false, refused: new GatewayAnswerRefusedError(code, `check-in answer refused: ${message}`) });
+  if (signedAnswer === undefined) return refuse('GATEWAY_ANSWER_UNSIGNED', 'it carries no signature and this device pins a gateway answer key');
+  const envelope = signedAnswerEnvelopeSchema.safeParse(signedAnswer);
+  if (!envelope.success || !verifyEnvelope(envelope.data, pinned)) return refuse('GATEWAY_ANSWER_BAD_SIGNATURE', 'its signature does not verify with the pinned gateway answer key');
+  let payload: unknown;
+  try {
+    payload = JSON.parse(envelopePayloadBytes(envelope.data).toString('utf8'));
+  } catch {
+    return { ok: false, malformed: 'the signed answer is not JSON' };
+  }
+  const signed = checkinAnswerPayloadSchema.safeParse(payload);
+  if (!signed.success) return { ok: false, malformed: `the signed answer: ${describeZodIssues(signed.error)}` };
+  if (signed.data.deviceId !== bound.deviceId) return refuse('GATEWAY_ANSWER_MISBOUND', `it was signed for device ${signed.data.deviceId}, not ${bound.deviceId}`);
+  if (signed.data.nonce !== bound.nonce) return refuse('GATEWAY_ANSWER_REPLAYED', "it was signed for another check-in's nonce (a recorded answer)");
+  return { ok: true, answer: signed.data.answer };
+}
