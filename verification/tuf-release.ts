@@ -10,6 +10,7 @@ import { TufNotInitializedError } from '../trust/errors.js';
 import { readLocalTrust, writeLocalTrust } from '../trust/local-trust.js';
 import { hasRepository, verifyStoredRepository, type MetadataStore } from '../trust/metadata-store.js';
 import { releaseSigners } from '../trust/repository.js';
+import { assertReleaseApproved } from '../trust/release-approvals.js';
 import { publicKeyOf } from '../trust/tuf-keys.js';
 import { verifyReleaseTarget } from '../trust/verify-roles.js';
 
@@ -43,6 +44,9 @@ export async function verifyThroughTuf(input: {
   // What was verified is remembered: the newest root, the versions and the newest signed time.
   await writeLocalTrust(input.localTrustDir, { root: verified.root, seen: verified.seen });
   const target = verifyReleaseTarget(verified.targets, input.manifestBytes, input.manifestPath);
+  // A channel that needs more than one release signature (two-person releases) is checked here too,
+  // as the gateway and the device check it; the bytes are the target's, so their channel is signed.
+  assertReleaseApproved(verified.targets, target.path, input.manifestBytes, channelOf(input.manifestBytes));
   const [, keyJSON] = releaseSigners(verified.targets).find(([id]) => id === target.signerKeyID)!;
   const { root: trustRoot, hint } = addPinnedKey({ ...input.trustRoot, pinnedKeys: {} }, publicKeyOf(Key.fromJSON(target.signerKeyID, keyJSON as never)), { validFrom: new Date(0) });
   const s = verified.seen;
@@ -51,4 +55,14 @@ export async function verifyThroughTuf(input: {
     policy: { mode: 'key', allowedKeyHints: [hint] },
     detail: `root v${verified.root.signed.version}, timestamp v${s.timestamp}, snapshot v${s.snapshot}, targets v${s.targets}; ${target.path} signed by ${target.signerKeyID.slice(0, 16)}`,
   };
+}
+
+/** The manifest's channel ('' when it names none: then only a threshold set for '' applies). */
+function channelOf(manifestBytes: Uint8Array): string {
+  try {
+    const channel = (JSON.parse(Buffer.from(manifestBytes).toString('utf8')) as { channel?: unknown }).channel;
+    return typeof channel === 'string' ? channel : '';
+  } catch {
+    return '';
+  }
 }

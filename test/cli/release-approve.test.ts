@@ -13,6 +13,9 @@ import { readRepository, writeRepository } from '../../trust/metadata-store.js';
 import { releaseSignatures, releaseThreshold } from '../../trust/release-approvals.js';
 import { addTarget } from '../../trust/repository.js';
 import { tufPublicKey } from '../../trust/tuf-keys.js';
+import { localTrustDir } from '../../trust/local-trust.js';
+import { emptyTrustRoot } from '../../signing/trust-root.js';
+import { verifyThroughTuf } from '../../verification/tuf-release.js';
 import { ensureDist } from '../support/dist.js';
 import { otaIn } from '../support/ota-cli.js';
 
@@ -65,10 +68,16 @@ describe('ota trust require-signatures / ota release approve (CLI)', () => {
     expect(stranger.stderr).toMatch(/TUF_UNKNOWN_SIGNER/);
     expect(await files()).toEqual(before);
 
+    // `ota verify`'s TUF step refuses the release with one signature, as the gateway and the device do.
+    const verifyTuf = () =>
+      verifyThroughTuf({ store: new LocalArtifactStore(join(state, 'artifacts')), localTrustDir: localTrustDir(join(state, 'trust', 'trusted_root.json')), trustRoot: emptyTrustRoot(), manifestBytes: manifest, manifestPath: path });
+    await expect(verifyTuf()).rejects.toMatchObject({ code: 'TUF_THRESHOLD_NOT_MET' });
+
     const approved = await ota('release', 'approve', '1.0.1', '--hardware', 'cli-board', '--key', 'engineer.pem', '--json');
     expect(approved.stderr).toBe('');
     expect(approved.code).toBe(0);
     const engineer = tufPublicKey((await loadOrCreateSigningKey(join(state, 'engineer.pem'))).publicKey).keyID;
     expect(releaseSignatures((await repository()).targets, path, await readFile(join(state, 'artifacts', path)))).toContain(engineer);
+    expect((await verifyTuf())!.detail).toMatch(/signed by/);
   });
 });
