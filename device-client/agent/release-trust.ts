@@ -5,12 +5,14 @@
 // signer's key alone. Nothing is written here: the caller keeps the new trust state only once the
 // whole release verified, so any refusal leaves the device's trust state as it was.
 import { Key, type Metadata, type Targets } from '@tufjs/models';
+import { join } from 'node:path';
 import { readAtMost } from '../../platform/bounded-read.js';
 import { manifestKey } from '../../release/layout.js';
 import { addPinnedKey, type LocalTrustRootJSON } from '../../signing/trust-root.js';
 import type { SignerPolicy } from '../../signing/verify.js';
 import { TufMetaMismatchError, TufNotInitializedError } from '../../trust/errors.js';
 import { TUF_PREFIX, verifyStoredRepository, type MetadataReader, type VerifiedRepository } from '../../trust/metadata-store.js';
+import { cachingMetadataReader } from './metadata-cache.js';
 import { METADATA_LIMITS, parseMetadata } from '../../trust/parse.js';
 import { releaseSigners } from '../../trust/repository.js';
 import { publicKeyOf } from '../../trust/tuf-keys.js';
@@ -45,7 +47,7 @@ export async function verifyReleaseMetadata(
   if (!trust) return undefined;
   const reader = candidate.tuf;
   if (!reader) throw new TufNotInitializedError(`the device pins TUF root version ${trust.root.signed.version}, but ${candidate.origin} comes without TUF metadata`);
-  const { verified, next } = await walkMetadata(reader, trust, now);
+  const { verified, next } = await walkMetadata(reader, trust, now, metadataCacheDir(config));
   const path = manifestKey(config.hardwareId, candidate.version);
   const target = verifyReleaseTarget(verified.targets, candidate.manifestBytes, path);
   const [, keyJSON] = releaseSigners(verified.targets).find(([id]) => id === target.signerKeyID)!;
@@ -62,10 +64,17 @@ export async function verifyReleaseMetadata(
 }
 
 /** The metadata walk from what the device trusts, and the trust state it leads to (not written here). */
-export async function walkMetadata(reader: MetadataReader, trust: DeviceTrust, now: Date): Promise<{ verified: VerifiedRepository; next: Required<DeviceTrust> }> {
-  const verified = await verifyStoredRepository(reader, trust.root, trust.seen, now);
+export async function walkMetadata(source: MetadataReader, trust: DeviceTrust, now: Date, cacheDir?: string): Promise<{ verified: VerifiedRepository; next: Required<DeviceTrust> }> {
+  const reader = cacheDir ? cachingMetadataReader(source, cacheDir) : undefined;
+  const verified = await verifyStoredRepository(reader ?? source, trust.root, trust.seen, now);
+  await reader?.commit();
   // The walk verified this timestamp; read again only for its expiry, and it must be the same version.
-  const timestamp = parseMetadata('timestamp', await readAtMost(await reader.getStream(`${TUF_PREFIX}timestamp.json`), METADATA_LIMITS.timestamp, 'timestamp.json'));
-  if (timestamp.signed.version !== verified.seen.timestamp) throw new TufMetaMismatchError(`${reader.location}: timestamp.json changed during the walk`);
+  const timestamp = parseMetadata('timestamp', await readAtMost(await source.getStream(`${TUF_PREFIX}timestamp.json`), METADATA_LIMITS.timestamp, 'timestamp.json'));
+  if (timestamp.signed.version !== verified.seen.timestamp) throw new TufMetaMismatchError(`${source.location}: timestamp.json changed during the walk`);
   return { verified, next: { root: verified.root, seen: verified.seen, timestampExpires: timestamp.signed.expires } };
+}
+
+/** Where a device keeps the versioned metadata of its last verified walk (device-client/agent/metadata-cache.ts). */
+export function metadataCacheDir(config: Pick<DeviceConfig, 'stateDir'>): string {
+  return join(config.stateDir, 'tuf-cache');
 }

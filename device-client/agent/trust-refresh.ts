@@ -7,7 +7,7 @@ import type { GatewayClient } from '../gateway/gateway-client.js';
 import type { DeviceConfig } from '../config.js';
 import type { Frozen } from '../../schemas/device-api.js';
 import { frozenSince, readDeviceTrust, writeDeviceTrust } from './device-trust.js';
-import { walkMetadata } from './release-trust.js';
+import { metadataCacheDir, walkMetadata } from './release-trust.js';
 import { gatewayMetadataReader } from './tuf-sources.js';
 
 export type TrustRefresh =
@@ -19,7 +19,7 @@ export async function refreshTrustFromGateway(config: Pick<DeviceConfig, 'trust'
   const trust = await readDeviceTrust(config);
   if (!trust) return { outcome: 'no-tuf' };
   try {
-    const { next } = await walkMetadata(gatewayMetadataReader(client), trust, now);
+    const { next } = await walkMetadata(gatewayMetadataReader(client), trust, now, metadataCacheDir(config));
     await writeDeviceTrust(config, next, now);
     return { outcome: 'refreshed', rootVersion: next.root.signed.version, timestampVersion: next.seen.timestamp!, expires: next.timestampExpires };
   } catch (err) {
