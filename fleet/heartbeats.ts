@@ -29,12 +29,18 @@ export interface HeartbeatAggregate extends HeartbeatCounts {
   crashLoops: number;
 }
 
+/** Heartbeat windows of a cohort: each heartbeat observes one window; failures are failed (or, with silentAfter, missed) windows. */
+export interface CohortWindows {
+  observed: number;
+  failures: number;
+}
+
 /** A ring's release cohort and its control cohort in one window (see docs/rollouts.md). */
 export interface RingCohorts {
-  /** Ring devices heartbeating on the rollout's release (and, with silentAfter, ring devices that committed it and fell silent). */
-  release: HeartbeatCounts;
-  /** Devices of the same rollout (any ring) heartbeating on another release that never reported about the release: the control. */
-  control: HeartbeatCounts;
+  /** Windows of ring devices heartbeating on the rollout's release (and, with silentAfter, ring devices that committed it and fell silent). */
+  release: CohortWindows;
+  /** Windows of devices of the same rollout (any ring) heartbeating on another release that never reported about the release: the control. */
+  control: CohortWindows;
   /**
    * Release-cohort devices with a post-commit failure that no install report of theirs counts
    * already (so the ring's failures can add them without counting a device twice).
@@ -148,19 +154,25 @@ export async function heartbeatAggregates(db: Queryable, rolloutId: string, wind
 /**
  * A ring's release cohort (its devices heartbeating on the rollout's release) and the rollout's
  * control cohort (its devices heartbeating on any other release that never reported about the
- * release: a device that tried it and fell back was exposed), in one window. A device that
- * moved to the release inside the window counts in both, each by the heartbeats of that release.
- * With silentAfterSeconds, a device whose newest heartbeat in the window (of any release) is older
- * than that is a failure of its cohort, and a ring device that committed the release and then went
- * silent before its first heartbeat on it joins the release cohort as one.
+ * release: a device that tried it and fell back was exposed), in one window, counted in heartbeat
+ * windows: each heartbeat is one observed window and a failing one a failed window. Windows, not
+ * devices, so that rates stay comparable across windows of different length: "failed at least
+ * once since the ring opened" grows with the ring's age and would make a later, longer-baking ring
+ * look worse than the earlier controls it is compared with. A device that moved to the release
+ * inside the window counts in both, each by the heartbeats of that release. With
+ * silentAfterSeconds, a device whose newest heartbeat in the window (of any release) is older than
+ * that is silent: every window it declared (its last heartbeat's windowSeconds) and did not send
+ * up to the window's end is a failed window of its cohort, and a ring device that committed the
+ * release and then went silent before its first heartbeat on it joins the release cohort so.
+ * `postCommitOnly` and `silent` count devices.
  */
 export async function ringCohorts(db: Queryable, rolloutId: string, ring: string, window: HeartbeatWindow, options: CohortOptions = {}): Promise<RingCohorts> {
   const params = [rolloutId, window.since, window.until ?? null, ring, options.silentAfterSeconds ?? null];
-  const { rows } = await db.query<Record<'release_observed' | 'release_failures' | 'release_silent' | 'post_commit_only' | 'control_observed' | 'control_failures' | 'control_silent', number | string>>(
+  const { rows } = await db.query<Record<'release_observed' | 'release_failures' | 'release_silent' | 'post_commit_only' | 'control_observed' | 'control_failures' | 'control_silent', number | string | null>>(
     `WITH r AS (SELECT release_version FROM rollouts WHERE id = $1),
      a AS (SELECT device_id, ring, assigned_at FROM rollout_assignments WHERE rollout_id = $1),
      hb AS (
-       SELECT h.device_id, h.failed, h.received_at, a.ring,
+       SELECT h.device_id, h.failed, h.received_at, h.window_seconds, a.ring,
          h.release_version IS NOT DISTINCT FROM (SELECT release_version FROM r) AS on_release
        FROM heartbeats h JOIN a ON a.device_id = h.device_id
        WHERE ${WINDOW}),
@@ -172,8 +184,9 @@ export async function ringCohorts(db: Queryable, rolloutId: string, ring: string
        GROUP BY p.device_id),
      per_device AS (
        SELECT device_id, ring, bool_or(on_release) AS on_release, bool_or(NOT on_release) AS off_release,
-         bool_or(failed AND on_release) AS release_failed, bool_or(failed AND NOT on_release) AS control_failed,
-         max(received_at) AS last_seen
+         count(*) FILTER (WHERE on_release) AS on_windows, count(*) FILTER (WHERE on_release AND failed) AS on_failed,
+         count(*) FILTER (WHERE NOT on_release) AS off_windows, count(*) FILTER (WHERE NOT on_release AND failed) AS off_failed,
+         max(received_at) AS last_seen, (array_agg(window_seconds ORDER BY received_at DESC))[1] AS last_window_seconds
        FROM hb GROUP BY device_id, ring),
      classified AS (
        SELECT d.*, rp.device_id IS NOT NULL AS exposed, COALESCE(rp.failed, false) AS report_failed,
@@ -182,14 +195,15 @@ export async function ringCohorts(db: Queryable, rolloutId: string, ring: string
        FROM per_device d LEFT JOIN reported rp ON rp.device_id = d.device_id),
      cohorts AS (
        SELECT *, ring = $4 AND (on_release OR (committed AND silent)) AS in_release,
-         NOT exposed AND off_release AS in_control
+         NOT exposed AND off_release AS in_control,
+         CASE WHEN silent THEN greatest(1, floor(extract(epoch FROM (COALESCE($3::timestamptz, now()) - last_seen)) / greatest(last_window_seconds, 1)))::bigint ELSE 0 END AS missed
        FROM classified)
-     SELECT count(*) FILTER (WHERE in_release) AS release_observed,
-       count(*) FILTER (WHERE in_release AND (release_failed OR silent)) AS release_failures,
+     SELECT sum(on_windows + missed) FILTER (WHERE in_release) AS release_observed,
+       sum(on_failed + missed) FILTER (WHERE in_release) AS release_failures,
        count(*) FILTER (WHERE in_release AND silent) AS release_silent,
-       count(*) FILTER (WHERE in_release AND (release_failed OR silent) AND NOT report_failed) AS post_commit_only,
-       count(*) FILTER (WHERE in_control) AS control_observed,
-       count(*) FILTER (WHERE in_control AND (control_failed OR silent)) AS control_failures,
+       count(*) FILTER (WHERE in_release AND (on_failed > 0 OR silent) AND NOT report_failed) AS post_commit_only,
+       sum(off_windows + missed) FILTER (WHERE in_control) AS control_observed,
+       sum(off_failed + missed) FILTER (WHERE in_control) AS control_failures,
        count(*) FILTER (WHERE in_control AND silent) AS control_silent
      FROM cohorts`,
     params,

@@ -15,12 +15,12 @@ export interface RingHealth {
   failuresByKind: Partial<Record<FailureKind, number>>;
   /**
    * From heartbeats, in the window since the ring opened (absent when not read): the control
-   * cohort (devices of the same rollout still on the previous release) and the ring's reported
-   * devices whose post-commit health failed (health check, crash loop) with no failure report.
+   * cohort (heartbeat windows of devices of the same rollout still on the previous release) and the
+   * ring's reported devices whose post-commit health failed (health check, crash loop) with no failure report.
    */
   control?: CohortCounts | null;
   postCommitFailed?: number;
-  /** The ring's devices heartbeating on the release in that window (the release cohort of the post-commit test). */
+  /** Heartbeat windows of the ring's devices on the release since it opened (the release cohort of the post-commit test). */
   heartbeats?: CohortCounts | null;
 }
 
@@ -234,7 +234,7 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
     const passed = !awaitingRingHeartbeats && test.decision !== 'halt' && (input.testPassed === true || test.decision === 'pass');
     figures.sequential = figuresOf(test, alpha, release, control, passed);
     if (test.decision === 'halt') return result('breach', `sequential test (${effect}): ${test.reason}`);
-    if (awaitingRingHeartbeats) return result('wait', `sequential test (${effect}): waiting for post-commit heartbeats from the ring (the control has ${control!.observed} devices heartbeating)`);
+    if (awaitingRingHeartbeats) return result('wait', `sequential test (${effect}): waiting for post-commit heartbeats from the ring (the control has ${control!.observed} heartbeat windows)`);
     if (!passed) {
       const more = test.releaseFailuresToHalt ? `; ${test.releaseFailuresToHalt} more failures would halt` : '';
       return result('wait', `sequential test (${effect}) undecided: ${test.reason}${more}`);

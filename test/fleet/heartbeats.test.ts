@@ -100,9 +100,10 @@ function heartbeatSuite(engine: string, openUrl: () => Promise<string>) {
         { releaseVersion: '2.0.0', ring: 'canary', observed: 2, failures: 2, crashLoops: 0 },
         { releaseVersion: '1.0.0', ring: 'fleet', observed: 2, failures: 1, crashLoops: 1 },
       ]);
+      // Cohorts count heartbeat windows: c1's two and c2's one on the release; c3, f1 and f2's two off it.
       expect(await store.ringCohorts(rolloutId, 'canary', { since })).toEqual({
-        release: { observed: 2, failures: 2 },
-        control: { observed: 3, failures: 1 },
+        release: { observed: 3, failures: 2 },
+        control: { observed: 4, failures: 1 },
         postCommitOnly: 1,
         silent: { release: 0, control: 0 },
       });
@@ -151,9 +152,11 @@ function heartbeatSuite(engine: string, openUrl: () => Promise<string>) {
       await reportAbout(justCommitted, '4.0.0', 'committed');
       await beat(control, '3.0.0');
 
+      // Each silent device missed four of its declared 300 s windows in 20 minutes: four failed windows.
+      // Release: onRelease 1 + wentSilent 1 + 4 + silentAfterCommit 4; control: control 1 + silentControl 1 + 4.
       expect(await store.ringCohorts(rolloutId, 'canary', { since }, { silentAfterSeconds: 600 })).toEqual({
-        release: { observed: 3, failures: 2 },
-        control: { observed: 2, failures: 1 },
+        release: { observed: 10, failures: 8 },
+        control: { observed: 6, failures: 4 },
         postCommitOnly: 2,
         silent: { release: 2, control: 1 },
       });

@@ -102,7 +102,8 @@ describe('POST /v1/heartbeats', () => {
       { releaseVersion: '2.0.0', ring: 'canary', observed: 2, failures: 1, crashLoops: 1 },
       { releaseVersion: '1.0.0', ring: 'fleet', observed: 2, failures: 1, crashLoops: 0 },
     ]);
-    expect(await env.fleet.ringCohorts('r-hb', 'canary', { since })).toEqual({ release: { observed: 2, failures: 1 }, control: { observed: 2, failures: 1 }, postCommitOnly: 1, silent: { release: 0, control: 0 } });
+    // Cohorts count heartbeat windows: device 3's two count twice.
+    expect(await env.fleet.ringCohorts('r-hb', 'canary', { since })).toEqual({ release: { observed: 2, failures: 1 }, control: { observed: 3, failures: 1 }, postCommitOnly: 1, silent: { release: 0, control: 0 } });
     expect(await env.fleet.heartbeatAggregates('r-hb', { since: new Date(Date.now() + 60_000) })).toEqual([]);
   });
 
@@ -122,14 +123,22 @@ describe('POST /v1/heartbeats', () => {
     // What the same seed gives, worked out without the gateway.
     const expected = backgroundNoise(0.1, 42);
     const failing = new Set<string>();
-    for (let w = 0; w < 2; w++) for (const d of sim.devices) if (expected(d).healthFailed) failing.add(d.id);
+    const failedWindows = new Map<string, number>();
+    for (let w = 0; w < 2; w++) {
+      for (const d of sim.devices) {
+        if (!expected(d).healthFailed) continue;
+        failing.add(d.id);
+        failedWindows.set(d.id, (failedWindows.get(d.id) ?? 0) + 1);
+      }
+    }
     const noise = backgroundNoise(0.1, 42);
     await sim.heartbeats(noise);
     await sim.heartbeats(noise);
     const cohorts = await env.fleet.ringCohorts('r-noise', 'canary', { since });
-    const releaseFailing = sim.devices.slice(0, 40).filter((d) => failing.has(d.id)).length;
-    expect(cohorts.release).toEqual({ observed: 40, failures: releaseFailing });
-    expect(cohorts.control).toEqual({ observed: 80, failures: failing.size - releaseFailing });
+    // Two windows per device; a device failing both counts two failed windows.
+    const windowsFailed = (devices: typeof sim.devices) => devices.reduce((sum, d) => sum + (failedWindows.get(d.id) ?? 0), 0);
+    expect(cohorts.release).toEqual({ observed: 80, failures: windowsFailed(sim.devices.slice(0, 40)) });
+    expect(cohorts.control).toEqual({ observed: 160, failures: windowsFailed(sim.devices.slice(40)) });
     // About 1 − 0.9² = 19% of devices fail at least one of two windows.
     expect(failing.size).toBeGreaterThan(8);
     expect(failing.size).toBeLessThan(40);

@@ -64,7 +64,7 @@ describe('ring verdict against a control cohort', () => {
     // The noisy-week numbers pass when heartbeats were not read at all (first case above) ...
     const waiting = verdict(health(200, 12, { control: { observed: 2000, failures: 120 }, heartbeats: { observed: 0, failures: 0 } }));
     expect(waiting.verdict).toBe('wait');
-    expect(waiting.reason).toMatch(/waiting for post-commit heartbeats from the ring \(the control has 2000 devices heartbeating\)/);
+    expect(waiting.reason).toMatch(/waiting for post-commit heartbeats from the ring \(the control has 2000 heartbeat windows\)/);
     expect(waiting.figures.sequential).toMatchObject({ decision: 'pass' });
     // ... while install failures far above a quiet control still halt.
     expect(verdict(health(100, 8, { control: { observed: 1000, failures: 2 }, heartbeats: { observed: 0, failures: 0 } })).verdict).toBe('breach');

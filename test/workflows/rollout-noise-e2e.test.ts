@@ -94,7 +94,8 @@ describe('rollouts on a noisy fleet: silent devices, bricking releases, install 
     const live = await enrollFleet(releases, services.gateway.url, 5, '1.0.0', label('live'), { idPrefix: 'live' });
     const handle = await start('1.2.0', policy('a', [
       { name: 'quiet', labels: { site: 'quiet' }, size: { count: 5 }, bakeTime: '1s', minReports: 5, thresholds: loose, onBreach: 'halt', decisionDeadline: '5s' },
-      { name: 'rest', size: { percent: 100 }, bakeTime: '1s', minReports: 5, thresholds: loose, onBreach: 'halt', decisionDeadline: '8s', atDeadline: 'pass' },
+      // Bakes an hour: still open when the test aborts it, however slow the machine.
+      { name: 'rest', size: { percent: 100 }, bakeTime: '1h', minReports: 5, thresholds: loose, onBreach: 'halt', decisionDeadline: '2h' },
     ]));
     const held = await driveUntil(handle, [quiet, live], commit, (s) => s.hold !== undefined || ['completed', 'halted'].includes(s.state));
     expect(held.state).toBe('waiting-approval');
@@ -109,7 +110,7 @@ describe('rollouts on a noisy fleet: silent devices, bricking releases, install 
     expect(await handle.executeUpdate(approveUpdate, { args: [{ reason: 'the quiet site is offline this week', by: 'test' }] })).toMatch(/approved/);
     // The approved ring counts as passed and the next one opens: its devices get the release.
     const moved = await driveUntil(handle, [quiet, live], commit, () => live.versions()['1.2.0'] === 5);
-    expect(moved.rings.map((r) => r.state)).toEqual(['passed', expect.stringMatching(/baking|passed/)]);
+    expect(moved.rings.map((r) => r.state)).toEqual(['passed', 'baking']);
     expect(quiet.versions()).toEqual({ '1.0.0': 5 });
     expect(moved.decisions.map((d) => d.action)).toEqual(expect.arrayContaining(['approve', 'open-ring']));
     // Abort ends it (and keeps 1.2.0 from being released to the hardware by a finished rollout).
@@ -178,13 +179,12 @@ describe('rollouts on a noisy fleet: silent devices, bricking releases, install 
     expect(((await handle.result()) as RolloutStatus).state).toBe('aborted');
   }, 150_000);
 
-  it('a good release completes through install noise and a silent share', async () => {
+  it('a good release completes through install noise, heartbeat noise and a silent share', async () => {
     // Seed 24: 3 of the 30 devices silent (00009, 00010, 00024); 00000 and 00027 fail their install (2% noise).
-    // No heartbeat noise here: a device counts as failed if any of its windows failed, and these devices
-    // heartbeat every 150 ms, so over a ring's window that share climbs past the reference frozen from the
-    // canary's shorter window (the open per-window defect, docs/rollouts.md); rollout-control-e2e covers
-    // a good release through 3% heartbeat noise on windows of like length.
-    const noise = { seed: 24, silentShare: 0.1, installFailureRate: 0.02, heartbeatFailureRate: 0 };
+    // 3% of heartbeat windows fail on either release. The devices heartbeat every 150 ms, so the last ring
+    // bakes over many more windows than the canary whose control froze its reference: cohorts count
+    // windows, not devices failed in any window, so the rates stay comparable (docs/rollouts.md).
+    const noise = { seed: 24, silentShare: 0.1, installFailureRate: 0.02, heartbeatFailureRate: 0.03 };
     const fleet = await enrollFleet(releases, services.gateway.url, 30, '1.0.0', () => ({ group: 'd' }), { idPrefix: 'noisy', noise });
     const silent = fleet.devices.filter((d) => fleet.noise.isSilent(d.id)).map((d) => d.id);
     expect(silent).toEqual(['noisy-00009', 'noisy-00010', 'noisy-00024']);
