@@ -2,7 +2,8 @@
 // Pure and deterministic, so the workflow calls it directly and records the figures it used.
 import { FAILURE_KINDS, type FailureKind } from '../schemas/failure-kinds.js';
 import type { RingPolicy, RolloutStatistics } from './policy.js';
-import { sequentialDecision, splitAlpha, type CohortCounts, type SequentialDecision, type SequentialMethod } from './sequential-test.js';
+import { cautiousRate, sequentialLook } from './sequential-look.js';
+import { sequentialDecision, type CohortCounts, type SequentialDecision, type SequentialMethod } from './sequential-test.js';
 import { wilsonInterval } from './wilson.js';
 
 export interface RingHealth {
@@ -117,12 +118,6 @@ export function frozenReferenceRate(pool: CohortCounts | undefined, fallback: nu
   return cautiousRate(pool, fallback, minEffect);
 }
 
-/** The upper 95% Wilson bound of a cohort's failure rate, never below `fallback`, kept below 1 − minEffect. */
-export function cautiousRate(cohort: CohortCounts, fallback: number, minEffect: number): number {
-  const upper = cohort.observed > 0 ? wilsonInterval(cohort.failures, cohort.observed, 0.95).upper : fallback;
-  return Math.min(Math.max(fallback, upper), (1 - minEffect) * 0.999);
-}
-
 /** Which rings of a policy run the sequential test (the others are tripwires). */
 export function sequentialRingCount(rings: readonly RingPolicy[]): number {
   return rings.filter((r) => !r.tripwire).length;
@@ -191,28 +186,27 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
       return result('pass', `sequential test (${effect}) passed${passedNow ? '' : ' at an earlier look'}: ${reason}`);
     };
 
-    const postRelease = health.heartbeats && health.heartbeats.observed > 0 ? health.heartbeats : null;
-    if (postRelease && (control || input.postCommitReferenceRate !== undefined)) {
-      // Like with like: the ring's post-commit health (heartbeats on the release) against the
-      // control's (heartbeats on the previous release, same window), by the conditional binomial,
-      // or, with no control left, one-sample against the rate earlier controls showed; install
-      // outcomes, which the control cannot have, by the one-sample test. α is split over both.
-      const alpha = splitAlpha(statistics.alpha, rings, 2);
-      const installCounts = { observed: health.reported, failures: health.failed };
-      const install = run(installCounts, null, alpha);
-      // A control with no failure at all is too quiet to compare with (the conditional test learns
-      // only from failures: on a healthy fleet it would never decide); it is used as a yardstick
-      // instead: one-sample against its cautious rate, never below the frozen reference.
-      const against = control && control.failures > 0 ? control : null;
-      const postReference = input.postCommitReferenceRate ?? statistics.baselineRate;
-      const post = against ? run(postRelease, against, alpha) : run(postRelease, null, alpha, control ? cautiousRate(control, postReference, minEffect) : postReference);
-      const installPassed = install.decision !== 'halt' && (input.testsPassed?.install === true || install.decision === 'pass');
-      const postPassed = post.decision !== 'halt' && (input.testsPassed?.postCommit === true || post.decision === 'pass');
-      figures.sequential = figuresOf(post, alpha, postRelease, against, installPassed && postPassed);
-      figures.installTest = figuresOf(install, alpha, installCounts, null, installPassed);
+    const look = sequentialLook(
+      {
+        install: { observed: health.reported, failures: health.failed },
+        heartbeats: health.heartbeats ?? null,
+        postCommitFailed: health.postCommitFailed ?? 0,
+        control,
+        alpha: statistics.alpha,
+        sequentialRings: rings,
+        minEffect,
+        baselineRate: statistics.baselineRate,
+        ...(input.postCommitReferenceRate !== undefined ? { postCommitReferenceRate: input.postCommitReferenceRate } : {}),
+      },
+      { testPassed: input.testPassed === true, install: input.testsPassed?.install === true, postCommit: input.testsPassed?.postCommit === true },
+      run,
+    );
+    if (look.tests === 2) {
+      const { install, post, installPassed, postPassed } = look;
+      figures.sequential = figuresOf(post, look.alpha, look.postCounts, look.against, installPassed && postPassed);
+      figures.installTest = figuresOf(install, look.alpha, look.installCounts, null, installPassed);
       figures.testsPassed = { install: installPassed, postCommit: postPassed };
-      const yardstick = against ? 'control' : control ? 'a quiet control' : 'earlier controls';
-      if (post.decision === 'halt') return result('breach', `sequential test (${effect}), post-commit health vs ${yardstick}: ${post.reason}`);
+      if (post.decision === 'halt') return result('breach', `sequential test (${effect}), post-commit health vs ${look.yardstick}: ${post.reason}`);
       if (install.decision === 'halt') return result('breach', `sequential test (${effect}), install outcomes: ${install.reason}`);
       if (!(installPassed && postPassed)) {
         const open = [postPassed ? undefined : `post-commit health: ${post.reason}`, installPassed ? undefined : `install outcomes: ${install.reason}`].filter(Boolean).join('; ');
@@ -221,21 +215,11 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
       return finish(post.decision === 'pass' && install.decision === 'pass', `post-commit health: ${post.reason}; install outcomes: ${install.reason}`);
     }
 
-    const alpha = splitAlpha(statistics.alpha, rings, 1);
-    // Without heartbeats on both sides, one test: post-commit failures the heartbeats showed count
-    // with the install outcomes (a device that committed and then crash-loops failed too).
-    const releaseFailures = Math.min(health.reported, health.failed + (health.postCommitFailed ?? 0));
-    const release = { observed: health.reported, failures: releaseFailures };
-    const test = run(release, control, alpha);
-    // Heartbeats were read and the control has them, but none from the ring yet: install outcomes
-    // alone must not pass the ring against the control's post-commit failures (unlike with unlike,
-    // and the crash loops are still to come). A halt still counts.
-    const awaitingRingHeartbeats = control !== null && health.heartbeats != null && postRelease === null;
-    const passed = !awaitingRingHeartbeats && test.decision !== 'halt' && (input.testPassed === true || test.decision === 'pass');
-    figures.sequential = figuresOf(test, alpha, release, control, passed);
+    const { test } = look;
+    figures.sequential = figuresOf(test, look.alpha, look.release, look.control, look.passed);
     if (test.decision === 'halt') return result('breach', `sequential test (${effect}): ${test.reason}`);
-    if (awaitingRingHeartbeats) return result('wait', `sequential test (${effect}): waiting for post-commit heartbeats from the ring (the control has ${control!.observed} heartbeat windows)`);
-    if (!passed) {
+    if (look.awaitingRingHeartbeats) return result('wait', `sequential test (${effect}): waiting for post-commit heartbeats from the ring (the control has ${control!.observed} heartbeat windows)`);
+    if (!look.passed) {
       const more = test.releaseFailuresToHalt ? `; ${test.releaseFailuresToHalt} more failures would halt` : '';
       return result('wait', `sequential test (${effect}) undecided: ${test.reason}${more}`);
     }
