@@ -12,6 +12,7 @@ export type TrustErrorCode =
   | 'TUF_META_MISMATCH'
   | 'TUF_SIGNER_REVOKED'
   | 'TUF_UNKNOWN_SIGNER'
+  | 'TUF_SIGNER_OUT_OF_SCOPE'
   | 'TUF_TARGET_MISMATCH'
   | 'TUF_NOT_INITIALIZED'
   | 'TUF_ALREADY_INITIALIZED'
@@ -42,6 +43,8 @@ export class TufMetaMismatchError extends withCode(TrustError, 'TUF_META_MISMATC
 export class TufSignerRevokedError extends withCode(TrustError, 'TUF_SIGNER_REVOKED') {}
 /** The release signer is not one the targets role lists. */
 export class TufUnknownSignerError extends withCode(TrustError, 'TUF_UNKNOWN_SIGNER') {}
+/** A release signer limited to some hardware ids signed (or approved) a release for another one. */
+export class TufSignerOutOfScopeError extends withCode(TrustError, 'TUF_SIGNER_OUT_OF_SCOPE') {}
 /** The manifest is not a target, or its length or sha256 differs from the target's. */
 export class TufTargetMismatchError extends withCode(TrustError, 'TUF_TARGET_MISMATCH') {}
 /** No TUF repository where one is needed. */

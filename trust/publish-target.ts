@@ -4,22 +4,24 @@
 import type { KeyObject } from 'node:crypto';
 import { TufUnknownSignerError } from './errors.js';
 import { hasRepository, readRepository, writeRepository, type MetadataStore } from './metadata-store.js';
-import { addTarget, assertReleaseSigner, type OnlineSigning, type ReleaseTarget } from './repository.js';
+import { assertReleaseSigner } from './release-signers.js';
+import { addTarget, type OnlineSigning, type ReleaseTarget } from './repository.js';
 import { tufPublicKey } from './tuf-keys.js';
 
 export type PublishSigner = { mode: 'key'; publicKey: KeyObject } | { mode: 'keyless' };
 
 /**
- * With a repository: the signer must be a current release signer (TUF_UNKNOWN_SIGNER, TUF_SIGNER_REVOKED).
+ * With a repository: the signer must be a current release signer (TUF_UNKNOWN_SIGNER, TUF_SIGNER_REVOKED),
+ * and, given the manifest's store path, one whose hardware ids cover it (TUF_SIGNER_OUT_OF_SCOPE).
  * Returns false when the store has no repository (the signer is then pinned as before TUF).
  */
-export async function checkPublishSigner(store: MetadataStore, signer: PublishSigner): Promise<boolean> {
+export async function checkPublishSigner(store: MetadataStore, signer: PublishSigner, manifestPath?: string): Promise<boolean> {
   if (!(await hasRepository(store))) return false;
   const { repo } = await readRepository(store);
   if (signer.mode === 'keyless') {
     throw new TufUnknownSignerError(`${store.location} has a TUF repository and its targets role lists keys only: a keyless release cannot be published there yet`);
   }
-  assertReleaseSigner(repo.targets, tufPublicKey(signer.publicKey).keyID);
+  assertReleaseSigner(repo.targets, tufPublicKey(signer.publicKey).keyID, manifestPath);
   return true;
 }
 

@@ -7,7 +7,8 @@ import { createHash, sign, verify } from 'node:crypto';
 import { Key, MetadataKind, type Metadata, type Targets } from '@tufjs/models';
 import { TufInvalidChangeError, TufTargetMismatchError, TufThresholdNotMetError } from './errors.js';
 import { expiresAfter, signedJSON, unsigned, type SignedJSON } from './metadata.js';
-import { DEFAULT_EXPIRIES, refreshOnline, releaseSigners, assertReleaseSigner, type OnlineSigning, type TufRepository } from './repository.js';
+import { assertReleaseSigner, releaseSigners, signerCovers } from './release-signers.js';
+import { DEFAULT_EXPIRIES, refreshOnline, type OnlineSigning, type TufRepository } from './repository.js';
 import { publicKeyOf, signMetadata, type TufSigningKey } from './tuf-keys.js';
 
 /** Channel -> signatures a release on it needs (absent: 1). */
@@ -32,7 +33,7 @@ export function requireSignatures(repo: TufRepository, channel: string, threshol
 /** The approver's signature over the manifest bytes, added to the target's entry in a new targets version. */
 export function approveRelease(repo: TufRepository, path: string, manifestBytes: Uint8Array, approver: TufSigningKey, signing: OnlineSigning): TufRepository {
   const entry = targetEntry(repo.targets, path, manifestBytes);
-  assertReleaseSigner(repo.targets, approver.keyID);
+  assertReleaseSigner(repo.targets, approver.keyID, path);
   if (entry.custom.signer === approver.keyID) throw new TufInvalidChangeError(`key ${approver.keyID} published ${path}: the approval must come from another release signer`);
   const json = signedJSON(repo.targets);
   const targets = json.targets as Record<string, { custom: { approvals?: Record<string, string> } }>;
@@ -41,14 +42,15 @@ export function approveRelease(repo: TufRepository, path: string, manifestBytes:
   return resignTargets(repo, json, signing);
 }
 
-/** Distinct current release signers behind a release: its publisher and each valid approval. */
+/** Distinct current release signers behind a release: its publisher and each valid approval by a signer whose hardware ids cover it. */
 export function releaseSignatures(targets: Metadata<Targets>, path: string, manifestBytes: Uint8Array): string[] {
   const entry = targetEntry(targets, path, manifestBytes);
   const keys = new Map(releaseSigners(targets));
+  const json = signedJSON(targets);
   const approvals = (entry.custom.approvals ?? {}) as Record<string, string>;
   const approved = Object.entries(approvals).filter(([id, sig]) => {
     const key = keys.get(id);
-    if (!key || id === entry.custom.signer) return false;
+    if (!key || id === entry.custom.signer || !signerCovers(json, id, path)) return false;
     return verify('sha256', manifestBytes, publicKeyOf(Key.fromJSON(id, key as never)), Buffer.from(sig, 'hex'));
   });
   return [entry.custom.signer as string, ...approved.map(([id]) => id)];

@@ -2,8 +2,9 @@
 // (the release manifests as targets, and the release signers), snapshot and timestamp (one online key,
 // short expiry). Pure: every change returns a new repository value; storage is metadata-store.ts.
 import { MetadataKind, type Metadata, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
-import { TufInvalidChangeError, TufSignerRevokedError, TufUnknownSignerError } from './errors.js';
+import { TufInvalidChangeError, TufUnknownSignerError } from './errors.js';
 import { expiresAfter, metaFileFor, signedJSON, tufTime, unsigned, type SignedJSON } from './metadata.js';
+import { assertReleaseSigner, revokedSigners, REVOKED_FIELD, signersDelegation, signersOf, type SignerScope } from './release-signers.js';
 import { signMetadata, type TufPublicKey, type TufSigningKey } from './tuf-keys.js';
 
 export interface TufRepository {
@@ -29,10 +30,6 @@ export interface TufExpiries {
 
 export const DEFAULT_EXPIRIES: TufExpiries = { root: 365 * 24, targets: 90 * 24, snapshot: 7 * 24, timestamp: 24 };
 
-/** The delegated role whose keys are the release signers (and, next, where per-hardware delegations go). */
-export const RELEASE_SIGNERS_ROLE = 'releases';
-/** Key ids once listed as release signers and revoked, with when: their releases get TUF_SIGNER_REVOKED. */
-const REVOKED_FIELD = 'x-edge-ota-revoked-signers';
 /** The signed time the timestamp carries: a verifier keeps the newest one it saw (freshness.ts). */
 export const ISSUED_FIELD = 'x-edge-ota-issued';
 
@@ -77,19 +74,22 @@ export function createRepository(input: CreateRepositoryInput): TufRepository {
     expires: expiresAfter(input.now, expiries.targets),
     spec_version: '1.0.31',
     targets: {},
-    delegations: signersDelegation(input.signers.map((s) => [s.keyID, s.key.toJSON()])),
+    delegations: signersDelegation(input.signers.map((s) => ({ keyID: s.keyID, key: s.key.toJSON(), scope: 'all' as const }))),
   });
   return withTargets({ roots: [signedRoot] }, signedJSON(targets), input, 1);
 }
 
-/** A new targets version listing one more release signer; snapshot and timestamp follow. */
-export function addSigner(repo: TufRepository, signer: TufPublicKey, signing: OnlineSigning): TufRepository {
+/**
+ * A new targets version listing one more release signer, for every hardware id or only the ones in
+ * `scope` (release-signers.ts); snapshot and timestamp follow.
+ */
+export function addSigner(repo: TufRepository, signer: TufPublicKey, signing: OnlineSigning, scope: SignerScope = 'all'): TufRepository {
   const json = signedJSON(repo.targets);
-  const keys = signerKeys(json);
-  if (keys.some(([id]) => id === signer.keyID)) throw new TufInvalidChangeError(`key ${signer.keyID} already signs releases`);
+  const signers = signersOf(json);
+  if (signers.some((s) => s.keyID === signer.keyID)) throw new TufInvalidChangeError(`key ${signer.keyID} already signs releases (to change its hardware ids, revoke it and add it again)`);
   const revoked = { ...revokedSigners(json) };
   delete revoked[signer.keyID];
-  json.delegations = signersDelegation([...keys, [signer.keyID, signer.key.toJSON()]]);
+  json.delegations = signersDelegation([...signers, { keyID: signer.keyID, key: signer.key.toJSON(), scope }]);
   json[REVOKED_FIELD] = revoked;
   return nextTargets(repo, json, signing);
 }
@@ -97,10 +97,10 @@ export function addSigner(repo: TufRepository, signer: TufPublicKey, signing: On
 /** A new targets version without the signer, remembered as revoked; at least one signer stays. */
 export function revokeSigner(repo: TufRepository, keyID: string, signing: OnlineSigning): TufRepository {
   const json = signedJSON(repo.targets);
-  const keys = signerKeys(json);
-  if (!keys.some(([id]) => id === keyID)) throw new TufUnknownSignerError(`key ${keyID} is not a release signer`);
-  if (keys.length === 1) throw new TufInvalidChangeError(`key ${keyID} is the last release signer: add another before revoking it`);
-  json.delegations = signersDelegation(keys.filter(([id]) => id !== keyID));
+  const signers = signersOf(json);
+  if (!signers.some((s) => s.keyID === keyID)) throw new TufUnknownSignerError(`key ${keyID} is not a release signer`);
+  if (signers.length === 1) throw new TufInvalidChangeError(`key ${keyID} is the last release signer: add another before revoking it`);
+  json.delegations = signersDelegation(signers.filter((s) => s.keyID !== keyID));
   json[REVOKED_FIELD] = { ...revokedSigners(json), [keyID]: tufTime(signing.now) };
   return nextTargets(repo, json, signing);
 }
@@ -113,9 +113,9 @@ export interface ReleaseTarget {
   signerKeyID: string;
 }
 
-/** Adds (or replaces) a target, refused unless its signer is a current release signer. */
+/** Adds (or replaces) a target, refused unless its signer is a current release signer for its path. */
 export function addTarget(repo: TufRepository, target: ReleaseTarget, signing: OnlineSigning): TufRepository {
-  assertReleaseSigner(repo.targets, target.signerKeyID);
+  assertReleaseSigner(repo.targets, target.signerKeyID, target.path);
   const json = signedJSON(repo.targets);
   json.targets = {
     ...(json.targets as object),
@@ -149,23 +149,6 @@ export function refreshOnline(repo: TufRepository, signing: Omit<OnlineSigning, 
   return { ...repo, snapshot, timestamp };
 }
 
-/** The release signers' keys today, as [key id, key JSON] pairs. */
-export function releaseSigners(targets: Metadata<Targets>): Array<[string, Record<string, unknown>]> {
-  return signerKeys(signedJSON(targets));
-}
-
-export function revokedSignersOf(targets: Metadata<Targets>): Record<string, string> {
-  return revokedSigners(signedJSON(targets));
-}
-
-/** TUF_SIGNER_REVOKED for a revoked key, TUF_UNKNOWN_SIGNER for a key never listed; both name the key id. */
-export function assertReleaseSigner(targets: Metadata<Targets>, keyID: string): void {
-  if (releaseSigners(targets).some(([id]) => id === keyID)) return;
-  const revokedAt = revokedSignersOf(targets)[keyID];
-  if (revokedAt) throw new TufSignerRevokedError(`release signer ${keyID} was revoked at ${revokedAt} (targets version ${targets.signed.version})`);
-  throw new TufUnknownSignerError(`key ${keyID} is not a release signer of targets version ${targets.signed.version}: add it with \`ota trust add-signer\``);
-}
-
 export function checkThreshold(threshold: number, keyCount: number): void {
   if (!Number.isInteger(threshold) || threshold < 1 || threshold > keyCount) {
     throw new TufInvalidChangeError(`threshold ${threshold} needs between 1 and ${keyCount} (the number of root keys) signatures`);
@@ -180,21 +163,4 @@ function withTargets(repo: Pick<TufRepository, 'roots'> & Partial<TufRepository>
   const expiries = signing.expiries ?? DEFAULT_EXPIRIES;
   const targets = signMetadata(unsigned(MetadataKind.Targets, { ...json, version, expires: expiresAfter(signing.now, expiries.targets) }), signing.targetsKeys);
   return refreshOnline({ ...repo, targets } as TufRepository, signing);
-}
-
-function signersDelegation(keys: Array<[string, unknown]>): Record<string, unknown> {
-  return {
-    keys: Object.fromEntries(keys),
-    roles: [{ name: RELEASE_SIGNERS_ROLE, keyids: keys.map(([id]) => id), threshold: 1, terminating: true, paths: ['releases/*'] }],
-  };
-}
-
-function signerKeys(json: SignedJSON): Array<[string, Record<string, unknown>]> {
-  const delegations = json.delegations as { keys: Record<string, Record<string, unknown>>; roles: Array<{ name: string; keyids: string[] }> } | undefined;
-  const role = delegations?.roles.find((r) => r.name === RELEASE_SIGNERS_ROLE);
-  return (role?.keyids ?? []).flatMap((id) => (delegations!.keys[id] ? [[id, delegations!.keys[id]!] as [string, Record<string, unknown>]] : []));
-}
-
-function revokedSigners(json: SignedJSON): Record<string, string> {
-  return (json[REVOKED_FIELD] as Record<string, string> | undefined) ?? {};
 }

@@ -7,7 +7,8 @@ import { TufMetaMismatchError, TufRollbackError, TufTargetMismatchError, TufThre
 import { assertFresh, newerTime } from './freshness.js';
 import { metadataBytes, type TufSigned } from './metadata.js';
 import { parseMetadata } from './parse.js';
-import { assertReleaseSigner, ISSUED_FIELD } from './repository.js';
+import { assertReleaseSigner } from './release-signers.js';
+import { ISSUED_FIELD } from './repository.js';
 
 /** What a verifier remembers between runs: the versions it trusted and the newest signed time it saw. */
 export interface TrustedVersions {
@@ -77,7 +78,7 @@ export function verifyReleaseTarget(targets: Metadata<Targets>, bytes: Uint8Arra
   if (entry.hashes.sha256 !== sha256) throw new TufTargetMismatchError(`${entry.path} has sha256 ${sha256}, the target says ${entry.hashes.sha256}`);
   const signer = entry.custom.signer;
   if (typeof signer !== 'string') throw new TufTargetMismatchError(`target ${entry.path} names no signer`);
-  assertReleaseSigner(targets, signer);
+  assertReleaseSigner(targets, signer, entry.path);
   return { path: entry.path, signerKeyID: signer };
 }
 

@@ -9,7 +9,7 @@ import type { SignerPolicy } from '../signing/verify.js';
 import { TufNotInitializedError } from '../trust/errors.js';
 import { readLocalTrust, writeLocalTrust } from '../trust/local-trust.js';
 import { hasRepository, verifyStoredRepository, type MetadataStore } from '../trust/metadata-store.js';
-import { releaseSigners } from '../trust/repository.js';
+import { releaseSigners } from '../trust/release-signers.js';
 import { assertReleaseApproved } from '../trust/release-approvals.js';
 import { publicKeyOf } from '../trust/tuf-keys.js';
 import { verifyReleaseTarget } from '../trust/verify-roles.js';

@@ -124,7 +124,10 @@ async function publish(opts: PublishOptions, command: Command): Promise<void> {
   const store = openArtifactStore(config.store);
   // With a TUF repository its targets role decides who signs: an unlisted key stops here, before any upload.
   const keyless = opts.keyless || (!opts.key && config.signing.mode === 'keyless');
-  await checkPublishSigner(store, keyless ? { mode: 'keyless' } : { mode: 'key', publicKey: (await loadOrCreateSigningKey(config.signing.keyPath)).publicKey });
+  // The signer's hardware ids must cover this release (a bad id is refused with its own message later).
+  const hardware = hardwareIdSchema.safeParse(opts.hardware);
+  const manifestPath = hardware.success ? manifestKey(hardware.data, opts.version) : undefined;
+  await checkPublishSigner(store, keyless ? { mode: 'keyless' } : { mode: 'key', publicKey: (await loadOrCreateSigningKey(config.signing.keyPath)).publicKey }, manifestPath);
   const uploadProgress = throttledProgress(opts);
   const provenance = provenanceInputsFromEnv({
     builderId: opts.builderId,

@@ -11,6 +11,7 @@ import { publicKeyFile, signingKeyFile, trustKeyPaths, type TrustKeyPaths } from
 import { localTrustDir, writeLocalTrust } from '../../trust/local-trust.js';
 import { hasRepository, readRepository, writeRepository, type StoredRepository } from '../../trust/metadata-store.js';
 import { addSigner, createRepository, refreshOnline, revokeSigner, type OnlineSigning, type TufRepository } from '../../trust/repository.js';
+import { scopeOf } from '../../trust/release-signers.js';
 import { acceptRoot, proposeRoot, rotateRoot } from '../../trust/root-rotation.js';
 import { metadataBytes } from '../../trust/metadata.js';
 import { METADATA_LIMITS, parseMetadata } from '../../trust/parse.js';
@@ -59,9 +60,11 @@ export function registerTrustCommands(program: Command): void {
     .description('list a release signer in a new targets version')
     .requiredOption('--key <file>', "the signer's public (or private) key PEM")
     .option('--role <role>', 'the role the signer joins (targets)', 'targets')
-    .action(async (opts: KeyOptions & { key: string; role: string }, command: Command) => {
+    .option('--hardware <id...>', 'limit the signer to releases for these hardware ids (a delegated role per hardware id; default: every hardware id)')
+    .action(async (opts: KeyOptions & { key: string; role: string; hardware?: string[] }, command: Command) => {
       targetsRoleOnly(opts.role);
-      await changeRepository(command, opts, async (repo, signing) => addSigner(repo, await publicKeyFile(opts.key), await signing()));
+      const scope = scopeOf(opts.hardware);
+      await changeRepository(command, opts, async (repo, signing) => addSigner(repo, await publicKeyFile(opts.key), await signing(), scope));
     });
 
   withKeys(trust.command('revoke-signer'))

@@ -14,7 +14,7 @@ import { TufMetaMismatchError, TufNotInitializedError } from '../../trust/errors
 import { TUF_PREFIX, verifyStoredRepository, type MetadataReader, type VerifiedRepository } from '../../trust/metadata-store.js';
 import { cachingMetadataReader } from './metadata-cache.js';
 import { METADATA_LIMITS, parseMetadata } from '../../trust/parse.js';
-import { releaseSigners } from '../../trust/repository.js';
+import { releaseSigners } from '../../trust/release-signers.js';
 import { publicKeyOf } from '../../trust/tuf-keys.js';
 import { verifyReleaseTarget } from '../../trust/verify-roles.js';
 import type { DeviceConfig } from '../config.js';

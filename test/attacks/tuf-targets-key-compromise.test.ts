@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { manifestKey } from '../../release/layout.js';
 import { generateSigningKeyPem, loadOrCreateSigningKey, signingKeyFromPem } from '../../signing/keys.js';
+import { scopeOf } from '../../trust/release-signers.js';
 import { addSigner, addTarget, revokeSigner, type TufRepository } from '../../trust/repository.js';
 import { tufPublicKey } from '../../trust/tuf-keys.js';
 import { DEVICE_HARDWARE } from '../support/device-releases.js';
@@ -38,6 +39,25 @@ describe('attack: compromise of one release signer key', () => {
     expect(result.code).toBe('TUF_TARGET_MISMATCH');
     expect(result.after).toEqual(result.before);
     expect(await releaseTarget(bundle, '1.0.1', tuf.keys.release.keyID)).not.toEqual(listedTarget(await tuf.read(), '1.0.1'));
+  });
+
+  it("another product line's signer: listed for other hardware only, a release for this device signed by it is refused (TUF_SIGNER_OUT_OF_SCOPE), nothing changes", async () => {
+    const { bundle, tuf, sim } = await bench().fleet('other-line');
+    const successor = tufPublicKey(signingKeyFromPem(generateSigningKeyPem()).publicKey);
+    // The key that signed 1.0.1 now signs for another hardware id only (a delegated role per hardware id).
+    await tuf.change((repo) => {
+      const kept = revokeSigner(addSigner(repo, successor, tuf.signing()), tuf.keys.release.keyID, tuf.signing());
+      return addSigner(kept, tuf.keys.release, tuf.signing(), scopeOf(['other-line-hw']));
+    });
+    const result = await refused(sim, () => installFrom(sim, bundle));
+    expect(result.code).toBe('TUF_SIGNER_OUT_OF_SCOPE');
+    expect(result.message).toContain('hardware other-line-hw only');
+    expect(result.after).toEqual(result.before);
+    // And the pipeline cannot list such a release either.
+    const repo = await tuf.read();
+    expect(() => addTarget(repo, { ...listedTarget(repo, '1.0.1'), signerKeyID: tuf.keys.release.keyID }, tuf.signing())).toThrow(
+      expect.objectContaining({ code: 'TUF_SIGNER_OUT_OF_SCOPE' }),
+    );
   });
 });
 

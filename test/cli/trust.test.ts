@@ -98,4 +98,29 @@ describe('ota trust (CLI)', () => {
     expect(refreshed.roles.timestamp.version).toBe(rotated.roles.timestamp.version + 1);
     expect(refreshed.roles.targets.version).toBe(rotated.roles.targets.version);
   });
+
+  it('add-signer --hardware limits a CI key to one product line: a publish for another is refused before anything is read or uploaded', async (ctx) => {
+    if (skipReason) return ctx.skip();
+    const line = await mkdtemp(join(tmpdir(), 'ota-trust-scope-'));
+    try {
+      const ota = otaIn(line);
+      expect((await ota(['trust', 'init'])).code).toBe(0);
+      await writeFile(join(line, 'ci.pem'), generateSigningKeyPem(), { mode: 0o600 });
+      const bad = await ota(['trust', 'add-signer', '--key', 'ci.pem', '--hardware', 'GW A']);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/^ota: TUF_INVALID_CHANGE: "GW A" is not a hardware id/);
+      const added = JSON.parse((await ota(['trust', 'add-signer', '--key', 'ci.pem', '--hardware', 'gw-a', '--json'])).stdout);
+      expect(added.releaseSigners.map((s: { hardware: unknown }) => s.hardware)).toEqual(['all', ['gw-a']]);
+      expect((await ota(['trust', 'show'])).stdout).toMatch(/signer {4}[0-9a-f]{64} \(hint [0-9a-f]{16}\), hardware gw-a only/);
+      const before = await readdir(join(line, 'artifacts'), { recursive: true });
+      // The image does not even exist: the refusal comes first.
+      const other = await ota(['release', 'publish', '--image', 'missing.tar', '--version', '1.0.0', '--hardware', 'gw-b', '--key', 'ci.pem']);
+      expect(other.code).toBe(1);
+      expect(other.stderr.trim().split('\n')).toHaveLength(1);
+      expect(other.stderr).toMatch(/^ota: TUF_SIGNER_OUT_OF_SCOPE: release signer [0-9a-f]{64} signs for hardware gw-a only, not releases\/gw-b\/1.0.0\/manifest.json/);
+      expect(await readdir(join(line, 'artifacts'), { recursive: true })).toEqual(before);
+    } finally {
+      await rm(line, { recursive: true, force: true });
+    }
+  });
 });

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { signedJSON, unsigned } from '../../trust/metadata.js';
 import { MetadataKind } from '@tufjs/models';
 import { approveRelease, assertReleaseApproved, releaseSignatures, releaseThreshold, requireSignatures } from '../../trust/release-approvals.js';
+import { scopeOf } from '../../trust/release-signers.js';
 import { addSigner, addTarget, createRepository, revokeSigner } from '../../trust/repository.js';
 import { newTufKey } from '../support/fleet-tuf.js';
 
@@ -32,6 +33,17 @@ describe('two-person releases (trust/release-approvals.ts)', () => {
     assertReleaseApproved(repo.targets, path, manifest, 'stable');
     // Revoking the approver takes its approval away again.
     repo = revokeSigner(repo, engineer!.keyID, signing);
+    expect(releaseSignatures(repo.targets, path, manifest)).toEqual([publisher!.keyID]);
+  });
+
+  it('a release engineer limited to other hardware cannot approve, and an approval kept from before a narrowing stops counting', () => {
+    let repo = requireSignatures(repoWithRelease(), 'stable', 2, signing);
+    const otherLine = newTufKey();
+    repo = addSigner(repo, otherLine, signing, scopeOf(['gw-other']));
+    expect(() => approveRelease(repo, path, manifest, otherLine, signing)).toThrow(expect.objectContaining({ code: 'TUF_SIGNER_OUT_OF_SCOPE' }));
+    repo = approveRelease(repo, path, manifest, engineer!, signing);
+    assertReleaseApproved(repo.targets, path, manifest, 'stable');
+    repo = addSigner(revokeSigner(repo, engineer!.keyID, signing), engineer!, signing, scopeOf(['gw-other']));
     expect(releaseSignatures(repo.targets, path, manifest)).toEqual([publisher!.keyID]);
   });
 

@@ -2,7 +2,8 @@
 // root chain, verify timestamp -> snapshot -> targets -> manifest, and each refusal's code.
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { metadataBytes } from '../../trust/metadata.js';
+import { metadataBytes, signedJSON } from '../../trust/metadata.js';
+import { scopeOf, signersOf } from '../../trust/release-signers.js';
 import { addSigner, addTarget, createRepository, latestRoot, refreshOnline, revokeSigner, type TufRepository } from '../../trust/repository.js';
 import { acceptRoot, proposeRoot, rotateRoot, verifyRootChain } from '../../trust/root-rotation.js';
 import { signMetadata } from '../../trust/tuf-keys.js';
@@ -65,6 +66,30 @@ describe('TUF repository', () => {
     expect(() => addTarget(next, { path: PATH, length: 1, sha256: 'a', signerKeyID: signer.keyID }, signing)).toThrow(expect.objectContaining({ code: 'TUF_SIGNER_REVOKED' }));
     expect(() => revokeSigner(next, second.keyID, signing)).toThrow(expect.objectContaining({ code: 'TUF_INVALID_CHANGE' }));
     expect(addTarget(next, { path: PATH, length: 1, sha256: 'a', signerKeyID: second.keyID }, signing).targets.signed.version).toBe(5);
+  });
+
+  it('a signer limited to some hardware ids lists and verifies only their releases (TUF_SIGNER_OUT_OF_SCOPE)', () => {
+    const { repo, signer, signing } = fixture();
+    const lineA = key();
+    const OTHER = 'releases/gw-b/1.0.0/manifest.json';
+    let next = addSigner(repo, lineA, signing, scopeOf(['gw-a', 'gw-c']));
+    expect(signersOf(signedJSON(next.targets))).toEqual([
+      expect.objectContaining({ keyID: signer.keyID, scope: 'all' }),
+      expect.objectContaining({ keyID: lineA.keyID, scope: ['gw-a', 'gw-c'] }),
+    ]);
+    // TUF delegated roles, one per hardware id, each with its path pattern.
+    expect(next.targets.signed.delegations?.roles?.['releases-for-gw-a']?.paths).toEqual(['releases/gw-a/*/manifest.json']);
+    const target = (path: string, signerKeyID: string) => ({ path, length: manifest.length, sha256: sha(manifest), signerKeyID });
+    next = addTarget(next, target('releases/gw-a/1.0.0/manifest.json', lineA.keyID), signing);
+    expect(verifyReleaseTarget(walk(next).targets, manifest, 'releases/gw-a/1.0.0/manifest.json').signerKeyID).toBe(lineA.keyID);
+    expect(() => addTarget(next, target(OTHER, lineA.keyID), signing)).toThrow(
+      expect.objectContaining({ code: 'TUF_SIGNER_OUT_OF_SCOPE', message: expect.stringContaining('hardware gw-a, gw-c only') }),
+    );
+    // Narrowing a signer afterwards: what it signed for other hardware no longer verifies.
+    next = addTarget(next, target(OTHER, signer.keyID), signing);
+    next = addSigner(revokeSigner(next, signer.keyID, signing), signer, signing, scopeOf(['gw-a']));
+    expect(() => verifyReleaseTarget(walk(next).targets, manifest, OTHER)).toThrow(expect.objectContaining({ code: 'TUF_SIGNER_OUT_OF_SCOPE' }));
+    expect(() => scopeOf(['GW A'])).toThrow(expect.objectContaining({ code: 'TUF_INVALID_CHANGE' }));
   });
 
   it('refuses metadata not signed by its role, a rollback of versions, and swapped snapshot bytes', () => {
