@@ -11,7 +11,7 @@ export interface RunningMetricsServer {
 }
 
 /** GET /metrics answers render(); everything else 404. A failed render is a 500 with one line, the process goes on. */
-export function startMetricsServer(opts: { host: string; port: number; render: () => Promise<MetricsText> }): Promise<RunningMetricsServer> {
+export async function startMetricsServer(opts: { host: string; port: number; render: () => Promise<MetricsText> }): Promise<RunningMetricsServer> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://metrics').pathname;
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
@@ -24,23 +24,10 @@ export function startMetricsServer(opts: { host: string; port: number; render: (
     );
   });
   server.keepAliveTimeout = 5_000;
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      const address = server.address() as AddressInfo;
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      resolve({
-        server,
-        url: `http://${host}:${address.port}/metrics`,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections();
-          }),
-      });
-    });
-  });
+  await new Promise<void>((listening, failed) => server.once('error', failed).listen(opts.port, opts.host, () => listening()));
+  const { address, family, port } = server.address() as AddressInfo;
+  const close = () => new Promise<void>((done) => server.close(() => done()).closeIdleConnections());
+  return { server, url: `http://${family === 'IPv6' ? `[${address}]` : address}:${port}/metrics`, close };
 }
 
 /** Temporal core's Prometheus exporter (Runtime.install telemetryOptions), bound to loopback. */

@@ -6,7 +6,7 @@ import { rolloutCountsByState, openRolloutRings } from '../fleet/fleet-gauges.js
 import type { FleetStore } from '../fleet/fleet-store.js';
 import { devicesOnRelease } from '../fleet/rollouts.js';
 
-export interface RingHealth {
+export interface RingGaugeValues {
   rolloutId: string;
   ring: string;
   hardwareId: string;
@@ -20,14 +20,14 @@ export interface RingHealth {
 
 export interface RolloutSnapshot {
   byState: Array<{ state: string; count: number }>;
-  rings: RingHealth[];
+  rings: RingGaugeValues[];
 }
 
 /** Every record state, so a state with no rollouts reads 0 instead of vanishing. */
 const RECORD_STATES = ['active', 'halted', 'rolling-back', 'finished', 'aborted'];
 
 /** Failed over decided (failed + committed); 0 before anything is decided. */
-export function failureRate(ring: Pick<RingHealth, 'failed' | 'committed'>): number {
+export function failureRate(ring: Pick<RingGaugeValues, 'failed' | 'committed'>): number {
   const decided = ring.failed + ring.committed;
   return decided === 0 ? 0 : ring.failed / decided;
 }
@@ -38,7 +38,7 @@ export function registerRolloutMetrics(registry: Registry, snapshot: () => Promi
   // One read per scrape: a scrape collects every gauge at once, and they share the read in flight.
   let pending: Promise<RolloutSnapshot> | undefined;
   const read = () => (pending ??= snapshot().finally(() => (pending = undefined)));
-  const ringGauge = (name: string, help: string, value: (r: RingHealth) => number) =>
+  const ringGauge = (name: string, help: string, value: (r: RingGaugeValues) => number) =>
     new Gauge({
       name,
       help,
@@ -70,7 +70,7 @@ export function fleetRolloutSnapshot(fleet: () => Promise<FleetStore>): () => Pr
   return async () => {
     const store = await fleet();
     const byState = await rolloutCountsByState(store.db);
-    const rings: RingHealth[] = [];
+    const rings: RingGaugeValues[] = [];
     for (const r of await openRolloutRings(store.db)) {
       const counts = await store.ringReportCounts(r.rolloutId, r.ring);
       const exposed = await devicesOnRelease(store.db, r.rolloutId, { ring: r.ring });
