@@ -26,3 +26,16 @@ export async function renderMetrics(registries: Registry[], extra: string[] = []
   const own = await merged.metrics();
   return { contentType: merged.contentType, body: [own, ...extra.filter((t) => t.trim())].map((t) => (t.endsWith('\n') ? t : `${t}\n`)).join('') };
 }
+
+/** The subset of a Fastify reply a /metrics route needs (no Fastify import here). */
+export interface MetricsReply {
+  type(contentType: string): { send(body: string): unknown };
+}
+
+/** A GET /metrics handler for a Fastify app: `app.get('/metrics', metricsHandler([registry]))`. */
+export function metricsHandler(registries: Registry[]): (request: unknown, reply: MetricsReply) => Promise<unknown> {
+  return async (_request, reply) => {
+    const { contentType, body } = await renderMetrics(registries);
+    return reply.type(contentType).send(body);
+  };
+}

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createGatewayMetrics } from '../../metrics/gateway-metrics.js';
-import { createRegistry } from '../../metrics/registry.js';
+import { createRegistry, metricsHandler } from '../../metrics/registry.js';
 import { failureRate, registerRolloutMetrics } from '../../metrics/rollout-metrics.js';
 
 const root = new URL('../../', import.meta.url);
@@ -27,6 +27,15 @@ describe('dashboard and docs', () => {
     // The rollout gauges and the Temporal SDK's both have panels.
     expect([...queried].some((n) => n.startsWith('ota_rollout_ring_'))).toBe(true);
     expect(dashboard.panels.some((p) => p.targets?.some((t) => t.expr.includes('temporal_')))).toBe(true);
+  });
+
+  it('metricsHandler answers a Fastify-style reply with the exposition text', async () => {
+    const registry = createRegistry('operator', { processMetrics: false });
+    createGatewayMetrics(registry).checkins.inc({ outcome: 'update' });
+    let sent: { type?: string; body?: string } = {};
+    await metricsHandler([registry])(undefined, { type: (type) => ({ send: (body) => (sent = { type, body }) }) });
+    expect(sent.type).toContain('text/plain');
+    expect(sent.body).toContain('ota_gateway_checkins_total{outcome="update",service="operator"} 1');
   });
 
   it('failure rate is failed over decided, 0 before anything is decided', () => {
