@@ -1,6 +1,7 @@
 // `ota worker --metrics-port` (dist/) on a real Temporal dev server: GET /metrics over HTTP shows the
 // rollouts in the fleet store by state, each open ring's devices, exposure and failure rate (from
-// real signed reports), and the Temporal SDK's own worker metrics folded in.
+// real signed reports), and the Temporal SDK's own worker metrics folded in; then `ota serve` on the
+// same fleet store, with one /metrics on its gateway port.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import { freePort } from '../../platform/free-port.js';
+import { waitForHttp } from '../../platform/wait-for-http.js';
 import type { HealthReport } from '../../schemas/device-api.js';
 import { generateDeviceKey, signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
 import { ensureDist, OTA_BIN } from '../support/dist.js';
@@ -74,12 +76,17 @@ describe('worker /metrics', { timeout: 180_000 }, () => {
     }
   }, 240_000);
 
+  const stop = async (child: ChildProcess | undefined) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  let serve: ChildProcess | undefined;
+
   afterAll(async () => {
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((r) => worker!.once('exit', r));
-      worker.kill('SIGTERM');
-      await exited;
-    }
+    await stop(worker);
+    await stop(serve);
     await env?.teardown();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -109,5 +116,22 @@ describe('worker /metrics', { timeout: 180_000 }, () => {
     // Finished rollouts have no ring gauges (label sets stay bounded by what is open).
     expect(samples.some((s) => s.labels.rollout === 'rollout-done')).toBe(false);
     expect(samples.find((s) => s.name === 'ota_rollouts')?.labels.service).toBe('worker');
+  });
+
+  it('ota serve answers one /metrics on the gateway port with the gateway and rollout metrics', async (ctx) => {
+    if (skipReason) return ctx.skip();
+    await stop(worker); // PGlite: one opener of the fleet store at a time
+    const port = await freePort();
+    serve = spawn(process.execPath, [OTA_BIN, 'serve', '--port', String(port)], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', HOME: dir, OTA_STATE_DIR: dir, OTA_TEMPORAL_ADDRESS: env.address, OTA_TASK_QUEUE: 'worker-metrics' },
+      stdio: 'ignore',
+    });
+    await waitForHttp(`http://127.0.0.1:${port}/healthz`, 90_000);
+    const { status, samples } = await scrape(`http://127.0.0.1:${port}/metrics`);
+    expect(status).toBe(200);
+    expect(valueOf(samples, 'ota_gateway_requests_total', { route: '/healthz', service: 'serve' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(samples, 'ota_rollout_ring_failure_rate', { rollout: 'rollout-open', ring: 'canary', service: 'serve' })).toBe(0.5);
+    expect(valueOf(samples, 'ota_rollouts', { state: 'active', service: 'serve' })).toBe(1);
   });
 });
