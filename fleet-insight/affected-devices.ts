@@ -3,7 +3,7 @@
 // Pure: the caller gathers releases, devices and findings (release-evidence.ts, affected-answer.ts).
 import { compareSemver } from '../release/semver.js';
 import type { Finding } from '../sbom/scan-reports.js';
-import { purlMatches } from './purl-match.js';
+import { indexByPackage, purlMatches, purlPackage } from './purl-match.js';
 
 /** What is asked: one vulnerability id (CVE-, GHSA-, OSV-style), or one component (purl, version optional). */
 export type AffectedQuery = { kind: 'vulnerability'; id: string } | { kind: 'component'; purl: string };
@@ -104,21 +104,21 @@ function asksFor(query: AffectedQuery, ids: string[], purls: string[]): boolean 
 
 /** Affected pairs: scan findings on SBOM components, the release's own affected/in-triage VEX, or the asked component itself. */
 function hitsOf(release: ReleaseEvidence, query: AffectedQuery, findings: Finding[]): Hit[] {
+  const byPackage = indexByPackage(release.components);
+  const componentsNamed = (pattern: string) => (byPackage.get(purlPackage(pattern) ?? '') ?? []).filter((purl) => purlMatches(pattern, purl));
   const hits: Hit[] = [];
   for (const f of findings) {
     const ids = [f.id, ...f.aliases];
-    if (!asksFor(query, ids, [f.purl])) continue;
-    for (const purl of release.components) if (purlMatches(f.purl, purl)) hits.push({ purl, ids });
+    if (asksFor(query, ids, [f.purl])) for (const purl of componentsNamed(f.purl)) hits.push({ purl, ids });
   }
   for (const s of release.vex) {
     if (s.status !== 'affected' && s.status !== 'under_investigation') continue;
     const ids = [s.vulnerability, ...s.aliases];
-    if (!asksFor(query, ids, s.purls)) continue;
-    for (const purl of release.components) if (s.purls.some((p) => purlMatches(p, purl))) hits.push({ purl, ids });
+    if (asksFor(query, ids, s.purls)) for (const purl of new Set(s.purls.flatMap(componentsNamed))) hits.push({ purl, ids });
   }
   if (query.kind === 'component' && hits.length === 0) {
     // No scanner or VEX names it: the question is "who runs this component".
-    for (const purl of release.components) if (purlMatches(query.purl, purl)) hits.push({ purl, ids: [] });
+    for (const purl of componentsNamed(query.purl)) hits.push({ purl, ids: [] });
   }
   return hits;
 }
@@ -169,6 +169,13 @@ export function fixingRelease(verdicts: ReleaseVerdict[], hardwareId: string, ch
 
 export function affectedDevices(input: AffectedInput): AffectedAnswer {
   const verdicts = input.releases.map((r) => releaseVerdict(r, input.query, input.findings));
+  // Devices share few (hardware, channel, release) triples: decide the fix once per triple.
+  const fixes = new Map<string, string | null>();
+  const fixFor = (d: FleetDeviceView, version: string) => {
+    const key = `${d.hardwareId}\n${d.channel}\n${version}`;
+    if (!fixes.has(key)) fixes.set(key, fixingRelease(verdicts, d.hardwareId, d.channel, version));
+    return fixes.get(key)!;
+  };
   const byRelease = new Map(verdicts.map((v) => [`${v.hardwareId}\n${v.version}`, v]));
   const devices: AffectedDevice[] = [];
   const unknownDevices: AffectedAnswer['unknownDevices'] = [];
@@ -191,7 +198,7 @@ export function affectedDevices(input: AffectedInput): AffectedAnswer {
       ring: d.ring,
       release: d.currentVersion,
       components: verdict.components,
-      fixedBy: fixingRelease(verdicts, d.hardwareId, d.channel, d.currentVersion),
+      fixedBy: fixFor(d, d.currentVersion),
     });
   }
   const order = (a: { hardwareId: string; version: string }, b: { hardwareId: string; version: string }) => a.hardwareId.localeCompare(b.hardwareId) || compareSemver(a.version, b.version);
