@@ -20,6 +20,7 @@ import { signCheckinAnswer } from './answer-signing.js';
 import { decideCheckin, type ReleasePolicy } from './checkin-offer.js';
 import { checkEnrollmentToken } from './enrollment-token.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
+import { noteOutcome } from './request-metrics.js';
 import { nonceError, verifySignedRequest } from './signed-request.js';
 
 export interface DeviceApiOptions {
@@ -74,6 +75,7 @@ export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: 
   if (nonce !== 'ok') throw nonceError(nonce);
   await api.fleet.recordCheckin(device.id, { currentVersion: message.currentVersion, imageSha256: message.imageSha256, slot: message.bootedSlot, securityVersion: message.securityVersion });
   const answer = await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy }, device, message);
+  noteOutcome(res, { outcome: answer.action, artifact: 'artifact' in answer ? answer.artifact : undefined });
   sendJson(res, 200, signCheckinAnswer(api.answerKey, answer, { deviceId: device.id, nonce: message.nonce }));
 }
 
@@ -85,6 +87,7 @@ export async function report(api: DeviceApiOptions, req: IncomingMessage, res: S
     throw new HttpError(409, 'stale-counter', `counter ${message.counter} is not above the last stored counter ${outcome.lastCounter} (replay or duplicate)`);
   }
   if (outcome.kind === 'counter-jump') throw counterJump(message.counter, outcome);
+  noteOutcome(res, { outcome: 'accepted', state: message.state, failureKind: message.failureKind });
   const body: ReportResponse = { status: 'accepted', counter: outcome.counter };
   sendJson(res, 200, body);
 }
@@ -97,6 +100,7 @@ export async function heartbeat(api: DeviceApiOptions, req: IncomingMessage, res
     throw new HttpError(409, 'stale-counter', `heartbeat counter ${message.counter} is not above the last stored heartbeat counter ${outcome.lastCounter} (replay or duplicate)`);
   }
   if (outcome.kind === 'counter-jump') throw counterJump(message.counter, outcome);
+  noteOutcome(res, { outcome: 'accepted' });
   const body: HeartbeatResponse = { status: 'accepted', counter: outcome.counter };
   sendJson(res, 200, body);
 }

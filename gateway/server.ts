@@ -12,6 +12,8 @@ import type { ReleasePolicy } from './checkin-offer.js';
 import { generateDeviceKey, type DeviceKey } from '../schemas/device-envelope.js';
 import { HttpError, sendError, sendJson } from './http.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type GatewayRateLimits, type Take } from './rate-limit.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { gatewayInstruments, noteOutcome, type GatewayInstruments } from './request-metrics.js';
 
 export interface GatewayOptions {
   host: string;
@@ -37,6 +39,8 @@ export interface GatewayOptions {
   answerKey?: DeviceKey;
   /** Request limits per remote address and per device (429 with Retry-After); default DEFAULT_RATE_LIMITS, false: none. */
   rateLimits?: GatewayRateLimits | false;
+  /** Prometheus metrics (metrics/gateway-metrics.ts), counted per request and served on GET /metrics; default none. */
+  metrics?: GatewayMetrics;
   /** Called with unexpected (5xx) errors; default writes them to stderr. */
   logError?: (error: unknown, req: IncomingMessage) => void;
 }
@@ -87,12 +91,16 @@ function rateLimiting(limits: GatewayRateLimits | false) {
 
 type RateCheck = ReturnType<typeof rateLimiting>;
 
-async function route(opts: GatewayOptions & { answerKey: DeviceKey }, limits: RateCheck, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function route(opts: GatewayOptions & { answerKey: DeviceKey; instruments?: GatewayInstruments }, limits: RateCheck, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://gateway');
   const path = url.pathname;
   if (path === '/healthz') {
     allow(req, 'GET', 'HEAD');
     return sendJson(res, 200, { status: 'ok', version: opts.version });
+  }
+  if (path === '/metrics' && opts.instruments) {
+    allow(req, 'GET');
+    return opts.instruments.serve(res);
   }
   if (!path.startsWith('/v1/')) throw new HttpError(404, 'not-found', `no route for ${req.method} ${path}`);
   if (!opts.fleet || !opts.store) throw new HttpError(503, 'not-configured', 'this gateway runs without a fleet database and artifact store');
@@ -122,10 +130,13 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey }, limits: Ra
 export function handleRequest(opts: GatewayOptions) {
   const logError = opts.logError ?? ((error, req) => process.stderr.write(`ota gateway: ${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}\n`));
   const limits = rateLimiting(opts.rateLimits ?? DEFAULT_RATE_LIMITS);
-  const signed = { ...opts, answerKey: opts.answerKey ?? generateDeviceKey('ecdsa-p256-sha256') };
+  const instruments = opts.metrics && gatewayInstruments(opts.metrics);
+  const signed = { ...opts, answerKey: opts.answerKey ?? generateDeviceKey('ecdsa-p256-sha256'), instruments };
   return (req: IncomingMessage, res: ServerResponse): void => {
+    instruments?.observe(req, res);
     route(signed, limits, req, res).catch((error: unknown) => {
       const httpError = error instanceof HttpError ? error : new HttpError(500, 'internal-error', 'the gateway failed to answer; see its log');
+      noteOutcome(res, { outcome: httpError.code });
       if (!(error instanceof HttpError) || httpError.status >= 500) logError(error, req);
       if (res.headersSent) {
         res.destroy(); // mid-stream failure: cut the connection so the client sees a short body and resumes

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { FleetStore, type DeviceWithState } from '../../fleet/fleet-store.js';
 import { offerEligibility } from '../../gateway/offer-eligibility.js';
 import { configFrom } from '../context.js';
+import { registerFleetAffectedCommand } from './fleet-affected.js';
 import { registerFleetCaCommands } from './fleet-ca.js';
 import { registerAnswerKeyCommand } from './gateway-answer-key.js';
 import { printResult } from '../output.js';
@@ -100,5 +101,6 @@ export function registerFleetCommands(program: Command): void {
       process.stdout.write(`revoked ${id}\n`);
     });
   registerFleetCaCommands(fleet);
+  registerFleetAffectedCommand(fleet);
   registerAnswerKeyCommand(fleet);
 }

@@ -7,6 +7,8 @@ import { redact } from '../../fleet/database.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import type { ReleasePolicy } from '../../gateway/checkin-offer.js';
 import { startGateway } from '../../gateway/server.js';
+import { createGatewayMetrics } from '../../metrics/gateway-metrics.js';
+import { createRegistry } from '../../metrics/registry.js';
 import { projectRoot } from '../../platform/paths.js';
 import { openArtifactStore } from '../../stores/open-store.js';
 import { configFrom } from '../context.js';
@@ -74,7 +76,7 @@ export function registerGatewayCommands(program: Command): void {
       const answerKey = await loadGatewayAnswerKey(config.gateway.answerKeyPath);
       const fleet = await FleetStore.open(config.fleet.databaseUrl);
       const store = openArtifactStore(config.store);
-      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls, answerKey }).catch(async (error: unknown) => {
+      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls, answerKey, metrics: createGatewayMetrics(createRegistry('gateway')) }).catch(async (error: unknown) => {
         await fleet.close();
         await store.close();
         throw error;

@@ -10,6 +10,9 @@ import { createActivities } from '../../activities/index.js';
 import { redact } from '../../fleet/database.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import { startGateway } from '../../gateway/server.js';
+import { createGatewayMetrics } from '../../metrics/gateway-metrics.js';
+import { createRegistry } from '../../metrics/registry.js';
+import { fleetRolloutSnapshot, registerRolloutMetrics } from '../../metrics/rollout-metrics.js';
 import { projectRoot } from '../../platform/paths.js';
 import { openArtifactStore } from '../../stores/open-store.js';
 import { describeTransport } from '../../temporal/connection-options.js';
@@ -28,7 +31,11 @@ export function registerServeCommand(program: Command): void {
       Runtime.install({ logger: new DefaultLogger(opts.logLevel.toUpperCase() as 'WARN') });
       const fleet = await FleetStore.open(config.fleet.databaseUrl);
       const store = openArtifactStore(config.store);
+      // One /metrics on the gateway port for both halves (docs/metrics.md).
+      const registry = createRegistry('serve');
+      registerRolloutMetrics(registry, fleetRolloutSnapshot(async () => fleet));
       const gateway = await startGateway({
+        metrics: createGatewayMetrics(registry),
         host: opts.host,
         port: Number(opts.port),
         version,

@@ -2,6 +2,10 @@
 import type { Command } from 'commander';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
+import { FleetStore } from '../../fleet/fleet-store.js';
+import { temporalPrometheusTelemetry } from '../../metrics/metrics-server.js';
+import { startWorkerMetrics } from '../../metrics/worker-metrics.js';
+import { freePort } from '../../platform/free-port.js';
 import { describeTransport } from '../../temporal/connection-options.js';
 import type { Config } from '../../schemas/config.js';
 import { DEFAULT_FRESHNESS, scheduleTrustRefresh } from '../../temporal/trust-schedule.js';
@@ -13,17 +17,30 @@ export function registerWorkerCommand(program: Command): void {
     .command('worker')
     .description('run the Temporal worker (release pipeline, rollouts) on the configured task queue')
     .option('--log-level <level>', 'worker log level: DEBUG, INFO, WARN, ERROR', 'WARN')
-    .action(async (opts: { logLevel: string }, command: Command) => {
+    .option('--metrics-port <port>', 'serve Prometheus metrics (rollouts, rings, the Temporal SDK worker) on GET /metrics at this port (docs/metrics.md)')
+    .option('--metrics-host <host>', 'address for --metrics-port', '127.0.0.1')
+    .action(async (opts: { logLevel: string; metricsPort?: string; metricsHost: string }, command: Command) => {
       const config = configFrom(command);
-      Runtime.install({ logger: new DefaultLogger(opts.logLevel.toUpperCase() as 'WARN') });
-      const { worker, connection } = await createWorker(config.temporal, createActivities(config));
+      const metricsPort = opts.metricsPort === undefined ? undefined : Number(opts.metricsPort);
+      if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)) throw new Error(`--metrics-port must be a port number, got "${opts.metricsPort}"`);
+      // The SDK's exporter listens on loopback only; our /metrics folds its text in.
+      const temporalMetrics = metricsPort === undefined ? undefined : `127.0.0.1:${await freePort()}`;
+      Runtime.install({ logger: new DefaultLogger(opts.logLevel.toUpperCase() as 'WARN'), ...(temporalMetrics ? { telemetryOptions: temporalPrometheusTelemetry(temporalMetrics) } : {}) });
+      // One fleet store for the activities and the gauges: PGlite allows a single opener.
+      let fleet: Promise<FleetStore> | undefined;
+      const openFleet = () => (fleet ??= FleetStore.open(config.fleet.databaseUrl));
+      const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: openFleet }));
+      const metrics = metricsPort === undefined ? undefined : await startWorkerMetrics({ host: opts.metricsHost, port: metricsPort, fleet: openFleet, temporalMetricsUrl: `http://${temporalMetrics}/metrics` });
+      if (metrics) console.log(`worker metrics on ${metrics.url}`);
       await startTrustRefreshSchedule(config);
       const stop = () => worker.shutdown();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       console.log(`worker polling ${config.temporal.address} namespace=${config.temporal.namespace} taskQueue=${config.temporal.taskQueue} (${describeTransport(config.temporal)})`);
       await worker.run();
+      await metrics?.close();
       await connection.close();
+      await (await fleet?.catch(() => undefined))?.close();
       console.log('worker stopped');
     });
 }
