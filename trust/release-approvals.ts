@@ -4,12 +4,12 @@
 // neither the targets key nor the online key can make up an approval. The release's publisher counts once
 // (its Sigstore bundle); every approval by another current release signer counts once more.
 import { createHash, sign, verify } from 'node:crypto';
-import { Key, MetadataKind, type Metadata, type Targets } from '@tufjs/models';
+import { Key, type Metadata, type Targets } from '@tufjs/models';
 import { TufInvalidChangeError, TufTargetMismatchError, TufThresholdNotMetError } from './errors.js';
-import { expiresAfter, signedJSON, unsigned, type SignedJSON } from './metadata.js';
+import { signedJSON } from './metadata.js';
 import { assertReleaseSigner, releaseSigners, signerCovers } from './release-signers.js';
-import { DEFAULT_EXPIRIES, refreshOnline, type OnlineSigning, type TufRepository } from './repository.js';
-import { publicKeyOf, signMetadata, type TufSigningKey } from './tuf-keys.js';
+import { nextTargets, type OnlineSigning, type TufRepository } from './repository.js';
+import { publicKeyOf, type TufSigningKey } from './tuf-keys.js';
 
 /** Channel -> signatures a release on it needs (absent: 1). */
 const THRESHOLDS_FIELD = 'x-edge-ota-release-thresholds';
@@ -27,7 +27,7 @@ export function requireSignatures(repo: TufRepository, channel: string, threshol
   }
   const json = signedJSON(repo.targets);
   json[THRESHOLDS_FIELD] = { ...(json[THRESHOLDS_FIELD] as object | undefined), [channel]: threshold };
-  return resignTargets(repo, json, signing);
+  return nextTargets(repo, json, signing);
 }
 
 /** The approver's signature over the manifest bytes, added to the target's entry in a new targets version. */
@@ -39,7 +39,7 @@ export function approveRelease(repo: TufRepository, path: string, manifestBytes:
   const targets = json.targets as Record<string, { custom: { approvals?: Record<string, string> } }>;
   const custom = targets[path]!.custom;
   custom.approvals = { ...custom.approvals, [approver.keyID]: sign('sha256', manifestBytes, approver.privateKey).toString('hex') };
-  return resignTargets(repo, json, signing);
+  return nextTargets(repo, json, signing);
 }
 
 /** Distinct current release signers behind a release: its publisher and each valid approval by a signer whose hardware ids cover it. */
@@ -68,10 +68,4 @@ function targetEntry(targets: Metadata<Targets>, path: string, manifestBytes: Ui
   if (!entry) throw new TufTargetMismatchError(`${path} is not a target of targets version ${targets.signed.version}`);
   if (entry.hashes.sha256 !== createHash('sha256').update(manifestBytes).digest('hex')) throw new TufTargetMismatchError(`${path}: the manifest is not the one its target lists`);
   return entry;
-}
-
-function resignTargets(repo: TufRepository, json: SignedJSON, signing: OnlineSigning): TufRepository {
-  const expires = expiresAfter(signing.now, (signing.expiries ?? DEFAULT_EXPIRIES).targets);
-  const targets = signMetadata(unsigned(MetadataKind.Targets, { ...json, version: repo.targets.signed.version + 1, expires }), signing.targetsKeys);
-  return refreshOnline({ ...repo, targets }, signing);
 }

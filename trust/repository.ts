@@ -155,7 +155,8 @@ export function checkThreshold(threshold: number, keyCount: number): void {
   }
 }
 
-function nextTargets(repo: TufRepository, json: SignedJSON, signing: OnlineSigning): TufRepository {
+/** Targets as `json` says, signed as the next version by the targets keys; snapshot and timestamp follow. */
+export function nextTargets(repo: TufRepository, json: SignedJSON, signing: OnlineSigning): TufRepository {
   return withTargets(repo, json, signing, Math.max(repo.targets.signed.version, repo.taken?.targets ?? 0) + 1);
 }
 

@@ -6,7 +6,7 @@ import { TufInvalidChangeError, TufRootChainBrokenError, TufThresholdNotMetError
 import { assertFresh } from './freshness.js';
 import { expiresAfter, signedJSON, unsigned } from './metadata.js';
 import { parseMetadata } from './parse.js';
-import { checkThreshold, DEFAULT_EXPIRIES, latestRoot, type TufRepository } from './repository.js';
+import { checkThreshold, DEFAULT_EXPIRIES, latestRoot, nextTargets, type OnlineSigning, type TufRepository } from './repository.js';
 import { signMetadata, type TufPublicKey, type TufSigningKey } from './tuf-keys.js';
 
 export interface ProposeRootInput {
@@ -14,6 +14,8 @@ export interface ProposeRootInput {
   newRootKeys?: TufPublicKey[];
   /** Threshold of N+1 (default: N's, capped at the new key count). */
   threshold?: number;
+  /** New keys for the targets role and for the online roles (snapshot, timestamp); absent: N's. */
+  roleKeys?: { targets?: TufPublicKey[]; online?: TufPublicKey };
   now: Date;
   rootExpiryHours?: number;
 }
@@ -33,10 +35,17 @@ export function proposeRoot(repo: TufRepository, input: ProposeRootInput): Metad
   if (newKeys.length === 0) throw new TufInvalidChangeError('root N+1 needs at least one root key');
   const threshold = input.threshold ?? Math.min(roles.root!.threshold, newKeys.length);
   checkThreshold(threshold, newKeys.length);
-  const stillUsed = new Set(Object.entries(roles).flatMap(([name, role]) => (name === 'root' ? [] : role.keyids)));
-  for (const id of roles.root!.keyids) if (!stillUsed.has(id)) delete keys[id];
+  const replace = (role: string, with_: TufPublicKey[]) => {
+    for (const k of with_) keys[k.keyID] = k.key.toJSON();
+    roles[role] = { keyids: with_.map((k) => k.keyID), threshold: 1 };
+  };
+  if (input.roleKeys?.targets) replace('targets', input.roleKeys.targets);
+  if (input.roleKeys?.online) for (const role of ['snapshot', 'timestamp']) replace(role, [input.roleKeys.online]);
   for (const [id, key] of newKeys) keys[id] = key;
   roles.root = { keyids: newKeys.map(([id]) => id), threshold };
+  // Keys no role lists any more leave the root.
+  const used = new Set(Object.values(roles).flatMap((role) => role.keyids));
+  for (const id of Object.keys(keys)) if (!used.has(id)) delete keys[id];
   json.version = current.signed.version + 1;
   json.expires = expiresAfter(input.now, input.rootExpiryHours ?? DEFAULT_EXPIRIES.root);
   return unsigned(MetadataKind.Root, json);
@@ -53,6 +62,17 @@ export function rotateRoot(repo: TufRepository, input: RotateRootInput): TufRepo
   const candidate = proposeRoot(repo, input);
   const allowed = new Set([...latestRoot(repo).signed.roles.root!.keyIDs, ...candidate.signed.roles.root!.keyIDs]);
   return acceptRoot(repo, signMetadata(candidate, input.signingKeys.filter((k) => allowed.has(k.keyID))));
+}
+
+/**
+ * Root N+1 whose targets and online roles name exactly the keys of `signing` (signed by root keys at
+ * hand), then targets, snapshot and timestamp re-signed by them: after a targets or online key is
+ * stolen, what it signs no longer verifies against the newest root (TUF_THRESHOLD_NOT_MET), and a
+ * device walking the root chain moves to the new keys by itself.
+ */
+export function rotateRoleKeys(repo: TufRepository, input: Omit<RotateRootInput, 'roleKeys'>, signing: OnlineSigning): TufRepository {
+  const rotated = rotateRoot(repo, { ...input, roleKeys: { targets: signing.targetsKeys, online: signing.onlineKey } });
+  return nextTargets(rotated, signedJSON(rotated.targets), signing);
 }
 
 /** One step of the chain: `next` is version N+1 and meets the root threshold of `trusted` and its own. */

@@ -12,7 +12,7 @@ import { localTrustDir, writeLocalTrust } from '../../trust/local-trust.js';
 import { hasRepository, readRepository, writeRepository, type StoredRepository } from '../../trust/metadata-store.js';
 import { addSigner, createRepository, refreshOnline, revokeSigner, type OnlineSigning, type TufRepository } from '../../trust/repository.js';
 import { scopeOf } from '../../trust/release-signers.js';
-import { acceptRoot, proposeRoot, rotateRoot } from '../../trust/root-rotation.js';
+import { acceptRoot, proposeRoot, rotateRoot, type RotateRootInput } from '../../trust/root-rotation.js';
 import { metadataBytes } from '../../trust/metadata.js';
 import { METADATA_LIMITS, parseMetadata } from '../../trust/parse.js';
 import { signMetadata, tufPublicKey, tufSigningKey, type TufSigningKey } from '../../trust/tuf-keys.js';
@@ -20,6 +20,7 @@ import { configFrom } from '../context.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printResult, progress } from '../output.js';
 import { describeRepository, renderRepository } from './trust-format.js';
+import { keyPathsInUse, rotateRoleKeyFiles } from './trust-rotate-keys.js';
 
 export interface KeyOptions {
   targetsKey?: string;
@@ -85,18 +86,26 @@ export function registerTrustCommands(program: Command): void {
     .option('--threshold <m>', 'threshold of root N+1 (default: that of root N)')
     .option('--out <file>', 'write root N+1 to this file (signed by any --root-key given) instead of publishing it')
     .option('--from <file>', 'publish this root N+1, signed offline, once it meets both thresholds')
-    .action(async (opts: KeyOptions & { rootKey?: string[]; newRootKey?: string[]; threshold?: string; out?: string; from?: string }, command: Command) => {
-      if (opts.from && (opts.rootKey || opts.newRootKey || opts.threshold || opts.out)) throw new Error('--from publishes a root file as it is: no other rotate-root option applies');
+    .option('--rotate-targets-key', 'root N+1 names a new targets key (created now, replacing the key file in use; the old one is kept as <file>.retired-root-N, N the last root that named it)')
+    .option('--rotate-online-key', 'root N+1 names a new snapshot and timestamp key (likewise)')
+    .action(async (opts: RotateRootOptions, command: Command) => {
+      if (opts.from && (opts.rootKey || opts.newRootKey || opts.threshold || opts.out || opts.rotateTargetsKey || opts.rotateOnlineKey)) throw new Error('--from publishes a root file as it is: no other rotate-root option applies');
       if (!opts.from && !opts.rootKey && !opts.out) throw new Error('rotate-root needs --root-key <file...>, --out <file> or --from <file>');
+      if ((opts.rotateTargetsKey || opts.rotateOnlineKey) && opts.out) throw new Error('--rotate-targets-key and --rotate-online-key need the root keys at hand (--root-key), not --out');
+      if (opts.rotateTargetsKey || opts.rotateOnlineKey) {
+        await withTrust(command, opts, async ({ store, paths, signing }) => {
+          const rootInput = await rootRotationInput(opts);
+          const rotated = await rotateRoleKeyFiles(store, await signing(), rootInput, { targets: opts.rotateTargetsKey === true, online: opts.rotateOnlineKey === true, ...keyPathsInUse(opts, paths) });
+          for (const [path, retired] of Object.entries(rotated.keyFiles)) progress(opts, `${path}: new key in place (the old one is ${retired}; destroy it once no machine signs with it)`);
+          return rotated;
+        });
+        return;
+      }
       await changeRepository(command, opts, async (repo) => {
         if (opts.from) return acceptRoot(repo, parseMetadata('root', await readFileAtMost(opts.from, METADATA_LIMITS.root, opts.from), opts.from));
-        // Root N's keys must exist: a mistyped path must not become a new key. New root keys may be created.
-        const signing = await Promise.all((opts.rootKey ?? []).map(existingSigningKey));
-        const newKeys = opts.newRootKey ? await Promise.all(opts.newRootKey.map(opts.out ? publicKeyFile : signingKeyFile)) : undefined;
-        const threshold = opts.threshold === undefined ? undefined : parseNonNegativeInt('--threshold', opts.threshold);
-        const input = { newRootKeys: newKeys, threshold, now: new Date() };
-        if (!opts.out) return rotateRoot(repo, { ...input, signingKeys: [...signing, ...((newKeys ?? []) as TufSigningKey[])] });
-        await writeFileAtomic(opts.out, metadataBytes(signMetadata(proposeRoot(repo, input), signing)));
+        const input = await rootRotationInput(opts);
+        if (!opts.out) return rotateRoot(repo, input);
+        await writeFileAtomic(opts.out, metadataBytes(signMetadata(proposeRoot(repo, input), input.signingKeys)));
         progress(opts, `root ${repo.roots.length + 1} written to ${opts.out}: sign it with \`ota trust sign ${opts.out} --key F\`, then \`ota trust rotate-root --from ${opts.out}\``);
         return repo;
       });
@@ -128,6 +137,27 @@ export function registerTrustCommands(program: Command): void {
     .action(async (opts: { json?: boolean }, command: Command) => {
       await withTrust(command, opts, async ({ store }) => ({ repo: (await readRepository(store)).repo }));
     });
+}
+
+interface RotateRootOptions extends KeyOptions {
+  rootKey?: string[];
+  newRootKey?: string[];
+  threshold?: string;
+  out?: string;
+  from?: string;
+  rotateTargetsKey?: boolean;
+  rotateOnlineKey?: boolean;
+}
+
+/** Root N+1's keys and threshold from the options, with the keys that sign it (root N's and new private ones). */
+async function rootRotationInput(opts: RotateRootOptions): Promise<RotateRootInput> {
+  // Root N's keys must exist: a mistyped path must not become a new key. New root keys may be created.
+  const signing = await Promise.all((opts.rootKey ?? []).map(existingSigningKey));
+  const newKeys = opts.newRootKey ? await Promise.all(opts.newRootKey.map(opts.out ? publicKeyFile : signingKeyFile)) : undefined;
+  const threshold = opts.threshold === undefined ? undefined : parseNonNegativeInt('--threshold', opts.threshold);
+  // With --out only the given root keys sign now; the new keys sign on their holders' machines.
+  const signingKeys = opts.out ? signing : [...signing, ...((newKeys ?? []) as TufSigningKey[])];
+  return { newRootKeys: newKeys, threshold, now: new Date(), signingKeys };
 }
 
 interface TrustContext {

@@ -72,7 +72,7 @@ describe('ota trust (CLI)', () => {
     const again = await trust('init');
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already has a TUF repository');
-  });
+  }, 180_000);
 
   it('rotates the root with keys signed offline: rotate-root --out, trust sign on each holder, rotate-root --from; refresh re-signs the timestamp', async (ctx) => {
     if (skipReason) return ctx.skip();
@@ -97,7 +97,7 @@ describe('ota trust (CLI)', () => {
     const refreshed = JSON.parse((await trust('refresh', '--json')).stdout);
     expect(refreshed.roles.timestamp.version).toBe(rotated.roles.timestamp.version + 1);
     expect(refreshed.roles.targets.version).toBe(rotated.roles.targets.version);
-  });
+  }, 180_000);
 
   it('add-signer --hardware limits a CI key to one product line: a publish for another is refused before anything is read or uploaded', async (ctx) => {
     if (skipReason) return ctx.skip();
@@ -122,5 +122,41 @@ describe('ota trust (CLI)', () => {
     } finally {
       await rm(line, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
+
+  it('rotate-root --rotate-targets-key --rotate-online-key: root N+1 names new keys, the key files in use are replaced, later changes sign with them', async (ctx) => {
+    if (skipReason) return ctx.skip();
+    const dir = await mkdtemp(join(tmpdir(), 'ota-trust-rotate-keys-'));
+    try {
+      const ota = otaIn(dir);
+      const created = JSON.parse((await ota(['trust', 'init', '--json'])).stdout);
+      const rootKey = join('keys', 'tuf', 'root-1.pem');
+      const noRootKey = await ota(['trust', 'rotate-root', '--rotate-online-key']);
+      expect(noRootKey.code).toBe(1);
+      expect(noRootKey.stderr).toContain('rotate-root needs --root-key');
+      const run = await ota(['trust', 'rotate-root', '--root-key', rootKey, '--rotate-targets-key', '--rotate-online-key', '--json']);
+      expect(run.code).toBe(0);
+      const rotated = JSON.parse(run.stdout);
+      expect(rotated.roles.root.version).toBe(2);
+      for (const role of ['targets', 'snapshot', 'timestamp']) {
+        expect(rotated.roles[role].keyIDs).toHaveLength(1);
+        expect(rotated.roles[role].keyIDs).not.toEqual(created.roles[role].keyIDs);
+      }
+      expect(rotated.roles.targets.version).toBe(created.roles.targets.version + 1);
+      // The old keys are kept under the last root that named them.
+      const keys = join(dir, 'keys', 'tuf');
+      expect(rotated.keyFiles).toEqual({ [join(keys, 'targets.pem')]: join(keys, 'targets.pem.retired-root-1'), [join(keys, 'online.pem')]: join(keys, 'online.pem.retired-root-1') });
+      for (const name of ['targets.pem', 'online.pem', 'targets.pem.retired-root-1', 'online.pem.retired-root-1']) {
+        expect((await stat(join(dir, 'keys', 'tuf', name))).mode & 0o777).toBe(0o600);
+      }
+      expect((await readdir(join(dir, 'keys', 'tuf'))).filter((f) => f.endsWith('.next'))).toEqual([]);
+      // Later changes sign with the new files, and a fresh verifier walks root 1 -> 2 and accepts them.
+      await writeFile(join(dir, 'ci.pem'), generateSigningKeyPem(), { mode: 0o600 });
+      const added = JSON.parse((await ota(['trust', 'add-signer', '--key', 'ci.pem', '--json'])).stdout);
+      expect(added.roles.targets).toMatchObject({ version: rotated.roles.targets.version + 1, keyIDs: rotated.roles.targets.keyIDs });
+      expect((await ota(['trust', 'refresh'])).code).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { metadataBytes, signedJSON } from '../../trust/metadata.js';
 import { scopeOf, signersOf } from '../../trust/release-signers.js';
 import { addSigner, addTarget, createRepository, latestRoot, refreshOnline, revokeSigner, type TufRepository } from '../../trust/repository.js';
-import { acceptRoot, proposeRoot, rotateRoot, verifyRootChain } from '../../trust/root-rotation.js';
+import { acceptRoot, proposeRoot, rotateRoleKeys, rotateRoot, verifyRootChain } from '../../trust/root-rotation.js';
 import { signMetadata } from '../../trust/tuf-keys.js';
 import { tufSigningKey, type TufSigningKey } from '../../trust/tuf-keys.js';
 import { verifyReleaseTarget, verifyRepository, verifySnapshot, verifyTimestamp, type TrustedVersions } from '../../trust/verify-roles.js';
@@ -140,6 +140,29 @@ describe('TUF repository', () => {
     expect(() => verifyRootChain(v3.roots[0]!, v3.roots.slice(1).map(metadataBytes), hours(366 * 24))).toThrow(expect.objectContaining({ code: 'TUF_METADATA_EXPIRED' }));
     // Targets and timestamp keep verifying under root 3 (their keys were not rotated).
     expect(walk(v3).seen.targets).toBe(1);
+  });
+
+  it('rotates the targets and online keys in root N+1: the stolen keys sign nothing the newest root accepts; a device pinned at 1 follows', () => {
+    const { repo, rootKeys, targetsKey, onlineKey, signer, signing } = fixture();
+    const withRelease = addTarget(repo, { path: PATH, length: manifest.length, sha256: sha(manifest), signerKeyID: signer.keyID }, signing);
+    const fresh = { targetsKeys: [key()], onlineKey: key(), now: T0 };
+    const rotated = rotateRoleKeys(withRelease, { signingKeys: rootKeys.slice(0, 2), now: T0 }, fresh);
+    const root2 = latestRoot(rotated);
+    expect(root2.signed.version).toBe(2);
+    expect(root2.signed.roles.targets!.keyIDs).toEqual([fresh.targetsKeys[0]!.keyID]);
+    expect(root2.signed.roles.timestamp!.keyIDs).toEqual([fresh.onlineKey.keyID]);
+    // The retired keys are gone from the root; the targets (and the release they list) carry over.
+    expect(Object.keys(root2.signed.keys)).not.toContain(targetsKey.keyID);
+    expect(Object.keys(root2.signed.keys)).not.toContain(onlineKey.keyID);
+    const { targets, seen } = walk(rotated);
+    expect(verifyReleaseTarget(targets, manifest, PATH).signerKeyID).toBe(signer.keyID);
+    // A device pinned at root 1 walks to root 2 and trusts what the new keys signed.
+    expect(verifyRootChain(latestRoot(repo), [metadataBytes(root2)], T0).signed.version).toBe(2);
+    // The thief's old keys: a timestamp, and targets listing a release of their own, are refused.
+    const stolenOnline = refreshOnline(rotated, { onlineKey, now: T0 });
+    expect(() => walk(stolenOnline, seen)).toThrow(expect.objectContaining({ code: 'TUF_THRESHOLD_NOT_MET' }));
+    const stolenTargets = addTarget(rotated, { path: 'releases/hw/6.6.6/manifest.json', length: 1, sha256: sha(manifest), signerKeyID: signer.keyID }, { ...fresh, targetsKeys: [targetsKey] });
+    expect(() => walk(stolenTargets, seen)).toThrow(expect.objectContaining({ code: 'TUF_THRESHOLD_NOT_MET', message: expect.stringContaining('targets') }));
   });
 
   it('signs root N+1 offline: proposed with public keys, signed by each holder on its own, accepted at both thresholds', () => {
