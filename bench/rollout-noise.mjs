@@ -1,6 +1,9 @@
+import { cpus, loadavg } from 'node:os';
+
 // The rollout benchmark's noisy-fleet runs (bench/rollout.mjs calls runNoiseScenarios): a second
 // fleet (default 2,000 devices) on the same real stack, with seeded device noise (sim/fleet-noise.ts):
-// 10% of devices silent (never check in), 2% of installs failing with a report. Three rollouts with a sequential policy shaped like docs/examples/rollout-policy.yml
+// 10% of devices silent (never check in), 2% of installs failing with a report, 2% of heartbeat
+// windows failing on any release (every reachable device heartbeats once per round). Three rollouts with a sequential policy shaped like docs/examples/rollout-policy.yml
 // (bake and deadlines in seconds): a good release, a release that fails 20% of devices with a
 // report (boot failure, falls back), and one that bricks 20% (no report ever: timed out at the
 // install deadline). For each: the outcome, where it stopped, the exposure, whether every exposed
@@ -10,9 +13,9 @@
 // or a bricked device's install deadline passing) to the moment the fleet store holds or rolls back
 // the rollout at check-in.
 
-// No heartbeats in these runs: the rings are judged on install outcomes against baselineRate, as
-// `ota rollout plan` models them (why: the docs section below).
-export const NOISE = { silentShare: 0.1, installFailureRate: 0.02 };
+// With heartbeats each ring runs two tests: install outcomes against baselineRate, post-commit
+// health (heartbeat windows) against the control, or in the last ring against the frozen reference.
+export const NOISE = { silentShare: 0.1, installFailureRate: 0.02, heartbeatFailureRate: 0.02 };
 const INSTALL_DEADLINE_MS = 10_000;
 /** Longer than the install deadline: a ring cannot pass before its bricked devices count as timed out. */
 const BAKE = '15s';
@@ -45,7 +48,7 @@ function noisePolicy(parsePolicy, hardware, devices, canaryOnBreach) {
  */
 export async function runNoiseScenarios(ctx) {
   const { say, devices } = ctx;
-  say(`noisy fleet: enrolling ${devices} devices (${NOISE.silentShare * 100}% silent, ${NOISE.installFailureRate * 100}% install noise, no heartbeats)`);
+  say(`noisy fleet: enrolling ${devices} devices (${NOISE.silentShare * 100}% silent, ${NOISE.installFailureRate * 100}% install noise, ${NOISE.heartbeatFailureRate * 100}% heartbeat noise)`);
   let started = Date.now();
   let deviceErrors = 0;
   const fleet = await ctx.ProtocolFleet.enroll({
@@ -57,7 +60,7 @@ export async function runNoiseScenarios(ctx) {
       if (deviceErrors <= 5) say(`  device ${id}: ${error instanceof Error ? error.message : String(error)} (it tries again next round)`);
     },
   });
-  const results = { devices, noise: NOISE, enrollSeconds: (Date.now() - started) / 1000, silent: devices - fleet.reachable().length, installDeadlineSeconds: INSTALL_DEADLINE_MS / 1000 };
+  const results = { devices, noise: NOISE, loadAverage: loadavg()[0], enrollSeconds: (Date.now() - started) / 1000, silent: devices - fleet.reachable().length, installDeadlineSeconds: INSTALL_DEADLINE_MS / 1000 };
 
   const scenario = async (name, version, outcome, canaryOnBreach) => {
     const policy = noisePolicy(ctx.parsePolicy, ctx.hardware, devices, canaryOnBreach);
@@ -86,6 +89,7 @@ export async function runNoiseScenarios(ctx) {
       while (!['completed', 'rolled-back', 'halted', 'waiting-approval', 'aborted'].includes(status.state)) {
         const t = Date.now();
         await fleet.tick(behaviour);
+        await fleet.heartbeats();
         rounds++;
         status = await handle.query(ctx.rolloutStatusQuery);
         say(`  round ${rounds} (${((Date.now() - t) / 1000).toFixed(1)} s): ${status.state}, ring ${status.rings[status.ringIndex]?.name ?? '-'}, exposure ${status.exposure.devices}, ${JSON.stringify(fleet.versions())}`);
@@ -152,12 +156,14 @@ export function noiseSection(n, pollInterval, command) {
 
 Command: \`${command}\`. A pool of ${n.devices} devices on the same stack, with seeded noise
 (sim/fleet-noise.ts): ${n.silent} devices (${n.noise.silentShare * 100}%) silent (enrolled, never check in), ${n.noise.installFailureRate * 100}% of installs failing with a
-reported \`install\` failure. The devices send no heartbeats here (see below): the rings are judged on install outcomes against
-\`baselineRate\`, as \`ota rollout plan\` models them. Policy: the shape and statistics of
+reported \`install\` failure, ${n.noise.heartbeatFailureRate * 100}% of heartbeat windows failing on any release. Every reachable device sends one signed
+heartbeat per round, so each ring runs two tests: install outcomes one-sample against \`baselineRate\`, post-commit health (heartbeat
+windows) against the control, or, in the last ring where no control is left, against the reference frozen from earlier rings' controls. Policy: the shape and statistics of
 [examples/rollout-policy.yml](examples/rollout-policy.yml) (sequential, α 1%, β 5%, +3 points over 2%; canary 100 devices looking for
 +18 points with β 1% and its caps; 10%, 25%, 100%), with seconds for hours: bake ${BAKE} (longer than the install deadline), ring health read every ${pollInterval},
 decision deadline 180 s, install deadline ${n.installDeadlineSeconds} s, minReports half of each ring (a silent share never reports).
 Enrollment: ${n.enrollSeconds.toFixed(1)} s. Device conversations that failed under load (retried at the next round): ${n.deviceErrors ?? 0}.
+Other work on the machine: 1-minute load average ${n.loadAverage === undefined ? 'not recorded' : n.loadAverage.toFixed(1)} after enrollment (on ${cpus().length} cores); times and halt delays grow with it, outcomes do not depend on it.
 
 | release | outcome | time | exposure | failed in the ring that stopped | exposed reachable devices back on the previous release | halt delay | reason |
 |---|---|---|---|---|---|---|---|
@@ -170,14 +176,12 @@ install deadline passing) to the fleet store holding the rollout at check-in; �
 only at its install deadline, so a bricking release stops ${n.installDeadlineSeconds} s (the deadline) after its devices took the offer, where a
 reporting one stops at its reports. Silent devices are never offered anything, so no ring waits on them past its deadline.
 
-Why no heartbeats: two trials of this bench with heartbeats found (1) with 2% of heartbeat windows failing, a 400-device pool
-halted the good release in the last ring: no device is left on the previous release there, so the post-commit test runs without a
-control, against \`baselineRate\`, on the ring's devices that failed any window since the ring opened, which grows with every
-window ("release failing more than reference 2.00% (no control); release 6.62% (18/272)"); (2) with healthy heartbeats (no
-failures in either cohort), the conditional test against the control never decides, so each ring waits for its decision deadline.
+Before cohorts counted heartbeat windows, two trials of this bench with heartbeats found (1) with 2% of heartbeat windows
+failing, a 400-device pool halted the good release in the last ring, judged on devices that failed any window since the ring
+opened, a share that grows with every window ("release failing more than reference 2.00% (no control); release 6.62%
+(18/272)"); (2) with healthy heartbeats the conditional test against a control without failures never decided. A quiet control
+is now a yardstick, and cohorts count windows ([rollouts.md](rollouts.md#sequential-statistics)).
 
-The bricking release halts instead of rolling back: a rollback returns devices to the highest release published below the
-rolled-out one (\`prepareRollout\`'s \`previousVersion\`), which in this run is the failing release rolled back just before, not the
-release the devices run.
+The bricking release's canary halts rather than rolls back (its policy says so): a bricked device cannot act on an order.
 `;
 }
