@@ -15,10 +15,10 @@ export interface MtlsGateway extends TempGateway {
   url: string;
 }
 
-export async function startMtlsGateway(prefix: string, token: string, options: { certificateHours?: number; ca?: FleetCa } = {}): Promise<MtlsGateway> {
+export async function startMtlsGateway(prefix: string, token: string, options: { certificateHours?: number; ca?: FleetCa; storeDir?: string } = {}): Promise<MtlsGateway> {
   const ca = options.ca ?? (await createFleetCa());
   const server = await issueServerCertificate(ca, { ipAddresses: ['127.0.0.1'] });
-  const env = await startTempGateway(prefix, token, { tls: { key: server.keyPem, cert: server.chainPem }, deviceIdentity: { ca, certificateHours: options.certificateHours } });
+  const env = await startTempGateway(prefix, token, { tls: { key: server.keyPem, cert: server.chainPem }, deviceIdentity: { ca, certificateHours: options.certificateHours }, storeDir: options.storeDir, releasePolicy: 'newest' });
   return { ...env, ca, url: env.gateway.url };
 }
 
