@@ -99,6 +99,15 @@ export function registerFleetCommands(program: Command): void {
       if (!revoked) throw new Error(`no enrolled, unrevoked device ${id}`);
       process.stdout.write(`revoked ${id}\n`);
     });
+  fleet
+    .command('revoke-certificate <serial>')
+    .description('refuse one device certificate (hex serial) on the next request; the device may get a new one unless it is revoked too')
+    .requiredOption('--reason <text>', 'why, for the record')
+    .action(async (serial: string, opts: { reason: string }, command: Command) => {
+      const revoked = await withFleet(command, (f) => f.revokeCertificate(serial, opts.reason));
+      if (!revoked) throw new Error(`no issued, unrevoked device certificate with serial ${serial}`);
+      process.stdout.write(`revoked certificate ${serial.toLowerCase()}\n`);
+    });
   registerFleetCaCommands(fleet);
   registerAnswerKeyCommand(fleet);
 }
