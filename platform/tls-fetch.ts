@@ -50,33 +50,51 @@ export function tlsFetch(identity: () => TlsIdentity | Promise<TlsIdentity>, opt
     const target = new URL(url);
     if (target.protocol !== 'https:') throw new TypeError('fetch failed', { cause: Object.assign(new Error(`${target.protocol} is not https:`), { code: 'ERR_PLAIN_HTTP' }) });
     const agent = agentFor(await identity());
-    const signal = init.signal ?? undefined;
-    signal?.throwIfAborted();
-    return new Promise<Response>((resolve, reject) => {
-      const req = request(target, { method: init.method ?? 'GET', headers: headerRecord(init.headers), agent }, (res) => {
-        const abortBody = () => res.destroy(signal?.reason as Error);
-        signal?.addEventListener('abort', abortBody, { once: true });
-        res.once('close', () => signal?.removeEventListener('abort', abortBody));
-        const headers = new Headers();
-        for (const [name, value] of Object.entries(res.headers)) {
-          for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, v);
-        }
-        const status = res.statusCode ?? 500;
-        const body = NO_BODY_STATUS.has(status) ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
-        if (!body) res.resume();
-        resolve(new Response(body, { status, statusText: res.statusMessage, headers }));
-      });
-      const abortRequest = () => {
-        req.destroy(signal?.reason as Error);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', abortRequest, { once: true });
-      req.once('response', () => signal?.removeEventListener('abort', abortRequest));
-      req.once('error', (error) => reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: error })));
-      if (typeof init.body === 'string' || init.body instanceof Uint8Array) req.end(init.body);
-      else req.end();
-    });
+    init.signal?.throwIfAborted();
+    try {
+      return await once(target, init, agent);
+    } catch (error) {
+      // A kept-alive socket the server closed just as we reused it: once more on a new connection (the
+      // request never reached the server's handler, so repeating it is safe).
+      if (!(error instanceof StaleSocketError)) throw error;
+      return once(target, init, agent);
+    }
   };
+}
+
+class StaleSocketError extends Error {}
+
+function once(target: URL, init: RequestInit, agent: Agent): Promise<Response> {
+  const signal = init.signal ?? undefined;
+  return new Promise<Response>((resolve, reject) => {
+    const req = request(target, { method: init.method ?? 'GET', headers: headerRecord(init.headers), agent }, (res) => {
+      const abortBody = () => res.destroy(signal?.reason as Error);
+      signal?.addEventListener('abort', abortBody, { once: true });
+      res.once('close', () => signal?.removeEventListener('abort', abortBody));
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(res.headers)) {
+        for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, v);
+      }
+      const status = res.statusCode ?? 500;
+      const body = NO_BODY_STATUS.has(status) ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
+      if (!body) res.resume();
+      resolve(new Response(body, { status, statusText: res.statusMessage, headers }));
+    });
+    const abortRequest = () => {
+      req.destroy(signal?.reason as Error);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', abortRequest, { once: true });
+    req.once('response', () => signal?.removeEventListener('abort', abortRequest));
+    req.once('error', (error: NodeJS.ErrnoException) => {
+      signal?.removeEventListener('abort', abortRequest);
+      if (signal?.aborted) return reject(signal.reason);
+      if (req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) return reject(new StaleSocketError(error.message));
+      reject(new TypeError(`fetch failed: ${error.code ?? error.message}`, { cause: error }));
+    });
+    if (typeof init.body === 'string' || init.body instanceof Uint8Array) req.end(init.body);
+    else req.end();
+  });
 }
 
 /** OpenSSL's codes for a server certificate that does not chain to the pinned CA or does not name the host. */

@@ -15,7 +15,7 @@ describe.skipIf(!built)('ota demo', () => {
     const stateDir = join(mkdtempSync(join(tmpdir(), 'ota-demo-')), 'state');
     const run = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ota.js'), 'demo', '--json', '--state-dir', stateDir], {
       encoding: 'utf8',
-      timeout: 300_000,
+      timeout: 600_000, // generous: the machine may be shared; mTLS adds handshakes to every device conversation
     });
     expect(run.status, run.stderr.slice(-3000)).toBe(0);
     const summary = JSON.parse(run.stdout) as { ok: boolean; steps: Array<{ title: string; ok: boolean; detail?: string }> };
@@ -39,5 +39,5 @@ describe.skipIf(!built)('ota demo', () => {
     const status = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ota.js'), 'dev', 'status', '--json', '--state-dir', stateDir, '-f', join(projectRoot, 'temporal-dev.yml')], { encoding: 'utf8' });
     const { services } = JSON.parse(status.stdout) as { services: Array<{ name: string; state: string }> };
     expect(services.find((s) => s.name === 'temporal')?.state).not.toBe('running');
-  }, 310_000);
+  }, 610_000);
 });
