@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { downStack, upStack } from '../devstack/stack.js';
 import { freePort } from '../platform/free-port.js';
 import { projectRoot } from '../platform/paths.js';
+import { tlsFetch } from '../platform/tls-fetch.js';
 import { waitForHttp } from '../platform/wait-for-http.js';
 import { readTrustRoot } from '../signing/trust-root.js';
 import { parseManifest } from '../schemas/manifest.js';
@@ -68,15 +69,22 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
 
     await ota('prove the wiring: client -> Temporal -> worker -> activity', ['health', '--worker', 'inline']);
 
+    // The transport identity: a fleet CA, the gateway's server certificate from it, devices pin its root.
+    await ota('create the fleet CA (offline root, issuing intermediate)', ['fleet', 'ca', 'init']);
+    const tlsDir = join(stateDir, 'gateway-tls');
+    await ota('issue the gateway server certificate', ['fleet', 'ca', 'server-cert', '--ip', '127.0.0.1', '--out', tlsDir]);
+    const fleetCaPem = readFileSync(join(stateDir, 'ca', 'root.crt.pem'), 'utf8');
+
     // The gateway and the worker share the embedded fleet database (PGlite), so they run as one process.
     const gatewayPort = await freePort();
-    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-    const serveArgs = ['serve', '--port', String(gatewayPort), '--poll-after', '1', '--release-policy', 'rollouts', '--log-level', 'ERROR'];
-    say(`\n== start the device gateway and the worker\n$ ota ${serveArgs.join(' ')} &`);
+    const gatewayUrl = `https://127.0.0.1:${gatewayPort}`;
+    const serveArgs = ['serve', '--port', String(gatewayPort), '--poll-after', '1', '--release-policy', 'rollouts', '--log-level', 'ERROR',
+      '--tls-cert', join(tlsDir, 'server.chain.pem'), '--tls-key', join(tlsDir, 'server.key.pem'), '--mtls'];
+    say(`\n== start the device gateway (TLS 1.3, client certificates required) and the worker\n$ ota ${serveArgs.join(' ')} &`);
     serve = spawn(process.execPath, [join(projectRoot, 'bin', 'ota.js'), ...serveArgs], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     relayLines(serve.stderr!, say);
-    await waitForHttp(`${gatewayUrl}/healthz`, 30_000);
-    steps.push({ title: 'start gateway + worker (ota serve)', ok: true, detail: gatewayUrl });
+    await waitForHttp(`${gatewayUrl}/healthz`, 30_000, tlsFetch(() => ({ ca: fleetCaPem })));
+    steps.push({ title: 'start gateway + worker (ota serve, mutual TLS)', ok: true, detail: gatewayUrl });
 
     const images = join(stateDir, 'images');
     for (const version of ['1.0.0', '1.1.0']) {
@@ -127,8 +135,10 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
       labelsFor: (i) => ({ region: ['eu-west', 'us-east', 'ap-south'][i % 3]!, store: `store-${100 + i}` }),
       concurrency: 8,
       noise: DEVICE_NOISE,
+      fleetCaPem,
     });
-    steps.push({ title: `enroll ${FLEET_SIZE} simulated devices`, ok: true, detail: describeVersions(fleet.versions()) });
+    const certified = fleet.devices.filter((d) => d.certificate).length;
+    steps.push({ title: `enroll ${FLEET_SIZE} simulated devices`, ok: true, detail: `${describeVersions(fleet.versions())}; ${certified} hold a 24 h client certificate from the fleet CA` });
 
     const crashes = new Set<string>();
     const behaviour: BehaviourModel = (_device, release) => (crashes.has(release.version) ? { result: 'fail', kind: 'boot', fallsBack: true } : { result: 'commit' });

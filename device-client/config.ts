@@ -64,6 +64,17 @@ export const deviceConfigSchema = z
     gatewayUrl: z.url().optional(),
     /** The gateway answer public key (PEM file, from `ota fleet answer-key`): when set, check-in answers must be signed by it for this device and request. */
     gatewayAnswerKeyPath: pathSchema.optional(),
+    /**
+     * How the agent reaches the gateway. The default is https only, with the fleet CA root pinned in
+     * stateDir/fleet-ca.pem (`ota-device provision --fleet-ca`) and the device's client certificate.
+     */
+    transport: z
+      .object({
+        /** Lab only: allow an http:// gatewayUrl (no TLS, no client certificate). Without it http:// is refused. */
+        insecurePlainHttp: z.boolean().default(false),
+      })
+      .strict()
+      .default({ insecurePlainHttp: false }),
     /** Release channel the device follows; sent at enrollment. */
     channel: channelSchema.default('stable'),
     /** Rollout selectors (region, store, ...); sent at enrollment. */

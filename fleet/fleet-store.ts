@@ -8,6 +8,7 @@
 // a counter only moves up with one conditional UPDATE, both in the report's transaction.
 import type { HealthReport, Heartbeat, SignedEnvelope } from '../schemas/device-api.js';
 import { openDatabase, type FleetDatabase, type Queryable } from './database.js';
+import * as certificates from './certificates.js';
 import * as devices from './devices.js';
 import * as heartbeats from './heartbeats.js';
 import { applyMigrations } from './migrations.js';
@@ -17,6 +18,7 @@ import * as rollouts from './rollouts.js';
 
 export type { DeviceSelector, DeviceState, DeviceWithState, EnrolledDevice, EnrollInput, EnrollOutcome } from './devices.js';
 export type { NonceCheck } from './nonces.js';
+export type { CertificateRecord, IssuedCertificateRecord, SerialStatus } from './certificates.js';
 export type { StoreSignedOutcome } from './signed-messages.js';
 export type { HeartbeatAggregate, HeartbeatCounts, HeartbeatWindow, RingCohorts, StoredHeartbeat } from './heartbeats.js';
 export type { CheckinState, RingCountOptions, RingReportCounts, StoredReport } from './reports.js';
@@ -62,6 +64,20 @@ export class FleetStore {
   }
   runningVersions(selector: devices.DeviceSelector) {
     return devices.runningVersions(this.db, selector);
+  }
+
+  // Device client certificates (mTLS): issued serials, revocation
+  recordCertificate(record: certificates.IssuedCertificateRecord) {
+    return certificates.recordCertificate(this.db, record);
+  }
+  serialStatus(serial: string) {
+    return certificates.serialStatus(this.db, serial);
+  }
+  revokeCertificate(serial: string, reason: string) {
+    return certificates.revokeCertificate(this.db, serial, reason);
+  }
+  certificatesOf(deviceId: string, limit = 100) {
+    return certificates.certificatesOf(this.db, deviceId, limit);
   }
 
   // Nonces

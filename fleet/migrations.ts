@@ -205,6 +205,26 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE rollout_assignments ADD COLUMN from_version text;
     `,
   },
+  {
+    version: 8,
+    name: 'device certificates (issued serials, revocation, request freshness)',
+    sql: `
+      -- Every client certificate the gateway issued: the serial (hex, as Node prints it) is what a TLS
+      -- peer presents; revoked_at is the per-request deny-list beside devices.revoked_at.
+      CREATE TABLE device_certificates (
+        serial         text PRIMARY KEY,
+        device_id      text NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+        not_before     timestamptz NOT NULL,
+        not_after      timestamptz NOT NULL,
+        issued_at      timestamptz NOT NULL DEFAULT now(),
+        -- The signed request's sentAt: a request is honoured only when newer than the last (no replay).
+        requested_at   timestamptz NOT NULL,
+        revoked_at     timestamptz,
+        revoked_reason text
+      );
+      CREATE INDEX device_certificates_device_idx ON device_certificates (device_id, requested_at);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's; returns the versions applied. */

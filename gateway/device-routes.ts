@@ -18,6 +18,7 @@ import {
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { signCheckinAnswer } from './answer-signing.js';
 import { decideCheckin, type ReleasePolicy } from './checkin-offer.js';
+import { assertSameDevice } from './client-certificate.js';
 import { checkEnrollmentToken } from './enrollment-token.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
 import { noteOutcome } from './request-metrics.js';
@@ -33,6 +34,8 @@ export interface DeviceApiOptions {
   releasePolicy: ReleasePolicy;
   /** Signs every check-in answer (answer-signing.ts); devices pin its public key. */
   answerKey: DeviceKey;
+  /** With mTLS: the device the request's client certificate names; signed requests must be its own. */
+  certifiedDeviceId?: string;
 }
 
 export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -58,6 +61,7 @@ export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: S
 export async function issueNonce(api: DeviceApiOptions, url: URL, res: ServerResponse): Promise<void> {
   const id = deviceIdSchema.safeParse(url.searchParams.get('device') ?? '');
   if (!id.success) throw new HttpError(400, 'invalid-request', `device: ${id.error.issues[0]?.message ?? 'required'}`);
+  assertSameDevice(api.certifiedDeviceId, id.data);
   const device = await api.fleet.getDevice(id.data);
   if (!device) throw new HttpError(403, 'unknown-device', `device ${id.data} is not enrolled`);
   if (device.revokedAt) throw new HttpError(403, 'device-revoked', `device ${device.id} was revoked`);
@@ -67,7 +71,7 @@ export async function issueNonce(api: DeviceApiOptions, url: URL, res: ServerRes
 }
 
 export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), checkinRequestSchema);
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), checkinRequestSchema, api.certifiedDeviceId);
   if (message.hardwareId !== device.hardwareId) {
     throw new HttpError(403, 'hardware-mismatch', `device ${device.id} enrolled as ${device.hardwareId}, checks in as ${message.hardwareId}`);
   }
@@ -80,7 +84,7 @@ export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: 
 }
 
 export async function report(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { message, envelope } = await verifySignedRequest(api.fleet, await readJsonBody(req), healthReportSchema);
+  const { message, envelope } = await verifySignedRequest(api.fleet, await readJsonBody(req), healthReportSchema, api.certifiedDeviceId);
   const outcome = await api.fleet.storeReport(message, envelope);
   if (outcome.kind === 'nonce-rejected') throw nonceError(outcome.reason);
   if (outcome.kind === 'stale-counter') {
@@ -93,7 +97,7 @@ export async function report(api: DeviceApiOptions, req: IncomingMessage, res: S
 }
 
 export async function heartbeat(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { message, envelope } = await verifySignedRequest(api.fleet, await readJsonBody(req), heartbeatSchema);
+  const { message, envelope } = await verifySignedRequest(api.fleet, await readJsonBody(req), heartbeatSchema, api.certifiedDeviceId);
   const outcome = await api.fleet.storeHeartbeat(message, envelope);
   if (outcome.kind === 'nonce-rejected') throw nonceError(outcome.reason);
   if (outcome.kind === 'stale-counter') {

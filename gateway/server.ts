@@ -11,6 +11,8 @@ import { checkin, enroll, heartbeat, issueNonce, report, type DeviceApiOptions }
 import type { ReleasePolicy } from './checkin-offer.js';
 import { generateDeviceKey, type DeviceKey } from '../schemas/device-envelope.js';
 import { HttpError, sendError, sendJson } from './http.js';
+import { issueCertificate, type DeviceIdentityOptions } from './certificate-routes.js';
+import { requireClientCertificate } from './client-certificate.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type GatewayRateLimits, type Take } from './rate-limit.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { gatewayInstruments, noteOutcome, type GatewayInstruments } from './request-metrics.js';
@@ -35,6 +37,11 @@ export interface GatewayOptions {
   releasePolicy?: ReleasePolicy;
   /** Serve HTTPS with this key and certificate chain (PEM, e.g. from `ota fleet ca server-cert`); default plain HTTP. */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /**
+   * Mutual TLS (needs `tls`): devices get client certificates from this fleet CA at POST
+   * /v1/certificates and must present one on every other /v1 request except enrollment.
+   */
+  deviceIdentity?: DeviceIdentityOptions;
   /** Signs every check-in answer (`ota gateway` loads gateway.answerKeyPath); default: a key made in memory for this process. */
   answerKey?: DeviceKey;
   /** Request limits per remote address and per device (429 with Retry-After); default DEFAULT_RATE_LIMITS, false: none. */
@@ -63,6 +70,9 @@ const DEVICE_ENDPOINTS = new Map<string, { method: string; handle: (api: DeviceA
   ['/v1/reports', { method: 'POST', handle: (api, _url, req, res) => report(api, req, res) }],
   ['/v1/heartbeats', { method: 'POST', handle: (api, _url, req, res) => heartbeat(api, req, res) }],
 ]);
+
+/** With mTLS on, the /v1 paths a device reaches without its client certificate (it has none yet, or it expired). */
+const OPEN_WITHOUT_CERTIFICATE = new Set(['/v1/enroll', '/v1/certificates']);
 
 /** Downloads straight from the artifact store (GET or HEAD, with Range): path prefix -> store key. */
 const STORE_DOWNLOADS: Array<[prefix: string, keyFromPath: (rest: string) => string]> = [
@@ -113,6 +123,13 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey; instruments?
     releasePolicy: opts.releasePolicy ?? 'newest',
     answerKey: opts.answerKey,
   };
+  if (opts.deviceIdentity && path === '/v1/certificates') {
+    allow(req, 'POST');
+    limits.check(req, url);
+    return issueCertificate(opts.fleet, opts.deviceIdentity, req, res);
+  }
+  // Everything else but enrollment needs the device's client certificate when mTLS is on.
+  if (opts.deviceIdentity && !OPEN_WITHOUT_CERTIFICATE.has(path)) api.certifiedDeviceId = (await requireClientCertificate(req, opts.fleet)).deviceId;
   const endpoint = DEVICE_ENDPOINTS.get(path);
   if (endpoint) {
     allow(req, endpoint.method);
@@ -148,7 +165,11 @@ export function handleRequest(opts: GatewayOptions) {
 }
 
 export function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
-  const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handleRequest(opts)) : createServer(handleRequest(opts));
+  if (opts.deviceIdentity && !opts.tls) throw new Error('mutual TLS (deviceIdentity) needs tls: a server key and certificate');
+  // TLS 1.3 only; with mTLS the client certificate is asked for, checked against the fleet root by
+  // OpenSSL, and judged per route (client-certificate.ts) so a refusal is a JSON error, not an alert.
+  const mutual = opts.deviceIdentity && { requestCert: true, rejectUnauthorized: false, ca: opts.deviceIdentity.ca.root.certPem };
+  const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.3', ...mutual }, handleRequest(opts)) : createServer(handleRequest(opts));
   // Idle keep-alive connections must not hold shutdown up; slow clients must not hold sockets forever.
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 30_000;

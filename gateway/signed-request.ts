@@ -7,6 +7,7 @@ import { envelopePayloadBytes, verifyEnvelope } from '../schemas/device-envelope
 import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
 import { describeZodIssues } from '../platform/zod-issues.js';
 import { signedEnvelopeSchema, type SignedEnvelope } from '../schemas/device-api.js';
+import { assertSameDevice } from './client-certificate.js';
 import { HttpError } from './http.js';
 
 export interface VerifiedMessage<T> {
@@ -19,6 +20,8 @@ export async function verifySignedRequest<S extends z.ZodType<{ deviceId: string
   fleet: FleetStore,
   body: unknown,
   schema: S,
+  /** With mTLS: the client certificate's device; a payload for another device is refused before any lookup. */
+  certifiedDeviceId?: string,
 ): Promise<VerifiedMessage<z.infer<S>>> {
   const envelope = signedEnvelopeSchema.safeParse(body);
   if (!envelope.success) throw new HttpError(400, 'invalid-envelope', describeZodIssues(envelope.error, { unknownKeys: 'per-key' }));
@@ -38,6 +41,7 @@ export async function verifySignedRequest<S extends z.ZodType<{ deviceId: string
     throw new HttpError(400, 'invalid-payload', issues);
   }
 
+  assertSameDevice(certifiedDeviceId, message.data.deviceId);
   const device = await fleet.getDevice(message.data.deviceId);
   if (!device) throw new HttpError(403, 'unknown-device', `device ${message.data.deviceId} is not enrolled`);
   if (device.revokedAt) throw new HttpError(403, 'device-revoked', `device ${device.id} was revoked on ${device.revokedAt.toISOString()}`);

@@ -1,9 +1,10 @@
 // Waits until an HTTP endpoint answers 2xx: a server we just started (gateway, `ota serve`) is ready.
-export async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+/** `fetchOver`: e.g. tlsFetch pinning the fleet CA, for an https server. */
+export async function waitForHttp(url: string, timeoutMs: number, fetchOver: (url: string) => Promise<Response> = (u) => fetch(u)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      if ((await fetch(url)).ok) return;
+      if ((await fetchOver(url)).ok) return;
     } catch {
       // not listening yet
     }

@@ -6,6 +6,9 @@
 import { signPayload, type DeviceKey } from '../schemas/device-envelope.js';
 import { createHash } from 'node:crypto';
 import type { ArtifactHint, CheckinResponse, FailureKind, Labels, ReportState } from '../schemas/device-api.js';
+import { createDeviceCsr } from '../identity/csr.js';
+import { tlsFetch, type FetchLike, type TlsFetchOptions } from '../platform/tls-fetch.js';
+import { certificateResponseSchema, renewalTime } from '../schemas/device-certificate.js';
 
 export interface InstalledImage {
   version: string;
@@ -39,6 +42,13 @@ export interface ProtocolDeviceOptions {
   key: DeviceKey;
   gatewayUrl: string;
   factory: InstalledImage;
+  /**
+   * Mutual TLS: the fleet CA root the device pins (the gateway must be https). The device then gets
+   * a short-lived client certificate after enrollment and renews it at 2/3 of its lifetime.
+   */
+  fleetCaPem?: string;
+  /** TLS connection reuse and session resumption (the TLS-cost bench turns them off). */
+  tls?: TlsFetchOptions;
 }
 
 export type CheckinOutcome =
@@ -66,10 +76,35 @@ export class ProtocolDevice {
   /** Bricked by an install: silent (no check-in, no heartbeat) until revive(). */
   bricked?: { version: string };
 
+  /** Every request of this device (and the fleet's manifest reads through device 0) goes through this. */
+  readonly fetch: FetchLike;
+  /** The held client certificate (mTLS) and when it is renewed. */
+  certificate?: { chainPem: string; serialNumber: string; renewAt: Date };
+  /** Certificates this device was issued (the first, then renewals). */
+  certificatesIssued = 0;
+  private csrPem?: string;
+
   constructor(private readonly opts: ProtocolDeviceOptions) {
     this.id = opts.id;
     this.labels = opts.labels;
     this.current = opts.factory;
+    const ca = opts.fleetCaPem;
+    const keyPem = ca ? opts.key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() : '';
+    this.fetch = ca ? tlsFetch(() => (this.certificate ? { ca, cert: this.certificate.chainPem, key: keyPem } : { ca }), opts.tls) : (url, init) => fetch(url, init);
+  }
+
+  /**
+   * With mTLS: a certificate for the device's own key when it holds none or is past 2/3 of its
+   * lifetime (POST /v1/certificates, signed by the enrolled key); nothing over plain HTTP.
+   */
+  async ensureCertificate(now = new Date()): Promise<void> {
+    if (!this.opts.fleetCaPem || (this.certificate && now < this.certificate.renewAt)) return;
+    this.csrPem ??= await createDeviceCsr(this.opts.key.privateKey, this.id);
+    const answer = certificateResponseSchema.parse(
+      await this.post('/v1/certificates', signPayload({ type: 'certificate-request', deviceId: this.id, csrPem: this.csrPem, sentAt: new Date().toISOString() }, this.opts.key)),
+    );
+    this.certificate = { chainPem: answer.chainPem, serialNumber: answer.serialNumber, renewAt: renewalTime(new Date(answer.notBefore), new Date(answer.notAfter)) };
+    this.certificatesIssued++;
   }
 
   async enroll(token: string): Promise<void> {
@@ -80,11 +115,13 @@ export class ProtocolDevice {
       labels: this.opts.labels,
       publicKey: { algorithm: this.opts.key.algorithm, pem: this.opts.key.publicKeyPem },
     }, { authorization: `Bearer ${token}` });
+    await this.ensureCertificate();
   }
 
   /** One check-in and whatever it leads to, with the reports a real device would send. */
   async checkIn(behaviour: BehaviourModel, resolve: ManifestResolver): Promise<CheckinOutcome> {
     if (this.bricked) return { action: 'offline' };
+    await this.ensureCertificate();
     const response = (await this.post('/v1/checkin', signPayload({
       type: 'checkin',
       deviceId: this.id,
@@ -182,7 +219,7 @@ export class ProtocolDevice {
   }
 
   private async download(hint: ArtifactHint): Promise<{ kind: 'delta' | 'full'; bytes: number }> {
-    const res = await fetch(new URL(hint.url, this.opts.gatewayUrl));
+    const res = await this.fetch(new URL(hint.url, this.opts.gatewayUrl).toString());
     if (!res.ok || !res.body) throw new Error(`download ${hint.url} for ${this.id}: HTTP ${res.status}`);
     const hash = createHash('sha256');
     let bytes = 0;
@@ -223,13 +260,13 @@ export class ProtocolDevice {
   }
 
   private async nonce(): Promise<string> {
-    const res = await fetch(`${this.opts.gatewayUrl}/v1/nonce?device=${encodeURIComponent(this.id)}`);
+    const res = await this.fetch(`${this.opts.gatewayUrl}/v1/nonce?device=${encodeURIComponent(this.id)}`);
     if (!res.ok) throw new Error(`nonce for ${this.id}: HTTP ${res.status} ${await res.text()}`);
     return ((await res.json()) as { nonce: string }).nonce;
   }
 
   private async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
-    const res = await fetch(`${this.opts.gatewayUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const res = await this.fetch(`${this.opts.gatewayUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
     const text = await res.text();
     if (!res.ok) throw new Error(`${path} for ${this.id}: HTTP ${res.status} ${text}`);
     return text ? JSON.parse(text) : undefined;

@@ -7,7 +7,7 @@ import type { Labels } from '../schemas/device-api.js';
 import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import { policyFor, verifySignedManifest } from '../verification/verify-manifest.js';
 import { FleetNoise, idHash, type FleetNoiseOptions } from './fleet-noise.js';
-import { ProtocolDevice, type BehaviourModel, type CheckinOutcome, type HeartbeatModel, type InstalledImage, type ManifestResolver, type WindowHealth } from './protocol-device.js';
+import { ProtocolDevice, type BehaviourModel, type CheckinOutcome, type HeartbeatModel, type InstalledImage, type ManifestResolver, type ProtocolDeviceOptions, type WindowHealth } from './protocol-device.js';
 
 export interface ProtocolFleetOptions {
   count: number;
@@ -28,6 +28,10 @@ export interface ProtocolFleetOptions {
    * goes on, as a real device would retry at its next check-in; without it, the round rejects.
    */
   onDeviceError?: (deviceId: string, error: unknown) => void;
+  /** Mutual TLS: every device pins this fleet CA root and holds a short-lived client certificate (sim/protocol-device.ts). */
+  fleetCaPem?: string;
+  /** TLS connection reuse and session resumption per device (default both on). */
+  tls?: ProtocolDeviceOptions['tls'];
 }
 
 export class ProtocolFleet {
@@ -51,6 +55,8 @@ export class ProtocolFleet {
         key: generateDeviceKey('ed25519'),
         gatewayUrl: opts.gatewayUrl,
         factory: opts.factory,
+        fleetCaPem: opts.fleetCaPem,
+        tls: opts.tls,
       }),
     );
     const fleet = new ProtocolFleet(devices, opts);
@@ -108,7 +114,8 @@ export class ProtocolFleet {
   }
 
   private async fetchBytes(path: string): Promise<Buffer> {
-    const res = await fetch(new URL(path, this.opts.gatewayUrl));
+    // Under mTLS the fleet reads manifests with device 0's certificate, as any of its devices could.
+    const res = await this.devices[0]!.fetch(new URL(path, this.opts.gatewayUrl).toString());
     if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
     return Buffer.from(await res.arrayBuffer());
   }

@@ -91,15 +91,23 @@ export function registerFleetCommands(program: Command): void {
       if (cleared.length === 0) throw new Error(`device ${id} has no assignment in an open or finished rollout${opts.release ? ` of release ${opts.release}` : ''}`);
       printResult(opts, { deviceId: id, cleared }, () => cleared.map((c) => `${id}: ${c.releaseVersion} will be offered again in rollout ${c.rolloutId}`).join('\n'));
     });
-  fleet
-    .command('revoke <id>')
-    .description('refuse every further request from a device (its history stays)')
-    .requiredOption('--reason <text>', 'why, for the record')
-    .action(async (id: string, opts: { reason: string }, command: Command) => {
-      const revoked = await withFleet(command, (f) => f.revokeDevice(id, opts.reason));
-      if (!revoked) throw new Error(`no enrolled, unrevoked device ${id}`);
-      process.stdout.write(`revoked ${id}\n`);
-    });
+  const revocation = (usage: string, description: string, revoke: (f: FleetStore, arg: string, reason: string) => Promise<boolean>, missing: (arg: string) => string, done: (arg: string) => string) =>
+    fleet
+      .command(usage)
+      .description(description)
+      .requiredOption('--reason <text>', 'why, for the record')
+      .action(async (arg: string, opts: { reason: string }, command: Command) => {
+        if (!(await withFleet(command, (f) => revoke(f, arg, opts.reason)))) throw new Error(missing(arg));
+        process.stdout.write(`${done(arg)}\n`);
+      });
+  revocation('revoke <id>', 'refuse every further request from a device (its history stays)', (f, id, reason) => f.revokeDevice(id, reason), (id) => `no enrolled, unrevoked device ${id}`, (id) => `revoked ${id}`);
+  revocation(
+    'revoke-certificate <serial>',
+    'refuse one device certificate (hex serial) on the next request; the device may get a new one unless it is revoked too',
+    (f, serial, reason) => f.revokeCertificate(serial, reason),
+    (serial) => `no issued, unrevoked device certificate with serial ${serial}`,
+    (serial) => `revoked certificate ${serial.toLowerCase()}`,
+  );
   registerFleetCaCommands(fleet);
   registerFleetAffectedCommand(fleet);
   registerAnswerKeyCommand(fleet);

@@ -9,6 +9,8 @@ import type { ReleasePolicy } from '../../gateway/checkin-offer.js';
 import { startGateway } from '../../gateway/server.js';
 import { createGatewayMetrics } from '../../metrics/gateway-metrics.js';
 import { createRegistry } from '../../metrics/registry.js';
+import type { DeviceIdentityOptions } from '../../gateway/certificate-routes.js';
+import { readFleetCa } from '../../identity/ca-files.js';
 import { projectRoot } from '../../platform/paths.js';
 import { openArtifactStore } from '../../stores/open-store.js';
 import { configFrom } from '../context.js';
@@ -23,6 +25,8 @@ export interface GatewayFlags {
   releasePolicy: string;
   tlsCert?: string;
   tlsKey?: string;
+  mtls?: boolean;
+  deviceCertHours: string;
 }
 
 export function positiveInt(name: string, raw: string): number {
@@ -48,7 +52,18 @@ export function withGatewayOptions(command: Command): Command {
     .option('--poll-after <seconds>', 'check-in interval suggested to devices', '300')
     .option('--release-policy <policy>', 'devices without a rollout get: rollouts (only releases a finished rollout released) or newest (newest published)', 'rollouts')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM; `ota fleet ca server-cert` writes one); default plain HTTP')
-    .option('--tls-key <file>', 'the private key of --tls-cert');
+    .option('--tls-key <file>', 'the private key of --tls-cert')
+    .option('--mtls', 'mutual TLS (with --tls-cert/--tls-key): devices get client certificates from the fleet CA (identity.caDir) at POST /v1/certificates and present them on every other request')
+    .option('--device-cert-hours <hours>', 'lifetime of the device certificates --mtls issues', '24');
+}
+
+/** --mtls: the fleet CA the server certificate came from issues and checks the device certificates. */
+export async function gatewayDeviceIdentity(opts: GatewayFlags, caDir: string): Promise<DeviceIdentityOptions | undefined> {
+  if (!opts.mtls) return undefined;
+  if (!opts.tlsCert) throw new Error('--mtls needs --tls-cert and --tls-key (a server certificate from `ota fleet ca server-cert`)');
+  const hours = Number(opts.deviceCertHours);
+  if (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 366) throw new Error(`--device-cert-hours must be a positive number of hours up to a year, got "${opts.deviceCertHours}"`);
+  return { ca: await readFleetCa(caDir), certificateHours: hours };
 }
 
 /** --tls-cert and --tls-key together switch the gateway to HTTPS. */
@@ -74,9 +89,10 @@ export function registerGatewayCommands(program: Command): void {
       const config = configFrom(command);
       const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
       const answerKey = await loadGatewayAnswerKey(config.gateway.answerKeyPath);
+      const deviceIdentity = await gatewayDeviceIdentity(opts, config.identity.caDir);
       const fleet = await FleetStore.open(config.fleet.databaseUrl);
       const store = openArtifactStore(config.store);
-      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls, answerKey, metrics: createGatewayMetrics(createRegistry('gateway')) }).catch(async (error: unknown) => {
+      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls, answerKey, deviceIdentity, metrics: createGatewayMetrics(createRegistry('gateway')) }).catch(async (error: unknown) => {
         await fleet.close();
         await store.close();
         throw error;
@@ -89,7 +105,7 @@ export function registerGatewayCommands(program: Command): void {
       }, 3_600_000);
       pruning.unref();
       process.stderr.write(
-        `ota gateway ${version} listening on ${gateway.url} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location}, enrollment ${token ? 'open with token' : 'closed'})\n`,
+        `ota gateway ${version} listening on ${gateway.url} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location}, enrollment ${token ? 'open with token' : 'closed'}${deviceIdentity ? `, mutual TLS with ${deviceIdentity.certificateHours} h device certificates` : ''})\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {

@@ -19,7 +19,7 @@ import { describeTransport } from '../../temporal/connection-options.js';
 import { createWorker } from '../../temporal/worker.js';
 import { configFrom } from '../context.js';
 import { loadGatewayAnswerKey } from './gateway-answer-key.js';
-import { enrollmentToken, gatewayTls, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
+import { enrollmentToken, gatewayDeviceIdentity, gatewayTls, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
 import { startTrustRefreshSchedule } from './worker.js';
 
 export function registerServeCommand(program: Command): void {
@@ -46,6 +46,7 @@ export function registerServeCommand(program: Command): void {
         pollAfterSeconds: positiveInt('--poll-after', opts.pollAfter),
         releasePolicy: releasePolicy(opts.releasePolicy),
         tls: gatewayTls(opts),
+        deviceIdentity: await gatewayDeviceIdentity(opts, config.identity.caDir),
         answerKey: await loadGatewayAnswerKey(config.gateway.answerKeyPath),
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));

@@ -1,6 +1,7 @@
 // `ota-device enroll`: make the device key (if missing) and enroll it with the gateway.
 import type { Command } from 'commander';
-import { enrollDevice, enrollmentToken } from '../../device-client/agent/enroll.js';
+import { deviceGatewayClient, ensureDeviceCertificate } from '../../device-client/agent/device-certificate.js';
+import { deviceKeyFor, enrollDevice, enrollmentToken } from '../../device-client/agent/enroll.js';
 import { registerDeviceStep } from './context.js';
 
 export function registerEnrollCommand(program: Command): void {
@@ -8,7 +9,13 @@ export function registerEnrollCommand(program: Command): void {
     name: 'enroll',
     description: 'make the device key (if missing) and enroll it with the gateway using a one-time token',
     options: (command) => command.option('--token <token>', 'enrollment token (default: the environment variable named by enrollment.tokenEnv)'),
-    run: (device, opts: { token?: string; json?: boolean }) => enrollDevice(device.config, { token: enrollmentToken(device.config, opts.token) }),
-    describe: (result) => `${result.created ? 'enrolled' : 'already enrolled'}: ${result.deviceId} with ${result.gatewayUrl} (${result.algorithm} key)`,
+    run: async (device, opts: { token?: string; json?: boolean }) => {
+      const enrolled = await enrollDevice(device.config, { token: enrollmentToken(device.config, opts.token) });
+      // Under mTLS the first client certificate comes right after enrollment (check-ins renew it).
+      const certificate = await ensureDeviceCertificate(device.config, deviceGatewayClient(device.config), await deviceKeyFor(device.config));
+      return { ...enrolled, certificate };
+    },
+    describe: (result) =>
+      `${result.created ? 'enrolled' : 'already enrolled'}: ${result.deviceId} with ${result.gatewayUrl} (${result.algorithm} key)${result.certificate.notAfter ? `; client certificate ${result.certificate.serialNumber} until ${result.certificate.notAfter}` : ''}`,
   });
 }

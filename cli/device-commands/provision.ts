@@ -3,6 +3,9 @@ import type { Command } from 'commander';
 import { isSlotName } from '../../device-client/boot/boot-state.js';
 import { pinTufRoot, readTufRootFile } from '../../device-client/agent/device-trust.js';
 import { provisionDevice } from '../../device-client/agent/provision.js';
+import { pinAnswerKey, readAnswerKeyFile } from '../../device-client/agent/answer-key.js';
+import { checkFleetCa, pinFleetCa } from '../../device-client/agent/device-certificate.js';
+import { readFileAtMost } from '../../platform/bounded-read.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printResult } from '../output.js';
 import { deviceFrom, explain } from './context.js';
@@ -17,6 +20,8 @@ interface ProvisionFlags {
   floorReset?: string;
   floorResetBundle?: string;
   tufRoot?: string;
+  fleetCa?: string;
+  answerKey?: string;
   json?: boolean;
 }
 
@@ -33,12 +38,16 @@ export function registerProvisionCommand(program: Command): void {
     .option('--floor-reset <file>', 'operator-signed reset statement for this device that allows a lower floor')
     .option('--floor-reset-bundle <file>', "the statement's Sigstore bundle (default: <file>.sigstore.json)")
     .option('--tuf-root <file>', "pin the fleet's TUF root (N.root.json from `ota trust`) in the trust folder")
+    .option('--fleet-ca <file>', "pin the fleet CA root (root.crt.pem from `ota fleet ca init`): the gateway's TLS certificate must chain to it")
+    .option('--answer-key <file>', "pin the gateway answer public key (from `ota fleet answer-key`): check-in answers must be signed by it")
     .option('--json', 'print as JSON')
     .action(async (opts: ProvisionFlags, command: Command) => {
       if (!isSlotName(opts.slot)) throw new Error(`--slot: expected A or B, got "${opts.slot}"`);
       const device = await deviceFrom(command);
       // Checked before anything is written: a root that is not signed by its own threshold pins nothing.
       const tufRoot = opts.tufRoot === undefined ? undefined : await readTufRootFile(opts.tufRoot);
+      const fleetCa = opts.fleetCa === undefined ? undefined : checkFleetCa((await readFileAtMost(opts.fleetCa, 64 * 1024, '--fleet-ca')).toString('utf8'));
+      const answerKey = opts.answerKey === undefined ? undefined : await readAnswerKeyFile(opts.answerKey);
       const result = await provisionDevice(device, {
         slot: opts.slot,
         version: opts.version,
@@ -51,9 +60,11 @@ export function registerProvisionCommand(program: Command): void {
         throw explain(error);
       });
       if (tufRoot) await pinTufRoot(device.config, tufRoot);
+      const fleetRoot = fleetCa && (await pinFleetCa(device.config.stateDir, fleetCa.pem));
+      if (answerKey) await pinAnswerKey(device.config.stateDir, answerKey);
       const floor = result.state.securityVersion;
       const note = result.floorReset ? ` (lowered from ${result.previousFloor} by the signed reset statement)` : '';
-      const pinned = tufRoot ? `, TUF root v${tufRoot.signed.version} pinned` : '';
+      const pinned = `${tufRoot ? `, TUF root v${tufRoot.signed.version} pinned` : ''}${fleetRoot ? `, fleet CA ${fleetRoot.subject.replace(/\n/g, ', ')} pinned` : ''}${opts.answerKey ? ', gateway answer key pinned' : ''}`;
       printResult(opts, { ...result.state, ...(tufRoot && { tufRootVersion: tufRoot.signed.version }) }, () => `provisioned ${device.config.deviceId}: slot ${opts.slot} holds ${opts.version}, stored security version ${floor}${note}${pinned}`);
     });
 }

@@ -1,11 +1,11 @@
 // The long-running agent: one check-in round (checkin.ts) after another, every pollAfterSeconds
 // with jitter, until its signal aborts; after each round the window's signed heartbeat when it is
 // due (reports/heartbeat.ts), and never a sleep past the next one.
-import { GatewayClient } from '../gateway/gateway-client.js';
 import { sendHeartbeatIfDue, heartbeatDueInSeconds, type HeartbeatOutcome } from '../reports/heartbeat.js';
 import { systemMetrics } from '../reports/metrics.js';
 import { checkInOnce, type AgentOptions, type CheckInResult } from './checkin.js';
 import type { Device } from './device.js';
+import { deviceGatewayClient } from './device-certificate.js';
 import { deviceKeyFor } from './enroll.js';
 
 /**
@@ -30,7 +30,7 @@ export async function runAgentLoop(
       waitSeconds = result.pollAfterSeconds;
       if (result.outcome !== 'offline' && device.config.gatewayUrl && device.config.heartbeat.enabled) {
         const outcome = await sendHeartbeatIfDue(device, {
-          client: options.client ?? new GatewayClient(device.config.gatewayUrl),
+          client: options.client ?? deviceGatewayClient(device.config),
           key: options.key ?? (await deviceKeyFor(device.config)),
           metrics: options.metrics ?? systemMetrics(device.config),
         });

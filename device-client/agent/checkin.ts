@@ -9,6 +9,7 @@ import type { CheckinResponse } from '../../schemas/device-api.js';
 import type { DeviceKey } from '../../schemas/device-envelope.js';
 import { GatewayAnswerRefusedError } from '../gateway/answer-verification.js';
 import { GatewayClient, GatewayRefusedError, GatewayUnreachableError } from '../gateway/gateway-client.js';
+import { deviceGatewayClient, ensureDeviceCertificate, type CertificateStatus } from './device-certificate.js';
 import { loadPinnedAnswerKey } from './answer-key.js';
 import type { MetricsSampler } from '../reports/metrics.js';
 import { flushReports, type FlushResult } from '../reports/send-reports.js';
@@ -63,6 +64,8 @@ export interface CheckInResult {
   declined?: { version: string; reason: string };
   /** The walk of the gateway's TUF metadata after the check-in (a device pinning a TUF root). */
   trust?: TrustRefresh;
+  /** The device's client certificate after this round (mTLS gateways). */
+  certificate?: CertificateStatus & { error?: string };
   /** Why the check-in did not happen (offline, refused). */
   error?: string;
   /** An answer refused as untrusted (GATEWAY_ANSWER_*): the round counts as offline, nothing is acted on. */
@@ -78,12 +81,12 @@ export async function checkInOnce(device: Device, options: AgentOptions = {}): P
   const { config } = device;
   if (!config.gatewayUrl) throw new Error('no gatewayUrl in the device configuration');
   const log = options.log ?? (() => undefined);
-  const client = options.client ?? new GatewayClient(config.gatewayUrl);
+  const client = options.client ?? deviceGatewayClient(config);
   const round = startRound(device, { metrics: options.metrics, log, signal: options.signal });
   const retry: RetryPolicy = { ...config.download, ...options.retry };
   // Fields are added in the order they happen (the --json output keeps that order).
   const result: CheckInResult = { deviceId: config.deviceId, outcome: 'nothing', queued: round.queued, reports: { skipped: 'not sent yet' }, pollAfterSeconds: config.intervals.checkSeconds };
-  const sourceSettings = { stateDir: config.stateDir, retry, log, signal: options.signal };
+  const sourceSettings = { stateDir: config.stateDir, retry, log, signal: options.signal, clientFor: (url: string) => deviceGatewayClient(config, url) };
 
   if (options.bootCheck !== false) {
     const checked = await bootCheckAndReport(device, { metrics: round.metrics, health: options.bootCheck });
@@ -103,12 +106,18 @@ export async function checkInOnce(device: Device, options: AgentOptions = {}): P
   const key = options.key ?? (await deviceKeyFor(config));
   try {
     if (options.enrollmentToken && !(await readEnrollment(config.stateDir))) await enrollDevice(config, { token: options.enrollmentToken, client });
+    // Renewed well before expiry (2/3 of its lifetime); a failed renewal keeps the valid one.
+    result.certificate = await ensureDeviceCertificate(config, client, key).catch((error: Error) => {
+      log(`device certificate not renewed: ${error.message}`);
+      return { action: 'kept' as const, error: error.message };
+    });
     result.response = await client.checkin(key, await checkinBody(device), await loadPinnedAnswerKey(config));
     result.pollAfterSeconds = result.response.pollAfterSeconds;
   } catch (error) {
     if (!(error instanceof GatewayUnreachableError) && !(error instanceof GatewayRefusedError) && !(error instanceof GatewayAnswerRefusedError)) throw error;
     result.outcome = error instanceof GatewayRefusedError ? 'refused' : 'offline';
     result.error = error.message;
+    if (error instanceof GatewayUnreachableError && error.code === 'GATEWAY_CERTIFICATE_UNTRUSTED') result.errorCode = error.code;
     if (error instanceof GatewayAnswerRefusedError) {
       result.errorCode = error.code;
       log(`${error.code}: ${error.message}`);

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { describeFetchError } from '../gateway/gateway-client.js';
+import type { FetchLike } from '../../platform/tls-fetch.js';
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -22,6 +23,8 @@ export interface RetryPolicy {
 
 export interface DownloadRequest extends RetryPolicy {
   url: string;
+  /** How the bytes travel (the gateway client's: pinned CA, client certificate); default global fetch. */
+  fetch?: FetchLike;
   /** Where the complete, verified file ends up; the partial file is `${path}.part`. */
   path: string;
   length: number;
@@ -162,7 +165,7 @@ async function fetchRemainder(request: DownloadRequest, partPath: string, resume
   try {
     let res: Response;
     try {
-      res = await fetch(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal });
+      res = await (request.fetch ?? fetch)(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal });
     } catch (error) {
       throw cutBy() ?? new Error(describeFetchError(error));
     }

@@ -7,7 +7,8 @@ import { keyAlgorithmSchema, type EnrollResponse } from '../../schemas/device-ap
 import type { DeviceConfig } from '../config.js';
 import type { DeviceKey } from '../../schemas/device-envelope.js';
 import { loadOrCreateDeviceKey } from '../reports/device-key.js';
-import { GatewayClient } from '../gateway/gateway-client.js';
+import type { GatewayClient } from '../gateway/gateway-client.js';
+import { deviceGatewayClient } from './device-certificate.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 
 export function deviceKeyPath(stateDir: string): string {
@@ -50,7 +51,7 @@ export interface EnrollResult extends EnrollResponse {
 
 export async function enrollDevice(config: DeviceConfig, options: { token: string; client?: GatewayClient }): Promise<EnrollResult> {
   if (!config.gatewayUrl) throw new EnrollmentError('no gatewayUrl in the device configuration');
-  const client = options.client ?? new GatewayClient(config.gatewayUrl);
+  const client = options.client ?? deviceGatewayClient(config);
   const key = await deviceKeyFor(config);
   const answer = await client.enroll(options.token, {
     deviceId: config.deviceId,

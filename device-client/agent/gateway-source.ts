@@ -85,7 +85,7 @@ export class GatewaySource implements UpdateSource {
     const url = this.options.client.resolve(/^https?:\/\//.test(location) ? location : `/v1/artifacts/${location}`);
     // Named by digest: a restarted agent finds its partial file again, and two releases never mix bytes.
     const path = join(this.options.downloadDir, pinned.sha256);
-    const result = await downloadResumable({ url, path, ...pinned, ...this.options.retry, random: this.options.random, signal: this.options.signal, log: this.options.log });
+    const result = await downloadResumable({ url, path, fetch: this.options.client.fetch, ...pinned, ...this.options.retry, random: this.options.random, signal: this.options.signal, log: this.options.log });
     this.options.onDownload?.(location, result);
     return createReadStream(path, { highWaterMark: 1 << 20 });
   }

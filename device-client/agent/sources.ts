@@ -14,6 +14,8 @@ export interface GatewaySourceSettings {
   retry: RetryPolicy;
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** The device's client for a gateway URL (pinned fleet CA, client certificate); default a plain one. */
+  clientFor?: (url: string) => GatewayClient;
 }
 
 /** Offline bundles always; `gateway:` references when `gateway` says where downloads go. */
@@ -22,6 +24,6 @@ export function sourceOpener(scratchDir: string, gateway?: GatewaySourceSettings
     const url = gatewayUrlFromRef(ref);
     if (url === undefined) return OfflineBundleSource.open(ref, scratchDir);
     if (!gateway) throw new Error(`cannot reopen ${ref}: no gateway settings`);
-    return new GatewaySource({ client: new GatewayClient(url), downloadDir: downloadDirOf(gateway.stateDir), retry: gateway.retry, log: gateway.log, signal: gateway.signal });
+    return new GatewaySource({ client: gateway.clientFor?.(url) ?? new GatewayClient(url), downloadDir: downloadDirOf(gateway.stateDir), retry: gateway.retry, log: gateway.log, signal: gateway.signal });
   };
 }

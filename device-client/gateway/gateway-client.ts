@@ -24,6 +24,8 @@ import {
   type SignedEnvelope,
 } from '../../schemas/device-api.js';
 import { signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
+import { certificateResponseSchema, type CertificateResponse } from '../../schemas/device-certificate.js';
+import { UNTRUSTED_SERVER_CODES, type FetchLike } from '../../platform/tls-fetch.js';
 import { readCheckinAnswer, type PinnedAnswerKey } from './answer-verification.js';
 
 /** Largest answer the device reads for each call (docs/device-agent.md, "Limits"); one byte more is GATEWAY_ANSWER_TOO_LARGE. */
@@ -47,9 +49,15 @@ export function clampPollAfterSeconds(seconds: number): number {
   return Math.min(POLL_AFTER_LIMITS.maxSeconds, Math.max(POLL_AFTER_LIMITS.minSeconds, Math.round(seconds)));
 }
 
-/** The gateway could not be reached (connection refused, reset) or did not answer in time (GATEWAY_TIMEOUT). */
-export class GatewayUnreachableError extends CodedError<'GATEWAY_UNREACHABLE' | 'GATEWAY_TIMEOUT'> {
-  constructor(message: string, code: 'GATEWAY_UNREACHABLE' | 'GATEWAY_TIMEOUT' = 'GATEWAY_UNREACHABLE') {
+export type GatewayUnreachableCode = 'GATEWAY_UNREACHABLE' | 'GATEWAY_TIMEOUT' | 'GATEWAY_CERTIFICATE_UNTRUSTED';
+
+/**
+ * The gateway could not be reached (connection refused, reset), did not answer in time
+ * (GATEWAY_TIMEOUT), or its server certificate is not issued by the pinned fleet CA for this name
+ * (GATEWAY_CERTIFICATE_UNTRUSTED: nothing was sent past the handshake).
+ */
+export class GatewayUnreachableError extends CodedError<GatewayUnreachableCode> {
+  constructor(message: string, code: GatewayUnreachableCode = 'GATEWAY_UNREACHABLE') {
     super(code, message);
   }
 }
@@ -84,15 +92,20 @@ export class GatewayRefusedError extends Error {
 export interface GatewayClientOptions {
   /** Per-request timeout for API calls (downloads have their own stall timeout). */
   timeoutMs?: number;
+  /** How requests travel; default global fetch. The agent passes tlsFetch with the pinned fleet CA and its certificate. */
+  fetch?: FetchLike;
 }
 
 export class GatewayClient {
   readonly baseUrl: string;
+  /** What every request of this client (downloads included) goes through. */
+  readonly fetch: FetchLike;
   private readonly timeoutMs: number;
 
   constructor(baseUrl: string, options: GatewayClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.fetch = options.fetch ?? ((url, init) => fetch(url, init));
   }
 
   /** A gateway path ("/v1/...") or absolute URL as an absolute URL. */
@@ -121,6 +134,12 @@ export class GatewayClient {
     if (!read.ok && 'refused' in read) throw read.refused;
     if (!read.ok) throw new GatewayAnswerMalformedError(`check-in: the gateway's answer does not match the device API: ${read.malformed}`);
     return { ...read.answer, pollAfterSeconds: clampPollAfterSeconds(read.answer.pollAfterSeconds) };
+  }
+
+  /** A client certificate for the device's own key: the CSR signed over in an envelope by that key (also when the old one expired). */
+  async requestCertificate(key: DeviceKey, deviceId: string, csrPem: string): Promise<CertificateResponse> {
+    const envelope = signPayload({ type: 'certificate-request', deviceId, csrPem, sentAt: new Date().toISOString() }, key);
+    return this.json('certificate', 'POST', '/v1/certificates', certificateResponseSchema, GATEWAY_ANSWER_LIMITS.enrollBytes, envelope);
   }
 
   async postReport(envelope: SignedEnvelope, counter: HealthReport['counter']): Promise<ReportResponse> {
@@ -160,14 +179,16 @@ export class GatewayClient {
 
   private async request(url: string, init: RequestInit): Promise<Response> {
     try {
-      return await fetch(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
+      return await this.fetch(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (error) {
-      throw new GatewayUnreachableError(`${init.method ?? 'GET'} ${url}: ${describeFetchError(error)}`, isTimeout(error) ? 'GATEWAY_TIMEOUT' : 'GATEWAY_UNREACHABLE');
+      const code = isTimeout(error) ? 'GATEWAY_TIMEOUT' : isUntrustedServer(error) ? 'GATEWAY_CERTIFICATE_UNTRUSTED' : 'GATEWAY_UNREACHABLE';
+      throw new GatewayUnreachableError(`${init.method ?? 'GET'} ${url}: ${describeFetchError(error)}`, code);
     }
   }
 }
 
 const isTimeout = (error: unknown) => (error as Error)?.name === 'TimeoutError';
+const isUntrustedServer = (error: unknown) => UNTRUSTED_SERVER_CODES.has(String((error as { cause?: { code?: string } })?.cause?.code));
 
 /**
  * The body, at most `limit` bytes: a declared length over it is refused before reading, an endless

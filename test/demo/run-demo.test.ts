@@ -15,7 +15,7 @@ describe.skipIf(!built)('ota demo', () => {
     const stateDir = join(mkdtempSync(join(tmpdir(), 'ota-demo-')), 'state');
     const run = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ota.js'), 'demo', '--json', '--state-dir', stateDir], {
       encoding: 'utf8',
-      timeout: 300_000,
+      timeout: 600_000, // generous: the machine may be shared; mTLS adds handshakes to every device conversation
     });
     expect(run.status, run.stderr.slice(-3000)).toBe(0);
     const summary = JSON.parse(run.stdout) as { ok: boolean; steps: Array<{ title: string; ok: boolean; detail?: string }> };
@@ -29,10 +29,15 @@ describe.skipIf(!built)('ota demo', () => {
     const step = (title: string) => summary.steps.find((s) => s.title === title)!;
     expect(step('rollout of 1.1.0 reached the whole fleet')).toMatchObject({ ok: true, detail: expect.stringMatching(/installs failed for unrelated reasons \(device noise\)/) });
     expect(step('crash-looping 1.2.0 halted in the canary ring and rolled back')).toMatchObject({ ok: true, detail: expect.stringMatching(/^exposure [1-5]\/100; breach: /) });
+    // Devices speak mutual TLS to the gateway: the demo's own fleet CA, a certificate per device.
+    expect(titles).toContain('create the fleet CA (offline root, issuing intermediate)');
+    expect(step('start gateway + worker (ota serve, mutual TLS)')).toMatchObject({ ok: true, detail: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/) });
+    expect(step('enroll 100 simulated devices').detail).toMatch(/100 hold a 24 h client certificate from the fleet CA/);
+    expect(run.stderr).toMatch(/Root CA/);
     expect(summary.steps.at(-1)).toMatchObject({ title: 'stop the stack', ok: true });
     // Nothing left running: the stack's recorded services are gone.
     const status = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ota.js'), 'dev', 'status', '--json', '--state-dir', stateDir, '-f', join(projectRoot, 'temporal-dev.yml')], { encoding: 'utf8' });
     const { services } = JSON.parse(status.stdout) as { services: Array<{ name: string; state: string }> };
     expect(services.find((s) => s.name === 'temporal')?.state).not.toBe('running');
-  }, 310_000);
+  }, 610_000);
 });

@@ -51,6 +51,8 @@ export async function createSimDevice(dir: string, fixture: PublishedFixture, op
     cmdlinePath: 'cmdline',
     trust: { trustedRootPath: 'trusted_root.json' },
     stateDir: 'state',
+    // The agent tests talk plain HTTP to their gateway (a lab); the mTLS tests turn it off and pin the fleet CA.
+    transport: { insecurePlainHttp: true },
     ...options.config,
   };
   const configPath = join(dir, 'device.json');

@@ -17,14 +17,18 @@ export interface TempGateway {
   close(): Promise<void>;
 }
 
-type ExtraOptions = Omit<GatewayOptions, 'host' | 'port' | 'version' | 'fleet' | 'store' | 'enrollmentToken' | 'logError'>;
+type ExtraOptions = Omit<GatewayOptions, 'host' | 'port' | 'version' | 'fleet' | 'store' | 'enrollmentToken' | 'logError'> & {
+  /** Serve this artifact store folder (e.g. a published fixture's) instead of an empty one in the temp folder. */
+  storeDir?: string;
+};
 
 /** `prefix` names the temp folder (e.g. 'ota-report-queue-'); unexpected errors are not logged. */
 export async function startTempGateway(prefix: string, enrollmentToken: string, options: ExtraOptions = {}): Promise<TempGateway> {
   const root = mkdtempSync(join(tmpdir(), prefix));
-  const store = new LocalArtifactStore(join(root, 'artifacts'));
+  const { storeDir, ...gatewayOptions } = options;
+  const store = new LocalArtifactStore(storeDir ?? join(root, 'artifacts'));
   const fleet = await FleetStore.open(`pglite:${join(root, 'fleet')}`);
-  const gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken, ...options, logError: () => {} });
+  const gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken, ...gatewayOptions, logError: () => {} });
   return {
     root, fleet, store, gateway,
     async close() {

@@ -50,7 +50,7 @@ describe('sendHeartbeatIfDue against the gateway', () => {
   function device(id: string, good = true): Device {
     const config = parseDeviceConfig(
       {
-        deviceId: id, hardwareId: 'gw-hb', gatewayUrl: env.gateway.url, slots: { A: 'a.img', B: 'b.img' }, bootloader: { kind: 'state-file', path: 'boot.json' },
+        deviceId: id, hardwareId: 'gw-hb', gatewayUrl: env.gateway.url, transport: { insecurePlainHttp: true }, slots: { A: 'a.img', B: 'b.img' }, bootloader: { kind: 'state-file', path: 'boot.json' },
         trust: { trustedRootPath: 'root.json' }, stateDir: join(env.root, id), heartbeat: { intervalSeconds: 60 },
       },
       env.root,

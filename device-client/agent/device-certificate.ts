@@ -1,0 +1,130 @@
+// The device's transport identity: the fleet CA root it pins (stateDir/fleet-ca.pem), and its
+// short-lived client certificate for its enrolled key (stateDir/device-cert.pem), both 0600. The
+// certificate is requested after enrollment, renewed during check-in once 2/3 of its lifetime has
+// passed, and re-issued by a request signed with the enrolled key when it expired offline. Every
+// gateway request goes through the client built here: https with the pinned root only, the
+// certificate when there is one; http:// only with the lab flag transport.insecurePlainHttp.
+import { createPublicKey, X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CodedError } from '../../platform/coded-error.js';
+import { writeFileAtomic } from '../../platform/atomic-write.js';
+import { tlsFetch, type TlsFetchOptions } from '../../platform/tls-fetch.js';
+import { createDeviceCsr } from '../../identity/csr.js';
+import { deviceUri } from '../../identity/issue.js';
+import { verifyChain } from '../../identity/verify-chain.js';
+import { renewalTime } from '../../schemas/device-certificate.js';
+import type { DeviceKey } from '../../schemas/device-envelope.js';
+import type { DeviceConfig } from '../config.js';
+import { GatewayClient, GatewayRefusedError } from '../gateway/gateway-client.js';
+import { deviceKeyPath } from './enroll.js';
+
+export type TransportErrorCode = 'GATEWAY_PLAIN_HTTP_REFUSED' | 'FLEET_CA_NOT_PINNED' | 'FLEET_CA_INVALID' | 'DEVICE_CERTIFICATE_INVALID';
+
+/** The device refuses this transport before sending anything. */
+export class TransportRefusedError extends CodedError<TransportErrorCode> {}
+
+export const fleetCaPath = (stateDir: string) => join(stateDir, 'fleet-ca.pem');
+export const deviceCertificatePath = (stateDir: string) => join(stateDir, 'device-cert.pem');
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const MAX_CA_PEM_BYTES = 16 * 1024;
+
+/** The one self-signed CA certificate `pem` must be, or FLEET_CA_INVALID. Writes nothing. */
+export function checkFleetCa(pem: string): { pem: string; root: X509Certificate } {
+  const blocks = pem.length > MAX_CA_PEM_BYTES ? [] : (pem.match(PEM_CERTIFICATE) ?? []);
+  if (blocks.length !== 1) throw new TransportRefusedError('FLEET_CA_INVALID', 'the fleet CA file must hold exactly one PEM certificate (root.crt.pem from `ota fleet ca init`)');
+  let root: X509Certificate;
+  try {
+    root = new X509Certificate(blocks[0]!);
+  } catch (error) {
+    throw new TransportRefusedError('FLEET_CA_INVALID', `the fleet CA certificate does not parse: ${(error as Error).message}`);
+  }
+  if (!root.ca || !root.checkIssued(root) || !root.verify(root.publicKey)) throw new TransportRefusedError('FLEET_CA_INVALID', 'the fleet CA file is not a self-signed CA certificate (pin the root, not the intermediate)');
+  return { pem: `${blocks[0]}\n`, root };
+}
+
+/** Pins the fleet CA root (0600) after checkFleetCa. */
+export async function pinFleetCa(stateDir: string, pem: string): Promise<X509Certificate> {
+  const checked = checkFleetCa(pem);
+  await writeFileAtomic(fleetCaPath(stateDir), checked.pem, { mode: 0o600 });
+  return checked.root;
+}
+
+async function readIfThere(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+}
+
+/**
+ * The gateway client of this device for `url` (default its gatewayUrl): refuses http:// unless the lab
+ * flag is set, and https:// without a pinned fleet CA; the client certificate is read per request.
+ */
+export function deviceGatewayClient(config: Pick<DeviceConfig, 'gatewayUrl' | 'stateDir' | 'transport'>, url = config.gatewayUrl, options: TlsFetchOptions = {}): GatewayClient {
+  if (!url) throw new Error('no gatewayUrl in the device configuration');
+  const protocol = new URL(url).protocol;
+  if (protocol === 'http:') {
+    if (!config.transport.insecurePlainHttp) throw new TransportRefusedError('GATEWAY_PLAIN_HTTP_REFUSED', `refusing plain HTTP to ${url}: the gateway must be https (transport.insecurePlainHttp is for labs only)`);
+    return new GatewayClient(url);
+  }
+  if (protocol !== 'https:') throw new TransportRefusedError('GATEWAY_PLAIN_HTTP_REFUSED', `gatewayUrl must be https://, got ${protocol}`);
+  const caPath = fleetCaPath(config.stateDir);
+  if (!existsSync(caPath)) throw new TransportRefusedError('FLEET_CA_NOT_PINNED', `no fleet CA pinned (${caPath}): provision the device with --fleet-ca root.crt.pem`);
+  const ca = readFileSync(caPath, 'utf8');
+  const identity = async () => {
+    const cert = await readIfThere(deviceCertificatePath(config.stateDir));
+    return cert ? { ca, cert, key: await readFile(deviceKeyPath(config.stateDir), 'utf8') } : { ca };
+  };
+  return new GatewayClient(url, { fetch: tlsFetch(identity, options) });
+}
+
+export interface CertificateStatus {
+  action: 'kept' | 'issued' | 'renewed' | 'not-needed';
+  serialNumber?: string;
+  notAfter?: string;
+}
+
+/** The held certificate's validity, if it is one for this key. */
+function heldCertificate(pem: string | undefined, key: DeviceKey): X509Certificate | undefined {
+  if (!pem) return undefined;
+  try {
+    const cert = new X509Certificate(pem);
+    return cert.publicKey.export({ format: 'der', type: 'spki' }).equals(createPublicKey(key.publicKeyPem).export({ format: 'der', type: 'spki' })) ? cert : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes sure the device holds a certificate it need not renew yet: none, past 2/3 of its lifetime,
+ * expired, or not for its key → a new one from POST /v1/certificates, checked against the pinned
+ * root (chain, clientAuth, this device's id, this key) before it is kept. Plain-HTTP labs need none.
+ */
+export async function ensureDeviceCertificate(config: Pick<DeviceConfig, 'deviceId' | 'stateDir' | 'gatewayUrl'>, client: GatewayClient, key: DeviceKey, now = new Date()): Promise<CertificateStatus> {
+  if (!client.baseUrl.startsWith('https:')) return { action: 'not-needed' };
+  const path = deviceCertificatePath(config.stateDir);
+  const held = heldCertificate(await readIfThere(path), key);
+  if (held && now < renewalTime(new Date(held.validFrom), new Date(held.validTo))) return { action: 'kept', serialNumber: held.serialNumber.toLowerCase(), notAfter: new Date(held.validTo).toISOString() };
+  let answer;
+  try {
+    answer = await client.requestCertificate(key, config.deviceId, await createDeviceCsr(key.privateKey, config.deviceId));
+  } catch (error) {
+    // A gateway with TLS but without mutual TLS issues nothing: requests go without a certificate.
+    if (error instanceof GatewayRefusedError && error.status === 404 && !held) return { action: 'not-needed' };
+    throw error;
+  }
+  const [leaf, intermediate] = answer.chainPem.match(PEM_CERTIFICATE) ?? [];
+  const root = await readFile(fleetCaPath(config.stateDir), 'utf8');
+  const problem = (why: string) => new TransportRefusedError('DEVICE_CERTIFICATE_INVALID', `the gateway's certificate for ${config.deviceId} is refused: ${why}`);
+  if (!leaf || !intermediate) throw problem('the chain must hold the leaf and the issuing intermediate');
+  const verified = await verifyChain({ leafPem: leaf, intermediatePem: intermediate, rootPem: root, purpose: 'clientAuth', now }).catch((error: Error) => {
+    throw problem(error.message);
+  });
+  if (!verified.uris.includes(deviceUri(config.deviceId))) throw problem(`it does not name ${deviceUri(config.deviceId)}`);
+  if (!heldCertificate(leaf, key)) throw problem('it is not for this device key');
+  await writeFileAtomic(path, answer.chainPem, { mode: 0o600 });
+  return { action: held ? 'renewed' : 'issued', serialNumber: verified.serialNumber.toLowerCase(), notAfter: verified.notAfter.toISOString() };
+}
