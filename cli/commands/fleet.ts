@@ -1,34 +1,13 @@
 // `ota fleet`: what the fleet store knows about devices (enrolled keys, last reported state).
 import type { Command } from 'commander';
-import { FleetStore, type DeviceWithState } from '../../fleet/fleet-store.js';
-import { offerEligibility } from '../../gateway/offer-eligibility.js';
+import { FleetStore } from '../../fleet/fleet-store.js';
+import { deviceDetail, listDeviceSummaries, retryFleetDevice, revokeFleetDevice, type DeviceSummary } from '../../operator/fleet-service.js';
 import { configFrom } from '../context.js';
 import { registerFleetCaCommands } from './fleet-ca.js';
 import { registerAnswerKeyCommand } from './gateway-answer-key.js';
 import { printResult } from '../output.js';
 
-function summary(d: DeviceWithState) {
-  return {
-    id: d.id,
-    hardwareId: d.hardwareId,
-    channel: d.channel,
-    labels: d.labels,
-    keyAlgorithm: d.keyAlgorithm,
-    enrolledAt: d.enrolledAt.toISOString(),
-    revokedAt: d.revokedAt?.toISOString() ?? null,
-    currentVersion: d.state.currentVersion,
-    slot: d.state.slot,
-    securityVersion: d.state.securityVersion,
-    lastState: d.state.state,
-    failureKind: d.state.failureKind,
-    releaseVersion: d.state.releaseVersion,
-    lastCheckinAt: d.state.lastCheckinAt?.toISOString() ?? null,
-    lastReportAt: d.state.lastReportAt?.toISOString() ?? null,
-    lastCounter: d.state.lastCounter,
-  };
-}
-
-function line(d: ReturnType<typeof summary>): string {
+function line(d: DeviceSummary): string {
   const state = d.lastState ? `${d.lastState}${d.failureKind ? `(${d.failureKind})` : ''} ${d.releaseVersion}` : 'no reports';
   const seen = d.lastReportAt ?? d.lastCheckinAt ?? 'never';
   return `${d.id}  ${d.hardwareId}/${d.channel}  running ${d.currentVersion ?? '?'}  ${state}  seen ${seen}${d.revokedAt ? '  REVOKED' : ''}`;
@@ -51,7 +30,7 @@ export function registerFleetCommands(program: Command): void {
     .description('list enrolled devices with their last state')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
-      const devices = (await withFleet(command, (f) => f.listDevices())).map(summary);
+      const devices = await withFleet(command, listDeviceSummaries);
       printResult(opts, devices, () => (devices.length ? devices.map(line).join('\n') : 'no devices enrolled'));
     });
   fleet
@@ -59,16 +38,7 @@ export function registerFleetCommands(program: Command): void {
     .description('one device, with its latest reports')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }, command: Command) => {
-      const found = await withFleet(command, async (f) => {
-        const device = await f.getDeviceWithState(id);
-        if (!device) return undefined;
-        // The gateway's own rule: a release that failed here is not offered again until `ota fleet retry`.
-        const assignment = await f.openAssignmentFor(id);
-        const eligibility = assignment ? offerEligibility(assignment.releaseVersion, assignment.rolloutId, id, await f.attemptFailures(assignment.rolloutId, id)) : undefined;
-        const offerBlocked = eligibility && !eligibility.offer ? { rolloutId: assignment!.rolloutId, releaseVersion: assignment!.releaseVersion, kind: eligibility.kind, reason: eligibility.reason } : null;
-        return { ...summary(device), offerBlocked, reports: await f.reportsOf(id, 20) };
-      });
-      if (!found) throw new Error(`no device ${id} in the fleet store`);
+      const found = await withFleet(command, (f) => deviceDetail(f, id));
       printResult(opts, found, () =>
         [
           line(found),
@@ -83,11 +53,7 @@ export function registerFleetCommands(program: Command): void {
     .option('--release <version>', 'only this release (default: every open or finished rollout of the device)')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { release?: string; json?: boolean }, command: Command) => {
-      const cleared = await withFleet(command, async (f) => {
-        if (!(await f.getDevice(id))) throw new Error(`no device ${id} in the fleet store`);
-        return f.retryDevice(id, opts.release);
-      });
-      if (cleared.length === 0) throw new Error(`device ${id} has no assignment in an open or finished rollout${opts.release ? ` of release ${opts.release}` : ''}`);
+      const { cleared } = await withFleet(command, (f) => retryFleetDevice(f, id, opts.release));
       printResult(opts, { deviceId: id, cleared }, () => cleared.map((c) => `${id}: ${c.releaseVersion} will be offered again in rollout ${c.rolloutId}`).join('\n'));
     });
   fleet
@@ -95,8 +61,7 @@ export function registerFleetCommands(program: Command): void {
     .description('refuse every further request from a device (its history stays)')
     .requiredOption('--reason <text>', 'why, for the record')
     .action(async (id: string, opts: { reason: string }, command: Command) => {
-      const revoked = await withFleet(command, (f) => f.revokeDevice(id, opts.reason));
-      if (!revoked) throw new Error(`no enrolled, unrevoked device ${id}`);
+      await withFleet(command, (f) => revokeFleetDevice(f, id, opts.reason));
       process.stdout.write(`revoked ${id}\n`);
     });
   registerFleetCaCommands(fleet);
