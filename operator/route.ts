@@ -26,7 +26,7 @@ export interface RouteSpec<P = Record<string, never>, Q = Record<string, never>,
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
   /** A change: the audit log gets one entry per call (allowed or refused) with this target and reason. */
-  audit?: { target: (params: P, body: B | undefined) => string; reason?: (body: B | undefined) => string | undefined };
+  audit?: { target: (params: P, body: B | undefined, result?: unknown) => string; reason?: (body: B | undefined) => string | undefined };
   /** Raw bytes instead of JSON (content type given). */
   raw?: string;
   handler: (input: RouteInput<P, Q, B>) => Promise<unknown>;
@@ -66,38 +66,39 @@ export class OperatorRouter {
 
   private async run<P, Q, B>(spec: RouteSpec<P, Q, B>, request: FastifyRequest): Promise<unknown> {
     let principal: Principal | undefined;
-    let params: P | undefined;
-    let body: B | undefined;
     try {
       principal = await this.authenticator.authenticate(request.headers.authorization);
-      params = parse(spec.params, request.params, 'path');
-      body = parse(spec.body, request.body ?? {}, 'body');
-      const query = parse(spec.query, request.query, 'query');
+      const params = parse(spec.params, request.params, 'path') as P;
+      const body = parse(spec.body, request.body ?? {}, 'body') as B;
+      const query = parse(spec.query, request.query, 'query') as Q;
       if (!mayPerform(principal.role, spec.action)) {
         throw new OperatorError('FORBIDDEN', `${principal.subject} (${principal.role}) may not ${spec.action}: it needs one of ${rolesFor(spec.action).join(', ')}`);
       }
-      const result = await spec.handler({ principal, params: params as P, query: query as Q, body: body as B });
-      await this.record(spec, principal, params, body, request, { result: 'ok' });
+      const result = await spec.handler({ principal, params, query, body });
+      await this.record(spec, principal, request, { result: 'ok' }, result);
       return result;
     } catch (error) {
       const code = error instanceof OperatorError ? error.code : 'INTERNAL';
       const refused = error instanceof OperatorError && error.status < 500;
-      await this.record(spec, principal, params, body, request, { result: refused ? 'refused' : 'failed', code, message: (error as Error).message });
+      await this.record(spec, principal, request, { result: refused ? 'refused' : 'failed', code, message: (error as Error).message });
       throw error;
     }
   }
 
-  private async record<P, Q, B>(spec: RouteSpec<P, Q, B>, principal: Principal | undefined, params: P | undefined, body: B | undefined, request: FastifyRequest, outcome: { result: 'ok' | 'refused' | 'failed'; code?: string; message?: string }): Promise<void> {
+  private async record<P, Q, B>(spec: RouteSpec<P, Q, B>, principal: Principal | undefined, request: FastifyRequest, outcome: { result: 'ok' | 'refused' | 'failed'; code?: string; message?: string }, result?: unknown): Promise<void> {
     if (!spec.audit) return;
-    // The target even when the request did not parse: the raw path parameter, as sent (bounded).
-    const target = params ? spec.audit.target(params, body) : String(Object.values((request.params ?? {}) as Record<string, unknown>)[0] ?? spec.url).slice(0, 200);
-    const reason = body ? spec.audit.reason?.(body) : undefined;
+    // Target and reason even when the caller was refused before its request was read: parsed
+    // here on their own, falling back to the route when they do not parse.
+    const params = spec.params ? spec.params.safeParse(request.params) : { success: true as const, data: {} as P };
+    const body = spec.body?.safeParse(request.body ?? {});
+    const bodyData = body?.success ? body.data : undefined;
+    const target = params.success ? spec.audit.target(params.data, bodyData, result) : spec.url;
     await this.fleet.appendAudit({
       actor: principal?.subject ?? 'anonymous',
       role: principal?.role ?? 'none',
       action: spec.action,
-      target,
-      reason: reason ?? null,
+      target: target.slice(0, 200),
+      reason: spec.audit.reason?.(bodyData) ?? null,
       result: outcome.result,
       detail: { via: principal?.via ?? 'none', ...(outcome.code && { code: outcome.code }), ...(outcome.message && { message: outcome.message.slice(0, 500) }) },
     });

@@ -85,7 +85,7 @@ export function registerRolloutRoutes(router: OperatorRouter, deps: OperatorDeps
     action: 'rollout.start',
     summary: 'start a rollout of a published release under a policy',
     body: startBody,
-    audit: { target: (_p, b) => b?.id ?? `${b?.hardware}@${b?.release}`, reason: (b) => b?.reason },
+    audit: { target: (_p, b, result) => (result as { rolloutId?: string } | undefined)?.rolloutId ?? b?.id ?? `${b?.hardware ?? '?'}@${b?.release ?? '?'}`, reason: (b) => b?.reason },
     handler: async ({ principal, body }) => {
       const { client, taskQueue } = temporalOf(deps);
       return startRollout(client, taskQueue, { releaseVersion: body.release, hardwareId: body.hardware, channel: body.channel, policy: policyFrom(body.policy), policySource: 'the policy', startedBy: principal.subject, rolloutId: body.id, fleetSize: body.fleet });
