@@ -124,14 +124,18 @@ export async function controlRollout(client: Client, id: string, control: Rollou
     }
     return await handle.executeUpdate(control === 'approve' ? approveUpdate : abortUpdate, { args: [input] });
   } catch (err) {
-    const notFound = notFoundOr(err, id);
-    if (notFound.code === 'NOT_FOUND') throw notFound;
+    // A finished rollout refuses too (its update cannot run): only one that does not exist is NOT_FOUND.
+    const exists = await handle.describe().then(
+      () => true,
+      (e: unknown) => notFoundOr(e, id).code !== 'NOT_FOUND',
+    );
+    if (!exists) throw new OperatorError('NOT_FOUND', `no rollout ${id}`);
     throw new OperatorError('REFUSED', `${control} refused: ${failureMessage(err)}`);
   }
 }
 
 function notFoundOr(err: unknown, id: string): OperatorError {
   const message = failureMessage(err);
-  if ((err as { name?: string }).name === 'WorkflowNotFoundError' || /not found/i.test(message)) return new OperatorError('NOT_FOUND', `no rollout ${id}`);
+  if ((err as { name?: string }).name === 'WorkflowNotFoundError' || /workflow.*not found/i.test(message)) return new OperatorError('NOT_FOUND', `no rollout ${id}`);
   return new OperatorError('UNAVAILABLE', `rollout ${id}: ${message}`);
 }
