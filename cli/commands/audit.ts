@@ -3,8 +3,8 @@
 import type { Command } from 'commander';
 import type { AuditEntry, AuditVerification } from '../../fleet/fleet-store.js';
 import { callOperatorApi, withServerOption, type ServerOption } from '../operator-client.js';
+import { withFleetStore } from '../context.js';
 import { printResult } from '../output.js';
-import { withFleetStore } from './operator.js';
 
 function line(e: AuditEntry): string {
   const outcome = e.result === 'ok' ? 'ok' : `${e.result}${typeof e.detail.code === 'string' ? ` ${e.detail.code}` : ''}`;

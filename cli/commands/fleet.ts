@@ -1,8 +1,7 @@
 // `ota fleet`: what the fleet store knows about devices (enrolled keys, last reported state).
 import type { Command } from 'commander';
-import { FleetStore } from '../../fleet/fleet-store.js';
 import { deviceDetail, listDeviceSummaries, retryFleetDevice, revokeFleetDevice, type DeviceSummary } from '../../operator/fleet-service.js';
-import { configFrom } from '../context.js';
+import { withFleetStore } from '../context.js';
 import { registerFleetCaCommands } from './fleet-ca.js';
 import { registerAnswerKeyCommand } from './gateway-answer-key.js';
 import { printResult } from '../output.js';
@@ -13,15 +12,6 @@ function line(d: DeviceSummary): string {
   return `${d.id}  ${d.hardwareId}/${d.channel}  running ${d.currentVersion ?? '?'}  ${state}  seen ${seen}${d.revokedAt ? '  REVOKED' : ''}`;
 }
 
-async function withFleet<T>(command: Command, fn: (fleet: FleetStore) => Promise<T>): Promise<T> {
-  const fleet = await FleetStore.open(configFrom(command).fleet.databaseUrl);
-  try {
-    return await fn(fleet);
-  } finally {
-    await fleet.close();
-  }
-}
-
 export function registerFleetCommands(program: Command): void {
   const fleet = program.command('fleet').description('enrolled devices, their last reported state, and the fleet CA');
   fleet
@@ -30,7 +20,7 @@ export function registerFleetCommands(program: Command): void {
     .description('list enrolled devices with their last state')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
-      const devices = await withFleet(command, listDeviceSummaries);
+      const devices = await withFleetStore(command, listDeviceSummaries);
       printResult(opts, devices, () => (devices.length ? devices.map(line).join('\n') : 'no devices enrolled'));
     });
   fleet
@@ -38,7 +28,7 @@ export function registerFleetCommands(program: Command): void {
     .description('one device, with its latest reports')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }, command: Command) => {
-      const found = await withFleet(command, (f) => deviceDetail(f, id));
+      const found = await withFleetStore(command, (f) => deviceDetail(f, id));
       printResult(opts, found, () =>
         [
           line(found),
@@ -53,7 +43,7 @@ export function registerFleetCommands(program: Command): void {
     .option('--release <version>', 'only this release (default: every open or finished rollout of the device)')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { release?: string; json?: boolean }, command: Command) => {
-      const { cleared } = await withFleet(command, (f) => retryFleetDevice(f, id, opts.release));
+      const { cleared } = await withFleetStore(command, (f) => retryFleetDevice(f, id, opts.release));
       printResult(opts, { deviceId: id, cleared }, () => cleared.map((c) => `${id}: ${c.releaseVersion} will be offered again in rollout ${c.rolloutId}`).join('\n'));
     });
   fleet
@@ -61,7 +51,7 @@ export function registerFleetCommands(program: Command): void {
     .description('refuse every further request from a device (its history stays)')
     .requiredOption('--reason <text>', 'why, for the record')
     .action(async (id: string, opts: { reason: string }, command: Command) => {
-      await withFleet(command, (f) => revokeFleetDevice(f, id, opts.reason));
+      await withFleetStore(command, (f) => revokeFleetDevice(f, id, opts.reason));
       process.stdout.write(`revoked ${id}\n`);
     });
   registerFleetCaCommands(fleet);

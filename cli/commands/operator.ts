@@ -2,24 +2,14 @@
 // host that holds the fleet database (the admin's own access; each change goes into the audit log).
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { FleetStore } from '../../fleet/fleet-store.js';
 import { isRole, ROLES } from '../../operator/roles.js';
 import { parseDuration } from '../../rollout/duration.js';
-import { configFrom } from '../context.js';
+import { withFleetStore } from '../context.js';
 import { printResult } from '../output.js';
 
 /** The person at this terminal, as the audit log names a local admin. */
 export function localOperator(): string {
   return `${userInfo().username}@${hostname()}`;
-}
-
-export async function withFleetStore<T>(command: Command, fn: (fleet: FleetStore) => Promise<T>): Promise<T> {
-  const fleet = await FleetStore.open(configFrom(command).fleet.databaseUrl);
-  try {
-    return await fn(fleet);
-  } finally {
-    await fleet.close();
-  }
 }
 
 export function registerOperatorCommands(program: Command): void {
