@@ -50,7 +50,7 @@ export function registerReleaseRoutes(router: OperatorRouter, deps: OperatorDeps
     summary: "a second release signer's approval: its signature over the manifest bytes (made where its key is)",
     params: releaseParams,
     body: approveBody,
-    audit: { target: (p) => `${p.hardware}@${p.version}`, reason: (b) => b?.reason },
+    audit: { target: (p) => `release:${p.hardware}@${p.version}`, reason: (b) => b?.reason },
     handler: async ({ params, body }) => {
       if (!deps.trustSigning) throw new OperatorError('UNAVAILABLE', 'this API holds no targets/online keys: approve with `ota release approve --key` on the trust host');
       try {

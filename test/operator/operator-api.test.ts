@@ -4,13 +4,23 @@
 // the audit log with an intact hash chain, and a tampered entry is named. The compiled CLI's
 // --server path goes through the same API.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { AuditEntry } from '../../fleet/fleet-store.js';
 import { startOperatorApi, type RunningOperatorApi } from '../../operator/app.js';
 import type { RolloutStatus } from '../../rollout/types.js';
+import { generateSigningKeyPem, loadOrCreateSigningKey } from '../../signing/keys.js';
+import { signingKeyFile } from '../../trust/key-files.js';
+import { readRepository, writeRepository } from '../../trust/metadata-store.js';
+import { releaseSignatures } from '../../trust/release-approvals.js';
+import { addTarget } from '../../trust/repository.js';
+import { tufPublicKey } from '../../trust/tuf-keys.js';
 import { ensureDist, OTA_BIN } from '../support/dist.js';
+import { otaIn } from '../support/ota-cli.js';
 import { startOidcIssuer, type TestIssuer } from '../support/oidc-issuer.js';
 import { HARDWARE, ReleaseHarness } from '../support/release-harness.js';
 import { enrollFleet, InProcessServices } from '../support/rollout-fleet.js';
@@ -70,6 +80,8 @@ describe('operator API', () => {
       store: releases.store,
       temporal: { client: releases.client, taskQueue: QUEUE },
       oidc: { issuer: issuer.url, audience: 'edge-ota' },
+      // The TUF keys `ota trust init` writes into the state dir (the release-approval test creates them).
+      trustSigning: async () => ({ targetsKeys: [await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'targets.pem'))], onlineKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'online.pem')), now: new Date() }),
     });
     const fleet = services.fleetStore;
     const apiToken = async (name: string, role: string, ttlSeconds = 3600, now?: Date) => (await fleet.createOperatorToken({ name, role, ttlSeconds, createdBy: 'test', now })).token;
@@ -229,4 +241,42 @@ describe('operator API', () => {
     const verify = await ota(tokens.viewer, 'audit', '--verify');
     expect(verify).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit chain intact: \d+ entries/) });
   }, 120_000);
+
+  // Last: it turns on two-person releases for the channel the rollout above used.
+  it('a second signer approves a release through the API; the key stays with the approver', async (ctx) => {
+    if (await ensureDist()) return ctx.skip();
+    const local = otaIn(releases.stateDir);
+    expect((await local(['trust', 'init'])).code).toBe(0);
+    const path = `releases/${HARDWARE}/1.1.0/manifest.json`;
+    const bytes = await releases.manifestBytes('1.1.0');
+    const before = await readRepository(releases.store);
+    const releaseKey = tufPublicKey((await loadOrCreateSigningKey(releases.config.signing.keyPath)).publicKey);
+    const signing = { targetsKeys: [await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'targets.pem'))], onlineKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'online.pem')), now: new Date() };
+    await writeRepository(releases.store, addTarget(before.repo, { path, length: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), signerKeyID: releaseKey.keyID }, signing), before);
+    await writeFile(join(releases.stateDir, 'engineer.pem'), generateSigningKeyPem(), { mode: 0o600 });
+    expect((await local(['trust', 'add-signer', '--key', 'engineer.pem'])).code).toBe(0);
+    expect((await local(['trust', 'require-signatures', '--channel', 'stable', '--threshold', '2'])).code).toBe(0);
+
+    const approve = (token: string, key: string) =>
+      run(process.execPath, [OTA_BIN, 'release', 'approve', '1.1.0', '--hardware', HARDWARE, '--key', key, '--reason', 'second look', '--server', api.url], { env: { ...process.env, OTA_TOKEN: token }, timeout: 60_000 }).then(
+        ({ stdout }) => ({ code: 0, out: stdout }),
+        (err: { code: number; stderr: string }) => ({ code: err.code, out: err.stderr }),
+      );
+    const engineerKey = join(releases.stateDir, 'engineer.pem');
+    expect(await approve(tokens.engineer, engineerKey)).toMatchObject({ code: 1, out: expect.stringContaining('FORBIDDEN') });
+    expect(await approve(tokens.bob, releases.config.signing.keyPath)).toMatchObject({ code: 1, out: expect.stringMatching(/REFUSED: TUF_INVALID_CHANGE: .*another release signer/) });
+    const approved = await approve(tokens.bob, engineerKey);
+    expect(approved).toMatchObject({ code: 0, out: expect.stringContaining(`approved ${HARDWARE} 1.1.0`) });
+    const engineer = tufPublicKey((await loadOrCreateSigningKey(engineerKey)).publicKey).keyID;
+    expect(releaseSignatures((await readRepository(releases.store)).repo.targets, path, bytes)).toEqual([releaseKey.keyID, engineer]);
+
+    // A signature that is not over these bytes is refused, and the trust repository is described.
+    const forged = await call('POST', `/v1/releases/${HARDWARE}/1.1.0/approve`, tokens.bob, { keyID: engineer, signature: '30'.repeat(35) });
+    expect([forged.status, forged.body.error.code]).toEqual([422, 'REFUSED']);
+    const trust = await call('GET', '/v1/trust', tokens.viewer);
+    expect(trust.body.releaseSigners.map((k: { keyID: string }) => k.keyID)).toEqual(expect.arrayContaining([releaseKey.keyID, engineer]));
+    const audit = (await call('GET', `/v1/audit?target=release:${HARDWARE}@1.1.0`, tokens.viewer)).body.entries as AuditEntry[];
+    expect(audit.map((e) => `${e.actor} ${e.result}`)).toEqual(['erin refused', 'bob refused', 'bob ok', 'bob refused']);
+    expect(audit[2]).toMatchObject({ action: 'release.approve', reason: 'second look' });
+  }, 180_000);
 });
