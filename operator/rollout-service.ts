@@ -63,7 +63,7 @@ export interface RolloutFilters {
   hardware?: string;
 }
 
-export interface RolloutRow {
+export interface RolloutListing {
   id: string;
   hardware?: string;
   release?: string;
@@ -72,13 +72,13 @@ export interface RolloutRow {
   started: string;
 }
 
-export async function listRollouts(client: Client, filters: RolloutFilters = {}): Promise<RolloutRow[]> {
+export async function listRollouts(client: Client, filters: RolloutFilters = {}): Promise<RolloutListing[]> {
   const query = [`WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}'`];
   const quote = (v: string) => `'${v.replace(/'/g, '')}'`;
   if (filters.state) query.push(`OtaRolloutState = ${quote(filters.state)}`);
   if (filters.release) query.push(`OtaRelease = ${quote(filters.release)}`);
   if (filters.hardware) query.push(`OtaHardware = ${quote(filters.hardware)}`);
-  const rows: RolloutRow[] = [];
+  const rows: RolloutListing[] = [];
   for await (const e of client.workflow.list({ query: query.join(' AND ') })) {
     const sa = e.searchAttributes as Record<string, unknown[] | undefined>;
     rows.push({

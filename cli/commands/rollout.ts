@@ -34,8 +34,7 @@ function operator(): string {
 export function registerRolloutCommands(program: Command): void {
   const rollout = program.command('rollout').description('move a release through canary rings with automatic halt and rollback');
 
-  rollout
-    .command('start')
+  withServerOption(rollout.command('start'))
     .description('start a rollout of a published release under a policy')
     .requiredOption('--release <version>', 'release version to roll out')
     .requiredOption('--hardware <id>', 'hardware id')
@@ -44,14 +43,18 @@ export function registerRolloutCommands(program: Command): void {
     .option('--id <rollout-id>', 'rollout id (default: rollout-<hardware>-<release>-<time>)')
     .option('--fleet <devices>', 'targeted fleet size for checking percent-sized rings of a sequential policy (count-sized rings are always checked)')
     .option('--json', 'print the rollout id and initial status as JSON')
-    .action(async (opts: { release: string; hardware: string; policy: string; channel: string; id?: string; fleet?: string; json?: boolean }, command: Command) => {
-      const config = configFrom(command);
+    .action(async (opts: ServerOption & { release: string; hardware: string; policy: string; channel: string; id?: string; fleet?: string; json?: boolean }, command: Command) => {
       const policy = readPolicyFile(opts.policy);
       const fleetSize = opts.fleet === undefined ? undefined : wholeNumber('--fleet', opts.fleet, 1);
+      const started = (result: { rolloutId: string; releaseVersion: string; hardwareId: string }) =>
+        printResult(opts, result, () => `started ${result.rolloutId}: ${result.releaseVersion} to ${result.hardwareId} under ${opts.policy}\nwatch it with: ota rollout status ${result.rolloutId} --watch`);
+      if (opts.server) {
+        return started(await callOperatorApi(opts.server, 'POST', '/v1/rollouts', { release: opts.release, hardware: opts.hardware, channel: opts.channel, policy, id: opts.id, fleet: fleetSize }));
+      }
+      const config = configFrom(command);
       const { client, close } = await connectClient(config.temporal);
       try {
-        const started = await startRollout(client, config.temporal.taskQueue, { releaseVersion: opts.release, hardwareId: opts.hardware, channel: opts.channel, policy, policySource: opts.policy, startedBy: operator(), rolloutId: opts.id, fleetSize });
-        printResult(opts, started, () => `started ${started.rolloutId}: ${started.releaseVersion} to ${started.hardwareId} under ${opts.policy}\nwatch it with: ota rollout status ${started.rolloutId} --watch`);
+        started(await startRollout(client, config.temporal.taskQueue, { releaseVersion: opts.release, hardwareId: opts.hardware, channel: opts.channel, policy, policySource: opts.policy, startedBy: operator(), rolloutId: opts.id, fleetSize }));
       } finally {
         await close();
       }

@@ -238,6 +238,11 @@ describe('operator API', () => {
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     const missing = await ota('ota_0123456789ab_unknown', 'rollout', 'abort', 'rollout-operator-api');
     expect(missing.stderr).toContain('INVALID_TOKEN');
+    const policyFile = join(releases.stateDir, 'api-policy.json');
+    await writeFile(policyFile, JSON.stringify({ ...policy, target: { hardware: 'other-hw' } }));
+    const start = (token: string) => ota(token, 'rollout', 'start', '--release', '1.1.0', '--hardware', HARDWARE, '--policy', policyFile);
+    expect((await start(tokens.viewer)).stderr).toMatch(/^ota: FORBIDDEN: /);
+    expect((await start(tokens.engineer)).stderr.trim()).toBe(`ota: BAD_REQUEST: policy targets hardware other-hw, not ${HARDWARE}`);
     const verify = await ota(tokens.viewer, 'audit', '--verify');
     expect(verify).toMatchObject({ code: 0, stdout: expect.stringMatching(/^audit chain intact: \d+ entries/) });
   }, 120_000);
