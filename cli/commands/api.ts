@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { redact } from '../../fleet/database.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
-import { startOperatorApi, type OperatorApiOptions, type RunningOperatorApi } from '../../operator/app.js';
+import type { OperatorApiOptions, RunningOperatorApi } from '../../operator/app.js';
 import type { OidcOptions } from '../../operator/identity.js';
 import { projectRoot } from '../../platform/paths.js';
 import type { Config } from '../../schemas/config.js';
@@ -61,6 +61,8 @@ export function packageVersion(): string {
 export async function startApiFromFlags(config: Config, opts: ApiFlags, fleet: FleetStore, store: ArtifactStore, extra: Pick<OperatorApiOptions, 'extraRoutes'> = {}): Promise<RunningOperatorApi | undefined> {
   if (opts.apiPort === undefined) return undefined;
   if (!opts.apiTlsCert !== !opts.apiTlsKey) throw new Error('--api-tls-cert and --api-tls-key go together');
+  // Loaded here, not at startup: every other `ota` command would pay for Fastify and jose.
+  const { startOperatorApi } = await import('../../operator/app.js');
   const temporal = await connectClient(config.temporal);
   const api = await startOperatorApi({
     host: opts.apiHost,
