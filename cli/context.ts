@@ -1,6 +1,7 @@
 // Shared plumbing for commands: the effective configuration from --config/--set/env.
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
+import { FleetStore } from '../fleet/fleet-store.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -16,4 +17,14 @@ export function configFrom(command: Command, extra: string[] = []) {
   while (root.parent) root = root.parent;
   const top = root.opts() as GlobalOptions;
   return loadConfig({ file: own.config ?? top.config ?? all.config, overrides: [...(top.set ?? []), ...(own.set ?? []), ...extra] });
+}
+
+/** Opens the configured fleet database for one command and closes it after. */
+export async function withFleetStore<T>(command: Command, fn: (fleet: FleetStore) => Promise<T>): Promise<T> {
+  const fleet = await FleetStore.open(configFrom(command).fleet.databaseUrl);
+  try {
+    return await fn(fleet);
+  } finally {
+    await fleet.close();
+  }
 }

@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../platform/paths.js';
+import { registerApiCommand } from './commands/api.js';
+import { registerAuditCommand } from './commands/audit.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDeltaCommands } from './commands/delta.js';
 import { registerDemoCommand } from './commands/demo.js';
@@ -11,6 +13,7 @@ import { registerFleetCommands } from './commands/fleet.js';
 import { registerGatewayCommands } from './commands/gateway.js';
 import { registerHealthCommand } from './commands/health.js';
 import { registerKeysCommands } from './commands/keys.js';
+import { registerOperatorCommands } from './commands/operator.js';
 import { registerTrustCommands } from './commands/trust.js';
 import { registerApprovalCommands } from './commands/release-approve.js';
 import { registerReleaseCommands } from './commands/release.js';
@@ -44,6 +47,9 @@ export function buildProgram(): Command {
   registerGatewayCommands(program);
   registerFleetCommands(program);
   registerDeltaCommands(program);
+  registerApiCommand(program);
+  registerOperatorCommands(program);
+  registerAuditCommand(program);
   for (const command of leafCommands(program)) addConfigOptions(command);
   return program;
 }

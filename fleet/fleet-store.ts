@@ -7,18 +7,22 @@
 // in SQL so they hold across gateway processes: a nonce is consumed with one conditional UPDATE,
 // a counter only moves up with one conditional UPDATE, both in the report's transaction.
 import type { HealthReport, Heartbeat, SignedEnvelope } from '../schemas/device-api.js';
+import * as audit from './audit.js';
 import { openDatabase, type FleetDatabase, type Queryable } from './database.js';
 import * as certificates from './certificates.js';
 import * as devices from './devices.js';
 import * as heartbeats from './heartbeats.js';
 import { applyMigrations } from './migrations.js';
 import * as nonces from './nonces.js';
+import * as operatorTokens from './operator-tokens.js';
 import * as reports from './reports.js';
 import * as rollouts from './rollouts.js';
 
 export type { DeviceSelector, DeviceState, DeviceWithState, EnrolledDevice, EnrollInput, EnrollOutcome } from './devices.js';
 export type { NonceCheck } from './nonces.js';
 export type { CertificateRecord, IssuedCertificateRecord, SerialStatus } from './certificates.js';
+export type { AuditEntry, AuditInput, AuditQuery, AuditResult, AuditVerification, RecordedDecision } from './audit.js';
+export type { NewOperatorToken, OperatorToken } from './operator-tokens.js';
 export type { StoreSignedOutcome } from './signed-messages.js';
 export type { HeartbeatAggregate, HeartbeatCounts, HeartbeatWindow, RingCohorts, StoredHeartbeat } from './heartbeats.js';
 export type { CheckinState, RingCountOptions, RingReportCounts, StoredReport } from './reports.js';
@@ -192,5 +196,31 @@ export class FleetStore {
   }
   retryDevice(deviceId: string, releaseVersion?: string) {
     return rollouts.retryDevice(this.db, deviceId, releaseVersion);
+  }
+
+  // Operators: the hash-chained audit log and API tokens
+  appendAudit(input: audit.AuditInput) {
+    return audit.appendAudit(this.db, input);
+  }
+  appendNewDecisions(target: string, decisions: audit.RecordedDecision[]) {
+    return audit.appendNewDecisions(this.db, target, decisions);
+  }
+  listAudit(query: audit.AuditQuery = {}) {
+    return audit.listAudit(this.db, query);
+  }
+  verifyAuditChain() {
+    return audit.verifyAuditChain(this.db);
+  }
+  createOperatorToken(input: operatorTokens.NewOperatorToken) {
+    return operatorTokens.createOperatorToken(this.db, input);
+  }
+  findOperatorToken(token: string) {
+    return operatorTokens.findOperatorToken(this.db, token);
+  }
+  listOperatorTokens() {
+    return operatorTokens.listOperatorTokens(this.db);
+  }
+  revokeOperatorToken(id: string) {
+    return operatorTokens.revokeOperatorToken(this.db, id);
   }
 }

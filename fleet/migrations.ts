@@ -225,6 +225,40 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX device_certificates_device_idx ON device_certificates (device_id, requested_at);
     `,
   },
+  {
+    version: 10,
+    name: 'operator audit log and API tokens',
+    sql: `
+      -- Hash-chained (fleet/audit.ts): each row's hash covers its fields and prev_hash. at and detail
+      -- are text so the hashed bytes come back exactly as written.
+      CREATE TABLE audit_log (
+        seq       bigint PRIMARY KEY,
+        at        text NOT NULL,
+        actor     text NOT NULL,
+        role      text NOT NULL,
+        action    text NOT NULL,
+        target    text NOT NULL,
+        reason    text,
+        result    text NOT NULL,
+        detail    text NOT NULL,
+        prev_hash text NOT NULL,
+        hash      text NOT NULL
+      );
+      CREATE INDEX audit_log_target_idx ON audit_log (target, seq);
+
+      -- Only the sha256 of a token (fleet/operator-tokens.ts).
+      CREATE TABLE operator_tokens (
+        id         text PRIMARY KEY,
+        name       text NOT NULL,
+        role       text NOT NULL,
+        token_hash text NOT NULL UNIQUE,
+        created_by text NOT NULL,
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        revoked_at timestamptz
+      );
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's; returns the versions applied. */

@@ -32,13 +32,22 @@ export function requireSignatures(repo: TufRepository, channel: string, threshol
 
 /** The approver's signature over the manifest bytes, added to the target's entry in a new targets version. */
 export function approveRelease(repo: TufRepository, path: string, manifestBytes: Uint8Array, approver: TufSigningKey, signing: OnlineSigning): TufRepository {
+  return addApprovalSignature(repo, path, manifestBytes, approver.keyID, sign('sha256', manifestBytes, approver.privateKey).toString('hex'), signing);
+}
+
+/** The same with a signature made elsewhere (the operator API: the approver's key stays with the approver); it must verify. */
+export function addApprovalSignature(repo: TufRepository, path: string, manifestBytes: Uint8Array, keyID: string, signatureHex: string, signing: OnlineSigning): TufRepository {
   const entry = targetEntry(repo.targets, path, manifestBytes);
-  assertReleaseSigner(repo.targets, approver.keyID, path);
-  if (entry.custom.signer === approver.keyID) throw new TufInvalidChangeError(`key ${approver.keyID} published ${path}: the approval must come from another release signer`);
+  assertReleaseSigner(repo.targets, keyID, path);
+  if (entry.custom.signer === keyID) throw new TufInvalidChangeError(`key ${keyID} published ${path}: the approval must come from another release signer`);
+  const key = new Map(releaseSigners(repo.targets)).get(keyID)!;
+  if (!verify('sha256', manifestBytes, publicKeyOf(Key.fromJSON(keyID, key as never)), Buffer.from(signatureHex, 'hex'))) {
+    throw new TufInvalidChangeError(`the approval signature of key ${keyID} does not verify over ${path}`);
+  }
   const json = signedJSON(repo.targets);
   const targets = json.targets as Record<string, { custom: { approvals?: Record<string, string> } }>;
   const custom = targets[path]!.custom;
-  custom.approvals = { ...custom.approvals, [approver.keyID]: sign('sha256', manifestBytes, approver.privateKey).toString('hex') };
+  custom.approvals = { ...custom.approvals, [keyID]: signatureHex };
   return nextTargets(repo, json, signing);
 }
 

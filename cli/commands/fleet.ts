@@ -1,47 +1,17 @@
 // `ota fleet`: what the fleet store knows about devices (enrolled keys, last reported state).
 import type { Command } from 'commander';
-import { FleetStore, type DeviceWithState } from '../../fleet/fleet-store.js';
-import { offerEligibility } from '../../gateway/offer-eligibility.js';
-import { configFrom } from '../context.js';
+import type { FleetStore } from '../../fleet/fleet-store.js';
+import { deviceDetail, listDeviceSummaries, retryFleetDevice, revokeFleetDevice, type DeviceSummary } from '../../operator/fleet-service.js';
+import { withFleetStore } from '../context.js';
 import { registerFleetAffectedCommand } from './fleet-affected.js';
 import { registerFleetCaCommands } from './fleet-ca.js';
 import { registerAnswerKeyCommand } from './gateway-answer-key.js';
 import { printResult } from '../output.js';
 
-function summary(d: DeviceWithState) {
-  return {
-    id: d.id,
-    hardwareId: d.hardwareId,
-    channel: d.channel,
-    labels: d.labels,
-    keyAlgorithm: d.keyAlgorithm,
-    enrolledAt: d.enrolledAt.toISOString(),
-    revokedAt: d.revokedAt?.toISOString() ?? null,
-    currentVersion: d.state.currentVersion,
-    slot: d.state.slot,
-    securityVersion: d.state.securityVersion,
-    lastState: d.state.state,
-    failureKind: d.state.failureKind,
-    releaseVersion: d.state.releaseVersion,
-    lastCheckinAt: d.state.lastCheckinAt?.toISOString() ?? null,
-    lastReportAt: d.state.lastReportAt?.toISOString() ?? null,
-    lastCounter: d.state.lastCounter,
-  };
-}
-
-function line(d: ReturnType<typeof summary>): string {
+function line(d: DeviceSummary): string {
   const state = d.lastState ? `${d.lastState}${d.failureKind ? `(${d.failureKind})` : ''} ${d.releaseVersion}` : 'no reports';
   const seen = d.lastReportAt ?? d.lastCheckinAt ?? 'never';
   return `${d.id}  ${d.hardwareId}/${d.channel}  running ${d.currentVersion ?? '?'}  ${state}  seen ${seen}${d.revokedAt ? '  REVOKED' : ''}`;
-}
-
-async function withFleet<T>(command: Command, fn: (fleet: FleetStore) => Promise<T>): Promise<T> {
-  const fleet = await FleetStore.open(configFrom(command).fleet.databaseUrl);
-  try {
-    return await fn(fleet);
-  } finally {
-    await fleet.close();
-  }
 }
 
 export function registerFleetCommands(program: Command): void {
@@ -52,7 +22,7 @@ export function registerFleetCommands(program: Command): void {
     .description('list enrolled devices with their last state')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
-      const devices = (await withFleet(command, (f) => f.listDevices())).map(summary);
+      const devices = await withFleetStore(command, listDeviceSummaries);
       printResult(opts, devices, () => (devices.length ? devices.map(line).join('\n') : 'no devices enrolled'));
     });
   fleet
@@ -60,16 +30,7 @@ export function registerFleetCommands(program: Command): void {
     .description('one device, with its latest reports')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }, command: Command) => {
-      const found = await withFleet(command, async (f) => {
-        const device = await f.getDeviceWithState(id);
-        if (!device) return undefined;
-        // The gateway's own rule: a release that failed here is not offered again until `ota fleet retry`.
-        const assignment = await f.openAssignmentFor(id);
-        const eligibility = assignment ? offerEligibility(assignment.releaseVersion, assignment.rolloutId, id, await f.attemptFailures(assignment.rolloutId, id)) : undefined;
-        const offerBlocked = eligibility && !eligibility.offer ? { rolloutId: assignment!.rolloutId, releaseVersion: assignment!.releaseVersion, kind: eligibility.kind, reason: eligibility.reason } : null;
-        return { ...summary(device), offerBlocked, reports: await f.reportsOf(id, 20) };
-      });
-      if (!found) throw new Error(`no device ${id} in the fleet store`);
+      const found = await withFleetStore(command, (f) => deviceDetail(f, id));
       printResult(opts, found, () =>
         [
           line(found),
@@ -84,30 +45,25 @@ export function registerFleetCommands(program: Command): void {
     .option('--release <version>', 'only this release (default: every open or finished rollout of the device)')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { release?: string; json?: boolean }, command: Command) => {
-      const cleared = await withFleet(command, async (f) => {
-        if (!(await f.getDevice(id))) throw new Error(`no device ${id} in the fleet store`);
-        return f.retryDevice(id, opts.release);
-      });
-      if (cleared.length === 0) throw new Error(`device ${id} has no assignment in an open or finished rollout${opts.release ? ` of release ${opts.release}` : ''}`);
+      const { cleared } = await withFleetStore(command, (f) => retryFleetDevice(f, id, opts.release));
       printResult(opts, { deviceId: id, cleared }, () => cleared.map((c) => `${id}: ${c.releaseVersion} will be offered again in rollout ${c.rolloutId}`).join('\n'));
     });
-  const revocation = (usage: string, description: string, revoke: (f: FleetStore, arg: string, reason: string) => Promise<boolean>, missing: (arg: string) => string, done: (arg: string) => string) =>
-    fleet
-      .command(usage)
-      .description(description)
-      .requiredOption('--reason <text>', 'why, for the record')
-      .action(async (arg: string, opts: { reason: string }, command: Command) => {
-        if (!(await withFleet(command, (f) => revoke(f, arg, opts.reason)))) throw new Error(missing(arg));
-        process.stdout.write(`${done(arg)}\n`);
-      });
-  revocation('revoke <id>', 'refuse every further request from a device (its history stays)', (f, id, reason) => f.revokeDevice(id, reason), (id) => `no enrolled, unrevoked device ${id}`, (id) => `revoked ${id}`);
-  revocation(
-    'revoke-certificate <serial>',
-    'refuse one device certificate (hex serial) on the next request; the device may get a new one unless it is revoked too',
-    (f, serial, reason) => f.revokeCertificate(serial, reason),
-    (serial) => `no issued, unrevoked device certificate with serial ${serial}`,
-    (serial) => `revoked certificate ${serial.toLowerCase()}`,
-  );
+  fleet
+    .command('revoke <id>')
+    .description('refuse every further request from a device (its history stays)')
+    .requiredOption('--reason <text>', 'why, for the record')
+    .action(async (id: string, opts: { reason: string }, command: Command) => {
+      await withFleetStore(command, (f) => revokeFleetDevice(f, id, opts.reason));
+      process.stdout.write(`revoked ${id}\n`);
+    });
+  fleet
+    .command('revoke-certificate <serial>')
+    .description('refuse one device certificate (hex serial) on the next request; the device may get a new one unless it is revoked too')
+    .requiredOption('--reason <text>', 'why, for the record')
+    .action(async (serial: string, opts: { reason: string }, command: Command) => {
+      if (!(await withFleetStore(command, (f: FleetStore) => f.revokeCertificate(serial, opts.reason)))) throw new Error(`no issued, unrevoked device certificate with serial ${serial}`);
+      process.stdout.write(`revoked certificate ${serial.toLowerCase()}\n`);
+    });
   registerFleetCaCommands(fleet);
   registerFleetAffectedCommand(fleet);
   registerAnswerKeyCommand(fleet);

@@ -2,12 +2,15 @@
 // channel's threshold into targets; `ota release approve V --hardware H --key F` adds a second release
 // signer's signature over the manifest to its target. Until a release has enough, the gateway does not
 // offer it and devices refuse it (TUF_THRESHOLD_NOT_MET).
+import { sign } from 'node:crypto';
 import type { Command } from 'commander';
 import { manifestKey } from '../../release/layout.js';
 import { openArtifactStore } from '../../stores/index.js';
 import { approveRelease, requireSignatures } from '../../trust/release-approvals.js';
 import { configFrom } from '../context.js';
+import { callOperatorApi, fetchOperatorBytes, withServerOption, type ServerOption } from '../operator-client.js';
 import { parseNonNegativeInt } from '../options.js';
+import { printResult } from '../output.js';
 import { changeRepository, existingSigningKey, type KeyOptions } from './trust.js';
 
 const keyOptions = (command: Command) =>
@@ -27,11 +30,13 @@ export function registerApprovalCommands(program: Command): void {
       await changeRepository(command, opts, async (repo, signing) => requireSignatures(repo, opts.channel, parseNonNegativeInt('--threshold', opts.threshold), await signing()));
     });
 
-  keyOptions(group('release').command('approve <version>'))
-    .description("add a second release signer's signature to a published release (its channel may require it)")
+  withServerOption(keyOptions(group('release').command('approve <version>')))
+    .description("add a second release signer's signature to a published release (its channel may require it); with --server the signature is made here and sent to the operator API")
     .requiredOption('--hardware <id>', 'hardware id of the release')
     .requiredOption('--key <file>', "the approving release signer's private key (PEM)")
-    .action(async (version: string, opts: KeyOptions & { hardware: string; key: string }, command: Command) => {
+    .option('--reason <text>', 'why (the audit log keeps it; with --server)')
+    .action(async (version: string, opts: KeyOptions & ServerOption & { hardware: string; key: string; reason?: string }, command: Command) => {
+      if (opts.server) return approveThroughApi(opts.server, version, opts);
       const store = openArtifactStore(configFrom(command).store);
       const path = manifestKey(opts.hardware, version);
       let bytes: Buffer;
@@ -43,4 +48,14 @@ export function registerApprovalCommands(program: Command): void {
       const approver = await existingSigningKey(opts.key);
       await changeRepository(command, opts, async (repo, signing) => approveRelease(repo, path, bytes, approver, await signing()));
     });
+}
+
+/** The approver's key never leaves this machine: the manifest bytes come from the API, the signature goes back. */
+async function approveThroughApi(server: string, version: string, opts: { hardware: string; key: string; reason?: string; json?: boolean }): Promise<void> {
+  const approver = await existingSigningKey(opts.key);
+  const path = `/v1/releases/${encodeURIComponent(opts.hardware)}/${encodeURIComponent(version)}`;
+  const manifest = await fetchOperatorBytes(server, `${path}/manifest`);
+  const signature = sign('sha256', manifest, approver.privateKey).toString('hex');
+  const result = await callOperatorApi<{ targetsVersion: number }>(server, 'POST', `${path}/approve`, { keyID: approver.keyID, signature, reason: opts.reason });
+  printResult(opts, result, () => `approved ${opts.hardware} ${version} as ${approver.keyID.slice(0, 16)} (targets version ${result.targetsVersion})`);
 }

@@ -2,22 +2,18 @@
 // through Temporal messages; the workflow answers or gives a reason.
 import type { Command } from 'commander';
 import { hostname, userInfo } from 'node:os';
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
+import { controlRollout, listRollouts, rolloutStatus, startRollout, type RolloutControl } from '../../operator/rollout-service.js';
 import { readPolicyFile } from '../../rollout/policy-file.js';
-import { capabilityProblems, planRollout, sequentialStatistics } from '../../rollout/policy-plan.js';
+import { planRollout, sequentialStatistics } from '../../rollout/policy-plan.js';
 import { isFinalRolloutState } from '../../rollout/progress.js';
-import type { RolloutRequest } from '../../rollout/types.js';
-import { hardwareIdSchema, semverSchema } from '../../schemas/manifest.js';
+import type { RolloutStatus } from '../../rollout/types.js';
+import { hardwareIdSchema } from '../../schemas/manifest.js';
 import { connectClient } from '../../temporal/client.js';
-import { failureMessage } from '../../temporal/failure-message.js';
-import { abortUpdate, approveUpdate, pauseSignal, resumeSignal, rolloutStatusQuery, rolloutWorkflow } from '../../workflows/rollout.js';
 import { configFrom } from '../context.js';
+import { callOperatorApi, withServerOption, type ServerOption } from '../operator-client.js';
 import { printResult } from '../output.js';
 import { renderRolloutStatus } from './rollout-format.js';
 import { renderRolloutPlan } from './rollout-plan-format.js';
-
-/** Visibility queries name the workflow type: the function's name, as the worker registers it. */
-const ROLLOUT_WORKFLOW_TYPE = rolloutWorkflow.name;
 
 function wholeNumber(name: string, text: string, min: number): number {
   const n = Number(text);
@@ -38,8 +34,7 @@ function operator(): string {
 export function registerRolloutCommands(program: Command): void {
   const rollout = program.command('rollout').description('move a release through canary rings with automatic halt and rollback');
 
-  rollout
-    .command('start')
+  withServerOption(rollout.command('start'))
     .description('start a rollout of a published release under a policy')
     .requiredOption('--release <version>', 'release version to roll out')
     .requiredOption('--hardware <id>', 'hardware id')
@@ -48,33 +43,18 @@ export function registerRolloutCommands(program: Command): void {
     .option('--id <rollout-id>', 'rollout id (default: rollout-<hardware>-<release>-<time>)')
     .option('--fleet <devices>', 'targeted fleet size for checking percent-sized rings of a sequential policy (count-sized rings are always checked)')
     .option('--json', 'print the rollout id and initial status as JSON')
-    .action(async (opts: { release: string; hardware: string; policy: string; channel: string; id?: string; fleet?: string; json?: boolean }, command: Command) => {
-      const config = configFrom(command);
+    .action(async (opts: ServerOption & { release: string; hardware: string; policy: string; channel: string; id?: string; fleet?: string; json?: boolean }, command: Command) => {
       const policy = readPolicyFile(opts.policy);
-      const hardwareId = hardwareIdSchema.parse(opts.hardware);
-      const releaseVersion = semverSchema.parse(opts.release);
-      if (policy.target.hardware !== hardwareId) throw new Error(`policy targets hardware ${policy.target.hardware}, not ${hardwareId}`);
-      // A sequential ring that can never decide would hold every rollout: refuse before anything starts.
       const fleetSize = opts.fleet === undefined ? undefined : wholeNumber('--fleet', opts.fleet, 1);
-      // Without --fleet, percent rings resolve as on a very large fleet: only count-sized rings can fail the check.
-      const problem = capabilityProblems(policy, fleetSize ?? Number.MAX_SAFE_INTEGER)[0];
-      if (problem) throw new Error(`refusing ${opts.policy}: ${problem.message} (see ota rollout plan)`);
-      const rolloutId = opts.id ?? `rollout-${hardwareId}-${releaseVersion}-${Date.now().toString(36)}`;
+      const started = (result: { rolloutId: string; releaseVersion: string; hardwareId: string }) =>
+        printResult(opts, result, () => `started ${result.rolloutId}: ${result.releaseVersion} to ${result.hardwareId} under ${opts.policy}\nwatch it with: ota rollout status ${result.rolloutId} --watch`);
+      if (opts.server) {
+        return started(await callOperatorApi(opts.server, 'POST', '/v1/rollouts', { release: opts.release, hardware: opts.hardware, channel: opts.channel, policy, id: opts.id, fleet: fleetSize }));
+      }
+      const config = configFrom(command);
       const { client, close } = await connectClient(config.temporal);
       try {
-        const running = client.workflow.list({ query: `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND OtaHardware = '${hardwareId}' AND ExecutionStatus = 'Running'` });
-        for await (const execution of running) {
-          throw new Error(`rollout ${execution.workflowId} of ${hardwareId} is still running; wait for it to finish or abort it (ota rollout abort ${execution.workflowId})`);
-        }
-        const request: RolloutRequest = { rolloutId, hardwareId, channel: opts.channel, releaseVersion, policy, requestedBy: operator() };
-        await client.workflow.start(rolloutWorkflow, {
-          taskQueue: config.temporal.taskQueue,
-          workflowId: rolloutId,
-          args: [request],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-          searchAttributes: { OtaHardware: [hardwareId], OtaRelease: [releaseVersion], OtaRolloutState: ['starting'] },
-        });
-        printResult(opts, { rolloutId, hardwareId, releaseVersion }, () => `started ${rolloutId}: ${releaseVersion} to ${hardwareId} under ${opts.policy}\nwatch it with: ota rollout status ${rolloutId} --watch`);
+        started(await startRollout(client, config.temporal.taskQueue, { releaseVersion: opts.release, hardwareId: opts.hardware, channel: opts.channel, policy, policySource: opts.policy, startedBy: operator(), rolloutId: opts.id, fleetSize }));
       } finally {
         await close();
       }
@@ -113,36 +93,30 @@ export function registerRolloutCommands(program: Command): void {
       printResult(opts, report, () => renderRolloutPlan(report, opts.policy));
     });
 
-  rollout
-    .command('status <id>')
-    .description('rings, per-ring counts, verdicts with their figures, exposure, recent decisions')
-    .option('--watch', 'refresh until the rollout ends')
-    .option('--interval <seconds>', 'refresh interval for --watch', '2')
-    .option('--json', 'print the status as JSON')
-    .action(async (id: string, opts: { watch?: boolean; interval: string; json?: boolean }, command: Command) => {
-      const config = configFrom(command);
-      const { client, close } = await connectClient(config.temporal);
-      try {
-        const handle = client.workflow.getHandle(id);
-        let last = '';
-        for (;;) {
-          const status = await handle.query(rolloutStatusQuery);
-          if (!opts.watch) {
-            printResult(opts, status, () => renderRolloutStatus(status));
-            return;
-          }
-          const text = opts.json ? JSON.stringify(status) : renderRolloutStatus(status);
-          if (text !== last) process.stdout.write(`${text}\n${opts.json ? '' : '\n'}`);
-          last = text;
-          if (isFinalRolloutState(status.state)) return;
-          await new Promise((r) => setTimeout(r, Number(opts.interval) * 1000));
+  withServerOption(
+    rollout
+      .command('status <id>')
+      .description('rings, per-ring counts, verdicts with their figures, exposure, recent decisions')
+      .option('--watch', 'refresh until the rollout ends')
+      .option('--interval <seconds>', 'refresh interval for --watch', '2')
+      .option('--json', 'print the status as JSON'),
+  ).action(async (id: string, opts: ServerOption & { watch?: boolean; interval: string; json?: boolean }, command: Command) => {
+    await withStatusSource(command, opts, id, async (read) => {
+      let last = '';
+      for (;;) {
+        const status = await read();
+        if (!opts.watch) {
+          printResult(opts, status, () => renderRolloutStatus(status));
+          return;
         }
-      } catch (err) {
-        throw new Error(failureMessage(err));
-      } finally {
-        await close();
+        const text = opts.json ? JSON.stringify(status) : renderRolloutStatus(status);
+        if (text !== last) process.stdout.write(`${text}\n${opts.json ? '' : '\n'}`);
+        last = text;
+        if (isFinalRolloutState(status.state)) return;
+        await new Promise((r) => setTimeout(r, Number(opts.interval) * 1000));
       }
     });
+  });
 
   rollout
     .command('list')
@@ -153,25 +127,9 @@ export function registerRolloutCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { state?: string; release?: string; hardware?: string; json?: boolean }, command: Command) => {
       const config = configFrom(command);
-      const filters = [`WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}'`];
-      const quote = (v: string) => `'${v.replace(/'/g, '')}'`;
-      if (opts.state) filters.push(`OtaRolloutState = ${quote(opts.state)}`);
-      if (opts.release) filters.push(`OtaRelease = ${quote(opts.release)}`);
-      if (opts.hardware) filters.push(`OtaHardware = ${quote(opts.hardware)}`);
       const { client, close } = await connectClient(config.temporal);
       try {
-        const rows: Array<{ id: string; hardware?: string; release?: string; state?: string; status: string; started: string }> = [];
-        for await (const e of client.workflow.list({ query: filters.join(' AND ') })) {
-          const sa = e.searchAttributes as Record<string, unknown[] | undefined>;
-          rows.push({
-            id: e.workflowId,
-            hardware: sa.OtaHardware?.[0] as string | undefined,
-            release: sa.OtaRelease?.[0] as string | undefined,
-            state: sa.OtaRolloutState?.[0] as string | undefined,
-            status: e.status.name,
-            started: e.startTime.toISOString(),
-          });
-        }
+        const rows = await listRollouts(client, opts);
         printResult(opts, rows, () =>
           rows.length === 0
             ? 'no rollouts'
@@ -182,40 +140,43 @@ export function registerRolloutCommands(program: Command): void {
       }
     });
 
-  const controls = [
-    { name: 'pause', signal: pauseSignal, description: 'stop widening (devices already offered continue)' },
-    { name: 'resume', signal: resumeSignal, description: 'continue a paused rollout, or retry a halted ring' },
-    { name: 'approve', update: approveUpdate, description: 'approve the ring that waits for a person' },
-    { name: 'abort', update: abortUpdate, description: 'stop the rollout: devices not yet updated are held' },
-  ] as const;
-  for (const control of controls) {
-    const { name, description } = control;
-    rollout
-      .command(`${name} <id>`)
-      .description(description)
-      .option('--reason <text>', 'why (recorded with the decision)')
-      .option('--json', 'print the answer as JSON')
-      .action(async (id: string, opts: { reason?: string; json?: boolean }, command: Command) => {
-        const config = configFrom(command);
-        const { client, close } = await connectClient(config.temporal);
-        const input = { reason: opts.reason, by: operator() };
+  const controls: Array<{ name: RolloutControl; description: string }> = [
+    { name: 'pause', description: 'stop widening (devices already offered continue)' },
+    { name: 'resume', description: 'continue a paused rollout, or retry a halted ring' },
+    { name: 'approve', description: 'approve the ring that waits for a person (through --server: not by the one who started it)' },
+    { name: 'abort', description: 'stop the rollout: devices not yet updated are held' },
+  ];
+  for (const { name, description } of controls) {
+    withServerOption(
+      rollout
+        .command(`${name} <id>`)
+        .description(description)
+        .option('--reason <text>', 'why (recorded with the decision)')
+        .option('--json', 'print the answer as JSON'),
+    ).action(async (id: string, opts: ServerOption & { reason?: string; json?: boolean }, command: Command) => {
+      let answer: string;
+      if (opts.server) {
+        ({ answer } = await callOperatorApi<{ answer: string }>(opts.server, 'POST', `/v1/rollouts/${encodeURIComponent(id)}/${name}`, { reason: opts.reason }));
+      } else {
+        const { client, close } = await connectClient(configFrom(command).temporal);
         try {
-          const handle = client.workflow.getHandle(id);
-          let answer: string;
-          if ('signal' in control) {
-            await handle.signal(control.signal, input);
-            answer = `${name} sent to ${id}`;
-          } else {
-            try {
-              answer = await handle.executeUpdate(control.update, { args: [input] });
-            } catch (err) {
-              throw new Error(`${name} refused: ${failureMessage(err)}`);
-            }
-          }
-          printResult(opts, { id, action: name, answer }, () => answer);
+          answer = await controlRollout(client, id, name, { reason: opts.reason, by: operator() });
         } finally {
           await close();
         }
-      });
+      }
+      printResult(opts, { id, action: name, answer }, () => answer);
+    });
+  }
+}
+
+/** Where a status comes from: the operator API with --server, else Temporal directly. */
+async function withStatusSource(command: Command, opts: ServerOption, id: string, use: (read: () => Promise<RolloutStatus>) => Promise<void>): Promise<void> {
+  if (opts.server) return use(() => callOperatorApi<RolloutStatus>(opts.server!, 'GET', `/v1/rollouts/${encodeURIComponent(id)}`));
+  const { client, close } = await connectClient(configFrom(command).temporal);
+  try {
+    await use(() => rolloutStatus(client, id));
+  } finally {
+    await close();
   }
 }

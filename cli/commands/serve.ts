@@ -18,14 +18,15 @@ import { openArtifactStore } from '../../stores/open-store.js';
 import { describeTransport } from '../../temporal/connection-options.js';
 import { createWorker } from '../../temporal/worker.js';
 import { configFrom } from '../context.js';
+import { startApiFromFlags, withApiOptions, type ApiFlags } from './api.js';
 import { loadGatewayAnswerKey } from './gateway-answer-key.js';
 import { enrollmentToken, gatewayDeviceIdentity, gatewayTls, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
 import { startTrustRefreshSchedule } from './worker.js';
 
 export function registerServeCommand(program: Command): void {
-  withGatewayOptions(program.command('serve').description('run the device gateway and the Temporal worker in one process (the embedded default)'))
-    .option('--log-level <level>', 'worker log level: DEBUG, INFO, WARN, ERROR', 'WARN')
-    .action(async (opts: GatewayFlags & { logLevel: string }, command: Command) => {
+  withApiOptions(withGatewayOptions(program.command('serve').description('run the device gateway and the Temporal worker in one process (the embedded default)'))
+    .option('--log-level <level>', 'worker log level: DEBUG, INFO, WARN, ERROR', 'WARN'))
+    .action(async (opts: GatewayFlags & ApiFlags & { logLevel: string }, command: Command) => {
       const config = configFrom(command);
       const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
       Runtime.install({ logger: new DefaultLogger(opts.logLevel.toUpperCase() as 'WARN') });
@@ -51,8 +52,9 @@ export function registerServeCommand(program: Command): void {
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
       await startTrustRefreshSchedule(config);
+      const api = await startApiFromFlags(config, opts, fleet, store);
       process.stderr.write(
-        `ota serve ${version}: gateway on ${gateway.url}, worker on ${config.temporal.address}/${config.temporal.namespace}/${config.temporal.taskQueue} over ${describeTransport(config.temporal)} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location})\n`,
+        `ota serve ${version}: gateway on ${gateway.url}, worker on ${config.temporal.address}/${config.temporal.namespace}/${config.temporal.taskQueue} over ${describeTransport(config.temporal)}${api ? `, operator API on ${api.url}` : ''} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location})\n`,
       );
       const stop = (signal: NodeJS.Signals) => {
         process.stderr.write(`ota serve: ${signal}, shutting down\n`);
@@ -64,6 +66,7 @@ export function registerServeCommand(program: Command): void {
         await worker.run();
       } finally {
         await gateway.close().catch(() => undefined);
+        await api?.close().catch(() => undefined);
         await connection.close().catch(() => undefined);
         await Promise.all([fleet.close(), store.close()]).catch(() => undefined);
       }

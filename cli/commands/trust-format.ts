@@ -1,35 +1,8 @@
 // What `ota trust` prints: the repository's roles, keys, versions and expiry, for people or as JSON.
-import { Key } from '@tufjs/models';
-import { publicKeyHint } from '../../signing/keys.js';
-import { describeScope, revokedSignersOf, signersOf } from '../../trust/release-signers.js';
-import { latestRoot, type TufRepository } from '../../trust/repository.js';
-import { signedJSON } from '../../trust/metadata.js';
-import { publicKeyOf } from '../../trust/tuf-keys.js';
+import type { RepositoryDescription } from '../../trust/describe-repository.js';
+import { describeScope } from '../../trust/release-signers.js';
 
-export interface RepositoryDescription {
-  store: string;
-  roles: Record<string, { version: number; expires: string; keyIDs: string[]; threshold: number }>;
-  releaseSigners: Array<{ keyID: string; hint: string; hardware: 'all' | string[] }>;
-  revokedSigners: Record<string, string>;
-  targets: number;
-  keyFiles?: object;
-}
-
-export function describeRepository(repo: TufRepository): Omit<RepositoryDescription, 'store'> {
-  const root = latestRoot(repo);
-  const role = (name: string, md: { signed: { version: number; expires: string } }) => ({
-    version: md.signed.version,
-    expires: md.signed.expires,
-    keyIDs: root.signed.roles[name]!.keyIDs,
-    threshold: root.signed.roles[name]!.threshold,
-  });
-  return {
-    roles: { root: role('root', root), targets: role('targets', repo.targets), snapshot: role('snapshot', repo.snapshot), timestamp: role('timestamp', repo.timestamp) },
-    releaseSigners: signersOf(signedJSON(repo.targets)).map(({ keyID, key, scope }) => ({ keyID, hint: publicKeyHint(publicKeyOf(Key.fromJSON(keyID, key as never))), hardware: scope })),
-    revokedSigners: revokedSignersOf(repo.targets),
-    targets: Object.keys(repo.targets.signed.targets).length,
-  };
-}
+export { describeRepository, type RepositoryDescription } from '../../trust/describe-repository.js';
 
 export function renderRepository(d: RepositoryDescription): string {
   const short = (id: string) => id.slice(0, 16);

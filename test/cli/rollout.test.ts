@@ -25,6 +25,7 @@ describe('ota rollout commands', () => {
   let serve: ChildProcess | undefined;
   let cliEnv: NodeJS.ProcessEnv;
   let gatewayUrl: string;
+  let apiUrl: string;
 
   const ota = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     run(process.execPath, [OTA_BIN, ...args], { env: cliEnv, timeout: 60_000 }).then(
@@ -44,7 +45,8 @@ describe('ota rollout commands', () => {
     const port = await freePort();
     gatewayUrl = `http://127.0.0.1:${port}`;
     cliEnv = otaServeEnv(releases, env.address, QUEUE);
-    serve = await spawnOtaServe(port, cliEnv, ['--release-policy', 'rollouts', '--log-level', 'ERROR']);
+    apiUrl = `http://127.0.0.1:${await freePort()}`;
+    serve = await spawnOtaServe(port, cliEnv, ['--release-policy', 'rollouts', '--log-level', 'ERROR', '--api-port', new URL(apiUrl).port]);
     await enrollFleet(releases, gatewayUrl, 4);
   }, 180_000);
 
@@ -114,6 +116,11 @@ describe('ota rollout commands', () => {
     const twice = await ota('rollout', 'abort', rolloutId);
     expect(twice.code).toBe(1);
     expect(twice.stderr).toMatch(/abort refused/);
+
+    // `ota serve --api-port` mounts the operator API on the same fleet store: it answers, and wants a token.
+    expect((await fetch(`${apiUrl}/healthz`)).status).toBe(200);
+    const refused = await fetch(`${apiUrl}/v1/rollouts/${rolloutId}`);
+    expect([refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([401, 'MISSING_TOKEN']);
 
     // Visibility is eventually consistent: the search attribute catches up within moments.
     let listed: Array<{ id: string; state?: string }> = [];
