@@ -1,11 +1,12 @@
 // `ota fleet`: what the fleet store knows about devices (enrolled keys, last reported state).
 import type { Command } from 'commander';
-import { FleetStore, type DeviceWithState } from '../../fleet/fleet-store.js';
+import type { DeviceWithState } from '../../fleet/fleet-store.js';
 import { offerEligibility } from '../../gateway/offer-eligibility.js';
-import { configFrom } from '../context.js';
+import { registerFleetAdmissionCommands } from './fleet-admission.js';
 import { registerFleetCaCommands } from './fleet-ca.js';
 import { registerAnswerKeyCommand } from './gateway-answer-key.js';
 import { printResult } from '../output.js';
+import { withFleet } from './with-fleet.js';
 
 function summary(d: DeviceWithState) {
   return {
@@ -32,15 +33,6 @@ function line(d: ReturnType<typeof summary>): string {
   const state = d.lastState ? `${d.lastState}${d.failureKind ? `(${d.failureKind})` : ''} ${d.releaseVersion}` : 'no reports';
   const seen = d.lastReportAt ?? d.lastCheckinAt ?? 'never';
   return `${d.id}  ${d.hardwareId}/${d.channel}  running ${d.currentVersion ?? '?'}  ${state}  seen ${seen}${d.revokedAt ? '  REVOKED' : ''}`;
-}
-
-async function withFleet<T>(command: Command, fn: (fleet: FleetStore) => Promise<T>): Promise<T> {
-  const fleet = await FleetStore.open(configFrom(command).fleet.databaseUrl);
-  try {
-    return await fn(fleet);
-  } finally {
-    await fleet.close();
-  }
 }
 
 export function registerFleetCommands(program: Command): void {
@@ -100,5 +92,6 @@ export function registerFleetCommands(program: Command): void {
       process.stdout.write(`revoked ${id}\n`);
     });
   registerFleetCaCommands(fleet);
+  registerFleetAdmissionCommands(fleet);
   registerAnswerKeyCommand(fleet);
 }

@@ -16,7 +16,7 @@ import { describeTransport } from '../../temporal/connection-options.js';
 import { createWorker } from '../../temporal/worker.js';
 import { configFrom } from '../context.js';
 import { loadGatewayAnswerKey } from './gateway-answer-key.js';
-import { enrollmentToken, gatewayTls, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
+import { gatewayTls, insecureSharedToken, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
 import { startTrustRefreshSchedule } from './worker.js';
 
 export function registerServeCommand(program: Command): void {
@@ -34,7 +34,7 @@ export function registerServeCommand(program: Command): void {
         version,
         fleet,
         store,
-        enrollmentToken: enrollmentToken(opts.enrollmentTokenFile),
+        insecureSharedToken: insecureSharedToken(opts, config.gateway.insecureSharedToken),
         nonceTtlSeconds: positiveInt('--nonce-ttl', opts.nonceTtl),
         pollAfterSeconds: positiveInt('--poll-after', opts.pollAfter),
         releasePolicy: releasePolicy(opts.releasePolicy),

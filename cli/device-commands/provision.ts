@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { isSlotName } from '../../device-client/boot/boot-state.js';
 import { pinTufRoot, readTufRootFile } from '../../device-client/agent/device-trust.js';
 import { provisionDevice } from '../../device-client/agent/provision.js';
+import { installFactoryIdentity, storeEnrollmentToken } from '../../device-client/agent/enrollment-credentials.js';
+import { readFile } from 'node:fs/promises';
 import { parseNonNegativeInt } from '../options.js';
 import { printResult } from '../output.js';
 import { deviceFrom, explain } from './context.js';
@@ -17,6 +19,9 @@ interface ProvisionFlags {
   floorReset?: string;
   floorResetBundle?: string;
   tufRoot?: string;
+  enrollmentToken?: string;
+  factoryCert?: string;
+  factoryKey?: string;
   json?: boolean;
 }
 
@@ -33,10 +38,15 @@ export function registerProvisionCommand(program: Command): void {
     .option('--floor-reset <file>', 'operator-signed reset statement for this device that allows a lower floor')
     .option('--floor-reset-bundle <file>', "the statement's Sigstore bundle (default: <file>.sigstore.json)")
     .option('--tuf-root <file>', "pin the fleet's TUF root (N.root.json from `ota trust`) in the trust folder")
+    .option('--enrollment-token <token>', 'per-device single-use token from `ota fleet token`, kept 0600 until the device is admitted')
+    .option('--factory-cert <file>', 'factory identity (IDevID): the certificate chain, device certificate first; enrollment presents it')
+    .option('--factory-key <file>', "the factory identity's private key; it becomes the device key")
     .option('--json', 'print as JSON')
     .action(async (opts: ProvisionFlags, command: Command) => {
       if (!isSlotName(opts.slot)) throw new Error(`--slot: expected A or B, got "${opts.slot}"`);
+      if (!opts.factoryCert !== !opts.factoryKey) throw new Error('--factory-cert and --factory-key go together');
       const device = await deviceFrom(command);
+      const factoryChain = opts.factoryCert === undefined ? undefined : await readFile(opts.factoryCert, 'utf8');
       // Checked before anything is written: a root that is not signed by its own threshold pins nothing.
       const tufRoot = opts.tufRoot === undefined ? undefined : await readTufRootFile(opts.tufRoot);
       const result = await provisionDevice(device, {
@@ -51,6 +61,8 @@ export function registerProvisionCommand(program: Command): void {
         throw explain(error);
       });
       if (tufRoot) await pinTufRoot(device.config, tufRoot);
+      if (opts.enrollmentToken !== undefined) await storeEnrollmentToken(device.config.stateDir, opts.enrollmentToken);
+      if (factoryChain !== undefined) await installFactoryIdentity(device.config.stateDir, opts.factoryKey!, factoryChain, opts.factoryCert!);
       const floor = result.state.securityVersion;
       const note = result.floorReset ? ` (lowered from ${result.previousFloor} by the signed reset statement)` : '';
       const pinned = tufRoot ? `, TUF root v${tufRoot.signed.version} pinned` : '';

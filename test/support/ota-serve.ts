@@ -1,6 +1,7 @@
 // The compiled `ota serve` (gateway + worker + PGlite fleet store in one process) as a child process
 // for tests that drive the CLI or kill it: its environment points at a ReleaseHarness's state dir,
-// a Temporal server and a task queue, with the rollout fleet's enrollment token.
+// a Temporal server and a task queue, with the rollout fleet's lab-only shared token (the test cannot
+// open the embedded fleet store `ota serve` holds, so it cannot preauthorize there).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { waitForHttp } from '../../platform/wait-for-http.js';
 import { OTA_BIN } from './dist.js';
@@ -14,7 +15,7 @@ export function otaServeEnv(releases: ReleaseHarness, temporalAddress: string, t
 
 /** Spawns `ota serve --port <port> <flags>` (output ignored) and waits until its /healthz answers. */
 export async function spawnOtaServe(port: number, env: NodeJS.ProcessEnv, flags: string[]): Promise<ChildProcess> {
-  const serve = spawn(process.execPath, [OTA_BIN, 'serve', '--port', String(port), ...flags], { env, stdio: 'ignore' });
+  const serve = spawn(process.execPath, [OTA_BIN, 'serve', '--port', String(port), '--insecure-shared-token', ...flags], { env, stdio: 'ignore' });
   await waitForHttp(`http://127.0.0.1:${port}/healthz`, 30_000);
   return serve;
 }
