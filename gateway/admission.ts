@@ -43,15 +43,16 @@ const refuse = (status: 400 | 401 | 403 | 409, code: string, detail: string): Ad
 export function admissionDecision(f: AdmissionFacts): AdmissionDecision {
   const id = f.deviceId;
   if (!f.proofValid) return refuse(401, 'enroll-proof-invalid', 'proof does not verify over the enroll body with the key it enrolls: the sender does not hold that key');
-  if (f.existing) {
-    if (f.existing.revoked) return refuse(403, 'device-revoked', `device ${id} was revoked; an operator must remove it before it can enroll again`);
-    if (!f.existing.sameKey || !f.existing.sameHardware) return refuse(409, 'device-exists', `device ${id} is already enrolled with another key or hardware id`);
-    return { kind: 'existing' }; // a retry by the holder of the enrolled key: nothing changes
-  }
+  if (f.existing?.revoked) return refuse(403, 'device-revoked', `device ${id} was revoked; an operator must remove it before it can enroll again`);
+  // A retry by the holder of the enrolled key (its answer was lost, its token is spent): nothing changes.
+  if (f.existing?.sameKey && f.existing.sameHardware) return { kind: 'existing' };
+  // A presented token is judged first, so a replayed one is named as such.
+  const byToken = f.token && tokenDecision(f, f.token);
+  if (byToken?.kind === 'refuse') return byToken;
+  if (f.existing) return refuse(409, 'device-exists', `device ${id} is already enrolled with another key or hardware id`);
   if (f.request?.state === 'rejected') return refuse(403, 'device-rejected', `an operator rejected device ${id}`);
   if (f.request && !f.request.sameKey) return refuse(409, 'device-exists', `device ${id} already asked for admission with another key`);
-
-  if (f.token) return tokenDecision(f, f.token);
+  if (byToken) return byToken;
   if (f.preauthorization) {
     const p = f.preauthorization;
     if (!p.sameKey) return refuse(403, 'preauthorization-key-mismatch', `device ${id} is preauthorized with another public key`);
