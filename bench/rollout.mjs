@@ -88,9 +88,9 @@ try {
   }
 
   const gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'bench', fleet: fleetStore, store, nonceTtlSeconds: 600, pollAfterSeconds: 60, releasePolicy: 'rollouts' });
-  // Admission per device: the operator side preauthorizes each simulated device's key first (inside the enroll timing: one SQL transaction per device).
+  // Admission per device: the operator side preauthorizes each simulated device's key first (inside the enroll timing: one SQL transaction for the fleet).
   const preauthorize = async (list) => {
-    for (const p of list) await fleetStore.preauthorize(p);
+    await fleetStore.preauthorizeAll(list);
   };
   let requests = 0;
   const countingFetch = globalThis.fetch;

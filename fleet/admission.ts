@@ -69,69 +69,43 @@ export function tokenDigest(token: string): string {
 type Row = Record<string, unknown>;
 const json = (labels: Labels) => JSON.stringify(labels);
 
-function toPreauthorization(r: Row): Preauthorization {
-  return {
-    deviceId: r.device_id as string,
-    hardwareId: r.hardware_id as string,
-    channel: r.channel as string,
-    labels: r.labels as Labels,
-    publicKeyPem: r.public_key_pem as string,
-    keyAlgorithm: r.key_algorithm as KeyAlgorithm,
-    createdAt: asDate(r.created_at),
-  };
+/** A row as its record: snake_case columns to camelCase fields, the named timestamps to Date (or null). */
+function fromRow<T>(row: Row, dates: string[]): T {
+  const record: Row = {};
+  for (const [column, value] of Object.entries(row)) record[column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = value;
+  for (const field of dates) record[field] = record[field] === null || record[field] === undefined ? null : asDate(record[field]);
+  return record as T;
 }
 
-function toToken(r: Row): EnrollmentTokenRecord {
-  return {
-    tokenSha256: r.token_sha256 as string,
-    deviceId: r.device_id as string,
-    hardwareId: (r.hardware_id as string | null) ?? null,
-    channel: r.channel as string,
-    labels: r.labels as Labels,
-    expiresAt: asDate(r.expires_at),
-    usedAt: r.used_at ? asDate(r.used_at) : null,
-  };
-}
-
-function toFactoryCa(r: Row): FactoryCa {
-  return {
-    fingerprint: r.fingerprint as string,
-    name: r.name as string,
-    certificatePem: r.certificate_pem as string,
-    autoAccept: (r.auto_accept as string | null) ?? null,
-    channel: r.channel as string,
-    labels: r.labels as Labels,
-    addedAt: asDate(r.added_at),
-  };
-}
-
-function toRequest(r: Row): AdmissionRequest {
-  return {
-    deviceId: r.device_id as string,
-    hardwareId: r.hardware_id as string,
-    publicKeyPem: r.public_key_pem as string,
-    keyAlgorithm: r.key_algorithm as KeyAlgorithm,
-    factoryCa: r.factory_ca as string,
-    certificatePem: r.certificate_pem as string,
-    state: r.state as AdmissionRequest['state'],
-    requestedAt: asDate(r.requested_at),
-    decidedAt: r.decided_at ? asDate(r.decided_at) : null,
-  };
-}
+const toPreauthorization = (r: Row) => fromRow<Preauthorization>(r, ['createdAt']);
+const toToken = (r: Row) => fromRow<EnrollmentTokenRecord>(r, ['expiresAt', 'usedAt']);
+const toFactoryCa = (r: Row) => fromRow<FactoryCa>(r, ['addedAt']);
+const toRequest = (r: Row) => fromRow<AdmissionRequest>(r, ['requestedAt', 'decidedAt']);
 
 // ---- preauthorization ------------------------------------------------------------------------
 
 /** Records (or replaces) the preauthorization; refused (false) once the device is enrolled. */
 export async function preauthorize(db: FleetDatabase, p: Omit<Preauthorization, 'createdAt'>): Promise<boolean> {
+  return (await preauthorizeAll(db, [p])).length === 0;
+}
+
+/** Many in one transaction (a factory batch, a simulated fleet); returns the ids refused because they are enrolled. */
+export async function preauthorizeAll(db: FleetDatabase, list: Array<Omit<Preauthorization, 'createdAt'>>): Promise<string[]> {
   return db.transaction(async (tx) => {
-    if (await getDevice(tx, p.deviceId)) return false;
-    await tx.query(
-      `INSERT INTO device_preauthorizations (device_id, hardware_id, channel, labels, public_key_pem, key_algorithm)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6)
-       ON CONFLICT (device_id) DO UPDATE SET hardware_id = $2, channel = $3, labels = $4::jsonb, public_key_pem = $5, key_algorithm = $6, created_at = now()`,
-      [p.deviceId, p.hardwareId, p.channel, json(p.labels), p.publicKeyPem, p.keyAlgorithm],
-    );
-    return true;
+    const refused: string[] = [];
+    for (const p of list) {
+      if (await getDevice(tx, p.deviceId)) {
+        refused.push(p.deviceId);
+        continue;
+      }
+      await tx.query(
+        `INSERT INTO device_preauthorizations (device_id, hardware_id, channel, labels, public_key_pem, key_algorithm)
+         VALUES ($1, $2, $3, $4::jsonb, $5, $6)
+         ON CONFLICT (device_id) DO UPDATE SET hardware_id = $2, channel = $3, labels = $4::jsonb, public_key_pem = $5, key_algorithm = $6, created_at = now()`,
+        [p.deviceId, p.hardwareId, p.channel, json(p.labels), p.publicKeyPem, p.keyAlgorithm],
+      );
+    }
+    return refused;
   });
 }
 

@@ -70,6 +70,9 @@ export class FleetStore {
   preauthorize(p: Omit<admission.Preauthorization, 'createdAt'>) {
     return admission.preauthorize(this.db, p);
   }
+  preauthorizeAll(list: Array<Omit<admission.Preauthorization, 'createdAt'>>) {
+    return admission.preauthorizeAll(this.db, list);
+  }
   getPreauthorization(deviceId: string) {
     return admission.getPreauthorization(this.db, deviceId);
   }

@@ -43,7 +43,8 @@ async function tokenFact(fleet: FleetStore, presented: string, sharedToken: stri
 
 /** The 403 for a device id with no devices row: waiting for an operator, rejected, or unknown. */
 export async function notAdmittedError(fleet: FleetStore, deviceId: string): Promise<HttpError> {
-  const state = await fleet.admissionState(deviceId);
+  // Called only when the devices row is missing: the admission request alone says the rest.
+  const state = (await fleet.getAdmissionRequest(deviceId))?.state;
   if (state === 'pending') return new HttpError(403, 'device-pending', `device ${deviceId} waits for an operator to accept it (ota fleet accept ${deviceId}); no nonces or check-ins until then`);
   if (state === 'rejected') return new HttpError(403, 'device-rejected', `an operator rejected device ${deviceId}`);
   return new HttpError(403, 'unknown-device', `device ${deviceId} is not enrolled`);

@@ -5,7 +5,6 @@ import type { Command } from 'commander';
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { FleetStore } from '../../fleet/fleet-store.js';
 import { certificateFingerprint } from '../../gateway/factory-identity.js';
 import { deviceIdSchema, labelsSchema, publicKeyPemSchema, type Labels } from '../../schemas/device-api.js';
 import { algorithmOf } from '../../schemas/device-envelope.js';
@@ -65,12 +64,6 @@ const preauthorizationFileSchema = z.array(
   z.strictObject({ deviceId: deviceIdSchema, hardwareId: hardwareIdSchema, channel: channelSchema, labels: labelsSchema, publicKeyPem: publicKeyPemSchema, keyAlgorithm: z.enum(['ed25519', 'ecdsa-p256-sha256']) }),
 ).max(100_000);
 
-async function preauthorizeAll(fleet: FleetStore, list: z.infer<typeof preauthorizationFileSchema>): Promise<string[]> {
-  const refused: string[] = [];
-  for (const p of list) if (!(await fleet.preauthorize(p))) refused.push(p.deviceId);
-  return refused;
-}
-
 export function registerFleetAdmissionCommands(fleet: Command): void {
   selectorOptions(
     fleet
@@ -90,7 +83,7 @@ export function registerFleetAdmissionCommands(fleet: Command): void {
       const selectors = { channel: checked(channelSchema, '--channel', opts.channel), labels: parseLabels(opts.labels) };
       list = [{ deviceId: checked(deviceIdSchema, '--device', opts.device), hardwareId: checked(hardwareIdSchema, '--hardware', opts.hardware), ...selectors, ...publicKeyFrom(opts.publicKey) }];
     }
-    const refused = await withFleet(command, (f) => preauthorizeAll(f, list));
+    const refused = await withFleet(command, (f) => f.preauthorizeAll(list));
     if (refused.length) throw new Error(`already enrolled, not preauthorized: ${refused.slice(0, 10).join(', ')}${refused.length > 10 ? ` and ${refused.length - 10} more` : ''}`);
     printResult(opts, { preauthorized: list.map((p) => p.deviceId) }, () => (list.length === 1 ? `preauthorized ${list[0]!.deviceId} (${list[0]!.hardwareId}/${list[0]!.channel})` : `preauthorized ${list.length} devices`));
   });

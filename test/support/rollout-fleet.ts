@@ -28,7 +28,8 @@ export type FleetAdmission = { url: string; fleet: FleetStore } | { url: string;
 
 /** Preauthorizes simulated devices in the fleet store, as `ota fleet preauthorize --file` does. */
 export async function preauthorizeIn(fleet: FleetStore, devices: SimPreauthorization[]): Promise<void> {
-  for (const device of devices) if (!(await fleet.preauthorize(device))) throw new Error(`${device.deviceId} is already enrolled`);
+  const refused = await fleet.preauthorizeAll(devices);
+  if (refused.length) throw new Error(`already enrolled: ${refused.join(', ')}`);
 }
 
 /** `count` devices enrolled at the gateway, all running `factoryVersion` as published by `releases`; `extra`: id prefix, seeded noise. */
