@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { isSlotName } from '../../device-client/boot/boot-state.js';
 import { pinTufRoot, readTufRootFile } from '../../device-client/agent/device-trust.js';
 import { provisionDevice } from '../../device-client/agent/provision.js';
-import { installFactoryIdentity, storeEnrollmentToken } from '../../device-client/agent/enrollment-credentials.js';
+import { checkEnrollmentTokenShape, installFactoryIdentity, readFactoryIdentity, storeEnrollmentToken } from '../../device-client/agent/enrollment-credentials.js';
 import { readFile } from 'node:fs/promises';
 import { parseNonNegativeInt } from '../options.js';
 import { printResult } from '../output.js';
@@ -46,7 +46,9 @@ export function registerProvisionCommand(program: Command): void {
       if (!isSlotName(opts.slot)) throw new Error(`--slot: expected A or B, got "${opts.slot}"`);
       if (!opts.factoryCert !== !opts.factoryKey) throw new Error('--factory-cert and --factory-key go together');
       const device = await deviceFrom(command);
-      const factoryChain = opts.factoryCert === undefined ? undefined : await readFile(opts.factoryCert, 'utf8');
+      // Checked before anything is written, like the TUF root below.
+      if (opts.enrollmentToken !== undefined) checkEnrollmentTokenShape(opts.enrollmentToken);
+      const factory = opts.factoryCert === undefined ? undefined : await readFactoryIdentity(opts.factoryKey!, await readFile(opts.factoryCert, 'utf8'), opts.factoryCert);
       // Checked before anything is written: a root that is not signed by its own threshold pins nothing.
       const tufRoot = opts.tufRoot === undefined ? undefined : await readTufRootFile(opts.tufRoot);
       const result = await provisionDevice(device, {
@@ -62,7 +64,7 @@ export function registerProvisionCommand(program: Command): void {
       });
       if (tufRoot) await pinTufRoot(device.config, tufRoot);
       if (opts.enrollmentToken !== undefined) await storeEnrollmentToken(device.config.stateDir, opts.enrollmentToken);
-      if (factoryChain !== undefined) await installFactoryIdentity(device.config.stateDir, opts.factoryKey!, factoryChain, opts.factoryCert!);
+      if (factory) await installFactoryIdentity(device.config.stateDir, factory);
       const floor = result.state.securityVersion;
       const note = result.floorReset ? ` (lowered from ${result.previousFloor} by the signed reset statement)` : '';
       const pinned = tufRoot ? `, TUF root v${tufRoot.signed.version} pinned` : '';

@@ -37,8 +37,13 @@ export async function storedEnrollmentToken(stateDir: string): Promise<string | 
   return (await readIfPresent(enrollmentTokenPath(stateDir)))?.trim() || undefined;
 }
 
-export async function storeEnrollmentToken(stateDir: string, token: string): Promise<void> {
+export function checkEnrollmentTokenShape(token: string): string {
   if (!/^\S{16,256}$/.test(token)) throw new EnrollmentCredentialError('an enrollment token is 16 to 256 characters without spaces');
+  return token;
+}
+
+export async function storeEnrollmentToken(stateDir: string, token: string): Promise<void> {
+  checkEnrollmentTokenShape(token);
   await writeFileAtomic(enrollmentTokenPath(stateDir), `${token}\n`, { mode: 0o600 });
 }
 
@@ -51,11 +56,13 @@ export async function storedFactoryChain(stateDir: string): Promise<string[] | u
   return text === undefined ? undefined : splitCertificates(text);
 }
 
-/**
- * Installs a factory identity: the chain (leaf first) and its private key as the device key. The
- * key must be the leaf's and an Ed25519 or P-256 key; an existing, different device key is refused.
- */
-export async function installFactoryIdentity(stateDir: string, keyPath: string, chainText: string, chainFile: string): Promise<void> {
+export interface FactoryIdentity {
+  chain: string[];
+  keyPem: string;
+}
+
+/** Reads and checks a factory identity before anything is written: the key must be the leaf's, Ed25519 or P-256. */
+export async function readFactoryIdentity(keyPath: string, chainText: string, chainFile: string): Promise<FactoryIdentity> {
   const chain = splitCertificates(chainText);
   let key;
   try {
@@ -64,13 +71,19 @@ export async function installFactoryIdentity(stateDir: string, keyPath: string, 
   } catch (error) {
     throw new EnrollmentCredentialError(`--factory-key ${keyPath}: ${(error as Error).message}`);
   }
-  const spki = (k: Parameters<typeof createPublicKey>[0]) => createPublicKey(k).export({ type: 'spki', format: 'der' });
   if (!spki(key).equals(spki(chain[0]!))) throw new EnrollmentCredentialError(`--factory-key is not the key of the first certificate in ${chainFile}`);
+  return { chain, keyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+const spki = (k: Parameters<typeof createPublicKey>[0]) => createPublicKey(k).export({ type: 'spki', format: 'der' });
+
+/** Installs a checked factory identity: its key becomes the device key (an existing, different device key is refused). */
+export async function installFactoryIdentity(stateDir: string, identity: FactoryIdentity): Promise<void> {
   const devicePath = join(stateDir, 'device-key.pem');
   const existing = await readIfPresent(devicePath);
-  if (existing !== undefined && !spki(createPrivateKey(existing)).equals(spki(key))) {
-    throw new EnrollmentCredentialError('this device already has a different key (device-key.pem); provision with --force on a fresh state dir');
+  if (existing !== undefined && !spki(createPrivateKey(existing)).equals(spki(identity.keyPem))) {
+    throw new EnrollmentCredentialError('this device already has a different key (device-key.pem); provision the factory identity on a fresh state dir');
   }
-  await writeFileAtomic(devicePath, key.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
-  await writeFileAtomic(factoryChainPath(stateDir), chain.join(''), { mode: 0o600 });
+  await writeFileAtomic(devicePath, identity.keyPem, { mode: 0o600 });
+  await writeFileAtomic(factoryChainPath(stateDir), identity.chain.join(''), { mode: 0o600 });
 }

@@ -5,7 +5,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { enrollDevice, deviceKeyFor } from '../../device-client/agent/enroll.js';
-import { enrollmentTokenPath, installFactoryIdentity, storeEnrollmentToken } from '../../device-client/agent/enrollment-credentials.js';
+import { enrollmentTokenPath, installFactoryIdentity, readFactoryIdentity, storeEnrollmentToken } from '../../device-client/agent/enrollment-credentials.js';
 import { parseDeviceConfig, type DeviceConfig } from '../../device-client/config.js';
 import { GatewayRefusedError } from '../../device-client/gateway/gateway-client.js';
 import { certificateFingerprint } from '../../gateway/factory-identity.js';
@@ -66,7 +66,7 @@ describe('admission paths', () => {
     const keyFile = join(env.root, `${id}.key.pem`);
     await writeFile(keyFile, key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
     await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
-    await installFactoryIdentity(config.stateDir, keyFile, (await factoryChain(ca, id, key)).join(''), `${id}.chain.pem`);
+    await installFactoryIdentity(config.stateDir, await readFactoryIdentity(keyFile, (await factoryChain(ca, id, key)).join(''), `${id}.chain.pem`));
     return config;
   }
 
