@@ -16,6 +16,6 @@ export function otaServeEnv(releases: ReleaseHarness, temporalAddress: string, t
 /** Spawns `ota serve --port <port> <flags>` (output ignored) and waits until its /healthz answers. */
 export async function spawnOtaServe(port: number, env: NodeJS.ProcessEnv, flags: string[]): Promise<ChildProcess> {
   const serve = spawn(process.execPath, [OTA_BIN, 'serve', '--port', String(port), '--insecure-shared-token', ...flags], { env, stdio: 'ignore' });
-  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 30_000);
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 120_000); // a loaded machine starts the CLI slowly
   return serve;
 }
