@@ -48,7 +48,6 @@ const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, 
 ]);
 
 const HARDWARE = 'bench-gw';
-const TOKEN = 'bench-enrollment-token-0123456789';
 const work = mkdtempSync(join(tmpdir(), 'ota-rollout-bench-'));
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -88,7 +87,11 @@ try {
     await (await startRelease(client, 'bench', request)).result();
   }
 
-  const gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'bench', fleet: fleetStore, store, enrollmentToken: TOKEN, nonceTtlSeconds: 600, pollAfterSeconds: 60, releasePolicy: 'rollouts' });
+  const gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'bench', fleet: fleetStore, store, nonceTtlSeconds: 600, pollAfterSeconds: 60, releasePolicy: 'rollouts' });
+  // Admission per device: the operator side preauthorizes each simulated device's key first (inside the enroll timing: one SQL transaction for the fleet).
+  const preauthorize = async (list) => {
+    await fleetStore.preauthorizeAll(list);
+  };
   let requests = 0;
   const countingFetch = globalThis.fetch;
   globalThis.fetch = (...a) => {
@@ -102,7 +105,7 @@ try {
     say(`enrolling ${DEVICES} devices`);
     let started = Date.now();
     const fleet = await ProtocolFleet.enroll({
-      count: DEVICES, hardwareId: HARDWARE, channel: 'stable', gatewayUrl: gateway.url, enrollmentToken: TOKEN,
+      count: DEVICES, hardwareId: HARDWARE, channel: 'stable', gatewayUrl: gateway.url, preauthorize,
       trustRoot: await readTrustRoot(config.trust.trustedRootPath),
       factory: { version: '1.0.0', imageSha256: v1.image.sha256, securityVersion: v1.securityVersion },
       concurrency: 32,
@@ -195,7 +198,7 @@ try {
     results.noise = await runNoiseScenarios({
       client, fleetStore, gateway, ProtocolFleet, parsePolicy, rolloutWorkflow, rolloutStatusQuery, abortUpdate, bricks,
       failsShare: (share, seed) => affects(share, seed, { result: 'fail', kind: 'boot', fallsBack: true }),
-      hardware: HARDWARE, token: TOKEN, trustRoot: await readTrustRoot(config.trust.trustedRootPath),
+      hardware: HARDWARE, preauthorize, trustRoot: await readTrustRoot(config.trust.trustedRootPath),
       factory: { version: '1.1.0', imageSha256: v11.image.sha256, securityVersion: v11.securityVersion },
       releases: { good: '1.3.0', failing: '1.4.0', bricking: '1.5.0' },
       devices: NOISE_DEVICES, say,

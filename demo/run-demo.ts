@@ -12,7 +12,7 @@ import { tlsFetch } from '../platform/tls-fetch.js';
 import { waitForHttp } from '../platform/wait-for-http.js';
 import { readTrustRoot } from '../signing/trust-root.js';
 import { parseManifest } from '../schemas/manifest.js';
-import { ProtocolFleet } from '../sim/protocol-fleet.js';
+import { preauthorizationsOf, ProtocolFleet, simIdentities } from '../sim/protocol-fleet.js';
 import type { BehaviourModel } from '../sim/protocol-device.js';
 import { buildSampleImage } from './sample-image.js';
 
@@ -35,7 +35,7 @@ const FLEET_SIZE = 100;
  * install failure, 2% of heartbeat windows fail their health check, on every release alike.
  */
 const DEVICE_NOISE = { seed: 2026, installFailureRate: 0.02, heartbeatFailureRate: 0.02 };
-const ENROLLMENT_TOKEN = 'demo-enrollment-token-not-a-secret';
+const LABELS_FOR = (i: number) => ({ region: ['eu-west', 'us-east', 'ap-south'][i % 3]!, store: `store-${100 + i}` });
 
 export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: DemoStep[]; temporalUi: string }> {
   const { stateDir, say } = opts;
@@ -46,7 +46,7 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
   const stackFile = join(projectRoot, 'temporal-dev.yml');
   const steps: DemoStep[] = [];
   const temporalUi = `http://127.0.0.1:${uiPort}/namespaces/ota/workflows`;
-  const env = { ...process.env, OTA_STATE_DIR: stateDir, OTA_TEMPORAL_ADDRESS: `127.0.0.1:${grpcPort}`, OTA_ENROLLMENT_TOKEN: ENROLLMENT_TOKEN };
+  const env = { ...process.env, OTA_STATE_DIR: stateDir, OTA_TEMPORAL_ADDRESS: `127.0.0.1:${grpcPort}` };
   let serve: ChildProcess | undefined;
 
   /** Runs `ota ARGS` as a person would; with --json the output is parsed, not echoed. */
@@ -74,6 +74,12 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
     const tlsDir = join(stateDir, 'gateway-tls');
     await ota('issue the gateway server certificate', ['fleet', 'ca', 'server-cert', '--ip', '127.0.0.1', '--out', tlsDir]);
     const fleetCaPem = readFileSync(join(stateDir, 'ca', 'root.crt.pem'), 'utf8');
+    // Admission per device: the operator preauthorizes each simulated device's key and selectors
+    // before it first connects (and before `ota serve` holds the embedded database).
+    const identities = simIdentities({ count: FLEET_SIZE, idPrefix: 'store', labelsFor: LABELS_FOR });
+    const preauthFile = join(stateDir, 'preauthorized-devices.json');
+    writeFileSync(preauthFile, JSON.stringify(preauthorizationsOf(identities, HARDWARE, 'stable')));
+    await ota(`preauthorize ${FLEET_SIZE} devices (keys and labels set by the operator, not the devices)`, ['fleet', 'preauthorize', '--file', preauthFile]);
 
     // The gateway and the worker share the embedded fleet database (PGlite), so they run as one process.
     const gatewayPort = await freePort();
@@ -128,11 +134,9 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
       hardwareId: HARDWARE,
       channel: 'stable',
       gatewayUrl,
-      enrollmentToken: ENROLLMENT_TOKEN,
+      identities,
       trustRoot,
       factory: { version: '1.0.0', imageSha256: v1.image.sha256, securityVersion: v1.securityVersion },
-      idPrefix: 'store',
-      labelsFor: (i) => ({ region: ['eu-west', 'us-east', 'ap-south'][i % 3]!, store: `store-${100 + i}` }),
       concurrency: 8,
       noise: DEVICE_NOISE,
       fleetCaPem,

@@ -54,17 +54,8 @@ const WITH_STATE = 'SELECT d.*, s.* FROM devices d JOIN device_state s ON s.devi
 /** Idempotent for the same id and key; a different key for a taken id is a conflict. */
 export function enrollDevice(db: FleetDatabase, input: EnrollInput): Promise<EnrollOutcome> {
   return db.transaction(async (tx) => {
-    const inserted = await tx.query<DeviceRow>(
-      `INSERT INTO devices (id, hardware_id, channel, labels, public_key_pem, key_algorithm)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6)
-       ON CONFLICT (id) DO NOTHING
-       RETURNING *`,
-      [input.id, input.hardwareId, input.channel, JSON.stringify(input.labels), input.publicKeyPem, input.keyAlgorithm],
-    );
-    if (inserted.rows[0]) {
-      await tx.query('INSERT INTO device_state (device_id) VALUES ($1)', [input.id]);
-      return { kind: 'created', device: toDevice(inserted.rows[0]) };
-    }
+    const created = await insertDevice(tx, input);
+    if (created) return { kind: 'created', device: created };
     const device = toDevice((await tx.query<DeviceRow>('SELECT * FROM devices WHERE id = $1', [input.id])).rows[0]!);
     if (device.revokedAt) return { kind: 'revoked', device };
     const sameKey = samePem(device.publicKeyPem, input.publicKeyPem) && device.keyAlgorithm === input.keyAlgorithm;
@@ -77,6 +68,20 @@ export function enrollDevice(db: FleetDatabase, input: EnrollInput): Promise<Enr
     ]);
     return { kind: 'existing', device: toDevice(updated.rows[0]!) };
   });
+}
+
+/** Inserts the device and its empty state row; undefined when the id is taken (nothing written). */
+export async function insertDevice(tx: Queryable, input: EnrollInput): Promise<EnrolledDevice | undefined> {
+  const inserted = await tx.query<DeviceRow>(
+    `INSERT INTO devices (id, hardware_id, channel, labels, public_key_pem, key_algorithm)
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6)
+     ON CONFLICT (id) DO NOTHING
+     RETURNING *`,
+    [input.id, input.hardwareId, input.channel, JSON.stringify(input.labels), input.publicKeyPem, input.keyAlgorithm],
+  );
+  if (!inserted.rows[0]) return undefined;
+  await tx.query('INSERT INTO device_state (device_id) VALUES ($1)', [input.id]);
+  return toDevice(inserted.rows[0]);
 }
 
 export async function getDevice(db: Queryable, id: string): Promise<EnrolledDevice | undefined> {
@@ -126,7 +131,7 @@ function withState(row: DeviceRow & StateRow): DeviceWithState {
   return { ...toDevice(row), state: toState(row) };
 }
 
-function samePem(a: string, b: string): boolean {
+export function samePem(a: string, b: string): boolean {
   const body = (pem: string) => pem.replace(/-----[^-]+-----|\s/g, '');
   return body(a) === body(b);
 }

@@ -8,6 +8,7 @@
 // a counter only moves up with one conditional UPDATE, both in the report's transaction.
 import type { HealthReport, Heartbeat, SignedEnvelope } from '../schemas/device-api.js';
 import * as audit from './audit.js';
+import * as admission from './admission.js';
 import { openDatabase, type FleetDatabase, type Queryable } from './database.js';
 import * as certificates from './certificates.js';
 import * as devices from './devices.js';
@@ -19,6 +20,7 @@ import * as reports from './reports.js';
 import * as rollouts from './rollouts.js';
 
 export type { DeviceSelector, DeviceState, DeviceWithState, EnrolledDevice, EnrollInput, EnrollOutcome } from './devices.js';
+export type { AcceptOutcome, AdmissionRequest, AdmissionSpend, AdmissionState, AdmitOutcome, EnrollmentTokenRecord, FactoryCa, NewEnrollmentToken, Preauthorization } from './admission.js';
 export type { NonceCheck } from './nonces.js';
 export type { CertificateRecord, IssuedCertificateRecord, SerialStatus } from './certificates.js';
 export type { AuditEntry, AuditInput, AuditQuery, AuditResult, AuditVerification, RecordedDecision } from './audit.js';
@@ -82,6 +84,59 @@ export class FleetStore {
   }
   certificatesOf(deviceId: string, limit = 100) {
     return certificates.certificatesOf(this.db, deviceId, limit);
+  }
+  // Admission (fleet/admission.ts): preauthorizations, enrollment tokens, factory CAs, pending devices
+  preauthorize(p: Omit<admission.Preauthorization, 'createdAt'>) {
+    return admission.preauthorize(this.db, p);
+  }
+  preauthorizeAll(list: Array<Omit<admission.Preauthorization, 'createdAt'>>) {
+    return admission.preauthorizeAll(this.db, list);
+  }
+  getPreauthorization(deviceId: string) {
+    return admission.getPreauthorization(this.db, deviceId);
+  }
+  listPreauthorizations() {
+    return admission.listPreauthorizations(this.db);
+  }
+  removePreauthorization(deviceId: string) {
+    return admission.removePreauthorization(this.db, deviceId);
+  }
+  createEnrollmentToken(t: admission.NewEnrollmentToken) {
+    return admission.createEnrollmentToken(this.db, t);
+  }
+  findEnrollmentToken(token: string) {
+    return admission.findEnrollmentToken(this.db, token);
+  }
+  addFactoryCa(ca: Omit<admission.FactoryCa, 'addedAt'>) {
+    return admission.addFactoryCa(this.db, ca);
+  }
+  listFactoryCas() {
+    return admission.listFactoryCas(this.db);
+  }
+  removeFactoryCa(fingerprint: string) {
+    return admission.removeFactoryCa(this.db, fingerprint);
+  }
+  requestAdmission(r: Parameters<typeof admission.requestAdmission>[1]) {
+    return admission.requestAdmission(this.db, r);
+  }
+  getAdmissionRequest(deviceId: string) {
+    return admission.getAdmissionRequest(this.db, deviceId);
+  }
+  listAdmissionRequests() {
+    return admission.listAdmissionRequests(this.db);
+  }
+  acceptDevice(deviceId: string, selectors: { channel?: string; labels?: Record<string, string> } = {}) {
+    return admission.acceptDevice(this.db, deviceId, selectors);
+  }
+  rejectDevice(deviceId: string) {
+    return admission.rejectDevice(this.db, deviceId);
+  }
+  admitDevice(input: devices.EnrollInput, spend: admission.AdmissionSpend) {
+    return admission.admitDevice(this.db, input, spend);
+  }
+  /** 'admitted' | 'pending' | 'rejected' | 'unknown' | 'revoked': what certificate issuance and the nonce endpoint ask. */
+  admissionState(deviceId: string) {
+    return admission.admissionState(this.db, deviceId);
   }
 
   // Nonces

@@ -206,6 +206,57 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 7,
+    name: 'per-device admission: preauthorizations, enrollment tokens, factory CAs, pending devices',
+    sql: `
+      -- Mender-style preauthorization: the operator names the device, its key and its selectors first.
+      CREATE TABLE device_preauthorizations (
+        device_id      text PRIMARY KEY,
+        hardware_id    text NOT NULL,
+        channel        text NOT NULL,
+        labels         jsonb NOT NULL DEFAULT '{}'::jsonb,
+        public_key_pem text NOT NULL,
+        key_algorithm  text NOT NULL,
+        created_at     timestamptz NOT NULL DEFAULT now()
+      );
+      -- Single-use tokens per device: only the SHA-256 of the token is kept.
+      CREATE TABLE enrollment_tokens (
+        token_sha256 text PRIMARY KEY,
+        device_id    text NOT NULL,
+        hardware_id  text,
+        channel      text NOT NULL,
+        labels       jsonb NOT NULL DEFAULT '{}'::jsonb,
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        expires_at   timestamptz NOT NULL,
+        used_at      timestamptz
+      );
+      CREATE INDEX enrollment_tokens_device_idx ON enrollment_tokens (device_id);
+      -- Manufacturer CAs whose device certificates (IDevIDs) may ask for admission; an optional
+      -- auto-accept pattern over device ids, and the selectors accepted devices get.
+      CREATE TABLE factory_cas (
+        fingerprint     text PRIMARY KEY,
+        name            text NOT NULL,
+        certificate_pem text NOT NULL,
+        auto_accept     text,
+        channel         text NOT NULL,
+        labels          jsonb NOT NULL DEFAULT '{}'::jsonb,
+        added_at        timestamptz NOT NULL DEFAULT now()
+      );
+      -- Devices that proved a factory identity and wait for an operator (pending), or were refused.
+      CREATE TABLE admission_requests (
+        device_id       text PRIMARY KEY,
+        hardware_id     text NOT NULL,
+        public_key_pem  text NOT NULL,
+        key_algorithm   text NOT NULL,
+        factory_ca      text NOT NULL,
+        certificate_pem text NOT NULL,
+        state           text NOT NULL CHECK (state IN ('pending', 'rejected')),
+        requested_at    timestamptz NOT NULL DEFAULT now(),
+        decided_at      timestamptz
+      );
+    `,
+  },
+  {
     version: 8,
     name: 'device certificates (issued serials, revocation, request freshness)',
     sql: `

@@ -7,6 +7,7 @@ import { describeZodIssues } from '../platform/zod-issues.js';
 import {
   checkinRequestSchema,
   deviceIdSchema,
+  DEVICE_SELECTOR_KEYS,
   enrollRequestSchema,
   healthReportSchema,
   heartbeatSchema,
@@ -19,7 +20,9 @@ import type { ArtifactStore } from '../stores/artifact-store.js';
 import { signCheckinAnswer } from './answer-signing.js';
 import { decideCheckin, type ReleasePolicy } from './checkin-offer.js';
 import { assertSameDevice } from './client-certificate.js';
-import { checkEnrollmentToken } from './enrollment-token.js';
+import { admissionDecision } from './admission.js';
+import { gatherAdmissionFacts, notAdmittedError } from './admission-facts.js';
+import { bearerToken } from './enrollment-token.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
 import { noteOutcome } from './request-metrics.js';
 import { nonceError, verifySignedRequest } from './signed-request.js';
@@ -27,8 +30,8 @@ import { nonceError, verifySignedRequest } from './signed-request.js';
 export interface DeviceApiOptions {
   fleet: FleetStore;
   store: ArtifactStore;
-  /** Required for POST /v1/enroll; without it enrollment is closed. */
-  enrollmentToken?: string;
+  /** Lab only (--insecure-shared-token): a fleet-wide token that admits any device id, without labels. */
+  insecureSharedToken?: string;
   nonceTtlSeconds: number;
   pollAfterSeconds: number;
   releasePolicy: ReleasePolicy;
@@ -39,23 +42,38 @@ export interface DeviceApiOptions {
 }
 
 export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  checkEnrollmentToken(req, api.enrollmentToken);
-  const parsed = enrollRequestSchema.safeParse(await readJsonBody(req));
+  const presented = bearerToken(req);
+  const raw = await readJsonBody(req);
+  const selectors = raw !== null && typeof raw === 'object' ? DEVICE_SELECTOR_KEYS.filter((key) => key in raw) : [];
+  if (selectors.length) throw new HttpError(400, 'device-selectors-refused', `${selectors.join(', ')}: set by the operator (preauthorization, token or acceptance), never by the device; send none`);
+  const parsed = enrollRequestSchema.safeParse(raw);
   if (!parsed.success) throw new HttpError(400, 'invalid-request', describeZodIssues(parsed.error, { unknownKeys: 'per-key' }));
-  const { deviceId, hardwareId, channel, labels, publicKey } = parsed.data;
+  const request = parsed.data;
   let actual;
   try {
-    actual = algorithmOf(createPublicKey(publicKey.pem));
+    actual = algorithmOf(createPublicKey(request.publicKey.pem));
   } catch (error) {
     throw new HttpError(400, 'invalid-public-key', `publicKey.pem: ${(error as Error).message}`);
   }
-  if (actual !== publicKey.algorithm) throw new HttpError(400, 'invalid-public-key', `publicKey.algorithm: the key is ${actual}, not ${publicKey.algorithm}`);
+  if (actual !== request.publicKey.algorithm) throw new HttpError(400, 'invalid-public-key', `publicKey.algorithm: the key is ${actual}, not ${request.publicKey.algorithm}`);
 
-  const outcome = await api.fleet.enrollDevice({ id: deviceId, hardwareId, channel, labels, publicKeyPem: publicKey.pem, keyAlgorithm: publicKey.algorithm });
-  if (outcome.kind === 'revoked') throw new HttpError(403, 'device-revoked', `device ${deviceId} was revoked; an operator must remove it before it can enroll again`);
-  if (outcome.kind === 'conflict') throw new HttpError(409, 'device-exists', `device ${deviceId} is already enrolled with another key or hardware id`);
-  const body: EnrollResponse = { deviceId, enrolledAt: outcome.device.enrolledAt.toISOString(), created: outcome.kind === 'created' };
-  sendJson(res, outcome.kind === 'created' ? 201 : 200, body);
+  const { deviceId, hardwareId, publicKey } = request;
+  const decision = admissionDecision(await gatherAdmissionFacts(api.fleet, request, presented, api.insecureSharedToken, new Date()));
+  if (decision.kind === 'refuse') throw new HttpError(decision.status, decision.code, decision.detail);
+  if (decision.kind === 'pending') {
+    const recorded = await api.fleet.requestAdmission({ deviceId, hardwareId, publicKeyPem: publicKey.pem, keyAlgorithm: publicKey.algorithm, factoryCa: decision.caFingerprint, certificatePem: decision.leafPem });
+    const body: EnrollResponse = { status: 'pending', deviceId, requestedAt: recorded.requestedAt.toISOString() };
+    return sendJson(res, 202, body);
+  }
+  if (decision.kind === 'existing') {
+    const device = (await api.fleet.getDevice(deviceId))!;
+    return sendJson(res, 200, { status: 'admitted', deviceId, enrolledAt: device.enrolledAt.toISOString(), created: false } satisfies EnrollResponse);
+  }
+  const input = { id: deviceId, hardwareId, channel: decision.channel, labels: decision.labels, publicKeyPem: publicKey.pem, keyAlgorithm: publicKey.algorithm };
+  const outcome = await api.fleet.admitDevice(input, decision.spendsToken ? { token: presented! } : undefined);
+  if (outcome.kind === 'token-spent') throw new HttpError(401, 'enrollment-token-used', 'this enrollment token was already used; ask the operator for a new one (ota fleet token)');
+  if (outcome.kind === 'taken') throw new HttpError(409, 'device-exists', `device ${deviceId} was enrolled by a concurrent request; enroll again`);
+  sendJson(res, 201, { status: 'admitted', deviceId, enrolledAt: outcome.device.enrolledAt.toISOString(), created: true } satisfies EnrollResponse);
 }
 
 export async function issueNonce(api: DeviceApiOptions, url: URL, res: ServerResponse): Promise<void> {
@@ -63,7 +81,7 @@ export async function issueNonce(api: DeviceApiOptions, url: URL, res: ServerRes
   if (!id.success) throw new HttpError(400, 'invalid-request', `device: ${id.error.issues[0]?.message ?? 'required'}`);
   assertSameDevice(api.certifiedDeviceId, id.data);
   const device = await api.fleet.getDevice(id.data);
-  if (!device) throw new HttpError(403, 'unknown-device', `device ${id.data} is not enrolled`);
+  if (!device) throw await notAdmittedError(api.fleet, id.data);
   if (device.revokedAt) throw new HttpError(403, 'device-revoked', `device ${device.id} was revoked`);
   const { nonce, expiresAt } = await api.fleet.issueNonce(device.id, api.nonceTtlSeconds);
   const body: NonceResponse = { nonce, expiresAt: expiresAt.toISOString() };

@@ -24,7 +24,8 @@ export interface GatewayOptions {
   /** Both needed for the device API; without them only /healthz answers (503 elsewhere under /v1). */
   fleet?: FleetStore;
   store?: ArtifactStore;
-  enrollmentToken?: string;
+  /** Lab only: a fleet-wide enrollment token (`--insecure-shared-token`); default none, devices are admitted per device (gateway/admission.ts). */
+  insecureSharedToken?: string;
   /** Lifetime of a nonce from GET /v1/nonce (default 300 s). */
   nonceTtlSeconds?: number;
   /** How long devices wait before the next check-in (default 300 s). */
@@ -117,7 +118,7 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey; instruments?
   const api: DeviceApiOptions = {
     fleet: opts.fleet,
     store: opts.store,
-    enrollmentToken: opts.enrollmentToken,
+    insecureSharedToken: opts.insecureSharedToken,
     nonceTtlSeconds: opts.nonceTtlSeconds ?? 300,
     pollAfterSeconds: opts.pollAfterSeconds ?? 300,
     releasePolicy: opts.releasePolicy ?? 'newest',

@@ -8,6 +8,7 @@ import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
 import { describeZodIssues } from '../platform/zod-issues.js';
 import { signedEnvelopeSchema, type SignedEnvelope } from '../schemas/device-api.js';
 import { assertSameDevice } from './client-certificate.js';
+import { notAdmittedError } from './admission-facts.js';
 import { HttpError } from './http.js';
 
 export interface VerifiedMessage<T> {
@@ -43,7 +44,7 @@ export async function verifySignedRequest<S extends z.ZodType<{ deviceId: string
 
   assertSameDevice(certifiedDeviceId, message.data.deviceId);
   const device = await fleet.getDevice(message.data.deviceId);
-  if (!device) throw new HttpError(403, 'unknown-device', `device ${message.data.deviceId} is not enrolled`);
+  if (!device) throw await notAdmittedError(fleet, message.data.deviceId);
   if (device.revokedAt) throw new HttpError(403, 'device-revoked', `device ${device.id} was revoked on ${device.revokedAt.toISOString()}`);
   if (!verifyEnvelope(envelope.data, device)) {
     throw new HttpError(401, 'bad-signature', `signature does not verify with the ${device.keyAlgorithm} key enrolled for ${device.id}`);

@@ -155,6 +155,8 @@ export const gatewayConfigSchema = z
   .object({
     /** The gateway answer key (ECDSA P-256, 0600 in a 0700 folder) that signs every check-in answer; created on first use. */
     answerKeyPath: z.string().min(1),
+    /** Lab only: admit any device holding the fleet-wide OTA_ENROLLMENT_TOKEN (same as `--insecure-shared-token`). */
+    insecureSharedToken: z.boolean().default(false),
   })
   .strict();
 

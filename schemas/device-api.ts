@@ -45,28 +45,60 @@ const base64Schema = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64'
 export const counterSchema = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
 
 // ---------------------------------------------------------------------------------------------
-// Enrollment: POST /v1/enroll, `authorization: Bearer <enrollment token>`
+// Enrollment: POST /v1/enroll (docs/device-api.md "Admission"). The body is signed by the key it
+// enrolls (proof of possession). Labels, channel and rings are the operator's (preauthorization,
+// token, acceptance), never the device's: a body that carries them is refused.
 // ---------------------------------------------------------------------------------------------
+
+/** One X.509 certificate in PEM; an IDevID or a manufacturer intermediate is well under 8 KiB. */
+export const certificatePemSchema = z
+  .string()
+  .max(8192)
+  .regex(/^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\r?\n?$/, 'must be one X.509 certificate in PEM ("-----BEGIN CERTIFICATE-----")');
+
+const enrollClaimShape = {
+  /** Domain separation: this signature can never pass for a check-in's or a report's. */
+  type: z.literal('enroll'),
+  deviceId: deviceIdSchema,
+  hardwareId: hardwareIdSchema,
+  publicKey: z.strictObject({ algorithm: keyAlgorithmSchema, pem: publicKeyPemSchema }),
+  /** Factory identity: the IDevID (its key is publicKey, it names deviceId) first, then intermediates up to a factory CA. */
+  factoryChain: z.array(certificatePemSchema).min(1).max(4).optional(),
+};
+
+/** What the device signs: the enroll body without its proof. */
+export const enrollClaimSchema = z.object(enrollClaimShape).strict();
 
 export const enrollRequestSchema = z
   .object({
-    deviceId: deviceIdSchema,
-    hardwareId: hardwareIdSchema,
-    /** Release channel the device follows (stable, beta, ...). */
-    channel: channelSchema,
-    labels: labelsSchema,
-    publicKey: z.strictObject({ algorithm: keyAlgorithmSchema, pem: publicKeyPemSchema }),
+    ...enrollClaimShape,
+    /** base64 signature over the canonical JSON bytes of the claim (the body without `proof`) with publicKey. */
+    proof: base64Schema.min(4).max(512),
   })
   .strict();
 
-export const enrollResponseSchema = z
-  .object({
-    deviceId: deviceIdSchema,
-    enrolledAt: timestampSchema,
-    /** false when the same device re-enrolled with the same key (idempotent retry). */
-    created: z.boolean(),
-  })
-  .strict();
+/** Keys an older device sent that are now the operator's: refused with device-selectors-refused. */
+export const DEVICE_SELECTOR_KEYS = ['labels', 'channel', 'ring'] as const;
+
+export const enrollResponseSchema = z.discriminatedUnion('status', [
+  z
+    .object({
+      status: z.literal('admitted'),
+      deviceId: deviceIdSchema,
+      enrolledAt: timestampSchema,
+      /** false when the same device re-enrolled with the same key (idempotent retry). */
+      created: z.boolean(),
+    })
+    .strict(),
+  z
+    .object({
+      /** A factory identity the fleet trusts, waiting for `ota fleet accept`: no nonces or check-ins until then. */
+      status: z.literal('pending'),
+      deviceId: deviceIdSchema,
+      requestedAt: timestampSchema,
+    })
+    .strict(),
+]);
 
 // ---------------------------------------------------------------------------------------------
 // Nonces: GET /v1/nonce?device=ID
@@ -318,6 +350,7 @@ export type KeyAlgorithm = z.infer<typeof keyAlgorithmSchema>;
 export type SlotName = z.infer<typeof slotNameSchema>;
 export type Labels = z.infer<typeof labelsSchema>;
 export type EnrollRequest = z.infer<typeof enrollRequestSchema>;
+export type EnrollClaim = z.infer<typeof enrollClaimSchema>;
 export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
 export type NonceResponse = z.infer<typeof nonceResponseSchema>;
 export type SignedEnvelope = z.infer<typeof signedEnvelopeSchema>;

@@ -4,6 +4,7 @@
 // installing a release does to it (commits, or crash-loops and falls back), so rollouts can be
 // exercised with thousands of devices in one process.
 import { signPayload, type DeviceKey } from '../schemas/device-envelope.js';
+import { signEnrollClaim } from '../schemas/enroll-proof.js';
 import { createHash } from 'node:crypto';
 import type { ArtifactHint, CheckinResponse, FailureKind, Labels, ReportState } from '../schemas/device-api.js';
 import { createDeviceCsr } from '../identity/csr.js';
@@ -34,9 +35,20 @@ export type HeartbeatModel = (device: ProtocolDevice) => WindowHealth;
 /** Resolves a release's image digest and security version from its signed manifest (cached, verified). */
 export type ManifestResolver = (manifestUrl: string, bundleUrl: string) => Promise<InstalledImage>;
 
+/** What the operator preauthorizes for a simulated device (`ota fleet preauthorize`, FleetStore.preauthorize). */
+export interface SimPreauthorization {
+  deviceId: string;
+  hardwareId: string;
+  channel: string;
+  labels: Labels;
+  publicKeyPem: string;
+  keyAlgorithm: DeviceKey['algorithm'];
+}
+
 export interface ProtocolDeviceOptions {
   id: string;
   hardwareId: string;
+  /** The operator's selectors for this device: preauthorized, never sent by the device. */
   channel: string;
   labels: Labels;
   key: DeviceKey;
@@ -107,14 +119,16 @@ export class ProtocolDevice {
     this.certificatesIssued++;
   }
 
-  async enroll(token: string): Promise<void> {
-    await this.post('/v1/enroll', {
-      deviceId: this.id,
-      hardwareId: this.opts.hardwareId,
-      channel: this.opts.channel,
-      labels: this.opts.labels,
-      publicKey: { algorithm: this.opts.key.algorithm, pem: this.opts.key.publicKeyPem },
-    }, { authorization: `Bearer ${token}` });
+  /** The preauthorization an operator records for this device before it first connects. */
+  preauthorization(): SimPreauthorization {
+    const { id, hardwareId, channel, labels, key } = { ...this.opts, id: this.id };
+    return { deviceId: id, hardwareId, channel, labels, publicKeyPem: key.publicKeyPem, keyAlgorithm: key.algorithm };
+  }
+
+  /** POST /v1/enroll, signed by the device key; `token`: a per-device token (or the lab's shared one), none when preauthorized. */
+  async enroll(token?: string): Promise<void> {
+    const claim = { type: 'enroll' as const, deviceId: this.id, hardwareId: this.opts.hardwareId, publicKey: { algorithm: this.opts.key.algorithm, pem: this.opts.key.publicKeyPem } };
+    await this.post('/v1/enroll', signEnrollClaim(claim, this.opts.key), token === undefined ? {} : { authorization: `Bearer ${token}` });
     await this.ensureCertificate();
   }
 

@@ -2,21 +2,29 @@
 // gateway. Manifests are verified once per release against the pinned trust root, exactly as
 // devices do, then cached: thousands of devices share one verification.
 import { mulberry32 } from '../platform/seeded-random.js';
-import { generateDeviceKey } from '../schemas/device-envelope.js';
+import { generateDeviceKey, type DeviceKey } from '../schemas/device-envelope.js';
 import type { Labels } from '../schemas/device-api.js';
 import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import { policyFor, verifySignedManifest } from '../verification/verify-manifest.js';
 import { FleetNoise, idHash, type FleetNoiseOptions } from './fleet-noise.js';
-import { ProtocolDevice, type BehaviourModel, type CheckinOutcome, type HeartbeatModel, type InstalledImage, type ManifestResolver, type ProtocolDeviceOptions, type WindowHealth } from './protocol-device.js';
+import { ProtocolDevice, type SimPreauthorization, type BehaviourModel, type CheckinOutcome, type HeartbeatModel, type InstalledImage, type ManifestResolver, type ProtocolDeviceOptions, type WindowHealth } from './protocol-device.js';
 
 export interface ProtocolFleetOptions {
   count: number;
   hardwareId: string;
   channel: string;
   gatewayUrl: string;
-  enrollmentToken: string;
+  /**
+   * How the devices are admitted: `preauthorize` records each device's key and selectors on the
+   * operator side first (the fleet store, or `ota fleet preauthorize --file`); `tokenFor` hands each
+   * device its own single-use token. Without either the devices must already be admitted.
+   */
+  preauthorize?: (devices: SimPreauthorization[]) => Promise<void>;
+  tokenFor?: (device: SimPreauthorization) => Promise<string>;
   trustRoot: LocalTrustRootJSON;
   factory: InstalledImage;
+  /** Keys made beforehand (simIdentities), e.g. to preauthorize before the gateway runs; default: fresh keys. */
+  identities?: SimIdentity[];
   idPrefix?: string;
   labelsFor?: (index: number) => Labels;
   /** Parallel HTTP conversations with the gateway. */
@@ -46,21 +54,13 @@ export class ProtocolFleet {
   }
 
   static async enroll(opts: ProtocolFleetOptions): Promise<ProtocolFleet> {
-    const devices = Array.from({ length: opts.count }, (_, i) =>
-      new ProtocolDevice({
-        id: `${opts.idPrefix ?? 'sim'}-${String(i).padStart(5, '0')}`,
-        hardwareId: opts.hardwareId,
-        channel: opts.channel,
-        labels: opts.labelsFor?.(i) ?? {},
-        key: generateDeviceKey('ed25519'),
-        gatewayUrl: opts.gatewayUrl,
-        factory: opts.factory,
-        fleetCaPem: opts.fleetCaPem,
-        tls: opts.tls,
-      }),
+    const identities = opts.identities ?? simIdentities(opts);
+    const devices = identities.map(
+      (identity) => new ProtocolDevice({ ...identity, hardwareId: opts.hardwareId, channel: opts.channel, gatewayUrl: opts.gatewayUrl, factory: opts.factory, fleetCaPem: opts.fleetCaPem, tls: opts.tls }),
     );
     const fleet = new ProtocolFleet(devices, opts);
-    await fleet.each((d) => d.enroll(opts.enrollmentToken));
+    await opts.preauthorize?.(devices.map((d) => d.preauthorization()));
+    await fleet.each(async (d) => d.enroll(opts.tokenFor ? await opts.tokenFor(d.preauthorization()) : undefined));
     return fleet;
   }
 
@@ -134,6 +134,26 @@ export class ProtocolFleet {
     await Promise.all(workers);
     return results;
   }
+}
+
+export interface SimIdentity {
+  id: string;
+  key: DeviceKey;
+  labels: Labels;
+}
+
+/** Ids (`<prefix>-00000` ...), fresh Ed25519 keys and labels for a simulated fleet. */
+export function simIdentities(opts: { count: number; idPrefix?: string; labelsFor?: (index: number) => Labels }): SimIdentity[] {
+  return Array.from({ length: opts.count }, (_, i) => ({
+    id: `${opts.idPrefix ?? 'sim'}-${String(i).padStart(5, '0')}`,
+    key: generateDeviceKey('ed25519'),
+    labels: opts.labelsFor?.(i) ?? {},
+  }));
+}
+
+/** What `ota fleet preauthorize --file` reads: one preauthorization per device. */
+export function preauthorizationsOf(identities: SimIdentity[], hardwareId: string, channel: string): SimPreauthorization[] {
+  return identities.map(({ id, key, labels }) => ({ deviceId: id, hardwareId, channel, labels, publicKeyPem: key.publicKeyPem, keyAlgorithm: key.algorithm }));
 }
 
 /**

@@ -4,9 +4,11 @@ import type { FleetStore } from '../../fleet/fleet-store.js';
 import { deviceDetail, listDeviceSummaries, retryFleetDevice, revokeFleetDevice, type DeviceSummary } from '../../operator/fleet-service.js';
 import { withFleetStore } from '../context.js';
 import { registerFleetAffectedCommand } from './fleet-affected.js';
+import { registerFleetAdmissionCommands } from './fleet-admission.js';
 import { registerFleetCaCommands } from './fleet-ca.js';
 import { registerAnswerKeyCommand } from './gateway-answer-key.js';
 import { printResult } from '../output.js';
+import { withFleet } from './with-fleet.js';
 
 function line(d: DeviceSummary): string {
   const state = d.lastState ? `${d.lastState}${d.failureKind ? `(${d.failureKind})` : ''} ${d.releaseVersion}` : 'no reports';
@@ -66,5 +68,6 @@ export function registerFleetCommands(program: Command): void {
     });
   registerFleetCaCommands(fleet);
   registerFleetAffectedCommand(fleet);
+  registerFleetAdmissionCommands(fleet);
   registerAnswerKeyCommand(fleet);
 }

@@ -20,6 +20,7 @@ export interface GatewayFlags {
   host: string;
   port: string;
   enrollmentTokenFile?: string;
+  insecureSharedToken?: boolean;
   nonceTtl: string;
   pollAfter: string;
   releasePolicy: string;
@@ -35,11 +36,21 @@ export function positiveInt(name: string, raw: string): number {
   return n;
 }
 
-/** --enrollment-token-file wins over OTA_ENROLLMENT_TOKEN; neither means enrollment is closed. */
-export function enrollmentToken(file: string | undefined): string | undefined {
-  const token = file ? readFileSync(file, 'utf8').trim() : process.env.OTA_ENROLLMENT_TOKEN?.trim();
-  if (token !== undefined && token.length < 16) throw new Error('the enrollment token must be at least 16 characters (it is all that stands between strangers and enrollment)');
-  return token || undefined;
+/**
+ * The lab-only fleet-wide token: used only with --insecure-shared-token (or gateway.insecureSharedToken),
+ * from --enrollment-token-file or OTA_ENROLLMENT_TOKEN, with a warning; without the flag a configured
+ * token is ignored, also with a warning, and devices are admitted per device only.
+ */
+export function insecureSharedToken(opts: Pick<GatewayFlags, 'enrollmentTokenFile' | 'insecureSharedToken'>, fromConfig: boolean, warn: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): string | undefined {
+  const token = opts.enrollmentTokenFile ? readFileSync(opts.enrollmentTokenFile, 'utf8').trim() : process.env.OTA_ENROLLMENT_TOKEN?.trim();
+  if (!(opts.insecureSharedToken || fromConfig)) {
+    if (token) warn('ota gateway: WARNING: a shared enrollment token is configured but ignored; devices are admitted per device (ota fleet preauthorize / token / factory-ca). Lab only: --insecure-shared-token');
+    return undefined;
+  }
+  if (!token) throw new Error('--insecure-shared-token needs the token in --enrollment-token-file or OTA_ENROLLMENT_TOKEN');
+  if (token.length < 16) throw new Error('the shared enrollment token must be at least 16 characters');
+  warn('ota gateway: WARNING: --insecure-shared-token: anyone holding the fleet-wide token can enroll any device id (lab only; admitted devices get channel stable and no labels)');
+  return token;
 }
 
 /** The gateway's flags, shared by `ota gateway` and `ota serve`. */
@@ -47,7 +58,8 @@ export function withGatewayOptions(command: Command): Command {
   return command
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '8440')
-    .option('--enrollment-token-file <file>', 'file holding the enrollment token (default: $OTA_ENROLLMENT_TOKEN; none: enrollment closed)')
+    .option('--insecure-shared-token', 'LAB ONLY: also admit any device presenting the fleet-wide token (--enrollment-token-file or $OTA_ENROLLMENT_TOKEN); warned at start')
+    .option('--enrollment-token-file <file>', 'file holding the lab-only shared token (default: $OTA_ENROLLMENT_TOKEN); used only with --insecure-shared-token')
     .option('--nonce-ttl <seconds>', 'lifetime of a device nonce', '300')
     .option('--poll-after <seconds>', 'check-in interval suggested to devices', '300')
     .option('--release-policy <policy>', 'devices without a rollout get: rollouts (only releases a finished rollout released) or newest (newest published)', 'rollouts')
@@ -84,15 +96,15 @@ export function registerGatewayCommands(program: Command): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${opts.port}"`);
       const nonceTtlSeconds = positiveInt('--nonce-ttl', opts.nonceTtl);
       const pollAfterSeconds = positiveInt('--poll-after', opts.pollAfter);
-      const token = enrollmentToken(opts.enrollmentTokenFile);
       const tls = gatewayTls(opts);
       const config = configFrom(command);
+      const token = insecureSharedToken(opts, config.gateway.insecureSharedToken);
       const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
       const answerKey = await loadGatewayAnswerKey(config.gateway.answerKeyPath);
       const deviceIdentity = await gatewayDeviceIdentity(opts, config.identity.caDir);
       const fleet = await FleetStore.open(config.fleet.databaseUrl);
       const store = openArtifactStore(config.store);
-      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls, answerKey, deviceIdentity, metrics: createGatewayMetrics(createRegistry('gateway')) }).catch(async (error: unknown) => {
+      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, insecureSharedToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls, answerKey, deviceIdentity, metrics: createGatewayMetrics(createRegistry('gateway')) }).catch(async (error: unknown) => {
         await fleet.close();
         await store.close();
         throw error;
@@ -105,7 +117,7 @@ export function registerGatewayCommands(program: Command): void {
       }, 3_600_000);
       pruning.unref();
       process.stderr.write(
-        `ota gateway ${version} listening on ${gateway.url} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location}, enrollment ${token ? 'open with token' : 'closed'}${deviceIdentity ? `, mutual TLS with ${deviceIdentity.certificateHours} h device certificates` : ''})\n`,
+        `ota gateway ${version} listening on ${gateway.url} (fleet ${redact(config.fleet.databaseUrl)}, store ${store.location}, admission per device${token ? ' + INSECURE shared token' : ''}${deviceIdentity ? `, mutual TLS with ${deviceIdentity.certificateHours} h device certificates` : ''})\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {

@@ -20,7 +20,7 @@ import { createWorker } from '../../temporal/worker.js';
 import { configFrom } from '../context.js';
 import { startApiFromFlags, withApiOptions, type ApiFlags } from './api.js';
 import { loadGatewayAnswerKey } from './gateway-answer-key.js';
-import { enrollmentToken, gatewayDeviceIdentity, gatewayTls, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
+import { gatewayDeviceIdentity, gatewayTls, insecureSharedToken, positiveInt, releasePolicy, withGatewayOptions, type GatewayFlags } from './gateway.js';
 import { startTrustRefreshSchedule } from './worker.js';
 
 export function registerServeCommand(program: Command): void {
@@ -42,7 +42,7 @@ export function registerServeCommand(program: Command): void {
         version,
         fleet,
         store,
-        enrollmentToken: enrollmentToken(opts.enrollmentTokenFile),
+        insecureSharedToken: insecureSharedToken(opts, config.gateway.insecureSharedToken),
         nonceTtlSeconds: positiveInt('--nonce-ttl', opts.nonceTtl),
         pollAfterSeconds: positiveInt('--poll-after', opts.pollAfter),
         releasePolicy: releasePolicy(opts.releasePolicy),

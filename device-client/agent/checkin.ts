@@ -18,7 +18,7 @@ import type { BootCheckOptions, BootCheckResult } from './boot-check.js';
 import { writeCheckinRecord } from './checkin-record.js';
 import type { Device } from './device.js';
 import type { RetryPolicy } from './download.js';
-import { deviceKeyFor, enrollDevice, readEnrollment } from './enroll.js';
+import { deviceKeyFor, enrollDevice, hasEnrollmentCredential, readEnrollment } from './enroll.js';
 import type { GatewaySourceOptions } from './gateway-source.js';
 import { resumeInstall, type InstallResult } from './install.js';
 import { bootCheckAndReport, recordFailure, reportInstalled, startRound, type UpdateFailure } from './report-outcome.js';
@@ -31,7 +31,7 @@ export interface AgentOptions {
   client?: GatewayClient;
   /** Default: stateDir/device-key.pem (made on first use). */
   key?: DeviceKey;
-  /** Enroll first when the state dir has no enrollment record and a token is given. */
+  /** Enroll first when the state dir has no enrollment record and a token is given (or one was provisioned, or a factory identity). */
   enrollmentToken?: string;
   /** Figures for reports; default: the system's (a simulator passes one per device). */
   metrics?: MetricsSampler;
@@ -105,7 +105,7 @@ export async function checkInOnce(device: Device, options: AgentOptions = {}): P
 
   const key = options.key ?? (await deviceKeyFor(config));
   try {
-    if (options.enrollmentToken && !(await readEnrollment(config.stateDir))) await enrollDevice(config, { token: options.enrollmentToken, client });
+    if (!(await readEnrollment(config.stateDir)) && (options.enrollmentToken || (await hasEnrollmentCredential(config.stateDir)))) await enrollDevice(config, { token: options.enrollmentToken, client });
     // Renewed well before expiry (2/3 of its lifetime); a failed renewal keeps the valid one.
     result.certificate = await ensureDeviceCertificate(config, client, key).catch((error: Error) => {
       log(`device certificate not renewed: ${error.message}`);

@@ -113,8 +113,9 @@ export class GatewayClient {
     return /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${this.baseUrl}${pathOrUrl.startsWith('/') ? '' : '/'}${pathOrUrl}`;
   }
 
-  async enroll(token: string, request: EnrollRequest): Promise<EnrollResponse> {
-    return this.json('enroll', 'POST', '/v1/enroll', enrollResponseSchema, GATEWAY_ANSWER_LIMITS.enrollBytes, request, { authorization: `Bearer ${token}` });
+  /** token: a per-device enrollment token, if the device has one (preauthorized and factory-identity devices need none). */
+  async enroll(token: string | undefined, request: EnrollRequest): Promise<EnrollResponse> {
+    return this.json('enroll', 'POST', '/v1/enroll', enrollResponseSchema, GATEWAY_ANSWER_LIMITS.enrollBytes, request, token === undefined ? {} : { authorization: `Bearer ${token}` });
   }
 
   async nonce(deviceId: string): Promise<string> {

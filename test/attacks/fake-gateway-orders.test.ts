@@ -22,7 +22,7 @@ import type { CheckinResponse } from '../../schemas/device-api.js';
 import { envelopePayloadBytes, generateDeviceKey, type DeviceKey } from '../../schemas/device-envelope.js';
 import { AttackBench, installFromBundle } from '../support/attack-device.js';
 import { DEVICE_HARDWARE } from '../support/device-releases.js';
-import { ENROLLMENT_TOKEN, startTestGateway } from '../support/device-gateway.js';
+import { startTestGateway } from '../support/device-gateway.js';
 import type { SimDevice } from '../support/device-sim.js';
 import { deviceSnapshot } from '../support/device-state-snapshot.js';
 import { sharedSampleReleases } from '../support/shared-releases.js';
@@ -134,7 +134,7 @@ describe('attack: fake gateway orders', () => {
     const gw = await startTestGateway(join(bench.root, 'gw'), bench.fixture.storeDir, { answerKey });
     try {
       const sim = await runningNewer({ gatewayUrl: gw.url, gatewayAnswerKeyPath: pinPath });
-      await enrollDevice(sim.config, { token: ENROLLMENT_TOKEN });
+      await enrollDevice(sim.config, { token: await gw.tokenFor(sim.config.deviceId) });
       expect((await deviceStatus(await sim.open())).gatewayAnswers).toEqual({ pinned: true, keyPath: pinPath });
       await gw.fleet.createRollout({ id: 'r-back', hardwareId: DEVICE_HARDWARE, channel: 'stable', releaseVersion: '1.0.1', previousVersion: '1.0.0' });
       await gw.fleet.assignDevices('r-back', [{ deviceId: sim.config.deviceId, ring: 'canary' }]);

@@ -12,7 +12,7 @@ import { deviceStatus, formatStatus } from '../../device-client/agent/status.js'
 import { LocalArtifactStore } from '../../stores/local-store.js';
 import { readRepository, writeRepository } from '../../trust/metadata-store.js';
 import { refreshOnline } from '../../trust/repository.js';
-import { ENROLLMENT_TOKEN, startTestGateway } from '../support/device-gateway.js';
+import { startTestGateway } from '../support/device-gateway.js';
 import { ensureDist } from '../support/dist.js';
 import { deviceFingerprint } from '../support/fleet-tuf.js';
 import { otaIn } from '../support/ota-cli.js';
@@ -43,7 +43,7 @@ describe('attack: freeze', () => {
     const gw = await startTestGateway(join(bench().root, 'gw'), bundle);
     try {
       const config = { ...sim.config, gatewayUrl: gw.url };
-      await enrollDevice(config, { token: ENROLLMENT_TOKEN });
+      await enrollDevice(config, { token: await gw.tokenFor(config.deviceId) });
       const device = { ...(await sim.open()), config };
       const before = await deviceFingerprint(sim);
       const agentBefore = await device.agentState.read();

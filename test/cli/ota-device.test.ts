@@ -1,13 +1,16 @@
 // The `ota-device` program itself (a child process, as a script runs it): `--version` before any
 // command is the agent's version; after `install` or `provision` it is the release's version and
 // reaches the command (it used to be swallowed by the program, printing 0.1.0 and exiting 0).
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createPublicKey } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceStatus } from '../../device-client/agent/status.js';
 import { projectRoot } from '../../platform/paths.js';
+import { generateDeviceKey } from '../../schemas/device-envelope.js';
 import { buildDeviceCli, runDeviceCli } from '../support/device-cli.js';
+import { factoryChain, makeFactoryCa } from '../support/factory-ca.js';
 
 interface Setup {
   root: string;
@@ -93,5 +96,51 @@ describe('ota-device --version', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).not.toContain(setup.version);
     expect(run.stderr).toMatch(/has no release 9\.9\.9 for cli-test-board/);
+  });
+});
+
+describe('ota-device provision: enrollment credentials', () => {
+  /** The same device on a fresh state dir of its own (the floor tests above keep theirs). */
+  async function freshConfig(name: string): Promise<{ configPath: string; stateDir: string }> {
+    const dir = join(setup.root, 'device');
+    const config = JSON.parse(await readFile(setup.configPath, 'utf8')) as Record<string, unknown>;
+    const configPath = join(dir, `${name}.json`);
+    await writeFile(configPath, JSON.stringify({ ...config, stateDir: name }));
+    return { configPath, stateDir: join(dir, name) };
+  }
+  const provision = (configPath: string, ...flags: string[]) => runDeviceCli(setup.cli, ['--config', configPath, 'provision', '--slot', 'A', '--version', '1.0.0', ...flags]);
+
+  it('--enrollment-token keeps the per-device token 0600; a malformed one is refused before anything is written', async () => {
+    const { configPath, stateDir } = await freshConfig('state-token');
+    const bad = await provision(configPath, '--enrollment-token', 'short');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    await expect(stat(join(stateDir, 'agent-state.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+    const ok = await provision(configPath, '--enrollment-token', 'ota-et1_0123456789abcdef0123456789');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await stat(join(stateDir, 'enrollment-token'))).mode & 0o777).toBe(0o600);
+    expect((await readFile(join(stateDir, 'enrollment-token'), 'utf8')).trim()).toBe('ota-et1_0123456789abcdef0123456789');
+  });
+
+  it('--factory-cert/--factory-key install the IDevID and make its key the device key; a key that is not the certificate\'s is refused first', async () => {
+    const { configPath, stateDir } = await freshConfig('state-factory');
+    const ca = await makeFactoryCa('CLI Factory');
+    const key = generateDeviceKey('ecdsa-p256-sha256');
+    const chainFile = join(setup.root, 'idevid.pem');
+    const keyFile = join(setup.root, 'idevid.key');
+    const otherKeyFile = join(setup.root, 'other.key');
+    await writeFile(chainFile, (await factoryChain(ca, 'cli-test', key)).join(''));
+    await writeFile(keyFile, key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
+    await writeFile(otherKeyFile, generateDeviceKey('ecdsa-p256-sha256').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
+    const wrong = await provision(configPath, '--factory-cert', chainFile, '--factory-key', otherKeyFile);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/--factory-key is not the key of the first certificate/);
+    await expect(stat(join(stateDir, 'agent-state.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+    const ok = await provision(configPath, '--factory-cert', chainFile, '--factory-key', keyFile);
+    expect(ok.code, ok.stderr).toBe(0);
+    for (const file of ['device-key.pem', 'factory-identity.pem']) expect((await stat(join(stateDir, file))).mode & 0o777).toBe(0o600);
+    const installed = createPublicKey(await readFile(join(stateDir, 'device-key.pem'), 'utf8')).export({ type: 'spki', format: 'pem' }).toString();
+    expect(installed).toBe(key.publicKeyPem);
+    expect((await readFile(join(stateDir, 'factory-identity.pem'), 'utf8')).match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
   });
 });

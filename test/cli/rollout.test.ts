@@ -11,7 +11,7 @@ import type { RolloutStatus } from '../../rollout/types.js';
 import { ensureDist, OTA_BIN } from '../support/dist.js';
 import { freePort } from '../../platform/free-port.js';
 import { HARDWARE, ReleaseHarness } from '../support/release-harness.js';
-import { enrollFleet } from '../support/rollout-fleet.js';
+import { ENROLLMENT_TOKEN, enrollFleet } from '../support/rollout-fleet.js';
 import { otaServeEnv, spawnOtaServe } from '../support/ota-serve.js';
 import { startTemporal } from '../support/temporal.js';
 
@@ -47,7 +47,7 @@ describe('ota rollout commands', () => {
     cliEnv = otaServeEnv(releases, env.address, QUEUE);
     apiUrl = `http://127.0.0.1:${await freePort()}`;
     serve = await spawnOtaServe(port, cliEnv, ['--release-policy', 'rollouts', '--log-level', 'ERROR', '--api-port', new URL(apiUrl).port]);
-    await enrollFleet(releases, gatewayUrl, 4);
+    await enrollFleet(releases, { url: gatewayUrl, sharedToken: ENROLLMENT_TOKEN }, 4);
   }, 180_000);
 
   afterAll(async () => {

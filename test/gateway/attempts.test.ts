@@ -19,9 +19,9 @@ import type { ReleaseIndexEntry } from '../../schemas/manifest.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
 import { ensureDist, OTA_BIN } from '../support/dist.js';
 import { publishStubRelease, writeStubIndex } from '../support/stub-release.js';
+import { preauthorizeAndEnroll } from '../support/admission.js';
 
 const run = promisify(execFile);
-const TOKEN = 'attempts-enrollment-token-0123456789';
 const HW = 'gw-attempts';
 const ROLLOUT = 'r-attempts';
 
@@ -41,7 +41,7 @@ async function publish(version: string): Promise<ReleaseIndexEntry> {
 
 async function open() {
   fleet = await FleetStore.open(fleetUrl);
-  gateway = await startGateway({ host: '127.0.0.1', port, version: 'test', fleet, store, enrollmentToken: TOKEN, releasePolicy: 'rollouts', logError: () => {} });
+  gateway = await startGateway({ host: '127.0.0.1', port, version: 'test', fleet, store, releasePolicy: 'rollouts', logError: () => {} });
   port = Number(new URL(gateway.url).port);
 }
 
@@ -78,8 +78,7 @@ let seq = 0;
 async function enroll(labels: Record<string, string> = {}): Promise<TestDevice> {
   const key = generateDeviceKey('ed25519');
   const id = `att-${++seq}`;
-  const res = await call('POST', '/v1/enroll', { deviceId: id, hardwareId: HW, channel: 'stable', labels, publicKey: { algorithm: 'ed25519', pem: key.publicKeyPem } }, { authorization: `Bearer ${TOKEN}` });
-  expect(res.status, JSON.stringify(res.json)).toBe(201);
+  await preauthorizeAndEnroll(gateway.url, fleet, { id, hardwareId: HW, key, labels });
   return { id, key, counter: 0 };
 }
 

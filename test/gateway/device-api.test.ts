@@ -13,8 +13,8 @@ import type { CheckinRequest, CheckinResponse, HealthReport } from '../../schema
 import type { Manifest, ReleaseIndexEntry } from '../../schemas/manifest.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
 import { publishStubRelease, writeStubIndex } from '../support/stub-release.js';
+import { enrollBody, preauthorizeAndEnroll } from '../support/admission.js';
 
-const TOKEN = 'test-enrollment-token-0123456789';
 const HW = 'gw-test';
 const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
@@ -48,7 +48,7 @@ beforeAll(async () => {
   const v2 = await publish('2.0.0', 1, '1.0.0');
   const v3 = await publish('3.0.0', 2, '2.0.0');
   await writeStubIndex(store, HW, [v1, v2, v3]);
-  gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken: TOKEN, logError: () => {} });
+  gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, logError: () => {} });
 });
 
 afterAll(async () => {
@@ -77,8 +77,7 @@ interface TestDevice {
 async function enrollDevice(algorithm: DeviceKey['algorithm'] = 'ed25519', labels: Record<string, string> = {}): Promise<TestDevice> {
   const key = generateDeviceKey(algorithm);
   const id = `gw-dev-${++deviceSeq}`;
-  const res = await call('POST', '/v1/enroll', { deviceId: id, hardwareId: HW, channel: 'stable', labels, publicKey: { algorithm, pem: key.publicKeyPem } }, { authorization: `Bearer ${TOKEN}` });
-  expect(res.status, JSON.stringify(res.json)).toBe(201);
+  await preauthorizeAndEnroll(gateway.url, fleet, { id, hardwareId: HW, key, labels });
   return { id, key };
 }
 
@@ -108,29 +107,30 @@ async function checkin(device: TestDevice, current: { version: string | null; sh
   return call('POST', '/v1/checkin', signPayload(body, device.key));
 }
 
-describe('enrollment', () => {
-  it('needs the enrollment token', async () => {
+describe('enrollment (the admission paths: test/gateway/admission-paths.test.ts)', () => {
+  it('is closed to a device the operator did not admit, with or without a made-up token', async () => {
     const key = generateDeviceKey('ed25519');
-    const body = { deviceId: 'intruder', hardwareId: HW, channel: 'stable', labels: {}, publicKey: { algorithm: 'ed25519', pem: key.publicKeyPem } };
-    expect((await call('POST', '/v1/enroll', body)).json).toMatchObject({ error: 'enrollment-token-required' });
-    const wrong = await call('POST', '/v1/enroll', body, { authorization: 'Bearer nope' });
-    expect(wrong.status).toBe(401);
-    expect(wrong.json!.error).toBe('enrollment-token-invalid');
+    const body = enrollBody({ id: 'intruder', hardwareId: HW, key });
+    expect(await call('POST', '/v1/enroll', body)).toMatchObject({ status: 403, json: { error: 'not-preauthorized' } });
+    expect(await call('POST', '/v1/enroll', body, { authorization: 'Bearer nope' })).toMatchObject({ status: 401, json: { error: 'enrollment-token-invalid' } });
+    expect(await fleet.getDevice('intruder')).toBeUndefined();
   });
 
   it('enrolls Ed25519 and P-256 devices, idempotently, and refuses a second key for the same id', async () => {
     const device = await enrollDevice('ecdsa-p256-sha256', { region: 'eu' });
-    const again = await call('POST', '/v1/enroll', { deviceId: device.id, hardwareId: HW, channel: 'stable', labels: { region: 'eu' }, publicKey: { algorithm: 'ecdsa-p256-sha256', pem: device.key.publicKeyPem } }, { authorization: `Bearer ${TOKEN}` });
+    const again = await call('POST', '/v1/enroll', enrollBody({ id: device.id, hardwareId: HW, key: device.key }));
     expect(again.status).toBe(200);
-    expect(again.json).toMatchObject({ deviceId: device.id, created: false });
+    expect(again.json).toMatchObject({ status: 'admitted', deviceId: device.id, created: false });
     const other = generateDeviceKey('ed25519');
-    const taken = await call('POST', '/v1/enroll', { deviceId: device.id, hardwareId: HW, channel: 'stable', labels: {}, publicKey: { algorithm: 'ed25519', pem: other.publicKeyPem } }, { authorization: `Bearer ${TOKEN}` });
-    expect(taken.status).toBe(409);
+    const taken = await call('POST', '/v1/enroll', enrollBody({ id: device.id, hardwareId: HW, key: other }));
+    expect(taken).toMatchObject({ status: 409, json: { error: 'device-exists' } });
+    expect((await fleet.getDevice(device.id))?.labels).toEqual({ region: 'eu' });
   });
 
   it('refuses a key that is not what the request says it is', async () => {
     const key = generateDeviceKey('ed25519');
-    const res = await call('POST', '/v1/enroll', { deviceId: 'liar', hardwareId: HW, channel: 'stable', labels: {}, publicKey: { algorithm: 'ecdsa-p256-sha256', pem: key.publicKeyPem } }, { authorization: `Bearer ${TOKEN}` });
+    const body = { ...enrollBody({ id: 'liar', hardwareId: HW, key }), publicKey: { algorithm: 'ecdsa-p256-sha256', pem: key.publicKeyPem } };
+    const res = await call('POST', '/v1/enroll', body);
     expect(res.status).toBe(400);
     expect(res.json!.detail).toMatch(/publicKey\.algorithm/);
   });

@@ -8,11 +8,10 @@ import { signedDeviceClient, type SignedDevice } from '../support/signed-device.
 import { publishStubRelease, writeStubIndex } from '../support/stub-release.js';
 import { useTempGateway } from '../support/temp-gateway.js';
 
-const TOKEN = 'finished-scope-token-0123456789';
 const HW = 'gw-finished-scope';
-const env = useTempGateway('ota-finished-scope-', TOKEN, { releasePolicy: 'rollouts' });
+const env = useTempGateway('ota-finished-scope-', { releasePolicy: 'rollouts' });
 const imageSha: Record<string, string> = {};
-const devices = signedDeviceClient(() => env.gateway.url, TOKEN, HW, imageSha);
+const devices = signedDeviceClient(() => ({ url: env.gateway.url, fleet: env.fleet }), HW, imageSha);
 let committed: SignedDevice;
 let failed: SignedDevice;
 let outside: SignedDevice;

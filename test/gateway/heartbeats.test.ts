@@ -9,11 +9,12 @@ import { generateDeviceKey, signPayload, type DeviceKey } from '../../schemas/de
 import { backgroundNoise, ProtocolFleet } from '../../sim/protocol-fleet.js';
 import type { LocalTrustRootJSON } from '../../signing/trust-root.js';
 import { useTempGateway } from '../support/temp-gateway.js';
+import { enrollBody, preauthorizeDevice } from '../support/admission.js';
+import { preauthorizeIn } from '../support/rollout-fleet.js';
 
-const TOKEN = 'test-enrollment-token-0123456789';
 const HW = 'gw-heartbeat';
 const SHA = 'c'.repeat(64);
-const env = useTempGateway('ota-gateway-heartbeats-', TOKEN);
+const env = useTempGateway('ota-gateway-heartbeats-');
 
 let client: GatewayClient;
 
@@ -25,7 +26,8 @@ let seq = 0;
 async function enroll(): Promise<{ id: string; key: DeviceKey }> {
   const key = generateDeviceKey(seq % 2 ? 'ed25519' : 'ecdsa-p256-sha256');
   const id = `hb-dev-${++seq}`;
-  await client.enroll(TOKEN, { deviceId: id, hardwareId: HW, channel: 'stable', labels: {}, publicKey: { algorithm: key.algorithm, pem: key.publicKeyPem } });
+  await preauthorizeDevice(env.fleet, { id, hardwareId: HW, key });
+  await client.enroll(undefined, enrollBody({ id, hardwareId: HW, key }));
   return { id, key };
 }
 
@@ -109,7 +111,8 @@ describe('POST /v1/heartbeats', () => {
 
   it('simulated devices send heartbeats with seeded background noise: same seed, same failures, on both releases', async () => {
     const sim = await ProtocolFleet.enroll({
-      count: 120, hardwareId: HW, channel: 'stable', gatewayUrl: env.gateway.url, enrollmentToken: TOKEN, idPrefix: 'noise',
+      count: 120, hardwareId: HW, channel: 'stable', gatewayUrl: env.gateway.url, idPrefix: 'noise',
+      preauthorize: (devices) => preauthorizeIn(env.fleet, devices),
       // Heartbeats resolve no manifest: the trust root is never read here.
       trustRoot: {} as LocalTrustRootJSON,
       factory: { version: '1.0.0', imageSha256: SHA, securityVersion: 1 },

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_RATE_LIMITS, RateLimiter } from '../../gateway/rate-limit.js';
 import { generateDeviceKey } from '../../schemas/device-envelope.js';
 import { useTempGateway } from '../support/temp-gateway.js';
+import { preauthorizeAndEnroll } from '../support/admission.js';
 
 describe('RateLimiter', () => {
   it('spends the burst, then refills at the rate, each key on its own', () => {
@@ -32,18 +33,12 @@ describe('RateLimiter', () => {
 });
 
 describe('a gateway under a flood', () => {
-  const TOKEN = 'rate-limit-token-0123456789abcdef';
-  const env = useTempGateway('ota-rate-limit-', TOKEN, { rateLimits: { perAddress: { perSecond: 5, burst: 60 }, perDeviceNonce: { perSecond: 1, burst: 5 } } });
+  const env = useTempGateway('ota-rate-limit-', { rateLimits: { perAddress: { perSecond: 5, burst: 60 }, perDeviceNonce: { perSecond: 1, burst: 5 } } });
 
   it('answers 429 with Retry-After, per device on nonces and per address on everything, and changes nothing', async () => {
-    const enroll = (id: string) =>
-      fetch(`${env.gateway.url}/v1/enroll`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-        body: JSON.stringify({ deviceId: id, hardwareId: 'gw-rl', channel: 'stable', labels: {}, publicKey: { algorithm: 'ed25519', pem: generateDeviceKey('ed25519').publicKeyPem } }),
-      });
-    expect((await enroll('rl-1')).status).toBe(201);
-    expect((await enroll('rl-2')).status).toBe(201);
+    const enroll = (id: string) => preauthorizeAndEnroll(env.gateway.url, env.fleet, { id, hardwareId: 'gw-rl', key: generateDeviceKey('ed25519') });
+    await enroll('rl-1');
+    await enroll('rl-2');
     const nonce = (id: string) => fetch(`${env.gateway.url}/v1/nonce?device=${id}`);
     const first = await Promise.all(Array.from({ length: 8 }, () => nonce('rl-1')));
     expect(first.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);

@@ -9,7 +9,7 @@ import { enrollDevice } from '../../device-client/agent/enroll.js';
 import { manifestKey } from '../../release/layout.js';
 import { approveRelease, releaseSignatures, requireSignatures } from '../../trust/release-approvals.js';
 import { addSigner } from '../../trust/repository.js';
-import { ENROLLMENT_TOKEN, startTestGateway } from '../support/device-gateway.js';
+import { startTestGateway } from '../support/device-gateway.js';
 import { DEVICE_HARDWARE } from '../support/device-releases.js';
 import { newTufKey } from '../support/fleet-tuf.js';
 import { installFrom, refused, useTufAttackBench } from '../support/tuf-attack.js';
@@ -30,7 +30,7 @@ describe('two-person releases', () => {
     const gw = await startTestGateway(join(bench().root, 'gw'), bundle);
     try {
       const config = { ...sim.config, gatewayUrl: gw.url };
-      await enrollDevice(config, { token: ENROLLMENT_TOKEN });
+      await enrollDevice(config, { token: await gw.tokenFor(config.deviceId) });
       const device = { ...(await sim.open()), config };
       const waiting = await checkInOnce(device, { random: () => 0.5 });
       expect(waiting.response).toMatchObject({ action: 'none', reason: expect.stringMatching(/^not offered yet: .*1 of the 2 release signatures/) });

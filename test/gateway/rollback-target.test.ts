@@ -9,11 +9,10 @@ import { signedDeviceClient } from '../support/signed-device.js';
 import { publishStubRelease, writeStubIndex } from '../support/stub-release.js';
 import { useTempGateway } from '../support/temp-gateway.js';
 
-const TOKEN = 'rollback-target-token-0123456789';
 const HW = 'gw-rollback-target';
-const env = useTempGateway('ota-rollback-target-', TOKEN, { releasePolicy: 'rollouts' });
+const env = useTempGateway('ota-rollback-target-', { releasePolicy: 'rollouts' });
 const imageSha: Record<string, string> = {};
-const devices = signedDeviceClient(() => env.gateway.url, TOKEN, HW, imageSha);
+const devices = signedDeviceClient(() => ({ url: env.gateway.url, fleet: env.fleet }), HW, imageSha);
 
 async function publishAll(versions: string[]) {
   const entries: ReleaseIndexEntry[] = [];

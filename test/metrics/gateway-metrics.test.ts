@@ -12,7 +12,6 @@ import { publishStubRelease, writeStubIndex } from '../support/stub-release.js';
 import { useTempGateway } from '../support/temp-gateway.js';
 import { scrape, valueOf, type Sample } from './prometheus-text.js';
 
-const TOKEN = 'metrics-enrollment-token-0123456789';
 const HW = 'gw-metrics';
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const IMAGE_100 = Buffer.alloc(40_000, 1);
@@ -20,14 +19,14 @@ const IMAGE_110 = Buffer.alloc(50_000, 2);
 const DELTA = Buffer.alloc(3_000, 3);
 const imageSha = { '1.0.0': sha256(IMAGE_100), '1.1.0': sha256(IMAGE_110) };
 
-const env = useTempGateway('ota-gateway-metrics-', TOKEN, {
+const env = useTempGateway('ota-gateway-metrics-', {
   releasePolicy: 'newest',
   metrics: createGatewayMetrics(createRegistry('gateway', { processMetrics: false })),
   rateLimits: { perAddress: { perSecond: 2_000, burst: 4_000 }, perDeviceNonce: { perSecond: 0.01, burst: 6 } },
 });
 
 describe('gateway /metrics', () => {
-  const devices = signedDeviceClient(() => env.gateway.url, TOKEN, HW, imageSha);
+  const devices = signedDeviceClient(() => ({ url: env.gateway.url, fleet: env.fleet }), HW, imageSha);
   let before: Sample[];
 
   beforeAll(async () => {

@@ -70,7 +70,7 @@ describe('operator API', () => {
     releases = await ReleaseHarness.start(env.address, 'operator-api-releases');
     await releases.publishSampleReleases(['1.0.0', '1.1.0'], releases.stateDir);
     services = await InProcessServices.start(releases, QUEUE);
-    await enrollFleet(releases, services.gateway.url, 4);
+    await enrollFleet(releases, services.admission, 4);
     issuer = await startOidcIssuer();
     api = await startOperatorApi({
       host: '127.0.0.1',

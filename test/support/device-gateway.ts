@@ -7,14 +7,15 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import { startGateway, type RunningGateway } from '../../gateway/server.js';
+import type { Labels } from '../../schemas/device-api.js';
 import type { DeviceKey } from '../../schemas/device-envelope.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
-
-export const ENROLLMENT_TOKEN = 'device-gateway-test-token-0123456789';
 
 export interface TestGateway {
   url: string;
   fleet: FleetStore;
+  /** A single-use enrollment token for this device (ota fleet token), with the operator's selectors. */
+  tokenFor(deviceId: string, selectors?: { channel?: string; labels?: Labels }): Promise<string>;
   stop(): Promise<void>;
   /** Starts again on the same port, with the same fleet store (a gateway restart). */
   start(): Promise<void>;
@@ -27,7 +28,7 @@ export async function startTestGateway(dir: string, storeDir: string, options: {
   let port = 0;
   let running: RunningGateway | undefined;
   const start = async () => {
-    running = await startGateway({ host: '127.0.0.1', port, version: 'test', fleet, store, enrollmentToken: ENROLLMENT_TOKEN, pollAfterSeconds: options.pollAfterSeconds ?? 60, answerKey: options.answerKey, logError: () => {} });
+    running = await startGateway({ host: '127.0.0.1', port, version: 'test', fleet, store, pollAfterSeconds: options.pollAfterSeconds ?? 60, answerKey: options.answerKey, logError: () => {} });
     port = Number(new URL(running.url).port);
   };
   await start();
@@ -41,6 +42,7 @@ export async function startTestGateway(dir: string, storeDir: string, options: {
   return {
     url: `http://127.0.0.1:${port}`,
     fleet,
+    tokenFor: async (deviceId, selectors = {}) => (await fleet.createEnrollmentToken({ deviceId, ttlSeconds: 3600, channel: selectors.channel ?? 'stable', labels: selectors.labels ?? {} })).token,
     stop,
     start,
     async close() {

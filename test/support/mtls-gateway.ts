@@ -1,6 +1,7 @@
 // A real gateway with mutual TLS for the mTLS tests: a fresh fleet CA, a server certificate for
 // 127.0.0.1, device certificates issued at POST /v1/certificates; and a caller that speaks to it over
 // platform/tls-fetch.ts with a chosen client identity (none, a device's, another CA's).
+import { enrollBody } from './admission.js';
 import { GatewayClient } from '../../device-client/gateway/gateway-client.js';
 import { createDeviceCsr } from '../../identity/csr.js';
 import { createFleetCa, type FleetCa } from '../../identity/fleet-ca.js';
@@ -18,7 +19,8 @@ export interface MtlsGateway extends TempGateway {
 export async function startMtlsGateway(prefix: string, token: string, options: { certificateHours?: number; ca?: FleetCa; storeDir?: string } = {}): Promise<MtlsGateway> {
   const ca = options.ca ?? (await createFleetCa());
   const server = await issueServerCertificate(ca, { ipAddresses: ['127.0.0.1'] });
-  const env = await startTempGateway(prefix, token, { tls: { key: server.keyPem, cert: server.chainPem }, deviceIdentity: { ca, certificateHours: options.certificateHours }, storeDir: options.storeDir, releasePolicy: 'newest' });
+  // The token is the lab's shared one: these tests are about the transport, not admission.
+  const env = await startTempGateway(prefix, { insecureSharedToken: token, tls: { key: server.keyPem, cert: server.chainPem }, deviceIdentity: { ca, certificateHours: options.certificateHours }, storeDir: options.storeDir, releasePolicy: 'newest' });
   return { ...env, ca, url: env.gateway.url };
 }
 
@@ -52,7 +54,7 @@ export async function enrollCertified(env: MtlsGateway, token: string, id: strin
   const key = generateDeviceKey('ed25519');
   const keyPem = key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const open = mtlsCaller(env.url, env.ca.root.certPem);
-  const enrolled = await open('POST', '/v1/enroll', { deviceId: id, hardwareId, channel: 'stable', labels: {}, publicKey: { algorithm: 'ed25519', pem: key.publicKeyPem } }, { authorization: `Bearer ${token}` });
+  const enrolled = await open('POST', '/v1/enroll', enrollBody({ id, hardwareId, key }), { authorization: `Bearer ${token}` });
   if (enrolled.status !== 201) throw new Error(`enroll ${id}: ${enrolled.status} ${JSON.stringify(enrolled.json)}`);
   const certificate = await certificateFor(env, id, key);
   return { id, key, keyPem, certificate, call: mtlsCaller(env.url, env.ca.root.certPem, { cert: certificate.chainPem, key: keyPem }) };

@@ -1,6 +1,7 @@
 // The compiled `ota serve` (gateway + worker + PGlite fleet store in one process) as a child process
 // for tests that drive the CLI or kill it: its environment points at a ReleaseHarness's state dir,
-// a Temporal server and a task queue, with the rollout fleet's enrollment token.
+// a Temporal server and a task queue, with the rollout fleet's lab-only shared token (the test cannot
+// open the embedded fleet store `ota serve` holds, so it cannot preauthorize there).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { waitForHttp } from '../../platform/wait-for-http.js';
 import { OTA_BIN } from './dist.js';
@@ -18,7 +19,7 @@ export function otaServeEnv(releases: ReleaseHarness, temporalAddress: string, t
  * process exits first, the error carries the end of its stderr.
  */
 export async function spawnOtaServe(port: number, env: NodeJS.ProcessEnv, flags: string[]): Promise<ChildProcess> {
-  const serve = spawn(process.execPath, [OTA_BIN, 'serve', '--port', String(port), ...flags], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const serve = spawn(process.execPath, [OTA_BIN, 'serve', '--port', String(port), '--insecure-shared-token', ...flags], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   serve.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4000);

@@ -12,22 +12,35 @@ import { createWorker } from '../../temporal/worker.js';
 import { parsePolicy, type RolloutPolicy } from '../../rollout/policy.js';
 import type { RolloutStatus } from '../../rollout/types.js';
 import { parseManifest } from '../../schemas/manifest.js';
-import type { BehaviourModel } from '../../sim/protocol-device.js';
+import type { BehaviourModel, SimPreauthorization } from '../../sim/protocol-device.js';
 import { ProtocolFleet, type ProtocolFleetOptions } from '../../sim/protocol-fleet.js';
 import type { Labels } from '../../schemas/device-api.js';
 import { HARDWARE, type ReleaseHarness } from './release-harness.js';
 
+/** The lab-only shared token of `ota serve --insecure-shared-token` (spawnOtaServe), where the test cannot open the fleet store. */
 export const ENROLLMENT_TOKEN = 'test-enrollment-token-0123456789';
 
+/**
+ * How the simulated fleet is admitted: preauthorized in the fleet store the gateway uses (each
+ * device's key and labels, the operator's side), or, against a spawned `ota serve`, the lab token.
+ */
+export type FleetAdmission = { url: string; fleet: FleetStore } | { url: string; sharedToken: string };
+
+/** Preauthorizes simulated devices in the fleet store, as `ota fleet preauthorize --file` does. */
+export async function preauthorizeIn(fleet: FleetStore, devices: SimPreauthorization[]): Promise<void> {
+  const refused = await fleet.preauthorizeAll(devices);
+  if (refused.length) throw new Error(`already enrolled: ${refused.join(', ')}`);
+}
+
 /** `count` devices enrolled at the gateway, all running `factoryVersion` as published by `releases`; `extra`: id prefix, seeded noise. */
-export async function enrollFleet(releases: ReleaseHarness, gatewayUrl: string, count: number, factoryVersion = '1.0.0', labelsFor?: (i: number) => Labels, extra: Pick<ProtocolFleetOptions, 'idPrefix' | 'noise'> = {}): Promise<ProtocolFleet> {
+export async function enrollFleet(releases: ReleaseHarness, at: FleetAdmission, count: number, factoryVersion = '1.0.0', labelsFor?: (i: number) => Labels, extra: Pick<ProtocolFleetOptions, 'idPrefix' | 'noise'> = {}): Promise<ProtocolFleet> {
   const factory = parseManifest(await releases.manifestBytes(factoryVersion));
   return ProtocolFleet.enroll({
     count,
     hardwareId: HARDWARE,
     channel: 'stable',
-    gatewayUrl,
-    enrollmentToken: ENROLLMENT_TOKEN,
+    gatewayUrl: at.url,
+    ...('fleet' in at ? { preauthorize: (devices: SimPreauthorization[]) => preauthorizeIn(at.fleet, devices) } : { tokenFor: async () => at.sharedToken }),
     trustRoot: await releases.trustRoot(),
     factory: { version: factoryVersion, imageSha256: factory.image.sha256, securityVersion: factory.securityVersion },
     labelsFor,
@@ -88,10 +101,15 @@ export class InProcessServices {
 
   static async start(releases: ReleaseHarness, queue: string): Promise<InProcessServices> {
     const fleetStore = await FleetStore.open(`pglite:${join(releases.stateDir, 'fleet')}`);
-    const gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet: fleetStore, store: releases.store, enrollmentToken: ENROLLMENT_TOKEN, nonceTtlSeconds: 60, pollAfterSeconds: 1, releasePolicy: 'rollouts' });
+    const gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet: fleetStore, store: releases.store, nonceTtlSeconds: 60, pollAfterSeconds: 1, releasePolicy: 'rollouts' });
     const config = { ...releases.config, temporal: { ...releases.config.temporal, taskQueue: queue } };
     const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleetStore }));
     return new InProcessServices(fleetStore, gateway, config, worker, connection, worker.run());
+  }
+
+  /** Devices enrolled here are preauthorized in this gateway's fleet store. */
+  get admission(): FleetAdmission {
+    return { url: this.gateway.url, fleet: this.fleetStore };
   }
 
   /** A new worker (fresh process state) takes over the task queue after stopWorker(). */

@@ -3,6 +3,8 @@
 import { expect } from 'vitest';
 import type { CheckinRequest, CheckinResponse, HealthReport } from '../../schemas/device-api.js';
 import { generateDeviceKey, signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
+import type { FleetStore } from '../../fleet/fleet-store.js';
+import { preauthorizeAndEnroll } from './admission.js';
 
 export interface SignedDevice { id: string; key: DeviceKey; counter: number }
 
@@ -12,7 +14,9 @@ export interface SignedDeviceClient {
   report(device: SignedDevice, version: string, state: HealthReport['state'], failureKind?: HealthReport['failureKind']): Promise<void>;
 }
 
-export function signedDeviceClient(baseUrl: () => string, token: string, hardwareId: string, imageSha: Record<string, string>): SignedDeviceClient {
+/** `gateway()`: the running gateway and its fleet store, where each device is preauthorized with its labels before it enrolls. */
+export function signedDeviceClient(gateway: () => { url: string; fleet: FleetStore }, hardwareId: string, imageSha: Record<string, string>): SignedDeviceClient {
+  const baseUrl = () => gateway().url;
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${baseUrl()}${path}`, { method, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
@@ -22,8 +26,7 @@ export function signedDeviceClient(baseUrl: () => string, token: string, hardwar
   return {
     async enroll(id, labels = {}) {
       const key = generateDeviceKey('ed25519');
-      const res = await call('POST', '/v1/enroll', { deviceId: id, hardwareId, channel: 'stable', labels, publicKey: { algorithm: 'ed25519', pem: key.publicKeyPem } }, { authorization: `Bearer ${token}` });
-      expect(res.status, JSON.stringify(res.json)).toBe(201);
+      await preauthorizeAndEnroll(baseUrl(), gateway().fleet, { id, hardwareId, key, labels });
       return { id, key, counter: 0 };
     },
     async checkin(device, version) {

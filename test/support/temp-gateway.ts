@@ -17,18 +17,18 @@ export interface TempGateway {
   close(): Promise<void>;
 }
 
-type ExtraOptions = Omit<GatewayOptions, 'host' | 'port' | 'version' | 'fleet' | 'store' | 'enrollmentToken' | 'logError'> & {
+type ExtraOptions = Omit<GatewayOptions, 'host' | 'port' | 'version' | 'fleet' | 'store' | 'logError'> & {
   /** Serve this artifact store folder (e.g. a published fixture's) instead of an empty one in the temp folder. */
   storeDir?: string;
 };
 
 /** `prefix` names the temp folder (e.g. 'ota-report-queue-'); unexpected errors are not logged. */
-export async function startTempGateway(prefix: string, enrollmentToken: string, options: ExtraOptions = {}): Promise<TempGateway> {
+export async function startTempGateway(prefix: string, options: ExtraOptions = {}): Promise<TempGateway> {
   const root = mkdtempSync(join(tmpdir(), prefix));
   const { storeDir, ...gatewayOptions } = options;
   const store = new LocalArtifactStore(storeDir ?? join(root, 'artifacts'));
   const fleet = await FleetStore.open(`pglite:${join(root, 'fleet')}`);
-  const gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken, ...gatewayOptions, logError: () => {} });
+  const gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, ...gatewayOptions, logError: () => {} });
   return {
     root, fleet, store, gateway,
     async close() {
@@ -44,10 +44,10 @@ export async function startTempGateway(prefix: string, enrollmentToken: string, 
  * startTempGateway before the tests of the current file or describe block, close after them. The
  * returned object is filled in by the beforeAll hook: read its fields inside tests, not at load.
  */
-export function useTempGateway(prefix: string, enrollmentToken: string, options: ExtraOptions = {}): TempGateway {
+export function useTempGateway(prefix: string, options: ExtraOptions = {}): TempGateway {
   const env = {} as TempGateway;
   beforeAll(async () => {
-    Object.assign(env, await startTempGateway(prefix, enrollmentToken, options));
+    Object.assign(env, await startTempGateway(prefix, options));
   });
   afterAll(async () => {
     await env.close?.();

@@ -16,8 +16,8 @@ import type { CheckinRequest, CheckinResponse, HealthReport, ReportState } from 
 import type { ReleaseIndexEntry } from '../../schemas/manifest.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
 import { publishStubRelease, writeStubIndex } from '../support/stub-release.js';
+import { preauthorizeAndEnroll } from '../support/admission.js';
 
-const TOKEN = 'test-enrollment-token-0123456789';
 const HW = 'gw-slots';
 const POLL = 7;
 
@@ -40,7 +40,7 @@ beforeAll(async () => {
   fleet = await FleetStore.open(`pglite:${join(root, 'fleet')}`);
   const releases = [await publish('1.0.0'), await publish('2.0.0')];
   await writeStubIndex(store, HW, releases);
-  gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, enrollmentToken: TOKEN, pollAfterSeconds: POLL, releasePolicy: 'rollouts', logError: () => {} });
+  gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, pollAfterSeconds: POLL, releasePolicy: 'rollouts', logError: () => {} });
 });
 
 afterAll(async () => {
@@ -65,7 +65,7 @@ class Device {
 
   static async enroll(id: string): Promise<Device> {
     const key = generateDeviceKey('ed25519');
-    await call('/v1/enroll', { deviceId: id, hardwareId: HW, channel: 'stable', labels: {}, publicKey: { algorithm: key.algorithm, pem: key.publicKeyPem } }, { authorization: `Bearer ${TOKEN}` });
+    await preauthorizeAndEnroll(gateway.url, fleet, { id, hardwareId: HW, key });
     return new Device(id, key);
   }
 

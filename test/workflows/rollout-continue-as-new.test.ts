@@ -27,7 +27,7 @@ describe('a long rollout', () => {
     const images = await mkdtemp(join(tmpdir(), 'ota-can-images-'));
     await releases.publishSampleReleases(['1.0.0', '1.1.0'], images);
     services = await InProcessServices.start(releases, QUEUE);
-    fleet = await enrollFleet(releases, services.gateway.url, 6);
+    fleet = await enrollFleet(releases, services.admission, 6);
   }, 180_000);
 
   afterAll(async () => {

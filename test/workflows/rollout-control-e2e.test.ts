@@ -60,7 +60,7 @@ describe('rollouts judged against a control cohort from heartbeats', () => {
     }
     services = await InProcessServices.start(releases, QUEUE);
     client = releases.client;
-    fleet = await enrollFleet(releases, services.gateway.url, 30, '1.0.0');
+    fleet = await enrollFleet(releases, services.admission, 30, '1.0.0');
   }, 240_000);
 
   afterAll(async () => {

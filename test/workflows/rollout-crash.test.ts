@@ -12,7 +12,7 @@ import type { RolloutRequest, RolloutStatus } from '../../rollout/types.js';
 import { ensureDist } from '../support/dist.js';
 import { otaServeEnv, spawnOtaServe } from '../support/ota-serve.js';
 import { HARDWARE, ReleaseHarness } from '../support/release-harness.js';
-import { canaryThenFleet, enrollFleet, ringOpenings } from '../support/rollout-fleet.js';
+import { canaryThenFleet, ENROLLMENT_TOKEN, enrollFleet, ringOpenings } from '../support/rollout-fleet.js';
 import { startTemporal } from '../support/temporal.js';
 import { freePort } from '../../platform/free-port.js';
 
@@ -53,7 +53,7 @@ describe('ota serve killed mid-rollout', () => {
 
   it('resumes the rollout after a SIGKILL during bake time', async (ctx) => {
     if (skipReason) return ctx.skip();
-    const fleet = await enrollFleet(releases, gatewayUrl, 6);
+    const fleet = await enrollFleet(releases, { url: gatewayUrl, sharedToken: ENROLLMENT_TOKEN }, 6);
     const policy = canaryThenFleet('4s', '200ms');
     const id = `rollout-crash-${Date.now()}`;
     const request: RolloutRequest = { rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: '1.1.0', policy, requestedBy: 'test' };

@@ -63,7 +63,7 @@ describe('rollouts through canary rings with a simulated fleet', () => {
     services = await InProcessServices.start(releases, QUEUE);
     client = releases.client;
 
-    fleet = await enrollFleet(releases, services.gateway.url, 10, '1.0.0', (i) => ({ region: i % 2 ? 'eu' : 'us' }));
+    fleet = await enrollFleet(releases, services.admission, 10, '1.0.0', (i) => ({ region: i % 2 ? 'eu' : 'us' }));
   }, 180_000);
 
   afterAll(async () => {

@@ -90,8 +90,8 @@ describe('rollouts on a noisy fleet: silent devices, bricking releases, install 
 
   it('a ring whose devices are silent holds as inconclusive at its decision deadline; approve moves on to the next ring', async () => {
     const label = (site: string) => () => ({ group: 'a', site });
-    const quiet = await enrollFleet(releases, services.gateway.url, 5, '1.0.0', label('quiet'), { idPrefix: 'quiet', noise: { seed: 1, silentShare: 1 } });
-    const live = await enrollFleet(releases, services.gateway.url, 5, '1.0.0', label('live'), { idPrefix: 'live' });
+    const quiet = await enrollFleet(releases, services.admission, 5, '1.0.0', label('quiet'), { idPrefix: 'quiet', noise: { seed: 1, silentShare: 1 } });
+    const live = await enrollFleet(releases, services.admission, 5, '1.0.0', label('live'), { idPrefix: 'live' });
     const handle = await start('1.2.0', policy('a', [
       { name: 'quiet', labels: { site: 'quiet' }, size: { count: 5 }, bakeTime: '1s', minReports: 5, thresholds: loose, onBreach: 'halt', decisionDeadline: '5s' },
       // Bakes an hour: still open when the test aborts it, however slow the machine.
@@ -119,7 +119,7 @@ describe('rollouts on a noisy fleet: silent devices, bricking releases, install 
   }, 150_000);
 
   it('a release that bricks devices (never a report) is halted on timed-out counts and the exposed devices are ordered back', async () => {
-    const fleet = await enrollFleet(releases, services.gateway.url, 16, '1.0.0', (i) => ({ group: 'b', ring: i < 8 ? 'canary' : 'rest' }), { idPrefix: 'brick' });
+    const fleet = await enrollFleet(releases, services.admission, 16, '1.0.0', (i) => ({ group: 'b', ring: i < 8 ? 'canary' : 'rest' }), { idPrefix: 'brick' });
     // Exactly half the canary bricks: it takes the offer, starts, and is never heard from again.
     const bricking = new Set(['brick-00000', 'brick-00002', 'brick-00004', 'brick-00006']);
     const behaviour: BehaviourModel = (d) => (bricking.has(d.id) ? { result: 'brick' } : { result: 'commit' });
@@ -151,7 +151,7 @@ describe('rollouts on a noisy fleet: silent devices, bricking releases, install 
   }, 150_000);
 
   it('a device whose install failed is not offered the release again at later check-ins, until an operator clears it', async () => {
-    const fleet = await enrollFleet(releases, services.gateway.url, 6, '1.0.0', () => ({ group: 'c' }), { idPrefix: 'retry' });
+    const fleet = await enrollFleet(releases, services.admission, 6, '1.0.0', () => ({ group: 'c' }), { idPrefix: 'retry' });
     const failing = new Set(['retry-00000']);
     const behaviour: BehaviourModel = (d) => (failing.has(d.id) ? { result: 'fail', kind: 'install', fallsBack: false } : { result: 'commit' });
     // One ring that bakes an hour: the rollout stays open while the device checks in again and again.
@@ -185,7 +185,7 @@ describe('rollouts on a noisy fleet: silent devices, bricking releases, install 
     // bakes over many more windows than the canary whose control froze its reference: cohorts count
     // windows, not devices failed in any window, so the rates stay comparable (docs/rollouts.md).
     const noise = { seed: 24, silentShare: 0.1, installFailureRate: 0.02, heartbeatFailureRate: 0.03 };
-    const fleet = await enrollFleet(releases, services.gateway.url, 30, '1.0.0', () => ({ group: 'd' }), { idPrefix: 'noisy', noise });
+    const fleet = await enrollFleet(releases, services.admission, 30, '1.0.0', () => ({ group: 'd' }), { idPrefix: 'noisy', noise });
     const silent = fleet.devices.filter((d) => fleet.noise.isSilent(d.id)).map((d) => d.id);
     expect(silent).toEqual(['noisy-00009', 'noisy-00010', 'noisy-00024']);
     const failedInstall = new Set<string>();

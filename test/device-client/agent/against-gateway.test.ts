@@ -16,7 +16,7 @@ import { flushReports } from '../../../device-client/reports/send-reports.js';
 import { ReportQueue } from '../../../device-client/reports/queue.js';
 import { deviceStatus } from '../../../device-client/agent/status.js';
 import { buildDeviceCli, runDeviceCli } from '../../support/device-cli.js';
-import { ENROLLMENT_TOKEN, startCuttingProxy, startTestGateway, type TestGateway } from '../../support/device-gateway.js';
+import { startCuttingProxy, startTestGateway, type TestGateway } from '../../support/device-gateway.js';
 import { DEVICE_HARDWARE, publishSampleReleases, sha256File, type PublishedFixture } from '../../support/device-releases.js';
 import { createSimDevice, type SimDevice } from '../../support/device-sim.js';
 
@@ -59,15 +59,16 @@ async function newDevice(gatewayUrl: string, options: { factory?: string; securi
   return createSimDevice(join(root, `device-${id}`), fixture, {
     factory: fixture.releases[options.factory ?? '1.0.0']!,
     securityVersion: options.securityVersion,
-    config: { deviceId: `gw-sim-${id}`, gatewayUrl, labels: { region: 'eu' }, download: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50, stallTimeoutMs: 5000 }, ...options.config },
+    config: { deviceId: `gw-sim-${id}`, gatewayUrl, download: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50, stallTimeoutMs: 5000 }, ...options.config },
   });
 }
 
 const FAST: AgentOptions = { random: () => 0.5, metrics: async () => ({ bootCount: 1, metrics: { crashCount: 0, uptimeSeconds: 120, freeMemoryBytes: 64 << 20 }, custom: { 'sim.run': 'test' } }) };
 
-async function enrolled(gatewayUrl: string, options: Parameters<typeof newDevice>[1] = {}): Promise<SimDevice> {
-  const sim = await newDevice(gatewayUrl, options);
-  await enrollDevice(sim.config, { token: ENROLLMENT_TOKEN });
+/** A device the operator gave a single-use token (with its labels), enrolled through `via` (the gateway or a proxy to it). */
+async function enrolled(gw: TestGateway, options: Parameters<typeof newDevice>[1] & { via?: string } = {}): Promise<SimDevice> {
+  const sim = await newDevice(options.via ?? gw.url, options);
+  await enrollDevice(sim.config, { token: await gw.tokenFor(sim.config.deviceId, { labels: { region: 'eu' } }) });
   return sim;
 }
 
@@ -85,8 +86,8 @@ describe('device agent <-> gateway', () => {
     const gw = await newGateway();
     await gate(gw, '1.0.2');
     const sim = await newDevice(gw.url);
-    const enrolledAs = await enrollDevice(sim.config, { token: ENROLLMENT_TOKEN });
-    expect(enrolledAs).toMatchObject({ deviceId: sim.config.deviceId, created: true, algorithm: 'ed25519' });
+    const enrolledAs = await enrollDevice(sim.config, { token: await gw.tokenFor(sim.config.deviceId, { labels: { region: 'eu' } }) });
+    expect(enrolledAs).toMatchObject({ deviceId: sim.config.deviceId, status: 'admitted', created: true, algorithm: 'ed25519' });
     expect((await stat(deviceKeyPath(sim.config.stateDir))).mode & 0o777).toBe(0o600);
     expect((await gw.fleet.getDevice(sim.config.deviceId))?.labels).toEqual({ region: 'eu' });
 
@@ -123,7 +124,7 @@ describe('device agent <-> gateway', () => {
   it('gateway down: reports queue on disk (surviving an agent restart) and are delivered in order when it is back', async () => {
     const gw = await newGateway();
     await gate(gw, '1.0.2');
-    const sim = await enrolled(gw.url);
+    const sim = await enrolled(gw);
     expect((await check(sim)).outcome).toBe('installed');
     await gw.stop();
     await sim.reboot();
@@ -148,7 +149,7 @@ describe('device agent <-> gateway', () => {
   it('a report the gateway refuses as forged goes to the dead-letter folder; the queue moves on', async () => {
     const gw = await newGateway();
     await gate(gw, '1.0.2');
-    const sim = await enrolled(gw.url);
+    const sim = await enrolled(gw);
     const queue = new ReportQueue(sim.config.stateDir);
     const good = { type: 'report' as const, deviceId: sim.config.deviceId, releaseVersion: '1.0.0', imageSha256: fixture.releases['1.0.0']!.sha256, slot: 'A' as const, bootCount: 1, state: 'committed' as const, metrics: { crashCount: 0, uptimeSeconds: 5, freeMemoryBytes: 1 }, custom: {}, createdAt: new Date().toISOString() };
     const forged = await queue.enqueue(good);
@@ -176,7 +177,7 @@ describe('device agent <-> gateway', () => {
     const half = Math.floor(delta.length / 2);
 
     // In one check-in: the first attempt is cut, the second asks for the rest.
-    const sim = await enrolled(proxy.url);
+    const sim = await enrolled(gw, { via: proxy.url });
     proxy.cutNext(1, half);
     const downloads: number[][] = [];
     const result = await check(sim, { onDownload: (_loc, r) => downloads.push(r.resumedFrom) });
@@ -189,7 +190,7 @@ describe('device agent <-> gateway', () => {
     ]);
 
     // Across a restart: one attempt only, cut; the partial file stays; the next check-in resumes it.
-    const sim2 = await enrolled(proxy.url, { config: { download: { maxAttempts: 1, baseDelayMs: 10, maxDelayMs: 50, stallTimeoutMs: 5000 } } });
+    const sim2 = await enrolled(gw, { via: proxy.url, config: { download: { maxAttempts: 1, baseDelayMs: 10, maxDelayMs: 50, stallTimeoutMs: 5000 } } });
     proxy.requests.length = 0;
     proxy.cutNext(1, half);
     const cut = await check(sim2);
@@ -213,7 +214,7 @@ describe('device agent <-> gateway', () => {
 
   it("a rollout assignment 'hold' keeps the device where it is", async () => {
     const gw = await newGateway();
-    const sim = await enrolled(gw.url);
+    const sim = await enrolled(gw);
     await gw.fleet.createRollout({ id: 'r-hold', hardwareId: DEVICE_HARDWARE, channel: 'stable', releaseVersion: '1.0.1', previousVersion: '1.0.0' });
     await gw.fleet.assignDevices('r-hold', [{ deviceId: sim.config.deviceId, ring: 'canary' }]);
     await gw.fleet.setAssignmentAction('r-hold', 'hold', { reason: 'canary ring breached: health' });
@@ -227,7 +228,7 @@ describe('device agent <-> gateway', () => {
 
   it("'rollback' switches boot back to the other slot when it still holds the previous image", async () => {
     const gw = await newGateway();
-    const sim = await enrolled(gw.url);
+    const sim = await enrolled(gw);
     await gw.fleet.createRollout({ id: 'r-back', hardwareId: DEVICE_HARDWARE, channel: 'stable', releaseVersion: '1.0.1', previousVersion: '1.0.0' });
     await gw.fleet.assignDevices('r-back', [{ deviceId: sim.config.deviceId, ring: 'canary' }]);
     expect(await check(sim)).toMatchObject({ outcome: 'installed', response: { action: 'update', rolloutId: 'r-back' } });
@@ -257,7 +258,7 @@ describe('device agent <-> gateway', () => {
 
   it("'rollback' reinstalls the previous release when the other slot does not hold it (full image, version downgrade allowed)", async () => {
     const gw = await newGateway();
-    const sim = await enrolled(gw.url, { factory: '1.0.1' });
+    const sim = await enrolled(gw, { factory: '1.0.1' });
     await gw.fleet.createRollout({ id: 'r-re', hardwareId: DEVICE_HARDWARE, channel: 'stable', releaseVersion: '1.0.1', previousVersion: '1.0.0' });
     await gw.fleet.assignDevices('r-re', [{ deviceId: sim.config.deviceId, ring: 'canary' }], 'rollback');
     const rolled = await check(sim);
@@ -271,7 +272,7 @@ describe('device agent <-> gateway', () => {
   it('a rollback below the stored security version is refused (switch-back and reinstall) and reported as failed/verify', async () => {
     const gw = await newGateway();
     // Switch-back path: 1.0.0 -> 1.0.2 raises the stored security version to 2; A still holds 1.0.0 (security 1).
-    const sim = await enrolled(gw.url);
+    const sim = await enrolled(gw);
     await gw.fleet.createRollout({ id: 'r-sv', hardwareId: DEVICE_HARDWARE, channel: 'stable', releaseVersion: '1.0.2', previousVersion: '1.0.0' });
     await gw.fleet.assignDevices('r-sv', [{ deviceId: sim.config.deviceId, ring: 'canary' }]);
     expect(await check(sim)).toMatchObject({ outcome: 'installed', install: { version: '1.0.2' } });
@@ -288,7 +289,7 @@ describe('device agent <-> gateway', () => {
     expect(failed.map((r) => [r.releaseVersion, r.failureKind])).toEqual([['1.0.0', 'verify']]);
 
     // Reinstall path: factory 1.0.1 with a stored security version of 2, rollback to 1.0.0 (security 1).
-    const sim2 = await enrolled(gw.url, { factory: '1.0.1', securityVersion: 2 });
+    const sim2 = await enrolled(gw, { factory: '1.0.1', securityVersion: 2 });
     await gw.fleet.createRollout({ id: 'r-sv2', hardwareId: DEVICE_HARDWARE, channel: 'stable', releaseVersion: '1.0.1', previousVersion: '1.0.0' });
     await gw.fleet.assignDevices('r-sv2', [{ deviceId: sim2.config.deviceId, ring: 'canary' }], 'rollback');
     const slotB = await sha256File(sim2.config.slots.B);
@@ -302,7 +303,7 @@ describe('device agent <-> gateway', () => {
     await gate(gw, '1.0.2');
     const sim = await newDevice(gw.url);
     const entry = await buildDeviceCli(join(root, 'cli'));
-    const env = { OTA_ENROLLMENT_TOKEN: ENROLLMENT_TOKEN };
+    const env = { OTA_ENROLLMENT_TOKEN: await gw.tokenFor(sim.config.deviceId) };
     const enroll = await runDeviceCli(entry, ['--config', sim.configPath, 'enroll', '--json'], env);
     expect(enroll.code, enroll.stderr).toBe(0);
     expect(JSON.parse(enroll.stdout)).toMatchObject({ deviceId: sim.config.deviceId, created: true });

@@ -10,7 +10,7 @@ import { checkInOnce, type AgentOptions } from '../../../device-client/agent/che
 import { enrollDevice } from '../../../device-client/agent/enroll.js';
 import { deviceStatus } from '../../../device-client/agent/status.js';
 import { buildDeviceCli, runDeviceCli } from '../../support/device-cli.js';
-import { ENROLLMENT_TOKEN, startTestGateway, type TestGateway } from '../../support/device-gateway.js';
+import { startTestGateway, type TestGateway } from '../../support/device-gateway.js';
 import { DEVICE_HARDWARE, publishSampleReleases, type PublishedFixture } from '../../support/device-releases.js';
 import { createSimDevice } from '../../support/device-sim.js';
 
@@ -48,7 +48,7 @@ describe('a release that failed its health check on the device', () => {
       factory: fixture.releases['1.0.0']!,
       config: { deviceId: 'declines-1', gatewayUrl: gw.url, labels: {}, download: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50, stallTimeoutMs: 5000 } },
     });
-    await enrollDevice(sim.config, { token: ENROLLMENT_TOKEN });
+    await enrollDevice(sim.config, { token: await gw.tokenFor(sim.config.deviceId) });
     expect((await checkInOnce(await sim.open(), FAST)).outcome).toBe('installed');
     await sim.reboot();
     const trial = await checkInOnce(await sim.open(), { ...FAST, bootCheck: { health: failingHealth } });

@@ -16,7 +16,7 @@ import { deviceStatus, formatStatus } from '../../../device-client/agent/status.
 import { LocalArtifactStore } from '../../../stores/local-store.js';
 import { readRepository, writeRepository } from '../../../trust/metadata-store.js';
 import { rotateRoot } from '../../../trust/root-rotation.js';
-import { ENROLLMENT_TOKEN, startTestGateway } from '../../support/device-gateway.js';
+import { startTestGateway } from '../../support/device-gateway.js';
 import { publishSampleReleases, type PublishedFixture } from '../../support/device-releases.js';
 import { createSimDevice, type SimDevice } from '../../support/device-sim.js';
 import { copyBundle, createFleetTuf, deviceFingerprint, newTufKey, pinRoot, type FleetTuf } from '../../support/fleet-tuf.js';
@@ -131,7 +131,7 @@ describe('device: releases through the TUF client workflow', () => {
 
       const sim = await newDevice({ gatewayUrl: gw.url });
       await pinRoot(sim, await tuf.read());
-      await enrollDevice(sim.config, { token: ENROLLMENT_TOKEN });
+      await enrollDevice(sim.config, { token: await gw.tokenFor(sim.config.deviceId) });
       const result = await checkInOnce(await sim.open(), { random: () => 0.5 });
       expect(result).toMatchObject({ outcome: 'installed', install: { version: '1.0.1' } });
       expect(JSON.parse(await readFile(deviceTrustPath(sim.config), 'utf8')).seen).toMatchObject({ timestamp: 3, targets: 3 });

@@ -13,6 +13,7 @@ import type { MetricsSample } from '../../../device-client/reports/metrics.js';
 import { heartbeatSchema } from '../../../schemas/device-api.js';
 import { generateDeviceKey } from '../../../schemas/device-envelope.js';
 import { useTempGateway } from '../../support/temp-gateway.js';
+import { enrollBody, preauthorizeDevice } from '../../support/admission.js';
 
 const SHA = 'e'.repeat(64);
 const summary = (checks: Array<{ ok: boolean; name: string; metrics?: Record<string, number> }>): HealthCheckSummary => ({
@@ -44,8 +45,7 @@ describe('heartbeat body and metric lines', () => {
 });
 
 describe('sendHeartbeatIfDue against the gateway', () => {
-  const TOKEN = 'test-enrollment-token-0123456789';
-  const env = useTempGateway('ota-device-heartbeat-', TOKEN);
+  const env = useTempGateway('ota-device-heartbeat-');
   /** A committed device on slot A running 1.0.0: only what the heartbeat reads. */
   function device(id: string, good = true): Device {
     const config = parseDeviceConfig(
@@ -66,7 +66,8 @@ describe('sendHeartbeatIfDue against the gateway', () => {
   it('sends when due with its own rising counter, waits out the window, flags a crash loop from the boot count', async () => {
     const key = generateDeviceKey('ed25519');
     const client = new GatewayClient(env.gateway.url);
-    await client.enroll(TOKEN, { deviceId: 'hb-agent-1', hardwareId: 'gw-hb', channel: 'stable', labels: {}, publicKey: { algorithm: key.algorithm, pem: key.publicKeyPem } });
+    await preauthorizeDevice(env.fleet, { id: 'hb-agent-1', hardwareId: 'gw-hb', key });
+    await client.enroll(undefined, enrollBody({ id: 'hb-agent-1', hardwareId: 'gw-hb', key }));
     const d = device('hb-agent-1');
     let bootCount = 2;
     const metrics = async (): Promise<MetricsSample> => ({ bootCount, metrics: { crashCount: 0, uptimeSeconds: 100, freeMemoryBytes: 1 }, custom: {} });

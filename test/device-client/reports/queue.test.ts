@@ -9,20 +9,17 @@ import { ReportQueue } from '../../../device-client/reports/queue.js';
 import { flushReports } from '../../../device-client/reports/send-reports.js';
 import type { HealthReportBody } from '../../../schemas/device-api.js';
 import { useTempGateway } from '../../support/temp-gateway.js';
+import { enrollBody, postEnroll } from '../../support/admission.js';
 
-const TOKEN = 'queue-test-enrollment-token';
-const env = useTempGateway('ota-report-queue-', TOKEN);
+const env = useTempGateway('ota-report-queue-');
 
 
 let seq = 0;
 async function enrolledDevice() {
   const key = generateDeviceKey('ed25519');
   const deviceId = `queue-dev-${++seq}`;
-  const res = await fetch(`${env.gateway.url}/v1/enroll`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({ deviceId, hardwareId: 'gw-q', channel: 'stable', labels: {}, publicKey: { algorithm: key.algorithm, pem: key.publicKeyPem } }),
-  });
+  const token = (await env.fleet.createEnrollmentToken({ deviceId, ttlSeconds: 600, channel: 'stable', labels: {} })).token;
+  const res = await postEnroll(env.gateway.url, enrollBody({ id: deviceId, hardwareId: 'gw-q', key }), { authorization: `Bearer ${token}` });
   expect(res.status).toBe(201);
   return { deviceId, key, dir: join(env.root, deviceId) };
 }
