@@ -18,7 +18,7 @@ if (flag('--help') || flag('-h')) {
   console.log(readFileSync(fileURLToPath(new URL('./run.mjs', import.meta.url)), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
-const known = new Set(['--size', '--store-size', '--json', '--write-docs', '--no-s3', '--no-store', '--no-cli', '--fresh', '--seed', '--no-ops', '--no-1g', '--no-rollout', '--rollout-devices', '--pair']);
+const known = new Set(['--size', '--store-size', '--json', '--write-docs', '--no-s3', '--no-store', '--no-cli', '--fresh', '--seed', '--no-ops', '--no-1g', '--no-fs', '--no-rollout', '--rollout-devices', '--pair']);
 for (const [i, a] of argv.entries()) {
   if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (see --help)`);
   if (!a.startsWith('--') && !['--size', '--store-size', '--seed', '--rollout-devices', '--pair'].includes(argv[i - 1])) throw new Error(`unexpected argument ${a}`);

