@@ -5,7 +5,7 @@
 // @ts-check
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { flag } from './args.mjs';
+import { flag, fsKinds } from './args.mjs';
 import { log, mb, rssMb, sec } from './format.mjs';
 import { fsPairs } from './fs-pairs.mjs';
 import { runCli } from './measure.mjs';
@@ -36,7 +36,7 @@ async function cliRound(pair, work) {
 /** One entry per filesystem pair: the pair, the CLI's figures, the ops round's. */
 export async function fsBench(pairDir, work) {
   const results = [];
-  for (const pair of await fsPairs(pairDir)) {
+  for (const pair of (await fsPairs(pairDir)).filter((p) => fsKinds.includes(p.kind))) {
     const cli = await cliRound(pair, work);
     const ops = await opsRound(pair.kind, pair.oldPath, pair.newPath, pair.newSha256, work);
     results.push({ kind: pair.kind, pair: { oldBytes: pair.oldBytes, newBytes: pair.newBytes, oldSha256: pair.oldSha256, newSha256: pair.newSha256 }, cli, ops });

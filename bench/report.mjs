@@ -76,7 +76,7 @@ function opsTables(r) {
 }
 
 /** The tar and ext4 pairs: ops against the bsdiff CLI in the same run, and the issue's targets per pair. */
-function fsTables(r) {
+export function fsTables(r) {
   const pairs = r.deltas.fs;
   if (!pairs?.length) return [];
   const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b ? `${(a / b).toFixed(2)} ×` : '–');

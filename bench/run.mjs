@@ -12,7 +12,8 @@
 //   --no-rollout / --rollout-devices N     # the rollout benchmark (bench/rollout.mjs, default 10000 devices)
 //   --no-decision                          # the rollout decision statistics (bench/rollout-decision.mjs)
 //   --no-ops skips the ops delta format; --no-1g its ~1 GB generation/apply run; --no-fs its tar
-//   and ext4 pairs (bench/fs-pairs.mjs, the same releases as filesystem images)
+//   and ext4 pairs (bench/fs-pairs.mjs, the same releases as filesystem images); --fs tar|ext4 one
+//   of them; --fs-only runs just those (table and JSON, no docs)
 //
 // One file per benchmark (bsdiff.mjs, ops.mjs, store.mjs, rollout.mjs); this runner runs them in
 // turn and writes the report (report.mjs). Every heavy step runs in its own process, so each peak
@@ -36,7 +37,7 @@ import { imagePair } from './image-pair.mjs';
 import { machine } from './machine.mjs';
 import { opsBench } from './ops.mjs';
 import { root } from './project.mjs';
-import { docsText, tables } from './report.mjs';
+import { docsText, fsTables, tables } from './report.mjs';
 import { storeBench } from './store.mjs';
 
 // ---------- main ----------
@@ -50,6 +51,14 @@ try {
   const m = machine();
   log(`machine: ${m.nproc} vCPU, ${m.cpu}, ${m.ramGB} GB RAM, Node ${m.node}; load ${m.loadAvgAtStart.join(' ')}`);
   const pair = await imagePair();
+  if (flag('--fs-only')) {
+    // Only the filesystem pairs (each against the CLI), e.g. on a busy machine: table and JSON, no docs.
+    const fs = await fsBench(pair.dir, work);
+    clearStatus();
+    out.write(`\n${fsTables({ deltas: { fs } })}\n`);
+    if (wantJson) process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), command: commandLine(), machine: m, fs, totalMs: performance.now() - benchStarted }, null, 2)}\n`);
+    process.exit(fs.every((f) => f.ops.apply.targetSha256Ok && (f.ops.applyNative?.targetSha256Ok ?? true)) ? 0 : 1);
+  }
   const deltas = await bsdiffBench(pair, work);
   if (!flag('--no-ops')) deltas.ops = await opsBench(pair, work);
   // The same releases as tar and ext4 images (releases pair only: the trees are its binaries).

@@ -108,7 +108,8 @@ export function workerMemoryEstimate(maxOpBytes: number, engine: 'native' | 'nod
 }
 
 function defaultWorkers(maxOpBytes: number, budget: number, engine: 'native' | 'node'): number {
-  const mainReserve = 96 * 1024 * 1024;
+  // Node, the plan, and finished results up to the held-bytes bound (result-window.ts).
+  const mainReserve = 96 * 1024 * 1024 + DEFAULT_HELD_RESULT_BYTES;
   const byMemory = Math.floor((budget - mainReserve) / workerMemoryEstimate(maxOpBytes, engine));
   return Math.max(1, Math.min(availableParallelism(), byMemory));
 }
