@@ -42,8 +42,8 @@ export interface PlanInput {
 const MIN_DIFF_TARGET = 512;
 const MIN_DIFF_SOURCE = 256;
 /**
- * A verbatim match shorter than this between two unmatched regions is diffed with them rather than
- * copied: each op costs an 80-byte record, and a BSDIFF op three bzip2 streams besides, while bsdiff
+ * A verbatim match shorter than this between two unmatched regions (each also shorter) is diffed
+ * with them rather than copied: each op costs an 80-byte record, and a BSDIFF op three bzip2 streams besides, while bsdiff
  * encodes the same match in a few bytes of its control and a run of zero diff bytes. On a rebuilt
  * executable the scan finds thousands of such short matches between small changes.
  */
@@ -77,13 +77,17 @@ export function coveredRegions(matches: number[], zeros: number[]): Covered[] {
   return out;
 }
 
-/** Drops short copies that have unmatched bytes on both sides, so the gaps around them merge. */
+/**
+ * Drops short copies between two small unmatched regions, so the changes around them merge into
+ * one op. Only small ones: a large unmatched region (a rewritten compressed section) stays its own
+ * op, where the worker can store it without a bsdiff attempt.
+ */
 export function absorbShortCopies(covered: Covered[], targetLength: number, minCopy = MIN_COPY_BETWEEN_GAPS): Covered[] {
   return covered.filter((item, i) => {
     if (item.kind !== 'copy' || item.len >= minCopy) return true;
-    const prevEnd = i > 0 ? covered[i - 1]!.t + covered[i - 1]!.len : 0;
-    const nextStart = i + 1 < covered.length ? covered[i + 1]!.t : targetLength;
-    return !(prevEnd < item.t && nextStart > item.t + item.len);
+    const gapBefore = item.t - (i > 0 ? covered[i - 1]!.t + covered[i - 1]!.len : 0);
+    const gapAfter = (i + 1 < covered.length ? covered[i + 1]!.t : targetLength) - (item.t + item.len);
+    return !(gapBefore > 0 && gapAfter > 0 && gapBefore < minCopy && gapAfter < minCopy);
   });
 }
 
