@@ -19,8 +19,8 @@ import { HARDWARE, type ReleaseHarness } from './release-harness.js';
 
 export const ENROLLMENT_TOKEN = 'test-enrollment-token-0123456789';
 
-/** `count` devices enrolled at the gateway, all running `factoryVersion` as published by `releases`; `extra`: id prefix, seeded noise. */
-export async function enrollFleet(releases: ReleaseHarness, gatewayUrl: string, count: number, factoryVersion = '1.0.0', labelsFor?: (i: number) => Labels, extra: Pick<ProtocolFleetOptions, 'idPrefix' | 'noise'> = {}): Promise<ProtocolFleet> {
+/** `count` devices enrolled at the gateway, all running `factoryVersion` as published by `releases`; `extra`: id prefix, seeded noise, error handling, concurrency. */
+export async function enrollFleet(releases: ReleaseHarness, gatewayUrl: string, count: number, factoryVersion = '1.0.0', labelsFor?: (i: number) => Labels, extra: Pick<ProtocolFleetOptions, 'idPrefix' | 'noise' | 'onDeviceError' | 'concurrency'> = {}): Promise<ProtocolFleet> {
   const factory = parseManifest(await releases.manifestBytes(factoryVersion));
   return ProtocolFleet.enroll({
     count,
