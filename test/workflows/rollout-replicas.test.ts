@@ -99,7 +99,7 @@ describe.skipIf(!postgresBinaries)('two gateways and two workers on one PostgreS
   }, 240_000);
 
   afterAll(async () => {
-    if (Object.keys(phases).length) console.log(`rollout replicas, ms: ${JSON.stringify(phases)}`);
+    if (Object.keys(phases).length) console.log(`rollout replicas, ms: ${JSON.stringify(phases)}; ${acknowledged.reports.length} reports acknowledged`);
     acknowledged.stop();
     await Promise.all([...gateways, ...workers].map((p) => p.kill()));
     await releases?.close();
@@ -112,8 +112,9 @@ describe.skipIf(!postgresBinaries)('two gateways and two workers on one PostgreS
   it('loses no report and assigns no device twice when a gateway and a worker are killed mid-rollout', async (ctx) => {
     if (skipReason) return ctx.skip();
     const t1 = Date.now();
-    const errors = new Map<string, number>();
-    const onDeviceError = (deviceId: string) => errors.set(deviceId, (errors.get(deviceId) ?? 0) + 1);
+    // Conversations that failed (the devices retry at their next check-in, as real ones do).
+    let failedConversations = 0;
+    const onDeviceError = () => failedConversations++;
     const fleets: ProtocolFleet[] = await Promise.all(
       urls.map((url, i) => enrollFleet(releases!, url, DEVICES_PER_GATEWAY, '1.0.0', undefined, { idPrefix: `gw${i}`, onDeviceError, concurrency: 12 })),
     );
@@ -139,9 +140,9 @@ describe.skipIf(!postgresBinaries)('two gateways and two workers on one PostgreS
 
     phases.killed = Date.now() - t1;
     await Promise.all([gateways[0]!.kill(), workers[0]!.kill()]);
-    const errorsBefore = errors.size;
+    const failedBefore = failedConversations;
     await tick(); // the first gateway's devices find nobody there
-    expect(errors.size).toBeGreaterThan(errorsBefore);
+    expect(failedConversations - failedBefore).toBeGreaterThanOrEqual(DEVICES_PER_GATEWAY);
     await gateways[0]!.start();
     // The rollout goes on with the other worker while this one bundles its workflows again.
     const workerBack = workers[0]!.start();
