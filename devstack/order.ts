@@ -1,5 +1,6 @@
 // Which services to start, and in what order: the requested ones plus everything they
-// depend on, dependencies first (file order breaks ties, so output is predictable).
+// depend on, dependencies first (file order breaks ties, so output is predictable). By default
+// all services outside a Compose profile.
 import type { StackDefinition } from './stackFile.js';
 
 export class UnknownServiceError extends Error {
@@ -12,7 +13,8 @@ export class UnknownServiceError extends Error {
 export function startOrder(stack: StackDefinition, requested: string[] = []): string[] {
   const known = [...stack.services.keys()];
   for (const name of requested) if (!stack.services.has(name)) throw new UnknownServiceError(name, known);
-  const roots = requested.length ? requested : known;
+  // As Compose: services in a profile (the replicas) are left out unless asked for.
+  const roots = requested.length ? requested : known.filter((name) => stack.services.get(name)!.profiles.length === 0);
   const order: string[] = [];
   const visiting = new Set<string>();
   const visit = (name: string, chain: string[]) => {

@@ -255,6 +255,8 @@ export async function statusStack(opts: StackOptions): Promise<ServiceStatus[]> 
   const statuses: ServiceStatus[] = [];
   for (const [name, service] of stack.services) {
     const record = state.services[name];
+    // A profiled service (the replicas) is only news once it was started.
+    if (!record && service.profiles.length) continue;
     const native = service.native;
     const base = { name, addresses: native.listen, urls: native.urls, log: record?.log ?? logPath(stateDir, name) };
     if (native.driver === 'postgres' && (record?.mode === 'embedded' || !findPostgresBinaries())) {

@@ -25,6 +25,8 @@ export interface ServiceDefinition {
   dependsOn: string[];
   stopSignal: NodeJS.Signals;
   stopGraceMs: number;
+  /** Compose profiles: a service with any starts only when named (or needed by one named). */
+  profiles: string[];
   native: NativeRecipe;
 }
 
@@ -72,6 +74,7 @@ export function parseStackFile(text: string, file: string, env: Env): StackDefin
       dependsOn: deps === undefined ? [] : Array.isArray(deps) ? deps : Object.keys(deps),
       stopSignal: service.stop_signal,
       stopGraceMs: service.stop_grace_period,
+      profiles: Array.isArray(service.profiles) ? service.profiles.map(String) : [],
       native: service['x-ota'],
     });
   }

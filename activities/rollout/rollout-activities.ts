@@ -58,6 +58,11 @@ export function rolloutActivities(deps: RolloutDeps) {
         previousVersion: previous?.version ?? null,
         maxConcurrentInstalls: request.policy.maxConcurrentInstalls,
       });
+      // Every planned device has its ring before the plan below opens the rollout to late joiners: a
+      // device checking in meanwhile (at any gateway) would otherwise join a ring the plan did not give it.
+      for (let i = 0; i < rings.length; i++) {
+        await fleet.assignDevices(request.rolloutId, rings[i]!.map((deviceId) => ({ deviceId, ring: request.policy.rings[i]!.name })), 'hold');
+      }
       // The plan stays in the fleet store so the gateway can place devices that enroll while the rollout is open.
       await fleet.recordRingPlan(
         request.rolloutId,
@@ -70,9 +75,6 @@ export function rolloutActivities(deps: RolloutDeps) {
         })),
         request.policy.exposureBudget,
       );
-      for (let i = 0; i < rings.length; i++) {
-        await fleet.assignDevices(request.rolloutId, rings[i]!.map((deviceId) => ({ deviceId, ring: request.policy.rings[i]!.name })), 'hold');
-      }
       return {
         fleetSize: ids.length,
         ringSizes: rings.map((r) => r.length),

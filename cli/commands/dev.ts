@@ -48,7 +48,7 @@ export function registerDevCommands(program: Command): void {
   const dev = program.command('dev').description('run the local stack (Temporal, artifact store, fleet db, worker, gateway) natively');
 
   withFileOptions(dev.command('up'))
-    .description('start services (default: all) in dependency order and wait until they answer')
+    .description('start services (default: all but the profiled ones, e.g. the replicas) in dependency order and wait until they answer')
     .argument('[service...]', 'services to start, with their dependencies')
     .option('-d, --detach', 'leave the services running and return')
     .action(async (services: string[], opts: FileOptions & { detach?: boolean }) => {

@@ -80,7 +80,7 @@ describe('the agent over mutual TLS', () => {
     expect(round).toMatchObject({ outcome: 'installed' });
     for (const path of [deviceCertificatePath(sim.config.stateDir), fleetCaPath(sim.config.stateDir)]) expect((await stat(path)).mode & 0o777).toBe(0o600);
     const issued = await gateway.fleet.certificatesOf('mtls-agent-1');
-    expect(issued.map((c) => c.serial)).toEqual([normalizeSerial(round.certificate!.serialNumber)]);
+    expect(issued.map((c) => c.serial)).toEqual([normalizeSerial(round.certificate!.serialNumber!)]);
 
     const client = deviceGatewayClient(sim.config);
     const key = await deviceKeyFor(sim.config);

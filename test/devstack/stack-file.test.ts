@@ -1,6 +1,7 @@
 // The stack file parser: the real temporal-dev.yml parses, and mistakes are reported at their line.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { startOrder } from '../../devstack/order.js';
 import { loadStackFile, parseStackFile, StackFileError } from '../../devstack/stackFile.js';
 import { projectRoot } from '../../platform/paths.js';
 
@@ -19,7 +20,7 @@ function parseError(text: string): StackFileError {
 describe('temporal-dev.yml', () => {
   it('parses with the project file and honours port overrides', () => {
     const stack = loadStackFile(join(projectRoot, 'temporal-dev.yml'), { OTA_STATE_DIR: '/tmp/ota-state', OTA_TEMPORAL_PORT: '17233' });
-    expect([...stack.services.keys()]).toEqual(['temporal', 'artifacts', 'fleet-db', 'worker', 'gateway']);
+    expect([...stack.services.keys()]).toEqual(['temporal', 'artifacts', 'fleet-db', 'worker', 'gateway', 'worker-2', 'gateway-2']);
     const temporal = stack.services.get('temporal')!;
     expect(temporal.native.command).toContain('--namespace');
     expect(temporal.native.command).toContain('17233');
@@ -29,6 +30,19 @@ describe('temporal-dev.yml', () => {
     expect(stack.services.get('worker')!.dependsOn).toEqual(['temporal', 'artifacts', 'fleet-db']);
     expect(stack.services.get('fleet-db')!.stopSignal).toBe('SIGINT');
     expect(stack.services.get('fleet-db')!.native.postgres?.port).toBe(55432);
+  });
+
+  it('keeps the replicas profile out of a plain `ota dev up` and starts it when named', () => {
+    const stack = loadStackFile(join(projectRoot, 'temporal-dev.yml'), { OTA_STATE_DIR: '/tmp/ota-state', OTA_GATEWAY_2_PORT: '18441' });
+    expect(stack.services.get('gateway-2')!.profiles).toEqual(['replicas']);
+    expect(startOrder(stack)).toEqual(['temporal', 'artifacts', 'fleet-db', 'worker', 'gateway']);
+    expect(startOrder(stack, ['gateway-2', 'worker-2'])).toEqual(['fleet-db', 'artifacts', 'gateway', 'gateway-2', 'temporal', 'worker-2']);
+    // The replicas run what the first ones run, with the same environment; the second gateway on its own port.
+    const [worker, worker2, gateway, gateway2] = ['worker', 'worker-2', 'gateway', 'gateway-2'].map((name) => stack.services.get(name)!.native);
+    expect(worker2!.command).toEqual(worker!.command);
+    expect(worker2!.environment).toEqual(worker!.environment);
+    expect(gateway2!.environment).toEqual(gateway!.environment);
+    expect(gateway2!.command).toEqual(['ota', 'gateway', '--host', '127.0.0.1', '--port', '18441']);
   });
 });
 

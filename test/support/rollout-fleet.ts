@@ -32,8 +32,8 @@ export async function preauthorizeIn(fleet: FleetStore, devices: SimPreauthoriza
   if (refused.length) throw new Error(`already enrolled: ${refused.join(', ')}`);
 }
 
-/** `count` devices enrolled at the gateway, all running `factoryVersion` as published by `releases`; `extra`: id prefix, seeded noise. */
-export async function enrollFleet(releases: ReleaseHarness, at: FleetAdmission, count: number, factoryVersion = '1.0.0', labelsFor?: (i: number) => Labels, extra: Pick<ProtocolFleetOptions, 'idPrefix' | 'noise'> = {}): Promise<ProtocolFleet> {
+/** `count` devices enrolled at the gateway, all running `factoryVersion` as published by `releases`; `extra`: id prefix, seeded noise, error handling, concurrency. */
+export async function enrollFleet(releases: ReleaseHarness, at: FleetAdmission, count: number, factoryVersion = '1.0.0', labelsFor?: (i: number) => Labels, extra: Pick<ProtocolFleetOptions, 'idPrefix' | 'noise' | 'onDeviceError' | 'concurrency'> = {}): Promise<ProtocolFleet> {
   const factory = parseManifest(await releases.manifestBytes(factoryVersion));
   return ProtocolFleet.enroll({
     count,
