@@ -6,7 +6,7 @@
 //   signed check-in (fresh nonce) -> none | hold | update | rollback, acted on    -> reports
 //   send queued reports in order (fresh nonce each, counter fixed at creation)
 import type { CheckinResponse } from '../../schemas/device-api.js';
-import type { DeviceKey } from '../../schemas/device-envelope.js';
+import type { DeviceSigner } from '../../schemas/device-envelope.js';
 import { GatewayAnswerRefusedError } from '../gateway/answer-verification.js';
 import { GatewayClient, GatewayRefusedError, GatewayUnreachableError } from '../gateway/gateway-client.js';
 import { loadPinnedAnswerKey } from './answer-key.js';
@@ -29,7 +29,7 @@ export interface AgentOptions {
   /** Default: a client for config.gatewayUrl. */
   client?: GatewayClient;
   /** Default: stateDir/device-key.pem (made on first use). */
-  key?: DeviceKey;
+  key?: DeviceSigner;
   /** Enroll first when the state dir has no enrollment record and a token is given. */
   enrollmentToken?: string;
   /** Figures for reports; default: the system's (a simulator passes one per device). */

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { keyAlgorithmSchema, type EnrollResponse } from '../../schemas/device-api.js';
 import type { DeviceConfig } from '../config.js';
-import type { DeviceKey } from '../../schemas/device-envelope.js';
+import type { DeviceKey, DeviceSigner } from '../../schemas/device-envelope.js';
 import { loadOrCreateDeviceKey } from '../reports/device-key.js';
+import { tpmDeviceKey } from '../tpm/tpm-device-key.js';
 import { GatewayClient } from '../gateway/gateway-client.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 
@@ -27,8 +28,9 @@ export async function readEnrollment(stateDir: string): Promise<EnrollmentRecord
   return readJsonFile(enrollmentPath(stateDir), enrollmentRecordSchema);
 }
 
-/** The device key, made on first use with the configured algorithm. */
-export async function deviceKeyFor(config: DeviceConfig): Promise<DeviceKey> {
+/** The device key, made on first use: in the TPM when the config names one, else a file of the configured algorithm. */
+export async function deviceKeyFor(config: DeviceConfig): Promise<DeviceSigner> {
+  if (config.tpm) return tpmDeviceKey(config.tpm);
   return loadOrCreateDeviceKey(deviceKeyPath(config.stateDir), config.enrollment.keyAlgorithm);
 }
 

@@ -23,7 +23,7 @@ import {
   type ReportResponse,
   type SignedEnvelope,
 } from '../../schemas/device-api.js';
-import { signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
+import { signEnvelope, type DeviceSigner } from '../../schemas/device-envelope.js';
 import { readCheckinAnswer, type PinnedAnswerKey } from './answer-verification.js';
 
 /** Largest answer the device reads for each call (docs/device-agent.md, "Limits"); one byte more is GATEWAY_ANSWER_TOO_LARGE. */
@@ -114,9 +114,9 @@ export class GatewayClient {
    * gateway answer key) only an answer signed by it for this device and this nonce is returned;
    * otherwise GatewayAnswerRefusedError (answer-verification.ts).
    */
-  async checkin(key: DeviceKey, body: Omit<CheckinRequest, 'nonce' | 'sentAt'>, answerKey?: PinnedAnswerKey): Promise<CheckinResponse> {
+  async checkin(key: DeviceSigner, body: Omit<CheckinRequest, 'nonce' | 'sentAt'>, answerKey?: PinnedAnswerKey): Promise<CheckinResponse> {
     const payload: CheckinRequest = { ...body, nonce: await this.nonce(body.deviceId), sentAt: new Date().toISOString() };
-    const doc = await this.json('check-in', 'POST', '/v1/checkin', z.unknown(), GATEWAY_ANSWER_LIMITS.checkinBytes, signPayload(payload, key));
+    const doc = await this.json('check-in', 'POST', '/v1/checkin', z.unknown(), GATEWAY_ANSWER_LIMITS.checkinBytes, await signEnvelope(payload, key));
     const read = readCheckinAnswer(doc, answerKey, { deviceId: payload.deviceId, nonce: payload.nonce });
     if (!read.ok && 'refused' in read) throw read.refused;
     if (!read.ok) throw new GatewayAnswerMalformedError(`check-in: the gateway's answer does not match the device API: ${read.malformed}`);
