@@ -162,6 +162,12 @@ export const manifestSchema = z
     openvex: artifactRefSchema,
     /** SLSA provenance (in-toto statement) for the image build. */
     provenance: artifactRefSchema,
+    /** Measured boot: the boot PCR's value after booting this release (release/boot-measurement.ts); attestation compares quotes with it. */
+    bootMeasurement: z
+      .object({ pcr: z.int().min(0).max(23), bank: z.literal('sha256'), value: sha256HexSchema })
+      .strict()
+      .optional()
+      .describe('the boot PCR value a measured boot of this release yields'),
   })
   .strict()
   .meta({
