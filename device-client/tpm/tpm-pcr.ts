@@ -39,11 +39,11 @@ export async function quotePcrs(tpm: TpmConnection, pcrs: number[], qualifyingDa
   const sorted = [...new Set(pcrs)].sort((a, b) => a - b);
   return withScratch(async (dir) => {
     const [msg, sig, values] = ['quote.msg', 'quote.sig', 'quote.pcrs'].map((f) => join(dir, f)) as [string, string, string];
-    await runTpmTool(tpm, 'tpm2_quote', ['-c', TPM_HANDLES.attestationKey, '-l', `sha256:${sorted.join(',')}`, '-q', qualifyingDataHex, '-m', msg, '-s', sig, '-o', values, '-g', 'sha256', '-f', 'plain']);
+    await runTpmTool(tpm, 'tpm2_quote', ['-c', TPM_HANDLES.attestationKey, '-l', `sha256:${sorted.join(',')}`, '-q', qualifyingDataHex, '-m', msg, '-s', sig, '-o', values, '-g', 'sha256', '-f', 'plain', '-F', 'values']);
     await runTpmTool(tpm, 'tpm2_flushcontext', ['-s']);
     const raw = await readFile(values);
     const pcrValues: Record<string, string> = {};
-    // -o writes the selected values back to back, 32 bytes each, in ascending PCR order.
+    // -F values: -o writes the selected values back to back, 32 bytes each, in ascending PCR order.
     sorted.forEach((pcr, i) => (pcrValues[String(pcr)] = raw.subarray(i * 32, i * 32 + 32).toString('hex')));
     return { message: (await readFile(msg)).toString('base64'), signature: (await readFile(sig)).toString('base64'), pcrs: pcrValues };
   });
