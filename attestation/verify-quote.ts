@@ -4,6 +4,7 @@
 //   structure -> signer is this device's AK -> AK signature -> nonce -> PCR values vs digest ->
 //   PCR values vs the releases the device may run -> boot counters never go back.
 import { createHash, createPublicKey, verify } from 'node:crypto';
+import { quoteQualifyingData } from '../schemas/attestation-api.js';
 import { AttestParseError, parseQuoteAttest, TPM_ALG_SHA256, type QuoteAttest } from './tpm-attest.js';
 
 export type QuoteFailureCode =
@@ -64,11 +65,6 @@ export interface QuoteEvidence {
 export type QuoteVerdict =
   | { ok: true; version: string; evidence: QuoteEvidence }
   | { ok: false; code: QuoteFailureCode; detail: string; evidence: QuoteEvidence; pcr?: number; expected?: string[] };
-
-/** The quote's qualifying data for a gateway nonce: its sha256 (32 bytes, what tpm2_quote -q takes). */
-export function quoteQualifyingData(nonce: string): string {
-  return createHash('sha256').update(nonce, 'utf8').digest('hex');
-}
 
 const HEX32 = /^[0-9a-f]{64}$/;
 

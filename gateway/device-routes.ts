@@ -19,6 +19,7 @@ import type { ArtifactStore } from '../stores/artifact-store.js';
 import { signCheckinAnswer } from './answer-signing.js';
 import { decideCheckin, type ReleasePolicy } from './checkin-offer.js';
 import { checkEnrollmentToken } from './enrollment-token.js';
+import type { AttestationPolicy } from '../attestation/standing.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
 import { nonceError, verifySignedRequest } from './signed-request.js';
 
@@ -32,6 +33,8 @@ export interface DeviceApiOptions {
   releasePolicy: ReleasePolicy;
   /** Signs every check-in answer (answer-signing.ts); devices pin its public key. */
   answerKey: DeviceKey;
+  /** Attestation policy: quarantined devices are offered only their remediation release. */
+  attestation?: AttestationPolicy;
 }
 
 export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -73,7 +76,7 @@ export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: 
   const nonce = await api.fleet.consumeNonce(device.id, message.nonce);
   if (nonce !== 'ok') throw nonceError(nonce);
   await api.fleet.recordCheckin(device.id, { currentVersion: message.currentVersion, imageSha256: message.imageSha256, slot: message.bootedSlot, securityVersion: message.securityVersion });
-  const answer = await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy }, device, message);
+  const answer = await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy, attestation: api.attestation }, device, message);
   sendJson(res, 200, signCheckinAnswer(api.answerKey, answer, { deviceId: device.id, nonce: message.nonce }));
 }
 

@@ -8,6 +8,8 @@ import type { FleetStore } from '../fleet/fleet-store.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { artifactKeyFromPath, releaseKeyFromPath, serveStoreObject, tufKeyFromPath } from './artifact-download.js';
 import { checkin, enroll, heartbeat, issueNonce, report, type DeviceApiOptions } from './device-routes.js';
+import { registerAttestationKey, submitQuote } from './attestation-routes.js';
+import type { AttestationPolicy } from '../attestation/standing.js';
 import type { ReleasePolicy } from './checkin-offer.js';
 import { generateDeviceKey, type DeviceKey } from '../schemas/device-envelope.js';
 import { HttpError, sendError, sendJson } from './http.js';
@@ -37,6 +39,8 @@ export interface GatewayOptions {
   answerKey?: DeviceKey;
   /** Request limits per remote address and per device (429 with Retry-After); default DEFAULT_RATE_LIMITS, false: none. */
   rateLimits?: GatewayRateLimits | false;
+  /** Attestation policy (docs/attestation.md): quarantine on failed, stale or missing evidence; default none. */
+  attestation?: AttestationPolicy;
   /** Called with unexpected (5xx) errors; default writes them to stderr. */
   logError?: (error: unknown, req: IncomingMessage) => void;
 }
@@ -58,6 +62,8 @@ const DEVICE_ENDPOINTS = new Map<string, { method: string; handle: (api: DeviceA
   ['/v1/checkin', { method: 'POST', handle: (api, _url, req, res) => checkin(api, req, res) }],
   ['/v1/reports', { method: 'POST', handle: (api, _url, req, res) => report(api, req, res) }],
   ['/v1/heartbeats', { method: 'POST', handle: (api, _url, req, res) => heartbeat(api, req, res) }],
+  ['/v1/attestation/key', { method: 'POST', handle: (api, _url, req, res) => registerAttestationKey(api, req, res) }],
+  ['/v1/attestation/quote', { method: 'POST', handle: (api, _url, req, res) => submitQuote(api, req, res) }],
 ]);
 
 /** Downloads straight from the artifact store (GET or HEAD, with Range): path prefix -> store key. */
@@ -104,6 +110,7 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey }, limits: Ra
     pollAfterSeconds: opts.pollAfterSeconds ?? 300,
     releasePolicy: opts.releasePolicy ?? 'newest',
     answerKey: opts.answerKey,
+    attestation: opts.attestation,
   };
   const endpoint = DEVICE_ENDPOINTS.get(path);
   if (endpoint) {

@@ -131,6 +131,11 @@ export class GatewayClient {
     return this.json(`heartbeat ${counter}`, 'POST', '/v1/heartbeats', heartbeatResponseSchema, GATEWAY_ANSWER_LIMITS.ackBytes, envelope);
   }
 
+  /** A signed envelope to another device endpoint (attestation), its small answer read against `schema`. */
+  async postSigned<S extends z.ZodType>(what: string, path: string, schema: S, envelope: SignedEnvelope): Promise<z.infer<S>> {
+    return this.json(what, 'POST', path, schema, GATEWAY_ANSWER_LIMITS.ackBytes, envelope);
+  }
+
   /** GET of a small document (manifest, bundle) as bytes, bounded so a gateway cannot flood memory. */
   async getBytes(pathOrUrl: string, maxBytes: number = GATEWAY_ANSWER_LIMITS.documentBytes): Promise<Buffer> {
     const url = this.resolve(pathOrUrl);

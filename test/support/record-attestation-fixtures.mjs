@@ -13,7 +13,7 @@ const dist = new URL('../../dist/', import.meta.url);
 const { ensureTpmKeys } = await import(new URL('device-client/tpm/tpm-keys.js', dist));
 const { extendPcr, resetPcr, quotePcrs } = await import(new URL('device-client/tpm/tpm-pcr.js', dist));
 const { bootEvents, expectedBootPcr } = await import(new URL('release/boot-measurement.js', dist));
-const { quoteQualifyingData } = await import(new URL('attestation/verify-quote.js', dist));
+const { quoteQualifyingData } = await import(new URL('schemas/attestation-api.js', dist));
 
 const port = () => new Promise((resolve) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
 const root = mkdtempSync(join(tmpdir(), 'record-attest-'));
