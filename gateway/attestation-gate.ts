@@ -36,8 +36,7 @@ export async function enforceStanding(fleet: FleetStore, policy: AttestationPoli
   const standing = await deviceStanding(fleet, policy, device, now);
   if (standing.standing !== 'quarantine') return undefined;
   const latest = await fleet.latestAttestation(device.id);
-  const lastGood = await fleet.latestAttestation(device.id, { ok: true });
-  const remediation = policy.remediation === 'last-good' ? (lastGood?.releaseVersion ?? null) : policy.remediation.version;
+  const remediation = policy.remediation === 'last-good' ? await lastGoodRelease(fleet, device.id) : policy.remediation.version;
   return fleet.openQuarantine({
     deviceId: device.id,
     code: standing.failure ? `${standing.code}:${standing.failure}` : standing.code,
@@ -45,6 +44,16 @@ export async function enforceStanding(fleet: FleetStore, policy: AttestationPoli
     evidence: latest ? { attestationId: latest.id, at: latest.at.toISOString(), ok: latest.ok, code: latest.code, ...latest.evidence } : {},
     remediationVersion: remediation,
   });
+}
+
+/**
+ * The newest release this device attested cleanly on other than the one it claims to run now (that
+ * one's slot is what failed): the way back a quarantined device is offered under 'last-good'.
+ */
+async function lastGoodRelease(fleet: FleetStore, deviceId: string): Promise<string | null> {
+  const running = (await fleet.getDeviceWithState(deviceId))?.state.currentVersion ?? null;
+  const good = (await fleet.attestationHistory(deviceId, 100)).find((a) => a.ok && a.releaseVersion && a.releaseVersion !== running);
+  return good?.releaseVersion ?? null;
 }
 
 export type DescribeRelease = (entry: ReleaseIndexEntry) => Promise<{ release?: unknown; artifact?: unknown; imageSha256?: string; waiting?: string }>;

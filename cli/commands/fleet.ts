@@ -5,6 +5,7 @@ import { offerEligibility } from '../../gateway/offer-eligibility.js';
 import { configFrom } from '../context.js';
 import { registerFleetCaCommands } from './fleet-ca.js';
 import { registerAnswerKeyCommand } from './gateway-answer-key.js';
+import { registerQuarantineCommands } from './fleet-quarantine.js';
 import { printResult } from '../output.js';
 
 function summary(d: DeviceWithState) {
@@ -34,7 +35,7 @@ function line(d: ReturnType<typeof summary>): string {
   return `${d.id}  ${d.hardwareId}/${d.channel}  running ${d.currentVersion ?? '?'}  ${state}  seen ${seen}${d.revokedAt ? '  REVOKED' : ''}`;
 }
 
-async function withFleet<T>(command: Command, fn: (fleet: FleetStore) => Promise<T>): Promise<T> {
+export async function withFleet<T>(command: Command, fn: (fleet: FleetStore) => Promise<T>): Promise<T> {
   const fleet = await FleetStore.open(configFrom(command).fleet.databaseUrl);
   try {
     return await fn(fleet);
@@ -101,4 +102,5 @@ export function registerFleetCommands(program: Command): void {
     });
   registerFleetCaCommands(fleet);
   registerAnswerKeyCommand(fleet);
+  registerQuarantineCommands(fleet);
 }
