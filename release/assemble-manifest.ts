@@ -2,7 +2,6 @@
 // call it and tests can check it without a server.
 import { MANIFEST_SCHEMA_VERSION, type Manifest } from '../schemas/manifest.js';
 import type { ArtifactSet, ReleaseRequest } from './types.js';
-import { DEFAULT_BOOT_PCR, expectedBootPcr } from './boot-measurement.js';
 
 export function assembleManifest(request: ReleaseRequest, securityVersion: number, artifacts: ArtifactSet, created: Date): Manifest {
   const expires = new Date(created.getTime() + request.validityDays * 86_400_000);
@@ -30,7 +29,8 @@ export function assembleManifest(request: ReleaseRequest, securityVersion: numbe
     vex: ref(artifacts.vex),
     openvex: ref(artifacts.openvex),
     provenance: ref(artifacts.provenance),
-    bootMeasurement: { pcr: DEFAULT_BOOT_PCR, bank: 'sha256', value: expectedBootPcr({ hardwareId: request.hardwareId, version: request.version, imageSha256: request.image.sha256 }) },
+    // Computed by the inspect activity (hashing has no place in workflow code).
+    ...(artifacts.bootMeasurement && { bootMeasurement: artifacts.bootMeasurement }),
   };
 }
 

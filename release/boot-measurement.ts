@@ -6,7 +6,7 @@
 // PCR_new = sha256(PCR_old || event), as TPM2_PCR_Extend does for the sha256 bank.
 // The device side (device-client/boot/measured-boot.ts) extends the same events into its TPM.
 import { createHash } from 'node:crypto';
-import { canonicalJsonBytes } from '../schemas/manifest.js';
+import { canonicalJsonBytes, type BootMeasurement } from '../schemas/manifest.js';
 
 /** The PCR the A/B boot path measures into by default: 16 (debug, resettable; docs/attestation.md says why and what real bootloaders use). */
 export const DEFAULT_BOOT_PCR = 16;
@@ -38,4 +38,9 @@ export function extendPcr(pcrHex: string, eventHex: string): string {
 /** The value the boot PCR holds after booting this release from a reset PCR. */
 export function expectedBootPcr(release: BootedRelease): string {
   return bootEvents(release).reduce(extendPcr, '00'.repeat(32));
+}
+
+/** The manifest's bootMeasurement for a release (the default boot PCR). */
+export function releaseBootMeasurement(release: BootedRelease): BootMeasurement {
+  return { pcr: DEFAULT_BOOT_PCR, bank: 'sha256', value: expectedBootPcr(release) };
 }

@@ -1,0 +1,33 @@
+// A simulated device with its own software TPM, enrolled with its TPM-held key and with its
+// attestation key registered at the gateway: what the attestation e2e and attack tests start from.
+import { join } from 'node:path';
+import { enrollDevice } from '../../device-client/agent/enroll.js';
+import { attestToGateway, registerAttestationKey, type AttestingDevice } from '../../device-client/tpm/attest.js';
+import { GatewayClient } from '../../device-client/gateway/gateway-client.js';
+import { ENROLLMENT_TOKEN } from './device-gateway.js';
+import type { PublishedFixture } from './device-releases.js';
+import { createSimDevice, type SimDevice } from './device-sim.js';
+import { startSoftwareTpm, type SoftwareTpm } from './swtpm.js';
+
+export interface TpmSimDevice {
+  sim: SimDevice;
+  tpm: SoftwareTpm;
+  client: GatewayClient;
+  attesting: AttestingDevice;
+  attest(): ReturnType<typeof attestToGateway>;
+}
+
+export async function createTpmDevice(dir: string, fixture: PublishedFixture, gatewayUrl: string, deviceId: string, factory = '1.0.0'): Promise<TpmSimDevice> {
+  const tpm = await startSoftwareTpm(join(dir, 'tpm'));
+  const sim = await createSimDevice(join(dir, 'device'), fixture, {
+    factory: fixture.releases[factory]!,
+    tpm,
+    config: { deviceId, gatewayUrl, download: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50, stallTimeoutMs: 5000 } },
+  });
+  await enrollDevice(sim.config, { token: ENROLLMENT_TOKEN });
+  const client = new GatewayClient(gatewayUrl);
+  // Tests restart the TPM (a power cycle changes its port): read the TCTI at each use.
+  const attesting: AttestingDevice = { deviceId, get tpm() { return { tcti: tpm.tcti, pcr: 16 }; } };
+  await registerAttestationKey(attesting, client);
+  return { sim, tpm, client, attesting, attest: () => attestToGateway(attesting, client) };
+}
