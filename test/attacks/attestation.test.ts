@@ -12,18 +12,18 @@ import { extendPcr, quotePcrs } from '../../device-client/tpm/tpm-pcr.js';
 import { tpmDeviceKey } from '../../device-client/tpm/tpm-device-key.js';
 import { TpmFloorCounter } from '../../device-client/tpm/tpm-floor.js';
 import { deviceStanding } from '../../gateway/attestation-gate.js';
-import { isNormalStanding, type AttestationPolicy } from '../../attestation/standing.js';
+import { isNormalStanding } from '../../attestation/standing.js';
 import { attestationQuoteResponseSchema, quoteQualifyingData } from '../../schemas/attestation-api.js';
 import { signEnvelope } from '../../schemas/device-envelope.js';
 import { ATTACK_RELEASES } from '../support/attack-device.js';
 import { startTestGateway, type TestGateway } from '../support/device-gateway.js';
 import type { PublishedFixture } from '../support/device-releases.js';
 import { sharedSampleReleases } from '../support/shared-releases.js';
-import { createTpmDevice, type TpmSimDevice } from '../support/attesting-device.js';
+import { createTpmDevice, FAST_AGENT, TEST_POLICY, type TpmSimDevice } from '../support/attesting-device.js';
 import { swtpmAvailable } from '../support/swtpm.js';
 
-const POLICY: AttestationPolicy = { maxEvidenceAgeSeconds: 86_400, requireTpm: false, graceSeconds: 600, remediation: 'last-good' };
-const FAST = { random: () => 0.5, metrics: async () => ({ bootCount: 1, metrics: { crashCount: 0, uptimeSeconds: 120, freeMemoryBytes: 64 << 20 }, custom: {} }) };
+const POLICY = TEST_POLICY;
+const FAST = FAST_AGENT;
 
 describe.skipIf(!swtpmAvailable('attestation attacks'))('attacks on attestation (swtpm)', () => {
   let root: string;

@@ -9,14 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInOnce } from '../../device-client/agent/checkin.js';
 import { deviceKeyPath } from '../../device-client/agent/enroll.js';
 import { deviceStanding } from '../../gateway/attestation-gate.js';
-import type { AttestationPolicy } from '../../attestation/standing.js';
 import { startTestGateway, type TestGateway } from '../support/device-gateway.js';
 import { DEVICE_HARDWARE, publishSampleReleases, type PublishedFixture } from '../support/device-releases.js';
-import { createTpmDevice, type TpmSimDevice } from '../support/attesting-device.js';
+import { createTpmDevice, FAST_AGENT, TEST_POLICY, type TpmSimDevice } from '../support/attesting-device.js';
 import { swtpmAvailable } from '../support/swtpm.js';
 
-const POLICY: AttestationPolicy = { maxEvidenceAgeSeconds: 86_400, requireTpm: false, graceSeconds: 600, remediation: 'last-good' };
-const FAST = { random: () => 0.5, metrics: async () => ({ bootCount: 1, metrics: { crashCount: 0, uptimeSeconds: 120, freeMemoryBytes: 64 << 20 }, custom: {} }) };
+const POLICY = TEST_POLICY;
+const FAST = FAST_AGENT;
 
 describe.skipIf(!swtpmAvailable('attestation end to end'))('remote attestation against the gateway (swtpm)', () => {
   let root: string;

@@ -1,13 +1,21 @@
 // A simulated device with its own software TPM, enrolled with its TPM-held key and with its
 // attestation key registered at the gateway: what the attestation e2e and attack tests start from.
 import { join } from 'node:path';
+import type { AgentOptions } from '../../device-client/agent/checkin.js';
 import { enrollDevice } from '../../device-client/agent/enroll.js';
+import type { AttestationPolicy } from '../../attestation/standing.js';
 import { attestToGateway, registerAttestationKey, type AttestingDevice } from '../../device-client/tpm/attest.js';
 import { GatewayClient } from '../../device-client/gateway/gateway-client.js';
 import { ENROLLMENT_TOKEN } from './device-gateway.js';
 import type { PublishedFixture } from './device-releases.js';
 import { createSimDevice, type SimDevice } from './device-sim.js';
 import { startSoftwareTpm, type SoftwareTpm } from './swtpm.js';
+
+/** The policy the attestation tests run the gateway with: 24 h evidence, 10 min grace, last good release as remediation. */
+export const TEST_POLICY: AttestationPolicy = { maxEvidenceAgeSeconds: 86_400, requireTpm: false, graceSeconds: 600, remediation: 'last-good' };
+
+/** Agent options without waits or real metrics. */
+export const FAST_AGENT: AgentOptions = { random: () => 0.5, metrics: async () => ({ bootCount: 1, metrics: { crashCount: 0, uptimeSeconds: 120, freeMemoryBytes: 64 << 20 }, custom: {} }) };
 
 export interface TpmSimDevice {
   sim: SimDevice;

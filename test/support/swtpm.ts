@@ -2,8 +2,10 @@
 // ports (commands and control), manufactured by swtpm_setup first (an unmanufactured state drops
 // into failure mode). Tests that need it call `swtpmOrSkip` and say loudly when it is missing.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { findTool } from '../../platform/tools.js';
 import { freePort } from '../../platform/free-port.js';
 import type { TpmConnection } from '../../device-client/tpm/tpm-tool.js';
@@ -89,4 +91,18 @@ export async function startSoftwareTpm(dir: string): Promise<SoftwareTpm> {
     stop,
   };
   return tpm;
+}
+
+/** A software TPM in a temp folder for the tests of the current describe block; fields are filled by its beforeAll. */
+export function useSoftwareTpm(prefix: string): { dir: string; tpm: SoftwareTpm } {
+  const env = {} as { dir: string; tpm: SoftwareTpm };
+  beforeAll(async () => {
+    env.dir = await mkdtemp(join(tmpdir(), prefix));
+    env.tpm = await startSoftwareTpm(env.dir);
+  });
+  afterAll(async () => {
+    await env.tpm?.stop();
+    if (env.dir) await rm(env.dir, { recursive: true, force: true });
+  });
+  return env;
 }

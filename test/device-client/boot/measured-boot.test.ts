@@ -1,29 +1,20 @@
 // The A/B boot path's measurement in a real (software) TPM equals what the release pipeline
 // predicts for the release; a slot whose bytes were changed measures differently.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { measureBoot } from '../../../device-client/boot/measured-boot.js';
 import { SlotDevice } from '../../../device-client/slots/slot-device.js';
 import { readPcr } from '../../../device-client/tpm/tpm-pcr.js';
 import { expectedBootPcr } from '../../../release/boot-measurement.js';
-import { startSoftwareTpm, swtpmAvailable, type SoftwareTpm } from '../../support/swtpm.js';
+import { swtpmAvailable, useSoftwareTpm } from '../../support/swtpm.js';
 
 describe.skipIf(!swtpmAvailable('measured boot'))('measured boot (swtpm)', () => {
-  let dir: string;
-  let tpm: SoftwareTpm;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'measured-boot-'));
-    tpm = await startSoftwareTpm(dir);
-  });
-  afterAll(async () => {
-    await tpm?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const env = useSoftwareTpm('measured-boot-');
 
   it('extends the slot image and boot config into the PCR: the value the manifest lists; a tampered slot differs', async () => {
+    const { dir, tpm } = env;
     const image = Buffer.alloc(10_000, 7);
     const slotPath = join(dir, 'slot-a.img');
     await writeFile(slotPath, Buffer.concat([image, Buffer.alloc(4096, 0xa5)])); // a slot is longer than its image

@@ -1,27 +1,17 @@
 // The TPM identity backend against a real (software) TPM: keys made once and found again, envelopes
 // signed inside the TPM verifying with the enrolled public key, nothing secret written to disk.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdir } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
 import { signEnvelope, verifyEnvelope } from '../../../schemas/device-envelope.js';
 import { ensureTpmKeys, TPM_HANDLES, persistentHandles } from '../../../device-client/tpm/tpm-keys.js';
 import { tpmDeviceKey } from '../../../device-client/tpm/tpm-device-key.js';
-import { startSoftwareTpm, swtpmAvailable, type SoftwareTpm } from '../../support/swtpm.js';
+import { swtpmAvailable, useSoftwareTpm } from '../../support/swtpm.js';
 
 describe.skipIf(!swtpmAvailable('TPM identity backend'))('TPM identity backend (swtpm)', () => {
-  let dir: string;
-  let tpm: SoftwareTpm;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tpm-keys-'));
-    tpm = await startSoftwareTpm(dir);
-  });
-  afterAll(async () => {
-    await tpm?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const env = useSoftwareTpm('tpm-keys-');
 
   it('makes the device key and the AK once, persistent, and finds the same keys again (also after a power cycle)', async () => {
+    const { tpm } = env;
     const first = await ensureTpmKeys(tpm);
     expect(first.deviceKey.pem).toMatch(/BEGIN PUBLIC KEY/);
     expect(first.attestationKey.qualifiedName).toMatch(/^000b[0-9a-f]{64}$/);
@@ -36,6 +26,7 @@ describe.skipIf(!swtpmAvailable('TPM identity backend'))('TPM identity backend (
   });
 
   it('signs envelopes inside the TPM: they verify with the public key, a changed payload does not', async () => {
+    const { dir, tpm } = env;
     const key = await tpmDeviceKey(tpm);
     const big = { deviceId: 'tpm-1', filler: 'x'.repeat(5000) };
     for (const payload of [{ deviceId: 'tpm-1', n: 1 }, big]) {
