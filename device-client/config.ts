@@ -88,6 +88,8 @@ export const deviceConfigSchema = z
         tcti: z.string().min(1).max(512),
         pcr: z.int().min(0).max(23).default(16),
         floorIndex: z.string().regex(/^0x01[0-9a-fA-F]{6}$/, 'must be an NV index such as 0x01500016').default('0x01500016'),
+        /** `run` sends a fresh quote at least this often (and after every boot). */
+        attestSeconds: z.int().min(60).max(7 * 86_400).default(3600),
       })
       .strict()
       .optional(),

@@ -7,12 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInOnce } from '../../device-client/agent/checkin.js';
-import { deviceKeyPath } from '../../device-client/agent/enroll.js';
+import { deviceKeyPath, enrollDevice } from '../../device-client/agent/enroll.js';
+import { GatewayClient } from '../../device-client/gateway/gateway-client.js';
+import { attestIfDue } from '../../device-client/tpm/attest-due.js';
+import { ENROLLMENT_TOKEN } from '../support/device-gateway.js';
+import { createSimDevice } from '../support/device-sim.js';
 import { deviceStanding } from '../../gateway/attestation-gate.js';
 import { startTestGateway, type TestGateway } from '../support/device-gateway.js';
 import { DEVICE_HARDWARE, publishSampleReleases, type PublishedFixture } from '../support/device-releases.js';
 import { createTpmDevice, FAST_AGENT, TEST_POLICY, type TpmSimDevice } from '../support/attesting-device.js';
-import { swtpmAvailable } from '../support/swtpm.js';
+import { startSoftwareTpm, swtpmAvailable, type SoftwareTpm } from '../support/swtpm.js';
 
 const POLICY = TEST_POLICY;
 const FAST = FAST_AGENT;
@@ -22,6 +26,7 @@ describe.skipIf(!swtpmAvailable('attestation end to end'))('remote attestation a
   let fixture: PublishedFixture;
   let gw: TestGateway;
   let device: TpmSimDevice;
+  let looseTpm: SoftwareTpm | undefined;
   const check = async () => checkInOnce(await device.sim.open(), FAST);
 
   beforeAll(async () => {
@@ -36,6 +41,7 @@ describe.skipIf(!swtpmAvailable('attestation end to end'))('remote attestation a
   afterAll(async () => {
     await gw?.close();
     await device?.tpm.stop();
+    await looseTpm?.stop();
     if (root) await rm(root, { recursive: true, force: true });
   });
 
@@ -94,5 +100,18 @@ describe.skipIf(!swtpmAvailable('attestation end to end'))('remote attestation a
     expect(await gw.fleet.listQuarantines()).toEqual([]);
     expect(await device.attest()).toMatchObject({ status: 'attested', release: '1.0.0', standing: 'attested' });
     expect((await check()).response?.action).not.toBe('hold');
+  });
+
+  it("the agent's schedule registers the AK once and sends a quote only when one is due", async () => {
+    looseTpm = await startSoftwareTpm(join(root, 'd2', 'tpm'));
+    const sim = await createSimDevice(join(root, 'd2', 'device'), fixture, { factory: fixture.releases['1.0.0']!, tpm: looseTpm, config: { deviceId: 'tpm-sim-2', gatewayUrl: gw.url } });
+    await enrollDevice(sim.config, { token: ENROLLMENT_TOKEN });
+    const client = new GatewayClient(gw.url);
+    expect(await attestIfDue(sim.config, client)).toEqual({ kind: 'attested', answer: { status: 'attested', release: '1.0.0', standing: 'attested' } });
+    expect(await gw.fleet.getAttestationKey('tpm-sim-2')).toBeDefined();
+    expect(await attestIfDue(sim.config, client)).toEqual({ kind: 'not-due' });
+    const later = new Date(Date.now() + (sim.config.tpm!.attestSeconds + 1) * 1000);
+    expect(await attestIfDue(sim.config, client, later)).toMatchObject({ kind: 'attested' });
+    expect((await gw.fleet.attestationHistory('tpm-sim-2')).length).toBe(2);
   });
 });
