@@ -155,6 +155,16 @@ export const gatewayConfigSchema = z
   .object({
     /** The gateway answer key (ECDSA P-256, 0600 in a 0700 folder) that signs every check-in answer; created on first use. */
     answerKeyPath: z.string().min(1),
+    /** Attestation policy (docs/attestation.md); absent: quotes are verified and recorded, nothing is quarantined. */
+    attestation: z
+      .object({
+        maxEvidenceAgeSeconds: z.int().min(60).max(30 * 86_400).default(86_400),
+        requireTpm: z.boolean().default(false),
+        graceSeconds: z.int().min(0).max(7 * 86_400).default(600),
+        remediation: z.union([z.literal('last-good'), z.object({ version: z.string().min(1) }).strict()]).default('last-good'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -74,7 +74,7 @@ export function registerGatewayCommands(program: Command): void {
       const answerKey = await loadGatewayAnswerKey(config.gateway.answerKeyPath);
       const fleet = await FleetStore.open(config.fleet.databaseUrl);
       const store = openArtifactStore(config.store);
-      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls, answerKey }).catch(async (error: unknown) => {
+      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, enrollmentToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls, answerKey, attestation: config.gateway.attestation }).catch(async (error: unknown) => {
         await fleet.close();
         await store.close();
         throw error;
