@@ -4,9 +4,9 @@
 // records the result with its evidence and, under an attestation policy, quarantines on failure.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AttestationPolicy } from '../attestation/standing.js';
-import { verifyQuote } from '../attestation/verify-quote.js';
+import { verifyQuote, type SubmittedQuote } from '../attestation/verify-quote.js';
 import { attestationKeyRequestSchema, attestationQuoteRequestSchema, type AttestationKeyResponse, type AttestationQuoteResponse } from '../schemas/attestation-api.js';
-import type { FleetStore } from '../fleet/fleet-store.js';
+import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { allowedMeasurements, deviceStanding, enforceStanding } from './attestation-gate.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
@@ -36,12 +36,21 @@ export async function registerAttestationKey(api: AttestationApi, req: IncomingM
 export async function submitQuote(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationQuoteRequestSchema);
   await spend(api.fleet, device.id, message.nonce);
+  sendJson(res, 200, await verifyAndRecordQuote(api, device, message.quote, message.nonce));
+}
+
+/**
+ * Verifies a quote over a nonce the caller has just spent for this device, records the result with
+ * its evidence and, under a policy, opens a quarantine on failure. Certificate issuance and renewal
+ * can call this with the quote a renewal request carries, then gate on the standing it returns.
+ */
+export async function verifyAndRecordQuote(api: AttestationApi, device: EnrolledDevice, quote: SubmittedQuote, nonce: string): Promise<AttestationQuoteResponse> {
   const key = await api.fleet.getAttestationKey(device.id);
   const state = (await api.fleet.getDeviceWithState(device.id))?.state;
   const previous = (await api.fleet.latestAttestation(device.id, { ok: true }))?.evidence.counters as { resetCount: number; restartCount: number; clock: string } | undefined;
   const verdict = verifyQuote({
-    quote: message.quote,
-    nonce: message.nonce,
+    quote,
+    nonce,
     ak: key && { pem: key.akPem, qualifiedName: key.akQualifiedName },
     allowed: await allowedMeasurements(api.store, device, state?.securityVersion ?? 0),
     previous,
@@ -59,8 +68,5 @@ export async function submitQuote(api: AttestationApi, req: IncomingMessage, res
     const quarantine = await enforceStanding(api.fleet, api.attestation, device);
     standing = quarantine ? 'quarantine' : (await deviceStanding(api.fleet, api.attestation, device)).standing;
   }
-  const body: AttestationQuoteResponse = verdict.ok
-    ? { status: 'attested', release: verdict.version, standing }
-    : { status: 'refused', code: verdict.code, detail: verdict.detail, standing };
-  sendJson(res, 200, body);
+  return verdict.ok ? { status: 'attested', release: verdict.version, standing } : { status: 'refused', code: verdict.code, detail: verdict.detail, standing };
 }
