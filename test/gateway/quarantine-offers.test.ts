@@ -29,13 +29,10 @@ beforeAll(async () => {
   await devices.checkin(healthy, '1.1.0');
   await devices.checkin(suspect, '1.1.0');
   await env.fleet.openQuarantine({ deviceId: suspect.id, code: 'ATTESTATION_FAILED:PCR_UNEXPECTED', reason: 'PCR 16 is not a release measurement', evidence: { pcr: 16 }, remediationVersion: '1.0.0' });
+  // One ring of everyone in region eu: the whole fleet is targeted, the quarantined device included.
+  const ring = { name: 'all', size: { percent: 100 }, bakeTime: '1s', minReports: 1, thresholds: { failureRate: 0.9, maxFailures: 5 }, onBreach: 'halt' };
+  const policy = parsePolicy({ target: { hardware: HW, labels: { region: 'eu' } }, rings: [ring], exposureBudget: { percent: 100 }, maxConcurrentInstalls: 10 });
   const activities = rolloutActivities({ fleet: async () => env.fleet, store: () => env.store });
-  const policy = parsePolicy({
-    target: { hardware: HW, labels: { region: 'eu' } },
-    rings: [{ name: 'all', size: { percent: 100 }, bakeTime: '1s', minReports: 1, thresholds: { failureRate: 0.9, maxFailures: 5 }, onBreach: 'halt' }],
-    exposureBudget: { percent: 100 },
-    maxConcurrentInstalls: 10,
-  });
   await activities.prepareRollout({ rolloutId: 'r-q', hardwareId: HW, channel: 'stable', releaseVersion: '2.0.0', policy, requestedBy: 'test' });
   await activities.openRing('r-q', 'all');
 });
