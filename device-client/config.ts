@@ -88,6 +88,22 @@ export const deviceConfigSchema = z
       })
       .strict()
       .default({ tokenEnv: 'OTA_ENROLLMENT_TOKEN', keyAlgorithm: 'ed25519' }),
+    /**
+     * A TPM 2.0 holds the device key and the attestation key (docs/attestation.md); the boot path
+     * measures into `pcr` and the anti-rollback floor also lives in the NV counter `floorIndex`.
+     * Without it the device key is a file and the fleet records a lower assurance level.
+     */
+    tpm: z
+      .object({
+        /** TPM2TOOLS_TCTI, e.g. "device:/dev/tpmrm0" or "swtpm:host=127.0.0.1,port=2321". */
+        tcti: z.string().min(1).max(512),
+        pcr: z.int().min(0).max(23).default(16),
+        floorIndex: z.string().regex(/^0x01[0-9a-fA-F]{6}$/, 'must be an NV index such as 0x01500016').default('0x01500016'),
+        /** `run` sends a fresh quote at least this often (and after every boot). */
+        attestSeconds: z.int().min(60).max(7 * 86_400).default(3600),
+      })
+      .strict()
+      .optional(),
     /** Gateway downloads: resumed with HTTP Range, retried with exponential backoff and full jitter. */
     download: z
       .object({

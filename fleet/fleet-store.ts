@@ -11,6 +11,7 @@ import * as audit from './audit.js';
 import * as admission from './admission.js';
 import { openDatabase, type FleetDatabase, type Queryable } from './database.js';
 import * as certificates from './certificates.js';
+import * as attestations from './attestations.js';
 import * as devices from './devices.js';
 import * as heartbeats from './heartbeats.js';
 import { applyMigrations } from './migrations.js';
@@ -29,6 +30,8 @@ export type { StoreSignedOutcome } from './signed-messages.js';
 export type { HeartbeatAggregate, HeartbeatCounts, HeartbeatWindow, RingCohorts, StoredHeartbeat } from './heartbeats.js';
 export type { CheckinState, RingCountOptions, RingReportCounts, StoredReport } from './reports.js';
 export type { Assignment, AssignmentAction, AssignmentScope, AttemptFailure, NewRollout, NewRolloutRing, Rollout, RolloutRecordState, RolloutRing } from './rollouts.js';
+
+export type { AttestationKeyRecord, AttestationRecord, QuarantineRecord } from './attestations.js';
 
 export class FleetStore {
   private constructor(readonly db: FleetDatabase) {}
@@ -277,5 +280,40 @@ export class FleetStore {
   }
   revokeOperatorToken(id: string) {
     return operatorTokens.revokeOperatorToken(this.db, id);
+  }
+
+  // Attestation (fleet/attestations.ts)
+  registerAttestationKey(key: Parameters<typeof attestations.registerAttestationKey>[1]) {
+    return attestations.registerAttestationKey(this.db, key);
+  }
+  getAttestationKey(deviceId: string) {
+    return attestations.getAttestationKey(this.db, deviceId);
+  }
+  recordAttestation(input: Parameters<typeof attestations.recordAttestation>[1]) {
+    return attestations.recordAttestation(this.db, input);
+  }
+  latestAttestation(deviceId: string, options?: { ok?: true }) {
+    return attestations.latestAttestation(this.db, deviceId, options);
+  }
+  attestationHistory(deviceId: string, limit?: number) {
+    return attestations.attestationHistory(this.db, deviceId, limit);
+  }
+  openQuarantine(input: Parameters<typeof attestations.openQuarantine>[1]) {
+    return attestations.openQuarantine(this.db, input);
+  }
+  openQuarantineFor(deviceId: string) {
+    return attestations.openQuarantineFor(this.db, deviceId);
+  }
+  listQuarantines(options?: { all?: boolean; deviceId?: string }) {
+    return attestations.listQuarantines(this.db, options);
+  }
+  releaseQuarantine(deviceId: string, by: string, note: string | null) {
+    return attestations.releaseQuarantine(this.db, deviceId, by, note);
+  }
+  lastQuarantineRelease(deviceId: string) {
+    return attestations.lastQuarantineRelease(this.db, deviceId);
+  }
+  quarantinedDeviceIds() {
+    return attestations.quarantinedDeviceIds(this.db);
   }
 }

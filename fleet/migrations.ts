@@ -277,6 +277,47 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 9,
+    name: 'attestation keys, attestation evidence, quarantines',
+    sql: `
+      -- A device's TPM attestation key (AK), registered once at admission; a device without a row
+      -- signs with a software key (the lower assurance level).
+      CREATE TABLE attestation_keys (
+        device_id         text PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+        ak_pem            text NOT NULL,
+        ak_qualified_name text NOT NULL,
+        ek_pem            text NOT NULL,
+        registered_at     timestamptz NOT NULL DEFAULT now()
+      );
+      -- Every verified or refused quote, with its evidence (PCR values, TPM counters, signer).
+      CREATE TABLE attestations (
+        id              bigserial PRIMARY KEY,
+        device_id       text NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+        at              timestamptz NOT NULL DEFAULT now(),
+        ok              boolean NOT NULL,
+        code            text,
+        detail          text,
+        release_version text,
+        evidence        jsonb NOT NULL
+      );
+      CREATE INDEX attestations_device_idx ON attestations (device_id, at DESC, id DESC);
+      -- Quarantine decisions: why (code, reason, evidence), what the device may install, who released it.
+      CREATE TABLE quarantines (
+        id                  bigserial PRIMARY KEY,
+        device_id           text NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+        since               timestamptz NOT NULL DEFAULT now(),
+        code                text NOT NULL,
+        reason              text NOT NULL,
+        evidence            jsonb NOT NULL DEFAULT '{}'::jsonb,
+        remediation_version text,
+        released_at         timestamptz,
+        released_by         text,
+        release_note        text
+      );
+      CREATE UNIQUE INDEX quarantines_open_idx ON quarantines (device_id) WHERE released_at IS NULL;
+    `,
+  },
+  {
     version: 10,
     name: 'operator audit log and API tokens',
     sql: `

@@ -14,6 +14,8 @@ import { HttpError } from './http.js';
 import { approvalsMissing } from './release-approvals.js';
 import { lateJoinRing } from './late-join.js';
 import { offerEligibility } from './offer-eligibility.js';
+import { enforceStanding, quarantineAnswer } from './attestation-gate.js';
+import type { AttestationPolicy } from '../attestation/standing.js';
 
 export type ReleasePolicy = 'rollouts' | 'newest';
 
@@ -23,6 +25,8 @@ export interface OfferContext {
   pollAfterSeconds: number;
   /** Without an assignment: only releases a finished rollout released, or the newest published. */
   releasePolicy?: ReleasePolicy;
+  /** With a policy, a quarantined device gets only its remediation release (gateway/attestation-gate.ts). */
+  attestation?: AttestationPolicy;
 }
 
 type ReleaseRef = Extract<CheckinResponse, { action: 'update' }>['release'];
@@ -72,6 +76,8 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
   const none: CheckinResponse = { action: 'none', pollAfterSeconds: poll };
   const entries = await readChannelIndex(ctx.store, device.hardwareId, device.channel);
   const entryFor = (version: string) => entries.find((e) => e.version === version);
+  const quarantine = ctx.attestation && (await enforceStanding(ctx.fleet, ctx.attestation, device));
+  if (quarantine) return quarantineAnswer(quarantine, entries, checkin, (entry) => describeRelease(ctx, device, entry, checkin), poll);
 
   const assignment = (await ctx.fleet.openAssignmentFor(device.id)) ?? (await joinLate(ctx.fleet, device));
   if (assignment) {

@@ -8,6 +8,8 @@ import type { FleetStore } from '../fleet/fleet-store.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { artifactKeyFromPath, releaseKeyFromPath, serveStoreObject, tufKeyFromPath } from './artifact-download.js';
 import { checkin, enroll, heartbeat, issueNonce, report, type DeviceApiOptions } from './device-routes.js';
+import { registerAttestationKey, submitQuote } from './attestation-routes.js';
+import type { AttestationPolicy } from '../attestation/standing.js';
 import type { ReleasePolicy } from './checkin-offer.js';
 import { generateDeviceKey, type DeviceKey } from '../schemas/device-envelope.js';
 import { HttpError, sendError, sendJson } from './http.js';
@@ -49,6 +51,8 @@ export interface GatewayOptions {
   rateLimits?: GatewayRateLimits | false;
   /** Prometheus metrics (metrics/gateway-metrics.ts), counted per request and served on GET /metrics; default none. */
   metrics?: GatewayMetrics;
+  /** Attestation policy (docs/attestation.md): quarantine on failed, stale or missing evidence; default none. */
+  attestation?: AttestationPolicy;
   /** Called with unexpected (5xx) errors; default writes them to stderr. */
   logError?: (error: unknown, req: IncomingMessage) => void;
 }
@@ -70,6 +74,8 @@ const DEVICE_ENDPOINTS = new Map<string, { method: string; handle: (api: DeviceA
   ['/v1/checkin', { method: 'POST', handle: (api, _url, req, res) => checkin(api, req, res) }],
   ['/v1/reports', { method: 'POST', handle: (api, _url, req, res) => report(api, req, res) }],
   ['/v1/heartbeats', { method: 'POST', handle: (api, _url, req, res) => heartbeat(api, req, res) }],
+  ['/v1/attestation/key', { method: 'POST', handle: (api, _url, req, res) => registerAttestationKey(api, req, res) }],
+  ['/v1/attestation/quote', { method: 'POST', handle: (api, _url, req, res) => submitQuote(api, req, res) }],
 ]);
 
 /** With mTLS on, the /v1 paths a device reaches without its client certificate (it has none yet, or it expired). */
@@ -123,6 +129,7 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey; instruments?
     pollAfterSeconds: opts.pollAfterSeconds ?? 300,
     releasePolicy: opts.releasePolicy ?? 'newest',
     answerKey: opts.answerKey,
+    attestation: opts.attestation,
   };
   if (opts.deviceIdentity && path === '/v1/certificates') {
     allow(req, 'POST');

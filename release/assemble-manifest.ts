@@ -29,6 +29,8 @@ export function assembleManifest(request: ReleaseRequest, securityVersion: numbe
     vex: ref(artifacts.vex),
     openvex: ref(artifacts.openvex),
     provenance: ref(artifacts.provenance),
+    // Computed by the inspect activity (hashing has no place in workflow code).
+    ...(artifacts.bootMeasurement && { bootMeasurement: artifacts.bootMeasurement }),
   };
 }
 

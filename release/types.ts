@@ -1,6 +1,6 @@
 // Shapes passed between the CLI, the release workflow and its activities. Plain data only:
 // everything here is recorded in the workflow history.
-import type { DeltaFormat, ReleaseIndexEntry, SkippedDelta, ManifestDelta } from '../schemas/manifest.js';
+import type { BootMeasurement, DeltaFormat, ReleaseIndexEntry, SkippedDelta, ManifestDelta } from '../schemas/manifest.js';
 import type { ProvenanceInputs } from '../signing/provenance.js';
 
 /** A blob already in the artifact store (the CLI uploads inputs before starting the workflow). */
@@ -80,6 +80,8 @@ export interface PriorReleases {
   published: ReleaseIndexEntry[];
   /** Releases on the same channel whose images can serve as delta bases. */
   channelReleases: ReleaseIndexEntry[];
+  /** The boot PCR value booting this release yields (release/boot-measurement.ts). */
+  bootMeasurement?: BootMeasurement;
 }
 
 /**
@@ -98,6 +100,7 @@ export interface ArtifactSet {
   vex: StoredBlob;
   openvex: StoredBlob;
   deltas: DeltaOutcome[];
+  bootMeasurement?: BootMeasurement;
 }
 
 export interface PublishedRelease {

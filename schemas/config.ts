@@ -157,6 +157,16 @@ export const gatewayConfigSchema = z
     answerKeyPath: z.string().min(1),
     /** Lab only: admit any device holding the fleet-wide OTA_ENROLLMENT_TOKEN (same as `--insecure-shared-token`). */
     insecureSharedToken: z.boolean().default(false),
+    /** Attestation policy (docs/attestation.md); absent: quotes are verified and recorded, nothing is quarantined. */
+    attestation: z
+      .object({
+        maxEvidenceAgeSeconds: z.int().min(60).max(30 * 86_400).default(86_400),
+        requireTpm: z.boolean().default(false),
+        graceSeconds: z.int().min(0).max(7 * 86_400).default(600),
+        remediation: z.union([z.literal('last-good'), z.object({ version: z.string().min(1) }).strict()]).default('last-good'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

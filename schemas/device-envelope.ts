@@ -41,6 +41,29 @@ export function signPayload(payload: unknown, key: DeviceKey): SignedEnvelope {
   return { payload: bytes.toString('base64'), signature: signature.toString('base64'), algorithm: key.algorithm };
 }
 
+/**
+ * A device key held outside the process (a TPM): only its public half is here, and it signs through
+ * the device (ECDSA P-256 over SHA-256, DER), so its private half is never in memory or on disk.
+ */
+export interface HeldDeviceKey {
+  algorithm: 'ecdsa-p256-sha256';
+  publicKeyPem: string;
+  signBytes(bytes: Buffer): Promise<Buffer>;
+  /** How the key is held, for the fleet's assurance level ("tpm"). */
+  holder: 'tpm';
+}
+
+/** Whatever signs the device's envelopes: a key in memory or a key held by hardware. */
+export type DeviceSigner = DeviceKey | HeldDeviceKey;
+
+/** signPayload for either kind of signer; the envelope is the same, so the gateway cannot tell them apart by bytes. */
+export async function signEnvelope(payload: unknown, signer: DeviceSigner): Promise<SignedEnvelope> {
+  if (!('signBytes' in signer)) return signPayload(payload, signer);
+  const bytes = Buffer.from(canonicalJsonBytes(payload));
+  const signature = await signer.signBytes(bytes);
+  return { payload: bytes.toString('base64'), signature: signature.toString('base64'), algorithm: signer.algorithm };
+}
+
 /** Payload bytes of an envelope (not yet verified: only look at them to find the signer). */
 export function envelopePayloadBytes(envelope: SignedEnvelope): Buffer {
   return Buffer.from(envelope.payload, 'base64');

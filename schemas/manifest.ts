@@ -138,6 +138,9 @@ export const skippedDeltaSchema = z
 // The manifest
 // ---------------------------------------------------------------------------------------------
 
+/** Measured boot: which PCR (sha256 bank) and the value booting the release leaves in it. */
+export const bootMeasurementSchema = z.object({ pcr: z.int().min(0).max(23), bank: z.literal('sha256'), value: sha256HexSchema }).strict();
+
 export const manifestSchema = z
   .object({
     schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
@@ -162,6 +165,8 @@ export const manifestSchema = z
     openvex: artifactRefSchema,
     /** SLSA provenance (in-toto statement) for the image build. */
     provenance: artifactRefSchema,
+    /** Measured boot: the boot PCR's value after booting this release (release/boot-measurement.ts); attestation compares quotes with it. */
+    bootMeasurement: bootMeasurementSchema.optional().describe('the boot PCR value a measured boot of this release yields'),
   })
   .strict()
   .meta({
@@ -189,6 +194,7 @@ export const manifestSchema = z
   });
 
 export type Manifest = z.infer<typeof manifestSchema>;
+export type BootMeasurement = z.infer<typeof bootMeasurementSchema>;
 export type ManifestImage = z.infer<typeof manifestImageSchema>;
 export type ManifestDelta = z.infer<typeof manifestDeltaSchema>;
 export type SkippedDelta = z.infer<typeof skippedDeltaSchema>;

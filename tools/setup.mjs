@@ -209,6 +209,14 @@ function ensureNative(name) {
   writeFileSync(stamp, `${want}\n`);
 }
 
+// The software TPM (attestation tests, docs/attestation.md) comes from Debian packages, not from here:
+// say whether it is there, so a skipped TPM test is no surprise.
+function reportSoftwareTpm() {
+  const missing = ['swtpm', 'swtpm_setup', 'tpm2_quote'].filter((tool) => !onPath(tool));
+  if (missing.length === 0) log('software TPM: swtpm and tpm2-tools found');
+  else log(`WARNING: software TPM missing (${missing.join(', ')}): apt-get install -y swtpm swtpm-tools tpm2-tools (.ci/run does); TPM tests skip until then`);
+}
+
 function fail(msg) {
   console.error(`[setup] error: ${msg}`);
   process.exit(1);
@@ -220,5 +228,6 @@ for (const name of Object.keys(TOOLS)) {
   if (TOOLS[name].neededFor.includes(purpose)) ensureTool(name);
 }
 for (const name of Object.keys(NATIVE)) ensureNative(name);
+if (purpose === 'test' || purpose === 'demo') reportSoftwareTpm();
 ensureBuild();
 log(`ready for ${purpose} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -76,7 +76,7 @@ export async function releaseWorkflow(request: ReleaseRequest): Promise<Publishe
     (all) => `${all.filter((d) => d.kind === 'delta').length} made, ${all.filter((d) => d.kind === 'skipped').length} skipped`,
   );
 
-  const artifacts: ArtifactSet = { compressedImage, imageSignatureBundle, provenance, sbom: sbom.blob, vex: vex.vex, openvex: vex.openvex, deltas };
+  const artifacts: ArtifactSet = { compressedImage, imageSignatureBundle, provenance, sbom: sbom.blob, vex: vex.vex, openvex: vex.openvex, deltas, bootMeasurement: context.bootMeasurement };
   const manifest = assembleManifest(request, securityVersion, artifacts, created);
   // Signing and publishing are separate activities: a retried publish reuses the recorded
   // bundle, so the same bytes are written and the conditional create stays idempotent.

@@ -4,6 +4,7 @@ import { describeZodIssues } from '../../platform/zod-issues.js';
 import { channelSchema, hardwareIdSchema, semverSchema } from '../../schemas/manifest.js';
 import { findPublishedManifest, readChannelIndexes, summarizeManifest } from '../../release/catalog.js';
 import type { PriorReleases, ReleaseRequest } from '../../release/types.js';
+import { releaseBootMeasurement } from '../../release/boot-measurement.js';
 import type { ReleaseActivityDeps } from './activity-deps.js';
 import { releaseInputError } from './errors.js';
 
@@ -30,5 +31,6 @@ export async function inspectRelease(ctx: ReleaseActivityDeps, request: ReleaseR
   const byChannel = await readChannelIndexes(ctx.store, request.hardwareId);
   const published = [...byChannel.values()].flat();
   const found = await findPublishedManifest(ctx.store, request.hardwareId, request.version);
-  return { existing: found && summarizeManifest(found), published, channelReleases: byChannel.get(request.channel) ?? [] };
+  const bootMeasurement = releaseBootMeasurement({ hardwareId: request.hardwareId, version: request.version, imageSha256: request.image.sha256 });
+  return { existing: found && summarizeManifest(found), published, channelReleases: byChannel.get(request.channel) ?? [], bootMeasurement };
 }

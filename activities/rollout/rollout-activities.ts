@@ -35,7 +35,9 @@ export function rolloutActivities(deps: RolloutDeps) {
       await fleet.closeOtherRollbacks(request.hardwareId, request.rolloutId);
       const manifest = parseManifest(await deps.store().getBytes(release.manifest.location));
       const selector = { hardwareId: request.hardwareId, labels: request.policy.target.labels, channel: request.channel };
-      const devices = await fleet.devicesBySelector(selector);
+      // Quarantined devices (docs/attestation.md) are left out of rollouts: they get only their remediation release.
+      const quarantined = await fleet.quarantinedDeviceIds();
+      const devices = (await fleet.devicesBySelector(selector)).filter((d) => !quarantined.has(d.id));
       // The rollback target is what the targeted devices run (before this rollout gates anything of its own).
       const { previous, eligibility: rollback, note: previousNote } = choosePreviousRelease(
         { version: request.releaseVersion, securityVersion: manifest.securityVersion },

@@ -7,6 +7,7 @@ import { registerFleetAffectedCommand } from './fleet-affected.js';
 import { registerFleetAdmissionCommands } from './fleet-admission.js';
 import { registerFleetCaCommands } from './fleet-ca.js';
 import { registerAnswerKeyCommand } from './gateway-answer-key.js';
+import { registerQuarantineCommands } from './fleet-quarantine.js';
 import { printResult } from '../output.js';
 import { withFleet } from './with-fleet.js';
 
@@ -70,4 +71,5 @@ export function registerFleetCommands(program: Command): void {
   registerFleetAffectedCommand(fleet);
   registerFleetAdmissionCommands(fleet);
   registerAnswerKeyCommand(fleet);
+  registerQuarantineCommands(fleet);
 }

@@ -7,6 +7,7 @@ import { checkInOnce, type AgentOptions, type CheckInResult } from './checkin.js
 import type { Device } from './device.js';
 import { deviceGatewayClient } from './device-certificate.js';
 import { deviceKeyFor } from './enroll.js';
+import { attestIfDue } from '../tpm/attest-due.js';
 
 /**
  * The long-running agent: boot check, then a check-in every pollAfterSeconds scaled by
@@ -28,6 +29,10 @@ export async function runAgentLoop(
       const result = await checkInOnce(device, options);
       options.onRound?.(result);
       waitSeconds = result.pollAfterSeconds;
+      // TPM devices register their attestation key once and send a fresh quote when one is due (docs/attestation.md).
+      if (result.outcome !== 'offline' && device.config.gatewayUrl && device.config.tpm) {
+        await attestIfDue(device.config, options.client ?? deviceGatewayClient(device.config)).catch((error: Error) => log(`attestation not sent: ${error.message}`));
+      }
       if (result.outcome !== 'offline' && device.config.gatewayUrl && device.config.heartbeat.enabled) {
         const outcome = await sendHeartbeatIfDue(device, {
           client: options.client ?? deviceGatewayClient(device.config),

@@ -78,6 +78,8 @@ export class AgentStateStore {
     stateDir: string,
     private readonly deviceId: string,
     floorPath = securityFloorPath(stateDir),
+    /** With a TPM: the floor's third copy, an NV counter no file reset reaches (device-client/tpm/tpm-floor.ts). */
+    readonly tpmFloor?: { read(): Promise<number>; raise(floor: number): Promise<void> },
   ) {
     this.path = agentStatePath(stateDir);
     this.floor = new SecurityFloorStore(floorPath);
@@ -91,16 +93,17 @@ export class AgentStateStore {
   async read(): Promise<AgentState> {
     const state = await readJsonFile(this.path, agentStateSchema);
     const record = await this.floor.read();
+    const tpmFloor = (await this.tpmFloor?.read()) ?? 0;
     if (!state) {
-      if (record) {
+      if (record || tpmFloor > 0) {
         throw new AgentStateError(
           'AGENT_STATE_MISSING',
-          `agent state ${this.path} is missing, but ${this.floor.path} says this device was provisioned (security floor ${record.floor}): restore the state or provision again (the floor stays ${record.floor})`,
+          `agent state ${this.path} is missing, but ${this.floor.path} says this device was provisioned (security floor ${Math.max(record?.floor ?? 0, tpmFloor)}): restore the state or provision again (the floor stays)`,
         );
       }
       throw new AgentStateError('NOT_PROVISIONED', `agent state ${this.path} does not exist: provision the device first (ota-device provision)`);
     }
-    return { ...state, securityVersion: Math.max(state.securityVersion, record?.floor ?? 0) };
+    return { ...state, securityVersion: Math.max(state.securityVersion, record?.floor ?? 0, tpmFloor) };
   }
 
   async exists(): Promise<boolean> {
@@ -110,6 +113,7 @@ export class AgentStateStore {
   /** Never lowers the floor: the record is raised first, so a cut before the state write keeps the higher floor. */
   async write(state: AgentState): Promise<void> {
     const parsed = agentStateSchema.parse(state);
+    await this.tpmFloor?.raise(parsed.securityVersion);
     await this.floor.raise(this.deviceId, parsed.securityVersion);
     await writeJsonFile(this.path, parsed);
   }

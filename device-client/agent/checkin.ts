@@ -6,7 +6,7 @@
 //   signed check-in (fresh nonce) -> none | hold | update | rollback, acted on    -> reports
 //   send queued reports in order (fresh nonce each, counter fixed at creation)
 import type { CheckinResponse } from '../../schemas/device-api.js';
-import type { DeviceKey } from '../../schemas/device-envelope.js';
+import type { DeviceSigner } from '../../schemas/device-envelope.js';
 import { GatewayAnswerRefusedError } from '../gateway/answer-verification.js';
 import { GatewayClient, GatewayRefusedError, GatewayUnreachableError } from '../gateway/gateway-client.js';
 import { deviceGatewayClient, ensureDeviceCertificate, type CertificateStatus } from './device-certificate.js';
@@ -30,7 +30,7 @@ export interface AgentOptions {
   /** Default: a client for config.gatewayUrl. */
   client?: GatewayClient;
   /** Default: stateDir/device-key.pem (made on first use). */
-  key?: DeviceKey;
+  key?: DeviceSigner;
   /** Enroll first when the state dir has no enrollment record and a token is given (or one was provisioned, or a factory identity). */
   enrollmentToken?: string;
   /** Figures for reports; default: the system's (a simulator passes one per device). */

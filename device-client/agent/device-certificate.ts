@@ -15,7 +15,7 @@ import { createDeviceCsr } from '../../identity/csr.js';
 import { deviceUri } from '../../identity/issue.js';
 import { verifyChain } from '../../identity/verify-chain.js';
 import { renewalTime } from '../../schemas/device-certificate.js';
-import type { DeviceKey } from '../../schemas/device-envelope.js';
+import type { DeviceKey, DeviceSigner } from '../../schemas/device-envelope.js';
 import type { DeviceConfig } from '../config.js';
 import { GatewayClient, GatewayRefusedError } from '../gateway/gateway-client.js';
 import { deviceKeyPath } from './enroll.js';
@@ -103,8 +103,11 @@ function heldCertificate(pem: string | undefined, key: DeviceKey): X509Certifica
  * expired, or not for its key → a new one from POST /v1/certificates, checked against the pinned
  * root (chain, clientAuth, this device's id, this key) before it is kept. Plain-HTTP labs need none.
  */
-export async function ensureDeviceCertificate(config: Pick<DeviceConfig, 'deviceId' | 'stateDir' | 'gatewayUrl'>, client: GatewayClient, key: DeviceKey, now = new Date()): Promise<CertificateStatus> {
+export async function ensureDeviceCertificate(config: Pick<DeviceConfig, 'deviceId' | 'stateDir' | 'gatewayUrl'>, client: GatewayClient, signer: DeviceSigner, now = new Date()): Promise<CertificateStatus> {
   if (!client.baseUrl.startsWith('https:')) return { action: 'not-needed' };
+  // The CSR is made with the private key in memory; a TPM-held key would have to sign it inside the TPM.
+  if ('signBytes' in signer) throw new Error('a TPM-held device key cannot get a client certificate yet (its CSR must be signed inside the TPM): mTLS needs a software key for now');
+  const key = signer;
   const path = deviceCertificatePath(config.stateDir);
   const held = heldCertificate(await readIfThere(path), key);
   if (held && now < renewalTime(new Date(held.validFrom), new Date(held.validTo))) return { action: 'kept', serialNumber: held.serialNumber.toLowerCase(), notAfter: new Date(held.validTo).toISOString() };

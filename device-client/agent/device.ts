@@ -11,6 +11,7 @@ import { UbootEnvBackend } from '../boot/uboot-env-backend.js';
 import { SlotDevice } from '../slots/slot-device.js';
 import type { BootloaderConfig, DeviceConfig } from '../config.js';
 import { AgentStateStore } from './agent-state.js';
+import { TpmFloorCounter } from '../tpm/tpm-floor.js';
 import { InstallJournalStore } from './install-journal.js';
 
 export interface Device {
@@ -44,7 +45,7 @@ export async function openDevice(config: DeviceConfig, options: { bootedSlot?: S
     config,
     boot: bootloaderFor(config.bootloader),
     slots: { A: new SlotDevice('A', config.slots.A, capacity), B: new SlotDevice('B', config.slots.B, capacity) },
-    agentState: new AgentStateStore(config.stateDir, config.deviceId, config.securityFloorPath),
+    agentState: new AgentStateStore(config.stateDir, config.deviceId, config.securityFloorPath, config.tpm && new TpmFloorCounter(config.tpm)),
     journal: new InstallJournalStore(config.stateDir),
     scratchDir,
     bootedSlot: async () => options.bootedSlot ?? readBootedSlot(config.cmdlinePath),

@@ -7,12 +7,13 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { keyAlgorithmSchema, type EnrollClaim, type EnrollResponse } from '../../schemas/device-api.js';
-import { signEnrollClaim } from '../../schemas/enroll-proof.js';
+import { signEnrollClaimWith } from '../../schemas/enroll-proof.js';
 import type { DeviceConfig } from '../config.js';
-import type { DeviceKey } from '../../schemas/device-envelope.js';
+import type { DeviceKey, DeviceSigner } from '../../schemas/device-envelope.js';
 import { loadOrCreateDeviceKey } from '../reports/device-key.js';
-import type { GatewayClient } from '../gateway/gateway-client.js';
+import { GatewayClient } from '../gateway/gateway-client.js';
 import { deviceGatewayClient } from './device-certificate.js';
+import { tpmDeviceKey } from '../tpm/tpm-device-key.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import { forgetEnrollmentToken, storedEnrollmentToken, storedFactoryChain } from './enrollment-credentials.js';
 
@@ -33,8 +34,9 @@ export async function readEnrollment(stateDir: string): Promise<EnrollmentRecord
   return readJsonFile(enrollmentPath(stateDir), enrollmentRecordSchema);
 }
 
-/** The device key, made on first use with the configured algorithm. */
-export async function deviceKeyFor(config: DeviceConfig): Promise<DeviceKey> {
+/** The device key, made on first use: in the TPM when the config names one, else a file of the configured algorithm. */
+export async function deviceKeyFor(config: DeviceConfig): Promise<DeviceSigner> {
+  if (config.tpm) return tpmDeviceKey(config.tpm);
   return loadOrCreateDeviceKey(deviceKeyPath(config.stateDir), config.enrollment.keyAlgorithm);
 }
 
@@ -70,7 +72,7 @@ export async function enrollDevice(config: DeviceConfig, options: { token?: stri
     publicKey: { algorithm: key.algorithm, pem: key.publicKeyPem },
     ...(factoryChain && { factoryChain }),
   };
-  const answer = await client.enroll(token, signEnrollClaim(claim, key));
+  const answer = await client.enroll(token, await signEnrollClaimWith(claim, key));
   if (answer.status === 'admitted') {
     await writeJsonFile(enrollmentPath(config.stateDir), { deviceId: answer.deviceId, gatewayUrl: config.gatewayUrl, algorithm: key.algorithm, enrolledAt: answer.enrolledAt });
     await forgetEnrollmentToken(config.stateDir); // spent: single use

@@ -45,23 +45,27 @@ export interface ProvisionResult {
 }
 
 /** The floor a provisioning must respect: the higher of a (possibly corrupt) state's and the record's. */
-async function currentFloor(device: Device): Promise<{ floor: number; resets: number }> {
+async function currentFloor(device: Device): Promise<{ floor: number; resets: number; tpmFloor: number }> {
   const record = await device.agentState.floor.read();
   const state = await readJsonFile(device.agentState.path, agentStateSchema).catch((error: unknown) => {
     // A corrupt state is replaced by provisioning; its floor cannot be read, the record's still holds.
     if (error instanceof AgentStateError) return undefined;
     throw error;
   });
-  return { floor: Math.max(record?.floor ?? 0, state?.securityVersion ?? 0), resets: record?.resets ?? 0 };
+  const tpmFloor = (await device.agentState.tpmFloor?.read()) ?? 0;
+  return { floor: Math.max(record?.floor ?? 0, state?.securityVersion ?? 0, tpmFloor), resets: record?.resets ?? 0, tpmFloor };
 }
 
 export async function provisionDevice(device: Device, options: ProvisionOptions): Promise<ProvisionResult> {
   if (!options.force && (await device.agentState.exists())) {
     throw new InstallRefusedError(`device already provisioned (${device.agentState.path}); use --force to start over`);
   }
-  const { floor, resets } = await currentFloor(device);
+  const { floor, resets, tpmFloor } = await currentFloor(device);
   const securityVersion = options.securityVersion ?? floor;
   const lowering = securityVersion < floor;
+  if (securityVersion < tpmFloor) {
+    throw new SecurityFloorLowerRefusedError(`security version ${securityVersion} is below this device's anti-rollback floor ${tpmFloor}, held by a TPM NV counter that only goes up: no file reset or reset statement lowers it`);
+  }
   if (lowering) {
     if (!options.floorReset) {
       throw new SecurityFloorLowerRefusedError(

@@ -23,7 +23,7 @@ import {
   type ReportResponse,
   type SignedEnvelope,
 } from '../../schemas/device-api.js';
-import { signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
+import { signEnvelope, signPayload, type DeviceKey, type DeviceSigner } from '../../schemas/device-envelope.js';
 import { certificateResponseSchema, type CertificateResponse } from '../../schemas/device-certificate.js';
 import { UNTRUSTED_SERVER_CODES, type FetchLike } from '../../platform/tls-fetch.js';
 import { readCheckinAnswer, type PinnedAnswerKey } from './answer-verification.js';
@@ -128,9 +128,9 @@ export class GatewayClient {
    * gateway answer key) only an answer signed by it for this device and this nonce is returned;
    * otherwise GatewayAnswerRefusedError (answer-verification.ts).
    */
-  async checkin(key: DeviceKey, body: Omit<CheckinRequest, 'nonce' | 'sentAt'>, answerKey?: PinnedAnswerKey): Promise<CheckinResponse> {
+  async checkin(key: DeviceSigner, body: Omit<CheckinRequest, 'nonce' | 'sentAt'>, answerKey?: PinnedAnswerKey): Promise<CheckinResponse> {
     const payload: CheckinRequest = { ...body, nonce: await this.nonce(body.deviceId), sentAt: new Date().toISOString() };
-    const doc = await this.json('check-in', 'POST', '/v1/checkin', z.unknown(), GATEWAY_ANSWER_LIMITS.checkinBytes, signPayload(payload, key));
+    const doc = await this.json('check-in', 'POST', '/v1/checkin', z.unknown(), GATEWAY_ANSWER_LIMITS.checkinBytes, await signEnvelope(payload, key));
     const read = readCheckinAnswer(doc, answerKey, { deviceId: payload.deviceId, nonce: payload.nonce });
     if (!read.ok && 'refused' in read) throw read.refused;
     if (!read.ok) throw new GatewayAnswerMalformedError(`check-in: the gateway's answer does not match the device API: ${read.malformed}`);
@@ -149,6 +149,11 @@ export class GatewayClient {
 
   async postHeartbeat(envelope: SignedEnvelope, counter: number): Promise<HeartbeatResponse> {
     return this.json(`heartbeat ${counter}`, 'POST', '/v1/heartbeats', heartbeatResponseSchema, GATEWAY_ANSWER_LIMITS.ackBytes, envelope);
+  }
+
+  /** A signed envelope to another device endpoint (attestation), its small answer read against `schema`. */
+  async postSigned<S extends z.ZodType>(what: string, path: string, schema: S, envelope: SignedEnvelope): Promise<z.infer<S>> {
+    return this.json(what, 'POST', path, schema, GATEWAY_ANSWER_LIMITS.ackBytes, envelope);
   }
 
   /** GET of a small document (manifest, bundle) as bytes, bounded so a gateway cannot flood memory. */

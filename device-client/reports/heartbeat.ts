@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { counterSchema, heartbeatSchema, type Frozen, type Heartbeat } from '../../schemas/device-api.js';
 import { frozenSince, readDeviceTrust } from '../agent/device-trust.js';
-import { signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
+import { signEnvelope, type DeviceSigner } from '../../schemas/device-envelope.js';
 import type { Device } from '../agent/device.js';
 import { GatewayRefusedError, GatewayUnreachableError, type GatewayClient } from '../gateway/gateway-client.js';
 import { runHealthChecks, type HealthCheckSummary } from '../health/health-checks.js';
@@ -39,7 +39,7 @@ export type HeartbeatOutcome =
 
 export interface HeartbeatOptions {
   client: GatewayClient;
-  key: DeviceKey;
+  key: DeviceSigner;
   metrics: MetricsSampler;
   /** Replaces the configured health checks (simulation, tests). */
   health?: () => Promise<HealthCheckSummary>;
@@ -156,7 +156,7 @@ export async function sendHeartbeatIfDue(device: Device, options: HeartbeatOptio
     for (let attempt = 0; ; attempt++) {
       const heartbeat = heartbeatSchema.parse({ ...body, counter, nonce: await options.client.nonce(config.deviceId) });
       try {
-        await options.client.postHeartbeat(signPayload(heartbeat, options.key), counter);
+        await options.client.postHeartbeat(await signEnvelope(heartbeat, options.key), counter);
         await writeJsonFile(statePath(device), { next: counter + 1, lastSentAt: now.toISOString(), lastBootCount: sample.bootCount });
         return { kind: 'sent', heartbeat };
       } catch (error) {

@@ -11,7 +11,7 @@
 // waits in order for the next flush.
 import { describeZodIssues } from '../../platform/zod-issues.js';
 import { healthReportSchema, type HealthReportBody } from '../../schemas/device-api.js';
-import { signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
+import { signEnvelope, type DeviceSigner } from '../../schemas/device-envelope.js';
 import { GatewayRefusedError, GatewayUnreachableError, type GatewayClient } from '../gateway/gateway-client.js';
 import type { ReportQueue } from './queue.js';
 
@@ -32,7 +32,7 @@ export interface FlushResult {
 const POISON = new Set(['invalid-envelope', 'malformed-payload', 'invalid-payload', 'bad-signature', 'malformed-json', 'body-too-large']);
 const NONCE_RETRIES = 2;
 
-export async function flushReports(queue: ReportQueue, client: GatewayClient, key: DeviceKey, log: (line: string) => void = () => undefined): Promise<FlushResult> {
+export async function flushReports(queue: ReportQueue, client: GatewayClient, key: DeviceSigner, log: (line: string) => void = () => undefined): Promise<FlushResult> {
   const result: FlushResult = { sent: [], duplicates: [], deadLettered: [], remaining: 0 };
   const pending = await queue.pending();
   let index = 0;
@@ -61,7 +61,7 @@ export async function flushReports(queue: ReportQueue, client: GatewayClient, ke
 
 type SendOutcome = { kind: 'accepted' } | { kind: 'duplicate' } | { kind: 'poison'; refusal: { status: number; code: string; detail: string } };
 
-async function sendOne(client: GatewayClient, key: DeviceKey, counter: number, body: HealthReportBody): Promise<SendOutcome> {
+async function sendOne(client: GatewayClient, key: DeviceSigner, counter: number, body: HealthReportBody): Promise<SendOutcome> {
   for (let attempt = 0; ; attempt++) {
     const report = { ...body, counter, nonce: await client.nonce(body.deviceId) };
     const checked = healthReportSchema.safeParse(report);
@@ -70,7 +70,7 @@ async function sendOne(client: GatewayClient, key: DeviceKey, counter: number, b
       return { kind: 'poison', refusal: { status: 0, code: 'invalid-locally', detail: describeZodIssues(checked.error) } };
     }
     try {
-      await client.postReport(signPayload(checked.data, key), counter);
+      await client.postReport(await signEnvelope(checked.data, key), counter);
       return { kind: 'accepted' };
     } catch (error) {
       if (!(error instanceof GatewayRefusedError)) throw error;

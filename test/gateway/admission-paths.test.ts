@@ -9,7 +9,7 @@ import { enrollmentTokenPath, installFactoryIdentity, readFactoryIdentity, store
 import { parseDeviceConfig, type DeviceConfig } from '../../device-client/config.js';
 import { GatewayRefusedError } from '../../device-client/gateway/gateway-client.js';
 import { certificateFingerprint } from '../../gateway/factory-identity.js';
-import { generateDeviceKey, signPayload } from '../../schemas/device-envelope.js';
+import { generateDeviceKey, signPayload, type DeviceKey } from '../../schemas/device-envelope.js';
 import { factoryChain, makeFactoryCa } from '../support/factory-ca.js';
 import { useTempGateway } from '../support/temp-gateway.js';
 
@@ -81,7 +81,7 @@ describe('admission paths', () => {
     // A check-in signed by the pending device's key is refused the same way.
     const key = await deviceKeyFor(config);
     const checkin = { type: 'checkin', deviceId: 'acme-0001', hardwareId: HW, currentVersion: null, imageSha256: 'a'.repeat(64), bootedSlot: 'A', securityVersion: 0, supportedDeltaFormats: [], nonce: 'n'.repeat(43), sentAt: new Date().toISOString() };
-    const res = await fetch(`${env.gateway.url}/v1/checkin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(signPayload(checkin, key)) });
+    const res = await fetch(`${env.gateway.url}/v1/checkin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(signPayload(checkin, key as DeviceKey)) });
     expect(res.status).toBe(403);
     expect(await res.json()).toMatchObject({ error: 'device-pending' });
 

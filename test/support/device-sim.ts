@@ -8,6 +8,7 @@ import { StateFileBackend } from '../../device-client/boot/state-file-backend.js
 import { parseDeviceConfig, type DeviceConfig } from '../../device-client/config.js';
 import { openDevice, type Device } from '../../device-client/agent/device.js';
 import { provisionDevice } from '../../device-client/agent/provision.js';
+import { measureBoot } from '../../device-client/boot/measured-boot.js';
 import { DEVICE_HARDWARE, type PublishedFixture, type SampleRelease } from './device-releases.js';
 
 export interface SimDevice {
@@ -27,6 +28,8 @@ export interface SimDeviceOptions {
   /** Extra fields merged into the device config (health checks, bootTries, ...). */
   config?: Record<string, unknown>;
   securityVersion?: number;
+  /** A TPM (test/support/swtpm.ts): the simulated bootloader measures each boot into config.tpm.pcr. */
+  tpm?: { tcti: string };
 }
 
 /** Bytes after the factory image in slot A: a slot is longer than its image. */
@@ -53,6 +56,7 @@ export async function createSimDevice(dir: string, fixture: PublishedFixture, op
     stateDir: 'state',
     // The agent tests talk plain HTTP to their gateway (a lab); the mTLS tests turn it off and pin the fleet CA.
     transport: { insecurePlainHttp: true },
+    ...(options.tpm && { tpm: { tcti: options.tpm.tcti } }),
     ...options.config,
   };
   const configPath = join(dir, 'device.json');
@@ -66,6 +70,14 @@ export async function createSimDevice(dir: string, fixture: PublishedFixture, op
     length: options.factory.length,
     writeBootState: true,
   });
+  // The measured bootloader's part of a power-on: hash what the booted slot holds into the boot PCR.
+  const measure = async (slot: SlotName) => {
+    if (!config.tpm) return;
+    const device = await open();
+    const image = (await device.agentState.read()).slots[slot];
+    if (image) await measureBoot(config.tpm, config.tpm.pcr, device.slots[slot], { hardwareId: config.hardwareId, version: image.version, length: image.length });
+  };
+  await measure('A');
   return {
     dir,
     configPath,
@@ -78,6 +90,7 @@ export async function createSimDevice(dir: string, fixture: PublishedFixture, op
       if (!outcome.slot) throw new Error('simulated bootloader found no bootable slot (recovery)');
       if (outcome.trial) await backend.write(outcome.state);
       await writeFile(cmdlinePath, `console=ttyS0 ota.slot=${outcome.slot}\n`);
+      await measure(outcome.slot);
       return outcome;
     },
     async bootedSlot() {

@@ -1,0 +1,72 @@
+// The attestation endpoints (docs/attestation.md), both signed by the device key and spending a
+// nonce: POST /v1/attestation/key registers the TPM attestation key once (first one wins; another
+// is 409), POST /v1/attestation/quote verifies a quote over that nonce (attestation/verify-quote.ts),
+// records the result with its evidence and, under an attestation policy, quarantines on failure.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AttestationPolicy } from '../attestation/standing.js';
+import { verifyQuote, type SubmittedQuote } from '../attestation/verify-quote.js';
+import { attestationKeyRequestSchema, attestationQuoteRequestSchema, type AttestationKeyResponse, type AttestationQuoteResponse } from '../schemas/attestation-api.js';
+import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
+import type { ArtifactStore } from '../stores/artifact-store.js';
+import { allowedMeasurements, deviceStanding, enforceStanding } from './attestation-gate.js';
+import { HttpError, readJsonBody, sendJson } from './http.js';
+import { nonceError, verifySignedRequest } from './signed-request.js';
+
+export interface AttestationApi {
+  fleet: FleetStore;
+  store: ArtifactStore;
+  /** Without a policy quotes are verified and recorded, and nothing is quarantined. */
+  attestation?: AttestationPolicy;
+}
+
+async function spend(fleet: FleetStore, deviceId: string, nonce: string): Promise<void> {
+  const spent = await fleet.consumeNonce(deviceId, nonce);
+  if (spent !== 'ok') throw nonceError(spent);
+}
+
+export async function registerAttestationKey(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationKeyRequestSchema);
+  await spend(api.fleet, device.id, message.nonce);
+  const outcome = await api.fleet.registerAttestationKey({ deviceId: device.id, akPem: message.ak.pem, akQualifiedName: message.ak.qualifiedName, ekPem: message.ekPem });
+  if (outcome.kind === 'conflict') throw new HttpError(409, 'attestation-key-exists', `device ${device.id} registered another attestation key on ${outcome.key.registeredAt.toISOString()}; an operator must remove the device to change it`);
+  const body: AttestationKeyResponse = { deviceId: device.id, created: outcome.kind === 'created', registeredAt: outcome.key.registeredAt.toISOString() };
+  sendJson(res, outcome.kind === 'created' ? 201 : 200, body);
+}
+
+export async function submitQuote(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationQuoteRequestSchema);
+  await spend(api.fleet, device.id, message.nonce);
+  sendJson(res, 200, await verifyAndRecordQuote(api, device, message.quote, message.nonce));
+}
+
+/**
+ * Verifies a quote over a nonce the caller has just spent for this device, records the result with
+ * its evidence and, under a policy, opens a quarantine on failure. Certificate issuance and renewal
+ * can call this with the quote a renewal request carries, then gate on the standing it returns.
+ */
+export async function verifyAndRecordQuote(api: AttestationApi, device: EnrolledDevice, quote: SubmittedQuote, nonce: string): Promise<AttestationQuoteResponse> {
+  const key = await api.fleet.getAttestationKey(device.id);
+  const state = (await api.fleet.getDeviceWithState(device.id))?.state;
+  const previous = (await api.fleet.latestAttestation(device.id, { ok: true }))?.evidence.counters as { resetCount: number; restartCount: number; clock: string } | undefined;
+  const verdict = verifyQuote({
+    quote,
+    nonce,
+    ak: key && { pem: key.akPem, qualifiedName: key.akQualifiedName },
+    allowed: await allowedMeasurements(api.store, device, state?.securityVersion ?? 0),
+    previous,
+  });
+  await api.fleet.recordAttestation({
+    deviceId: device.id,
+    ok: verdict.ok,
+    code: verdict.ok ? null : verdict.code,
+    detail: verdict.ok ? null : verdict.detail,
+    releaseVersion: verdict.ok ? verdict.version : null,
+    evidence: { ...verdict.evidence, ...(!verdict.ok && verdict.pcr !== undefined ? { pcr: verdict.pcr, expected: verdict.expected } : {}) },
+  });
+  let standing = 'recorded';
+  if (api.attestation) {
+    const quarantine = await enforceStanding(api.fleet, api.attestation, device);
+    standing = quarantine ? 'quarantine' : (await deviceStanding(api.fleet, api.attestation, device)).standing;
+  }
+  return verdict.ok ? { status: 'attested', release: verdict.version, standing } : { status: 'refused', code: verdict.code, detail: verdict.detail, standing };
+}
