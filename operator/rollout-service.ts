@@ -32,7 +32,8 @@ export interface StartedRollout {
   releaseVersion: string;
 }
 
-export async function startRollout(client: Client, taskQueue: string, input: StartRolloutInput): Promise<StartedRollout> {
+/** The checks that need no Temporal (the CLI runs them before it connects): ids, the policy's target, rings that can decide. */
+export function checkRolloutRequest(input: StartRolloutInput): { hardwareId: string; releaseVersion: string } {
   const hardwareId = hardwareIdSchema.parse(input.hardwareId);
   const releaseVersion = semverSchema.parse(input.releaseVersion);
   if (input.policy.target.hardware !== hardwareId) throw new OperatorError('BAD_REQUEST', `policy targets hardware ${input.policy.target.hardware}, not ${hardwareId}`);
@@ -40,6 +41,11 @@ export async function startRollout(client: Client, taskQueue: string, input: Sta
   // Without a fleet size, percent rings resolve as on a very large fleet: only count-sized rings can fail.
   const problem = capabilityProblems(input.policy, input.fleetSize ?? Number.MAX_SAFE_INTEGER)[0];
   if (problem) throw new OperatorError('BAD_REQUEST', `refusing ${input.policySource}: ${problem.message} (see ota rollout plan)`);
+  return { hardwareId, releaseVersion };
+}
+
+export async function startRollout(client: Client, taskQueue: string, input: StartRolloutInput): Promise<StartedRollout> {
+  const { hardwareId, releaseVersion } = checkRolloutRequest(input);
   const rolloutId = input.rolloutId ?? `rollout-${hardwareId}-${releaseVersion}-${Date.now().toString(36)}`;
   const running = client.workflow.list({ query: `WorkflowType = '${ROLLOUT_WORKFLOW_TYPE}' AND OtaHardware = '${hardwareId}' AND ExecutionStatus = 'Running'` });
   for await (const execution of running) {

@@ -2,7 +2,7 @@
 // through Temporal messages; the workflow answers or gives a reason.
 import type { Command } from 'commander';
 import { hostname, userInfo } from 'node:os';
-import { controlRollout, listRollouts, rolloutStatus, startRollout, type RolloutControl } from '../../operator/rollout-service.js';
+import { checkRolloutRequest, controlRollout, listRollouts, rolloutStatus, startRollout, type RolloutControl } from '../../operator/rollout-service.js';
 import { readPolicyFile } from '../../rollout/policy-file.js';
 import { planRollout, sequentialStatistics } from '../../rollout/policy-plan.js';
 import { isFinalRolloutState } from '../../rollout/progress.js';
@@ -52,9 +52,11 @@ export function registerRolloutCommands(program: Command): void {
         return started(await callOperatorApi(opts.server, 'POST', '/v1/rollouts', { release: opts.release, hardware: opts.hardware, channel: opts.channel, policy, id: opts.id, fleet: fleetSize }));
       }
       const config = configFrom(command);
+      const request = { releaseVersion: opts.release, hardwareId: opts.hardware, channel: opts.channel, policy, policySource: opts.policy, startedBy: operator(), rolloutId: opts.id, fleetSize };
+      checkRolloutRequest(request); // a policy that cannot decide is refused without Temporal
       const { client, close } = await connectClient(config.temporal);
       try {
-        started(await startRollout(client, config.temporal.taskQueue, { releaseVersion: opts.release, hardwareId: opts.hardware, channel: opts.channel, policy, policySource: opts.policy, startedBy: operator(), rolloutId: opts.id, fleetSize }));
+        started(await startRollout(client, config.temporal.taskQueue, request));
       } finally {
         await close();
       }
