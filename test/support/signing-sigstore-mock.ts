@@ -58,6 +58,14 @@ function serve(base: string, handler: Handler): void {
     });
 }
 
+async function createAuthorities(clock: Date, rekorURL: string, keys: Record<'caKeys' | 'ctKeys' | 'tlogKeys' | 'tsaKeys', ReturnType<typeof p256>>) {
+  const ctLog = await initializeCTLog(keys.ctKeys, clock);
+  const ca = await initializeCA(keys.caKeys, ctLog, clock);
+  const tlog = await initializeTLog(rekorURL, keys.tlogKeys);
+  const tsa = await initializeTSA(keys.tsaKeys, clock);
+  return { ctLog, ca, tlog, tsa };
+}
+
 /**
  * Starts the mock services under `name`.mock.test hosts. `caClock` backdates certificates
  * (expired-certificate tests); the TSA uses the same whole-second clock as the CA so its
@@ -68,13 +76,19 @@ export async function startMockSigstore(options: { name?: string; caClock?: Date
   const fulcioURL = `https://fulcio.${name}.mock.test`;
   const rekorURL = `https://rekor.${name}.mock.test`;
   const tsaURL = `https://tsa.${name}.mock.test`;
-  const clock = new Date(Math.floor((options.caClock ?? new Date()).getTime() / 1000) * 1000);
-
   const [caKeys, ctKeys, tlogKeys, tsaKeys] = [p256(), p256(), p256(), p256()];
-  const ctLog = await initializeCTLog(ctKeys, clock);
-  const ca = await initializeCA(caKeys, ctLog, clock);
-  const tlog = await initializeTLog(rekorURL, tlogKeys);
-  const tsa = await initializeTSA(tsaKeys, clock);
+  // The mock's CA and TSA certificates start at the real time of their creation (whole seconds),
+  // while every certificate and timestamp they issue carries `clock`: if creating them crossed into
+  // the next second (a loaded machine), timestamps would predate the TSA's own certificate and
+  // verify as MISSING_TIMESTAMP. So they are made again until they fit in clock's second.
+  let clock: Date;
+  let authorities: Awaited<ReturnType<typeof createAuthorities>>;
+  for (let attempt = 1; ; attempt++) {
+    clock = new Date(Math.floor((options.caClock ?? new Date()).getTime() / 1000) * 1000);
+    authorities = await createAuthorities(clock, rekorURL, { caKeys, ctKeys, tlogKeys, tsaKeys });
+    if (options.caClock || Math.floor(Date.now() / 1000) * 1000 === clock.getTime() || attempt === 20) break;
+  }
+  const { ctLog, ca, tlog, tsa } = authorities;
   const convertingTLog: TLog = { publicKey: tlog.publicKey, log: (entry) => tlog.log(convertDsseEntry(entry)) };
 
   // Only loopback may leave the process while the mock is up: no accidental real Sigstore calls.
