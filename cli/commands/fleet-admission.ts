@@ -11,7 +11,7 @@ import { algorithmOf } from '../../schemas/device-envelope.js';
 import { channelSchema, hardwareIdSchema } from '../../schemas/manifest.js';
 import { describeZodIssues } from '../../platform/zod-issues.js';
 import { printResult } from '../output.js';
-import { withFleet } from './with-fleet.js';
+import { withFleetStore } from '../context.js';
 
 interface SelectorFlags {
   channel?: string;
@@ -83,7 +83,7 @@ export function registerFleetAdmissionCommands(fleet: Command): void {
       const selectors = { channel: checked(channelSchema, '--channel', opts.channel), labels: parseLabels(opts.labels) };
       list = [{ deviceId: checked(deviceIdSchema, '--device', opts.device), hardwareId: checked(hardwareIdSchema, '--hardware', opts.hardware), ...selectors, ...publicKeyFrom(opts.publicKey) }];
     }
-    const refused = await withFleet(command, (f) => f.preauthorizeAll(list));
+    const refused = await withFleetStore(command, (f) => f.preauthorizeAll(list));
     if (refused.length) throw new Error(`already enrolled, not preauthorized: ${refused.slice(0, 10).join(', ')}${refused.length > 10 ? ` and ${refused.length - 10} more` : ''}`);
     printResult(opts, { preauthorized: list.map((p) => p.deviceId) }, () => (list.length === 1 ? `preauthorized ${list[0]!.deviceId} (${list[0]!.hardwareId}/${list[0]!.channel})` : `preauthorized ${list.length} devices`));
   });
@@ -103,7 +103,7 @@ export function registerFleetAdmissionCommands(fleet: Command): void {
       labels: parseLabels(opts.labels),
       hardwareId: opts.hardware === undefined ? undefined : checked(hardwareIdSchema, '--hardware', opts.hardware),
     };
-    const made = await withFleet(command, async (f) => {
+    const made = await withFleetStore(command, async (f) => {
       if (await f.getDevice(request.deviceId)) throw new Error(`device ${request.deviceId} is already enrolled`);
       return f.createEnrollmentToken(request);
     });
@@ -126,7 +126,7 @@ export function registerFleetAdmissionCommands(fleet: Command): void {
       throw new Error(`${file}: not a PEM certificate (${(error as Error).message})`);
     }
     const certificatePem = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/)![0] + '\n';
-    const added = await withFleet(command, (f) =>
+    const added = await withFleetStore(command, (f) =>
       f.addFactoryCa({ fingerprint, name: opts.name ?? file, certificatePem, autoAccept: opts.autoAccept ?? null, channel: checked(channelSchema, '--channel', opts.channel), labels: parseLabels(opts.labels) }),
     );
     printResult(opts, added, () => `factory CA ${added.name}: sha256 ${added.fingerprint}${added.autoAccept ? `, auto-accepts ${added.autoAccept}` : ', devices wait for ota fleet accept'}`);
@@ -135,20 +135,20 @@ export function registerFleetAdmissionCommands(fleet: Command): void {
     .description('the trusted manufacturer CAs')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
-      const cas = await withFleet(command, (f) => f.listFactoryCas());
+      const cas = await withFleetStore(command, (f) => f.listFactoryCas());
       printResult(opts, cas, () => (cas.length ? cas.map((c) => `${c.fingerprint}  ${c.name}  ${c.autoAccept ? `auto-accept ${c.autoAccept}` : 'operator accepts'}  -> ${c.channel}`).join('\n') : 'no factory CAs'));
     });
   ca.command('remove <fingerprint>')
     .description('stop trusting a manufacturer CA (devices already admitted stay)')
     .action(async (fingerprint: string, _opts: unknown, command: Command) => {
-      if (!(await withFleet(command, (f) => f.removeFactoryCa(fingerprint)))) throw new Error(`no factory CA with fingerprint ${fingerprint}`);
+      if (!(await withFleetStore(command, (f) => f.removeFactoryCa(fingerprint)))) throw new Error(`no factory CA with fingerprint ${fingerprint}`);
       process.stdout.write(`removed factory CA ${fingerprint}\n`);
     });
 
   selectorOptions(fleet.command('accept <id>').description('admit a pending device (factory identity) with these selectors (default: its factory CA\'s)')).action(
     async (id: string, opts: SelectorFlags, command: Command) => {
       const selectors = { channel: command.getOptionValueSource('channel') === 'default' ? undefined : checked(channelSchema, '--channel', opts.channel), labels: opts.labels && parseLabels(opts.labels) };
-      const outcome = await withFleet(command, (f) => f.acceptDevice(id, selectors));
+      const outcome = await withFleetStore(command, (f) => f.acceptDevice(id, selectors));
       if (outcome.kind === 'not-pending') throw new Error(`device ${id} is not pending (it is ${outcome.state})`);
       printResult(opts, { deviceId: id, channel: outcome.device.channel, labels: outcome.device.labels }, () => `accepted ${id} (${outcome.device.hardwareId}/${outcome.device.channel})`);
     },
@@ -157,7 +157,7 @@ export function registerFleetAdmissionCommands(fleet: Command): void {
     .command('reject <id>')
     .description('refuse a pending device from now on')
     .action(async (id: string, _opts: unknown, command: Command) => {
-      if (!(await withFleet(command, (f) => f.rejectDevice(id)))) throw new Error(`device ${id} is not pending`);
+      if (!(await withFleetStore(command, (f) => f.rejectDevice(id)))) throw new Error(`device ${id} is not pending`);
       process.stdout.write(`rejected ${id}\n`);
     });
   fleet
@@ -165,7 +165,7 @@ export function registerFleetAdmissionCommands(fleet: Command): void {
     .description('preauthorized devices not yet enrolled, and devices pending or rejected')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
-      const { preauthorized, requests } = await withFleet(command, async (f) => {
+      const { preauthorized, requests } = await withFleetStore(command, async (f) => {
         const enrolled = new Set((await f.listDevices()).map((d) => d.id));
         return { preauthorized: (await f.listPreauthorizations()).filter((p) => !enrolled.has(p.deviceId)), requests: await f.listAdmissionRequests() };
       });

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import type { AttestationRecord, FleetStore, QuarantineRecord } from '../../fleet/fleet-store.js';
 import { printResult } from '../output.js';
-import { withFleetStore as withFleet } from '../context.js';
+import { withFleetStore } from '../context.js';
 
 function why(q: QuarantineRecord): string {
   const e = q.evidence as { pcr?: number; expected?: string[]; pcrs?: Record<string, string> };
@@ -40,7 +40,7 @@ export function registerQuarantineCommands(fleet: Command): void {
     .option('--all', 'include released quarantines')
     .option('--json', 'print JSON')
     .action(async (opts: { all?: boolean; json?: boolean }, command: Command) => {
-      const list = await withFleet(command, (f) => f.listQuarantines({ all: opts.all }));
+      const list = await withFleetStore(command, (f) => f.listQuarantines({ all: opts.all }));
       printResult(opts, list, () => (list.length ? list.map(line).join('\n') : 'no device is quarantined'));
     });
   quarantine
@@ -48,7 +48,7 @@ export function registerQuarantineCommands(fleet: Command): void {
     .description("one device's quarantines with their evidence, and its latest attestations")
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }, command: Command) => {
-      const shown = await withFleet(command, (f) => showDevice(f, id));
+      const shown = await withFleetStore(command, (f) => showDevice(f, id));
       printResult(opts, shown, () =>
         [
           `${id}  assurance ${shown.assurance}${shown.quarantines.some((q) => !q.releasedAt) ? '  QUARANTINED' : ''}`,
@@ -65,7 +65,7 @@ export function registerQuarantineCommands(fleet: Command): void {
     .option('--note <text>', 'what was remediated')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { by: string; note?: string; json?: boolean }, command: Command) => {
-      const released = await withFleet(command, (f) => f.releaseQuarantine(id, opts.by, opts.note ?? null));
+      const released = await withFleetStore(command, (f) => f.releaseQuarantine(id, opts.by, opts.note ?? null));
       if (!released) throw new Error(`device ${id} has no open quarantine`);
       printResult(opts, released, () => `released ${id} from quarantine (${released.code}) by ${opts.by}; it must attest again within the policy's grace`);
     });

@@ -9,7 +9,6 @@ import { registerFleetCaCommands } from './fleet-ca.js';
 import { registerAnswerKeyCommand } from './gateway-answer-key.js';
 import { registerQuarantineCommands } from './fleet-quarantine.js';
 import { printResult } from '../output.js';
-import { withFleet } from './with-fleet.js';
 
 function line(d: DeviceSummary): string {
   const state = d.lastState ? `${d.lastState}${d.failureKind ? `(${d.failureKind})` : ''} ${d.releaseVersion}` : 'no reports';
