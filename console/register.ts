@@ -22,7 +22,7 @@ import { auditPage } from './pages/audit.js';
 import { cvePage } from './pages/cve.js';
 import { fleetPage } from './pages/fleet.js';
 import { errorBox, page, type PageContext } from './pages/layout.js';
-import { releaseDetailPage, releaseListPage, type ReleaseDetailView } from './pages/releases.js';
+import { releaseDetailPage, releaseListPage, type ListedRelease, type ReleaseDetailView } from './pages/releases.js';
 import { rolloutListPage, rolloutLive, rolloutPage } from './pages/rollouts.js';
 import { signInPage } from './pages/sign-in.js';
 import { RolloutHistory } from './rollout-history.js';
@@ -38,6 +38,7 @@ export interface ConsoleContext {
 /** Forms are small; a pasted scan report is the largest (the CLI takes bigger ones from a file). */
 const FORM_LIMIT = 4 * 1024 * 1024;
 const AUDIT_PAGE = 200;
+const MAX_SESSION_TOKEN = 3800;
 
 const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -132,7 +133,7 @@ export async function registerConsole(app: FastifyInstance, context: ConsoleCont
   await app.register(
     async (scope) => {
       scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_request, body, done) => {
-        const form: Record<string, string> = {};
+        const form: Record<string, string> = Object.create(null);
         for (const [k, v] of new URLSearchParams(body as string)) form[k] ??= v;
         done(null, form);
       });
@@ -154,6 +155,8 @@ export async function registerConsole(app: FastifyInstance, context: ConsoleCont
     scope.get('/sign-in', async (_request, reply) => send(reply, 200, signInPage()));
     scope.post('/sign-in', async (request, reply) => {
       const token = String(((request.body ?? {}) as Record<string, string>).token ?? '').trim();
+      // Browsers drop cookies over 4 KiB: say so rather than "sign in" and lose the session at once.
+      if (token.length > MAX_SESSION_TOKEN) return send(reply, 400, signInPage({ code: 'BAD_REQUEST', message: `this token is ${token.length} characters; a console session holds at most ${MAX_SESSION_TOKEN} (a browser cookie limit): use an API token (ota operator token create)` }));
       try {
         await context.authenticator.authenticate(`Bearer ${token}`);
       } catch (error) {
@@ -199,7 +202,7 @@ export async function registerConsole(app: FastifyInstance, context: ConsoleCont
       const lists = await Promise.all(
         [...hardware].sort().map(async (h) => {
           try {
-            return { hardware: h, releases: (await api<{ releases: Parameters<typeof releaseListPage>[1][number]['releases'] }>(s.token, 'GET', `/v1/releases/${encodeURIComponent(h)}`)).releases };
+            return { hardware: h, releases: (await api<{ releases: ListedRelease[] }>(s.token, 'GET', `/v1/releases/${encodeURIComponent(h)}`)).releases };
           } catch (error) {
             if (error instanceof Refusal && error.status !== 401) return { hardware: h, releases: [], error: `${error.code}: ${error.message}` };
             throw error;

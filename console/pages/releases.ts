@@ -4,7 +4,7 @@ import type { Manifest } from '../../schemas/manifest.js';
 import { bytes, html } from '../html.js';
 import { page, when, type PageContext } from './layout.js';
 
-interface ListedRelease {
+export interface ListedRelease {
   channel: string;
   version: string;
   securityVersion: number;

@@ -65,6 +65,9 @@ describe('console over HTTP', () => {
     expect(await bad.text()).toContain('INVALID_TOKEN');
     expect(bad.headers.get('set-cookie')).toBeNull();
     expect(await (await request('/console/sign-in', { form: { token: tokens.revoked! } })).text()).toContain('TOKEN_REVOKED');
+    const huge = await request('/console/sign-in', { form: { token: `ey${'x'.repeat(5000)}` } });
+    expect([huge.status, huge.headers.get('set-cookie')]).toEqual([400, null]);
+    expect(await huge.text()).toContain('a browser cookie limit');
     // A cookie holding a revoked token is verified like a bearer token: refused, and cleared.
     const stale = await request('/console/fleet', { cookie: `ota_console=${tokens.revoked}` });
     expect(stale.status).toBe(401);
