@@ -68,6 +68,7 @@ export function releaseDetailPage(ctx: PageContext, d: ReleaseDetailView) {
   );
 }
 
+/** A delta's share of the full download; tiny deltas say so instead of rounding to 0. */
 function percent(share: number): string {
-  return `${(share * 100).toFixed(1)}%`;
+  return share < 0.001 ? '<0.1%' : `${(share * 100).toFixed(1)}%`;
 }
