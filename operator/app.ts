@@ -21,7 +21,7 @@ export interface OperatorApiOptions extends OperatorDeps {
   /** pino request logging (off by default: the CLI prints one start line). */
   logger?: boolean;
   /** More routes on the same app, registered before it listens. */
-  extraRoutes?: (app: FastifyInstance, context: { authenticator: Authenticator }) => void | Promise<void>;
+  extraRoutes?: (app: FastifyInstance, context: { authenticator: Authenticator; deps: OperatorDeps }) => void | Promise<void>;
 }
 
 /** A policy is the largest body the API takes; nothing bigger is read. */
@@ -49,7 +49,7 @@ export async function buildOperatorApp(options: OperatorApiOptions): Promise<Fas
   registerAuditRoutes(router, options);
   app.get('/healthz', async () => ({ ok: true, version: options.version }));
   app.get('/openapi.json', async () => openApiDocument(router.declared, options.version));
-  await options.extraRoutes?.(app, { authenticator });
+  await options.extraRoutes?.(app, { authenticator, deps: options });
   return app;
 }
 

@@ -52,3 +52,36 @@ export async function retryFleetDevice(fleet: FleetStore, id: string, release?: 
   if (cleared.length === 0) throw new OperatorError('NOT_FOUND', `device ${id} has no assignment in an open or finished rollout${release ? ` of release ${release}` : ''}`);
   return { deviceId: id, cleared };
 }
+
+/** Pending and rejected factory-identity devices (`ota fleet admissions`), without their keys and certificates. */
+export async function listAdmissionSummaries(fleet: FleetStore) {
+  return (await fleet.listAdmissionRequests()).map((r) => ({ deviceId: r.deviceId, hardwareId: r.hardwareId, keyAlgorithm: r.keyAlgorithm, factoryCa: r.factoryCa, state: r.state, requestedAt: r.requestedAt.toISOString(), decidedAt: r.decidedAt?.toISOString() ?? null }));
+}
+
+/** Admits a pending device with the operator's selectors (default: its factory CA's), as `ota fleet accept`. */
+export async function acceptFleetDevice(fleet: FleetStore, id: string, selectors: { channel?: string; labels?: Record<string, string> }) {
+  const outcome = await fleet.acceptDevice(id, selectors);
+  if (outcome.kind === 'not-pending') throw new OperatorError(outcome.state === 'unknown' ? 'NOT_FOUND' : 'CONFLICT', `device ${id} is not pending (it is ${outcome.state})`);
+  return { deviceId: id, accepted: true, hardwareId: outcome.device.hardwareId, channel: outcome.device.channel, labels: outcome.device.labels };
+}
+
+/** Refuses a pending device from now on, as `ota fleet reject`. */
+export async function rejectFleetDevice(fleet: FleetStore, id: string) {
+  if (!(await fleet.rejectDevice(id))) {
+    const state = await fleet.admissionState(id);
+    throw new OperatorError(state === 'unknown' ? 'NOT_FOUND' : 'CONFLICT', `device ${id} is not pending (it is ${state})`);
+  }
+  return { deviceId: id, rejected: true };
+}
+
+/** Quarantines with their evidence (open ones; all: released too), newest first. */
+export async function listQuarantineSummaries(fleet: FleetStore, all = false) {
+  return (await fleet.listQuarantines({ all })).map((q) => ({ ...q, since: q.since.toISOString(), releasedAt: q.releasedAt?.toISOString() ?? null }));
+}
+
+/** Ends a device's open quarantine after remediation, recorded with who released it (`ota fleet quarantine release`). */
+export async function releaseFleetQuarantine(fleet: FleetStore, id: string, by: string, note: string | null) {
+  const released = await fleet.releaseQuarantine(id, by, note);
+  if (!released) throw new OperatorError('NOT_FOUND', `device ${id} has no open quarantine`);
+  return { deviceId: id, released: true, code: released.code, releasedBy: by, releaseNote: note };
+}

@@ -17,6 +17,9 @@ export const ACTIONS = [
   'fleet.read',
   'fleet.revoke',
   'fleet.retry',
+  'fleet.accept',
+  'fleet.reject',
+  'fleet.quarantine-release',
   'trust.read',
   'audit.read',
 ] as const;
@@ -31,7 +34,7 @@ const CHANGES: Record<Role, readonly OperatorAction[]> = {
   'release-engineer': ['rollout.start', 'rollout.pause', 'rollout.resume', 'rollout.abort'],
   // Approves rings waiting for a person and releases on two-person channels; may stop a rollout too.
   approver: ['rollout.approve', 'release.approve', 'rollout.pause', 'rollout.abort'],
-  'fleet-admin': ['fleet.revoke', 'fleet.retry'],
+  'fleet-admin': ['fleet.revoke', 'fleet.retry', 'fleet.accept', 'fleet.reject', 'fleet.quarantine-release'],
   admin: ACTIONS,
 };
 

@@ -63,6 +63,7 @@ export async function startApiFromFlags(config: Config, opts: ApiFlags, fleet: F
   if (!opts.apiTlsCert !== !opts.apiTlsKey) throw new Error('--api-tls-cert and --api-tls-key go together');
   // Loaded here, not at startup: every other `ota` command would pay for Fastify and jose.
   const { startOperatorApi } = await import('../../operator/app.js');
+  const { registerConsole } = await import('../../console/register.js');
   const temporal = await connectClient(config.temporal);
   const api = await startOperatorApi({
     host: opts.apiHost,
@@ -75,6 +76,11 @@ export async function startApiFromFlags(config: Config, opts: ApiFlags, fleet: F
     oidc: oidcFrom(opts),
     tls: opts.apiTlsCert && opts.apiTlsKey ? { cert: readFileSync(opts.apiTlsCert), key: readFileSync(opts.apiTlsKey) } : undefined,
     ...extra,
+    // The web console under /console/ (docs/console.md), on the same app and identity.
+    extraRoutes: async (app, context) => {
+      await registerConsole(app, { ...context, secure: Boolean(opts.apiTlsCert) });
+      await extra.extraRoutes?.(app, context);
+    },
   });
   return { ...api, close: async () => (await api.close(), await temporal.close()) };
 }

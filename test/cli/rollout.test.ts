@@ -121,6 +121,9 @@ describe('ota rollout commands', () => {
     expect((await fetch(`${apiUrl}/healthz`)).status).toBe(200);
     const refused = await fetch(`${apiUrl}/v1/rollouts/${rolloutId}`);
     expect([refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([401, 'MISSING_TOKEN']);
+    // And the web console on the same port (docs/console.md): a sign-in form, and no page without a session.
+    expect(await (await fetch(`${apiUrl}/console/sign-in`)).text()).toContain('action="/console/sign-in"');
+    expect((await fetch(`${apiUrl}/console/rollouts`, { redirect: 'manual' })).headers.get('location')).toBe('/console/sign-in');
 
     // Visibility is eventually consistent: the search attribute catches up within moments.
     let listed: Array<{ id: string; state?: string }> = [];

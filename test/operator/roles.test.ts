@@ -6,7 +6,7 @@ const changes: Record<Role, OperatorAction[]> = {
   viewer: [],
   'release-engineer': ['rollout.start', 'rollout.pause', 'rollout.resume', 'rollout.abort'],
   approver: ['release.approve', 'rollout.pause', 'rollout.abort', 'rollout.approve'],
-  'fleet-admin': ['fleet.revoke', 'fleet.retry'],
+  'fleet-admin': ['fleet.revoke', 'fleet.retry', 'fleet.accept', 'fleet.reject', 'fleet.quarantine-release'],
   admin: ACTIONS.filter((a) => !a.endsWith('.read') && a !== 'rollout.plan'),
 };
 
