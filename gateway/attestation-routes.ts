@@ -30,6 +30,8 @@ export interface AttestationApi {
   store: ArtifactStore;
   /** Without a policy quotes are verified and recorded, and nothing is quarantined. */
   attestation?: AttestationPolicy;
+  /** With mTLS: the client certificate's device; an envelope of another device is refused. */
+  certifiedDeviceId?: string;
 }
 
 async function spend(fleet: FleetStore, deviceId: string, nonce: string): Promise<void> {
@@ -40,7 +42,7 @@ async function spend(fleet: FleetStore, deviceId: string, nonce: string): Promis
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 export async function registerAttestationKey(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationKeyRequestSchema);
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationKeyRequestSchema, api.certifiedDeviceId);
   // Judged before the nonce is spent: a refused registration changes nothing.
   let akName: string;
   try {
@@ -74,7 +76,7 @@ export async function registerAttestationKey(api: AttestationApi, req: IncomingM
 }
 
 export async function activateAttestationKey(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationActivateRequestSchema);
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationActivateRequestSchema, api.certifiedDeviceId);
   await spend(api.fleet, device.id, message.nonce);
   const outcome = await api.fleet.activateAttestationKey(device.id, sha256(Buffer.from(message.secret, 'hex')));
   if (outcome === 'unknown') throw new HttpError(409, 'ak-not-registered', `device ${device.id} has no attestation key to activate: POST /v1/attestation/key first`);
@@ -85,7 +87,7 @@ export async function activateAttestationKey(api: AttestationApi, req: IncomingM
 }
 
 export async function submitQuote(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationQuoteRequestSchema);
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationQuoteRequestSchema, api.certifiedDeviceId);
   await spend(api.fleet, device.id, message.nonce);
   sendJson(res, 200, await verifyAndRecordQuote(api, device, message.quote, message.nonce));
 }
