@@ -10,6 +10,11 @@ export interface AttestationKeyRecord {
   akQualifiedName: string;
   ekPem: string;
   registeredAt: Date;
+  /** 'pending-activation' until the device answers the credential made for the AK name against its EK. */
+  status: 'active' | 'pending-activation';
+  /** The AK's TPM name (hex) the credential was made for. */
+  akName: string | null;
+  activatedAt: Date | null;
 }
 
 export interface AttestationRecord {
@@ -38,7 +43,8 @@ export interface QuarantineRecord {
 
 type Row = Record<string, unknown>;
 
-const toKey = (r: Row): AttestationKeyRecord => ({ deviceId: r.device_id as string, akPem: r.ak_pem as string, akQualifiedName: r.ak_qualified_name as string, ekPem: r.ek_pem as string, registeredAt: asDate(r.registered_at as Date) });
+const toKey = (r: Row): AttestationKeyRecord => ({ deviceId: r.device_id as string, akPem: r.ak_pem as string, akQualifiedName: r.ak_qualified_name as string, ekPem: r.ek_pem as string, registeredAt: asDate(r.registered_at as Date),
+  status: (r.status as AttestationKeyRecord['status'] | undefined) ?? 'active', akName: (r.ak_name as string | null) ?? null, activatedAt: r.activated_at ? asDate(r.activated_at as Date) : null });
 
 const toAttestation = (r: Row): AttestationRecord => ({
   id: Number(r.id),
@@ -65,16 +71,39 @@ const toQuarantine = (r: Row): QuarantineRecord => ({
 });
 
 /** First registration wins: the same AK again is 'same', another one is 'conflict' (nothing changes). */
-export async function registerAttestationKey(db: Queryable, key: Omit<AttestationKeyRecord, 'registeredAt'>): Promise<{ kind: 'created' | 'same' | 'conflict'; key: AttestationKeyRecord }> {
+export async function registerAttestationKey(
+  db: Queryable,
+  key: Pick<AttestationKeyRecord, 'deviceId' | 'akPem' | 'akQualifiedName' | 'ekPem'> & { activation?: { akName: string; secretSha256: string } },
+): Promise<{ kind: 'created' | 'same' | 'conflict'; key: AttestationKeyRecord }> {
   const inserted = await db.query(
-    `INSERT INTO attestation_keys (device_id, ak_pem, ak_qualified_name, ek_pem) VALUES ($1, $2, $3, $4)
+    `INSERT INTO attestation_keys (device_id, ak_pem, ak_qualified_name, ek_pem, status, ak_name, activation_secret_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (device_id) DO NOTHING RETURNING *`,
-    [key.deviceId, key.akPem, key.akQualifiedName.toLowerCase(), key.ekPem],
+    [key.deviceId, key.akPem, key.akQualifiedName.toLowerCase(), key.ekPem, key.activation ? 'pending-activation' : 'active', key.activation?.akName ?? null, key.activation?.secretSha256 ?? null],
   );
   if (inserted.rows[0]) return { kind: 'created', key: toKey(inserted.rows[0]) };
   const existing = (await getAttestationKey(db, key.deviceId))!;
   const same = existing.akQualifiedName === key.akQualifiedName.toLowerCase() && existing.akPem.trim() === key.akPem.trim();
   return { kind: same ? 'same' : 'conflict', key: existing };
+}
+
+/**
+ * A pending AK whose credential secret matches becomes active (once); a wrong secret changes nothing.
+ * A still-pending AK may get a new credential (`secretSha256` replaced) when the device registers it again.
+ */
+export async function activateAttestationKey(db: Queryable, deviceId: string, secretSha256: string): Promise<'activated' | 'already-active' | 'wrong-secret' | 'unknown'> {
+  const { rows } = await db.query(
+    `UPDATE attestation_keys SET status = 'active', activated_at = now(), activation_secret_sha256 = NULL
+     WHERE device_id = $1 AND status = 'pending-activation' AND activation_secret_sha256 = $2 RETURNING device_id`,
+    [deviceId, secretSha256],
+  );
+  if (rows[0]) return 'activated';
+  const key = await getAttestationKey(db, deviceId);
+  if (!key) return 'unknown';
+  return key.status === 'active' ? 'already-active' : 'wrong-secret';
+}
+
+export async function renewActivationSecret(db: Queryable, deviceId: string, secretSha256: string): Promise<void> {
+  await db.query(`UPDATE attestation_keys SET activation_secret_sha256 = $2 WHERE device_id = $1 AND status = 'pending-activation'`, [deviceId, secretSha256]);
 }
 
 export async function getAttestationKey(db: Queryable, deviceId: string): Promise<AttestationKeyRecord | undefined> {

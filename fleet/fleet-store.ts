@@ -289,6 +289,12 @@ export class FleetStore {
   getAttestationKey(deviceId: string) {
     return attestations.getAttestationKey(this.db, deviceId);
   }
+  activateAttestationKey(deviceId: string, secretSha256: string) {
+    return attestations.activateAttestationKey(this.db, deviceId, secretSha256);
+  }
+  renewActivationSecret(deviceId: string, secretSha256: string) {
+    return attestations.renewActivationSecret(this.db, deviceId, secretSha256);
+  }
   recordAttestation(input: Parameters<typeof attestations.recordAttestation>[1]) {
     return attestations.recordAttestation(this.db, input);
   }

@@ -351,6 +351,20 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 13,
+    name: 'attestation key credential activation',
+    sql: `
+      -- An AK counts only once the device proved it lives in the TPM of the EK it named
+      -- (TPM2_ActivateCredential): 'pending-activation' until then. Keys registered before this
+      -- migration stay 'active' (trust on first use, as they were admitted).
+      ALTER TABLE attestation_keys ADD COLUMN status text NOT NULL DEFAULT 'active';
+      ALTER TABLE attestation_keys ADD COLUMN ak_name text;
+      -- Only the sha256 of the credential's secret, never the secret.
+      ALTER TABLE attestation_keys ADD COLUMN activation_secret_sha256 text;
+      ALTER TABLE attestation_keys ADD COLUMN activated_at timestamptz;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's; returns the versions applied. */

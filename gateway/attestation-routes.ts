@@ -1,11 +1,24 @@
-// The attestation endpoints (docs/attestation.md), both signed by the device key and spending a
+// The attestation endpoints (docs/attestation.md), each signed by the device key and spending a
 // nonce: POST /v1/attestation/key registers the TPM attestation key once (first one wins; another
-// is 409), POST /v1/attestation/quote verifies a quote over that nonce (attestation/verify-quote.ts),
-// records the result with its evidence and, under an attestation policy, quarantines on failure.
+// is 409) and answers with a credential made for the AK's name against the EK; POST
+// /v1/attestation/activate takes the secret only that TPM could unwrap, and until then the AK is
+// pending-activation and its quotes do not count; POST /v1/attestation/quote verifies a quote over
+// that nonce (attestation/verify-quote.ts), records the result with its evidence and, under an
+// attestation policy, quarantines on failure.
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { activationSecret, credentialFile, makeCredential, MakeCredentialError } from '../attestation/make-credential.js';
+import { attestationKeyName, TpmPublicError } from '../attestation/tpm-public.js';
 import type { AttestationPolicy } from '../attestation/standing.js';
 import { verifyQuote, type SubmittedQuote } from '../attestation/verify-quote.js';
-import { attestationKeyRequestSchema, attestationQuoteRequestSchema, type AttestationKeyResponse, type AttestationQuoteResponse } from '../schemas/attestation-api.js';
+import {
+  attestationActivateRequestSchema,
+  attestationKeyRequestSchema,
+  attestationQuoteRequestSchema,
+  type AttestationActivateResponse,
+  type AttestationKeyResponse,
+  type AttestationQuoteResponse,
+} from '../schemas/attestation-api.js';
 import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { allowedMeasurements, deviceStanding, enforceStanding } from './attestation-gate.js';
@@ -17,6 +30,8 @@ export interface AttestationApi {
   store: ArtifactStore;
   /** Without a policy quotes are verified and recorded, and nothing is quarantined. */
   attestation?: AttestationPolicy;
+  /** With mTLS: the client certificate's device; an envelope of another device is refused. */
+  certifiedDeviceId?: string;
 }
 
 async function spend(fleet: FleetStore, deviceId: string, nonce: string): Promise<void> {
@@ -24,17 +39,55 @@ async function spend(fleet: FleetStore, deviceId: string, nonce: string): Promis
   if (spent !== 'ok') throw nonceError(spent);
 }
 
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
 export async function registerAttestationKey(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationKeyRequestSchema);
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationKeyRequestSchema, api.certifiedDeviceId);
+  // Judged before the nonce is spent: a refused registration changes nothing.
+  let akName: string;
+  try {
+    akName = attestationKeyName(Buffer.from(message.akPublic, 'base64'), message.ak.pem);
+  } catch (error) {
+    if (error instanceof TpmPublicError) throw new HttpError(400, 'ak-public-invalid', `akPublic: ${error.message}`);
+    throw error;
+  }
+  const secret = activationSecret();
+  let credential: Buffer;
+  try {
+    credential = credentialFile(makeCredential(message.ekPem, Buffer.from(akName, 'hex'), secret));
+  } catch (error) {
+    if (error instanceof MakeCredentialError) throw new HttpError(400, 'ek-unsupported', `ekPem: ${error.message}`);
+    throw error;
+  }
   await spend(api.fleet, device.id, message.nonce);
-  const outcome = await api.fleet.registerAttestationKey({ deviceId: device.id, akPem: message.ak.pem, akQualifiedName: message.ak.qualifiedName, ekPem: message.ekPem });
+  const outcome = await api.fleet.registerAttestationKey({ deviceId: device.id, akPem: message.ak.pem, akQualifiedName: message.ak.qualifiedName, ekPem: message.ekPem, activation: { akName, secretSha256: sha256(secret) } });
   if (outcome.kind === 'conflict') throw new HttpError(409, 'attestation-key-exists', `device ${device.id} registered another attestation key on ${outcome.key.registeredAt.toISOString()}; an operator must remove the device to change it`);
-  const body: AttestationKeyResponse = { deviceId: device.id, created: outcome.kind === 'created', registeredAt: outcome.key.registeredAt.toISOString() };
+  const pending = outcome.key.status === 'pending-activation';
+  // The same AK again while pending: a fresh credential replaces the last one (a lost answer is retried).
+  if (outcome.kind === 'same' && pending) await api.fleet.renewActivationSecret(device.id, sha256(secret));
+  const body: AttestationKeyResponse = {
+    deviceId: device.id,
+    created: outcome.kind === 'created',
+    registeredAt: outcome.key.registeredAt.toISOString(),
+    status: outcome.key.status,
+    ...(pending ? { credential: credential.toString('base64') } : {}),
+  };
   sendJson(res, outcome.kind === 'created' ? 201 : 200, body);
 }
 
+export async function activateAttestationKey(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationActivateRequestSchema, api.certifiedDeviceId);
+  await spend(api.fleet, device.id, message.nonce);
+  const outcome = await api.fleet.activateAttestationKey(device.id, sha256(Buffer.from(message.secret, 'hex')));
+  if (outcome === 'unknown') throw new HttpError(409, 'ak-not-registered', `device ${device.id} has no attestation key to activate: POST /v1/attestation/key first`);
+  if (outcome === 'wrong-secret') {
+    throw new HttpError(403, 'activation-failed', `the secret is not the one the credential for ${device.id}'s AK carries: the AK is not resident in the TPM of the EK it was registered with; it stays pending-activation`);
+  }
+  sendJson(res, 200, { deviceId: device.id, status: 'active' } satisfies AttestationActivateResponse);
+}
+
 export async function submitQuote(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationQuoteRequestSchema);
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationQuoteRequestSchema, api.certifiedDeviceId);
   await spend(api.fleet, device.id, message.nonce);
   sendJson(res, 200, await verifyAndRecordQuote(api, device, message.quote, message.nonce));
 }
@@ -46,6 +99,11 @@ export async function submitQuote(api: AttestationApi, req: IncomingMessage, res
  */
 export async function verifyAndRecordQuote(api: AttestationApi, device: EnrolledDevice, quote: SubmittedQuote, nonce: string): Promise<AttestationQuoteResponse> {
   const key = await api.fleet.getAttestationKey(device.id);
+  if (key?.status === 'pending-activation') {
+    // Not evidence yet: nothing is recorded, the standing is what it was.
+    const standing = api.attestation ? (await deviceStanding(api.fleet, api.attestation, device)).standing : 'recorded';
+    return { status: 'refused', code: 'AK_NOT_ACTIVATED', detail: `the attestation key of ${device.id} is pending activation (POST /v1/attestation/activate): its quotes do not count`, standing };
+  }
   const state = (await api.fleet.getDeviceWithState(device.id))?.state;
   const previous = (await api.fleet.latestAttestation(device.id, { ok: true }))?.evidence.counters as { resetCount: number; restartCount: number; clock: string } | undefined;
   const verdict = verifyQuote({

@@ -25,6 +25,7 @@ import { gatherAdmissionFacts, notAdmittedError } from './admission-facts.js';
 import { bearerToken } from './enrollment-token.js';
 import type { AttestationPolicy } from '../attestation/standing.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
+import { quarantineCertificateHold } from './quarantine-gate.js';
 import { noteOutcome } from './request-metrics.js';
 import { nonceError, verifySignedRequest } from './signed-request.js';
 
@@ -40,6 +41,8 @@ export interface DeviceApiOptions {
   answerKey: DeviceKey;
   /** With mTLS: the device the request's client certificate names; signed requests must be its own. */
   certifiedDeviceId?: string;
+  /** With mTLS: the client certificate is a quarantine certificate (check-in answers only remediation or hold). */
+  certifiedQuarantine?: boolean;
   /** Attestation policy: quarantined devices are offered only their remediation release. */
   attestation?: AttestationPolicy;
 }
@@ -99,7 +102,10 @@ export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: 
   const nonce = await api.fleet.consumeNonce(device.id, message.nonce);
   if (nonce !== 'ok') throw nonceError(nonce);
   await api.fleet.recordCheckin(device.id, { currentVersion: message.currentVersion, imageSha256: message.imageSha256, slot: message.bootedSlot, securityVersion: message.securityVersion });
-  const answer = await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy, attestation: api.attestation }, device, message);
+  // A quarantine certificate with no open quarantine (in the grace, or released since) is told to renew first.
+  const answer = api.certifiedQuarantine && !(api.attestation && (await api.fleet.openQuarantineFor(device.id)))
+    ? quarantineCertificateHold(api.pollAfterSeconds)
+    : await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy, attestation: api.attestation }, device, message);
   noteOutcome(res, { outcome: answer.action, artifact: 'artifact' in answer ? answer.artifact : undefined });
   sendJson(res, 200, signCheckinAnswer(api.answerKey, answer, { deviceId: device.id, nonce: message.nonce }));
 }

@@ -44,11 +44,20 @@ export class RateLimiter {
   }
 }
 
-/** The gateway's limits: per remote address on every device endpoint, per device id on nonces. */
+/** The gateway's limits: per remote address on every device endpoint, per device id on nonces and on certificate requests. */
 export interface GatewayRateLimits {
   perAddress: RateLimit;
   perDeviceNonce: RateLimit;
+  /** POST /v1/certificates (issuance and renewals) and its nonce, per device; default DEFAULT_CERTIFICATE_RATE_LIMIT. */
+  perDeviceCertificate?: RateLimit;
 }
+
+/**
+ * A device renews once per 16 h (2/3 of 24 h), a quarantined one about every 40 min, each renewal a
+ * nonce and a request: a burst of 10 and one back every 5 minutes never slows an honest device and
+ * stops one that asks the CA to sign in a loop.
+ */
+export const DEFAULT_CERTIFICATE_RATE_LIMIT: RateLimit = { perSecond: 1 / 300, burst: 10 };
 
 /**
  * Defaults: a device needs two or three nonces per check-in round, so 5/s with a burst of 20 never
@@ -58,4 +67,5 @@ export interface GatewayRateLimits {
 export const DEFAULT_RATE_LIMITS: GatewayRateLimits = {
   perAddress: { perSecond: 2_000, burst: 4_000 },
   perDeviceNonce: { perSecond: 5, burst: 20 },
+  perDeviceCertificate: DEFAULT_CERTIFICATE_RATE_LIMIT,
 };

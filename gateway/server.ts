@@ -8,14 +8,15 @@ import type { FleetStore } from '../fleet/fleet-store.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { artifactKeyFromPath, releaseKeyFromPath, serveStoreObject, tufKeyFromPath } from './artifact-download.js';
 import { checkin, enroll, heartbeat, issueNonce, report, type DeviceApiOptions } from './device-routes.js';
-import { registerAttestationKey, submitQuote } from './attestation-routes.js';
+import { activateAttestationKey, registerAttestationKey, submitQuote } from './attestation-routes.js';
 import type { AttestationPolicy } from '../attestation/standing.js';
 import type { ReleasePolicy } from './checkin-offer.js';
 import { generateDeviceKey, type DeviceKey } from '../schemas/device-envelope.js';
 import { HttpError, sendError, sendJson } from './http.js';
-import { issueCertificate, type DeviceIdentityOptions } from './certificate-routes.js';
+import { issueCertificate, issueCertificateNonce, type CertificateContext, type DeviceIdentityOptions } from './certificate-routes.js';
+import { assertQuarantineDownload, assertQuarantineEndpoint } from './quarantine-gate.js';
 import { requireClientCertificate } from './client-certificate.js';
-import { DEFAULT_RATE_LIMITS, RateLimiter, type GatewayRateLimits, type Take } from './rate-limit.js';
+import { DEFAULT_CERTIFICATE_RATE_LIMIT, DEFAULT_RATE_LIMITS, RateLimiter, type GatewayRateLimits, type Take } from './rate-limit.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { gatewayInstruments, noteOutcome, type GatewayInstruments } from './request-metrics.js';
 
@@ -76,10 +77,16 @@ const DEVICE_ENDPOINTS = new Map<string, { method: string; handle: (api: DeviceA
   ['/v1/heartbeats', { method: 'POST', handle: (api, _url, req, res) => heartbeat(api, req, res) }],
   ['/v1/attestation/key', { method: 'POST', handle: (api, _url, req, res) => registerAttestationKey(api, req, res) }],
   ['/v1/attestation/quote', { method: 'POST', handle: (api, _url, req, res) => submitQuote(api, req, res) }],
+  ['/v1/attestation/activate', { method: 'POST', handle: (api, _url, req, res) => activateAttestationKey(api, req, res) }],
 ]);
 
-/** With mTLS on, the /v1 paths a device reaches without its client certificate (it has none yet, or it expired). */
-const OPEN_WITHOUT_CERTIFICATE = new Set(['/v1/enroll', '/v1/certificates']);
+/**
+ * With mTLS on, the /v1 paths a device reaches without its client certificate (it has none yet, or
+ * it expired). A TPM device registers and activates its AK before its first certificate (its CSR is
+ * for a TLS key the TPM-held key vouches for, which needs an activated AK): both are signed by the
+ * enrolled key and spend a nonce from POST /v1/certificates/nonce, itself a signed request.
+ */
+const OPEN_WITHOUT_CERTIFICATE = new Set(['/v1/enroll', '/v1/certificates', '/v1/certificates/nonce', '/v1/attestation/key', '/v1/attestation/activate']);
 
 /** Downloads straight from the artifact store (GET or HEAD, with Range): path prefix -> store key. */
 const STORE_DOWNLOADS: Array<[prefix: string, keyFromPath: (rest: string) => string]> = [
@@ -90,9 +97,10 @@ const STORE_DOWNLOADS: Array<[prefix: string, keyFromPath: (rest: string) => str
 
 /** The limiters of one gateway; `check` throws 429 when the request's address or device is over its limit. */
 function rateLimiting(limits: GatewayRateLimits | false) {
-  if (!limits) return { check: () => {} };
+  if (!limits) return { check: () => {}, certificateDevice: () => {} };
   const perAddress = new RateLimiter(limits.perAddress);
   const perDeviceNonce = new RateLimiter(limits.perDeviceNonce);
+  const perDeviceCertificate = new RateLimiter(limits.perDeviceCertificate ?? DEFAULT_CERTIFICATE_RATE_LIMIT);
   const refuse = (taken: Take, what: string) => {
     if (!taken.ok) throw new HttpError(429, 'rate-limited', `too many requests from ${what}; retry in ${taken.retryAfterSeconds} s`, { 'retry-after': String(taken.retryAfterSeconds) });
   };
@@ -102,6 +110,10 @@ function rateLimiting(limits: GatewayRateLimits | false) {
       const address = req.socket.remoteAddress ?? 'unknown';
       refuse(perAddress.take(address, now), `this address`);
       if (url.pathname === '/v1/nonce') refuse(perDeviceNonce.take(url.searchParams.get('device') ?? '', now), 'this device');
+    },
+    /** Certificate requests and their nonces, per verified device (issuance signs with the CA key: the costly path). */
+    certificateDevice(deviceId: string) {
+      refuse(perDeviceCertificate.take(deviceId, Date.now()), `device ${deviceId} (certificate requests)`);
     },
   };
 }
@@ -131,23 +143,31 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey; instruments?
     answerKey: opts.answerKey,
     attestation: opts.attestation,
   };
-  if (opts.deviceIdentity && path === '/v1/certificates') {
+  if (opts.deviceIdentity && (path === '/v1/certificates' || path === '/v1/certificates/nonce')) {
     allow(req, 'POST');
     limits.check(req, url);
-    return issueCertificate(opts.fleet, opts.deviceIdentity, req, res);
+    const ctx: CertificateContext = { fleet: opts.fleet, store: opts.store, attestation: opts.attestation, nonceTtlSeconds: api.nonceTtlSeconds, limitDevice: (id) => limits.certificateDevice(id) };
+    return path === '/v1/certificates' ? issueCertificate(ctx, opts.deviceIdentity, req, res) : issueCertificateNonce(ctx, opts.deviceIdentity, req, res);
   }
   // Everything else but enrollment needs the device's client certificate when mTLS is on.
-  if (opts.deviceIdentity && !OPEN_WITHOUT_CERTIFICATE.has(path)) api.certifiedDeviceId = (await requireClientCertificate(req, opts.fleet)).deviceId;
+  if (opts.deviceIdentity && !OPEN_WITHOUT_CERTIFICATE.has(path)) {
+    const certified = await requireClientCertificate(req, opts.fleet);
+    api.certifiedDeviceId = certified.deviceId;
+    api.certifiedQuarantine = certified.quarantine;
+  }
   const endpoint = DEVICE_ENDPOINTS.get(path);
   if (endpoint) {
     allow(req, endpoint.method);
     limits.check(req, url);
+    if (api.certifiedQuarantine) assertQuarantineEndpoint(path);
     return endpoint.handle(api, url, req, res);
   }
   for (const [prefix, keyFromPath] of STORE_DOWNLOADS) {
     if (!path.startsWith(prefix)) continue;
     allow(req, 'GET', 'HEAD');
-    return serveStoreObject(opts.store, keyFromPath(path.slice(prefix.length)), req, res);
+    const key = keyFromPath(path.slice(prefix.length));
+    if (api.certifiedQuarantine) await assertQuarantineDownload(opts.fleet, opts.store, api.certifiedDeviceId!, key);
+    return serveStoreObject(opts.store, key, req, res);
   }
   throw new HttpError(404, 'not-found', `no route for ${req.method} ${path}`);
 }

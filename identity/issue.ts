@@ -20,6 +20,18 @@ export function deviceUri(deviceId: string): string {
   return `urn:edge-ota:device:${deviceId}`;
 }
 
+/**
+ * The URI SAN that marks a quarantine certificate (docs/attestation.md): issued to a device whose
+ * attestation standing is not normal; the gateway reads it on every request and allows only
+ * check-in, reports, heartbeats, attestation and the remediation release's downloads.
+ */
+export const QUARANTINE_URI = 'urn:edge-ota:standing:quarantine';
+
+/** Does this subjectAltName string (Node's "URI:a, URI:b" form) carry the quarantine mark? Pure. */
+export function hasQuarantineMark(subjectAltName: string | undefined): boolean {
+  return (subjectAltName ?? '').split(/,\s*/).includes(`URI:${QUARANTINE_URI}`);
+}
+
 export interface IssuedCertificate {
   /** The leaf PEM. */
   certPem: string;
@@ -64,6 +76,8 @@ export interface DeviceCertificateRequest {
   publicKeyPem?: string;
   validityHours?: number;
   now?: Date;
+  /** A quarantine certificate: the QUARANTINE_URI SAN and OU=quarantine in the subject. */
+  quarantine?: boolean;
 }
 
 export async function issueDeviceCertificate(ca: FleetCa, request: DeviceCertificateRequest): Promise<IssuedCertificate> {
@@ -73,9 +87,9 @@ export async function issueDeviceCertificate(ca: FleetCa, request: DeviceCertifi
   const now = request.now ?? new Date();
   const hours = request.validityHours ?? DEFAULT_DEVICE_HOURS;
   return issueLeaf(ca, {
-    subject: `CN=${request.deviceId}`,
+    subject: request.quarantine ? `CN=${request.deviceId}, OU=quarantine` : `CN=${request.deviceId}`,
     publicKey,
-    names: [{ type: 'url', value: deviceUri(request.deviceId) }],
+    names: [{ type: 'url', value: deviceUri(request.deviceId) }, ...(request.quarantine ? [{ type: 'url' as const, value: QUARANTINE_URI }] : [])],
     purpose: x509.ExtendedKeyUsage.clientAuth,
     ...validity(now, hours / 24),
   });

@@ -14,6 +14,8 @@ export const attestationKeyRequestSchema = z.strictObject({
   type: z.literal('attestation-key'),
   deviceId: deviceIdSchema,
   ak: z.strictObject({ pem: publicKeyPemSchema, qualifiedName: hex(68, 68) }),
+  /** The AK's TPM2B_PUBLIC (base64): the gateway computes its name from it for the credential. */
+  akPublic: base64(700),
   ekPem: publicKeyPemSchema,
   nonce: nonceSchema,
   sentAt: timestampSchema,
@@ -35,7 +37,26 @@ export const attestationQuoteRequestSchema = z.strictObject({
   sentAt: timestampSchema,
 });
 
-export const attestationKeyResponseSchema = z.strictObject({ deviceId: deviceIdSchema, created: z.boolean(), registeredAt: timestampSchema });
+export const attestationKeyResponseSchema = z.strictObject({
+  deviceId: deviceIdSchema,
+  created: z.boolean(),
+  registeredAt: timestampSchema,
+  /** `pending-activation`: the AK counts only after the device answers `credential` (POST /v1/attestation/activate). */
+  status: z.enum(['active', 'pending-activation']),
+  /** TPM2_MakeCredential for the AK's name against the EK, in tpm2-tools' file format, base64. */
+  credential: base64(1400).optional(),
+});
+
+/** POST /v1/attestation/activate (signed): the secret TPM2_ActivateCredential unwrapped from the credential. */
+export const attestationActivateRequestSchema = z.strictObject({
+  type: z.literal('attestation-activate'),
+  deviceId: deviceIdSchema,
+  secret: hex(64, 64),
+  nonce: nonceSchema,
+  sentAt: timestampSchema,
+});
+
+export const attestationActivateResponseSchema = z.strictObject({ deviceId: deviceIdSchema, status: z.literal('active') });
 
 export const attestationQuoteResponseSchema = z.strictObject({
   status: z.enum(['attested', 'refused']),
@@ -51,6 +72,7 @@ export const attestationQuoteResponseSchema = z.strictObject({
 export type AttestationKeyRequest = z.infer<typeof attestationKeyRequestSchema>;
 export type AttestationQuoteRequest = z.infer<typeof attestationQuoteRequestSchema>;
 export type AttestationKeyResponse = z.infer<typeof attestationKeyResponseSchema>;
+export type AttestationActivateResponse = z.infer<typeof attestationActivateResponseSchema>;
 export type AttestationQuoteResponse = z.infer<typeof attestationQuoteResponseSchema>;
 
 /** The quote's qualifying data for a gateway nonce: its sha256 (32 bytes, what tpm2_quote -q takes). */

@@ -2,7 +2,8 @@
 // signed envelope of device-envelope.ts) and the gateway's answer: a short-lived client certificate
 // from the fleet CA for that same key. The same request renews a certificate that expired offline.
 import { z } from 'zod';
-import { deviceIdSchema } from './device-api.js';
+import { quoteSchema } from './attestation-api.js';
+import { deviceIdSchema, nonceSchema } from './device-api.js';
 import { timestampSchema } from './manifest.js';
 
 /** A CSR PEM is a few hundred bytes; this bounds it before it is parsed. */
@@ -14,6 +15,19 @@ export const certificateRequestSchema = z.strictObject({
   /** PKCS#10 for the device's enrolled key. */
   csrPem: z.string().min(1).max(MAX_CSR_PEM_BYTES).regex(/^-----BEGIN CERTIFICATE REQUEST-----/, 'must be a PEM certificate request'),
   /** Must be within the gateway's freshness window and later than the device's previous request. */
+  sentAt: timestampSchema,
+  /**
+   * Fresh evidence (TPM devices): a quote over sha256(nonce), the nonce from POST
+   * /v1/certificates/nonce. Under an attestation policy a normal certificate needs it, or a clean
+   * quote within the policy's maxEvidenceAgeSeconds.
+   */
+  attestation: z.strictObject({ nonce: nonceSchema, quote: quoteSchema }).optional(),
+});
+
+/** POST /v1/certificates/nonce (signed by the enrolled key, no client certificate): a nonce for the evidence of a certificate request. */
+export const certificateNonceRequestSchema = z.strictObject({
+  type: z.literal('certificate-nonce'),
+  deviceId: deviceIdSchema,
   sentAt: timestampSchema,
 });
 
@@ -28,6 +42,10 @@ export const certificateResponseSchema = z.strictObject({
   notAfter: timestampSchema,
   /** When the gateway suggests renewing (2/3 of the lifetime); devices compute it themselves too. */
   renewAfter: timestampSchema,
+  /** `quarantine`: a marked certificate (docs/attestation.md) that allows only remediation; absent on gateways without attestation. */
+  standing: z.enum(['normal', 'quarantine']).optional(),
+  /** Why a quarantine certificate (the standing's code and reason). */
+  quarantine: z.strictObject({ code: z.string().max(200), reason: z.string().max(2000) }).optional(),
 });
 
 export type CertificateRequest = z.infer<typeof certificateRequestSchema>;

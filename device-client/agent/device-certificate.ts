@@ -1,10 +1,13 @@
 // The device's transport identity: the fleet CA root it pins (stateDir/fleet-ca.pem), and its
-// short-lived client certificate for its enrolled key (stateDir/device-cert.pem), both 0600. The
+// short-lived client certificate for its enrolled key (stateDir/device-cert.pem), both 0600. A
+// device whose key is TPM-held cannot do a TLS handshake with it (Node's TLS needs the private key):
+// its certificate is for a software TLS key made for that one certificate (stateDir/tls-key.pem,
+// 0600), whose request the TPM-held key signs together with a fresh quote (docs/attestation.md). The
 // certificate is requested after enrollment, renewed during check-in once 2/3 of its lifetime has
 // passed, and re-issued by a request signed with the enrolled key when it expired offline. Every
 // gateway request goes through the client built here: https with the pinned root only, the
 // certificate when there is one; http:// only with the lab flag transport.insecurePlainHttp.
-import { createPublicKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey as createPrivateKeyFrom, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +15,11 @@ import { CodedError } from '../../platform/coded-error.js';
 import { writeFileAtomic } from '../../platform/atomic-write.js';
 import { tlsFetch, type TlsFetchOptions } from '../../platform/tls-fetch.js';
 import { createDeviceCsr } from '../../identity/csr.js';
-import { deviceUri } from '../../identity/issue.js';
+import { deviceUri, hasQuarantineMark } from '../../identity/issue.js';
+import { quoteQualifyingData } from '../../schemas/attestation-api.js';
+import { fromPrivateKey, signEnvelope, type HeldDeviceKey } from '../../schemas/device-envelope.js';
+import { ensureAttestationKeyRegistered } from '../tpm/attest-due.js';
+import { quotePcrs } from '../tpm/tpm-pcr.js';
 import { verifyChain } from '../../identity/verify-chain.js';
 import { renewalTime } from '../../schemas/device-certificate.js';
 import type { DeviceKey, DeviceSigner } from '../../schemas/device-envelope.js';
@@ -27,6 +34,14 @@ export class TransportRefusedError extends CodedError<TransportErrorCode> {}
 
 export const fleetCaPath = (stateDir: string) => join(stateDir, 'fleet-ca.pem');
 export const deviceCertificatePath = (stateDir: string) => join(stateDir, 'device-cert.pem');
+/** The TLS key of a TPM device's current certificate (a software key, one per certificate). */
+export const tlsKeyPath = (stateDir: string) => join(stateDir, 'tls-key.pem');
+
+/**
+ * A quarantine certificate is renewed this long after its notBefore (backdated 5 min for clock
+ * skew), with a fresh quote, so a remediated device leaves quarantine within about 10 minutes.
+ */
+export const QUARANTINE_RENEW_SECONDS = 900;
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 const MAX_CA_PEM_BYTES = 16 * 1024;
@@ -76,7 +91,9 @@ export function deviceGatewayClient(config: Pick<DeviceConfig, 'gatewayUrl' | 's
   const ca = readFileSync(caPath, 'utf8');
   const identity = async () => {
     const cert = await readIfThere(deviceCertificatePath(config.stateDir));
-    return cert ? { ca, cert, key: await readFile(deviceKeyPath(config.stateDir), 'utf8') } : { ca };
+    if (!cert) return { ca };
+    // A TPM device's certificate is for its TLS key; a software device's for its enrolled key.
+    return { ca, cert, key: (await readIfThere(tlsKeyPath(config.stateDir))) ?? (await readFile(deviceKeyPath(config.stateDir), 'utf8')) };
   };
   return new GatewayClient(url, { fetch: tlsFetch(identity, options) });
 }
@@ -85,14 +102,35 @@ export interface CertificateStatus {
   action: 'kept' | 'issued' | 'renewed' | 'not-needed';
   serialNumber?: string;
   notAfter?: string;
+  /** `quarantine`: a marked certificate that only reaches remediation (docs/attestation.md). */
+  standing?: 'normal' | 'quarantine';
 }
 
 /** The held certificate's validity, if it is one for this key. */
-function heldCertificate(pem: string | undefined, key: DeviceKey): X509Certificate | undefined {
-  if (!pem) return undefined;
+function heldCertificate(pem: string | undefined, key: { publicKeyPem: string } | undefined): X509Certificate | undefined {
+  if (!pem || !key) return undefined;
   try {
     const cert = new X509Certificate(pem);
     return cert.publicKey.export({ format: 'der', type: 'spki' }).equals(createPublicKey(key.publicKeyPem).export({ format: 'der', type: 'spki' })) ? cert : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Renew at 2/3 of the lifetime; a quarantine certificate already after QUARANTINE_RENEW_SECONDS. */
+function renewDue(held: X509Certificate, now: Date): boolean {
+  const from = new Date(held.validFrom);
+  if (hasQuarantineMark(held.subjectAltName)) return now.getTime() >= Math.min(renewalTime(from, new Date(held.validTo)).getTime(), from.getTime() + QUARANTINE_RENEW_SECONDS * 1000);
+  return now >= renewalTime(from, new Date(held.validTo));
+}
+
+const standingOf = (cert: X509Certificate): 'normal' | 'quarantine' => (hasQuarantineMark(cert.subjectAltName) ? 'quarantine' : 'normal');
+
+async function readTlsKey(stateDir: string): Promise<DeviceKey | undefined> {
+  const pem = await readIfThere(tlsKeyPath(stateDir));
+  if (!pem) return undefined;
+  try {
+    return fromPrivateKey(createPrivateKeyFrom(pem));
   } catch {
     return undefined;
   }
@@ -102,18 +140,30 @@ function heldCertificate(pem: string | undefined, key: DeviceKey): X509Certifica
  * Makes sure the device holds a certificate it need not renew yet: none, past 2/3 of its lifetime,
  * expired, or not for its key → a new one from POST /v1/certificates, checked against the pinned
  * root (chain, clientAuth, this device's id, this key) before it is kept. Plain-HTTP labs need none.
+ * A TPM-held key gets its certificate for a fresh TLS key, with a quote over a fresh nonce.
  */
-export async function ensureDeviceCertificate(config: Pick<DeviceConfig, 'deviceId' | 'stateDir' | 'gatewayUrl'>, client: GatewayClient, signer: DeviceSigner, now = new Date()): Promise<CertificateStatus> {
+export async function ensureDeviceCertificate(
+  config: Pick<DeviceConfig, 'deviceId' | 'stateDir' | 'gatewayUrl'> & { tpm?: DeviceConfig['tpm'] },
+  client: GatewayClient,
+  signer: DeviceSigner,
+  now = new Date(),
+): Promise<CertificateStatus> {
   if (!client.baseUrl.startsWith('https:')) return { action: 'not-needed' };
-  // The CSR is made with the private key in memory; a TPM-held key would have to sign it inside the TPM.
-  if ('signBytes' in signer) throw new Error('a TPM-held device key cannot get a client certificate yet (its CSR must be signed inside the TPM): mTLS needs a software key for now');
-  const key = signer;
   const path = deviceCertificatePath(config.stateDir);
-  const held = heldCertificate(await readIfThere(path), key);
-  if (held && now < renewalTime(new Date(held.validFrom), new Date(held.validTo))) return { action: 'kept', serialNumber: held.serialNumber.toLowerCase(), notAfter: new Date(held.validTo).toISOString() };
+  const tpmHeld = 'signBytes' in signer;
+  const certifiedKey = tpmHeld ? await readTlsKey(config.stateDir) : signer;
+  const held = heldCertificate(await readIfThere(path), certifiedKey);
+  if (held && !renewDue(held, now)) return { action: 'kept', serialNumber: held.serialNumber.toLowerCase(), notAfter: new Date(held.validTo).toISOString(), standing: standingOf(held) };
   let answer;
+  let key: DeviceKey;
   try {
-    answer = await client.requestCertificate(key, config.deviceId, await createDeviceCsr(key.privateKey, config.deviceId));
+    if (tpmHeld) {
+      key = fromPrivateKey(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey);
+      answer = await requestWithTpm(config, client, signer, key);
+    } else {
+      key = signer;
+      answer = await client.requestCertificate(key, config.deviceId, await createDeviceCsr(key.privateKey, config.deviceId));
+    }
   } catch (error) {
     // A gateway with TLS but without mutual TLS issues nothing: requests go without a certificate.
     if (error instanceof GatewayRefusedError && error.status === 404 && !held) return { action: 'not-needed' };
@@ -127,7 +177,24 @@ export async function ensureDeviceCertificate(config: Pick<DeviceConfig, 'device
     throw problem(error.message);
   });
   if (!verified.uris.includes(deviceUri(config.deviceId))) throw problem(`it does not name ${deviceUri(config.deviceId)}`);
-  if (!heldCertificate(leaf, key)) throw problem('it is not for this device key');
+  if (!heldCertificate(leaf, key)) throw problem(tpmHeld ? 'it is not for the TLS key this request made' : 'it is not for this device key');
+  // The key first: a crash between the two writes leaves a pair that does not match, which the next round replaces.
+  if (tpmHeld) await writeFileAtomic(tlsKeyPath(config.stateDir), key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
   await writeFileAtomic(path, answer.chainPem, { mode: 0o600 });
-  return { action: held ? 'renewed' : 'issued', serialNumber: verified.serialNumber.toLowerCase(), notAfter: verified.notAfter.toISOString() };
+  return { action: held ? 'renewed' : 'issued', serialNumber: verified.serialNumber.toLowerCase(), notAfter: verified.notAfter.toISOString(), standing: answer.standing ?? standingOf(new X509Certificate(leaf)) };
+}
+
+/**
+ * A TPM device's request: its AK registered and activated first (once), then a nonce, a quote over
+ * it and a CSR for `tlsKey`, all in one envelope the TPM-held device key signs.
+ */
+async function requestWithTpm(config: Pick<DeviceConfig, 'deviceId' | 'stateDir'> & { tpm?: DeviceConfig['tpm'] }, client: GatewayClient, signer: HeldDeviceKey, tlsKey: DeviceKey) {
+  if (!config.tpm) throw new Error('a TPM-held device key without tpm settings in the device configuration');
+  const tpm = config.tpm;
+  const nonce = () => client.certificateNonce(signer, config.deviceId);
+  await ensureAttestationKeyRegistered({ deviceId: config.deviceId, stateDir: config.stateDir, tpm }, client, nonce);
+  const challenge = await nonce();
+  const quote = await quotePcrs(tpm, [tpm.pcr], quoteQualifyingData(challenge));
+  const payload = { type: 'certificate-request', deviceId: config.deviceId, csrPem: await createDeviceCsr(tlsKey.privateKey, config.deviceId), sentAt: new Date().toISOString(), attestation: { nonce: challenge, quote } };
+  return client.requestCertificateSigned(await signEnvelope(payload, signer));
 }

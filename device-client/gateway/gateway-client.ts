@@ -143,6 +143,17 @@ export class GatewayClient {
     return this.json('certificate', 'POST', '/v1/certificates', certificateResponseSchema, GATEWAY_ANSWER_LIMITS.enrollBytes, envelope);
   }
 
+  /** POST /v1/certificates with a request the caller signed (a TPM-held key, evidence attached). */
+  async requestCertificateSigned(envelope: SignedEnvelope): Promise<CertificateResponse> {
+    return this.json('certificate', 'POST', '/v1/certificates', certificateResponseSchema, GATEWAY_ANSWER_LIMITS.enrollBytes, envelope);
+  }
+
+  /** A nonce without a client certificate (POST /v1/certificates/nonce, signed by the enrolled key): for the evidence of a certificate request. */
+  async certificateNonce(signer: DeviceSigner, deviceId: string): Promise<string> {
+    const envelope = await signEnvelope({ type: 'certificate-nonce', deviceId, sentAt: new Date().toISOString() }, signer);
+    return (await this.json('certificate nonce', 'POST', '/v1/certificates/nonce', nonceResponseSchema, GATEWAY_ANSWER_LIMITS.nonceBytes, envelope)).nonce;
+  }
+
   async postReport(envelope: SignedEnvelope, counter: HealthReport['counter']): Promise<ReportResponse> {
     return this.json(`report ${counter}`, 'POST', '/v1/reports', reportResponseSchema, GATEWAY_ANSWER_LIMITS.ackBytes, envelope);
   }

@@ -56,6 +56,14 @@ export async function readTpmPublic(tpm: TpmConnection, handle: string): Promise
   });
 }
 
+/** The key's TPM2B_PUBLIC (tpm2-tools' tss format): the gateway hashes it into the name a credential is made for. */
+export async function readTpmPublicArea(tpm: TpmConnection, handle: string): Promise<Buffer> {
+  return withScratch(async (dir) => {
+    await runTpmTool(tpm, 'tpm2_readpublic', ['-c', handle, '-f', 'tss', '-o', join(dir, 'key.tss')]);
+    return readFile(join(dir, 'key.tss'));
+  });
+}
+
 /** The three transient slots of a small TPM fill up: drop loaded objects and sessions after each step. */
 async function flushTransient(tpm: TpmConnection): Promise<void> {
   await runTpmTool(tpm, 'tpm2_flushcontext', ['-t']);

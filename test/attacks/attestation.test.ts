@@ -13,14 +13,19 @@ import { tpmDeviceKey } from '../../device-client/tpm/tpm-device-key.js';
 import { TpmFloorCounter } from '../../device-client/tpm/tpm-floor.js';
 import { deviceStanding } from '../../gateway/attestation-gate.js';
 import { isNormalStanding } from '../../attestation/standing.js';
-import { attestationQuoteResponseSchema, quoteQualifyingData } from '../../schemas/attestation-api.js';
+import { attestationKeyResponseSchema, attestationQuoteResponseSchema, quoteQualifyingData } from '../../schemas/attestation-api.js';
+import { enrollDevice } from '../../device-client/agent/enroll.js';
+import { GatewayClient } from '../../device-client/gateway/gateway-client.js';
+import { activateCredential } from '../../device-client/tpm/tpm-activate.js';
+import { ensureTpmKeys, readTpmPublicArea, TPM_HANDLES } from '../../device-client/tpm/tpm-keys.js';
+import { createSimDevice } from '../support/device-sim.js';
 import { signEnvelope } from '../../schemas/device-envelope.js';
 import { ATTACK_RELEASES } from '../support/attack-device.js';
 import { startTestGateway, type TestGateway } from '../support/device-gateway.js';
 import type { PublishedFixture } from '../support/device-releases.js';
 import { sharedSampleReleases } from '../support/shared-releases.js';
 import { createTpmDevice, FAST_AGENT, TEST_POLICY, type TpmSimDevice } from '../support/attesting-device.js';
-import { swtpmAvailable } from '../support/swtpm.js';
+import { startSoftwareTpm, swtpmAvailable } from '../support/swtpm.js';
 
 const POLICY = TEST_POLICY;
 const FAST = FAST_AGENT;
@@ -101,6 +106,34 @@ describe.skipIf(!swtpmAvailable('attestation attacks'))('attacks on attestation 
     await new Promise((r) => setTimeout(r, 2500));
     await expectQuarantined(d, strictGw, 'ATTESTATION_MISSING', { ...POLICY, graceSeconds: 1 });
     expect(await strictGw.fleet.latestAttestation(d.attesting.deviceId)).toBeUndefined();
+  });
+
+  it("an AK registered with another TPM's EK stays pending-activation: its quotes do not count (AK_NOT_ACTIVATED, nothing recorded)", async () => {
+    const owner = await device(); // its AK is active in its own TPM
+    const tpm = await startSoftwareTpm(join(root, `lone-${++seq}`));
+    try {
+      const sim = await createSimDevice(join(root, `lone-${seq}-device`), fixture, { factory: fixture.releases['1.0.0']!, tpm, config: { deviceId: `attest-attack-lone-${seq}`, gatewayUrl: gw.url } });
+      await enrollDevice(sim.config, { token: await gw.tokenFor(sim.config.deviceId) });
+      const id = sim.config.deviceId;
+      const client = new GatewayClient(gw.url);
+      const signer = await tpmDeviceKey({ tcti: tpm.tcti });
+      const own = await ensureTpmKeys({ tcti: tpm.tcti });
+      const theirs = await ensureTpmKeys(owner.attesting.tpm);
+      const registered = await client.postSigned('attestation key', '/v1/attestation/key', attestationKeyResponseSchema, await signEnvelope({
+        type: 'attestation-key', deviceId: id, ak: { pem: theirs.attestationKey.pem, qualifiedName: theirs.attestationKey.qualifiedName },
+        akPublic: (await readTpmPublicArea(owner.attesting.tpm, TPM_HANDLES.attestationKey)).toString('base64'), ekPem: own.endorsementKeyPem, nonce: await client.nonce(id), sentAt: new Date().toISOString(),
+      }, signer));
+      expect(registered.status).toBe('pending-activation');
+      await expect(activateCredential({ tcti: tpm.tcti }, Buffer.from(registered.credential!, 'base64'))).rejects.toMatchObject({ code: 'TPM_TOOL_FAILED' });
+      const nonce = await client.nonce(id);
+      const quote = await quotePcrs(owner.attesting.tpm, [16], quoteQualifyingData(nonce)); // a perfectly good quote by that AK
+      const payload = { type: 'attestation-quote', deviceId: id, quote, nonce, sentAt: new Date().toISOString() };
+      expect(await client.postSigned('quote', '/v1/attestation/quote', attestationQuoteResponseSchema, await signEnvelope(payload, signer))).toMatchObject({ status: 'refused', code: 'AK_NOT_ACTIVATED' });
+      expect(await gw.fleet.latestAttestation(id)).toBeUndefined();
+      expect(await gw.fleet.getAttestationKey(id)).toMatchObject({ status: 'pending-activation' });
+    } finally {
+      await tpm.stop();
+    }
   });
 
   it('wiping the agent files does not lower the floor the TPM counter holds', async () => {

@@ -2,6 +2,8 @@
 // 127.0.0.1, device certificates issued at POST /v1/certificates; and a caller that speaks to it over
 // platform/tls-fetch.ts with a chosen client identity (none, a device's, another CA's).
 import { enrollBody } from './admission.js';
+import type { AttestationPolicy } from '../../attestation/standing.js';
+import type { GatewayRateLimits } from '../../gateway/rate-limit.js';
 import { GatewayClient } from '../../device-client/gateway/gateway-client.js';
 import { createDeviceCsr } from '../../identity/csr.js';
 import { createFleetCa, type FleetCa } from '../../identity/fleet-ca.js';
@@ -16,11 +18,15 @@ export interface MtlsGateway extends TempGateway {
   url: string;
 }
 
-export async function startMtlsGateway(prefix: string, token: string, options: { certificateHours?: number; ca?: FleetCa; storeDir?: string } = {}): Promise<MtlsGateway> {
+export async function startMtlsGateway(
+  prefix: string,
+  token: string,
+  options: { certificateHours?: number; ca?: FleetCa; storeDir?: string; attestation?: AttestationPolicy; rateLimits?: GatewayRateLimits } = {},
+): Promise<MtlsGateway> {
   const ca = options.ca ?? (await createFleetCa());
   const server = await issueServerCertificate(ca, { ipAddresses: ['127.0.0.1'] });
   // The token is the lab's shared one: these tests are about the transport, not admission.
-  const env = await startTempGateway(prefix, { insecureSharedToken: token, tls: { key: server.keyPem, cert: server.chainPem }, deviceIdentity: { ca, certificateHours: options.certificateHours }, storeDir: options.storeDir, releasePolicy: 'newest' });
+  const env = await startTempGateway(prefix, { insecureSharedToken: token, tls: { key: server.keyPem, cert: server.chainPem }, deviceIdentity: { ca, certificateHours: options.certificateHours }, storeDir: options.storeDir, releasePolicy: 'newest', attestation: options.attestation, ...(options.rateLimits && { rateLimits: options.rateLimits }) });
   return { ...env, ca, url: env.gateway.url };
 }
 
