@@ -67,6 +67,10 @@ export async function quarantineAnswer(quarantine: QuarantineRecord, entries: Re
   if (checkin.currentVersion === target) return hold(`runs the remediation release ${target}; waiting for an operator's \`ota fleet quarantine release ${quarantine.deviceId}\``);
   const entry = entries.find((e) => e.version === target);
   if (!entry) return hold(`remediation release ${target} is not in the channel index`);
+  // The device would refuse it (SECURITY_VERSION_DOWNGRADE) and ask again at every check-in.
+  if (entry.securityVersion < checkin.securityVersion) {
+    return hold(`remediation release ${target} has security version ${entry.securityVersion}, below this device's floor ${checkin.securityVersion}; name one at or above it in gateway.attestation.remediation`);
+  }
   const described = await describe(entry);
   if (!described.release || described.waiting) return hold(`remediation release ${target} cannot be offered now${described.waiting ? ` (${described.waiting})` : ''}`);
   return {

@@ -15,18 +15,23 @@ const imageSha: Record<string, string> = {};
 const devices = signedDeviceClient(() => ({ url: env.gateway.url, fleet: env.fleet }), HW, imageSha);
 let healthy: SignedDevice;
 let suspect: SignedDevice;
+let behindFloor: SignedDevice;
 
 beforeAll(async () => {
   const entries = [];
-  for (const version of ['1.0.0', '1.1.0', '2.0.0']) {
-    const { entry, image } = await publishStubRelease(env.store, { hardwareId: HW, version, image: Buffer.alloc(100_000, version.charCodeAt(2)) });
+  for (const version of ['0.9.0', '1.0.0', '1.1.0', '2.0.0']) {
+    // 0.9.0 predates the anti-rollback floor (security version 1) the devices report.
+    const securityVersion = version === '0.9.0' ? 0 : 1;
+    const { entry, image } = await publishStubRelease(env.store, { hardwareId: HW, version, securityVersion, image: Buffer.alloc(100_000, version.charCodeAt(2)) });
     imageSha[version] = image.sha256;
     entries.push(entry);
   }
   await writeStubIndex(env.store, HW, entries);
-  [healthy, suspect] = [await devices.enroll('q-eu-1', { region: 'eu' }), await devices.enroll('q-eu-2', { region: 'eu' })];
+  [healthy, suspect, behindFloor] = [await devices.enroll('q-eu-1', { region: 'eu' }), await devices.enroll('q-eu-2', { region: 'eu' }), await devices.enroll('q-eu-3', { region: 'eu' })];
   await devices.checkin(healthy, '1.1.0');
   await devices.checkin(suspect, '1.1.0');
+  await devices.checkin(behindFloor, '1.1.0');
+  await env.fleet.openQuarantine({ deviceId: behindFloor.id, code: 'ATTESTATION_FAILED:PCR_UNEXPECTED', reason: 'PCR 16 is not a release measurement', evidence: { pcr: 16 }, remediationVersion: '0.9.0' });
   await env.fleet.openQuarantine({ deviceId: suspect.id, code: 'ATTESTATION_FAILED:PCR_UNEXPECTED', reason: 'PCR 16 is not a release measurement', evidence: { pcr: 16 }, remediationVersion: '1.0.0' });
   // One ring of everyone in region eu: the whole fleet is targeted, the quarantined device included.
   const ring = { name: 'all', size: { percent: 100 }, bakeTime: '1s', minReports: 1, thresholds: { failureRate: 0.9, maxFailures: 5 }, onBreach: 'halt' };
@@ -45,6 +50,12 @@ describe('a quarantined device', () => {
     expect(answer.action === 'rollback' && answer.reason).toMatch(/quarantined since .*ATTESTATION_FAILED:PCR_UNEXPECTED/);
     // On the remediation release it waits for an operator: nothing else is offered.
     expect(await devices.checkin(suspect, '1.0.0')).toMatchObject({ action: 'hold', reason: expect.stringContaining('ota fleet quarantine release q-eu-2') });
+  });
+
+  it('is held, not offered, when its remediation release is below its security floor (it would refuse it)', async () => {
+    const answer = await devices.checkin(behindFloor, '1.1.0');
+    expect(answer).toMatchObject({ action: 'hold' });
+    expect(answer.action === 'hold' && answer.reason).toMatch(/remediation release 0\.9\.0 has security version 0, below this device's floor 1/);
   });
 
   it('after an operator releases it, gets the normal offers again (a software key keeps a normal standing here)', async () => {
