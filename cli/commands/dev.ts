@@ -1,7 +1,9 @@
 // `ota dev up|status|down`: the local stack from temporal-dev.yml, run natively from
 // binaries (no Docker). Pids live in <state>/dev/state.json, logs in <state>/dev/<service>.log.
 import type { Command } from 'commander';
-import { defaultStateDir } from '../../platform/paths.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultStateDir, projectRoot } from '../../platform/paths.js';
 import { removeStackState, stackStatePath } from '../../config/stack-state.js';
 import { downStack, statusStack, upStack, type StartOutcome, type StopOutcome } from '../../devstack/stack.js';
 import { printResult, progress } from '../output.js';
@@ -13,9 +15,14 @@ interface FileOptions {
   stateDir: string;
 }
 
+/** ./temporal-dev.yml when there is one, else this checkout's: `ota dev` works from any directory. */
+function defaultStackFile(): string {
+  return existsSync('temporal-dev.yml') ? 'temporal-dev.yml' : join(projectRoot, 'temporal-dev.yml');
+}
+
 function withFileOptions(command: Command): Command {
   return command
-    .option('-f, --file <file>', 'stack file', 'temporal-dev.yml')
+    .option('-f, --file <file>', 'stack file (default: ./temporal-dev.yml, else the checkout\'s)', defaultStackFile())
     .option('--state-dir <dir>', 'state directory (pids, logs, data); default $OTA_STATE_DIR or .ota', defaultStateDir);
 }
 
