@@ -62,3 +62,26 @@ function safeRead(stateDir: string): StackState | undefined {
     return undefined; // a broken state is replaced
   }
 }
+
+/**
+ * Before `ota dev down`: revoke the admin token `ota dev up` created, while the fleet database still
+ * runs (its data outlives the stack; the token must not). Best effort: a database already gone keeps nothing to do.
+ */
+export async function revokeStackToken(stateDir: string): Promise<string | undefined> {
+  const state = safeRead(stateDir);
+  const tokenId = state?.operatorApi?.tokenId;
+  const url = (state?.config as { fleet?: { databaseUrl?: unknown } } | undefined)?.fleet?.databaseUrl;
+  if (!tokenId || typeof url !== 'string' || !url.startsWith('postgres')) return undefined;
+  try {
+    const fleet = await FleetStore.open(url);
+    try {
+      const done = await fleet.revokeOperatorToken(tokenId);
+      await fleet.appendAudit({ actor: localOperator(), role: 'admin', action: 'token.revoke', target: `token:${tokenId}`, reason: 'ota dev down', result: done ? 'ok' : 'refused', detail: { via: 'ota dev down' } });
+      return done ? `revoked the stack's admin token ${tokenId}` : undefined;
+    } finally {
+      await fleet.close();
+    }
+  } catch {
+    return undefined;
+  }
+}

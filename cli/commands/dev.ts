@@ -7,7 +7,7 @@ import { defaultStateDir, projectRoot } from '../../platform/paths.js';
 import { removeStackState, stackStatePath } from '../../config/stack-state.js';
 import { downStack, statusStack, upStack, type StartOutcome, type StopOutcome } from '../../devstack/stack.js';
 import { printResult, progress } from '../output.js';
-import { forgetStackServices, recordStackState } from './dev-stack-state.js';
+import { forgetStackServices, recordStackState, revokeStackToken } from './dev-stack-state.js';
 import { registerSampleImageCommand } from './dev-sample-image.js';
 
 interface FileOptions {
@@ -122,7 +122,8 @@ export function registerDevCommands(program: Command): void {
           ...(s.state === 'running' || s.state === 'embedded' ? urlLines(s.urls, `  ${s.name}: `) : []),
           ...(s.note ? [`  ${s.name}: ${s.note}`] : []),
         ]);
-        return [line(header), ...rows.map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
+        const following = existsSync(stackStatePath(opts.stateDir)) ? ['', `ota commands follow this stack (${stackStatePath(opts.stateDir)})`] : [];
+        return [line(header), ...rows.map(line), ...(notes.length ? ['', ...notes] : []), ...following].join('\n');
       });
     });
 
@@ -131,6 +132,9 @@ export function registerDevCommands(program: Command): void {
     .argument('[service...]', 'services to stop (default: all recorded)')
     .option('--json', 'print JSON')
     .action(async (services: string[], opts: FileOptions & { json?: boolean }) => {
+      const everything = services.length === 0 || services.includes('fleet-db') || services.includes('api');
+      const revoked = everything ? await revokeStackToken(opts.stateDir) : undefined;
+      if (revoked) progress(opts, revoked);
       const stopped = await downStack({ file: opts.file, stateDir: opts.stateDir, services: services.length ? services : undefined, progress: (m) => progress(opts, m) });
       if (services.length === 0) removeStackState(opts.stateDir);
       else forgetStackServices(opts.stateDir, services);

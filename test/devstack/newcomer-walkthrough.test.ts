@@ -141,12 +141,15 @@ describe.skipIf(missing.length > 0)('README walk-through on a clean state', () =
           expect(run.stdout).toMatch(/^\s+canary\s+passed\s+reported 0\/0.*pass: no devices in this ring$/m);
           break;
         case 'dev status': {
+          expect(run.stdout).toContain(`ota commands follow this stack (${stackStatePath(stateDir)})`);
           const status = JSON.parse((await sh('ota dev status --json')).stdout) as { services: Array<{ name: string; state: string; pid?: number; answering: boolean }> };
           expect(status.services.map((s) => [s.name, s.state, s.answering])).toEqual(['temporal', 'artifacts', 'fleet-db', 'worker', 'gateway', 'api'].map((n) => [n, 'running', true]));
           pids = status.services.map((s) => s.pid!);
           break;
         }
         case 'dev down':
+          // The admin token goes with the stack (the database's data stays on disk).
+          expect(run.stderr).toContain(`revoked the stack's admin token ${state!.operatorApi!.tokenId}`);
           expect(existsSync(stackStatePath(stateDir))).toBe(false);
           for (const pid of pids) expect(isAlive(pid)).toBe(false);
           break;
