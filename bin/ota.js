@@ -16,6 +16,8 @@ const fail = (err) => {
   console.error(cli.failureReport(err, { argv: process.argv, verbose }));
   process.exit(1);
 };
-// A rejection outside the command's own promise (a closing connection, a worker) is reported the same way.
+// A rejection or a throw outside the command's own promise (a closing connection, a worker's
+// callback) is reported the same way, never as Node's own trace.
 process.on('unhandledRejection', fail);
+process.on('uncaughtException', fail);
 cli.main(process.argv).catch(fail);
