@@ -6,13 +6,30 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { readStackState, stackStateDir } from '../config/stack-state.js';
+import { configFrom } from './context.js';
 
 export interface ServerOption {
   server?: string;
 }
 
 export function withServerOption(command: Command): Command {
-  return command.option('--server <url>', 'go through the operator API at this URL (token from $OTA_TOKEN or the credentials file)');
+  return command
+    .option('--server <url>', 'go through the operator API at this URL (token from $OTA_TOKEN or the credentials file); default: the running `ota dev up` stack\'s')
+    .hook('preAction', (_command, action) => {
+      if ((action.opts() as ServerOption).server !== undefined) return;
+      const server = stackOperatorApi(action)?.url;
+      if (server) action.setOptionValue('server', server);
+    });
+}
+
+/**
+ * The running dev stack's operator API, when the command follows that stack: its Temporal address
+ * comes from the stack state, not from an explicit config file, OTA_* variable or --set.
+ */
+function stackOperatorApi(command: Command, env: NodeJS.ProcessEnv = process.env) {
+  if (!configFrom(command).sources['temporal.address']?.startsWith('dev stack')) return undefined;
+  return readStackState(stackStateDir(env))?.operatorApi;
 }
 
 export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -22,11 +39,16 @@ export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
 export function operatorToken(server: string, env: NodeJS.ProcessEnv = process.env): string {
   if (env.OTA_TOKEN) return env.OTA_TOKEN;
   const file = credentialsPath(env);
-  if (!existsSync(file)) throw new Error(`no token for ${server}: set OTA_TOKEN or write ${file}`);
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { token?: string; servers?: Record<string, { token?: string }> };
-  const token = parsed.servers?.[server.replace(/\/$/, '')]?.token ?? parsed.token;
-  if (!token) throw new Error(`${file} holds no token for ${server}`);
-  return token;
+  const base = server.replace(/\/$/, '');
+  if (existsSync(file)) {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { token?: string; servers?: Record<string, { token?: string }> };
+    const token = parsed.servers?.[base]?.token ?? parsed.token;
+    if (token) return token;
+  }
+  // The token `ota dev up` created for its own operator API.
+  const stack = readStackState(stackStateDir(env))?.operatorApi;
+  if (stack?.token && stack.url.replace(/\/$/, '') === base) return stack.token;
+  throw new Error(existsSync(file) ? `${file} holds no token for ${server}` : `no token for ${server}: set OTA_TOKEN or write ${file}`);
 }
 
 /** Calls the API; the parsed JSON answer, or an Error whose message is the API's code and message. */

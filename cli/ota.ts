@@ -58,12 +58,15 @@ export function buildProgram(): Command {
 function addConfigOptions(command: Command): void {
   command
     .option('-c, --config <file>', 'configuration file (JSON or YAML); default ./ota.config.yml if present')
-    .option('--set <path=value...>', 'override one config value, e.g. --set temporal.address=10.0.0.5:7233');
+    .option('--set <path=value...>', 'override one config value, e.g. --set temporal.address=10.0.0.5:7233')
+    .option('--verbose', 'on failure, print the full error with its causes and stacks (also OTA_VERBOSE=1)');
 }
 
 function leafCommands(command: Command): Command[] {
   return command.commands.length === 0 ? [command] : command.commands.flatMap(leafCommands);
 }
+
+export { failureReport, isVerbose } from './failure-report.js';
 
 export async function main(argv: string[]): Promise<void> {
   await buildProgram().parseAsync(argv);

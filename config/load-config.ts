@@ -1,5 +1,6 @@
 // Loads the one configuration from layers, lowest precedence first:
-//   built-in defaults (the embedded local stack) < config file < OTA_* environment < --set flags.
+//   built-in defaults (the embedded local stack) < the running `ota dev up` stack (config/stack-state.ts)
+//   < config file < OTA_* environment < --set flags.
 // Each leaf remembers which layer set it, so a bad value is reported with its field,
 // the reason, and where it came from, before anything talks to Temporal or a store.
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { configSchema, type Config } from '../schemas/config.js';
 import { defaultStateDir } from '../platform/paths.js';
 import { zodIssueFields } from '../platform/zod-issues.js';
 import { ENV_BINDINGS } from './env-bindings.js';
+import { readStackState, stackStateDir, stackStatePath, StackStateError } from './stack-state.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -24,6 +26,8 @@ export interface LoadConfigOptions {
   /** `path=value` overrides from --set flags, e.g. `temporal.address=10.0.0.5:7233`. */
   overrides?: string[];
   cwd?: string;
+  /** Leave out the running dev stack's layer (the stack's own processes are configured explicitly). */
+  ignoreStack?: boolean;
 }
 
 type Tree = { [key: string]: unknown };
@@ -64,7 +68,20 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config & { sources: Re
   const merged: Tree = {};
   const sources: Record<string, string> = {};
 
-  mergeLayer(merged, sources, defaultConfig(env.OTA_STATE_DIR ? resolve(cwd, env.OTA_STATE_DIR) : defaultStateDir), 'default');
+  const stateDir = stackStateDir(env, cwd);
+  mergeLayer(merged, sources, defaultConfig(stateDir), 'default');
+
+  // Only where nothing explicit says otherwise: every layer below may override the stack's services.
+  if (!opts.ignoreStack) {
+    let stack;
+    try {
+      stack = readStackState(stateDir);
+    } catch (err) {
+      if (err instanceof StackStateError) throw new ConfigError([err.message]);
+      throw err;
+    }
+    if (stack) mergeLayer(merged, sources, stack.config as Tree, `dev stack ${stackStatePath(stateDir)}`);
+  }
 
   const file = findConfigFile(opts.file ?? env.OTA_CONFIG, cwd);
   if (file) {
@@ -138,6 +155,7 @@ function mergeLayer(target: Tree, sources: Record<string, string>, layer: Tree, 
       // A section switching kind (local -> s3) must not inherit the other kind's fields.
       if (!isTree(target[key]) || ('kind' in value && (target[key] as Tree).kind !== value.kind)) {
         target[key] = {};
+        for (const known of Object.keys(sources)) if (known.startsWith(`${path}.`)) delete sources[known];
       }
       mergeLayer(target[key] as Tree, sources, value, source, path);
     } else {

@@ -54,6 +54,8 @@ export interface UpResult {
   children: Map<string, ChildProcess>;
   ok: boolean;
   interrupted: boolean;
+  /** The fleet database URL handed to the services (postgres:// or the embedded pglite:). */
+  fleetDatabaseUrl?: string;
 }
 
 export interface UpOptions extends StackOptions {
@@ -97,6 +99,7 @@ export async function upStack(opts: UpOptions): Promise<UpResult> {
     result.interrupted = true;
     await downStack({ ...opts, services: result.spawned });
   }
+  result.fleetDatabaseUrl = env[FLEET_URL_VAR];
   return result;
 }
 

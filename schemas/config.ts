@@ -29,6 +29,8 @@ export const s3StoreConfigSchema = z
     idleTimeoutMs: z.number().int().min(1).max(3_600_000).optional(),
     /** Multipart part size; upload memory is about 4 parts (default 8 MiB, S3 minimum 5). */
     partSizeMiB: z.number().int().min(5).max(5120).optional(),
+    /** Static keys (the `ota dev up` stack's versitygw); default: the usual AWS chain (AWS_ACCESS_KEY_ID, ...). */
+    credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).strict().optional(),
   })
   .strict();
 

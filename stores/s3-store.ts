@@ -59,7 +59,7 @@ export class S3ArtifactStore implements ArtifactStore {
       endpoint: config.endpoint,
       forcePathStyle: config.forcePathStyle,
       maxAttempts: config.maxAttempts,
-      credentials: options.credentials,
+      credentials: options.credentials ?? config.credentials,
       // Without these an unreachable or silent endpoint can hang a request for minutes.
       requestHandler: {
         connectionTimeout: config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,

@@ -14,6 +14,7 @@ export function registerConfigCommand(program: Command): void {
       const { sources, ...config } = configFrom(command);
       // A secret shown is a secret leaked (terminals, CI logs): say that it is set, not what it is.
       if (config.temporal.apiKey) config.temporal.apiKey = '(set, hidden)';
+      if (config.store.kind === 's3' && config.store.credentials) config.store.credentials.secretAccessKey = '(set, hidden)';
       printResult(opts, { config, sources }, () =>
         Object.entries(sources)
           .map(([path, source]) => `${path} = ${JSON.stringify(path.split('.').reduce<any>((node, key) => node?.[key], config))}  (${source})`)

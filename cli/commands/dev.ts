@@ -1,18 +1,28 @@
 // `ota dev up|status|down`: the local stack from temporal-dev.yml, run natively from
 // binaries (no Docker). Pids live in <state>/dev/state.json, logs in <state>/dev/<service>.log.
 import type { Command } from 'commander';
-import { defaultStateDir } from '../../platform/paths.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultStateDir, projectRoot } from '../../platform/paths.js';
+import { removeStackState, stackStatePath } from '../../config/stack-state.js';
 import { downStack, statusStack, upStack, type StartOutcome, type StopOutcome } from '../../devstack/stack.js';
 import { printResult, progress } from '../output.js';
+import { forgetStackServices, recordStackState, revokeStackToken } from './dev-stack-state.js';
+import { registerSampleImageCommand } from './dev-sample-image.js';
 
 interface FileOptions {
   file: string;
   stateDir: string;
 }
 
+/** ./temporal-dev.yml when there is one, else this checkout's: `ota dev` works from any directory. */
+function defaultStackFile(): string {
+  return existsSync('temporal-dev.yml') ? 'temporal-dev.yml' : join(projectRoot, 'temporal-dev.yml');
+}
+
 function withFileOptions(command: Command): Command {
   return command
-    .option('-f, --file <file>', 'stack file', 'temporal-dev.yml')
+    .option('-f, --file <file>', 'stack file (default: ./temporal-dev.yml, else the checkout\'s)', defaultStackFile())
     .option('--state-dir <dir>', 'state directory (pids, logs, data); default $OTA_STATE_DIR or .ota', defaultStateDir);
 }
 
@@ -72,6 +82,9 @@ export function registerDevCommands(program: Command): void {
           return;
         }
         if (!result.ok) process.exitCode = 1;
+        // Every `ota` command follows the stack from here on (config/stack-state.ts), until `ota dev down`.
+        const recorded = await recordStackState({ file: opts.file, stateDir: opts.stateDir }, result);
+        if (recorded) process.stdout.write(`${recorded}\n`);
         if (opts.detach || result.spawned.length === 0) {
           if (opts.detach && result.spawned.length) process.stdout.write(`running in the background; stop with: ota dev down\n`);
           return;
@@ -87,6 +100,7 @@ export function registerDevCommands(program: Command): void {
         }
         if (!controller.signal.aborted) await new Promise((resolve) => controller.signal.addEventListener('abort', resolve, { once: true }));
         const stopped = await downStack({ file: opts.file, stateDir: opts.stateDir, services: result.spawned, progress: (m) => progress({}, m) });
+        forgetStackServices(opts.stateDir, stopped.map((s) => s.name));
         process.stdout.write(`${stopped.map(describeStop).join('\n')}\n`);
       } finally {
         process.off('SIGINT', interrupt);
@@ -108,16 +122,24 @@ export function registerDevCommands(program: Command): void {
           ...(s.state === 'running' || s.state === 'embedded' ? urlLines(s.urls, `  ${s.name}: `) : []),
           ...(s.note ? [`  ${s.name}: ${s.note}`] : []),
         ]);
-        return [line(header), ...rows.map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
+        const following = existsSync(stackStatePath(opts.stateDir)) ? ['', `ota commands follow this stack (${stackStatePath(opts.stateDir)})`] : [];
+        return [line(header), ...rows.map(line), ...(notes.length ? ['', ...notes] : []), ...following].join('\n');
       });
     });
 
   withFileOptions(dev.command('down'))
-    .description('stop the services `ota dev up` started (by recorded pid) and clear the state')
+    .description(`stop the services \`ota dev up\` started (by recorded pid) and clear the state (commands stop following the stack: ${stackStatePath('<state>')})`)
     .argument('[service...]', 'services to stop (default: all recorded)')
     .option('--json', 'print JSON')
     .action(async (services: string[], opts: FileOptions & { json?: boolean }) => {
+      const everything = services.length === 0 || services.includes('fleet-db') || services.includes('api');
+      const revoked = everything ? await revokeStackToken(opts.stateDir) : undefined;
+      if (revoked) progress(opts, revoked);
       const stopped = await downStack({ file: opts.file, stateDir: opts.stateDir, services: services.length ? services : undefined, progress: (m) => progress(opts, m) });
+      if (services.length === 0) removeStackState(opts.stateDir);
+      else forgetStackServices(opts.stateDir, services);
       printResult(opts, { stopped }, () => (stopped.length ? stopped.map(describeStop).join('\n') : 'nothing recorded as running'));
     });
+
+  registerSampleImageCommand(dev);
 }

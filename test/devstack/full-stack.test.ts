@@ -30,7 +30,7 @@ describe.skipIf(missing.length > 0)('ota dev up: the whole stack', () => {
   it('starts every service, publishes through them, and stops them all', async (ctx) => {
     if (skipReason) return ctx.skip();
     const stateDir = tempStateDir();
-    const ports = { OTA_TEMPORAL_PORT: await freePort(), OTA_TEMPORAL_UI_PORT: await freePort(), OTA_S3_PORT: await freePort(), OTA_FLEET_DB_PORT: await freePort(), OTA_GATEWAY_PORT: await freePort() };
+    const ports = { OTA_TEMPORAL_PORT: await freePort(), OTA_TEMPORAL_UI_PORT: await freePort(), OTA_S3_PORT: await freePort(), OTA_FLEET_DB_PORT: await freePort(), OTA_GATEWAY_PORT: await freePort(), OTA_API_PORT: await freePort() };
     const env = { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), OTA_STATE_DIR: stateDir };
     const ota = (...args: string[]) => run(process.execPath, [join(projectRoot, 'bin', 'ota.js'), ...args], { env, timeout: 150_000 });
     const dev = (...args: string[]) => ota('dev', ...args, '--file', stackFile, '--state-dir', stateDir);
@@ -43,6 +43,7 @@ describe.skipIf(missing.length > 0)('ota dev up: the whole stack', () => {
       ['fleet-db', 'running', true],
       ['worker', 'running', true],
       ['gateway', 'running', true],
+      ['api', 'running', true],
     ]);
 
     // Publish with the stack's worker (remote) into the stack's S3 bucket.
@@ -65,7 +66,7 @@ describe.skipIf(missing.length > 0)('ota dev up: the whole stack', () => {
     expect(index.releases.map((r) => r.version)).toEqual(['3.0.0']);
 
     const down = JSON.parse((await dev('down', '--json')).stdout) as { stopped: Array<{ name: string; pid: number; result: string }> };
-    expect(down.stopped.map((s) => s.name)).toEqual(['gateway', 'worker', 'fleet-db', 'artifacts', 'temporal']);
+    expect(down.stopped.map((s) => s.name)).toEqual(['api', 'gateway', 'worker', 'fleet-db', 'artifacts', 'temporal']);
     for (const s of status.services) expect(isAlive(s.pid!)).toBe(false);
   }, 240_000);
 });

@@ -20,7 +20,7 @@ function parseError(text: string): StackFileError {
 describe('temporal-dev.yml', () => {
   it('parses with the project file and honours port overrides', () => {
     const stack = loadStackFile(join(projectRoot, 'temporal-dev.yml'), { OTA_STATE_DIR: '/tmp/ota-state', OTA_TEMPORAL_PORT: '17233' });
-    expect([...stack.services.keys()]).toEqual(['temporal', 'artifacts', 'fleet-db', 'worker', 'gateway', 'worker-2', 'gateway-2']);
+    expect([...stack.services.keys()]).toEqual(['temporal', 'artifacts', 'fleet-db', 'worker', 'gateway', 'api', 'worker-2', 'gateway-2']);
     const temporal = stack.services.get('temporal')!;
     expect(temporal.native.command).toContain('--namespace');
     expect(temporal.native.command).toContain('17233');
@@ -30,12 +30,18 @@ describe('temporal-dev.yml', () => {
     expect(stack.services.get('worker')!.dependsOn).toEqual(['temporal', 'artifacts', 'fleet-db']);
     expect(stack.services.get('fleet-db')!.stopSignal).toBe('SIGINT');
     expect(stack.services.get('fleet-db')!.native.postgres?.port).toBe(55432);
+    // The operator API reaches the same Temporal, bucket and (filled in by ota dev) fleet database as the worker.
+    const api = stack.services.get('api')!;
+    expect(api.dependsOn).toEqual(['temporal', 'fleet-db', 'artifacts']);
+    expect(api.native.command).toEqual(['ota', 'api', '--api-host', '127.0.0.1', '--api-port', '8470']);
+    expect(api.native.environment).toEqual(stack.services.get('worker')!.native.environment);
+    expect(api.native.urls.Console).toBe('http://127.0.0.1:8470/console/');
   });
 
   it('keeps the replicas profile out of a plain `ota dev up` and starts it when named', () => {
     const stack = loadStackFile(join(projectRoot, 'temporal-dev.yml'), { OTA_STATE_DIR: '/tmp/ota-state', OTA_GATEWAY_2_PORT: '18441' });
     expect(stack.services.get('gateway-2')!.profiles).toEqual(['replicas']);
-    expect(startOrder(stack)).toEqual(['temporal', 'artifacts', 'fleet-db', 'worker', 'gateway']);
+    expect(startOrder(stack)).toEqual(['temporal', 'artifacts', 'fleet-db', 'worker', 'gateway', 'api']);
     expect(startOrder(stack, ['gateway-2', 'worker-2'])).toEqual(['fleet-db', 'artifacts', 'gateway', 'gateway-2', 'temporal', 'worker-2']);
     // The replicas run what the first ones run, with the same environment; the second gateway on its own port.
     const [worker, worker2, gateway, gateway2] = ['worker', 'worker-2', 'gateway', 'gateway-2'].map((name) => stack.services.get(name)!.native);
