@@ -4,17 +4,10 @@
 // assigned release and the fleet's TUF versions, and this function names each difference. A fact
 // the fleet states no wish about is never a drift (no desired ports: any port is fine).
 import lt from 'semver/functions/lt.js';
-import type { Posture } from '../schemas/device-api.js';
+import { DRIFT_KINDS, type Posture } from '../schemas/device-api.js';
 
-export const DRIFT_KINDS = [
-  'unknown-listening-port',
-  'unexpected-measurement',
-  'release-mismatch',
-  'trust-metadata-stale',
-  'config-digest-mismatch',
-  'agent-version-old',
-  'service-unexpected',
-] as const;
+export { DRIFT_KINDS };
+
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
 /** What an operator wants of the devices of one hardware id (optionally one ring): unset fields are not judged. */

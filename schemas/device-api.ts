@@ -304,6 +304,17 @@ export const listeningPortSchema = z.string().regex(/^(tcp|udp)\/([1-9][0-9]{0,4
 /** A service name (systemd unit or a configured name). */
 export const serviceNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9@._:-]{0,127}$/, 'service names: A-Z a-z 0-9 @ . _ : -, 1-128 chars');
 export const POSTURE_LIMITS = { ports: 256, services: 128 } as const;
+/** How a device's posture can differ from what the fleet wants of it (attestation/drift.ts judges them). */
+export const DRIFT_KINDS = [
+  'unknown-listening-port',
+  'unexpected-measurement',
+  'release-mismatch',
+  'trust-metadata-stale',
+  'config-digest-mismatch',
+  'agent-version-old',
+  'service-unexpected',
+] as const;
+export const driftKindSchema = z.enum(DRIFT_KINDS);
 
 /**
  * Posture facts (docs/attestation.md, "Posture and drift"): what the device itself sees of the
