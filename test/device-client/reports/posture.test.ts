@@ -1,5 +1,6 @@
 // Posture facts the agent gathers: listening ports from /proc/net (a fixture table, and the real
-// /proc with a socket this test opens), bounded reads, enabled services, the config digest.
+// /proc with a socket this test opens), bounded reads, enabled services, the config digest, and
+// with a software TPM the boot PCR as the measurement (a changed PCR is an unexpected measurement).
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { createSocket } from 'node:dgram';
@@ -8,7 +9,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDeviceConfig } from '../../../device-client/config.js';
 import { listeningPorts, parseProcNet } from '../../../device-client/reports/posture-ports.js';
-import { agentVersion, configDigest, enabledServices } from '../../../device-client/reports/posture.js';
+import { agentVersion, collectPosture, configDigest, enabledServices } from '../../../device-client/reports/posture.js';
+import type { Device } from '../../../device-client/agent/device.js';
+import { extendPcr, readPcr, resetPcr } from '../../../device-client/tpm/tpm-pcr.js';
+import { driftBetween } from '../../../attestation/drift.js';
+import { swtpmAvailable, useSoftwareTpm } from '../../support/swtpm.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ota-posture-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -89,4 +94,27 @@ describe('services, config digest, agent version', () => {
   it('the agent version is the package version', async () => {
     expect(await agentVersion()).toMatch(/^\d+\.\d+\.\d+/);
   });
+});
+
+describe.skipIf(!swtpmAvailable('posture boot measurement from the TPM'))('boot measurement from a software TPM', () => {
+  const env = useSoftwareTpm('ota-posture-tpm-');
+
+  it('a TPM device reports the boot PCR it holds; extended with anything else, it is an unexpected measurement', async () => {
+    const config = parseDeviceConfig(
+      { deviceId: 'p-tpm', hardwareId: 'hw-p', slots: { A: 'a', B: 'b' }, bootloader: { kind: 'state-file', path: 'boot.json' }, trust: { trustedRootPath: 'root.json' }, stateDir: 'state-tpm', tpm: { tcti: env.tpm.tcti }, posture: { procRoot: fixtureProc('tpm', { tcp: TCP }) } },
+      root,
+    );
+    const device = { config, slots: {} } as unknown as Device;
+    await resetPcr(env.tpm, 16);
+    await extendPcr(env.tpm, 16, 'ab'.repeat(32));
+    const expected = await readPcr(env.tpm, 16);
+    const posture = (await collectPosture(device, { booted: 'A', image: { length: 1 }, bootCount: 1 }))!;
+    expect(posture.bootMeasurement).toEqual({ source: 'tpm-pcr', pcr: 16, value: expected });
+    expect(posture.listening).toEqual(['tcp/22', 'tcp/8080']);
+    const desired = { claimedRelease: { version: '1.0.0', bootMeasurement: { pcr: 16, value: expected } } };
+    expect(driftBetween(desired, { releaseVersion: '1.0.0', posture })).toEqual([]);
+    await extendPcr(env.tpm, 16, 'ee'.repeat(32));
+    const tampered = (await collectPosture(device, { booted: 'A', image: { length: 1 }, bootCount: 1 }))!;
+    expect(driftBetween(desired, { releaseVersion: '1.0.0', posture: tampered }).map((d) => d.kind)).toEqual(['unexpected-measurement']);
+  }, 120_000);
 });
