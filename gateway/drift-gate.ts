@@ -77,14 +77,18 @@ export async function desiredPostureOf(fleet: FleetStore, store: ArtifactStore, 
 }
 
 /**
- * The newest release this device ran other than the one it runs now: attested cleanly on (TPM
- * devices), else heartbeated on without an open drift at the time. The way back from a drift.
+ * The newest release this device ran other than the one it runs now: the one it attested cleanly
+ * on (TPM devices), else the newest other release it heartbeated on, else the release it ran when
+ * its rollout assigned it the current one. The way back from a drift.
  */
 async function lastGoodRelease(fleet: FleetStore, deviceId: string, running: string | null): Promise<string | null> {
   const attested = (await fleet.attestationHistory(deviceId, 100)).find((a) => a.ok && a.releaseVersion && a.releaseVersion !== running);
   if (attested?.releaseVersion) return attested.releaseVersion;
   const beats = await fleet.heartbeatsOf(deviceId, 200);
-  return beats.find((h) => h.releaseVersion && h.releaseVersion !== running)?.releaseVersion ?? null;
+  const beat = beats.find((h) => h.releaseVersion && h.releaseVersion !== running)?.releaseVersion;
+  if (beat) return beat;
+  const assignment = await fleet.openAssignmentFor(deviceId);
+  return assignment?.fromVersion && assignment.fromVersion !== running ? assignment.fromVersion : null;
 }
 
 /** Judges one accepted heartbeat's posture; undefined when it carries none (older agents). */

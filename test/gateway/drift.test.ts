@@ -10,6 +10,8 @@ import { signedDeviceClient, type SignedDevice } from '../support/signed-device.
 import { publishStubRelease, writeStubIndex } from '../support/stub-release.js';
 import { useTempGateway, type TempGateway } from '../support/temp-gateway.js';
 import { DEFAULT_ATTESTATION_POLICY } from '../../attestation/standing.js';
+import { rolloutActivities } from '../../activities/rollout/rollout-activities.js';
+import { parsePolicy } from '../../rollout/policy.js';
 
 const HW = 'gw-drift';
 const recording = useTempGateway('ota-drift-record-');
@@ -133,5 +135,24 @@ describe('drift under gateway.drift.quarantineOn', () => {
     expect(await enforcing.fleet.openQuarantineFor(device.id)).toMatchObject({ code: 'DRIFT:unknown-listening-port' });
     expect(await enforcing.fleet.releaseQuarantine(device.id, 'alice', 'closed the port')).toMatchObject({ releasedBy: 'alice' });
     expect((await devices.checkin(device, '1.0.0')).action).not.toBe('rollback');
+  });
+});
+
+describe('remediation of a drift quarantine during a rollout', () => {
+  const devices = signedDeviceClient(() => ({ url: enforcing.gateway.url, fleet: enforcing.fleet }), HW, imageSha);
+
+  it('a device that never heartbeated before is sent back to the release it ran when the rollout assigned it', async () => {
+    const device = await devices.enroll('drift-q-3', { region: 'lab' });
+    await devices.checkin(device, '1.0.0');
+    const ring = { name: 'all', size: { percent: 100 }, bakeTime: '1s', minReports: 1, thresholds: { failureRate: 0.9, maxFailures: 5 }, onBreach: 'halt' };
+    const policy = parsePolicy({ target: { hardware: HW, labels: { region: 'lab' } }, rings: [ring], exposureBudget: { percent: 100 }, maxConcurrentInstalls: 10 });
+    const activities = rolloutActivities({ fleet: async () => enforcing.fleet, store: () => enforcing.store });
+    await activities.prepareRollout({ rolloutId: 'r-drift', hardwareId: HW, channel: 'stable', releaseVersion: '1.1.0', policy, requestedBy: 'test' });
+    await activities.openRing('r-drift', 'all');
+    expect(await devices.checkin(device, '1.0.0')).toMatchObject({ action: 'update', release: { version: '1.1.0' } });
+    // It installs 1.1.0, and its slot does not measure as 1.1.0's image.
+    expect((await beat(enforcing, device, '1.1.0', posture({ bootMeasurement: { source: 'slot-digest', value: 'f'.repeat(64) } }))).status).toBe(200);
+    expect(await enforcing.fleet.openQuarantineFor(device.id)).toMatchObject({ code: 'DRIFT:unexpected-measurement', remediationVersion: '1.0.0', evidence: { detail: { measured: 'f'.repeat(64), expected: imageSha['1.1.0'] } } });
+    expect(await devices.checkin(device, '1.1.0')).toMatchObject({ action: 'rollback', targetVersion: '1.0.0' });
   });
 });
