@@ -70,7 +70,7 @@ export function registerFleetDriftCommands(fleet: Command): void {
     .option('--no-ports', 'no listening socket is allowed')
     .option('--allow-service <name>', 'an allowed enabled service (repeat)', collect)
     .option('--no-services', 'no enabled service is allowed')
-    .option('--config-digest <sha256>', "the agent configuration's digest (ota-device posture prints it)")
+    .option('--config-digest <sha256>', "sha256 of the agent's configuration, as its heartbeats report it (posture.configDigest)")
     .option('--min-agent-version <semver>', 'lowest agent version accepted')
     .option('--by <name>', 'who sets it, for the record')
     .option('--json', 'print JSON')
