@@ -15,6 +15,7 @@ import { parseManifest } from '../schemas/manifest.js';
 import { preauthorizationsOf, ProtocolFleet, simIdentities } from '../sim/protocol-fleet.js';
 import type { BehaviourModel } from '../sim/protocol-device.js';
 import { buildSampleImage } from './sample-image.js';
+import { TamperScene, writeSceneConfig } from './attestation-scene.js';
 
 export interface DemoStep {
   title: string;
@@ -46,8 +47,10 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
   const stackFile = join(projectRoot, 'temporal-dev.yml');
   const steps: DemoStep[] = [];
   const temporalUi = `http://127.0.0.1:${uiPort}/namespaces/ota/workflows`;
-  const env = { ...process.env, OTA_STATE_DIR: stateDir, OTA_TEMPORAL_ADDRESS: `127.0.0.1:${grpcPort}` };
+  // The layered config file holds the gateway's attestation and drift policy (demo/attestation-scene.ts).
+  const env = { ...process.env, OTA_STATE_DIR: stateDir, OTA_TEMPORAL_ADDRESS: `127.0.0.1:${grpcPort}`, OTA_CONFIG: writeSceneConfig(stateDir) };
   let serve: ChildProcess | undefined;
+  let sceneDevice: string | undefined;
 
   /** Runs `ota ARGS` as a person would; with --json the output is parsed, not echoed. */
   const ota = async (title: string, args: string[], expectFailure = false): Promise<string> => {
@@ -152,6 +155,8 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
     const policyPath = join(stateDir, 'demo-policy.yml');
     writeFileSync(policyPath, readFileSync(join(projectRoot, 'demo', 'demo-policy.yml')));
 
+    // One device that installs 1.1.0 after the canary gets its booted slot tampered with.
+    const scene = new TamperScene('1.1.0', '1.0.0', say, 5);
     const rollout = async (version: string): Promise<string> => {
       const started = JSON.parse(await ota(`roll ${version} out through canary, quarter and fleet rings`, ['rollout', 'start', '--release', version, '--hardware', HARDWARE, '--policy', policyPath, '--json'])) as { rolloutId: string };
       const id = started.rolloutId;
@@ -165,6 +170,7 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
       const tick = async (): Promise<boolean> => {
         const outcomes = await fleet.tick(behaviour);
         outcomes.forEach((o, i) => o.action === 'failed' && o.kind === 'install' && failed.add(fleet.devices[i]!.id));
+        if (version === '1.1.0') scene.afterCheckins(fleet.devices, outcomes);
         await fleet.heartbeats();
         await new Promise((r) => setTimeout(r, 300));
         return outcomes.some((o) => o.action === 'updated' || o.action === 'rolled-back' || o.action === 'failed');
@@ -174,7 +180,7 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
       // A ring passes once its test has decided, often before every device of it has checked in: a
       // finished rollout keeps serving its release, so the rest get it at their next check-ins.
       let settling = 0;
-      while (settling++ < 20 && (await tick()));
+      while (settling++ < 20 && ((await tick()) || !scene.done));
       return id;
     };
 
@@ -186,9 +192,15 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
     const noisy = failedInstalls.get('1.1.0')!;
     steps.push({
       title: 'rollout of 1.1.0 reached the whole fleet',
-      ok: fleet.devices.every((d) => noisy.has(d.id) || d.current.version === '1.1.0'),
+      ok: fleet.devices.every((d) => noisy.has(d.id) || d === scene.device || d.current.version === '1.1.0'),
       detail: `${describeVersions(good)}; ${byDelta} devices fetched a delta; ${noisy.size} installs failed for unrelated reasons (device noise), counted by the rings and not re-offered while the rollout ran`,
     });
+    steps.push({
+      title: 'a device with a tampered slot measurement was quarantined and remediated by its last good release',
+      ok: scene.phase === 'remediated',
+      detail: scene.device ? `${scene.device.id}: ${scene.phase}, runs ${scene.device.current.version}; ${scene.remediationAnswer ?? 'no quarantine answer seen'}` : 'no device was picked',
+    });
+    sceneDevice = scene.device?.id;
     const goodStatus = JSON.parse(await ota('final status of the 1.1.0 rollout', ['rollout', 'status', goodId, '--json'])) as { state: string };
     if (goodStatus.state !== 'completed') throw new Error(`1.1.0 rollout ended ${goodStatus.state}`);
 
@@ -222,6 +234,12 @@ export async function runDemo(opts: DemoOptions): Promise<{ ok: boolean; steps: 
     say('\n== stopping the stack');
     const stopped = await downStack({ file: stackFile, stateDir, env: stackEnv, progress: say });
     steps.push({ title: 'stop the stack', ok: stopped.every((s) => s.result !== 'killed'), detail: stopped.map((s) => `${s.name}: ${s.result}`).join(', ') });
+  }
+  // The operator's view of the attestation scene, once the gateway no longer holds the embedded database.
+  if (sceneDevice) {
+    await ota('why was it quarantined: its drift events', ['fleet', 'drift', '--device', sceneDevice, '--all']);
+    await ota('the quarantine record', ['fleet', 'quarantine', 'show', sceneDevice]);
+    await ota('release it after remediation (recorded with who and why)', ['fleet', 'quarantine', 'release', sceneDevice, '--by', 'demo-operator', '--note', 'slot reflashed: back on 1.0.0, measuring clean']);
   }
   return { ok: steps.every((s) => s.ok), steps, temporalUi };
 }

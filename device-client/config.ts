@@ -186,6 +186,21 @@ export const deviceConfigSchema = z
       })
       .strict()
       .default({ enabled: true, intervalSeconds: 300, crashLoopBoots: 3, runHealthChecks: true }),
+    /**
+     * Posture facts in each heartbeat (docs/device-agent.md, "Posture"): listening ports from
+     * procRoot/net/{tcp,tcp6,udp,udp6}, enabled services (this list, or the entries of servicesDir),
+     * the boot measurement, TUF versions, the config digest and the agent version.
+     */
+    posture: z
+      .object({
+        enabled: z.boolean().default(true),
+        procRoot: pathSchema.default('/proc'),
+        services: z.array(z.string().min(1).max(128)).max(128).optional(),
+        /** e.g. /etc/systemd/system/multi-user.target.wants: each entry (less .service) is an enabled service. */
+        servicesDir: pathSchema.optional(),
+      })
+      .strict()
+      .default({ enabled: true, procRoot: '/proc' }),
   })
   .strict();
 
@@ -248,5 +263,6 @@ function resolveConfigPaths(config: DeviceConfig, baseDir: string): DeviceConfig
     securityFloorPath: config.securityFloorPath === undefined ? undefined : at(config.securityFloorPath),
     gatewayAnswerKeyPath: config.gatewayAnswerKeyPath === undefined ? undefined : at(config.gatewayAnswerKeyPath),
     health: { ...config.health, uptimePath: at(config.health.uptimePath) },
+    posture: { ...config.posture, procRoot: at(config.posture.procRoot), ...(config.posture.servicesDir === undefined ? {} : { servicesDir: at(config.posture.servicesDir) }) },
   };
 }

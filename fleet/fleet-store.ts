@@ -13,6 +13,7 @@ import { openDatabase, type FleetDatabase, type Queryable } from './database.js'
 import * as certificates from './certificates.js';
 import * as attestations from './attestations.js';
 import * as devices from './devices.js';
+import * as drift from './drift.js';
 import * as heartbeats from './heartbeats.js';
 import { applyMigrations } from './migrations.js';
 import * as nonces from './nonces.js';
@@ -32,6 +33,7 @@ export type { CheckinState, RingCountOptions, RingReportCounts, StoredReport } f
 export type { Assignment, AssignmentAction, AssignmentScope, AttemptFailure, NewRollout, NewRolloutRing, Rollout, RolloutRecordState, RolloutRing } from './rollouts.js';
 
 export type { AttestationKeyRecord, AttestationRecord, QuarantineRecord } from './attestations.js';
+export type { DesiredStateRecord, DriftEvent, DriftReconciliation, EffectiveDesiredState, ObservedDrift } from './drift.js';
 
 export class FleetStore {
   private constructor(readonly db: FleetDatabase) {}
@@ -321,5 +323,25 @@ export class FleetStore {
   }
   quarantinedDeviceIds() {
     return attestations.quarantinedDeviceIds(this.db);
+  }
+
+  // Desired state and drift (fleet/drift.ts)
+  setDesiredState(input: Parameters<typeof drift.setDesiredState>[1]) {
+    return drift.setDesiredState(this.db, input);
+  }
+  clearDesiredState(hardwareId: string, ring?: string) {
+    return drift.clearDesiredState(this.db, hardwareId, ring);
+  }
+  listDesiredStates(hardwareId?: string) {
+    return drift.listDesiredStates(this.db, hardwareId);
+  }
+  effectiveDesiredState(hardwareId: string, ring?: string) {
+    return drift.effectiveDesiredState(this.db, hardwareId, ring);
+  }
+  reconcileDrift(deviceId: string, drifts: drift.ObservedDrift[], counter: number) {
+    return drift.reconcileDrift(this.db, deviceId, drifts, counter);
+  }
+  listDriftEvents(options?: Parameters<typeof drift.listDriftEvents>[1]) {
+    return drift.listDriftEvents(this.db, options);
   }
 }

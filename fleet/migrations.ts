@@ -365,6 +365,41 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE attestation_keys ADD COLUMN activated_at timestamptz;
     `,
   },
+  {
+    version: 11,
+    name: 'desired device state and drift events',
+    sql: `
+      -- What operators want of a hardware id's devices (ring '' = every ring; a ring's row overrides
+      -- per field). NULL: not judged. fleet/drift.ts.
+      CREATE TABLE desired_states (
+        hardware_id       text NOT NULL,
+        ring              text NOT NULL DEFAULT '',
+        allowed_ports     jsonb,
+        allowed_services  jsonb,
+        config_digest     text,
+        min_agent_version text,
+        updated_at        timestamptz NOT NULL DEFAULT now(),
+        updated_by        text,
+        PRIMARY KEY (hardware_id, ring)
+      );
+      -- A drift seen in a device's posture heartbeats: open while heartbeats show it, resolved when
+      -- one no longer does. One open event per device, kind and subject (a port, a service, or '').
+      CREATE TABLE drift_events (
+        id            bigserial PRIMARY KEY,
+        device_id     text NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+        kind          text NOT NULL,
+        subject       text NOT NULL DEFAULT '',
+        detail        jsonb NOT NULL DEFAULT '{}'::jsonb,
+        first_seen    timestamptz NOT NULL DEFAULT now(),
+        last_seen     timestamptz NOT NULL DEFAULT now(),
+        first_counter bigint,
+        last_counter  bigint,
+        resolved_at   timestamptz
+      );
+      CREATE UNIQUE INDEX drift_events_open_idx ON drift_events (device_id, kind, subject) WHERE resolved_at IS NULL;
+      CREATE INDEX drift_events_device_idx ON drift_events (device_id, first_seen DESC, id DESC);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's; returns the versions applied. */

@@ -24,6 +24,7 @@ import { admissionDecision } from './admission.js';
 import { gatherAdmissionFacts, notAdmittedError } from './admission-facts.js';
 import { bearerToken } from './enrollment-token.js';
 import type { AttestationPolicy } from '../attestation/standing.js';
+import { judgeDrift, type DriftPolicy } from './drift-gate.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
 import { quarantineCertificateHold } from './quarantine-gate.js';
 import { noteOutcome } from './request-metrics.js';
@@ -45,6 +46,8 @@ export interface DeviceApiOptions {
   certifiedQuarantine?: boolean;
   /** Attestation policy: quarantined devices are offered only their remediation release. */
   attestation?: AttestationPolicy;
+  /** Posture drift: recorded for every heartbeat with posture; these kinds quarantine (gateway/drift-gate.ts). */
+  drift?: DriftPolicy;
 }
 
 export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -124,13 +127,14 @@ export async function report(api: DeviceApiOptions, req: IncomingMessage, res: S
 }
 
 export async function heartbeat(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { message, envelope } = await verifySignedRequest(api.fleet, await readJsonBody(req), heartbeatSchema, api.certifiedDeviceId);
+  const { device, message, envelope } = await verifySignedRequest(api.fleet, await readJsonBody(req), heartbeatSchema, api.certifiedDeviceId);
   const outcome = await api.fleet.storeHeartbeat(message, envelope);
   if (outcome.kind === 'nonce-rejected') throw nonceError(outcome.reason);
   if (outcome.kind === 'stale-counter') {
     throw new HttpError(409, 'stale-counter', `heartbeat counter ${message.counter} is not above the last stored heartbeat counter ${outcome.lastCounter} (replay or duplicate)`);
   }
   if (outcome.kind === 'counter-jump') throw counterJump(message.counter, outcome);
+  await judgeDrift({ fleet: api.fleet, store: api.store, drift: api.drift }, device, message);
   noteOutcome(res, { outcome: 'accepted' });
   const body: HeartbeatResponse = { status: 'accepted', counter: outcome.counter };
   sendJson(res, 200, body);

@@ -10,6 +10,7 @@ import { artifactKeyFromPath, releaseKeyFromPath, serveStoreObject, tufKeyFromPa
 import { checkin, enroll, heartbeat, issueNonce, report, type DeviceApiOptions } from './device-routes.js';
 import { activateAttestationKey, registerAttestationKey, submitQuote } from './attestation-routes.js';
 import type { AttestationPolicy } from '../attestation/standing.js';
+import type { DriftPolicy } from './drift-gate.js';
 import type { ReleasePolicy } from './checkin-offer.js';
 import { generateDeviceKey, type DeviceKey } from '../schemas/device-envelope.js';
 import { HttpError, sendError, sendJson } from './http.js';
@@ -54,6 +55,8 @@ export interface GatewayOptions {
   metrics?: GatewayMetrics;
   /** Attestation policy (docs/attestation.md): quarantine on failed, stale or missing evidence; default none. */
   attestation?: AttestationPolicy;
+  /** Posture drift policy (gateway/drift-gate.ts): drift is recorded always; these kinds quarantine. Default: none quarantine. */
+  drift?: DriftPolicy;
   /** Called with unexpected (5xx) errors; default writes them to stderr. */
   logError?: (error: unknown, req: IncomingMessage) => void;
 }
@@ -142,6 +145,7 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey; instruments?
     releasePolicy: opts.releasePolicy ?? 'newest',
     answerKey: opts.answerKey,
     attestation: opts.attestation,
+    drift: opts.drift,
   };
   if (opts.deviceIdentity && (path === '/v1/certificates' || path === '/v1/certificates/nonce')) {
     allow(req, 'POST');

@@ -1,6 +1,7 @@
 // The operator/CI configuration contract. Every field is validated at start, so a wrong
 // value fails with its field name before any workflow runs.
 import { z } from 'zod';
+import { driftKindSchema } from './device-api.js';
 
 export const localStoreConfigSchema = z
   .object({
@@ -169,8 +170,25 @@ export const gatewayConfigSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * Posture drift (docs/attestation.md): heartbeats' drift is always recorded; these kinds also
+     * quarantine the device (code DRIFT:<kind>), enforced with the attestation policy, so
+     * quarantineOn needs gateway.attestation.
+     */
+    drift: z
+      .object({
+        quarantineOn: z.array(driftKindSchema).max(16).default([]),
+        remediation: z.union([z.literal('last-good'), z.literal('none'), z.object({ version: z.string().min(1) }).strict()]).default('last-good'),
+      })
+      .strict()
+      .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((g, ctx) => {
+    if (g.drift?.quarantineOn.length && !g.attestation) {
+      ctx.addIssue({ code: 'custom', path: ['drift', 'quarantineOn'], message: 'quarantine is enforced at check-in by the attestation policy: set gateway.attestation too (e.g. {})' });
+    }
+  });
 
 export const fleetConfigSchema = z
   .object({

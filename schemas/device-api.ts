@@ -299,6 +299,52 @@ export const heartbeatMetricsSchema = z
   .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'metric names: A-Z a-z 0-9 . _ : -, 1-64 chars'), z.int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER))
   .refine((values) => Object.keys(values).length <= 64, 'at most 64 metrics');
 
+/** A listening socket as the device sees it: protocol and port, e.g. "tcp/22" (tcp6 and udp6 fold into tcp and udp). */
+export const listeningPortSchema = z.string().regex(/^(tcp|udp)\/([1-9][0-9]{0,4})$/, 'must be tcp/PORT or udp/PORT').refine((p) => Number(p.split('/')[1]) <= 65_535, 'port must be at most 65535');
+/** A service name (systemd unit or a configured name). */
+export const serviceNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9@._:-]{0,127}$/, 'service names: A-Z a-z 0-9 @ . _ : -, 1-128 chars');
+export const POSTURE_LIMITS = { ports: 256, services: 128 } as const;
+/** How a device's posture can differ from what the fleet wants of it (attestation/drift.ts judges them). */
+export const DRIFT_KINDS = [
+  'unknown-listening-port',
+  'unexpected-measurement',
+  'release-mismatch',
+  'trust-metadata-stale',
+  'config-digest-mismatch',
+  'agent-version-old',
+  'service-unexpected',
+] as const;
+export const driftKindSchema = z.enum(DRIFT_KINDS);
+
+/**
+ * Posture facts (docs/attestation.md, "Posture and drift"): what the device itself sees of the
+ * software it runs and what it exposes, in the heartbeat (the running release and slot are the
+ * heartbeat's own releaseVersion and slot). Bounded: a device with more ports or services than the
+ * limits sends the first ones and says it truncated.
+ */
+export const postureSchema = z
+  .object({
+    agentVersion: semverSchema,
+    /** The boot PCR the TPM holds (measured boot), or without a TPM the sha256 of the booted slot's bytes; null: not measured. */
+    bootMeasurement: z
+      .discriminatedUnion('source', [
+        z.strictObject({ source: z.literal('tpm-pcr'), pcr: z.int().min(0).max(23), value: sha256HexSchema }),
+        z.strictObject({ source: z.literal('slot-digest'), value: sha256HexSchema }),
+      ])
+      .nullable(),
+    /** Versions of the fleet's TUF roles the agent trusts now; null: the device pins no TUF root. */
+    trust: z.strictObject({ rootVersion: z.int().min(1), targetsVersion: z.int().min(1).nullable() }).nullable(),
+    /** sha256 of the canonical JSON of the agent's configuration. */
+    configDigest: sha256HexSchema,
+    /** Listening sockets, sorted, unique. */
+    listening: z.array(listeningPortSchema).max(POSTURE_LIMITS.ports),
+    /** Enabled services, sorted, unique. */
+    services: z.array(serviceNameSchema).max(POSTURE_LIMITS.services),
+    /** Set when a list hit its limit (or /proc/net was larger than the agent reads). */
+    truncated: z.boolean(),
+  })
+  .strict();
+
 /**
  * What a running device says once per heartbeat window, on whatever release it runs (the new one
  * of a rollout, or the previous one: the control cohort). Sent after commit, never during a trial boot.
@@ -324,6 +370,8 @@ export const heartbeatSchema = z
     metrics: heartbeatMetricsSchema,
     /** Set while the device is frozen (no fresh TUF metadata), as in a report: an idle device says so every window. */
     frozen: frozenSchema.optional(),
+    /** Posture facts (agents before posture send none; the gateway then judges no drift). */
+    posture: postureSchema.optional(),
     /** Seconds of the window this heartbeat closes (the device's heartbeat.intervalSeconds). */
     windowSeconds: z.int().min(1).max(7 * 86_400),
     /** Monotonic per device, its own sequence (separate from reports). */
@@ -367,3 +415,4 @@ export type ReportResponse = z.infer<typeof reportResponseSchema>;
 export type ApiError = z.infer<typeof apiErrorSchema>;
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
+export type Posture = z.infer<typeof postureSchema>;

@@ -85,6 +85,13 @@ export class ProtocolDevice {
   lastResponse?: CheckinResponse;
   /** The last artifact fetched: its kind and size (deltas are what a healthy fleet should see). */
   downloaded?: { kind: 'delta' | 'full'; bytes: number };
+  /**
+   * Posture facts in each heartbeat (docs/attestation.md); undefined: an agent without posture (the
+   * default). Without a TPM its boot measurement is the digest of the booted slot's bytes.
+   */
+  posture?: { agentVersion: string; listening: string[]; services: string[] };
+  /** Slots whose bytes were changed behind the agent's back: the digest they now measure as. */
+  private tampered = new Map<'A' | 'B', string>();
   /** Bricked by an install: silent (no check-in, no heartbeat) until revive(). */
   bricked?: { version: string };
 
@@ -215,6 +222,17 @@ export class ProtocolDevice {
       healthChecks: { run: 1, failed: health.healthFailed ? 1 : 0 },
       failedChecks: health.healthFailed ? ['command app'] : [],
       metrics: health.metrics ?? {},
+      ...(this.posture && {
+        posture: {
+          agentVersion: this.posture.agentVersion,
+          bootMeasurement: { source: 'slot-digest', value: this.tampered.get(this.slot) ?? this.current.imageSha256 },
+          trust: null,
+          configDigest: createHash('sha256').update(`sim ${this.opts.hardwareId}`).digest('hex'),
+          listening: this.posture.listening,
+          services: this.posture.services,
+          truncated: false,
+        },
+      }),
       windowSeconds,
       counter: this.heartbeatCounter,
       nonce: await this.nonce(),
@@ -250,7 +268,13 @@ export class ProtocolDevice {
     this.other = this.current;
     this.current = image;
     this.slot = this.slot === 'A' ? 'B' : 'A';
+    this.tampered.delete(this.slot);
     this.bootCount++;
+  }
+
+  /** Changes one byte of the booted slot (an attacker with write access to the disk): its measurement changes, its claim does not. */
+  tamperBootedSlot(): void {
+    this.tampered.set(this.slot, createHash('sha256').update(`tampered ${this.current.imageSha256}`).digest('hex'));
   }
 
   private async report(version: string, state: ReportState, failureKind?: FailureKind, detail?: string, imageSha256 = this.current.imageSha256): Promise<void> {

@@ -7,7 +7,9 @@ import { printResult } from '../output.js';
 import { withFleetStore } from '../context.js';
 
 function why(q: QuarantineRecord): string {
-  const e = q.evidence as { pcr?: number; expected?: string[]; pcrs?: Record<string, string> };
+  const e = q.evidence as { pcr?: number; expected?: string[]; pcrs?: Record<string, string>; kind?: string; detail?: Record<string, unknown> };
+  // Posture drift (gateway/drift-gate.ts): the drift event's detail says what differed.
+  if (q.code.startsWith('DRIFT:') && e.detail) return `${q.reason}; ${JSON.stringify(e.detail)}`;
   if (e.pcr === undefined) return q.reason;
   return `${q.reason}; PCR ${e.pcr} = ${e.pcrs?.[String(e.pcr)] ?? '?'}, expected one of: ${(e.expected ?? []).join(', ') || '(no release lists a measurement)'}`;
 }

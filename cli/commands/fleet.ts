@@ -8,6 +8,7 @@ import { registerFleetAdmissionCommands } from './fleet-admission.js';
 import { registerFleetCaCommands } from './fleet-ca.js';
 import { registerAnswerKeyCommand } from './gateway-answer-key.js';
 import { registerQuarantineCommands } from './fleet-quarantine.js';
+import { registerFleetDriftCommands } from './fleet-drift.js';
 import { printResult } from '../output.js';
 
 function line(d: DeviceSummary): string {
@@ -71,4 +72,5 @@ export function registerFleetCommands(program: Command): void {
   registerFleetAdmissionCommands(fleet);
   registerAnswerKeyCommand(fleet);
   registerQuarantineCommands(fleet);
+  registerFleetDriftCommands(fleet);
 }

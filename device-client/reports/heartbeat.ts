@@ -11,7 +11,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { counterSchema, heartbeatSchema, type Frozen, type Heartbeat } from '../../schemas/device-api.js';
+import { counterSchema, heartbeatSchema, type Frozen, type Heartbeat, type Posture } from '../../schemas/device-api.js';
 import { frozenSince, readDeviceTrust } from '../agent/device-trust.js';
 import { signEnvelope, type DeviceSigner } from '../../schemas/device-envelope.js';
 import type { Device } from '../agent/device.js';
@@ -19,6 +19,7 @@ import { GatewayRefusedError, GatewayUnreachableError, type GatewayClient } from
 import { runHealthChecks, type HealthCheckSummary } from '../health/health-checks.js';
 import { readJsonFile, writeJsonFile } from '../state/json-file.js';
 import type { MetricsSampler } from './metrics.js';
+import { collectPosture } from './posture.js';
 
 const heartbeatStateSchema = z
   .object({
@@ -83,6 +84,7 @@ export function buildHeartbeatBody(input: {
   windowSeconds: number;
   now: Date;
   frozen?: Frozen;
+  posture?: Posture;
 }): Omit<Heartbeat, 'counter' | 'nonce'> {
   const bootsSinceLast = input.lastBootCount === null ? 0 : Math.max(0, input.bootCount - input.lastBootCount);
   const checks = input.health?.checks ?? [];
@@ -107,6 +109,7 @@ export function buildHeartbeatBody(input: {
     failedChecks: failed.slice(0, MAX_FAILED_NAMES).map((c) => `${c.kind} ${c.name}`.slice(0, 128)),
     metrics,
     ...(input.frozen && { frozen: input.frozen }),
+    ...(input.posture && { posture: input.posture }),
     windowSeconds: input.windowSeconds,
     sentAt: input.now.toISOString(),
   };
@@ -147,6 +150,8 @@ export async function sendHeartbeatIfDue(device: Device, options: HeartbeatOptio
     windowSeconds: config.heartbeat.intervalSeconds,
     now,
     frozen: frozenSince(await readDeviceTrust(config).catch(() => undefined), now),
+    // Posture that cannot be gathered leaves the heartbeat without it: health still gets through.
+    posture: await collectPosture(device, { booted, image, bootCount: sample.bootCount }).catch(() => undefined),
   });
   // Reserve the counter first: a crash after this only leaves a gap.
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });

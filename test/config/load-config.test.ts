@@ -79,6 +79,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ cwd: dir, file, env: { OTA_STATE_DIR: dir } })).toThrow(/adress/);
   });
 
+  it('reads the drift policy; quarantineOn needs the attestation policy that enforces it; unknown kinds are refused', () => {
+    const dir = tempDir();
+    const file = join(dir, 'd.json');
+    writeFileSync(file, JSON.stringify({ gateway: { attestation: {}, drift: { quarantineOn: ['unknown-listening-port'] } } }));
+    expect(loadConfig({ cwd: dir, file, env: { OTA_STATE_DIR: dir } }).gateway.drift).toEqual({ quarantineOn: ['unknown-listening-port'], remediation: 'last-good' });
+    writeFileSync(file, JSON.stringify({ gateway: { drift: { quarantineOn: ['unknown-listening-port'] } } }));
+    expect(() => loadConfig({ cwd: dir, file, env: { OTA_STATE_DIR: dir } })).toThrow(/gateway\.drift\.quarantineOn: quarantine is enforced at check-in by the attestation policy/);
+    writeFileSync(file, JSON.stringify({ gateway: { attestation: {}, drift: { quarantineOn: ['open-port'] } } }));
+    expect(() => loadConfig({ cwd: dir, file, env: { OTA_STATE_DIR: dir } })).toThrow(/gateway\.drift\.quarantineOn\.0/);
+  });
+
   it('reports a missing explicit file and unparsable YAML', () => {
     const dir = tempDir();
     expect(() => loadConfig({ cwd: dir, file: 'nope.yml', env: {} })).toThrow(/does not exist/);

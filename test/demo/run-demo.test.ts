@@ -34,7 +34,11 @@ describe.skipIf(!built)('ota demo', () => {
     expect(step('start gateway + worker (ota serve, mutual TLS)')).toMatchObject({ ok: true, detail: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/) });
     expect(step('enroll 100 simulated devices').detail).toMatch(/100 hold a 24 h client certificate from the fleet CA/);
     expect(run.stderr).toMatch(/Root CA/);
-    expect(summary.steps.at(-1)).toMatchObject({ title: 'stop the stack', ok: true });
+    expect(step('stop the stack')).toMatchObject({ ok: true });
+    // The attestation scene: a tampered slot measurement quarantines one device, the last good release remediates it.
+    expect(step('a device with a tampered slot measurement was quarantined and remediated by its last good release')).toMatchObject({ ok: true, detail: expect.stringMatching(/: remediated, runs 1\.0\.0; .*DRIFT:unexpected-measurement/) });
+    expect(step('release it after remediation (recorded with who and why)')).toMatchObject({ ok: true });
+    expect(run.stderr).toMatch(/unexpected-measurement .*measured=/);
     // Nothing left running: the stack's recorded services are gone.
     const status = spawnSync(process.execPath, [join(projectRoot, 'bin', 'ota.js'), 'dev', 'status', '--json', '--state-dir', stateDir, '-f', join(projectRoot, 'temporal-dev.yml')], { encoding: 'utf8' });
     const { services } = JSON.parse(status.stdout) as { services: Array<{ name: string; state: string }> };

@@ -10,6 +10,7 @@ import { startGateway, type RunningGateway } from '../../gateway/server.js';
 import type { Labels } from '../../schemas/device-api.js';
 import type { DeviceKey } from '../../schemas/device-envelope.js';
 import type { AttestationPolicy } from '../../attestation/standing.js';
+import type { DriftPolicy } from '../../gateway/drift-gate.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
 
 export interface TestGateway {
@@ -23,13 +24,13 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(dir: string, storeDir: string, options: { pollAfterSeconds?: number; answerKey?: DeviceKey; attestation?: AttestationPolicy } = {}): Promise<TestGateway> {
+export async function startTestGateway(dir: string, storeDir: string, options: { pollAfterSeconds?: number; answerKey?: DeviceKey; attestation?: AttestationPolicy; drift?: DriftPolicy } = {}): Promise<TestGateway> {
   const fleet = await FleetStore.open(`pglite:${join(dir, 'fleet')}`);
   const store = new LocalArtifactStore(storeDir);
   let port = 0;
   let running: RunningGateway | undefined;
   const start = async () => {
-    running = await startGateway({ host: '127.0.0.1', port, version: 'test', fleet, store, pollAfterSeconds: options.pollAfterSeconds ?? 60, answerKey: options.answerKey, attestation: options.attestation, logError: () => {} });
+    running = await startGateway({ host: '127.0.0.1', port, version: 'test', fleet, store, pollAfterSeconds: options.pollAfterSeconds ?? 60, answerKey: options.answerKey, attestation: options.attestation, drift: options.drift, logError: () => {} });
     port = Number(new URL(running.url).port);
   };
   await start();
