@@ -19,6 +19,7 @@ import {
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { signCheckinAnswer } from './answer-signing.js';
 import { decideCheckin, type ReleasePolicy } from './checkin-offer.js';
+import type { OnDemandDeltaPolicy } from './on-demand-delta.js';
 import { assertSameDevice } from './client-certificate.js';
 import { admissionDecision } from './admission.js';
 import { gatherAdmissionFacts, notAdmittedError } from './admission-facts.js';
@@ -42,6 +43,8 @@ export interface DeviceApiOptions {
   certifiedDeviceId?: string;
   /** Attestation policy: quarantined devices are offered only their remediation release. */
   attestation?: AttestationPolicy;
+  /** Deltas on demand for devices older than the last K releases (gateway/on-demand-delta.ts). */
+  onDemandDeltas?: OnDemandDeltaPolicy;
 }
 
 export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -99,7 +102,7 @@ export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: 
   const nonce = await api.fleet.consumeNonce(device.id, message.nonce);
   if (nonce !== 'ok') throw nonceError(nonce);
   await api.fleet.recordCheckin(device.id, { currentVersion: message.currentVersion, imageSha256: message.imageSha256, slot: message.bootedSlot, securityVersion: message.securityVersion });
-  const answer = await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy, attestation: api.attestation }, device, message);
+  const answer = await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy, attestation: api.attestation, onDemandDeltas: api.onDemandDeltas }, device, message);
   noteOutcome(res, { outcome: answer.action, artifact: 'artifact' in answer ? answer.artifact : undefined });
   sendJson(res, 200, signCheckinAnswer(api.answerKey, answer, { deviceId: device.id, nonce: message.nonce }));
 }

@@ -11,6 +11,7 @@ import { checkin, enroll, heartbeat, issueNonce, report, type DeviceApiOptions }
 import { registerAttestationKey, submitQuote } from './attestation-routes.js';
 import type { AttestationPolicy } from '../attestation/standing.js';
 import type { ReleasePolicy } from './checkin-offer.js';
+import type { OnDemandDeltaPolicy } from './on-demand-delta.js';
 import { generateDeviceKey, type DeviceKey } from '../schemas/device-envelope.js';
 import { HttpError, sendError, sendJson } from './http.js';
 import { issueCertificate, type DeviceIdentityOptions } from './certificate-routes.js';
@@ -53,6 +54,8 @@ export interface GatewayOptions {
   metrics?: GatewayMetrics;
   /** Attestation policy (docs/attestation.md): quarantine on failed, stale or missing evidence; default none. */
   attestation?: AttestationPolicy;
+  /** Deltas on demand for devices older than the last K releases (gateway/on-demand-delta.ts); default off. */
+  onDemandDeltas?: OnDemandDeltaPolicy;
   /** Called with unexpected (5xx) errors; default writes them to stderr. */
   logError?: (error: unknown, req: IncomingMessage) => void;
 }
@@ -130,6 +133,7 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey; instruments?
     releasePolicy: opts.releasePolicy ?? 'newest',
     answerKey: opts.answerKey,
     attestation: opts.attestation,
+    onDemandDeltas: opts.onDemandDeltas,
   };
   if (opts.deviceIdentity && path === '/v1/certificates') {
     allow(req, 'POST');

@@ -49,6 +49,7 @@ export function registerServeCommand(program: Command): void {
         tls: gatewayTls(opts),
         deviceIdentity: await gatewayDeviceIdentity(opts, config.identity.caDir),
         answerKey: await loadGatewayAnswerKey(config.gateway.answerKeyPath),
+        onDemandDeltas: config.gateway.onDemandDeltas,
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
       await startTrustRefreshSchedule(config);
