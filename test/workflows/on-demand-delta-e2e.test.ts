@@ -7,7 +7,7 @@
 // reboots, commits and reports. Real Temporal dev server, real worker, real PGlite fleet store, real
 // gateway over HTTP, real release pipeline.
 import { statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -20,6 +20,11 @@ import { loadConfig } from '../../config/load-config.js';
 import { buildSampleImage } from '../../demo/sample-image.js';
 import { checkInOnce, type AgentOptions } from '../../device-client/agent/checkin.js';
 import { enrollDevice } from '../../device-client/agent/enroll.js';
+import { installUpdate } from '../../device-client/agent/install.js';
+import { OfflineBundleSource } from '../../device-client/agent/offline-bundle.js';
+import { addDeltaTarget } from '../../activities/delta/delta-targets.js';
+import { collectOnDemandDeltas } from '../../activities/delta/gc.js';
+import { onDemandTargetEntry } from '../../release/on-demand-delta.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import { startGateway, type RunningGateway } from '../../gateway/server.js';
 import { manifestKey } from '../../release/layout.js';
@@ -41,7 +46,7 @@ import { createRepository } from '../../trust/repository.js';
 import { tufSigningKey } from '../../trust/tuf-keys.js';
 import { DEVICE_HARDWARE, sha256File, type PublishedFixture, type SampleRelease } from '../support/device-releases.js';
 import { createSimDevice, type SimDevice } from '../support/device-sim.js';
-import { newTufKey, pinRoot } from '../support/fleet-tuf.js';
+import { copyBundle, newTufKey, pinRoot } from '../support/fleet-tuf.js';
 import { startTemporal } from '../support/temporal.js';
 
 const VERSIONS = ['1.0.0', '1.1.0', '1.2.0', '1.3.0'];
@@ -247,4 +252,66 @@ describe('deltas on demand (K = 1, a device three releases behind)', () => {
     expect(other).toMatchObject({ outcome: 'installed', install: { artifact: 'delta', deltaFormat: 'ops', version: '1.3.0' } });
     expect(await deltaRuns()).toEqual(runs);
   }, 600_000);
+
+  it('a stolen targets key cannot install other software: an on-demand target that rebuilds another image is refused after applying, nothing changed', async () => {
+    const ready = (await fleet.listDeltaRequests({ state: 'ready' }))[0]!;
+    const from = releases['1.0.0']!;
+    const victim = releases['1.2.0']!;
+    // The attacker lists the real 1.0.0 -> 1.3.0 delta bytes as an on-demand delta to 1.2.0, signed by targets.
+    const bundle = await copyBundle(fixture.storeDir, join(root, 'forged-bundle'));
+    const forged = new LocalArtifactStore(bundle);
+    await addDeltaTarget(config, forged, onDemandTargetPath(DEVICE_HARDWARE, '1.2.0', from.sha256, 'ops'), onDemandTargetEntry({ format: 'ops', fromVersion: '1.0.0', fromSha256: from.sha256, toSha256: victim.sha256, location: ready.location!, sha256: ready.sha256!, length: ready.length! }));
+    await forged.close();
+    const sim = await device();
+    const dev = await sim.open();
+    const before = { a: await sha256File(sim.config.slots.A), b: await sha256File(sim.config.slots.B), boot: await readFile(sim.bootStatePath, 'utf8'), agent: await dev.agentState.read() };
+    const source = await OfflineBundleSource.open(bundle, dev.scratchDir);
+    try {
+      await expect(installUpdate(dev, { source, sourceRef: bundle, version: '1.2.0' })).rejects.toMatchObject({ code: 'ARTIFACT_MISMATCH', message: expect.stringMatching(/ops delta rebuilds image .* the manifest says/) });
+    } finally {
+      await source.close();
+    }
+    const after = await dev.agentState.read();
+    expect({ a: await sha256File(sim.config.slots.A), b: await sha256File(sim.config.slots.B), boot: await readFile(sim.bootStatePath, 'utf8') }).toEqual({ a: before.a, b: before.b, boot: before.boot });
+    expect({ slots: after.slots, securityVersion: after.securityVersion, pendingBoot: after.pendingBoot }).toEqual({ slots: before.agent.slots, securityVersion: before.agent.securityVersion, pendingBoot: before.agent.pendingBoot });
+  }, 300_000);
+
+  it('garbage collection removes an unused on-demand delta (target, blob, row), never bytes a manifest lists; the pair is made again on the next request', async () => {
+    const ready = (await fleet.listDeltaRequests({ state: 'ready' }))[0]!;
+    const listed = releases['1.3.0']!.manifest.deltas[0]!;
+    // A ready row whose bytes a manifest lists (the publish-time delta from 1.2.0): never collected.
+    const guard = { hardwareId: DEVICE_HARDWARE, toVersion: '1.3.0', fromSha256: 'e'.repeat(64), format: 'ops' };
+    await fleet.requestDelta({ ...guard, channel: 'stable', fromVersion: '1.2.0', toSha256: releases['1.3.0']!.sha256, workflowId: 'guard' });
+    await fleet.recordDeltaOutcome(guard, { state: 'ready', sha256: listed.sha256, length: listed.length, location: listed.location, targetPath: 'releases/none', generationMs: 0 });
+    const deps = { config, store, fleet };
+    const policy = { now: new Date(Date.now() + 60_000), olderThanMs: 0, keepPerRelease: 0 };
+
+    const dry = await collectOnDemandDeltas(deps, { ...policy, dryRun: true });
+    expect(dry.removed.map((d) => d.location)).toEqual([ready.location]);
+    expect(dry.kept).toEqual([{ hardwareId: DEVICE_HARDWARE, toVersion: '1.3.0', fromVersion: '1.2.0', why: 'a manifest lists these bytes' }]);
+    expect(dry.freedBytes).toBe(ready.length);
+    expect((await readRepository(store)).repo.targets.signed.targets[ready.targetPath!]).toBeDefined();
+    expect(await store.head(ready.location!)).toBeDefined();
+
+    const real = await collectOnDemandDeltas(deps, { ...policy, dryRun: false });
+    expect(real.removed.map((d) => d.location)).toEqual([ready.location]);
+    expect((await readRepository(store)).repo.targets.signed.targets[ready.targetPath!]).toBeUndefined();
+    expect(await store.head(ready.location!)).toBeUndefined();
+    expect(await store.head(listed.location)).toBeDefined();
+    expect(await fleet.getDeltaRequest({ hardwareId: DEVICE_HARDWARE, toVersion: '1.3.0', fromSha256: ready.fromSha256, format: 'ops' })).toBeUndefined();
+    expect(await fleet.getDeltaRequest(guard)).toMatchObject({ state: 'ready' });
+    await fleet.removeDeltaRequest(guard);
+
+    // The next device three releases behind asks again; the schedule makes it again under the same id.
+    const sim = await device();
+    const round = await checkInOnce(await sim.open(), FAST);
+    expect(round.response).toMatchObject({ action: 'none', pollAfterSeconds: RETRY_AFTER });
+    await until('the delta to be made again', async () => ((await fleet.getDeltaRequest({ hardwareId: DEVICE_HARDWARE, toVersion: '1.3.0', fromSha256: ready.fromSha256, format: 'ops' }))?.state === 'ready' ? true : undefined));
+    const runs = await until('the second run to be visible', async () => {
+      const ids = await deltaRuns();
+      return ids.length === 2 ? ids : undefined;
+    });
+    expect(new Set(runs.map((r) => r.split('/')[0]))).toEqual(new Set([ready.workflowId]));
+    expect((await checkInOnce(await sim.open(), FAST)).install).toMatchObject({ artifact: 'delta', deltaFormat: 'ops', version: '1.3.0' });
+  }, 300_000);
 });
