@@ -314,4 +314,21 @@ describe('deltas on demand (K = 1, a device three releases behind)', () => {
     expect(new Set(runs.map((r) => r.split('/')[0]))).toEqual(new Set([ready.workflowId]));
     expect((await checkInOnce(await sim.open(), FAST)).install).toMatchObject({ artifact: 'delta', deltaFormat: 'ops', version: '1.3.0' });
   }, 300_000);
+
+  it('under the full policy a device on 1.1.0 installs the full image at once, and its request is recorded for the next device', async () => {
+    const fullGateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'test', fleet, store, pollAfterSeconds: 60, onDemandDeltas: { enabled: true, whileGenerating: 'full', retryAfterSeconds: RETRY_AFTER }, logError: (err) => console.error(err) });
+    try {
+      const id = ++seq;
+      const sim = await createSimDevice(join(root, `device-${id}`), fixture, { factory: releases['1.1.0']!, config: { deviceId: `on-demand-${id}`, gatewayUrl: fullGateway.url } });
+      await pinRoot(sim, (await readRepository(store)).repo);
+      await enrollDevice(sim.config, { token: (await fleet.createEnrollmentToken({ deviceId: sim.config.deviceId, ttlSeconds: 3600, channel: 'stable', labels: {} })).token });
+      const round = await checkInOnce(await sim.open(), FAST);
+      expect(round.response).toMatchObject({ action: 'update', artifact: { kind: 'full' }, pollAfterSeconds: 60 });
+      expect(round.install).toMatchObject({ outcome: 'installed', version: '1.3.0', artifact: 'full' });
+      expect(await fleet.getDeltaRequest({ hardwareId: DEVICE_HARDWARE, toVersion: '1.3.0', fromSha256: releases['1.1.0']!.sha256, format: 'ops' })).toMatchObject({ fromVersion: '1.1.0', requests: 1 });
+    } finally {
+      fullGateway.server.closeAllConnections();
+      await fullGateway.close();
+    }
+  }, 300_000);
 });
