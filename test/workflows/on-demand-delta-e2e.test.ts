@@ -326,9 +326,36 @@ describe('deltas on demand (K = 1, a device three releases behind)', () => {
       expect(round.response).toMatchObject({ action: 'update', artifact: { kind: 'full' }, pollAfterSeconds: 60 });
       expect(round.install).toMatchObject({ outcome: 'installed', version: '1.3.0', artifact: 'full' });
       expect(await fleet.getDeltaRequest({ hardwareId: DEVICE_HARDWARE, toVersion: '1.3.0', fromSha256: releases['1.1.0']!.sha256, format: 'ops' })).toMatchObject({ fromVersion: '1.1.0', requests: 1 });
+      // The schedule makes it for the next device on 1.1.0 (and the worker is not stopped mid-generation).
+      const made = await until('the 1.1.0 delta', async () => {
+        const row = await fleet.getDeltaRequest({ hardwareId: DEVICE_HARDWARE, toVersion: '1.3.0', fromSha256: releases['1.1.0']!.sha256, format: 'ops' });
+        return row?.state === 'ready' || row?.state === 'failed' || row?.state === 'skipped' ? row : undefined;
+      });
+      expect(made.state).toBe('ready');
     } finally {
       fullGateway.server.closeAllConnections();
       await fullGateway.close();
     }
   }, 300_000);
+
+  it('a dispatcher that finds the workflow of the pair already running starts no second run (already started)', async () => {
+    await client.schedule.getHandle('delta-dispatch').pause('this test dispatches by hand');
+    const job = { hardwareId: DEVICE_HARDWARE, channel: 'stable', fromVersion: '1.0.0', toVersion: '1.2.0', fromSha256: 'd'.repeat(64), toSha256: releases['1.2.0']!.sha256, format: 'ops' as const };
+    const workflowId = deltaWorkflowId(job.fromSha256, job.toSha256);
+    // A run under that id that nobody picks up (no worker polls its queue): it stays running.
+    const running = await client.workflow.start('deltaWorkflow', { taskQueue: 'nobody-polls', workflowId, args: [{ ...job, workflowId }] });
+    try {
+      await fleet.requestDelta({ ...job, workflowId });
+      const result = await client.workflow.execute('deltaDispatchWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: 'dispatch-already-started', args: [{ limit: 10, staleAfterSeconds: 600 }] });
+      // (Another test's request may be claimed in the same run: only this pair is judged here.)
+      expect(result.alreadyRunning).toEqual([workflowId]);
+      expect(result.started).not.toContain(workflowId);
+      const runs: string[] = [];
+      for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(execution.runId);
+      expect(runs).toEqual([running.firstExecutionRunId]);
+    } finally {
+      await running.terminate('test over');
+      await fleet.removeDeltaRequest(job);
+    }
+  }, 120_000);
 });
