@@ -17,8 +17,6 @@ export interface OnDemandDeltaPolicy {
   retryAfterSeconds: number;
 }
 
-export const DEFAULT_ON_DEMAND_POLICY: OnDemandDeltaPolicy = { enabled: false, whileGenerating: 'full', retryAfterSeconds: 60 };
-
 /** The one format on-demand deltas are made in: streamed, bounded memory, resumable on the device. */
 export const ON_DEMAND_FORMAT: DeltaFormat = 'ops';
 

@@ -2,9 +2,10 @@
 // "On demand"): every `everySeconds` it starts deltaDispatchWorkflow, which claims pending requests in
 // the fleet store and starts one deltaWorkflow per image pair. Created when the worker starts with
 // `gateway.onDemandDeltas` configured; a second start updates it, never duplicates it.
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction, type ScheduleSpec } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction, type ScheduleSpec } from '@temporalio/client';
 import type { TemporalConfig } from '../schemas/config.js';
 import { connectClient } from './client.js';
+import { upsertSchedule } from './upsert-schedule.js';
 import type { DeltaDispatchInput, deltaDispatchWorkflow } from '../workflows/delta.js';
 
 export const DELTA_DISPATCH_SCHEDULE_ID = 'delta-dispatch';
@@ -22,14 +23,7 @@ export async function ensureDeltaDispatchSchedule(client: Client, taskQueue: str
   };
   // One dispatch at a time; after an outage one catch-up run claims everything that waited.
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' };
-  try {
-    await client.schedule.create({ scheduleId: DELTA_DISPATCH_SCHEDULE_ID, spec, action, policies });
-    return 'created';
-  } catch (err) {
-    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-  }
-  await client.schedule.getHandle(DELTA_DISPATCH_SCHEDULE_ID).update<typeof deltaDispatchWorkflow>((previous) => ({ ...previous, spec, action, policies: { ...previous.policies, ...policies } }));
-  return 'updated';
+  return upsertSchedule(client, DELTA_DISPATCH_SCHEDULE_ID, spec, action, policies);
 }
 
 export async function scheduleDeltaDispatch(cfg: TemporalConfig, everySeconds: number): Promise<'created' | 'updated'> {
