@@ -16,6 +16,7 @@ import { signImage, signManifest } from './release/sign.js';
 import { verifyBuilder } from './release/verify-builder.js';
 import { rolloutActivities } from './rollout/rollout-activities.js';
 import { refreshTrustMetadata, type TrustRefreshInput } from './trust/refresh.js';
+import { claimDeltaJobs, generateOnDemandDelta, publishOnDemandDelta, recordDeltaNotMade, type DeltaJob, type GeneratedDelta } from './delta/on-demand.js';
 
 export type { WorkerDescription } from './health.js';
 export type { SbomOutcome, VexOutcome } from './release/evidence.js';
@@ -44,7 +45,18 @@ export function createActivities(config: Config, shared: SharedResources = {}) {
     signManifest: (manifest: Manifest, mode: 'key' | 'keyless') => signManifest(ctx, manifest, mode),
     publishRelease: (manifest: Manifest, bundleText: string) => publishRelease(ctx, manifest, bundleText),
     refreshTrustMetadata: (input: TrustRefreshInput) => refreshTrustMetadata(config, ctx.store, input),
+    ...onDemandDeltaActivities({ config, store: () => ctx.store, fleet: openFleet, workDir: ctx.workDir }),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** Deltas on demand (activities/delta/, workflows/delta.ts). */
+function onDemandDeltaActivities(deps: Parameters<typeof generateOnDemandDelta>[0]) {
+  return {
+    claimDeltaJobs: (limit: number, staleAfterSeconds: number) => claimDeltaJobs(deps, limit, staleAfterSeconds),
+    generateOnDemandDelta: (job: DeltaJob) => generateOnDemandDelta(deps, job),
+    publishOnDemandDelta: (job: DeltaJob, delta: Extract<GeneratedDelta, { kind: 'delta' }>) => publishOnDemandDelta(deps, job, delta),
+    recordDeltaNotMade: (job: DeltaJob, state: 'skipped' | 'failed', detail: string) => recordDeltaNotMade(deps, job, state, detail),
+  };
+}

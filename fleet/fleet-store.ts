@@ -12,6 +12,7 @@ import * as admission from './admission.js';
 import { openDatabase, type FleetDatabase, type Queryable } from './database.js';
 import * as certificates from './certificates.js';
 import * as attestations from './attestations.js';
+import * as deltaRequests from './delta-requests.js';
 import * as devices from './devices.js';
 import * as drift from './drift.js';
 import * as heartbeats from './heartbeats.js';
@@ -24,6 +25,7 @@ import * as rollouts from './rollouts.js';
 export type { DeviceSelector, DeviceState, DeviceWithState, EnrolledDevice, EnrollInput, EnrollOutcome } from './devices.js';
 export type { AcceptOutcome, AdmissionRequest, AdmissionSpend, AdmissionState, AdmitOutcome, EnrollmentTokenRecord, FactoryCa, NewEnrollmentToken, Preauthorization } from './admission.js';
 export type { NonceCheck } from './nonces.js';
+export type { DeltaRequest, DeltaRequestKey, DeltaRequestOutcome, DeltaRequestState, NewDeltaRequest } from './delta-requests.js';
 export type { CertificateRecord, IssuedCertificateRecord, SerialStatus } from './certificates.js';
 export type { AuditEntry, AuditInput, AuditQuery, AuditResult, AuditVerification, RecordedDecision } from './audit.js';
 export type { NewOperatorToken, OperatorToken } from './operator-tokens.js';
@@ -343,5 +345,28 @@ export class FleetStore {
   }
   listDriftEvents(options?: Parameters<typeof drift.listDriftEvents>[1]) {
     return drift.listDriftEvents(this.db, options);
+  }
+
+  // On-demand deltas (fleet/delta-requests.ts)
+  requestDelta(r: deltaRequests.NewDeltaRequest) {
+    return deltaRequests.requestDelta(this.db, r);
+  }
+  getDeltaRequest(key: deltaRequests.DeltaRequestKey) {
+    return deltaRequests.getDeltaRequest(this.db, key);
+  }
+  claimDeltaRequests(limit: number, staleAfterSeconds: number) {
+    return deltaRequests.claimDeltaRequests(this.db, limit, staleAfterSeconds);
+  }
+  recordDeltaOutcome(key: deltaRequests.DeltaRequestKey, outcome: deltaRequests.DeltaRequestOutcome) {
+    return deltaRequests.recordDeltaOutcome(this.db, key, outcome);
+  }
+  touchDeltaRequest(key: deltaRequests.DeltaRequestKey, at?: Date) {
+    return deltaRequests.touchDeltaRequest(this.db, key, at);
+  }
+  listDeltaRequests(filter?: { state?: deltaRequests.DeltaRequestState }) {
+    return deltaRequests.listDeltaRequests(this.db, filter);
+  }
+  removeDeltaRequest(key: deltaRequests.DeltaRequestKey) {
+    return deltaRequests.removeDeltaRequest(this.db, key);
   }
 }

@@ -400,6 +400,37 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX drift_events_device_idx ON drift_events (device_id, first_seen DESC, id DESC);
     `,
   },
+  {
+    version: 12,
+    name: 'on-demand delta requests',
+    sql: `
+      -- fleet/delta-requests.ts: the gateway asks, the worker's dispatcher claims, deltaWorkflow records.
+      CREATE TABLE delta_requests (
+        hardware_id   text NOT NULL,
+        to_version    text NOT NULL,
+        from_sha256   text NOT NULL,
+        format        text NOT NULL,
+        channel       text NOT NULL,
+        from_version  text NOT NULL,
+        to_sha256     text NOT NULL,
+        workflow_id   text NOT NULL,
+        state         text NOT NULL CHECK (state IN ('pending', 'generating', 'ready', 'skipped', 'failed')),
+        requests      integer NOT NULL DEFAULT 1,
+        requested_at  timestamptz NOT NULL DEFAULT now(),
+        claimed_at    timestamptz,
+        ready_at      timestamptz,
+        last_used_at  timestamptz,
+        sha256        text,
+        length        bigint,
+        location      text,
+        target_path   text,
+        detail        text,
+        generation_ms integer,
+        PRIMARY KEY (hardware_id, to_version, from_sha256, format)
+      );
+      CREATE INDEX delta_requests_state_idx ON delta_requests (state, requested_at);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's; returns the versions applied. */

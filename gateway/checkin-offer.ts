@@ -16,6 +16,7 @@ import { lateJoinRing } from './late-join.js';
 import { offerEligibility } from './offer-eligibility.js';
 import { enforceStanding, quarantineAnswer } from './attestation-gate.js';
 import type { AttestationPolicy } from '../attestation/standing.js';
+import { onDemandOffer, type OnDemandDeltaPolicy } from './on-demand-delta.js';
 
 export type ReleasePolicy = 'rollouts' | 'newest';
 
@@ -27,6 +28,8 @@ export interface OfferContext {
   releasePolicy?: ReleasePolicy;
   /** With a policy, a quarantined device gets only its remediation release (gateway/attestation-gate.ts). */
   attestation?: AttestationPolicy;
+  /** Deltas on demand for devices older than the last K releases (gateway/on-demand-delta.ts); default off. */
+  onDemandDeltas?: OnDemandDeltaPolicy;
 }
 
 type ReleaseRef = Extract<CheckinResponse, { action: 'update' }>['release'];
@@ -55,6 +58,10 @@ async function describeRelease(ctx: OfferContext, device: EnrolledDevice, entry:
     const image = choice.image;
     artifact = { kind: 'full', url: downloadUrl(image.location), sha256: image.compression === 'none' ? image.sha256 : image.compressedSha256, length: choice.downloadLength };
   }
+  const upgrade = checkin.currentVersion !== null && compareSemver(entry.version, checkin.currentVersion) > 0;
+  const onDemand = await onDemandOffer({ fleet: ctx.fleet, policy: ctx.onDemandDeltas, pollAfterSeconds: ctx.pollAfterSeconds }, device, { version: entry.version, imageSha256: manifest.image.sha256 }, checkin, choice, known, upgrade, downloadUrl);
+  if (onDemand?.kind === 'retry-later') return { retryLater: onDemand };
+  if (onDemand?.kind === 'artifact') artifact = onDemand.artifact;
   const release: ReleaseRef = {
     hardwareId: device.hardwareId,
     channel: device.channel,
@@ -67,7 +74,9 @@ async function describeRelease(ctx: OfferContext, device: EnrolledDevice, entry:
 }
 
 /** No offer: the device runs that image already, or the release waits for approvals (two-person). */
-function noOffer(none: CheckinResponse, described: { waiting?: string }, rolloutId?: string): CheckinResponse {
+function noOffer(none: CheckinResponse, described: { waiting?: string; retryLater?: { reason: string; pollAfterSeconds: number } }, rolloutId?: string): CheckinResponse {
+  // An on-demand delta being generated: come back sooner than the usual poll (gateway/on-demand-delta.ts).
+  if (described.retryLater) return { action: 'none', reason: described.retryLater.reason, pollAfterSeconds: described.retryLater.pollAfterSeconds, ...(rolloutId && { rolloutId }) };
   return described.waiting ? { ...none, reason: `not offered yet: ${described.waiting}`, ...(rolloutId && { rolloutId }) } as CheckinResponse : none;
 }
 

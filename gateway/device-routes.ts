@@ -19,6 +19,7 @@ import {
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { signCheckinAnswer } from './answer-signing.js';
 import { decideCheckin, type ReleasePolicy } from './checkin-offer.js';
+import type { OnDemandDeltaPolicy } from './on-demand-delta.js';
 import { assertSameDevice } from './client-certificate.js';
 import { admissionDecision } from './admission.js';
 import { gatherAdmissionFacts, notAdmittedError } from './admission-facts.js';
@@ -48,6 +49,8 @@ export interface DeviceApiOptions {
   attestation?: AttestationPolicy;
   /** Posture drift: recorded for every heartbeat with posture; these kinds quarantine (gateway/drift-gate.ts). */
   drift?: DriftPolicy;
+  /** Deltas on demand for devices older than the last K releases (gateway/on-demand-delta.ts). */
+  onDemandDeltas?: OnDemandDeltaPolicy;
 }
 
 export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -108,7 +111,7 @@ export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: 
   // A quarantine certificate with no open quarantine (in the grace, or released since) is told to renew first.
   const answer = api.certifiedQuarantine && !(api.attestation && (await api.fleet.openQuarantineFor(device.id)))
     ? quarantineCertificateHold(api.pollAfterSeconds)
-    : await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy, attestation: api.attestation }, device, message);
+    : await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy, attestation: api.attestation, onDemandDeltas: api.onDemandDeltas }, device, message);
   noteOutcome(res, { outcome: answer.action, artifact: 'artifact' in answer ? answer.artifact : undefined });
   sendJson(res, 200, signCheckinAnswer(api.answerKey, answer, { deviceId: device.id, nonce: message.nonce }));
 }

@@ -12,6 +12,7 @@ import { activateAttestationKey, registerAttestationKey, submitQuote } from './a
 import type { AttestationPolicy } from '../attestation/standing.js';
 import type { DriftPolicy } from './drift-gate.js';
 import type { ReleasePolicy } from './checkin-offer.js';
+import type { OnDemandDeltaPolicy } from './on-demand-delta.js';
 import { generateDeviceKey, type DeviceKey } from '../schemas/device-envelope.js';
 import { HttpError, sendError, sendJson } from './http.js';
 import { issueCertificate, issueCertificateNonce, type CertificateContext, type DeviceIdentityOptions } from './certificate-routes.js';
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   attestation?: AttestationPolicy;
   /** Posture drift policy (gateway/drift-gate.ts): drift is recorded always; these kinds quarantine. Default: none quarantine. */
   drift?: DriftPolicy;
+  /** Deltas on demand for devices older than the last K releases (gateway/on-demand-delta.ts); default off. */
+  onDemandDeltas?: OnDemandDeltaPolicy;
   /** Called with unexpected (5xx) errors; default writes them to stderr. */
   logError?: (error: unknown, req: IncomingMessage) => void;
 }
@@ -146,6 +149,7 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey; instruments?
     answerKey: opts.answerKey,
     attestation: opts.attestation,
     drift: opts.drift,
+    onDemandDeltas: opts.onDemandDeltas,
   };
   if (opts.deviceIdentity && (path === '/v1/certificates' || path === '/v1/certificates/nonce')) {
     allow(req, 'POST');

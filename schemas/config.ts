@@ -182,6 +182,18 @@ export const gatewayConfigSchema = z
       })
       .strict()
       .optional(),
+    /** Deltas on demand for devices older than the last K releases (docs/deltas.md, "On demand"); absent: off. */
+    onDemandDeltas: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** While the delta is generated: the full image now, or `none` with a short poll interval. */
+        whileGenerating: z.enum(['full', 'retry-later']).default('full'),
+        retryAfterSeconds: z.int().min(1).max(86_400).default(60),
+        /** How often the worker's dispatch schedule starts workflows for new requests. */
+        dispatchEverySeconds: z.int().min(1).max(3600).default(30),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((g, ctx) => {

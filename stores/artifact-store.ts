@@ -69,6 +69,9 @@ export interface ArtifactStore {
 
   head(key: string): Promise<ObjectHead | undefined>;
 
+  /** Removes an object (garbage collection of on-demand deltas); an absent key is not an error. */
+  delete(key: string): Promise<void>;
+
   /** Every object whose key starts with prefix; order unspecified. In-flight uploads are never listed. */
   list(prefix: string): AsyncIterable<ListedObject>;
 

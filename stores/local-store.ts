@@ -1,6 +1,6 @@
 // The embedded backend: one directory on local disk. Blob and named-object publishes are
 // atomic (temp file + fsync + link/rename), so readers see whole objects or nothing.
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ArtifactStore, BlobRef, ByteRange, ByteSource, CreateResult, ListedObject, ObjectBody, ObjectHead, PutBlobOptions } from './artifact-store.js';
@@ -108,6 +108,10 @@ export class LocalArtifactStore implements ArtifactStore {
       if (isErrno(error, 'ENOENT', 'ENOTDIR', 'EISDIR')) throw new NotFoundError(key);
       throw error;
     }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
   }
 
   async head(key: string): Promise<ObjectHead | undefined> {

@@ -205,6 +205,16 @@ export class S3ArtifactStore implements ArtifactStore {
     }
   }
 
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key) }));
+    } catch (error) {
+      const translated = this.fail(error, 'DeleteObject', key);
+      if (!(translated instanceof NotFoundError)) throw translated;
+    }
+  }
+
   async head(key: string): Promise<ObjectHead | undefined> {
     assertValidKey(key);
     try {

@@ -2,10 +2,11 @@
 // `refreshEveryMinutes` it starts trustRefreshWorkflow, which re-signs snapshot and timestamp valid for
 // `expiryHours`. Created when the worker (`ota worker`, `ota serve`) starts, idempotently: an existing
 // schedule is updated to the configured interval and expiry, never duplicated.
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction, type ScheduleSpec } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction, type ScheduleSpec } from '@temporalio/client';
 import type { TrustRefreshInput } from '../activities/trust/refresh.js';
 import type { TemporalConfig } from '../schemas/config.js';
 import { connectClient } from './client.js';
+import { upsertSchedule } from './upsert-schedule.js';
 import type { trustRefreshWorkflow } from '../workflows/trust-refresh.js';
 
 export const TRUST_REFRESH_SCHEDULE_ID = 'tuf-refresh';
@@ -31,14 +32,7 @@ export async function ensureTrustRefreshSchedule(client: Client, taskQueue: stri
   };
   // One refresh at a time; after an outage, one catch-up run is enough (a newer timestamp supersedes).
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' };
-  try {
-    await client.schedule.create({ scheduleId: TRUST_REFRESH_SCHEDULE_ID, spec, action, policies });
-    return 'created';
-  } catch (err) {
-    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-  }
-  await client.schedule.getHandle(TRUST_REFRESH_SCHEDULE_ID).update<typeof trustRefreshWorkflow>((previous) => ({ ...previous, spec, action, policies: { ...previous.policies, ...policies } }));
-  return 'updated';
+  return upsertSchedule(client, TRUST_REFRESH_SCHEDULE_ID, spec, action, policies);
 }
 
 /** Connects, makes sure the schedule is there as configured, disconnects (what the worker does at start). */

@@ -4,3 +4,4 @@ export { healthWorkflow } from './health.js';
 export { releaseWorkflow, releaseProgressQuery } from './release.js';
 export { rolloutWorkflow, rolloutStatusQuery, pauseSignal, resumeSignal, approveUpdate, abortUpdate } from './rollout.js';
 export { trustRefreshWorkflow } from './trust-refresh.js';
+export { deltaDispatchWorkflow, deltaWorkflow } from './delta.js';

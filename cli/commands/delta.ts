@@ -10,6 +10,7 @@ import { applyBsdiffPatch, generateBsdiffDelta } from '../../deltas/index.js';
 import { applyOpsDeltaWith, generateOpsDelta, opsApplyCheckpointSchema, type OpsApplierChoice, type OpsApplyCheckpoint } from '../../deltas/ops/index.js';
 import { peakRssBytes } from '#deltas/peak-rss.mjs';
 import { printResult, throttledProgress } from '../output.js';
+import { registerDeltaGcCommand } from './delta-gc.js';
 
 interface CreateOptions {
   from: string;
@@ -176,7 +177,7 @@ async function apply(opts: ApplyOptions): Promise<void> {
 }
 
 export function registerDeltaCommands(program: Command): void {
-  const delta = program.command('delta').description('create and apply binary deltas between two images');
+  const delta = program.command('delta').description('create and apply binary deltas between two images; collect old on-demand deltas (gc)');
   delta
     .command('create')
     .description('write a patch from OLD to NEW: an ops delta (parallel, streaming apply) or a whole-image bsdiff')
@@ -200,5 +201,6 @@ export function registerDeltaCommands(program: Command): void {
     .option('--applier <applier>', 'ops: auto (native ota-apply-ops when installed and the patch is a file) | native | node', 'auto')
     .option('--json', 'print sizes, times and peak memory as JSON')
     .action((opts: ApplyOptions) => apply(opts));
+  registerDeltaGcCommand(delta);
 }
 

@@ -51,6 +51,7 @@ export function registerServeCommand(program: Command): void {
         answerKey: await loadGatewayAnswerKey(config.gateway.answerKeyPath),
         attestation: config.gateway.attestation,
         drift: config.gateway.drift,
+        onDemandDeltas: config.gateway.onDemandDeltas,
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
       await startTrustRefreshSchedule(config);

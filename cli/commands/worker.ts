@@ -9,6 +9,7 @@ import { freePort } from '../../platform/free-port.js';
 import { describeTransport } from '../../temporal/connection-options.js';
 import type { Config } from '../../schemas/config.js';
 import { DEFAULT_FRESHNESS, scheduleTrustRefresh } from '../../temporal/trust-schedule.js';
+import { scheduleDeltaDispatch } from '../../temporal/delta-schedule.js';
 import { createWorker } from '../../temporal/worker.js';
 import { configFrom } from '../context.js';
 
@@ -53,5 +54,18 @@ export async function startTrustRefreshSchedule(config: Config): Promise<void> {
     process.stderr.write(`TUF freshness schedule ${outcome}: snapshot and timestamp re-signed every ${freshness.refreshEveryMinutes} min, valid ${freshness.expiryHours} h\n`);
   } catch (err) {
     process.stderr.write(`warning: could not create the TUF freshness schedule: ${(err as Error).message}\n`);
+  }
+  await startDeltaDispatchSchedule(config);
+}
+
+/** With gateway.onDemandDeltas on: the schedule that starts delta workflows for gateways' requests (temporal/delta-schedule.ts). */
+async function startDeltaDispatchSchedule(config: Config): Promise<void> {
+  const onDemand = config.gateway.onDemandDeltas;
+  if (!onDemand?.enabled) return;
+  try {
+    const outcome = await scheduleDeltaDispatch(config.temporal, onDemand.dispatchEverySeconds);
+    process.stderr.write(`on-demand delta schedule ${outcome}: requests dispatched every ${onDemand.dispatchEverySeconds} s\n`);
+  } catch (err) {
+    process.stderr.write(`warning: could not create the on-demand delta schedule: ${(err as Error).message}\n`);
   }
 }

@@ -79,8 +79,8 @@ export class GatewaySource implements UpdateSource {
     return this.candidate;
   }
 
-  async open(location: string): Promise<Readable> {
-    const pinned = this.pinnedArtifact(location);
+  async open(location: string, verified?: { sha256: string; length: number }): Promise<Readable> {
+    const pinned = this.pinnedArtifact(location, verified);
     await mkdir(this.options.downloadDir, { recursive: true });
     const url = this.options.client.resolve(/^https?:\/\//.test(location) ? location : `/v1/artifacts/${location}`);
     // Named by digest: a restarted agent finds its partial file again, and two releases never mix bytes.
@@ -99,7 +99,7 @@ export class GatewaySource implements UpdateSource {
     await rm(this.options.downloadDir, { recursive: true, force: true });
   }
 
-  private pinnedArtifact(location: string): { sha256: string; length: number } {
+  private pinnedArtifact(location: string, verified?: { sha256: string; length: number }): { sha256: string; length: number } {
     const m = this.manifest;
     if (!m) throw new Error(`${this.description}: open(${location}) before a release was fetched`);
     if (m.image.location === location) {
@@ -107,6 +107,8 @@ export class GatewaySource implements UpdateSource {
     }
     const delta = m.deltas.find((d) => d.location === location);
     if (delta) return { sha256: delta.sha256, length: delta.length };
+    // An on-demand delta: pinned by its verified TUF target (install read it from the walked metadata).
+    if (verified) return verified;
     throw new Error(`${this.description}: ${location} is not an artifact of ${m.version}`);
   }
 }

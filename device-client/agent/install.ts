@@ -12,6 +12,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chooseUpdateArtifact, type DeltaFormat } from '../../schemas/manifest.js';
+import { withOnDemandDeltas } from '../../release/on-demand-delta.js';
 import { chooseInstallTarget, markActive, markBad, type SlotName } from '../boot/boot-state.js';
 import { sha256Of } from '../slots/slot-digest.js';
 import { event, type SlotImage } from './agent-state.js';
@@ -68,7 +69,7 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
   const candidate = await request.source.release(config.hardwareId, request.version);
   if (!candidate) throw new InstallRefusedError(`${request.source.description} has no release for hardware ${config.hardwareId}`);
 
-  const { manifest, manifestSha256, tuf } = await verifyCandidate(
+  const { manifest, manifestSha256, tuf, onDemandDeltas } = await verifyCandidate(
     candidate,
     config,
     { hardwareId: config.hardwareId, channel: config.channel, version: installed?.version, securityVersion: agent.securityVersion, imageSha256: installed?.sha256 },
@@ -76,7 +77,8 @@ export async function installUpdate(device: Device, request: InstallRequest): Pr
     request.allowVersionDowngrade,
   );
   log(`verified ${manifest.hardwareId} ${manifest.version} (security version ${manifest.securityVersion}) from ${candidate.origin}${tuf ? `; ${tuf}` : ''}`);
-  const choice = chooseUpdateArtifact(manifest, installed?.sha256, request.full ? [] : config.deltas.formats);
+  // The manifest's deltas, then signed on-demand ones from images it has none for (docs/deltas.md, "On demand").
+  const choice = chooseUpdateArtifact(withOnDemandDeltas(manifest, onDemandDeltas), installed?.sha256, request.full ? [] : config.deltas.formats);
   if (choice.kind === 'up-to-date') return { outcome: 'up-to-date', version: manifest.version, slot: booted };
   const evidence = await checkCarriedEvidence(request.source, manifest);
   if (evidence.length > 0) log(`checked the release's ${evidence.join(', ')} against the manifest's digests`);

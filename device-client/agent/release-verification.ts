@@ -4,7 +4,8 @@
 // the stored security version, and version order. The TUF trust state is kept only when all of it passed.
 import { createHash } from 'node:crypto';
 import { access } from 'node:fs/promises';
-import type { Manifest } from '../../schemas/manifest.js';
+import type { Manifest, ManifestDelta } from '../../schemas/manifest.js';
+import { onDemandDeltasFor } from '../../release/on-demand-delta.js';
 import { readTrustRoot } from '../../signing/trust-root.js';
 import { checkManifestFor, type InstalledState } from '../../verification/manifest-checks.js';
 import { policyFor, verifySignedManifest, type KeylessIdentity } from '../../verification/verify-manifest.js';
@@ -19,6 +20,12 @@ export interface VerifiedRelease {
   manifestSha256: string;
   /** What TUF verified, when the device pins a TUF root. */
   tuf?: string;
+  /**
+   * On-demand deltas the verified targets list for this release (release/on-demand-delta.ts): signed by
+   * the targets role, hash and length checked while downloading; the image they rebuild is still checked
+   * against the manifest's signed image digest. Empty without TUF (nothing could vouch for them).
+   */
+  onDemandDeltas: ManifestDelta[];
 }
 
 export async function verifyCandidate(
@@ -46,5 +53,6 @@ export async function verifyCandidate(
   if (tuf) assertReleaseApproved(tuf.targets, tuf.path, candidate.manifestBytes, manifest.channel);
   checkManifestFor(manifest, { now, installed, allowVersionDowngrade });
   if (tuf) await writeDeviceTrust(config, tuf.trust, now);
-  return { manifest, manifestSha256: createHash('sha256').update(candidate.manifestBytes).digest('hex'), ...(tuf && { tuf: tuf.detail }) };
+  const onDemandDeltas = tuf ? onDemandDeltasFor(tuf.targets.signed.targets, manifest.hardwareId, manifest.version, manifest.image.sha256) : [];
+  return { manifest, manifestSha256: createHash('sha256').update(candidate.manifestBytes).digest('hex'), ...(tuf && { tuf: tuf.detail }), onDemandDeltas };
 }

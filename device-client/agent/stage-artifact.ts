@@ -66,7 +66,7 @@ export async function stageDelta(
   checkDeltaBase(delta, active.image.sha256);
   const patchPath = join(workDir, 'delta.patch');
   await pipeline(
-    await source.open(delta.location),
+    await source.open(delta.location, { sha256: delta.sha256, length: delta.length }),
     new VerifyingStream({ name: `delta from ${delta.fromVersion}`, sha256: delta.sha256, length: delta.length }),
     ...decompressor(delta.compression),
     createWriteStream(patchPath),

@@ -22,7 +22,11 @@ export interface UpdateSource {
   /** The release to consider for this hardware: `version` if given, else the newest offered; null if none. */
   release(hardwareId: string, version?: string): Promise<CandidateRelease | null>;
   /** A manifest location (store key or URL) as a stream of the stored bytes. */
-  open(location: string): Promise<Readable>;
+  /**
+   * `pinned`: the digest and length of an artifact the manifest does not list but verified metadata
+   * does (an on-demand delta's TUF target); a source that downloads needs them to pin the download.
+   */
+  open(location: string, pinned?: { sha256: string; length: number }): Promise<Readable>;
   /** Whether the source carries this location (evidence files an offline bundle may have); absent: it never does. */
   has?(location: string): Promise<boolean>;
   /** Temporary files (an unpacked tar, downloads) go away. */

@@ -163,6 +163,16 @@ describe.each(backends)('artifact store contract: $name', (backend) => {
     await expect(store.replaceIf('indexes/none.json', '{}', first.etag)).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  it('deletes an object (garbage collection of on-demand deltas); deleting an absent key is not an error', async () => {
+    const blob = await store.putBlob(Readable.from([Buffer.from('on-demand delta bytes')]));
+    expect(await store.head(blob.key)).toBeDefined();
+    await store.delete(blob.key);
+    expect(await store.head(blob.key)).toBeUndefined();
+    expect(await keysUnder(store, blob.key)).toEqual([]);
+    await store.delete(blob.key);
+    await expect(store.delete('../escape')).rejects.toBeInstanceOf(InvalidKeyError);
+  });
+
   it('reports missing objects as NotFound / undefined', async () => {
     expect(await store.head('releases/missing/manifest.json')).toBeUndefined();
     await expect(store.getStream('releases/missing/manifest.json')).rejects.toBeInstanceOf(NotFoundError);
