@@ -1,0 +1,254 @@
+#!/usr/bin/env node
+// Gateway throughput, measured honestly: one gateway process (bench/gateway-load-server.mjs) on
+// PostgreSQL over mutual TLS, driven by load generators in their own processes
+// (bench/gateway-load-client.mjs), never in the gateway's. Devices, keys, certificates and
+// enrollments are made before anything is timed. Scenarios, each after a warm-up:
+//   (a) signed check-ins (nonce + check-in, answered a signed `none` after reading the channel index), keep-alive
+//   (b) the same with a new TLS connection per check-in, session resumption on
+//   (c) signed health reports (nonce + report)
+//   (d) 64 KiB Range requests of a 4 MiB delta blob
+// Per scenario: rate, p50/p99 latency, the gateway's CPU per operation (process.cpuUsage, the figure
+// that depends least on other load), its event-loop utilisation, PostgreSQL's CPU per operation
+// (/proc of the postmaster and its backends), and the load average. Then a --cpu-prof run of (a)
+// summarised by where the time goes (bench/gateway-load-profile.mjs).
+//
+//   node bench/gateway-load.mjs [--quick] [--devices 2000] [--clients 2] [--concurrency 32] [--seconds 10]
+//        [--scenarios checkin,resumed,report,range] [--no-profile] [--keep-profile FILE] [--json] [--write-docs]
+//
+// --quick: 200 devices, 3 s per scenario (a smoke run). Uses the compiled dist/ (npm run build).
+// --write-docs replaces the marked "Gateway throughput" block of docs/benchmarks.md.
+// @ts-check
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { postgresCpuSeconds, startPostgres } from './gateway-load-postgres.mjs';
+import { summariseProfile } from './gateway-load-profile.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const DEVICES = Number(option('--devices', quick ? '200' : '2000'));
+const CLIENTS = Number(option('--clients', '2'));
+const CONCURRENCY = Number(option('--concurrency', '32'));
+const SECONDS = Number(option('--seconds', quick ? '3' : '10'));
+const WARMUP_SECONDS = Number(option('--warmup', quick ? '1' : '3'));
+const SCENARIOS = option('--scenarios', 'checkin,resumed,report,range').split(',');
+const PROFILE = !args.includes('--no-profile');
+const json = args.includes('--json');
+const writeDocs = args.includes('--write-docs');
+const say = (line) => process.stderr.write(`${line}\n`);
+
+const HARDWARE = 'bench-load';
+const CHANNEL = 'stable';
+const VERSION = '1.0.0';
+const IMAGE_SHA = 'a'.repeat(64);
+const DELTA_BYTES = 4 * 1024 * 1024;
+
+const [{ FleetStore }, { LocalArtifactStore }, { createFleetCa }, { issueServerCertificate, issueDeviceCertificate }, { generateDeviceKey }, { canonicalReleaseIndexBytes, parseReleaseIndex }, { releaseIndexKey }] = await Promise.all([
+  dist('fleet/fleet-store.js'),
+  dist('stores/local-store.js'),
+  dist('identity/fleet-ca.js'),
+  dist('identity/issue.js'),
+  dist('schemas/device-envelope.js'),
+  dist('schemas/manifest.js'),
+  dist('release/layout.js'),
+]);
+
+const work = mkdtempSync(join(tmpdir(), 'ota-gwload-'));
+const percentile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
+
+/** Devices enrolled straight into the fleet store with recorded certificates: setup, not timed. */
+async function prepareFleet(fleet, ca) {
+  const devices = [];
+  const now = new Date();
+  for (let i = 0; i < DEVICES; i++) {
+    const id = `load-${String(i).padStart(6, '0')}`;
+    const key = generateDeviceKey('ecdsa-p256-sha256');
+    await fleet.enrollDevice({ id, hardwareId: HARDWARE, channel: CHANNEL, labels: { bench: 'load' }, publicKeyPem: key.publicKeyPem, keyAlgorithm: key.algorithm });
+    const cert = await issueDeviceCertificate(ca, { deviceId: id, publicKeyPem: key.publicKeyPem, now });
+    await fleet.recordCertificate({ serial: cert.serialNumber, deviceId: id, notBefore: new Date(now.getTime() - 60_000), notAfter: cert.notAfter, requestedAt: now });
+    devices.push({ id, keyPem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), certPem: cert.chainPem });
+  }
+  return devices;
+}
+
+/** The channel index the check-ins read (devices already run its only release: answered none) and a delta blob for Range. */
+async function prepareStore(storeDir) {
+  const store = new LocalArtifactStore(storeDir);
+  const index = { schemaVersion: 1, hardwareId: HARDWARE, channel: CHANNEL, updated: new Date().toISOString(), releases: [{ version: VERSION, securityVersion: 0, created: new Date().toISOString(), manifest: { location: `releases/${HARDWARE}/${VERSION}/manifest.json`, sha256: 'b'.repeat(64) } }] };
+  const bytes = canonicalReleaseIndexBytes(index);
+  parseReleaseIndex(bytes); // the gateway must read it as a real index
+  await store.createIfAbsent(releaseIndexKey(HARDWARE, CHANNEL), bytes);
+  const blob = await store.putBlob([randomBytes(DELTA_BYTES)]);
+  await store.close?.();
+  return { rangeKey: blob.key, rangeLength: DELTA_BYTES };
+}
+
+function startGatewayProcess(configPath, profileDir) {
+  const child = fork(join(root, 'bench', 'gateway-load-server.mjs'), [configPath], { execArgv: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ask = () => new Promise((resolve) => child.once('message', resolve).send('cpu'));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`gateway process exited with ${code} before it was ready`)));
+    child.once('message', (m) => {
+      child.removeAllListeners('exit');
+      resolve({
+        url: m.ready,
+        pid: child.pid,
+        ask,
+        stop: () => new Promise((done) => (child.once('exit', done), child.send('stop'))),
+      });
+    });
+  });
+}
+
+/** One scenario: CLIENTS generator processes, warm-up, then the timed window with CPU read around it. */
+async function scenario(name, gateway, devices, setup, pgPid) {
+  const share = Math.ceil(devices.length / CLIENTS);
+  const children = Array.from({ length: CLIENTS }, (_, i) => fork(join(root, 'bench', 'gateway-load-client.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const warm = children.map((c) => new Promise((resolve) => c.once('message', resolve)));
+  children.forEach((c, i) =>
+    c.send({
+      url: gateway.url, caPem: setup.caPem, scenario: name, hardwareId: HARDWARE, currentVersion: VERSION, imageSha256: IMAGE_SHA,
+      devices: devices.slice(i * share, (i + 1) * share), concurrency: Math.max(1, Math.round(CONCURRENCY / CLIENTS)),
+      warmupMs: WARMUP_SECONDS * 1000, durationMs: SECONDS * 1000, rangeKey: setup.rangeKey, rangeLength: setup.rangeLength,
+      counterStart: setup.counters[name] ?? 0,
+    }),
+  );
+  await Promise.all(warm);
+  const before = await gateway.ask();
+  const pgBefore = postgresCpuSeconds(pgPid);
+  const started = performance.now();
+  const done = children.map((c) => new Promise((resolve) => c.once('message', resolve)));
+  let load1 = loadavg()[0];
+  const sampler = setInterval(() => (load1 = Math.max(load1, loadavg()[0])), 1000);
+  children.forEach((c) => c.send('go'));
+  const parts = await Promise.all(done);
+  clearInterval(sampler);
+  const wall = (performance.now() - started) / 1000;
+  const after = await gateway.ask();
+  const pgCpu = postgresCpuSeconds(pgPid) - pgBefore;
+  const gwCpu = (after.cpu.user - before.cpu.user + after.cpu.system - before.cpu.system) / 1e6;
+  const count = parts.reduce((n, p) => n + p.count, 0);
+  const seconds = Math.max(...parts.map((p) => p.seconds));
+  const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+  const row = {
+    scenario: name,
+    operations: count,
+    perSecond: count / seconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    errors: parts.reduce((n, p) => n + p.errors, 0),
+    firstError: parts.find((p) => p.firstError)?.firstError,
+    gatewayCpuSeconds: gwCpu,
+    gatewayCpuMsPerOp: count ? (gwCpu * 1000) / count : NaN,
+    opsPerGatewayCpuSecond: gwCpu ? count / gwCpu : NaN,
+    gatewayCores: gwCpu / wall,
+    gatewayEventLoop: after.eventLoop,
+    gatewayRssBytes: after.rss,
+    postgresCpuMsPerOp: count ? (pgCpu * 1000) / count : NaN,
+    postgresCores: pgCpu / wall,
+    handshakes: parts.reduce((n, p) => n + p.handshakes, 0),
+    resumed: parts.reduce((n, p) => n + p.resumed, 0),
+    megabytesPerSecond: parts.reduce((n, p) => n + p.bytes, 0) / seconds / 1e6,
+    loadAvg1Max: Number(load1.toFixed(2)),
+  };
+  setup.counters[name] = (setup.counters[name] ?? 0) + 1e5; // reports: the next run of this scenario starts above (counter bound: see below)
+  say(`${name}: ${row.perSecond.toFixed(0)}/s, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, gateway ${row.gatewayCpuMsPerOp.toFixed(3)} ms CPU/op (${row.gatewayCores.toFixed(2)} cores), postgres ${row.postgresCpuMsPerOp.toFixed(3)} ms CPU/op, errors ${row.errors}${row.firstError ? ` (${row.firstError})` : ''}, load ${row.loadAvg1Max}`);
+  return row;
+}
+
+const LABELS = {
+  checkin: '(a) signed check-in (nonce + check-in), mTLS keep-alive',
+  resumed: '(b) signed check-in, new TLS connection per check-in, session resumed',
+  report: '(c) signed report (nonce + report), mTLS keep-alive',
+  range: '(d) Range GET 64 KiB of a 4 MiB delta, mTLS keep-alive',
+};
+
+function table(result) {
+  const f = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '–');
+  const lines = [
+    `| scenario (${result.devices} devices, ${result.clients} generator processes, concurrency ${result.concurrency}, ${result.seconds} s each) | per second | p50 | p99 | gateway CPU per op | ops per gateway CPU-second | gateway cores used | gateway event loop busy | PostgreSQL CPU per op | TLS handshakes (resumed) | errors | load avg (1 min, max) |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...result.scenarios.map((r) => `| ${LABELS[r.scenario] ?? r.scenario} | ${f(r.perSecond)}${r.scenario === 'range' ? ` (${f(r.megabytesPerSecond)} MB/s)` : ''} | ${f(r.p50Ms, 1)} ms | ${f(r.p99Ms, 1)} ms | ${f(r.gatewayCpuMsPerOp, 2)} ms | ${f(r.opsPerGatewayCpuSecond)} | ${f(r.gatewayCores, 2)} | ${f(r.gatewayEventLoop * 100)}% | ${f(r.postgresCpuMsPerOp, 2)} ms | ${r.handshakes} (${r.resumed}) | ${r.errors} | ${r.loadAvg1Max} |`),
+  ];
+  if (result.profile) {
+    lines.push('', `Where the gateway's time goes in (a) (\`--cpu-prof\`, self time by bucket, ${f(result.profile.busySeconds, 1)} s busy, idle ${f(result.profile.idleShare * 100)}% of the run):`, '', '| bucket | share of busy time |', '|---|---|');
+    for (const b of result.profile.buckets.filter((b) => b.share >= 0.005)) lines.push(`| ${b.bucket} | ${f(b.share * 100, 1)}% |`);
+  }
+  return lines.join('\n');
+}
+
+const result = { date: new Date().toISOString(), command: `node bench/gateway-load.mjs ${args.join(' ')}`.trim(), devices: DEVICES, clients: CLIENTS, concurrency: CONCURRENCY, seconds: SECONDS, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadAvgAtStart: loadavg().map((n) => Number(n.toFixed(2))) }, scenarios: [], profile: undefined };
+let exitCode = 0;
+const pg = await startPostgres();
+try {
+  say(`gateway load bench: PostgreSQL at ${pg.url}; enrolling ${DEVICES} devices with certificates (not timed)`);
+  const ca = await createFleetCa();
+  const server = await issueServerCertificate(ca, { ipAddresses: ['127.0.0.1'] });
+  const fleet = await FleetStore.open(pg.url);
+  const devices = await prepareFleet(fleet, ca);
+  await fleet.close();
+  const storeDir = join(work, 'artifacts');
+  mkdirSync(storeDir, { recursive: true });
+  const setup = { ...(await prepareStore(storeDir)), caPem: ca.root.certPem, counters: {} };
+  const configPath = join(work, 'gateway.json');
+  writeFileSync(configPath, JSON.stringify({ databaseUrl: pg.url, storeDir, tls: { key: server.keyPem, cert: server.chainPem }, ca }), { mode: 0o600 });
+
+  const gateway = await startGatewayProcess(configPath);
+  try {
+    for (const name of SCENARIOS) result.scenarios.push(await scenario(name, gateway, devices, setup, pg.pid));
+  } finally {
+    await gateway.stop();
+  }
+  if (PROFILE && SCENARIOS.includes('checkin')) {
+    const profileDir = join(work, 'profile');
+    say('profiling (a) with --cpu-prof');
+    const profiled = await startGatewayProcess(configPath, profileDir);
+    try {
+      await scenario('checkin', profiled, devices, setup, pg.pid);
+    } finally {
+      await profiled.stop();
+    }
+    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file) result.profile = summariseProfile(join(profileDir, file));
+    const keep = option('--keep-profile', undefined);
+    if (file && keep) writeFileSync(keep, readFileSync(join(profileDir, file)));
+  }
+  if (result.scenarios.some((r) => r.errors > 0)) {
+    say('FAILED: some requests failed (see errors)');
+    exitCode = 1;
+  }
+} finally {
+  await pg.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+result.machine.loadAvgAtEnd = loadavg().map((n) => Number(n.toFixed(2)));
+const text = table(result);
+process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `\n${text}\n`);
+if (writeDocs) {
+  const docs = join(root, 'docs', 'benchmarks.md');
+  const start = '<!-- gateway-load:start -->';
+  const end = '<!-- gateway-load:end -->';
+  const block = `${start}\n${docsSection(result, text)}\n${end}`;
+  const old = readFileSync(docs, 'utf8');
+  const next = old.includes(start) ? old.replace(new RegExp(`${start}[\\s\\S]*?${end}`), () => block) : `${old.trimEnd()}\n\n${block}\n`;
+  writeFileSync(docs, next);
+  say('wrote the gateway throughput block of docs/benchmarks.md');
+}
+process.exitCode = exitCode;
+
+function docsSection(r, text) {
+  return [
+    '## Gateway throughput (`bench/gateway-load.mjs`)',
+    '',
+    `Written by \`${r.command}\` on ${r.date}: ${r.machine.cpus} vCPU (${r.machine.cpu}), Node ${r.machine.node}; load average ${r.machine.loadAvgAtStart.join(' / ')} at start, ${r.machine.loadAvgAtEnd.join(' / ')} at the end (other jobs share the machine: read the rates as lower bounds and the CPU per operation as the figure that depends least on that load).`,
+    'One gateway process on PostgreSQL over mutual TLS (TLS 1.3, a client certificate per device, revocation read per request); load generators in separate processes; devices enrolled with certificates before timing.',
+    '',
+    text,
+  ].join('\n');
+}
