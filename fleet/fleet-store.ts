@@ -147,6 +147,14 @@ export class FleetStore {
     return nonces.issueNonce(this.db, deviceId, ttlSeconds);
   }
   /** q: a transaction to consume the nonce in (the store's own connection by default). */
+  /** issueNonce for an enrolled, unrevoked device in one statement; undefined (nothing written) otherwise. */
+  issueNonceIfAdmitted(deviceId: string, ttlSeconds: number) {
+    return nonces.issueNonceIfAdmitted(this.db, deviceId, ttlSeconds);
+  }
+  /** consumeNonce and recordCheckin in one statement: the state moves only with a fresh nonce. */
+  spendNonceAndRecordCheckin(deviceId: string, nonce: string, state: reports.CheckinState) {
+    return reports.spendNonceAndRecordCheckin(this.db, deviceId, nonce, state);
+  }
   consumeNonce(deviceId: string, nonce: string, q: Queryable = this.db) {
     return nonces.consumeNonce(q, deviceId, nonce);
   }

@@ -15,6 +15,31 @@ export async function issueNonce(db: Queryable, deviceId: string, ttlSeconds: nu
   return { nonce, expiresAt: asDate(rows[0]!.expires_at) };
 }
 
+/**
+ * A nonce for a device that is enrolled and not revoked, in one statement (the device check and
+ * the insert together); undefined when the device is unknown or revoked, and nothing is written.
+ */
+export async function issueNonceIfAdmitted(db: Queryable, deviceId: string, ttlSeconds: number): Promise<{ nonce: string; expiresAt: Date } | undefined> {
+  const nonce = randomBytes(32).toString('base64url');
+  const { rows } = await db.query<{ expires_at: Date }>(
+    `INSERT INTO nonces (nonce, device_id, expires_at)
+     SELECT $1, id, now() + make_interval(secs => $3) FROM devices WHERE id = $2 AND revoked_at IS NULL
+     RETURNING expires_at`,
+    [nonce, deviceId, ttlSeconds],
+  );
+  return rows[0] ? { nonce, expiresAt: asDate(rows[0].expires_at) } : undefined;
+}
+
+/** Why a nonce cannot be spent (after a conditional spend found nothing). */
+export async function nonceRefusal(q: Queryable, deviceId: string, nonce: string): Promise<Exclude<NonceCheck, 'ok'>> {
+  const { rows } = await q.query<{ used_at: Date | null; expired: boolean }>(
+    'SELECT used_at, expires_at <= now() AS expired FROM nonces WHERE nonce = $1 AND device_id = $2',
+    [nonce, deviceId],
+  );
+  if (!rows[0]) return 'unknown';
+  return rows[0].used_at ? 'used' : 'expired';
+}
+
 /** Marks the nonce used if it was issued to this device, unused and unexpired; else says why not. */
 export async function consumeNonce(q: Queryable, deviceId: string, nonce: string): Promise<NonceCheck> {
   const used = await q.query(
@@ -22,12 +47,7 @@ export async function consumeNonce(q: Queryable, deviceId: string, nonce: string
     [nonce, deviceId],
   );
   if (used.rowCount > 0) return 'ok';
-  const { rows } = await q.query<{ used_at: Date | null; expired: boolean }>(
-    'SELECT used_at, expires_at <= now() AS expired FROM nonces WHERE nonce = $1 AND device_id = $2',
-    [nonce, deviceId],
-  );
-  if (!rows[0]) return 'unknown';
-  return rows[0].used_at ? 'used' : 'expired';
+  return nonceRefusal(q, deviceId, nonce);
 }
 
 /** Drops nonces expired for more than graceSeconds; returns how many. */
