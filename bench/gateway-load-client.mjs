@@ -5,13 +5,16 @@
 //   checkin   nonce + signed check-in per device, connections kept alive
 //   resumed   the same, but the check-in says `connection: close`: every check-in opens a new TLS
 //             connection, resuming the device's previous session (the agent's session cache)
+//   full      the same without session resumption: a full TLS 1.3 handshake with client certificate per check-in
+//   plain     nonce + signed check-in over plain HTTP, keep-alive (what TLS costs, by difference)
 //   report    nonce + signed health report (rising counter)
 //   range     GET of a delta blob by 64 KiB Range requests, kept alive
 // Protocol with the parent (IPC): it sends the job; we warm up, say `warm`, wait for `go`, run for
 // durationMs and send the counts and latencies.
 // @ts-check
 import { createPrivateKey } from 'node:crypto';
-import { Agent, request } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 
 const dist = (p) => import(pathToFileURL(fileURLToPath(new URL(`../dist/${p}`, import.meta.url))).href);
@@ -20,10 +23,13 @@ const { signPayload, fromPrivateKey } = await dist('schemas/device-envelope.js')
 /** @type {any} */
 const job = await new Promise((resolve) => process.once('message', resolve));
 const url = new URL(job.url);
+const request = job.plain ? httpRequest : httpsRequest;
 const devices = job.devices.map((d) => ({
   ...d,
   key: fromPrivateKey(createPrivateKey(d.keyPem)),
-  agent: new Agent({ keepAlive: true, maxSockets: 1, maxCachedSessions: 1, ca: job.caPem, cert: d.certPem, key: d.keyPem, minVersion: 'TLSv1.3' }),
+  agent: job.plain
+    ? new HttpAgent({ keepAlive: true, maxSockets: 1 })
+    : new Agent({ keepAlive: true, maxSockets: 1, maxCachedSessions: job.scenario === 'full' ? 0 : 1, ca: job.caPem, cert: d.certPem, key: d.keyPem, minVersion: 'TLSv1.3' }),
   counter: job.counterStart ?? 0,
 }));
 
@@ -40,7 +46,7 @@ function call(device, method, path, { body, headers = {} } = {}) {
       res.on('error', reject);
     });
     req.on('socket', (socket) => {
-      if (socket.connecting || !socket.encrypted || !socket._secureEstablished) {
+      if (socket.encrypted && !socket._secureEstablished) {
         socket.once('secureConnect', () => {
           handshakes++;
           if (socket.isSessionReused()) resumed++;
@@ -71,6 +77,12 @@ const scenarios = {
   },
   resumed(device) {
     return scenarios.checkin(device, true);
+  },
+  full(device) {
+    return scenarios.checkin(device, true); // no session cache on this agent: a full handshake each time
+  },
+  plain(device) {
+    return scenarios.checkin(device);
   },
   async report(device) {
     device.counter++;

@@ -7,20 +7,23 @@
 //   (b) the same with a new TLS connection per check-in, session resumption on
 //   (c) signed health reports (nonce + report)
 //   (d) 64 KiB Range requests of a 4 MiB delta blob
+// and, for what TLS costs: check-ins with a full TLS handshake each (no resumption), and check-ins over
+// plain HTTP against a second gateway process without TLS (same database).
 // Per scenario: rate, p50/p99 latency, the gateway's CPU per operation (process.cpuUsage, the figure
 // that depends least on other load), its event-loop utilisation, PostgreSQL's CPU per operation
-// (/proc of the postmaster and its backends), and the load average. Then a --cpu-prof run of (a)
-// summarised by where the time goes (bench/gateway-load-profile.mjs).
+// (/proc of the postmaster and its backends), and the load average. Then a second run of (a) with
+// the V8 CPU profiler over its timed window, summarised by where the time goes
+// (bench/gateway-load-profile.mjs).
 //
 //   node bench/gateway-load.mjs [--quick] [--devices 2000] [--clients 2] [--concurrency 32] [--seconds 10]
-//        [--scenarios checkin,resumed,report,range] [--no-profile] [--keep-profile FILE] [--json] [--write-docs]
+//        [--scenarios checkin,resumed,full,report,range,plain] [--no-profile] [--keep-profile FILE] [--json] [--write-docs]
 //
 // --quick: 200 devices, 3 s per scenario (a smoke run). Uses the compiled dist/ (npm run build).
 // --write-docs replaces the marked "Gateway throughput" block of docs/benchmarks.md.
 // @ts-check
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -37,7 +40,7 @@ const CLIENTS = Number(option('--clients', '2'));
 const CONCURRENCY = Number(option('--concurrency', '32'));
 const SECONDS = Number(option('--seconds', quick ? '3' : '10'));
 const WARMUP_SECONDS = Number(option('--warmup', quick ? '1' : '3'));
-const SCENARIOS = option('--scenarios', 'checkin,resumed,report,range').split(',');
+const SCENARIOS = option('--scenarios', 'checkin,resumed,full,report,range,plain').split(',');
 const PROFILE = !args.includes('--no-profile');
 const json = args.includes('--json');
 const writeDocs = args.includes('--write-docs');
@@ -66,14 +69,15 @@ const percentile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length
 async function prepareFleet(fleet, ca) {
   const devices = [];
   const now = new Date();
-  for (let i = 0; i < DEVICES; i++) {
+  const one = async (i) => {
     const id = `load-${String(i).padStart(6, '0')}`;
     const key = generateDeviceKey('ecdsa-p256-sha256');
     await fleet.enrollDevice({ id, hardwareId: HARDWARE, channel: CHANNEL, labels: { bench: 'load' }, publicKeyPem: key.publicKeyPem, keyAlgorithm: key.algorithm });
     const cert = await issueDeviceCertificate(ca, { deviceId: id, publicKeyPem: key.publicKeyPem, now });
     await fleet.recordCertificate({ serial: cert.serialNumber, deviceId: id, notBefore: new Date(now.getTime() - 60_000), notAfter: cert.notAfter, requestedAt: now });
-    devices.push({ id, keyPem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), certPem: cert.chainPem });
-  }
+    devices[i] = { id, keyPem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), certPem: cert.chainPem };
+  };
+  for (let i = 0; i < DEVICES; i += 16) await Promise.all(Array.from({ length: Math.min(16, DEVICES - i) }, (_, k) => one(i + k)));
   return devices;
 }
 
@@ -89,9 +93,9 @@ async function prepareStore(storeDir) {
   return { rangeKey: blob.key, rangeLength: DELTA_BYTES };
 }
 
-function startGatewayProcess(configPath, profileDir) {
-  const child = fork(join(root, 'bench', 'gateway-load-server.mjs'), [configPath], { execArgv: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ask = () => new Promise((resolve) => child.once('message', resolve).send('cpu'));
+function startGatewayProcess(configPath) {
+  const child = fork(join(root, 'bench', 'gateway-load-server.mjs'), [configPath], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ask = (message = 'cpu') => new Promise((resolve) => child.once('message', resolve).send(message));
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`gateway process exited with ${code} before it was ready`)));
     child.once('message', (m) => {
@@ -107,19 +111,20 @@ function startGatewayProcess(configPath, profileDir) {
 }
 
 /** One scenario: CLIENTS generator processes, warm-up, then the timed window with CPU read around it. */
-async function scenario(name, gateway, devices, setup, pgPid) {
+async function scenario(name, gateway, devices, setup, pgPid, profilePath) {
   const share = Math.ceil(devices.length / CLIENTS);
   const children = Array.from({ length: CLIENTS }, (_, i) => fork(join(root, 'bench', 'gateway-load-client.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const warm = children.map((c) => new Promise((resolve) => c.once('message', resolve)));
   children.forEach((c, i) =>
     c.send({
-      url: gateway.url, caPem: setup.caPem, scenario: name, hardwareId: HARDWARE, currentVersion: VERSION, imageSha256: IMAGE_SHA,
+      url: gateway.url, plain: name === 'plain', caPem: setup.caPem, scenario: name, hardwareId: HARDWARE, currentVersion: VERSION, imageSha256: IMAGE_SHA,
       devices: devices.slice(i * share, (i + 1) * share), concurrency: Math.max(1, Math.round(CONCURRENCY / CLIENTS)),
       warmupMs: WARMUP_SECONDS * 1000, durationMs: SECONDS * 1000, rangeKey: setup.rangeKey, rangeLength: setup.rangeLength,
       counterStart: setup.counters[name] ?? 0,
     }),
   );
   await Promise.all(warm);
+  if (profilePath) await gateway.ask({ profileStart: true });
   const before = await gateway.ask();
   const pgBefore = postgresCpuSeconds(pgPid);
   const started = performance.now();
@@ -131,6 +136,7 @@ async function scenario(name, gateway, devices, setup, pgPid) {
   clearInterval(sampler);
   const wall = (performance.now() - started) / 1000;
   const after = await gateway.ask();
+  if (profilePath) await gateway.ask({ profileStop: profilePath });
   const pgCpu = postgresCpuSeconds(pgPid) - pgBefore;
   const gwCpu = (after.cpu.user - before.cpu.user + after.cpu.system - before.cpu.system) / 1e6;
   const count = parts.reduce((n, p) => n + p.count, 0);
@@ -167,6 +173,8 @@ const LABELS = {
   resumed: '(b) signed check-in, new TLS connection per check-in, session resumed',
   report: '(c) signed report (nonce + report), mTLS keep-alive',
   range: '(d) Range GET 64 KiB of a 4 MiB delta, mTLS keep-alive',
+  full: 'signed check-in, new TLS connection per check-in, full handshake (no resumption)',
+  plain: 'signed check-in over plain HTTP, keep-alive (no TLS: the TLS cost by difference)',
 };
 
 function table(result) {
@@ -177,7 +185,7 @@ function table(result) {
     ...result.scenarios.map((r) => `| ${LABELS[r.scenario] ?? r.scenario} | ${f(r.perSecond)}${r.scenario === 'range' ? ` (${f(r.megabytesPerSecond)} MB/s)` : ''} | ${f(r.p50Ms, 1)} ms | ${f(r.p99Ms, 1)} ms | ${f(r.gatewayCpuMsPerOp, 2)} ms | ${f(r.opsPerGatewayCpuSecond)} | ${f(r.gatewayCores, 2)} | ${f(r.gatewayEventLoop * 100)}% | ${f(r.postgresCpuMsPerOp, 2)} ms | ${r.handshakes} (${r.resumed}) | ${r.errors} | ${r.loadAvg1Max} |`),
   ];
   if (result.profile) {
-    lines.push('', `Where the gateway's time goes in (a) (\`--cpu-prof\`, self time by bucket, ${f(result.profile.busySeconds, 1)} s busy, idle ${f(result.profile.idleShare * 100)}% of the run):`, '', '| bucket | share of busy time |', '|---|---|');
+    lines.push('', `Where the gateway's time goes in (a) (V8 CPU profiler over a second timed run, self time by bucket, ${f(result.profile.busySeconds, 1)} s busy, idle ${f(result.profile.idleShare * 100)}% of the run):`, '', '| bucket | share of busy time |', '|---|---|');
     for (const b of result.profile.buckets.filter((b) => b.share >= 0.005)) lines.push(`| ${b.bucket} | ${f(b.share * 100, 1)}% |`);
   }
   return lines.join('\n');
@@ -201,23 +209,32 @@ try {
 
   const gateway = await startGatewayProcess(configPath);
   try {
-    for (const name of SCENARIOS) result.scenarios.push(await scenario(name, gateway, devices, setup, pg.pid));
+    for (const name of SCENARIOS.filter((n) => n !== 'plain')) result.scenarios.push(await scenario(name, gateway, devices, setup, pg.pid));
   } finally {
     await gateway.stop();
   }
-  if (PROFILE && SCENARIOS.includes('checkin')) {
-    const profileDir = join(work, 'profile');
-    say('profiling (a) with --cpu-prof');
-    const profiled = await startGatewayProcess(configPath, profileDir);
+  if (SCENARIOS.includes('plain')) {
+    const plainConfig = join(work, 'gateway-plain.json');
+    writeFileSync(plainConfig, JSON.stringify({ databaseUrl: pg.url, storeDir, plain: true }), { mode: 0o600 });
+    const plain = await startGatewayProcess(plainConfig);
     try {
-      await scenario('checkin', profiled, devices, setup, pg.pid);
+      result.scenarios.push(await scenario('plain', plain, devices, setup, pg.pid));
+    } finally {
+      await plain.stop();
+    }
+  }
+  if (PROFILE && SCENARIOS.includes('checkin')) {
+    // A second run of (a) with the V8 CPU profiler on over its timed window (the profiler's own cost is
+    // kept out of the figures above).
+    const file = option('--keep-profile', join(work, 'checkin.cpuprofile'));
+    say('profiling (a) with the V8 CPU profiler');
+    const profiled = await startGatewayProcess(configPath);
+    try {
+      await scenario('checkin', profiled, devices, setup, pg.pid, file);
     } finally {
       await profiled.stop();
     }
-    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-    if (file) result.profile = summariseProfile(join(profileDir, file));
-    const keep = option('--keep-profile', undefined);
-    if (file && keep) writeFileSync(keep, readFileSync(join(profileDir, file)));
+    result.profile = summariseProfile(file);
   }
   if (result.scenarios.some((r) => r.errors > 0)) {
     say('FAILED: some requests failed (see errors)');
