@@ -22,7 +22,7 @@ import * as rollouts from './rollouts.js';
 
 export type { DeviceSelector, DeviceState, DeviceWithState, EnrolledDevice, EnrollInput, EnrollOutcome } from './devices.js';
 export type { AcceptOutcome, AdmissionRequest, AdmissionSpend, AdmissionState, AdmitOutcome, EnrollmentTokenRecord, FactoryCa, NewEnrollmentToken, Preauthorization } from './admission.js';
-export type { NonceCheck } from './nonces.js';
+export type { NonceCheck, NonceIssue } from './nonces.js';
 export type { CertificateRecord, IssuedCertificateRecord, SerialStatus } from './certificates.js';
 export type { AuditEntry, AuditInput, AuditQuery, AuditResult, AuditVerification, RecordedDecision } from './audit.js';
 export type { NewOperatorToken, OperatorToken } from './operator-tokens.js';
@@ -147,7 +147,7 @@ export class FleetStore {
     return nonces.issueNonce(this.db, deviceId, ttlSeconds);
   }
   /** q: a transaction to consume the nonce in (the store's own connection by default). */
-  /** issueNonce for an enrolled, unrevoked device in one statement; undefined (nothing written) otherwise. */
+  /** issueNonce for an enrolled, unrevoked device in one statement; for an unknown or revoked one nothing is written. */
   issueNonceIfAdmitted(deviceId: string, ttlSeconds: number) {
     return nonces.issueNonceIfAdmitted(this.db, deviceId, ttlSeconds);
   }

@@ -15,19 +15,27 @@ export async function issueNonce(db: Queryable, deviceId: string, ttlSeconds: nu
   return { nonce, expiresAt: asDate(rows[0]!.expires_at) };
 }
 
+export type NonceIssue = { kind: 'issued'; nonce: string; expiresAt: Date } | { kind: 'unknown' } | { kind: 'revoked'; revokedAt: Date };
+
 /**
- * A nonce for a device that is enrolled and not revoked, in one statement (the device check and
- * the insert together); undefined when the device is unknown or revoked, and nothing is written.
+ * A nonce for a device that is enrolled and not revoked, in one statement (the device lookup and
+ * the insert together); for an unknown or revoked device nothing is written and the answer says which.
  */
-export async function issueNonceIfAdmitted(db: Queryable, deviceId: string, ttlSeconds: number): Promise<{ nonce: string; expiresAt: Date } | undefined> {
+export async function issueNonceIfAdmitted(db: Queryable, deviceId: string, ttlSeconds: number): Promise<NonceIssue> {
   const nonce = randomBytes(32).toString('base64url');
-  const { rows } = await db.query<{ expires_at: Date }>(
-    `INSERT INTO nonces (nonce, device_id, expires_at)
-     SELECT $1, id, now() + make_interval(secs => $3) FROM devices WHERE id = $2 AND revoked_at IS NULL
-     RETURNING expires_at`,
+  const { rows } = await db.query<{ expires_at: Date | null; known: boolean; revoked_at: Date | null }>(
+    `WITH d AS (SELECT id, revoked_at FROM devices WHERE id = $2),
+     issued AS (
+       INSERT INTO nonces (nonce, device_id, expires_at)
+       SELECT $1, id, now() + make_interval(secs => $3) FROM d WHERE revoked_at IS NULL
+       RETURNING expires_at
+     )
+     SELECT (SELECT expires_at FROM issued) AS expires_at, EXISTS (SELECT 1 FROM d) AS known, (SELECT revoked_at FROM d) AS revoked_at`,
     [nonce, deviceId, ttlSeconds],
   );
-  return rows[0] ? { nonce, expiresAt: asDate(rows[0].expires_at) } : undefined;
+  const row = rows[0]!;
+  if (row.expires_at) return { kind: 'issued', nonce, expiresAt: asDate(row.expires_at) };
+  return row.known && row.revoked_at ? { kind: 'revoked', revokedAt: asDate(row.revoked_at) } : { kind: 'unknown' };
 }
 
 /** Why a nonce cannot be spent (after a conditional spend found nothing). */

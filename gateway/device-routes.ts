@@ -83,13 +83,10 @@ export async function issueNonce(api: DeviceApiOptions, url: URL, res: ServerRes
   const id = deviceIdSchema.safeParse(url.searchParams.get('device') ?? '');
   if (!id.success) throw new HttpError(400, 'invalid-request', `device: ${id.error.issues[0]?.message ?? 'required'}`);
   assertSameDevice(api.certifiedDeviceId, id.data);
-  // One statement for an admitted device; the refusals (unknown, pending, revoked) are told apart only when it wrote nothing.
+  // One statement: the device lookup and the nonce together; an unknown (or pending) or revoked device gets nothing.
   const issued = await api.fleet.issueNonceIfAdmitted(id.data, api.nonceTtlSeconds);
-  if (!issued) {
-    const device = await api.fleet.getDevice(id.data);
-    if (!device) throw await notAdmittedError(api.fleet, id.data);
-    throw new HttpError(403, 'device-revoked', `device ${device.id} was revoked`);
-  }
+  if (issued.kind === 'unknown') throw await notAdmittedError(api.fleet, id.data);
+  if (issued.kind === 'revoked') throw new HttpError(403, 'device-revoked', `device ${id.data} was revoked`);
   const { nonce, expiresAt } = issued;
   const body: NonceResponse = { nonce, expiresAt: expiresAt.toISOString() };
   sendJson(res, 200, body);
