@@ -36,8 +36,24 @@ const devices = job.devices.map((d) => ({
 let handshakes = 0;
 let resumed = 0;
 
-/** One HTTPS request on the device's agent; resolves with status and body text. */
-function call(device, method, path, { body, headers = {} } = {}) {
+let retries = 0;
+
+/**
+ * One request on the device's agent; resolves with status and body text. A kept-alive socket the
+ * server closed as it was reused (ECONNRESET on `reusedSocket`) is retried once on a new one, as
+ * Node's documentation advises: the keep-alive race, not a refusal (the nonce keeps a retry single-use).
+ */
+async function call(device, method, path, options = {}) {
+  try {
+    return await callOnce(device, method, path, options);
+  } catch (error) {
+    if (error?.code !== 'ECONNRESET' || !error.reusedSocket) throw error;
+    retries++;
+    return callOnce(device, method, path, options);
+  }
+}
+
+function callOnce(device, method, path, { body, headers = {} } = {}) {
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, method, path, agent: device.agent, headers: { ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}), ...headers } }, (res) => {
       const chunks = [];
@@ -53,7 +69,7 @@ function call(device, method, path, { body, headers = {} } = {}) {
         });
       }
     });
-    req.on('error', reject);
+    req.on('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
     req.end(body);
   });
 }
@@ -132,9 +148,10 @@ await new Promise((resolve) => process.once('message', resolve));
 handshakes = 0;
 resumed = 0;
 bytes = 0;
+retries = 0;
 const record = { latencies: [], errors: 0, firstError: undefined };
 const started = performance.now();
 await drive(started + job.durationMs, record);
 const seconds = (performance.now() - started) / 1000;
-process.send?.({ seconds, count: record.latencies.length, errors: record.errors, firstError: record.firstError, latencies: record.latencies, handshakes, resumed, bytes, cpu: process.cpuUsage() }, () => process.exit(0));
+process.send?.({ seconds, count: record.latencies.length, errors: record.errors, firstError: record.firstError, latencies: record.latencies, handshakes, resumed, bytes, retries, cpu: process.cpuUsage() }, () => process.exit(0));
 for (const d of devices) d.agent.destroy();
