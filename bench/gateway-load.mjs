@@ -16,7 +16,7 @@
 // (bench/gateway-load-profile.mjs).
 //
 //   node bench/gateway-load.mjs [--quick] [--devices 2000] [--clients 2] [--concurrency 32] [--seconds 10]
-//        [--scenarios checkin,resumed,full,report,range,plain] [--no-profile] [--keep-profile FILE] [--json] [--json-out FILE] [--write-docs] [--docs-from FILE]
+//        [--scenarios checkin,resumed,full,report,range,plain] [--no-profile] [--profile-scenario checkin] [--keep-profile FILE] [--json] [--json-out FILE] [--write-docs] [--docs-from FILE]
 //
 // --quick: 200 devices, 3 s per scenario (a smoke run). Uses the compiled dist/ (npm run build).
 // --write-docs replaces the marked "Gateway throughput" block of docs/benchmarks.md; --docs-from FILE
@@ -43,6 +43,7 @@ const SECONDS = Number(option('--seconds', quick ? '3' : '10'));
 const WARMUP_SECONDS = Number(option('--warmup', quick ? '1' : '3'));
 const SCENARIOS = option('--scenarios', 'checkin,resumed,full,report,range,plain').split(',');
 const PROFILE = !args.includes('--no-profile');
+const PROFILED = option('--profile-scenario', 'checkin');
 const json = args.includes('--json');
 const writeDocs = args.includes('--write-docs');
 const say = (line) => process.stderr.write(`${line}\n`);
@@ -188,7 +189,7 @@ function table(result) {
     ...result.scenarios.map((r) => `| ${LABELS[r.scenario] ?? r.scenario} | ${f(r.perSecond)}${r.scenario === 'range' ? ` (${f(r.megabytesPerSecond)} MB/s)` : ''} | ${f(r.p50Ms, 1)} ms | ${f(r.p99Ms, 1)} ms | ${f(r.gatewayCpuMsPerOp, 2)} ms | ${f(r.opsPerGatewayCpuSecond)} | ${f(r.gatewayCores, 2)} | ${f(r.gatewayEventLoop * 100)}% | ${f(r.postgresCpuMsPerOp, 2)} ms | ${r.handshakes} (${r.resumed}) | ${r.errors} | ${r.loadAvg1Max} |`),
   ];
   if (result.profile) {
-    lines.push('', `Where the gateway's time goes in (a) (V8 CPU profiler over a second timed run, self time by bucket, ${f(result.profile.busySeconds, 1)} s busy, idle ${f(result.profile.idleShare * 100)}% of the run):`, '', '| bucket | share of busy time |', '|---|---|');
+    lines.push('', `Where the gateway's time goes in ${LABELS[result.profile.scenario ?? 'checkin']?.split(' ')[0] ?? result.profile.scenario} (V8 CPU profiler over a second timed run, self time by bucket, ${f(result.profile.busySeconds, 1)} s busy, idle ${f(result.profile.idleShare * 100)}% of the run):`, '', '| bucket | share of busy time |', '|---|---|');
     for (const b of result.profile.buckets.filter((b) => b.share >= 0.005)) lines.push(`| ${b.bucket} | ${f(b.share * 100, 1)}% |`);
   }
   return lines.join('\n');
@@ -227,18 +228,18 @@ if (pg) try {
       await plain.stop();
     }
   }
-  if (PROFILE && SCENARIOS.includes('checkin')) {
+  if (PROFILE && SCENARIOS.includes(PROFILED) && PROFILED !== 'plain') {
     // A second run of (a) with the V8 CPU profiler on over its timed window (the profiler's own cost is
     // kept out of the figures above).
-    const file = option('--keep-profile', join(work, 'checkin.cpuprofile'));
-    say('profiling (a) with the V8 CPU profiler');
+    const file = option('--keep-profile', join(work, `${PROFILED}.cpuprofile`));
+    say(`profiling ${PROFILED} with the V8 CPU profiler`);
     const profiled = await startGatewayProcess(configPath);
     try {
-      await scenario('checkin', profiled, devices, setup, pg.pid, file);
+      await scenario(PROFILED, profiled, devices, setup, pg.pid, file);
     } finally {
       await profiled.stop();
     }
-    result.profile = summariseProfile(file);
+    result.profile = { scenario: PROFILED, ...summariseProfile(file) };
   }
   if (result.scenarios.some((r) => r.errors > 0)) {
     say('FAILED: some requests failed (see errors)');
