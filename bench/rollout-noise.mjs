@@ -44,7 +44,7 @@ function noisePolicy(parsePolicy, hardware, devices, canaryOnBreach) {
 
 /**
  * ctx: { client, fleetStore, gateway, ProtocolFleet, bricks, parsePolicy, rolloutWorkflow, rolloutStatusQuery,
- * hardware, preauthorize, trustRoot, factory (the image the pool starts on), releases: { good, failing, bricking }, devices, say }.
+ * hardware, preauthorize, fleetCaPem (mTLS), trustRoot, factory (the image the pool starts on), releases: { good, failing, bricking }, devices, say }.
  */
 export async function runNoiseScenarios(ctx) {
   const { say, devices } = ctx;
@@ -53,7 +53,7 @@ export async function runNoiseScenarios(ctx) {
   let deviceErrors = 0;
   const fleet = await ctx.ProtocolFleet.enroll({
     count: devices, hardwareId: ctx.hardware, channel: 'stable', gatewayUrl: ctx.gateway.url, preauthorize: ctx.preauthorize,
-    trustRoot: ctx.trustRoot, factory: ctx.factory, idPrefix: 'noisy', labelsFor: () => ({ pool: 'noisy' }), concurrency: 32,
+    trustRoot: ctx.trustRoot, factory: ctx.factory, idPrefix: 'noisy', labelsFor: () => ({ pool: 'noisy' }), concurrency: 32, fleetCaPem: ctx.fleetCaPem,
     noise: { seed: 2026, ...NOISE },
     onDeviceError: (id, error) => {
       deviceErrors++;

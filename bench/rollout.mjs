@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Rollout benchmark: N simulated devices (default 10,000) speaking the signed device protocol to
+// Rollout benchmark: N simulated devices (default 10,000) speaking the signed device protocol over mTLS to
 // the real gateway, a real Temporal dev server running RolloutWorkflow, the PGlite fleet store.
 // Measures a good rollout end to end (time, workflow history events, gateway requests) and the
 // halt delay of a crash-looping release: from the failure report that crosses the canary's
@@ -27,7 +27,7 @@ const NOISE_DEVICES = Number(flag('--noise-devices', '2000'));
 const json = args.includes('--json');
 const say = (line) => process.stderr.write(`${line}\n`);
 
-const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, { buildReleaseRequest, startRelease }, { buildSampleImage }, { FleetStore }, { startGateway }, { ProtocolFleet }, { affects, bricks }, { parsePolicy }, { readTrustRoot }, { builderSigningModeFromConfig }, { parseManifest }, { openArtifactStore }, { manifestKey }, { rolloutWorkflow, rolloutStatusQuery, abortUpdate }] = await Promise.all([
+const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, { buildReleaseRequest, startRelease }, { buildSampleImage }, { FleetStore }, { startGateway }, { createFleetCa }, { issueServerCertificate }, { ProtocolFleet }, { affects, bricks }, { parsePolicy }, { readTrustRoot }, { builderSigningModeFromConfig }, { parseManifest }, { openArtifactStore }, { manifestKey }, { rolloutWorkflow, rolloutStatusQuery, abortUpdate }] = await Promise.all([
   dist('platform/tools.js'),
   dist('config/load-config.js'),
   dist('activities/index.js'),
@@ -36,6 +36,8 @@ const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, 
   dist('demo/sample-image.js'),
   dist('fleet/fleet-store.js'),
   dist('gateway/server.js'),
+  dist('identity/fleet-ca.js'),
+  dist('identity/issue.js'),
   dist('sim/protocol-fleet.js'),
   dist('sim/fleet-noise.js'),
   dist('rollout/policy.js'),
@@ -87,17 +89,23 @@ try {
     await (await startRelease(client, 'bench', request)).result();
   }
 
-  const gateway = await startGateway({ host: '127.0.0.1', port: 0, version: 'bench', fleet: fleetStore, store, nonceTtlSeconds: 600, pollAfterSeconds: 60, releasePolicy: 'rollouts' });
+  // Over mutual TLS, as a production fleet: a fleet CA, the gateway's server certificate, and every
+  // simulated device holding a short-lived client certificate it got after enrollment.
+  const fleetCa = await createFleetCa();
+  const serverCert = await issueServerCertificate(fleetCa, { ipAddresses: ['127.0.0.1'] });
+  const fleetCaPem = fleetCa.root.certPem;
+  const gateway = await startGateway({
+    host: '127.0.0.1', port: 0, version: 'bench', fleet: fleetStore, store, nonceTtlSeconds: 600, pollAfterSeconds: 60, releasePolicy: 'rollouts',
+    tls: { key: serverCert.keyPem, cert: serverCert.chainPem }, deviceIdentity: { ca: fleetCa },
+  });
+  results.transport = 'mTLS (TLS 1.3, device client certificates, keep-alive and session resumption)';
   // Admission per device: the operator side preauthorizes each simulated device's key first (inside the enroll timing: one SQL transaction for the fleet).
   const preauthorize = async (list) => {
     await fleetStore.preauthorizeAll(list);
   };
+  // Counted at the gateway: the devices talk through node:https (platform/tls-fetch.ts), not global fetch.
   let requests = 0;
-  const countingFetch = globalThis.fetch;
-  globalThis.fetch = (...a) => {
-    requests++;
-    return countingFetch(...a);
-  };
+  gateway.server.on('request', () => requests++);
 
   // --devices 0: only the noisy fleet (the plain figures in the docs are kept).
   if (DEVICES > 0) {
@@ -108,7 +116,7 @@ try {
       count: DEVICES, hardwareId: HARDWARE, channel: 'stable', gatewayUrl: gateway.url, preauthorize,
       trustRoot: await readTrustRoot(config.trust.trustedRootPath),
       factory: { version: '1.0.0', imageSha256: v1.image.sha256, securityVersion: v1.securityVersion },
-      concurrency: 32,
+      concurrency: 32, fleetCaPem,
     });
     results.enroll = { seconds: (Date.now() - started) / 1000, perSecond: Math.round(DEVICES / ((Date.now() - started) / 1000)) };
     say(`  ${results.enroll.seconds.toFixed(1)} s (${results.enroll.perSecond}/s)`);
@@ -192,13 +200,12 @@ try {
     };
     say(`  ${JSON.stringify(results.crashRollout)}`);
   }
-  globalThis.fetch = countingFetch;
   if (NOISE_DEVICES > 0) {
     const v11 = parseManifest(await store.getBytes(manifestKey(HARDWARE, '1.1.0')));
     results.noise = await runNoiseScenarios({
       client, fleetStore, gateway, ProtocolFleet, parsePolicy, rolloutWorkflow, rolloutStatusQuery, abortUpdate, bricks,
       failsShare: (share, seed) => affects(share, seed, { result: 'fail', kind: 'boot', fallsBack: true }),
-      hardware: HARDWARE, preauthorize, trustRoot: await readTrustRoot(config.trust.trustedRootPath),
+      hardware: HARDWARE, preauthorize, fleetCaPem, trustRoot: await readTrustRoot(config.trust.trustedRootPath),
       factory: { version: '1.1.0', imageSha256: v11.image.sha256, securityVersion: v11.securityVersion },
       releases: { good: '1.3.0', failing: '1.4.0', bricking: '1.5.0' },
       devices: NOISE_DEVICES, say,
@@ -241,7 +248,8 @@ Command: \`node bench/rollout.mjs --devices ${r.devices}${r.noise ? ` --noise-de
 Machine: ${r.machine.cpus} vCPU ${r.machine.cpu}, ${r.machine.memoryGiB} GiB RAM, Node ${r.machine.node}.
 Everything runs on this one machine: Temporal dev server, the worker, the gateway with the PGlite
 fleet store, and ${r.devices} simulated devices (sim/protocol-device.ts: own Ed25519 key, signed
-check-ins and reports with single-use nonces, each fetching its delta through the gateway).
+check-ins and reports with single-use nonces, each fetching its delta through the gateway), all over
+${r.transport ?? 'plain HTTP'}: each device holds a client certificate from the fleet CA, checked with its revocation on every request.
 Policy: canary 50 devices, 10%, 100%; bake 1 s; ring health read every ${r.crashRollout.pollInterval}.
 
 | what | figure |

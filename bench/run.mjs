@@ -11,6 +11,7 @@
 //   node bench/run.mjs --no-s3 --no-store  # skip parts; --fresh rebuilds the cached pair
 //   --no-rollout / --rollout-devices N     # the rollout benchmark (bench/rollout.mjs, default 10000 devices)
 //   --no-decision                          # the rollout decision statistics (bench/rollout-decision.mjs)
+//   --no-gateway / --gateway-quick         # gateway throughput over mTLS on PostgreSQL (bench/gateway-load.mjs)
 //   --no-ops skips the ops delta format; --no-1g its ~1 GB generation/apply run; --no-fs its tar
 //   and ext4 pairs (bench/fs-pairs.mjs, the same releases as filesystem images); --fs tar|ext4 one
 //   of them; --fs-only runs just those (table and JSON, no docs)
@@ -26,7 +27,7 @@
 // The image pair is cached under .ota/bench/ (keyed by the generator's source; synthetic: size and seed).
 // @ts-check
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { commandLine, flag, option, pairKind, wantJson, writeDocs } from './args.mjs';
@@ -85,8 +86,20 @@ try {
     exitCode = 1;
   }
   if (writeDocs) {
-    writeFileSync(join(root, 'docs', 'benchmarks.md'), docsText(result, table));
+    // The gateway throughput block is bench/gateway-load.mjs's: kept as it is until that bench rewrites it.
+    const page = join(root, 'docs', 'benchmarks.md');
+    const gatewayBlock = existsSync(page) ? /<!-- gateway-load:start -->[\s\S]*?<!-- gateway-load:end -->/.exec(readFileSync(page, 'utf8'))?.[0] : undefined;
+    writeFileSync(page, gatewayBlock ? `${docsText(result, table).trimEnd()}\n\n${gatewayBlock}\n` : docsText(result, table));
     log('wrote docs/benchmarks.md');
+  }
+  if (!flag('--no-gateway')) {
+    // Gateway throughput: its own gateway, PostgreSQL and load-generator processes; one child.
+    log('gateway throughput (bench/gateway-load.mjs)');
+    const gateway = spawnSync(process.execPath, [join(root, 'bench', 'gateway-load.mjs'), ...(flag('--gateway-quick') ? ['--quick'] : []), ...(wantJson ? ['--json'] : []), ...(writeDocs ? ['--write-docs'] : [])], { stdio: ['ignore', wantJson ? 'pipe' : 'inherit', 'inherit'], encoding: 'utf8' });
+    if (gateway.status !== 0) {
+      log('FAILED: gateway throughput benchmark');
+      exitCode = 1;
+    } else if (wantJson) process.stdout.write(gateway.stdout);
   }
   if (!flag('--no-rollout')) {
     // The rollout benchmark runs its own servers: one child, its figures in docs/rollout-benchmark.md.

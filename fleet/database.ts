@@ -4,6 +4,7 @@
 //
 // Differences smoothed here: pg returns bigint/count as strings, PGlite as numbers (callers
 // normalise with Number()); multi-statement scripts go through exec (PGlite's query() takes one).
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
@@ -73,7 +74,9 @@ async function openPostgres(url: string): Promise<FleetDatabase> {
   probe.release();
   const wrap = (q: pg.Pool | pg.PoolClient): Queryable => ({
     async query<T extends Row>(sql: string, params: unknown[] = []) {
-      const result = await q.query<T>(sql, params);
+      // Parameterised statements are prepared once per connection (named by their text) and then
+      // only bound and executed: the server parses and plans each hot query once, not per request.
+      const result = await q.query<T>(params.length ? { name: statementName(sql), text: sql, values: params } : sql, params.length ? undefined : params);
       return { rows: result.rows, rowCount: result.rowCount ?? result.rows.length };
     },
     async exec(sql: string) {
@@ -99,6 +102,18 @@ async function openPostgres(url: string): Promise<FleetDatabase> {
     },
     close: () => pool.end(),
   };
+}
+
+const statementNames = new Map<string, string>();
+
+/** A stable prepared-statement name for one SQL text (pg keeps them per connection). */
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `ota_${createHash('sha256').update(sql).digest('hex').slice(0, 40)}`;
+    if (statementNames.size < 10_000) statementNames.set(sql, name);
+  }
+  return name;
 }
 
 /** The URL without its password, for error messages. */

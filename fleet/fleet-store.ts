@@ -24,7 +24,7 @@ import * as rollouts from './rollouts.js';
 
 export type { DeviceSelector, DeviceState, DeviceWithState, EnrolledDevice, EnrollInput, EnrollOutcome } from './devices.js';
 export type { AcceptOutcome, AdmissionRequest, AdmissionSpend, AdmissionState, AdmitOutcome, EnrollmentTokenRecord, FactoryCa, NewEnrollmentToken, Preauthorization } from './admission.js';
-export type { NonceCheck } from './nonces.js';
+export type { NonceCheck, NonceIssue } from './nonces.js';
 export type { DeltaRequest, DeltaRequestKey, DeltaRequestOutcome, DeltaRequestState, NewDeltaRequest } from './delta-requests.js';
 export type { CertificateRecord, IssuedCertificateRecord, SerialStatus } from './certificates.js';
 export type { AuditEntry, AuditInput, AuditQuery, AuditResult, AuditVerification, RecordedDecision } from './audit.js';
@@ -151,6 +151,14 @@ export class FleetStore {
     return nonces.issueNonce(this.db, deviceId, ttlSeconds);
   }
   /** q: a transaction to consume the nonce in (the store's own connection by default). */
+  /** issueNonce for an enrolled, unrevoked device in one statement; for an unknown or revoked one nothing is written. */
+  issueNonceIfAdmitted(deviceId: string, ttlSeconds: number) {
+    return nonces.issueNonceIfAdmitted(this.db, deviceId, ttlSeconds);
+  }
+  /** consumeNonce and recordCheckin in one statement: the state moves only with a fresh nonce. */
+  spendNonceAndRecordCheckin(deviceId: string, nonce: string, state: reports.CheckinState) {
+    return reports.spendNonceAndRecordCheckin(this.db, deviceId, nonce, state);
+  }
   consumeNonce(deviceId: string, nonce: string, q: Queryable = this.db) {
     return nonces.consumeNonce(q, deviceId, nonce);
   }

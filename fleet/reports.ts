@@ -5,7 +5,8 @@ import { frozenSchema, reportStateSchema, type FailureKind, type Frozen, type He
 import { FAILURE_KINDS } from '../schemas/failure-kinds.js';
 import type { FleetDatabase, Queryable } from './database.js';
 import { asDate } from './rows.js';
-import { storeInOrder, type StoreSignedOutcome } from './signed-messages.js';
+import { nonceRefusal, type NonceCheck } from './nonces.js';
+import { MAX_COUNTER_STEP, type StoreSignedOutcome } from './signed-messages.js';
 
 export interface CheckinState {
   currentVersion: string | null;
@@ -54,51 +55,92 @@ export async function recordCheckin(db: Queryable, deviceId: string, state: Chec
 }
 
 /**
- * Stores a signature-verified report if its nonce is fresh and its counter is above the last one,
- * all in one transaction: a rejected report changes nothing (its nonce stays unused).
+ * A check-in's nonce spent and what the device said recorded, in one statement: the state row moves
+ * only if the nonce was issued to this device, unused and unexpired (the same conditional UPDATE as
+ * consumeNonce, so single use holds across gateway processes); otherwise nothing changes and the
+ * answer says why.
  */
-export async function storeReport(db: FleetDatabase, report: HealthReport, envelope: SignedEnvelope): Promise<StoreSignedOutcome> {
-  return storeInOrder(db, report, {
-    async advanceCounter(tx) {
-      const moved = await tx.query(
-        `UPDATE device_state SET last_counter = $2, last_report_at = now(), state = $3, failure_kind = $4, release_version = $5,
-           slot = $6, boot_count = $7, image_sha256 = $8,
-           current_version = CASE WHEN $3 IN ('booted', 'committed') THEN $5 ELSE current_version END
-         WHERE device_id = $1 AND last_counter < $2 RETURNING device_id`,
-        [report.deviceId, report.counter, report.state, report.failureKind ?? null, report.releaseVersion, report.slot, report.bootCount, report.imageSha256],
-      );
-      return moved.rowCount > 0;
-    },
-    async lastCounter(tx) {
-      const { rows } = await tx.query<{ last_counter: number | string }>('SELECT last_counter FROM device_state WHERE device_id = $1', [report.deviceId]);
-      return Number(rows[0]?.last_counter ?? 0);
-    },
-    async insert(tx) {
-      await tx.query(
-        `INSERT INTO reports (device_id, counter, nonce, release_version, image_sha256, slot, boot_count, state, failure_kind, detail,
-           metrics, custom, created_at, payload, signature, key_algorithm)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14, $15, $16)`,
-        [
-          report.deviceId,
-          report.counter,
-          report.nonce,
-          report.releaseVersion,
-          report.imageSha256,
-          report.slot,
-          report.bootCount,
-          report.state,
-          report.failureKind ?? null,
-          report.detail ?? null,
-          JSON.stringify(report.metrics),
-          JSON.stringify(report.custom),
-          report.createdAt,
-          envelope.payload,
-          envelope.signature,
-          envelope.algorithm,
-        ],
-      );
-    },
-  });
+export async function spendNonceAndRecordCheckin(db: Queryable, deviceId: string, nonce: string, state: CheckinState): Promise<NonceCheck> {
+  const { rowCount } = await db.query(
+    `WITH spent AS (
+       UPDATE nonces SET used_at = now() WHERE nonce = $6 AND device_id = $1 AND used_at IS NULL AND expires_at > now() RETURNING device_id
+     )
+     UPDATE device_state s SET current_version = $2, image_sha256 = $3, slot = $4,
+       security_version = GREATEST(COALESCE(s.security_version, 0), $5), last_checkin_at = now()
+     FROM spent WHERE s.device_id = spent.device_id`,
+    [deviceId, state.currentVersion, state.imageSha256, state.slot, state.securityVersion, nonce],
+  );
+  return rowCount > 0 ? 'ok' : nonceRefusal(db, deviceId, nonce);
+}
+
+/**
+ * Stores a signature-verified report if its nonce is fresh and its counter is above the last one
+ * (by at most MAX_COUNTER_STEP), in one statement: the device's state row is locked first (FOR
+ * UPDATE, so concurrent reports of one device queue and each sees the counter the last one left),
+ * the nonce is spent only if the counter may move, the counter moves only with the nonce spent, and
+ * the report is inserted only with the counter moved. A rejected report changes nothing (its nonce
+ * stays unused); only then is a second query asked why. One round trip instead of a transaction's six.
+ */
+export async function storeReport(db: Queryable, report: HealthReport, envelope: SignedEnvelope): Promise<StoreSignedOutcome> {
+  const { rows } = await db.query<{ last_counter: number | string | null; stored: number | string }>(
+    `WITH st AS MATERIALIZED (
+       SELECT last_counter FROM device_state WHERE device_id = $1 FOR UPDATE
+     ),
+     spent AS (
+       UPDATE nonces SET used_at = now()
+       WHERE nonce = $3 AND device_id = $1 AND used_at IS NULL AND expires_at > now()
+         AND EXISTS (SELECT 1 FROM st WHERE st.last_counter < $2::bigint AND $2::bigint <= st.last_counter + $17::bigint)
+       RETURNING device_id
+     ),
+     moved AS (
+       UPDATE device_state SET last_counter = $2, last_report_at = now(), state = $8, failure_kind = $9, release_version = $4,
+         slot = $6, boot_count = $7, image_sha256 = $5,
+         current_version = CASE WHEN $8 IN ('booted', 'committed') THEN $4 ELSE current_version END
+       WHERE device_id = $1 AND EXISTS (SELECT 1 FROM spent)
+       RETURNING device_id
+     ),
+     stored AS (
+       INSERT INTO reports (device_id, counter, nonce, release_version, image_sha256, slot, boot_count, state, failure_kind, detail,
+         metrics, custom, created_at, payload, signature, key_algorithm)
+       SELECT $1, $2::bigint, $3, $4, $5, $6, $7::integer, $8, $9, $10::text, $11::jsonb, $12::jsonb, $13::timestamptz, $14::text, $15::text, $16::text FROM moved
+       RETURNING device_id
+     )
+     SELECT (SELECT last_counter FROM st) AS last_counter, (SELECT count(*) FROM stored) AS stored`,
+    [
+      report.deviceId,
+      report.counter,
+      report.nonce,
+      report.releaseVersion,
+      report.imageSha256,
+      report.slot,
+      report.bootCount,
+      report.state,
+      report.failureKind ?? null,
+      report.detail ?? null,
+      JSON.stringify(report.metrics),
+      JSON.stringify(report.custom),
+      report.createdAt,
+      envelope.payload,
+      envelope.signature,
+      envelope.algorithm,
+      MAX_COUNTER_STEP,
+    ],
+  );
+  if (Number(rows[0]?.stored ?? 0) > 0) return { kind: 'accepted', counter: report.counter };
+  // Refused: the nonce first (as the device must fetch a fresh one either way), then the counter.
+  const nonce = await nonceState(db, report.deviceId, report.nonce);
+  if (nonce !== 'ok') return { kind: 'nonce-rejected', reason: nonce };
+  const last = Number(rows[0]?.last_counter ?? 0);
+  if (report.counter > last + MAX_COUNTER_STEP) return { kind: 'counter-jump', lastCounter: last, maxStep: MAX_COUNTER_STEP };
+  return { kind: 'stale-counter', lastCounter: last };
+}
+
+/** Whether a nonce could be spent now, without spending it. */
+async function nonceState(q: Queryable, deviceId: string, nonce: string): Promise<NonceCheck> {
+  const { rows } = await q.query<{ used_at: Date | null; expired: boolean }>('SELECT used_at, expires_at <= now() AS expired FROM nonces WHERE nonce = $1 AND device_id = $2', [nonce, deviceId]);
+  if (!rows[0]) return 'unknown';
+  if (rows[0].used_at) return 'used';
+  return rows[0].expired ? 'expired' : 'ok';
 }
 
 export async function reportsOf(db: Queryable, deviceId: string, limit: number): Promise<StoredReport[]> {

@@ -4,7 +4,7 @@
 // which artifact to fetch; the device verifies the signed manifest itself and decides.
 import { createHash } from 'node:crypto';
 import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
-import { readChannelIndex } from '../release/catalog.js';
+import { channelIndexCache } from './offer-cache.js';
 import { manifestBundleKey, manifestKey } from '../release/layout.js';
 import { compareSemver } from '../release/semver.js';
 import type { ArtifactHint, CheckinRequest, CheckinResponse } from '../schemas/device-api.js';
@@ -83,7 +83,7 @@ function noOffer(none: CheckinResponse, described: { waiting?: string; retryLate
 export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, checkin: CheckinRequest): Promise<CheckinResponse> {
   const poll = ctx.pollAfterSeconds;
   const none: CheckinResponse = { action: 'none', pollAfterSeconds: poll };
-  const entries = await readChannelIndex(ctx.store, device.hardwareId, device.channel);
+  const entries = await channelIndexCache(ctx.store).entries(device.hardwareId, device.channel);
   const entryFor = (version: string) => entries.find((e) => e.version === version);
   const quarantine = ctx.attestation && (await enforceStanding(ctx.fleet, ctx.attestation, device));
   if (quarantine) return quarantineAnswer(quarantine, entries, checkin, (entry) => describeRelease(ctx, device, entry, checkin), poll);

@@ -38,9 +38,24 @@ function chainRefusal(authorizationError: Error | string | null | undefined): Ht
   return refuse('client-certificate-untrusted', `the client certificate is not issued by this fleet's CA (${code})`);
 }
 
+/**
+ * The peer certificate of a TLS connection, parsed once per connection (TLS 1.3 here: no
+ * renegotiation, so it cannot change); revocation is still read per request below.
+ */
+const peerCertificates = new WeakMap<TLSSocket, DetailedPeerCertificate>();
+function peerCertificateOf(socket: TLSSocket): DetailedPeerCertificate | undefined {
+  if (typeof socket.getPeerCertificate !== 'function') return undefined;
+  let peer = peerCertificates.get(socket);
+  if (!peer) {
+    peer = socket.getPeerCertificate() as DetailedPeerCertificate;
+    if (peer?.raw) peerCertificates.set(socket, peer);
+  }
+  return peer;
+}
+
 export async function requireClientCertificate(req: IncomingMessage, fleet: FleetStore): Promise<CertifiedDevice> {
   const socket = req.socket as TLSSocket;
-  const peer = typeof socket.getPeerCertificate === 'function' ? (socket.getPeerCertificate() as DetailedPeerCertificate) : undefined;
+  const peer = peerCertificateOf(socket);
   if (!peer || !peer.raw) throw refuse('client-certificate-required', 'this endpoint needs the device client certificate (mutual TLS); get one with POST /v1/certificates');
   if (!socket.authorized) throw chainRefusal(socket.authorizationError);
   if (!(peer.ext_key_usage ?? []).includes(CLIENT_AUTH_OID)) throw refuse('client-certificate-wrong-purpose', 'the certificate is not a client certificate (extended key usage clientAuth)');

@@ -92,10 +92,11 @@ export async function issueNonce(api: DeviceApiOptions, url: URL, res: ServerRes
   const id = deviceIdSchema.safeParse(url.searchParams.get('device') ?? '');
   if (!id.success) throw new HttpError(400, 'invalid-request', `device: ${id.error.issues[0]?.message ?? 'required'}`);
   assertSameDevice(api.certifiedDeviceId, id.data);
-  const device = await api.fleet.getDevice(id.data);
-  if (!device) throw await notAdmittedError(api.fleet, id.data);
-  if (device.revokedAt) throw new HttpError(403, 'device-revoked', `device ${device.id} was revoked`);
-  const { nonce, expiresAt } = await api.fleet.issueNonce(device.id, api.nonceTtlSeconds);
+  // One statement: the device lookup and the nonce together; an unknown (or pending) or revoked device gets nothing.
+  const issued = await api.fleet.issueNonceIfAdmitted(id.data, api.nonceTtlSeconds);
+  if (issued.kind === 'unknown') throw await notAdmittedError(api.fleet, id.data);
+  if (issued.kind === 'revoked') throw new HttpError(403, 'device-revoked', `device ${id.data} was revoked`);
+  const { nonce, expiresAt } = issued;
   const body: NonceResponse = { nonce, expiresAt: expiresAt.toISOString() };
   sendJson(res, 200, body);
 }
@@ -105,9 +106,9 @@ export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: 
   if (message.hardwareId !== device.hardwareId) {
     throw new HttpError(403, 'hardware-mismatch', `device ${device.id} enrolled as ${device.hardwareId}, checks in as ${message.hardwareId}`);
   }
-  const nonce = await api.fleet.consumeNonce(device.id, message.nonce);
+  const state = { currentVersion: message.currentVersion, imageSha256: message.imageSha256, slot: message.bootedSlot, securityVersion: message.securityVersion };
+  const nonce = await api.fleet.spendNonceAndRecordCheckin(device.id, message.nonce, state);
   if (nonce !== 'ok') throw nonceError(nonce);
-  await api.fleet.recordCheckin(device.id, { currentVersion: message.currentVersion, imageSha256: message.imageSha256, slot: message.bootedSlot, securityVersion: message.securityVersion });
   // A quarantine certificate with no open quarantine (in the grace, or released since) is told to renew first.
   const answer = api.certifiedQuarantine && !(api.attestation && (await api.fleet.openQuarantineFor(device.id)))
     ? quarantineCertificateHold(api.pollAfterSeconds)

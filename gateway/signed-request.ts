@@ -10,6 +10,10 @@ import { signedEnvelopeSchema, type SignedEnvelope } from '../schemas/device-api
 import { assertSameDevice } from './client-certificate.js';
 import { notAdmittedError } from './admission-facts.js';
 import { HttpError } from './http.js';
+import { DeviceKeyCache } from './device-key-cache.js';
+
+/** Parsed enrolled keys for every gateway in this process (safe to share: keyed by device id and PEM fingerprint). */
+export const deviceKeys = new DeviceKeyCache();
 
 export interface VerifiedMessage<T> {
   device: EnrolledDevice;
@@ -46,7 +50,7 @@ export async function verifySignedRequest<S extends z.ZodType<{ deviceId: string
   const device = await fleet.getDevice(message.data.deviceId);
   if (!device) throw await notAdmittedError(fleet, message.data.deviceId);
   if (device.revokedAt) throw new HttpError(403, 'device-revoked', `device ${device.id} was revoked on ${device.revokedAt.toISOString()}`);
-  if (!verifyEnvelope(envelope.data, device)) {
+  if (!verifyEnvelope(envelope.data, device, () => deviceKeys.keyFor(device.id, device.publicKeyPem))) {
     throw new HttpError(401, 'bad-signature', `signature does not verify with the ${device.keyAlgorithm} key enrolled for ${device.id}`);
   }
   return { device, message: message.data, envelope: envelope.data };

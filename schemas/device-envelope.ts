@@ -73,11 +73,16 @@ export function envelopePayloadBytes(envelope: SignedEnvelope): Buffer {
  * True when the signature over the payload bytes verifies with the enrolled key, and the envelope
  * names the algorithm the key was enrolled with (no algorithm substitution).
  */
-export function verifyEnvelope(envelope: SignedEnvelope, enrolled: { publicKeyPem: string; keyAlgorithm: KeyAlgorithm }): boolean {
+export function verifyEnvelope(
+  envelope: SignedEnvelope,
+  enrolled: { publicKeyPem: string; keyAlgorithm: KeyAlgorithm },
+  /** The enrolled PEM already parsed (the gateway's key cache); parsed here when absent. */
+  parsedKey?: () => KeyObject,
+): boolean {
   if (envelope.algorithm !== enrolled.keyAlgorithm) return false;
   let key: KeyObject;
   try {
-    key = createPublicKey(enrolled.publicKeyPem);
+    key = parsedKey ? parsedKey() : createPublicKey(enrolled.publicKeyPem);
   } catch {
     return false;
   }
