@@ -83,7 +83,7 @@ export function createRepository(input: CreateRepositoryInput): TufRepository {
  * A new targets version listing one more release signer, for every hardware id or only the ones in
  * `scope` (release-signers.ts); snapshot and timestamp follow.
  */
-export function addSigner(repo: TufRepository, signer: TufPublicKey, signing: OnlineSigning, scope: SignerScope = 'all'): TufRepository {
+export function addSigner(repo: TufRepository, signer: Pick<TufPublicKey, 'keyID' | 'key'>, signing: OnlineSigning, scope: SignerScope = 'all'): TufRepository {
   const json = signedJSON(repo.targets);
   const signers = signersOf(json);
   if (signers.some((s) => s.keyID === signer.keyID)) throw new TufInvalidChangeError(`key ${signer.keyID} already signs releases (to change its hardware ids, revoke it and add it again)`);
@@ -109,8 +109,10 @@ export interface ReleaseTarget {
   path: string;
   length: number;
   sha256: string;
-  /** TUF key id of the key that signed the manifest's bundle. */
+  /** TUF key id of the key (or keyless identity entry) that signed the manifest's bundle. */
   signerKeyID: string;
+  /** Keyless: the certificate identity that signed (an approval by the same identity does not count again). */
+  signerIdentity?: string;
 }
 
 /** Adds (or replaces) a target, refused unless its signer is a current release signer for its path. */
@@ -119,7 +121,7 @@ export function addTarget(repo: TufRepository, target: ReleaseTarget, signing: O
   const json = signedJSON(repo.targets);
   json.targets = {
     ...(json.targets as object),
-    [target.path]: { length: target.length, hashes: { sha256: target.sha256 }, custom: { signer: target.signerKeyID } },
+    [target.path]: { length: target.length, hashes: { sha256: target.sha256 }, custom: { signer: target.signerKeyID, ...(target.signerIdentity && { signerIdentity: target.signerIdentity }) } },
   };
   return nextTargets(repo, json, signing);
 }

@@ -1,6 +1,7 @@
 // `ota trust init|add-signer|revoke-signer|rotate-root|refresh|show`: the fleet's TUF repository
 // (docs/trust.md). Metadata goes to the artifact store (trust/metadata-store.ts), keys stay in files.
 import { readFile } from 'node:fs/promises';
+import type { Key } from '@tufjs/models';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../platform/atomic-write.js';
 import { readFileAtMost } from '../../platform/bounded-read.js';
@@ -11,6 +12,7 @@ import { publicKeyFile, signingKeyFile, trustKeyPaths, type TrustKeyPaths } from
 import { localTrustDir, writeLocalTrust } from '../../trust/local-trust.js';
 import { hasRepository, readRepository, writeRepository, type StoredRepository } from '../../trust/metadata-store.js';
 import { addSigner, createRepository, refreshOnline, revokeSigner, type OnlineSigning, type TufRepository } from '../../trust/repository.js';
+import { keylessSignerKey } from '../../trust/keyless-signers.js';
 import { scopeOf } from '../../trust/release-signers.js';
 import { acceptRoot, proposeRoot, rotateRoot, type RotateRootInput } from '../../trust/root-rotation.js';
 import { metadataBytes } from '../../trust/metadata.js';
@@ -59,24 +61,32 @@ export function registerTrustCommands(program: Command): void {
 
   withKeys(trust.command('add-signer'))
     .description('list a release signer in a new targets version')
-    .requiredOption('--key <file>', "the signer's public (or private) key PEM")
+    .option('--key <file>', "the signer's public (or private) key PEM")
+    .option('--keyless', 'a Sigstore identity instead of a key (TAP 18): releases signed through Fulcio by --issuer for a --subject identity')
+    .option('--issuer <url>', 'with --keyless: the OIDC issuer, exactly (e.g. https://token.actions.githubusercontent.com)')
+    .option('--subject <regex>', 'with --keyless: a regular expression the whole certificate identity must match (e.g. a CI workflow on release tags)')
     .option('--role <role>', 'the role the signer joins (targets)', 'targets')
     .option('--hardware <id...>', 'limit the signer to releases for these hardware ids (a delegated role per hardware id; default: every hardware id)')
-    .action(async (opts: KeyOptions & { key: string; role: string; hardware?: string[] }, command: Command) => {
+    .action(async (opts: KeyOptions & SignerOptions & { role: string; hardware?: string[] }, command: Command) => {
       targetsRoleOnly(opts.role);
       const scope = scopeOf(opts.hardware);
-      await changeRepository(command, opts, async (repo, signing) => addSigner(repo, await publicKeyFile(opts.key), await signing(), scope));
+      const signer = await signerFrom(opts, 'add-signer');
+      await changeRepository(command, opts, async (repo, signing) => addSigner(repo, signer, await signing(), scope));
     });
 
   withKeys(trust.command('revoke-signer'))
     .description('remove a release signer in a new targets version; releases it signed are refused (TUF_SIGNER_REVOKED)')
     .option('--key <file>', "the signer's public (or private) key PEM")
     .option('--key-id <id>', 'the TUF key id instead of the key file')
+    .option('--keyless', 'a keyless signer, named by --issuer and --subject as it was added')
+    .option('--issuer <url>', 'with --keyless: the OIDC issuer')
+    .option('--subject <regex>', 'with --keyless: the identity pattern')
     .option('--role <role>', 'the role the signer leaves (targets)', 'targets')
-    .action(async (opts: KeyOptions & { key?: string; keyId?: string; role: string }, command: Command) => {
+    .action(async (opts: KeyOptions & Partial<SignerOptions> & { keyId?: string; role: string }, command: Command) => {
       targetsRoleOnly(opts.role);
-      if (!opts.key === !opts.keyId) throw new Error('revoke-signer needs --key <file> or --key-id <id>');
-      await changeRepository(command, opts, async (repo, signing) => revokeSigner(repo, opts.keyId ?? (await publicKeyFile(opts.key!)).keyID, await signing()));
+      if ([opts.key, opts.keyId, opts.keyless].filter(Boolean).length !== 1) throw new Error('revoke-signer needs one of --key <file>, --key-id <id> or --keyless --issuer URL --subject REGEX');
+      const keyID = opts.keyId ?? (await signerFrom(opts, 'revoke-signer')).keyID;
+      await changeRepository(command, opts, async (repo, signing) => revokeSigner(repo, keyID, await signing()));
     });
 
   withKeys(trust.command('rotate-root'))
@@ -137,6 +147,25 @@ export function registerTrustCommands(program: Command): void {
     .action(async (opts: { json?: boolean }, command: Command) => {
       await withTrust(command, opts, async ({ store }) => ({ repo: (await readRepository(store)).repo }));
     });
+}
+
+interface SignerOptions {
+  key?: string;
+  keyless?: boolean;
+  issuer?: string;
+  subject?: string;
+}
+
+/** A key file's TUF key, or a keyless signer's entry from --issuer and --subject. */
+async function signerFrom(opts: SignerOptions, command: string): Promise<{ keyID: string; key: Key }> {
+  if (opts.keyless) {
+    if (opts.key) throw new Error(`${command}: --keyless names an identity, not a --key`);
+    if (!opts.issuer || !opts.subject) throw new Error(`${command} --keyless needs --issuer <url> and --subject <regex>`);
+    return keylessSignerKey(opts.issuer, opts.subject);
+  }
+  if (opts.issuer || opts.subject) throw new Error(`${command}: --issuer and --subject go with --keyless`);
+  if (!opts.key) throw new Error(`${command} needs --key <file> or --keyless --issuer URL --subject REGEX`);
+  return publicKeyFile(opts.key);
 }
 
 interface RotateRootOptions extends KeyOptions {
