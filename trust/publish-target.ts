@@ -4,6 +4,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import { assertKeylessSignerListed, identifyKeylessSigner } from './keyless-signers.js';
+import { releaseView } from './publish-role.js';
 import { hasRepository, readRepository, writeRepository, type MetadataStore } from './metadata-store.js';
 import { assertReleaseSigner } from './release-signers.js';
 import { addTarget, type OnlineSigning, type ReleaseTarget } from './repository.js';
@@ -38,7 +39,7 @@ export async function addReleaseTarget(store: MetadataStore, release: ReleaseTar
   if (!(await hasRepository(store))) return 'no-repository';
   const before = await readRepository(store);
   const target = 'bundle' in release ? keylessTarget(before.repo.targets, release) : release;
-  const existing = before.repo.targets.signed.targets[target.path];
+  const existing = releaseView(before.repo.targets, before.repo.published).signed.targets[target.path];
   if (existing && existing.length === target.length && existing.hashes.sha256 === target.sha256 && existing.custom.signer === target.signerKeyID) return 'listed';
   await writeRepository(store, addTarget(before.repo, target, await signing()), before);
   return 'added';

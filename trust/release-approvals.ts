@@ -10,7 +10,8 @@ import { TufInvalidChangeError, TufTargetMismatchError, TufThresholdNotMetError 
 import { identifyKeylessSigner, keylessIdentityOf, keylessSignatureBy } from './keyless-signers.js';
 import { signedJSON } from './metadata.js';
 import { assertReleaseSigner, releaseSigners, signerCovers } from './release-signers.js';
-import { nextTargets, type OnlineSigning, type TufRepository } from './repository.js';
+import { releaseView } from './publish-role.js';
+import { nextTargets, updateEntry, type OnlineSigning, type TufRepository } from './repository.js';
 import { publicKeyOf, type TufSigningKey } from './tuf-keys.js';
 
 /** Channel -> signatures a release on it needs (absent: 1). */
@@ -39,7 +40,7 @@ export function approveRelease(repo: TufRepository, path: string, manifestBytes:
 
 /** The same with a signature made elsewhere (the operator API: the approver's key stays with the approver); it must verify. */
 export function addApprovalSignature(repo: TufRepository, path: string, manifestBytes: Uint8Array, keyID: string, signatureHex: string, signing: OnlineSigning): TufRepository {
-  const entry = targetEntry(repo.targets, path, manifestBytes);
+  const entry = targetEntry(releaseView(repo.targets, repo.published), path, manifestBytes);
   assertReleaseSigner(repo.targets, keyID, path);
   if (entry.custom.signer === keyID) throw new TufInvalidChangeError(`key ${keyID} published ${path}: the approval must come from another release signer`);
   const key = new Map(releaseSigners(repo.targets)).get(keyID)!;
@@ -47,11 +48,9 @@ export function addApprovalSignature(repo: TufRepository, path: string, manifest
   if (!verify('sha256', manifestBytes, publicKeyOf(Key.fromJSON(keyID, key as never)), Buffer.from(signatureHex, 'hex'))) {
     throw new TufInvalidChangeError(`the approval signature of key ${keyID} does not verify over ${path}`);
   }
-  const json = signedJSON(repo.targets);
-  const targets = json.targets as Record<string, { custom: { approvals?: Record<string, string> } }>;
-  const custom = targets[path]!.custom;
-  custom.approvals = { ...custom.approvals, [keyID]: signatureHex };
-  return nextTargets(repo, json, signing);
+  return updateEntry(repo, path, (custom) => {
+    custom.approvals = { ...(custom.approvals as object | undefined), [keyID]: signatureHex };
+  }, signing);
 }
 
 /**
@@ -68,16 +67,14 @@ export type KeylessApprovalCheck = LocalTrustRootJSON | 'listed-only';
  * Neither the publisher's entry nor the publisher's own certificate identity can approve.
  */
 export function addKeylessApproval(repo: TufRepository, path: string, manifestBytes: Uint8Array, bundle: unknown, sigstoreRoot: LocalTrustRootJSON, signing: OnlineSigning): TufRepository {
-  const entry = targetEntry(repo.targets, path, manifestBytes);
+  const entry = targetEntry(releaseView(repo.targets, repo.published), path, manifestBytes);
   const approver = identifyKeylessSigner(repo.targets, bundle, manifestBytes, sigstoreRoot, path);
   if (approver.keyID === entry.custom.signer || approver.identity === entry.custom.signerIdentity) {
     throw new TufInvalidChangeError(`${approver.identity} (keyless signer ${approver.keyID}) published ${path}: the approval must come from another release signer`);
   }
-  const json = signedJSON(repo.targets);
-  const targets = json.targets as Record<string, { custom: { keylessApprovals?: Record<string, unknown> } }>;
-  const custom = targets[path]!.custom;
-  custom.keylessApprovals = { ...custom.keylessApprovals, [approver.keyID]: typeof bundle === 'string' ? JSON.parse(bundle) : bundle };
-  return nextTargets(repo, json, signing);
+  return updateEntry(repo, path, (custom) => {
+    custom.keylessApprovals = { ...(custom.keylessApprovals as object | undefined), [approver.keyID]: typeof bundle === 'string' ? JSON.parse(bundle) : bundle };
+  }, signing);
 }
 
 /**

@@ -5,7 +5,8 @@ import { loadOrCreateSigningKey } from '../../signing/keys.js';
 import { ConflictError } from '../../stores/index.js';
 import { TrustError } from '../../trust/errors.js';
 import { signingKeyFile, trustKeyPaths } from '../../trust/key-files.js';
-import { hasRepository } from '../../trust/metadata-store.js';
+import { hasRepository, readRepository } from '../../trust/metadata-store.js';
+import { delegatesPublishing } from '../../trust/publish-role.js';
 import { readAtMost } from '../../platform/bounded-read.js';
 import { readTrustRoot } from '../../signing/trust-root.js';
 import { addReleaseTarget, checkPublishSigner, type KeylessReleaseTarget, type PublishSigner } from '../../trust/publish-target.js';
@@ -27,7 +28,15 @@ export async function addManifestTarget(ctx: ReleaseActivityDeps, path: string, 
   if (!(await hasRepository(ctx.store))) return;
   const paths = trustKeyPaths(ctx.config.trust, ctx.config.signing.keyPath);
   const target = await targetFor(ctx, path, bytes, sha256);
-  const signing = async () => ({ targetsKeys: [await signingKeyFile(paths.targets)], onlineKey: await signingKeyFile(paths.online), now: new Date() });
+  // With the publish role delegated the worker signs with its release-publish and online keys only:
+  // the targets key is not read (it may be offline); a repository from before the delegation needs it.
+  const delegated = delegatesPublishing((await readRepository(ctx.store)).repo.targets);
+  const signing = async () => ({
+    targetsKeys: delegated ? [] : [await signingKeyFile(paths.targets)],
+    onlineKey: await signingKeyFile(paths.online),
+    ...(delegated && { publishKey: await signingKeyFile(paths.publish) }),
+    now: new Date(),
+  });
   for (let attempt = 1; ; attempt++) {
     try {
       await asFailure(() => addReleaseTarget(ctx.store, target, signing));

@@ -16,12 +16,14 @@ import { configFrom } from '../context.js';
 import { callOperatorApi, fetchOperatorBytes, withServerOption, type ServerOption } from '../operator-client.js';
 import { parseNonNegativeInt } from '../options.js';
 import { printResult } from '../output.js';
-import { changeRepository, existingSigningKey, type KeyOptions } from './trust.js';
+import { delegatesPublishing } from '../../trust/publish-role.js';
+import { changeRepository, changeTargets, existingSigningKey, type KeyOptions } from './trust.js';
 
 const keyOptions = (command: Command) =>
   command
     .option('--targets-key <file>', 'private key of the targets role (default: trust.keysDir/targets.pem)')
     .option('--online-key <file>', 'private key of the snapshot and timestamp roles (default: trust.keysDir/online.pem)')
+    .option('--publish-key <file>', "the worker's release-publish key (default: trust.keysDir/release-publish.pem)")
     .option('--json', 'print the result as JSON');
 
 export function registerApprovalCommands(program: Command): void {
@@ -29,10 +31,11 @@ export function registerApprovalCommands(program: Command): void {
 
   keyOptions(group('trust').command('require-signatures'))
     .description('releases on a channel need this many release signers (two-person releases: `ota release approve`)')
+    .option('--out <file>', 'write the new targets version to this file for offline signing (`ota trust sign`, `ota trust push`)')
     .requiredOption('--channel <channel>', 'the channel')
     .requiredOption('--threshold <n>', 'release signatures needed')
     .action(async (opts: KeyOptions & { channel: string; threshold: string }, command: Command) => {
-      await changeRepository(command, opts, async (repo, signing) => requireSignatures(repo, opts.channel, parseNonNegativeInt('--threshold', opts.threshold), await signing()));
+      await changeTargets(command, opts, async (repo, signing) => requireSignatures(repo, opts.channel, parseNonNegativeInt('--threshold', opts.threshold), await signing()));
     });
 
   withServerOption(keyOptions(group('release').command('approve <version>')))
@@ -54,7 +57,8 @@ export function registerApprovalCommands(program: Command): void {
         await store.close();
       }
       const approver = await existingSigningKey(opts.key!);
-      await changeRepository(command, opts, async (repo, signing) => approveRelease(repo, path, bytes, approver, await signing()));
+      // An approval changes the release's entry: in the publish role (no targets key needed) when targets delegates it.
+      await changeRepository(command, opts, async (repo, signing) => approveRelease(repo, path, bytes, approver, await signing({ targetsKey: !delegatesPublishing(repo.targets) })));
     });
 }
 
@@ -82,7 +86,7 @@ async function approveKeyless(command: Command, version: string, opts: KeyOption
   });
   const bundle = serializeBundle(await signBlob({ bytes }, { mode: 'keyless', ...keyless }));
   const sigstoreRoot = await readTrustRoot(config.trust.trustedRootPath);
-  await changeRepository(command, opts, async (repo, signing) => addKeylessApproval(repo, path, bytes, bundle, sigstoreRoot, await signing()));
+  await changeRepository(command, opts, async (repo, signing) => addKeylessApproval(repo, path, bytes, bundle, sigstoreRoot, await signing({ targetsKey: !delegatesPublishing(repo.targets) })));
 }
 
 /** The approver's key never leaves this machine: the manifest bytes come from the API, the signature goes back. */
