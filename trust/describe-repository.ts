@@ -4,6 +4,7 @@ import { Key } from '@tufjs/models';
 import { publicKeyHint } from '../signing/keys.js';
 import { keylessIdentityOf, type KeylessIdentity } from './keyless-signers.js';
 import { signedJSON } from './metadata.js';
+import { releaseView } from './publish-role.js';
 import { revokedSignersOf, signersOf } from './release-signers.js';
 import { latestRoot, type TufRepository } from './repository.js';
 import { publicKeyOf } from './tuf-keys.js';
@@ -34,6 +35,6 @@ export function describeRepository(repo: TufRepository): Omit<RepositoryDescript
       return keyless ? { keyID, hint: '', hardware: scope, keyless } : { keyID, hint: publicKeyHint(publicKeyOf(Key.fromJSON(keyID, key as never))), hardware: scope };
     }),
     revokedSigners: revokedSignersOf(repo.targets),
-    targets: Object.keys(repo.targets.signed.targets).length,
+    targets: Object.keys(releaseView(repo.targets, repo.published).signed.targets).length,
   };
 }

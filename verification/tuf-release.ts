@@ -54,7 +54,7 @@ export async function verifyThroughTuf(input: {
   return {
     trustRoot,
     policy,
-    detail: `root v${verified.root.signed.version}, timestamp v${s.timestamp}, snapshot v${s.snapshot}, targets v${s.targets}; ${target.path} signed by ${target.signerKeyID.slice(0, 16)}`,
+    detail: `root v${verified.root.signed.version}, timestamp v${s.timestamp}, snapshot v${s.snapshot}, targets v${s.targets}${s.published ? `, release-publish v${s.published}` : ''}; ${target.path} signed by ${target.signerKeyID.slice(0, 16)}`,
   };
 }
 
