@@ -2,7 +2,7 @@
 // (docs/trust.md). Metadata goes to the artifact store (trust/metadata-store.ts), keys stay in files.
 import { generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Key } from '@tufjs/models';
+import { MetadataKind, type Key } from '@tufjs/models';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../platform/atomic-write.js';
 import { readFileAtMost } from '../../platform/bounded-read.js';
@@ -13,11 +13,11 @@ import { publicKeyFile, signingKeyFile, trustKeyPaths, type TrustKeyPaths } from
 import { localTrustDir, writeLocalTrust } from '../../trust/local-trust.js';
 import { hasRepository, readRepository, writeRepository, type StoredRepository } from '../../trust/metadata-store.js';
 import { delegatesPublishing } from '../../trust/publish-role.js';
-import { acceptTargets, addSigner, createRepository, delegatePublishing, refreshOnline, revokeSigner, type OnlineSigning, type TufRepository } from '../../trust/repository.js';
+import { acceptTargets, addSigner, createRepository, DEFAULT_EXPIRIES, delegatePublishing, refreshOnline, revokeSigner, type OnlineSigning, type TufRepository } from '../../trust/repository.js';
 import { keylessSignerKey } from '../../trust/keyless-signers.js';
 import { scopeOf } from '../../trust/release-signers.js';
 import { acceptRoot, proposeRoot, rotateRoot, type RotateRootInput } from '../../trust/root-rotation.js';
-import { metadataBytes } from '../../trust/metadata.js';
+import { expiresAfter, metadataBytes, signedJSON, unsigned } from '../../trust/metadata.js';
 import { METADATA_LIMITS, parseMetadata } from '../../trust/parse.js';
 import { signMetadata, tufPublicKey, tufSigningKey, type TufSigningKey } from '../../trust/tuf-keys.js';
 import { configFrom } from '../context.js';
@@ -110,11 +110,14 @@ export function registerTrustCommands(program: Command): void {
 
   withKeys(trust.command('push <file>'))
     .description('publish a targets version signed offline (`--out`, then `ota trust sign`); snapshot and timestamp follow, signed by the online key')
-    .action(async (file: string, opts: KeyOptions, command: Command) => {
+    .option('--root <file>', 'root N+1 to publish first (rotate-root --rotate-targets-key/--rotate-online-key --out), signed to both thresholds')
+    .action(async (file: string, opts: KeyOptions & { root?: string }, command: Command) => {
       const targets = parseMetadata('targets', await readFileAtMost(file, METADATA_LIMITS.targets, file), file);
+      const root = opts.root ? parseMetadata('root', await readFileAtMost(opts.root, METADATA_LIMITS.root, opts.root), opts.root) : undefined;
       await changeRepository(command, opts, async (repo, signing) => {
         const { targetsKeys: _none, ...online } = await signing({ targetsKey: false });
-        return acceptTargets(repo, targets, online);
+        // Root N+1 first (both thresholds), so the targets below are judged by the keys it names.
+        return acceptTargets(root ? acceptRoot(repo, root) : repo, targets, online);
       });
     });
 
@@ -127,10 +130,16 @@ export function registerTrustCommands(program: Command): void {
     .option('--from <file>', 'publish this root N+1, signed offline, once it meets both thresholds')
     .option('--rotate-targets-key', 'root N+1 names a new targets key (created now, replacing the key file in use; the old one is kept as <file>.retired-root-N, N the last root that named it)')
     .option('--rotate-online-key', 'root N+1 names a new snapshot and timestamp key (likewise)')
+    .option('--new-targets-key <file>', 'with --rotate-targets-key --out: the new targets key (public is enough), made on the offline machine')
+    .option('--new-online-key <file>', 'with --rotate-online-key --out: the new online key (public is enough)')
     .action(async (opts: RotateRootOptions, command: Command) => {
       if (opts.from && (opts.rootKey || opts.newRootKey || opts.threshold || opts.out || opts.rotateTargetsKey || opts.rotateOnlineKey)) throw new Error('--from publishes a root file as it is: no other rotate-root option applies');
       if (!opts.from && !opts.rootKey && !opts.out) throw new Error('rotate-root needs --root-key <file...>, --out <file> or --from <file>');
-      if ((opts.rotateTargetsKey || opts.rotateOnlineKey) && opts.out) throw new Error('--rotate-targets-key and --rotate-online-key need the root keys at hand (--root-key), not --out');
+      if ((opts.newTargetsKey && !opts.rotateTargetsKey) || (opts.newOnlineKey && !opts.rotateOnlineKey)) throw new Error('--new-targets-key goes with --rotate-targets-key, --new-online-key with --rotate-online-key');
+      if ((opts.rotateTargetsKey || opts.rotateOnlineKey) && opts.out) {
+        await rotateRoleKeysOffline(command, opts);
+        return;
+      }
       if (opts.rotateTargetsKey || opts.rotateOnlineKey) {
         await withTrust(command, opts, async ({ store, paths, signing }) => {
           const rootInput = await rootRotationInput(opts);
@@ -206,7 +215,41 @@ async function signerFrom(opts: SignerOptions, command: string): Promise<{ keyID
   return publicKeyFile(opts.key);
 }
 
+/**
+ * Role keys rotated with the root keys offline: root N+1 naming the new targets and/or online keys goes to
+ * --out (signed by any --root-key given), and the next targets version, unsigned, to <out>.targets.json;
+ * each is signed offline (`ota trust sign`: root keys for the root, the new targets key for targets) and
+ * both are published with `ota trust push <out>.targets.json --root <out>` (with --online-key the new online key).
+ */
+async function rotateRoleKeysOffline(command: Command, opts: RotateRootOptions): Promise<void> {
+  if (opts.rotateTargetsKey && !opts.newTargetsKey) throw new Error('--rotate-targets-key --out needs --new-targets-key <file> (made on the offline machine)');
+  if (opts.rotateOnlineKey && !opts.newOnlineKey) throw new Error('--rotate-online-key --out needs --new-online-key <file>');
+  const out = opts.out!;
+  const targetsOut = `${out.replace(/\.json$/, '')}.targets.json`;
+  await withTrust(command, opts, async ({ store }) => {
+    const { repo } = await readRepository(store);
+    const input = await rootRotationInput(opts);
+    const roleKeys = {
+      ...(opts.newTargetsKey && { targets: [await publicKeyFile(opts.newTargetsKey)] }),
+      ...(opts.newOnlineKey && { online: await publicKeyFile(opts.newOnlineKey) }),
+    };
+    const root = signMetadata(proposeRoot(repo, { ...input, roleKeys }), input.signingKeys);
+    const targetsJSON = signedJSON(repo.targets);
+    const nextVersion = Math.max(repo.targets.signed.version, repo.taken?.targets ?? 0) + 1;
+    const targets = unsigned(MetadataKind.Targets, { ...targetsJSON, version: nextVersion, expires: expiresAfter(new Date(), DEFAULT_EXPIRIES.targets) });
+    await writeFileAtomic(out, metadataBytes(root));
+    await writeFileAtomic(targetsOut, metadataBytes(targets));
+    progress(
+      opts,
+      `root ${root.signed.version} written to ${out}, targets ${nextVersion} to ${targetsOut}: sign the root with \`ota trust sign ${out} --key F\` (root keys), the targets with the new targets key, then \`ota trust push ${targetsOut} --root ${out}\``,
+    );
+    return { repo };
+  });
+}
+
 interface RotateRootOptions extends KeyOptions {
+  newTargetsKey?: string;
+  newOnlineKey?: string;
   rootKey?: string[];
   newRootKey?: string[];
   threshold?: string;

@@ -2,6 +2,7 @@
 // --out write the next targets version to a file (no key read or created, the store untouched), `ota trust
 // sign` adds the targets key's signature on its own machine, `ota trust push` publishes it (snapshot and
 // timestamp signed by the online key). Unsigned, wrongly signed or stale files are refused, nothing written.
+import { createPublicKey } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,5 +76,33 @@ describe('ota trust: targets changes signed offline (CLI)', () => {
     await ota(['trust', 'sign', 'targets-3.json', '--key', join('offline', 'targets.pem')]);
     expect(JSON.parse((await ota(['trust', 'push', 'targets-3.json', '--json'])).stdout).roles.targets.version).toBe(3);
     await expect(access(join(state, 'keys', 'tuf', 'targets.pem'))).rejects.toThrow();
+
+    // Rotate the targets key with every private key offline: root N+1 and the next targets, signed apart.
+    const newTargetsPem = generateSigningKeyPem();
+    await writeFile(join(state, 'offline', 'targets-new.pem'), newTargetsPem, { mode: 0o600 });
+    await writeFile(join(state, 'offline', 'targets-new.pub'), createPublicKey(newTargetsPem).export({ format: 'pem', type: 'spki' }));
+    const beforeRotation = await tufFiles();
+    const proposed = await ota(['trust', 'rotate-root', '--rotate-targets-key', '--new-targets-key', join('offline', 'targets-new.pub'), '--out', 'root-2.json']);
+    expect(proposed.code).toBe(0);
+    expect(proposed.stderr).toContain('root 2 written to root-2.json, targets 4 to root-2.targets.json');
+    expect(await tufFiles()).toEqual(beforeRotation);
+    // Signed by the new targets key but not yet by the root keys: refused, nothing written.
+    await ota(['trust', 'sign', 'root-2.targets.json', '--key', join('offline', 'targets-new.pem')]);
+    const short = await ota(['trust', 'push', 'root-2.targets.json', '--root', 'root-2.json']);
+    expect(short.stderr).toMatch(/^ota: TUF_THRESHOLD_NOT_MET: /);
+    expect(await tufFiles()).toEqual(beforeRotation);
+    await ota(['trust', 'sign', 'root-2.json', '--key', join('keys', 'tuf', 'root-1.pem')]);
+    const rotated = await ota(['trust', 'push', 'root-2.targets.json', '--root', 'root-2.json', '--json']);
+    expect(rotated.stderr).toBe('');
+    const shown = JSON.parse(rotated.stdout);
+    expect(shown.roles.root.version).toBe(2);
+    expect(shown.roles.targets.version).toBe(4);
+    expect(shown.roles.targets.keyIDs).not.toEqual(after.roles.targets.keyIDs);
+    // The old targets key signs nothing any more.
+    await ota(['trust', 'revoke-signer', '--key', 'ci.pem', '--out', 'targets-5.json']);
+    await ota(['trust', 'sign', 'targets-5.json', '--key', join('offline', 'targets.pem')]);
+    expect((await ota(['trust', 'push', 'targets-5.json'])).stderr).toMatch(/^ota: TUF_THRESHOLD_NOT_MET: targets version 5 is not signed by the threshold of root 2/);
+    await ota(['trust', 'sign', 'targets-5.json', '--key', join('offline', 'targets-new.pem')]);
+    expect(JSON.parse((await ota(['trust', 'push', 'targets-5.json', '--json'])).stdout).roles.targets.version).toBe(5);
   }, 240_000);
 });

@@ -81,7 +81,7 @@ describe('operator API', () => {
       temporal: { client: releases.client, taskQueue: QUEUE },
       oidc: { issuer: issuer.url, audience: 'edge-ota' },
       // The TUF keys `ota trust init` writes into the state dir (the release-approval test creates them).
-      trustSigning: async () => ({ targetsKeys: [await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'targets.pem'))], onlineKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'online.pem')), now: new Date() }),
+      trustSigning: async () => ({ targetsKeys: [await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'targets.pem'))], onlineKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'online.pem')), publishKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'release-publish.pem')), now: new Date() }),
     });
     const fleet = services.fleetStore;
     const apiToken = async (name: string, role: string, ttlSeconds = 3600, now?: Date) => (await fleet.createOperatorToken({ name, role, ttlSeconds, createdBy: 'test', now })).token;
@@ -256,7 +256,7 @@ describe('operator API', () => {
     const bytes = await releases.manifestBytes('1.1.0');
     const before = await readRepository(releases.store);
     const releaseKey = tufPublicKey((await loadOrCreateSigningKey(releases.config.signing.keyPath)).publicKey);
-    const signing = { targetsKeys: [await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'targets.pem'))], onlineKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'online.pem')), now: new Date() };
+    const signing = { targetsKeys: [await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'targets.pem'))], onlineKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'online.pem')), publishKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'release-publish.pem')), now: new Date() };
     await writeRepository(releases.store, addTarget(before.repo, { path, length: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), signerKeyID: releaseKey.keyID }, signing), before);
     await writeFile(join(releases.stateDir, 'engineer.pem'), generateSigningKeyPem(), { mode: 0o600 });
     expect((await local(['trust', 'add-signer', '--key', 'engineer.pem'])).code).toBe(0);
