@@ -12,6 +12,7 @@ import { TufAlreadyInitializedError, TufInvalidChangeError, TufOversizedError } 
 import { publicKeyFile, signingKeyFile, trustKeyPaths, type TrustKeyPaths } from '../../trust/key-files.js';
 import { localTrustDir, writeLocalTrust } from '../../trust/local-trust.js';
 import { hasRepository, readRepository, writeRepository, type StoredRepository } from '../../trust/metadata-store.js';
+import { setDeviceTrust } from '../../trust/device-trust.js';
 import { delegatesPublishing } from '../../trust/publish-role.js';
 import { acceptTargets, addSigner, createRepository, DEFAULT_EXPIRIES, delegatePublishing, refreshOnline, revokeSigner, type OnlineSigning, type TufRepository } from '../../trust/repository.js';
 import { keylessSignerKey } from '../../trust/keyless-signers.js';
@@ -106,6 +107,16 @@ export function registerTrustCommands(program: Command): void {
         if (delegatesPublishing(repo.targets)) throw new TufInvalidChangeError('targets already delegates release manifests to the release-publish role');
         return delegatePublishing(repo, publishKey, await signing());
       });
+    });
+
+  offline(withKeys(trust.command('device-trust')))
+    .description('sign the gateway answer keys and fleet CA roots devices trust into targets (edge-ota.device-trust.v1): devices take a rotation through TUF')
+    .requiredOption('--answer-key <file...>', 'gateway answer public keys (PEM); two while a rotation overlaps')
+    .option('--fleet-ca <file...>', 'fleet CA root certificates (PEM)')
+    .action(async (opts: KeyOptions & { answerKey: string[]; fleetCa?: string[] }, command: Command) => {
+      const read = (f: string) => readFileAtMost(f, 16 * 1024, f).then((b) => b.toString('utf8'));
+      const doc = { answerKeys: await Promise.all(opts.answerKey.map(read)), fleetCaRoots: await Promise.all((opts.fleetCa ?? []).map(read)) };
+      await changeTargets(command, opts, async (repo, signing) => setDeviceTrust(repo, doc, await signing()));
     });
 
   withKeys(trust.command('push <file>'))

@@ -2,10 +2,11 @@
 // release signer (show names it), the refusals of a pattern that names no identity, a keyless publish
 // refused before anything is uploaded while no keyless identity covers the release, and revoke-signer
 // --keyless. The keyless publish and approval themselves run in test/attacks/tuf-keyless-signer.test.ts.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateDeviceKey } from '../../schemas/device-envelope.js';
 import { keylessSignerKey } from '../../trust/keyless-signers.js';
 import { ensureDist } from '../support/dist.js';
 import { otaIn } from '../support/ota-cli.js';
@@ -67,5 +68,23 @@ describe('ota trust add-signer --keyless (CLI)', () => {
     const revoked = JSON.parse((await ota(['trust', 'revoke-signer', '--keyless', '--issuer', ISSUER, '--subject', SUBJECT, '--json'])).stdout);
     expect(revoked.releaseSigners).toHaveLength(1);
     expect(Object.keys(revoked.revokedSigners)).toEqual([keyID]);
+  }, 180_000);
+
+  it('device-trust signs the gateway answer key into targets; a key file that is no key is refused, nothing written', async (ctx) => {
+    if (skipReason) return ctx.skip();
+    const ota = otaIn(state);
+    const answer = generateDeviceKey('ecdsa-p256-sha256');
+    await writeFile(join(state, 'gateway-answer.pub'), answer.publicKeyPem);
+    await writeFile(join(state, 'not-a-key.pub'), 'hello');
+    const targetsFile = () => readFile(join(state, 'artifacts', 'tuf', 'targets.json'), 'utf8').then((t) => JSON.parse(t).signed);
+    const before = await targetsFile();
+    const bad = await ota(['trust', 'device-trust', '--answer-key', 'not-a-key.pub']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^ota: TUF_INVALID_CHANGE: device trust: /);
+    expect(await targetsFile()).toEqual(before);
+    expect((await ota(['trust', 'device-trust', '--answer-key', 'gateway-answer.pub'])).code).toBe(0);
+    const after = await targetsFile();
+    expect(after.version).toBe(before.version + 1);
+    expect(after['x-edge-ota-device-trust']).toEqual({ type: 'edge-ota.device-trust.v1', answerKeys: [answer.publicKeyPem], fleetCaRoots: [] });
   }, 180_000);
 });

@@ -16,6 +16,7 @@ import type { RolloutStatus } from '../../rollout/types.js';
 import { generateSigningKeyPem, loadOrCreateSigningKey } from '../../signing/keys.js';
 import { signingKeyFile } from '../../trust/key-files.js';
 import { readRepository, writeRepository } from '../../trust/metadata-store.js';
+import { releaseView } from '../../trust/publish-role.js';
 import { releaseSignatures } from '../../trust/release-approvals.js';
 import { addTarget } from '../../trust/repository.js';
 import { tufPublicKey } from '../../trust/tuf-keys.js';
@@ -273,7 +274,9 @@ describe('operator API', () => {
     const approved = await approve(tokens.bob, engineerKey);
     expect(approved).toMatchObject({ code: 0, out: expect.stringContaining(`approved ${HARDWARE} 1.1.0`) });
     const engineer = tufPublicKey((await loadOrCreateSigningKey(engineerKey)).publicKey).keyID;
-    expect(releaseSignatures((await readRepository(releases.store)).repo.targets, path, bytes)).toEqual([releaseKey.keyID, engineer]);
+    // The release and its approval are in the publish role (targets delegates it since `ota trust init`).
+    const approvedRepo = (await readRepository(releases.store)).repo;
+    expect(releaseSignatures(releaseView(approvedRepo.targets, approvedRepo.published), path, bytes)).toEqual([releaseKey.keyID, engineer]);
 
     // A signature that is not over these bytes is refused, and the trust repository is described.
     const forged = await call('POST', `/v1/releases/${HARDWARE}/1.1.0/approve`, tokens.bob, { keyID: engineer, signature: '30'.repeat(35) });
