@@ -38,7 +38,7 @@ function decodePath(rest: string): string {
 }
 
 /** The fleet's TUF metadata, read-only: N.root.json, N.targets.json, N.snapshot.json, timestamp.json (and plain copies). */
-const TUF_DOCUMENT = /^(?:[1-9][0-9]{0,8}\.(?:root|targets|snapshot)|root|targets|snapshot|timestamp)\.json$/;
+const TUF_DOCUMENT = /^(?:[1-9][0-9]{0,8}\.(?:root|targets|snapshot|release-publish)|root|targets|snapshot|release-publish|timestamp)\.json$/;
 
 /** /v1/tuf/<name> → tuf/<name>, or a 404 for anything that is not a metadata file name. */
 export function tufKeyFromPath(rest: string): string {

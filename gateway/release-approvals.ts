@@ -5,6 +5,7 @@ import type { Metadata, Targets } from '@tufjs/models';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { TrustError } from '../trust/errors.js';
 import { hasRepository, readRepository } from '../trust/metadata-store.js';
+import { releaseView } from '../trust/publish-role.js';
 import { assertReleaseApproved } from '../trust/release-approvals.js';
 
 const cache = new WeakMap<ArtifactStore, { etag: string; targets: Metadata<Targets> }>();
@@ -16,11 +17,12 @@ export async function approvalsMissing(store: ArtifactStore, path: string, manif
   let cached = cache.get(store);
   if (!cached || cached.etag !== head?.etag) {
     const { repo, timestampEtag } = await readRepository(store);
-    cached = { etag: timestampEtag, targets: repo.targets };
+    cached = { etag: timestampEtag, targets: releaseView(repo.targets, repo.published) };
     cache.set(store, cached);
   }
   try {
-    assertReleaseApproved(cached.targets, path, manifestBytes, channel);
+    // Keyless approvals count here when listed; the device verifies their bundles before installing.
+    assertReleaseApproved(cached.targets, path, manifestBytes, channel, 'listed-only');
     return undefined;
   } catch (err) {
     if (err instanceof TrustError) return err.message;

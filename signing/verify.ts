@@ -2,7 +2,7 @@
 // directly against a pinned trust root (never sigstore.verify(), which fetches via TUF), then
 // applies the checks the library leaves to the caller: the artifact binding for DSSE (in-toto
 // subject digest), an anchored identity match, and key-hint allow-listing.
-import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { BundleLatest } from '@sigstore/bundle';
 import {
   PolicyError,
@@ -253,4 +253,38 @@ function verifiedStatement(bundle: BundleLatest, artifactSha256: string, predica
     throw new TamperedArtifactError(`no attestation subject has sha256 ${artifactSha256}`);
   }
   return statement;
+}
+
+/**
+ * A keyless message signature over bytes in memory, verified synchronously with the same checks as
+ * verifyBundle (certificate chain to a pinned Fulcio CA, a trusted timestamp inside its validity, the
+ * signature over exactly these bytes), so pure code (TUF release approvals) can judge it. Without
+ * `identity` any identity passes and the caller matches the returned one itself.
+ */
+export function verifyKeylessBytes(request: {
+  bundle: string | unknown;
+  bytes: Uint8Array;
+  trustRoot: LocalTrustRootJSON;
+  identity?: { pattern: string; issuer: string };
+}): { identity: string; issuer: string } {
+  const bundle = parseBundle(request.bundle);
+  if (bundle.content.$case !== 'messageSignature') throw new MalformedBundleError('expected a message-signature bundle over the bytes');
+  if (bundle.verificationMaterial.content.$case !== 'certificate') throw new UnknownSignerIdentityError('bundle is signed with a bare key, not a keyless certificate');
+  const digest = createHash('sha256').update(request.bytes).digest('hex');
+  const signedDigest = Buffer.from(bundle.content.messageSignature.messageDigest.digest).toString('hex');
+  if (digest !== signedDigest) throw tampered(signedDigest, digest);
+  const entity = toSignedEntity(bundle, Buffer.from(request.bytes));
+  assertHasTimestamp(entity, bundle);
+  const options: VerifierOptions = { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 };
+  const identityPolicy: SigstorePolicy | undefined = request.identity && {
+    subjectAlternativeName: `^(?:${request.identity.pattern})$`,
+    extensions: { issuer: request.identity.issuer },
+  };
+  let signer;
+  try {
+    signer = new Verifier(trustMaterialFrom(request.trustRoot), options).verify(entity, identityPolicy);
+  } catch (err) {
+    throw classify(err, 'keyless');
+  }
+  return { identity: signer.identity?.subjectAlternativeName ?? '', issuer: signer.identity?.extensions?.issuer ?? '' };
 }

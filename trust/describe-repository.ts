@@ -2,7 +2,9 @@
 // thresholds, release signers, revoked signers. Shared by `ota trust` and the operator API.
 import { Key } from '@tufjs/models';
 import { publicKeyHint } from '../signing/keys.js';
+import { keylessIdentityOf, type KeylessIdentity } from './keyless-signers.js';
 import { signedJSON } from './metadata.js';
+import { releaseView } from './publish-role.js';
 import { revokedSignersOf, signersOf } from './release-signers.js';
 import { latestRoot, type TufRepository } from './repository.js';
 import { publicKeyOf } from './tuf-keys.js';
@@ -11,7 +13,7 @@ export interface RepositoryDescription {
   store: string;
   roles: Record<string, { version: number; expires: string; keyIDs: string[]; threshold: number }>;
   /** Each with its hardware ids ('all': every hardware id). */
-  releaseSigners: Array<{ keyID: string; hint: string; hardware: 'all' | string[] }>;
+  releaseSigners: Array<{ keyID: string; hint: string; hardware: 'all' | string[]; keyless?: KeylessIdentity }>;
   revokedSigners: Record<string, string>;
   targets: number;
   keyFiles?: object;
@@ -27,8 +29,12 @@ export function describeRepository(repo: TufRepository): Omit<RepositoryDescript
   });
   return {
     roles: { root: role('root', root), targets: role('targets', repo.targets), snapshot: role('snapshot', repo.snapshot), timestamp: role('timestamp', repo.timestamp) },
-    releaseSigners: signersOf(signedJSON(repo.targets)).map(({ keyID, key, scope }) => ({ keyID, hint: publicKeyHint(publicKeyOf(Key.fromJSON(keyID, key as never))), hardware: scope })),
+    releaseSigners: signersOf(signedJSON(repo.targets)).map(({ keyID, key, scope }) => {
+      const keyless = keylessIdentityOf(key);
+      // A keyless signer has no key and so no Sigstore hint: its bundles carry a certificate instead.
+      return keyless ? { keyID, hint: '', hardware: scope, keyless } : { keyID, hint: publicKeyHint(publicKeyOf(Key.fromJSON(keyID, key as never))), hardware: scope };
+    }),
     revokedSigners: revokedSignersOf(repo.targets),
-    targets: Object.keys(repo.targets.signed.targets).length,
+    targets: Object.keys(releaseView(repo.targets, repo.published).signed.targets).length,
   };
 }

@@ -16,7 +16,8 @@ export type TrustErrorCode =
   | 'TUF_TARGET_MISMATCH'
   | 'TUF_NOT_INITIALIZED'
   | 'TUF_ALREADY_INITIALIZED'
-  | 'TUF_INVALID_CHANGE';
+  | 'TUF_INVALID_CHANGE'
+  | 'TUF_SIGNER_BUNDLE_INVALID';
 
 /** The message starts with the code, so the one line the CLI prints names the cause. */
 export class TrustError extends CodedError<TrustErrorCode> {
@@ -53,3 +54,5 @@ export class TufNotInitializedError extends withCode(TrustError, 'TUF_NOT_INITIA
 export class TufAlreadyInitializedError extends withCode(TrustError, 'TUF_ALREADY_INITIALIZED') {}
 /** A change the roles do not allow (threshold above the key count, revoking the last signer, ...). */
 export class TufInvalidChangeError extends withCode(TrustError, 'TUF_INVALID_CHANGE') {}
+/** A keyless release signature (or approval) whose Sigstore bundle does not verify: chain, timestamp or bytes. */
+export class TufSignerBundleInvalidError extends withCode(TrustError, 'TUF_SIGNER_BUNDLE_INVALID') {}

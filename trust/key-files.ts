@@ -11,13 +11,15 @@ export interface TrustKeyPaths {
   dir: string;
   targets: string;
   online: string;
+  /** The worker's release-publish key: signs the publish role (trust/publish-role.ts). */
+  publish: string;
   root(index: number): string;
 }
 
-/** Default key files: <keysDir>/{root-N,targets,online}.pem; keysDir defaults to tuf/ beside the release key. */
+/** Default key files: <keysDir>/{root-N,targets,online,release-publish}.pem; keysDir defaults to tuf/ beside the release key. */
 export function trustKeyPaths(trust: { keysDir?: string }, releaseKeyPath: string): TrustKeyPaths {
   const dir = trust.keysDir ?? join(dirname(releaseKeyPath), 'tuf');
-  return { dir, targets: join(dir, 'targets.pem'), online: join(dir, 'online.pem'), root: (i) => join(dir, `root-${i}.pem`) };
+  return { dir, targets: join(dir, 'targets.pem'), online: join(dir, 'online.pem'), publish: join(dir, 'release-publish.pem'), root: (i) => join(dir, `root-${i}.pem`) };
 }
 
 /** A private key file, created (0600) when missing. */

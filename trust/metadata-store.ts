@@ -1,5 +1,5 @@
 // Where the TUF metadata lives: beside the releases in the artifact store, under tuf/. Roots are
-// versioned and immutable (N.root.json); targets and snapshot are written as N.<role>.json (consistent
+// versioned and immutable (N.root.json); targets, the publish role and snapshot are written as N.<role>.json (consistent
 // snapshots: a reader follows the versions the role above pins, so a publish in progress never mixes
 // versions) plus a plain copy for people; timestamp.json is replaced last, by compare-and-swap.
 // Every read is bounded before parsing. The store is taken through the few methods used here, so this
@@ -12,7 +12,8 @@ import { metadataBytes, type TufSigned } from './metadata.js';
 import { METADATA_LIMITS, parseMetadata } from './parse.js';
 import type { TufRepository } from './repository.js';
 import { verifyRootChain } from './root-rotation.js';
-import { trustedAfter, verifyRepository, verifySnapshot, verifyTargets, verifyTimestamp, type TrustedVersions } from './verify-roles.js';
+import { delegatesPublishing, PUBLISH_FILE, PUBLISH_ROLE, releaseView } from './publish-role.js';
+import { trustedAfter, verifyPublished, verifyRepository, verifySnapshot, verifyTargets, verifyTimestamp, type TrustedVersions } from './verify-roles.js';
 
 export interface MetadataStore {
   readonly location: string;
@@ -28,8 +29,9 @@ export type MetadataReader = Pick<MetadataStore, 'location' | 'head' | 'getStrea
 
 export const TUF_PREFIX = 'tuf/';
 export const rootKey = (version: number) => `${TUF_PREFIX}${version}.root.json`;
-const versionedKey = (role: 'targets' | 'snapshot', version: number) => `${TUF_PREFIX}${version}.${role}.json`;
-const latestKey = (role: 'targets' | 'snapshot' | 'timestamp') => `${TUF_PREFIX}${role}.json`;
+type VersionedRole = 'targets' | 'snapshot' | typeof PUBLISH_ROLE;
+const versionedKey = (role: VersionedRole, version: number) => `${TUF_PREFIX}${version}.${role}.json`;
+const latestKey = (role: VersionedRole | 'timestamp') => `${TUF_PREFIX}${role}.json`;
 
 /** The repository as stored, with the timestamp's etag for the compare-and-swap of the next write. */
 export interface StoredRepository {
@@ -51,8 +53,14 @@ export async function readRepository(store: MetadataStore): Promise<StoredReposi
   const snapshot = parseMetadata('snapshot', await readBounded(store, versionedKey('snapshot', timestamp.signed.snapshotMeta.version), METADATA_LIMITS.snapshot));
   const targetsVersion = snapshot.signed.meta['targets.json']?.version ?? 1;
   const targets = parseMetadata('targets', await readBounded(store, versionedKey('targets', targetsVersion), METADATA_LIMITS.targets));
-  const taken = { targets: await lastTaken(store, 'targets', targetsVersion), snapshot: await lastTaken(store, 'snapshot', snapshot.signed.version) };
-  return { repo: { roots, targets, snapshot, timestamp, taken }, timestampEtag: head.etag };
+  const publishedVersion = snapshot.signed.meta[PUBLISH_FILE]?.version;
+  const published = publishedVersion === undefined ? undefined : parseMetadata('targets', await readBounded(store, versionedKey(PUBLISH_ROLE, publishedVersion), METADATA_LIMITS.targets));
+  const taken = {
+    targets: await lastTaken(store, 'targets', targetsVersion),
+    snapshot: await lastTaken(store, 'snapshot', snapshot.signed.version),
+    ...(publishedVersion !== undefined && { published: await lastTaken(store, PUBLISH_ROLE, publishedVersion) }),
+  };
+  return { repo: { roots, targets, ...(published && { published }), snapshot, timestamp, taken }, timestampEtag: head.etag };
 }
 
 /**
@@ -63,11 +71,12 @@ export async function writeRepository(store: MetadataStore, after: TufRepository
   // A wrong key file (say a targets key that is not the role's) fails here, before anything is written.
   verifyRepository(after, new Date());
   for (const root of after.roots.slice(before?.repo.roots.length ?? 0)) await store.createIfAbsent(rootKey(root.signed.version), metadataBytes(root));
-  for (const role of ['targets', 'snapshot'] as const) {
-    const metadata: Metadata<TufSigned> = after[role];
-    if (before && before.repo[role].signed.version === metadata.signed.version) continue;
-    await store.createIfAbsent(versionedKey(role, metadata.signed.version), metadataBytes(metadata));
-    await store.put(latestKey(role), metadataBytes(metadata));
+  for (const role of ['targets', 'published', 'snapshot'] as const) {
+    const metadata: Metadata<TufSigned> | undefined = after[role];
+    if (!metadata || (before && before.repo[role]?.signed.version === metadata.signed.version)) continue;
+    const name = role === 'published' ? PUBLISH_ROLE : role;
+    await store.createIfAbsent(versionedKey(name, metadata.signed.version), metadataBytes(metadata));
+    await store.put(latestKey(name), metadataBytes(metadata));
   }
   const timestamp = metadataBytes(after.timestamp);
   if (before) await store.replaceIf(latestKey('timestamp'), timestamp, before.timestampEtag);
@@ -94,11 +103,15 @@ export async function verifyStoredRepository(store: MetadataReader, pinned: Meta
   const snapshot = verifySnapshot(root, await readBounded(store, versionedKey('snapshot', snapshotVersion), METADATA_LIMITS.snapshot), timestamp, seen, now);
   const targetsVersion = snapshot.signed.meta['targets.json']!.version;
   const targets = verifyTargets(root, await readBounded(store, versionedKey('targets', targetsVersion), METADATA_LIMITS.targets), snapshot, seen, now);
-  return { root, targets, seen: trustedAfter(seen, timestamp, snapshot, targets) };
+  // The publish role's manifests, when targets delegates it; verifiers look releases up in the merged view.
+  const publishedMeta = snapshot.signed.meta[PUBLISH_FILE];
+  const publishedBytes = publishedMeta && delegatesPublishing(targets) ? await readBounded(store, versionedKey(PUBLISH_ROLE, publishedMeta.version), METADATA_LIMITS.targets) : undefined;
+  const published = verifyPublished(targets, publishedBytes, snapshot, seen, now);
+  return { root, targets: releaseView(targets, published), seen: trustedAfter(seen, timestamp, snapshot, targets, published) };
 }
 
 /** The highest N.<role>.json from `current` on: files past it were written by a change that lost its race. */
-async function lastTaken(store: MetadataStore, role: 'targets' | 'snapshot', current: number): Promise<number> {
+async function lastTaken(store: MetadataStore, role: VersionedRole, current: number): Promise<number> {
   let version = current;
   while (await store.head(versionedKey(role, version + 1))) version++;
   return version;

@@ -2,7 +2,9 @@
 // targets role does not list is refused before anything is uploaded (naming its key id), and the
 // published manifest becomes a target (sha256 + length), with targets, snapshot and timestamp re-signed.
 import type { KeyObject } from 'node:crypto';
-import { TufUnknownSignerError } from './errors.js';
+import type { LocalTrustRootJSON } from '../signing/trust-root.js';
+import { assertKeylessSignerListed, identifyKeylessSigner } from './keyless-signers.js';
+import { releaseView } from './publish-role.js';
 import { hasRepository, readRepository, writeRepository, type MetadataStore } from './metadata-store.js';
 import { assertReleaseSigner } from './release-signers.js';
 import { addTarget, type OnlineSigning, type ReleaseTarget } from './repository.js';
@@ -18,8 +20,11 @@ export type PublishSigner = { mode: 'key'; publicKey: KeyObject } | { mode: 'key
 export async function checkPublishSigner(store: MetadataStore, signer: PublishSigner, manifestPath?: string): Promise<boolean> {
   if (!(await hasRepository(store))) return false;
   const { repo } = await readRepository(store);
+  // The keyless identity is known only once Fulcio issued the certificate: here the role must list one
+  // (for this path); the bundle's identity is matched when the manifest becomes a target.
   if (signer.mode === 'keyless') {
-    throw new TufUnknownSignerError(`${store.location} has a TUF repository and its targets role lists keys only: a keyless release cannot be published there yet`);
+    assertKeylessSignerListed(repo.targets, manifestPath);
+    return true;
   }
   assertReleaseSigner(repo.targets, tufPublicKey(signer.publicKey).keyID, manifestPath);
   return true;
@@ -30,11 +35,27 @@ export async function checkPublishSigner(store: MetadataStore, signer: PublishSi
  * the timestamp's compare-and-swap (or an immutable N.targets.json) fails when another publish won,
  * and the caller tries again. A target already listed with the same bytes changes nothing.
  */
-export async function addReleaseTarget(store: MetadataStore, target: ReleaseTarget, signing: () => Promise<OnlineSigning>): Promise<'added' | 'listed' | 'no-repository'> {
+export async function addReleaseTarget(store: MetadataStore, release: ReleaseTarget | KeylessReleaseTarget, signing: () => Promise<OnlineSigning>): Promise<'added' | 'listed' | 'no-repository'> {
   if (!(await hasRepository(store))) return 'no-repository';
   const before = await readRepository(store);
-  const existing = before.repo.targets.signed.targets[target.path];
+  const target = 'bundle' in release ? keylessTarget(before.repo.targets, release) : release;
+  const existing = releaseView(before.repo.targets, before.repo.published).signed.targets[target.path];
   if (existing && existing.length === target.length && existing.hashes.sha256 === target.sha256 && existing.custom.signer === target.signerKeyID) return 'listed';
   await writeRepository(store, addTarget(before.repo, target, await signing()), before);
   return 'added';
+}
+
+/** A manifest signed keyless: its bundle decides which listed identity (if any) is the signer. */
+export interface KeylessReleaseTarget {
+  path: string;
+  bytes: Uint8Array;
+  sha256: string;
+  bundle: unknown;
+  /** The Sigstore trust root with the Fulcio CA, Rekor and TSA the bundle must chain to. */
+  sigstoreRoot: LocalTrustRootJSON;
+}
+
+function keylessTarget(targets: Parameters<typeof identifyKeylessSigner>[0], release: KeylessReleaseTarget): ReleaseTarget {
+  const signer = identifyKeylessSigner(targets, release.bundle, release.bytes, release.sigstoreRoot, release.path);
+  return { path: release.path, length: release.bytes.length, sha256: release.sha256, signerKeyID: signer.keyID, signerIdentity: signer.identity };
 }

@@ -5,10 +5,13 @@
 // (its Sigstore bundle); every approval by another current release signer counts once more.
 import { createHash, sign, verify } from 'node:crypto';
 import { Key, type Metadata, type Targets } from '@tufjs/models';
+import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import { TufInvalidChangeError, TufTargetMismatchError, TufThresholdNotMetError } from './errors.js';
+import { identifyKeylessSigner, keylessIdentityOf, keylessSignatureBy } from './keyless-signers.js';
 import { signedJSON } from './metadata.js';
 import { assertReleaseSigner, releaseSigners, signerCovers } from './release-signers.js';
-import { nextTargets, type OnlineSigning, type TufRepository } from './repository.js';
+import { releaseView } from './publish-role.js';
+import { nextTargets, updateEntry, type OnlineSigning, type TufRepository } from './repository.js';
 import { publicKeyOf, type TufSigningKey } from './tuf-keys.js';
 
 /** Channel -> signatures a release on it needs (absent: 1). */
@@ -37,38 +40,74 @@ export function approveRelease(repo: TufRepository, path: string, manifestBytes:
 
 /** The same with a signature made elsewhere (the operator API: the approver's key stays with the approver); it must verify. */
 export function addApprovalSignature(repo: TufRepository, path: string, manifestBytes: Uint8Array, keyID: string, signatureHex: string, signing: OnlineSigning): TufRepository {
-  const entry = targetEntry(repo.targets, path, manifestBytes);
+  const entry = targetEntry(releaseView(repo.targets, repo.published), path, manifestBytes);
   assertReleaseSigner(repo.targets, keyID, path);
   if (entry.custom.signer === keyID) throw new TufInvalidChangeError(`key ${keyID} published ${path}: the approval must come from another release signer`);
   const key = new Map(releaseSigners(repo.targets)).get(keyID)!;
+  if (keylessIdentityOf(key)) throw new TufInvalidChangeError(`${keyID} is a keyless release signer: it approves with a Sigstore bundle (\`ota release approve --keyless\`)`);
   if (!verify('sha256', manifestBytes, publicKeyOf(Key.fromJSON(keyID, key as never)), Buffer.from(signatureHex, 'hex'))) {
     throw new TufInvalidChangeError(`the approval signature of key ${keyID} does not verify over ${path}`);
   }
-  const json = signedJSON(repo.targets);
-  const targets = json.targets as Record<string, { custom: { approvals?: Record<string, string> } }>;
-  const custom = targets[path]!.custom;
-  custom.approvals = { ...custom.approvals, [keyID]: signatureHex };
-  return nextTargets(repo, json, signing);
+  return updateEntry(repo, path, (custom) => {
+    custom.approvals = { ...(custom.approvals as object | undefined), [keyID]: signatureHex };
+  }, signing);
 }
 
-/** Distinct current release signers behind a release: its publisher and each valid approval by a signer whose hardware ids cover it. */
-export function releaseSignatures(targets: Metadata<Targets>, path: string, manifestBytes: Uint8Array): string[] {
+/**
+ * How keyless approvals are judged: verified against this Sigstore trust root (devices, `ota verify`),
+ * or counted when listed by a current keyless signer ('listed-only': the gateway deciding whether to
+ * offer, which holds no Sigstore root; the device verifies them before it installs). Absent: not counted.
+ */
+export type KeylessApprovalCheck = LocalTrustRootJSON | 'listed-only';
+
+/**
+ * A keyless release signer's approval: its Sigstore bundle over the manifest bytes (made by the approver's
+ * CI or OIDC login through Fulcio), which must verify against the pinned Sigstore trust root and match a
+ * listed keyless signer covering the release; added to the target's entry in a new targets version.
+ * Neither the publisher's entry nor the publisher's own certificate identity can approve.
+ */
+export function addKeylessApproval(repo: TufRepository, path: string, manifestBytes: Uint8Array, bundle: unknown, sigstoreRoot: LocalTrustRootJSON, signing: OnlineSigning): TufRepository {
+  const entry = targetEntry(releaseView(repo.targets, repo.published), path, manifestBytes);
+  const approver = identifyKeylessSigner(repo.targets, bundle, manifestBytes, sigstoreRoot, path);
+  if (approver.keyID === entry.custom.signer || approver.identity === entry.custom.signerIdentity) {
+    throw new TufInvalidChangeError(`${approver.identity} (keyless signer ${approver.keyID}) published ${path}: the approval must come from another release signer`);
+  }
+  return updateEntry(repo, path, (custom) => {
+    custom.keylessApprovals = { ...(custom.keylessApprovals as object | undefined), [approver.keyID]: typeof bundle === 'string' ? JSON.parse(bundle) : bundle };
+  }, signing);
+}
+
+/**
+ * Distinct current release signers behind a release: its publisher and each valid approval by a signer
+ * whose hardware ids cover it. Keyless approvals count only with the Sigstore trust root to verify them
+ * (`sigstoreRoot`), and never when their certificate identity is the publisher's.
+ */
+export function releaseSignatures(targets: Metadata<Targets>, path: string, manifestBytes: Uint8Array, sigstoreRoot?: KeylessApprovalCheck): string[] {
   const entry = targetEntry(targets, path, manifestBytes);
   const keys = new Map(releaseSigners(targets));
   const json = signedJSON(targets);
+  const eligible = (id: string) => keys.has(id) && id !== entry.custom.signer && signerCovers(json, id, path);
   const approvals = (entry.custom.approvals ?? {}) as Record<string, string>;
   const approved = Object.entries(approvals).filter(([id, sig]) => {
-    const key = keys.get(id);
-    if (!key || id === entry.custom.signer || !signerCovers(json, id, path)) return false;
-    return verify('sha256', manifestBytes, publicKeyOf(Key.fromJSON(id, key as never)), Buffer.from(sig, 'hex'));
+    if (!eligible(id) || keylessIdentityOf(keys.get(id)!)) return false;
+    return verify('sha256', manifestBytes, publicKeyOf(Key.fromJSON(id, keys.get(id) as never)), Buffer.from(sig, 'hex'));
   });
-  return [entry.custom.signer as string, ...approved.map(([id]) => id)];
+  const keylessApprovals = (entry.custom.keylessApprovals ?? {}) as Record<string, unknown>;
+  const keylessApproved = sigstoreRoot
+    ? Object.entries(keylessApprovals).filter(([id, bundle]) => {
+        if (!eligible(id) || !keylessIdentityOf(keys.get(id)!)) return false;
+        if (sigstoreRoot === 'listed-only') return true;
+        const cert = keylessSignatureBy(keys.get(id)!, bundle, manifestBytes, sigstoreRoot);
+        return cert !== undefined && cert.identity !== entry.custom.signerIdentity;
+      })
+    : [];
+  return [entry.custom.signer as string, ...approved.map(([id]) => id), ...keylessApproved.map(([id]) => id)];
 }
 
 /** TUF_THRESHOLD_NOT_MET when the channel needs more signers than the release has. */
-export function assertReleaseApproved(targets: Metadata<Targets>, path: string, manifestBytes: Uint8Array, channel: string): void {
+export function assertReleaseApproved(targets: Metadata<Targets>, path: string, manifestBytes: Uint8Array, channel: string, sigstoreRoot?: KeylessApprovalCheck): void {
   const needed = releaseThreshold(targets, channel);
-  const have = releaseSignatures(targets, path, manifestBytes).length;
+  const have = releaseSignatures(targets, path, manifestBytes, sigstoreRoot).length;
   if (have < needed) throw new TufThresholdNotMetError(`${path} has ${have} of the ${needed} release signatures channel ${channel} requires: approve it with \`ota release approve\``);
 }
 

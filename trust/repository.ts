@@ -6,18 +6,21 @@ import { TufInvalidChangeError, TufUnknownSignerError } from './errors.js';
 import { expiresAfter, metaFileFor, signedJSON, tufTime, unsigned, type SignedJSON } from './metadata.js';
 import { assertReleaseSigner, revokedSigners, REVOKED_FIELD, signersDelegation, signersOf, type SignerScope } from './release-signers.js';
 import { signMetadata, type TufPublicKey, type TufSigningKey } from './tuf-keys.js';
+import { delegatesPublishing, entryRole, keepPublishDelegation, PUBLISH_FILE, withPublishDelegation } from './publish-role.js';
 
 export interface TufRepository {
   /** Every root version in order: roots[i] is version i + 1 (devices walk the chain from their pinned version). */
   roots: Array<Metadata<Root>>;
   targets: Metadata<Targets>;
+  /** The publish role's metadata (trust/publish-role.ts) when top-level targets delegates it: the published manifests. */
+  published?: Metadata<Targets>;
   snapshot: Metadata<Snapshot>;
   timestamp: Metadata<Timestamp>;
   /**
    * Versions already taken in the store by a change that lost its race (metadata-store.ts): the next
    * targets or snapshot version goes past them. Versions only have to increase, not be contiguous.
    */
-  taken?: { targets: number; snapshot: number };
+  taken?: { targets: number; snapshot: number; published?: number };
 }
 
 /** Hours until each role's metadata expires. Snapshot and timestamp are short: a frozen device notices. */
@@ -34,8 +37,11 @@ export const DEFAULT_EXPIRIES: TufExpiries = { root: 365 * 24, targets: 90 * 24,
 export const ISSUED_FIELD = 'x-edge-ota-issued';
 
 export interface OnlineSigning {
+  /** The targets keys; none when the change leaves top-level targets alone (a publish into the publish role). */
   targetsKeys: TufSigningKey[];
   onlineKey: TufSigningKey;
+  /** The release-publish key (the worker's): signs the publish role's metadata. */
+  publishKey?: TufSigningKey;
   now: Date;
   expiries?: TufExpiries;
 }
@@ -43,7 +49,7 @@ export interface OnlineSigning {
 export interface CreateRepositoryInput extends OnlineSigning {
   rootKeys: TufSigningKey[];
   threshold: number;
-  signers: TufPublicKey[];
+  signers: Array<Pick<TufPublicKey, 'keyID' | 'key'>>;
 }
 
 export function latestRoot(repo: Pick<TufRepository, 'roots'>): Metadata<Root> {
@@ -76,20 +82,54 @@ export function createRepository(input: CreateRepositoryInput): TufRepository {
     targets: {},
     delegations: signersDelegation(input.signers.map((s) => ({ keyID: s.keyID, key: s.key.toJSON(), scope: 'all' as const }))),
   });
-  return withTargets({ roots: [signedRoot] }, signedJSON(targets), input, 1);
+  const json = signedJSON(targets);
+  // With a release-publish key, the worker lists releases in its own role and never needs the targets key.
+  if (input.publishKey) json.delegations = withPublishDelegation(json.delegations as never, input.publishKey.keyID, input.publishKey.key.toJSON());
+  const published = input.publishKey ? signedPublished(emptyPublishedJSON(input.now, expiries), 1, input) : undefined;
+  return withTargets({ roots: [signedRoot], ...(published && { published }) }, json, input, 1);
+}
+
+/**
+ * Top-level targets delegates the publish role to `publishKey` (a new targets version, signed by the
+ * targets key: `ota trust delegate-publish`); the role starts empty, signed by signing.publishKey.
+ * Manifests already listed in top-level targets stay there.
+ */
+export function delegatePublishing(repo: TufRepository, publishKey: Pick<TufPublicKey, 'keyID' | 'key'>, signing: OnlineSigning): TufRepository {
+  const json = signedJSON(repo.targets);
+  json.delegations = withPublishDelegation(json.delegations as never, publishKey.keyID, publishKey.key.toJSON());
+  const expiries = signing.expiries ?? DEFAULT_EXPIRIES;
+  // Without the release-publish key at hand (a targets change written offline), `ota trust push` starts the role.
+  const published = repo.published ?? (signing.publishKey ? signedPublished(emptyPublishedJSON(signing.now, expiries), Math.max(0, repo.taken?.published ?? 0) + 1, signing) : undefined);
+  const next = nextTargets({ ...repo, ...(published && { published }) }, json, signing);
+  return next;
+}
+
+/**
+ * A targets version signed elsewhere (offline, `ota trust sign`), pushed: it must be the next version
+ * (nothing changed targets since it was written), and the publish role it may delegate starts empty,
+ * signed by the release-publish key; snapshot and timestamp follow. Its signatures are checked on write.
+ */
+export function acceptTargets(repo: TufRepository, targets: Metadata<Targets>, signing: Omit<OnlineSigning, 'targetsKeys'>): TufRepository {
+  const expected = Math.max(repo.targets.signed.version, repo.taken?.targets ?? 0) + 1;
+  if (targets.signed.version !== expected) {
+    throw new TufInvalidChangeError(`targets version ${targets.signed.version} is not the next version (${expected}): targets changed since the file was written; write it again`);
+  }
+  const published =
+    repo.published ?? (delegatesPublishing(targets) ? signedPublished(emptyPublishedJSON(signing.now, signing.expiries ?? DEFAULT_EXPIRIES), Math.max(0, repo.taken?.published ?? 0) + 1, signing) : undefined);
+  return refreshOnline({ ...repo, targets, ...(published && { published }) }, signing);
 }
 
 /**
  * A new targets version listing one more release signer, for every hardware id or only the ones in
  * `scope` (release-signers.ts); snapshot and timestamp follow.
  */
-export function addSigner(repo: TufRepository, signer: TufPublicKey, signing: OnlineSigning, scope: SignerScope = 'all'): TufRepository {
+export function addSigner(repo: TufRepository, signer: Pick<TufPublicKey, 'keyID' | 'key'>, signing: OnlineSigning, scope: SignerScope = 'all'): TufRepository {
   const json = signedJSON(repo.targets);
   const signers = signersOf(json);
   if (signers.some((s) => s.keyID === signer.keyID)) throw new TufInvalidChangeError(`key ${signer.keyID} already signs releases (to change its hardware ids, revoke it and add it again)`);
   const revoked = { ...revokedSigners(json) };
   delete revoked[signer.keyID];
-  json.delegations = signersDelegation([...signers, { keyID: signer.keyID, key: signer.key.toJSON(), scope }]);
+  json.delegations = keepPublishDelegation(json, signersDelegation([...signers, { keyID: signer.keyID, key: signer.key.toJSON(), scope }]));
   json[REVOKED_FIELD] = revoked;
   return nextTargets(repo, json, signing);
 }
@@ -100,7 +140,7 @@ export function revokeSigner(repo: TufRepository, keyID: string, signing: Online
   const signers = signersOf(json);
   if (!signers.some((s) => s.keyID === keyID)) throw new TufUnknownSignerError(`key ${keyID} is not a release signer`);
   if (signers.length === 1) throw new TufInvalidChangeError(`key ${keyID} is the last release signer: add another before revoking it`);
-  json.delegations = signersDelegation(signers.filter((s) => s.keyID !== keyID));
+  json.delegations = keepPublishDelegation(json, signersDelegation(signers.filter((s) => s.keyID !== keyID)));
   json[REVOKED_FIELD] = { ...revokedSigners(json), [keyID]: tufTime(signing.now) };
   return nextTargets(repo, json, signing);
 }
@@ -109,30 +149,73 @@ export interface ReleaseTarget {
   path: string;
   length: number;
   sha256: string;
-  /** TUF key id of the key that signed the manifest's bundle. */
+  /** TUF key id of the key (or keyless identity entry) that signed the manifest's bundle. */
   signerKeyID: string;
+  /** Keyless: the certificate identity that signed (an approval by the same identity does not count again). */
+  signerIdentity?: string;
 }
 
-/** Adds (or replaces) a target, refused unless its signer is a current release signer for its path. */
+/**
+ * Adds (or replaces) a target, refused unless its signer is a current release signer for its path: into
+ * the publish role when top-level targets delegates it (signed by the release-publish key), else into
+ * top-level targets (signed by the targets key).
+ */
 export function addTarget(repo: TufRepository, target: ReleaseTarget, signing: OnlineSigning): TufRepository {
   assertReleaseSigner(repo.targets, target.signerKeyID, target.path);
+  const entry = { length: target.length, hashes: { sha256: target.sha256 }, custom: { signer: target.signerKeyID, ...(target.signerIdentity && { signerIdentity: target.signerIdentity }) } };
+  if (delegatesPublishing(repo.targets)) {
+    const json = signedJSON(repo.published ?? signedPublished(emptyPublishedJSON(signing.now, signing.expiries ?? DEFAULT_EXPIRIES), 0, signing));
+    json.targets = { ...(json.targets as object), [target.path]: entry };
+    return nextPublished(repo, json, signing);
+  }
   const json = signedJSON(repo.targets);
-  json.targets = {
-    ...(json.targets as object),
-    [target.path]: { length: target.length, hashes: { sha256: target.sha256 }, custom: { signer: target.signerKeyID } },
-  };
+  json.targets = { ...(json.targets as object), [target.path]: entry };
   return nextTargets(repo, json, signing);
 }
 
-/** New snapshot and timestamp versions over the same targets (the freshness re-sign). */
+/** Changes a listed manifest's entry (approvals) in the role that lists it. */
+export function updateEntry(repo: TufRepository, path: string, update: (custom: Record<string, unknown>) => void, signing: OnlineSigning): TufRepository {
+  const role = entryRole(repo.targets, repo.published, path);
+  if (!role) throw new TufInvalidChangeError(`${path} is not a target`);
+  const json = signedJSON(role === 'published' ? repo.published! : repo.targets);
+  update((json.targets as Record<string, { custom: Record<string, unknown> }>)[path]!.custom);
+  return role === 'published' ? nextPublished(repo, json, signing) : nextTargets(repo, json, signing);
+}
+
+/** The publish role as `json` says, signed as its next version by the release-publish key; snapshot and timestamp follow. */
+export function nextPublished(repo: TufRepository, json: SignedJSON, signing: OnlineSigning): TufRepository {
+  const version = Math.max(repo.published?.signed.version ?? 0, repo.taken?.published ?? 0) + 1;
+  return refreshOnline({ ...repo, published: signedPublished(json, version, signing) }, signing);
+}
+
+function emptyPublishedJSON(now: Date, expiries: TufExpiries): SignedJSON {
+  return { version: 1, expires: expiresAfter(now, expiries.targets), spec_version: '1.0.31', targets: {} };
+}
+
+function signedPublished(json: SignedJSON, version: number, signing: Pick<OnlineSigning, 'publishKey' | 'now' | 'expiries'>): Metadata<Targets> {
+  if (!signing.publishKey) throw new TufInvalidChangeError('the repository delegates releases to the release-publish role: this change needs the release-publish key (trust.keysDir/release-publish.pem)');
+  const expiries = signing.expiries ?? DEFAULT_EXPIRIES;
+  // The role is the worker's and online: re-signed at every publish (and by the refresh when it nears expiry).
+  return signMetadata(unsigned(MetadataKind.Targets, { ...json, version, expires: expiresAfter(signing.now, expiries.targets) }), [signing.publishKey]);
+}
+
+/**
+ * New snapshot and timestamp versions over the same targets (the freshness re-sign). With the
+ * release-publish key, a publish role past half its life is re-signed too, so it never expires unseen.
+ */
 export function refreshOnline(repo: TufRepository, signing: Omit<OnlineSigning, 'targetsKeys'>): TufRepository {
   const expiries = signing.expiries ?? DEFAULT_EXPIRIES;
+  const published = repo.published;
+  if (published && signing.publishKey && Date.parse(published.signed.expires) - signing.now.getTime() < (expiries.targets * 3_600_000) / 2) {
+    const version = Math.max(published.signed.version, repo.taken?.published ?? 0) + 1;
+    repo = { ...repo, published: signedPublished(signedJSON(published), version, signing) };
+  }
   const snapshot = signMetadata(
     unsigned(MetadataKind.Snapshot, {
       version: Math.max(repo.snapshot?.signed.version ?? 0, repo.taken?.snapshot ?? 0) + 1,
       expires: expiresAfter(signing.now, expiries.snapshot),
       spec_version: '1.0.31',
-      meta: { 'targets.json': metaFileFor(repo.targets).toJSON() },
+      meta: { 'targets.json': metaFileFor(repo.targets).toJSON(), ...(repo.published && { [PUBLISH_FILE]: metaFileFor(repo.published).toJSON() }) },
     }),
     [signing.onlineKey],
   );

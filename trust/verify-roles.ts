@@ -8,6 +8,7 @@ import { assertFresh, newerTime } from './freshness.js';
 import { metadataBytes, type TufSigned } from './metadata.js';
 import { parseMetadata } from './parse.js';
 import { assertReleaseSigner } from './release-signers.js';
+import { delegatesPublishing, PUBLISH_FILE, PUBLISH_ROLE, releaseView } from './publish-role.js';
 import { ISSUED_FIELD } from './repository.js';
 
 /** What a verifier remembers between runs: the versions it trusted and the newest signed time it saw. */
@@ -15,6 +16,8 @@ export interface TrustedVersions {
   timestamp?: number;
   snapshot?: number;
   targets?: number;
+  /** The publish role's version (trust/publish-role.ts), when the repository delegates it. */
+  published?: number;
   newestSignedTime?: string;
 }
 
@@ -35,6 +38,8 @@ export function verifySnapshot(root: Metadata<Root>, bytes: Uint8Array, timestam
   const targetsMeta = snapshot.signed.meta['targets.json'];
   if (!targetsMeta) throw new TufMetaMismatchError('snapshot does not list targets.json');
   noRollback('targets (named by the snapshot)', targetsMeta.version, seen.targets);
+  const publishedMeta = snapshot.signed.meta[PUBLISH_FILE];
+  if (publishedMeta) noRollback(`${PUBLISH_ROLE} (named by the snapshot)`, publishedMeta.version, seen.published);
   assertFresh('snapshot', snapshot.signed.version, snapshot.signed.expires, now, seen.newestSignedTime);
   return snapshot;
 }
@@ -49,13 +54,36 @@ export function verifyTargets(root: Metadata<Root>, bytes: Uint8Array, snapshot:
   return targets;
 }
 
+/**
+ * The publish role (trust/publish-role.ts) when top-level targets delegates it: pinned by the snapshot
+ * (version, length, sha256), signed by the key top-level targets delegates it to (the worker's
+ * release-publish key, never a key of its own choosing), not rolled back, not expired. Undefined for a
+ * repository without the delegation; a delegation the snapshot does not pin is a mismatch.
+ */
+export function verifyPublished(targets: Metadata<Targets>, bytes: Uint8Array | undefined, snapshot: Metadata<Snapshot>, seen: TrustedVersions, now: Date): Metadata<Targets> | undefined {
+  const meta = snapshot.signed.meta[PUBLISH_FILE];
+  if (!delegatesPublishing(targets)) return undefined;
+  if (!meta || !bytes) throw new TufMetaMismatchError(`targets delegates ${PUBLISH_ROLE} but the snapshot does not pin ${PUBLISH_FILE}`);
+  matchesMeta(PUBLISH_FILE, bytes, meta);
+  const published = parseMetadata('targets', bytes);
+  try {
+    targets.verifyDelegate(PUBLISH_ROLE, published);
+  } catch (err) {
+    throw new TufThresholdNotMetError(`${PUBLISH_ROLE} version ${published.signed.version} is not signed by the key targets version ${targets.signed.version} delegates it to: ${(err as Error).message}`, { cause: err });
+  }
+  versionIs(PUBLISH_ROLE, published.signed.version, meta.version);
+  assertFresh(PUBLISH_ROLE, published.signed.version, published.signed.expires, now, seen.newestSignedTime);
+  return published;
+}
+
 /** The versions to remember after a successful walk; the newest signed time never moves back. */
-export function trustedAfter(seen: TrustedVersions, timestamp: Metadata<Timestamp>, snapshot: Metadata<Snapshot>, targets: Metadata<Targets>): TrustedVersions {
+export function trustedAfter(seen: TrustedVersions, timestamp: Metadata<Timestamp>, snapshot: Metadata<Snapshot>, targets: Metadata<Targets>, published?: Metadata<Targets>): TrustedVersions {
   const issued = timestamp.signed.unrecognizedFields[ISSUED_FIELD];
   return {
     timestamp: timestamp.signed.version,
     snapshot: snapshot.signed.version,
     targets: targets.signed.version,
+    ...(published && { published: published.signed.version }),
     newestSignedTime: newerTime(seen.newestSignedTime, typeof issued === 'string' ? issued : undefined),
   };
 }
@@ -105,10 +133,15 @@ function matchesMeta(name: string, bytes: Uint8Array, meta: MetaFile): void {
 }
 
 /** The whole repository as a fresh verifier would walk it from its newest root (a self-check before writing). */
-export function verifyRepository(repo: { roots: Array<Metadata<Root>>; timestamp: Metadata<Timestamp>; snapshot: Metadata<Snapshot>; targets: Metadata<Targets> }, now: Date, seen: TrustedVersions = {}) {
+export function verifyRepository(
+  repo: { roots: Array<Metadata<Root>>; timestamp: Metadata<Timestamp>; snapshot: Metadata<Snapshot>; targets: Metadata<Targets>; published?: Metadata<Targets> },
+  now: Date,
+  seen: TrustedVersions = {},
+) {
   const root = repo.roots[repo.roots.length - 1]!;
   const timestamp = verifyTimestamp(root, metadataBytes(repo.timestamp), seen, now);
   const snapshot = verifySnapshot(root, metadataBytes(repo.snapshot), timestamp, seen, now);
   const targets = verifyTargets(root, metadataBytes(repo.targets), snapshot, seen, now);
-  return { targets, seen: trustedAfter(seen, timestamp, snapshot, targets) };
+  const published = verifyPublished(targets, repo.published && metadataBytes(repo.published), snapshot, seen, now);
+  return { targets: releaseView(targets, published), seen: trustedAfter(seen, timestamp, snapshot, targets, published) };
 }

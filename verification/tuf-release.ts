@@ -3,15 +3,14 @@
 // manifest's length and sha256 against its target and its signer against the targets role. The
 // manifest's Sigstore bundle is then checked against that signer's key alone, so a key that is still
 // pinned in trusted_root.json but revoked (or never listed) by the targets role signs nothing.
-import { Key } from '@tufjs/models';
-import { addPinnedKey, type LocalTrustRootJSON } from '../signing/trust-root.js';
+import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import type { SignerPolicy } from '../signing/verify.js';
 import { TufNotInitializedError } from '../trust/errors.js';
 import { readLocalTrust, writeLocalTrust } from '../trust/local-trust.js';
 import { hasRepository, verifyStoredRepository, type MetadataStore } from '../trust/metadata-store.js';
 import { releaseSigners } from '../trust/release-signers.js';
 import { assertReleaseApproved } from '../trust/release-approvals.js';
-import { publicKeyOf } from '../trust/tuf-keys.js';
+import { releaseSignerPolicy } from '../trust/keyless-signers.js';
 import { verifyReleaseTarget } from '../trust/verify-roles.js';
 
 export interface TufVerifiedRelease {
@@ -46,14 +45,16 @@ export async function verifyThroughTuf(input: {
   const target = verifyReleaseTarget(verified.targets, input.manifestBytes, input.manifestPath);
   // A channel that needs more than one release signature (two-person releases) is checked here too,
   // as the gateway and the device check it; the bytes are the target's, so their channel is signed.
-  assertReleaseApproved(verified.targets, target.path, input.manifestBytes, channelOf(input.manifestBytes));
+  // Keyless approvals are verified against this machine's Sigstore root (Fulcio, Rekor, TSA).
+  assertReleaseApproved(verified.targets, target.path, input.manifestBytes, channelOf(input.manifestBytes), input.trustRoot);
   const [, keyJSON] = releaseSigners(verified.targets).find(([id]) => id === target.signerKeyID)!;
-  const { root: trustRoot, hint } = addPinnedKey({ ...input.trustRoot, pinnedKeys: {} }, publicKeyOf(Key.fromJSON(target.signerKeyID, keyJSON as never)), { validFrom: new Date(0) });
+  // A key signer: its key alone; a keyless signer (TAP 18): its issuer and identity pattern.
+  const { trustRoot, policy } = releaseSignerPolicy(target.signerKeyID, keyJSON, input.trustRoot);
   const s = verified.seen;
   return {
     trustRoot,
-    policy: { mode: 'key', allowedKeyHints: [hint] },
-    detail: `root v${verified.root.signed.version}, timestamp v${s.timestamp}, snapshot v${s.snapshot}, targets v${s.targets}; ${target.path} signed by ${target.signerKeyID.slice(0, 16)}`,
+    policy,
+    detail: `root v${verified.root.signed.version}, timestamp v${s.timestamp}, snapshot v${s.snapshot}, targets v${s.targets}${s.published ? `, release-publish v${s.published}` : ''}; ${target.path} signed by ${target.signerKeyID.slice(0, 16)}`,
   };
 }
 

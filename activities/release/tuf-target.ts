@@ -5,12 +5,18 @@ import { loadOrCreateSigningKey } from '../../signing/keys.js';
 import { ConflictError } from '../../stores/index.js';
 import { TrustError } from '../../trust/errors.js';
 import { signingKeyFile, trustKeyPaths } from '../../trust/key-files.js';
-import { hasRepository } from '../../trust/metadata-store.js';
-import { addReleaseTarget, checkPublishSigner, type PublishSigner } from '../../trust/publish-target.js';
+import { hasRepository, readRepository } from '../../trust/metadata-store.js';
+import { delegatesPublishing } from '../../trust/publish-role.js';
+import { readAtMost } from '../../platform/bounded-read.js';
+import { readTrustRoot } from '../../signing/trust-root.js';
+import { addReleaseTarget, checkPublishSigner, type KeylessReleaseTarget, type PublishSigner } from '../../trust/publish-target.js';
+import type { ReleaseTarget } from '../../trust/repository.js';
 import { tufPublicKey } from '../../trust/tuf-keys.js';
 import type { ReleaseActivityDeps } from './activity-deps.js';
 
 const TARGET_ATTEMPTS = 10;
+/** A manifest bundle is a few KiB (a certificate, a signature, a Rekor entry and a timestamp). */
+const BUNDLE_LIMIT = 256 * 1024;
 
 /** True when a TUF repository decides who signs (then nothing is pinned); throws when it refuses the signer. */
 export async function releaseSignerListed(ctx: ReleaseActivityDeps, signer: PublishSigner): Promise<boolean> {
@@ -20,10 +26,17 @@ export async function releaseSignerListed(ctx: ReleaseActivityDeps, signer: Publ
 /** The published manifest as a target, signed by the release key's role and the online key. */
 export async function addManifestTarget(ctx: ReleaseActivityDeps, path: string, bytes: Uint8Array, sha256: string): Promise<void> {
   if (!(await hasRepository(ctx.store))) return;
-  const releaseKey = await loadOrCreateSigningKey(ctx.config.signing.keyPath);
   const paths = trustKeyPaths(ctx.config.trust, ctx.config.signing.keyPath);
-  const target = { path, length: bytes.length, sha256, signerKeyID: tufPublicKey(releaseKey.publicKey).keyID };
-  const signing = async () => ({ targetsKeys: [await signingKeyFile(paths.targets)], onlineKey: await signingKeyFile(paths.online), now: new Date() });
+  const target = await targetFor(ctx, path, bytes, sha256);
+  // With the publish role delegated the worker signs with its release-publish and online keys only:
+  // the targets key is not read (it may be offline); a repository from before the delegation needs it.
+  const delegated = delegatesPublishing((await readRepository(ctx.store)).repo.targets);
+  const signing = async () => ({
+    targetsKeys: delegated ? [] : [await signingKeyFile(paths.targets)],
+    onlineKey: await signingKeyFile(paths.online),
+    ...(delegated && { publishKey: await signingKeyFile(paths.publish) }),
+    now: new Date(),
+  });
   for (let attempt = 1; ; attempt++) {
     try {
       await asFailure(() => addReleaseTarget(ctx.store, target, signing));
@@ -32,6 +45,19 @@ export async function addManifestTarget(ctx: ReleaseActivityDeps, path: string, 
       if (!(err instanceof ConflictError) || attempt >= TARGET_ATTEMPTS) throw err;
     }
   }
+}
+
+/**
+ * A manifest whose bundle (stored beside it) carries a certificate was signed keyless: its identity is
+ * matched against the keyless signers, against the Sigstore root this worker verifies with. Otherwise
+ * the release key signed it.
+ */
+async function targetFor(ctx: ReleaseActivityDeps, path: string, bytes: Uint8Array, sha256: string): Promise<ReleaseTarget | KeylessReleaseTarget> {
+  const bundleText = await readAtMost(await ctx.store.getStream(`${path}.sigstore.json`), BUNDLE_LIMIT, `${path}.sigstore.json`);
+  const bundle = JSON.parse(bundleText.toString('utf8')) as { verificationMaterial?: { certificate?: unknown } };
+  if (bundle.verificationMaterial?.certificate) return { path, bytes, sha256, bundle, sigstoreRoot: await readTrustRoot(ctx.config.trust.trustedRootPath) };
+  const releaseKey = await loadOrCreateSigningKey(ctx.config.signing.keyPath);
+  return { path, length: bytes.length, sha256, signerKeyID: tufPublicKey(releaseKey.publicKey).keyID };
 }
 
 async function asFailure<T>(run: () => Promise<T>): Promise<T> {

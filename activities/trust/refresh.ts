@@ -23,12 +23,15 @@ const ATTEMPTS = 10;
 
 export async function refreshTrustMetadata(config: Config, store: ArtifactStore, input: TrustRefreshInput): Promise<TrustRefreshResult> {
   if (!(await hasRepository(store))) return { refreshed: false, reason: `${store.location} has no TUF repository (run \`ota trust init\`)` };
-  const onlineKey = await signingKeyFile(trustKeyPaths(config.trust, config.signing.keyPath).online);
+  const paths = trustKeyPaths(config.trust, config.signing.keyPath);
+  const onlineKey = await signingKeyFile(paths.online);
+  // The publish role (the worker's) is re-signed when past half its life, so it never expires unseen.
+  const publishKey = await signingKeyFile(paths.publish);
   const expiries = { ...DEFAULT_EXPIRIES, snapshot: input.expiryHours, timestamp: input.expiryHours };
   for (let attempt = 1; ; attempt++) {
     try {
       const before = await readRepository(store);
-      const after = refreshOnline(before.repo, { onlineKey, now: new Date(), expiries });
+      const after = refreshOnline(before.repo, { onlineKey, publishKey, now: new Date(), expiries });
       await writeRepository(store, after, before);
       return { refreshed: true, timestampVersion: after.timestamp.signed.version, snapshotVersion: after.snapshot.signed.version, expires: after.timestamp.signed.expires };
     } catch (err) {

@@ -44,12 +44,20 @@ function oidcFrom(opts: ApiFlags): OidcOptions | undefined {
   return { issuer, audience: opts.oidcAudience ?? process.env.OTA_OIDC_AUDIENCE ?? 'edge-ota', roleClaim: opts.oidcRoleClaim };
 }
 
-/** The targets and online keys, when this host holds them (never created here: a missing key is a refusal). */
+/**
+ * The online key and, when this host holds them, the release-publish and targets keys (never created here:
+ * a change that needs a missing key is refused). With the publish role delegated, approvals need no targets key.
+ */
 function trustSigningFrom(config: Config): () => Promise<OnlineSigning> {
   const paths = trustKeyPaths(config.trust, config.signing.keyPath);
   return async () => {
-    for (const file of [paths.targets, paths.online]) if (!existsSync(file)) throw new Error(`no trust key ${file} on this host`);
-    return { targetsKeys: [await existingSigningKey(paths.targets)], onlineKey: await existingSigningKey(paths.online), now: new Date() };
+    if (!existsSync(paths.online)) throw new Error(`no trust key ${paths.online} on this host`);
+    return {
+      targetsKeys: existsSync(paths.targets) ? [await existingSigningKey(paths.targets)] : [],
+      onlineKey: await existingSigningKey(paths.online),
+      ...(existsSync(paths.publish) && { publishKey: await existingSigningKey(paths.publish) }),
+      now: new Date(),
+    };
   };
 }
 

@@ -10,7 +10,10 @@ export function renderRepository(d: RepositoryDescription): string {
   for (const [name, r] of Object.entries(d.roles)) {
     lines.push(`${name.padEnd(9)} version ${String(r.version).padEnd(4)} expires ${r.expires}  ${r.threshold} of ${r.keyIDs.length} key(s): ${r.keyIDs.map(short).join(', ')}`);
   }
-  for (const s of d.releaseSigners) lines.push(`signer    ${s.keyID} (hint ${short(s.hint)})${s.hardware === 'all' ? '' : `, ${describeScope(s.hardware)}`}`);
+  for (const s of d.releaseSigners) {
+    const who = s.keyless ? `keyless ${s.keyless.identity} (issuer ${s.keyless.issuer})` : `hint ${short(s.hint)}`;
+    lines.push(`signer    ${s.keyID} (${who})${s.hardware === 'all' ? '' : `, ${describeScope(s.hardware)}`}`);
+  }
   for (const [id, at] of Object.entries(d.revokedSigners)) lines.push(`revoked   ${id} at ${at}`);
   lines.push(`targets   ${d.targets} release manifest(s)`);
   if (d.keyFiles) lines.push(`keys      ${JSON.stringify(d.keyFiles)}`);

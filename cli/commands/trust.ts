@@ -1,19 +1,24 @@
 // `ota trust init|add-signer|revoke-signer|rotate-root|refresh|show`: the fleet's TUF repository
 // (docs/trust.md). Metadata goes to the artifact store (trust/metadata-store.ts), keys stay in files.
+import { generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { MetadataKind, type Key } from '@tufjs/models';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../platform/atomic-write.js';
 import { readFileAtMost } from '../../platform/bounded-read.js';
 import { loadOrCreateSigningKey, signingKeyFromPem } from '../../signing/keys.js';
 import { openArtifactStore, type ArtifactStore } from '../../stores/index.js';
-import { TufAlreadyInitializedError, TufInvalidChangeError } from '../../trust/errors.js';
+import { TufAlreadyInitializedError, TufInvalidChangeError, TufOversizedError } from '../../trust/errors.js';
 import { publicKeyFile, signingKeyFile, trustKeyPaths, type TrustKeyPaths } from '../../trust/key-files.js';
 import { localTrustDir, writeLocalTrust } from '../../trust/local-trust.js';
 import { hasRepository, readRepository, writeRepository, type StoredRepository } from '../../trust/metadata-store.js';
-import { addSigner, createRepository, refreshOnline, revokeSigner, type OnlineSigning, type TufRepository } from '../../trust/repository.js';
+import { setDeviceTrust } from '../../trust/device-trust.js';
+import { delegatesPublishing } from '../../trust/publish-role.js';
+import { acceptTargets, addSigner, createRepository, DEFAULT_EXPIRIES, delegatePublishing, refreshOnline, revokeSigner, type OnlineSigning, type TufRepository } from '../../trust/repository.js';
+import { keylessSignerKey } from '../../trust/keyless-signers.js';
 import { scopeOf } from '../../trust/release-signers.js';
 import { acceptRoot, proposeRoot, rotateRoot, type RotateRootInput } from '../../trust/root-rotation.js';
-import { metadataBytes } from '../../trust/metadata.js';
+import { expiresAfter, metadataBytes, signedJSON, unsigned } from '../../trust/metadata.js';
 import { METADATA_LIMITS, parseMetadata } from '../../trust/parse.js';
 import { signMetadata, tufPublicKey, tufSigningKey, type TufSigningKey } from '../../trust/tuf-keys.js';
 import { configFrom } from '../context.js';
@@ -25,6 +30,9 @@ import { keyPathsInUse, rotateRoleKeyFiles } from './trust-rotate-keys.js';
 export interface KeyOptions {
   targetsKey?: string;
   onlineKey?: string;
+  publishKey?: string;
+  /** A targets change written to this file for offline signing instead of published (`ota trust push`). */
+  out?: string;
   json?: boolean;
 }
 
@@ -34,7 +42,9 @@ export function registerTrustCommands(program: Command): void {
     command
       .option('--targets-key <file>', 'private key of the targets role (default: trust.keysDir/targets.pem)')
       .option('--online-key <file>', 'private key of the snapshot and timestamp roles (default: trust.keysDir/online.pem)')
+      .option('--publish-key <file>', "the worker's release-publish key, which signs the published releases (default: trust.keysDir/release-publish.pem)")
       .option('--json', 'print the result as JSON');
+  const offline = (command: Command) => command.option('--out <file>', 'write the new targets version to this file, unsigned (or signed by --targets-key), for `ota trust sign` offline and `ota trust push`');
 
   withKeys(trust.command('init'))
     .description('create the repository: root (threshold M of the root keys), targets, snapshot, timestamp; pins root 1 here')
@@ -53,30 +63,73 @@ export function registerTrustCommands(program: Command): void {
         const repo = createRepository({ rootKeys, threshold, signers, ...(await signing()) });
         await writeRepository(store, repo);
         await writeLocalTrust(localTrustDir(config.trust.trustedRootPath), { root: repo.roots[0]!, seen: {} });
-        return { repo, keyFiles: { root: rootFiles, targets: opts.targetsKey ?? paths.targets, online: opts.onlineKey ?? paths.online } };
+        return { repo, keyFiles: { root: rootFiles, targets: opts.targetsKey ?? paths.targets, online: opts.onlineKey ?? paths.online, publish: opts.publishKey ?? paths.publish } };
       });
     });
 
-  withKeys(trust.command('add-signer'))
+  offline(withKeys(trust.command('add-signer')))
     .description('list a release signer in a new targets version')
-    .requiredOption('--key <file>', "the signer's public (or private) key PEM")
+    .option('--key <file>', "the signer's public (or private) key PEM")
+    .option('--keyless', 'a Sigstore identity instead of a key (TAP 18): releases signed through Fulcio by --issuer for a --subject identity')
+    .option('--issuer <url>', 'with --keyless: the OIDC issuer, exactly (e.g. https://token.actions.githubusercontent.com)')
+    .option('--subject <regex>', 'with --keyless: a regular expression the whole certificate identity must match (e.g. a CI workflow on release tags)')
     .option('--role <role>', 'the role the signer joins (targets)', 'targets')
     .option('--hardware <id...>', 'limit the signer to releases for these hardware ids (a delegated role per hardware id; default: every hardware id)')
-    .action(async (opts: KeyOptions & { key: string; role: string; hardware?: string[] }, command: Command) => {
+    .action(async (opts: KeyOptions & SignerOptions & { role: string; hardware?: string[] }, command: Command) => {
       targetsRoleOnly(opts.role);
       const scope = scopeOf(opts.hardware);
-      await changeRepository(command, opts, async (repo, signing) => addSigner(repo, await publicKeyFile(opts.key), await signing(), scope));
+      const signer = await signerFrom(opts, 'add-signer');
+      await changeTargets(command, opts, async (repo, signing) => addSigner(repo, signer, await signing(), scope));
     });
 
-  withKeys(trust.command('revoke-signer'))
+  offline(withKeys(trust.command('revoke-signer')))
     .description('remove a release signer in a new targets version; releases it signed are refused (TUF_SIGNER_REVOKED)')
     .option('--key <file>', "the signer's public (or private) key PEM")
     .option('--key-id <id>', 'the TUF key id instead of the key file')
+    .option('--keyless', 'a keyless signer, named by --issuer and --subject as it was added')
+    .option('--issuer <url>', 'with --keyless: the OIDC issuer')
+    .option('--subject <regex>', 'with --keyless: the identity pattern')
     .option('--role <role>', 'the role the signer leaves (targets)', 'targets')
-    .action(async (opts: KeyOptions & { key?: string; keyId?: string; role: string }, command: Command) => {
+    .action(async (opts: KeyOptions & Partial<SignerOptions> & { keyId?: string; role: string }, command: Command) => {
       targetsRoleOnly(opts.role);
-      if (!opts.key === !opts.keyId) throw new Error('revoke-signer needs --key <file> or --key-id <id>');
-      await changeRepository(command, opts, async (repo, signing) => revokeSigner(repo, opts.keyId ?? (await publicKeyFile(opts.key!)).keyID, await signing()));
+      if ([opts.key, opts.keyId, opts.keyless].filter(Boolean).length !== 1) throw new Error('revoke-signer needs one of --key <file>, --key-id <id> or --keyless --issuer URL --subject REGEX');
+      const keyID = opts.keyId ?? (await signerFrom(opts, 'revoke-signer')).keyID;
+      await changeTargets(command, opts, async (repo, signing) => revokeSigner(repo, keyID, await signing()));
+    });
+
+  offline(withKeys(trust.command('delegate-publish')))
+    .description("delegate release manifests to the worker's release-publish key (a new targets version): publishes then never need the targets key")
+    .action(async (opts: KeyOptions, command: Command) => {
+      const config = configFrom(command);
+      // The worker's key: created here on first use (0600) when the default file does not exist yet; copy it to the worker.
+      const publishKey = await signingKeyFile(opts.publishKey ?? trustKeyPaths(config.trust, config.signing.keyPath).publish);
+      await changeTargets(command, opts, async (repo, signing) => {
+        if (delegatesPublishing(repo.targets)) throw new TufInvalidChangeError('targets already delegates release manifests to the release-publish role');
+        return delegatePublishing(repo, publishKey, await signing());
+      });
+    });
+
+  offline(withKeys(trust.command('device-trust')))
+    .description('sign the gateway answer keys and fleet CA roots devices trust into targets (edge-ota.device-trust.v1): devices take a rotation through TUF')
+    .requiredOption('--answer-key <file...>', 'gateway answer public keys (PEM); two while a rotation overlaps')
+    .option('--fleet-ca <file...>', 'fleet CA root certificates (PEM)')
+    .action(async (opts: KeyOptions & { answerKey: string[]; fleetCa?: string[] }, command: Command) => {
+      const read = (f: string) => readFileAtMost(f, 16 * 1024, f).then((b) => b.toString('utf8'));
+      const doc = { answerKeys: await Promise.all(opts.answerKey.map(read)), fleetCaRoots: await Promise.all((opts.fleetCa ?? []).map(read)) };
+      await changeTargets(command, opts, async (repo, signing) => setDeviceTrust(repo, doc, await signing()));
+    });
+
+  withKeys(trust.command('push <file>'))
+    .description('publish a targets version signed offline (`--out`, then `ota trust sign`); snapshot and timestamp follow, signed by the online key')
+    .option('--root <file>', 'root N+1 to publish first (rotate-root --rotate-targets-key/--rotate-online-key --out), signed to both thresholds')
+    .action(async (file: string, opts: KeyOptions & { root?: string }, command: Command) => {
+      const targets = parseMetadata('targets', await readFileAtMost(file, METADATA_LIMITS.targets, file), file);
+      const root = opts.root ? parseMetadata('root', await readFileAtMost(opts.root, METADATA_LIMITS.root, opts.root), opts.root) : undefined;
+      await changeRepository(command, opts, async (repo, signing) => {
+        const { targetsKeys: _none, ...online } = await signing({ targetsKey: false });
+        // Root N+1 first (both thresholds), so the targets below are judged by the keys it names.
+        return acceptTargets(root ? acceptRoot(repo, root) : repo, targets, online);
+      });
     });
 
   withKeys(trust.command('rotate-root'))
@@ -88,10 +141,16 @@ export function registerTrustCommands(program: Command): void {
     .option('--from <file>', 'publish this root N+1, signed offline, once it meets both thresholds')
     .option('--rotate-targets-key', 'root N+1 names a new targets key (created now, replacing the key file in use; the old one is kept as <file>.retired-root-N, N the last root that named it)')
     .option('--rotate-online-key', 'root N+1 names a new snapshot and timestamp key (likewise)')
+    .option('--new-targets-key <file>', 'with --rotate-targets-key --out: the new targets key (public is enough), made on the offline machine')
+    .option('--new-online-key <file>', 'with --rotate-online-key --out: the new online key (public is enough)')
     .action(async (opts: RotateRootOptions, command: Command) => {
       if (opts.from && (opts.rootKey || opts.newRootKey || opts.threshold || opts.out || opts.rotateTargetsKey || opts.rotateOnlineKey)) throw new Error('--from publishes a root file as it is: no other rotate-root option applies');
       if (!opts.from && !opts.rootKey && !opts.out) throw new Error('rotate-root needs --root-key <file...>, --out <file> or --from <file>');
-      if ((opts.rotateTargetsKey || opts.rotateOnlineKey) && opts.out) throw new Error('--rotate-targets-key and --rotate-online-key need the root keys at hand (--root-key), not --out');
+      if ((opts.newTargetsKey && !opts.rotateTargetsKey) || (opts.newOnlineKey && !opts.rotateOnlineKey)) throw new Error('--new-targets-key goes with --rotate-targets-key, --new-online-key with --rotate-online-key');
+      if ((opts.rotateTargetsKey || opts.rotateOnlineKey) && opts.out) {
+        await rotateRoleKeysOffline(command, opts);
+        return;
+      }
       if (opts.rotateTargetsKey || opts.rotateOnlineKey) {
         await withTrust(command, opts, async ({ store, paths, signing }) => {
           const rootInput = await rootRotationInput(opts);
@@ -113,12 +172,21 @@ export function registerTrustCommands(program: Command): void {
 
   trust
     .command('sign <file>')
-    .description('add signatures to a metadata file (root N+1 from rotate-root --out), offline: reads no store')
+    .description('add signatures to a metadata file (root N+1 from rotate-root --out, targets from add-signer/revoke-signer/require-signatures --out), offline: reads no store')
     .requiredOption('--key <file...>', 'private keys that sign')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { key: string[]; json?: boolean }) => {
-      const root = parseMetadata('root', await readFileAtMost(file, METADATA_LIMITS.root, file), file);
+      const bytes = await readFileAtMost(file, METADATA_LIMITS.targets, file);
       const keys = await Promise.all(opts.key.map(existingSigningKey));
+      if (metadataType(bytes) === 'targets') {
+        const targets = parseMetadata('targets', bytes, file);
+        await writeFileAtomic(file, metadataBytes(signMetadata(targets, keys)));
+        const result = { file, role: 'targets', version: targets.signed.version, signatures: Object.keys(targets.signatures) };
+        printResult(opts, result, () => `targets ${result.version} in ${file}: ${result.signatures.length} signature(s): publish it with \`ota trust push ${file}\``);
+        return;
+      }
+      if (bytes.length > METADATA_LIMITS.root) throw new TufOversizedError(`${file} is over the root limit of ${METADATA_LIMITS.root} bytes`);
+      const root = parseMetadata('root', bytes, file);
       await writeFileAtomic(file, metadataBytes(signMetadata(root, keys)));
       const result = { file, version: root.signed.version, signatures: Object.keys(root.signatures), threshold: root.signed.roles.root!.threshold };
       printResult(opts, result, () => `root ${result.version} in ${file}: ${result.signatures.length} signature(s) (its own threshold is ${result.threshold}; root N's applies too)`);
@@ -127,7 +195,7 @@ export function registerTrustCommands(program: Command): void {
   withKeys(trust.command('refresh'))
     .description('re-sign snapshot and timestamp with the online key (what keeps devices from reporting frozen)')
     .action(async (opts: KeyOptions, command: Command) => {
-      await changeRepository(command, opts, async (repo, signing) => refreshOnline(repo, await signing()));
+      await changeRepository(command, opts, async (repo, signing) => refreshOnline(repo, await signing({ targetsKey: false })));
     });
 
   trust
@@ -139,7 +207,60 @@ export function registerTrustCommands(program: Command): void {
     });
 }
 
+interface SignerOptions {
+  key?: string;
+  keyless?: boolean;
+  issuer?: string;
+  subject?: string;
+}
+
+/** A key file's TUF key, or a keyless signer's entry from --issuer and --subject. */
+async function signerFrom(opts: SignerOptions, command: string): Promise<{ keyID: string; key: Key }> {
+  if (opts.keyless) {
+    if (opts.key) throw new Error(`${command}: --keyless names an identity, not a --key`);
+    if (!opts.issuer || !opts.subject) throw new Error(`${command} --keyless needs --issuer <url> and --subject <regex>`);
+    return keylessSignerKey(opts.issuer, opts.subject);
+  }
+  if (opts.issuer || opts.subject) throw new Error(`${command}: --issuer and --subject go with --keyless`);
+  if (!opts.key) throw new Error(`${command} needs --key <file> or --keyless --issuer URL --subject REGEX`);
+  return publicKeyFile(opts.key);
+}
+
+/**
+ * Role keys rotated with the root keys offline: root N+1 naming the new targets and/or online keys goes to
+ * --out (signed by any --root-key given), and the next targets version, unsigned, to <out>.targets.json;
+ * each is signed offline (`ota trust sign`: root keys for the root, the new targets key for targets) and
+ * both are published with `ota trust push <out>.targets.json --root <out>` (with --online-key the new online key).
+ */
+async function rotateRoleKeysOffline(command: Command, opts: RotateRootOptions): Promise<void> {
+  if (opts.rotateTargetsKey && !opts.newTargetsKey) throw new Error('--rotate-targets-key --out needs --new-targets-key <file> (made on the offline machine)');
+  if (opts.rotateOnlineKey && !opts.newOnlineKey) throw new Error('--rotate-online-key --out needs --new-online-key <file>');
+  const out = opts.out!;
+  const targetsOut = `${out.replace(/\.json$/, '')}.targets.json`;
+  await withTrust(command, opts, async ({ store }) => {
+    const { repo } = await readRepository(store);
+    const input = await rootRotationInput(opts);
+    const roleKeys = {
+      ...(opts.newTargetsKey && { targets: [await publicKeyFile(opts.newTargetsKey)] }),
+      ...(opts.newOnlineKey && { online: await publicKeyFile(opts.newOnlineKey) }),
+    };
+    const root = signMetadata(proposeRoot(repo, { ...input, roleKeys }), input.signingKeys);
+    const targetsJSON = signedJSON(repo.targets);
+    const nextVersion = Math.max(repo.targets.signed.version, repo.taken?.targets ?? 0) + 1;
+    const targets = unsigned(MetadataKind.Targets, { ...targetsJSON, version: nextVersion, expires: expiresAfter(new Date(), DEFAULT_EXPIRIES.targets) });
+    await writeFileAtomic(out, metadataBytes(root));
+    await writeFileAtomic(targetsOut, metadataBytes(targets));
+    progress(
+      opts,
+      `root ${root.signed.version} written to ${out}, targets ${nextVersion} to ${targetsOut}: sign the root with \`ota trust sign ${out} --key F\` (root keys), the targets with the new targets key, then \`ota trust push ${targetsOut} --root ${out}\``,
+    );
+    return { repo };
+  });
+}
+
 interface RotateRootOptions extends KeyOptions {
+  newTargetsKey?: string;
+  newOnlineKey?: string;
   rootKey?: string[];
   newRootKey?: string[];
   threshold?: string;
@@ -160,21 +281,26 @@ async function rootRotationInput(opts: RotateRootOptions): Promise<RotateRootInp
   return { newRootKeys: newKeys, threshold, now: new Date(), signingKeys };
 }
 
+/** Which keys a change loads; the targets key only where the change signs targets. */
+type KeyNeeds = { targetsKey?: boolean };
+type Signing = (needs?: KeyNeeds) => Promise<OnlineSigning>;
+
 interface TrustContext {
   store: ArtifactStore;
   paths: TrustKeyPaths;
   config: ReturnType<typeof configFrom>;
-  /** The targets and online keys (created on first use at their default paths). */
-  signing: () => Promise<OnlineSigning>;
+  /** The targets, online and release-publish keys (created on first use at their default paths). */
+  signing: Signing;
 }
 
 async function withTrust(command: Command, opts: KeyOptions, run: (ctx: TrustContext) => Promise<{ repo: TufRepository; keyFiles?: object }>): Promise<void> {
   const config = configFrom(command);
   const store = openArtifactStore(config.store);
   const paths = trustKeyPaths(config.trust, config.signing.keyPath);
-  const signing = async (): Promise<OnlineSigning> => ({
-    targetsKeys: [await signingKeyFile(opts.targetsKey ?? paths.targets)],
+  const signing: Signing = async (needs = {}) => ({
+    targetsKeys: needs.targetsKey === false ? [] : [await signingKeyFile(opts.targetsKey ?? paths.targets)],
     onlineKey: await signingKeyFile(opts.onlineKey ?? paths.online),
+    publishKey: await signingKeyFile(opts.publishKey ?? paths.publish),
     now: new Date(),
   });
   try {
@@ -186,7 +312,40 @@ async function withTrust(command: Command, opts: KeyOptions, run: (ctx: TrustCon
   }
 }
 
-export async function changeRepository(command: Command, opts: KeyOptions, change: (repo: TufRepository, signing: () => Promise<OnlineSigning>) => Promise<TufRepository>): Promise<void> {
+/**
+ * A change of top-level targets (signers, thresholds, the publish delegation). With --out it is written
+ * to that file instead, unsigned or signed by an explicit --targets-key (no key is created and nothing
+ * in the store changes): the targets key stays offline, `ota trust sign` and `ota trust push` follow.
+ */
+export async function changeTargets(command: Command, opts: KeyOptions, change: (repo: TufRepository, signing: () => Promise<OnlineSigning>) => Promise<TufRepository>): Promise<void> {
+  if (!opts.out) return changeRepository(command, opts, change);
+  const out = opts.out;
+  await withTrust(command, opts, async ({ store }) => {
+    const before = await readRepository(store);
+    // The snapshot and timestamp of this change are discarded (push signs its own): a throwaway key signs them.
+    const signing = async (): Promise<OnlineSigning> => ({ targetsKeys: opts.targetsKey ? [await existingSigningKey(opts.targetsKey)] : [], onlineKey: throwawayKey(), now: new Date() });
+    const after = await change(before.repo, signing);
+    if (after.targets.signed.version === before.repo.targets.signed.version) throw new TufInvalidChangeError('this change leaves targets as it is: nothing to sign offline');
+    await writeFileAtomic(out, metadataBytes(after.targets));
+    progress(opts, `targets ${after.targets.signed.version} written to ${out}: sign it with \`ota trust sign ${out} --key <targets key>\`, then \`ota trust push ${out}\``);
+    return { repo: before.repo };
+  });
+}
+
+function throwawayKey(): TufSigningKey {
+  return tufSigningKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+}
+
+/** The `_type` of a metadata file's signed part, to tell root from targets (parsing then checks it fully). */
+function metadataType(bytes: Buffer): string | undefined {
+  try {
+    return (JSON.parse(bytes.toString('utf8')) as { signed?: { _type?: unknown } }).signed?._type as string | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function changeRepository(command: Command, opts: KeyOptions, change: (repo: TufRepository, signing: Signing) => Promise<TufRepository>): Promise<void> {
   await withTrust(command, opts, async ({ store, signing }) => {
     const before: StoredRepository = await readRepository(store);
     const repo = await change(before.repo, signing);

@@ -4,18 +4,18 @@
 // signer against the release signers. The manifest's Sigstore bundle is then checked against that
 // signer's key alone. Nothing is written here: the caller keeps the new trust state only once the
 // whole release verified, so any refusal leaves the device's trust state as it was.
-import { Key, type Metadata, type Targets } from '@tufjs/models';
+import type { Metadata, Targets } from '@tufjs/models';
 import { join } from 'node:path';
 import { readAtMost } from '../../platform/bounded-read.js';
 import { manifestKey } from '../../release/layout.js';
-import { addPinnedKey, type LocalTrustRootJSON } from '../../signing/trust-root.js';
+import type { LocalTrustRootJSON } from '../../signing/trust-root.js';
 import type { SignerPolicy } from '../../signing/verify.js';
 import { TufMetaMismatchError, TufNotInitializedError } from '../../trust/errors.js';
 import { TUF_PREFIX, verifyStoredRepository, type MetadataReader, type VerifiedRepository } from '../../trust/metadata-store.js';
 import { cachingMetadataReader } from './metadata-cache.js';
 import { METADATA_LIMITS, parseMetadata } from '../../trust/parse.js';
 import { releaseSigners } from '../../trust/release-signers.js';
-import { publicKeyOf } from '../../trust/tuf-keys.js';
+import { releaseSignerPolicy } from '../../trust/keyless-signers.js';
 import { verifyReleaseTarget } from '../../trust/verify-roles.js';
 import type { DeviceConfig } from '../config.js';
 import { readDeviceTrust, type DeviceTrust } from './device-trust.js';
@@ -51,11 +51,12 @@ export async function verifyReleaseMetadata(
   const path = manifestKey(config.hardwareId, candidate.version);
   const target = verifyReleaseTarget(verified.targets, candidate.manifestBytes, path);
   const [, keyJSON] = releaseSigners(verified.targets).find(([id]) => id === target.signerKeyID)!;
-  const { root, hint } = addPinnedKey({ ...trustRoot, pinnedKeys: {} }, publicKeyOf(Key.fromJSON(target.signerKeyID, keyJSON as never)), { validFrom: new Date(0) });
+  // A key signer: its key alone; a keyless signer (TAP 18): its issuer and identity pattern.
+  const { trustRoot: root, policy } = releaseSignerPolicy(target.signerKeyID, keyJSON, trustRoot);
   const s = verified.seen;
   return {
     trustRoot: root,
-    policy: { mode: 'key', allowedKeyHints: [hint] },
+    policy,
     trust: next,
     targets: verified.targets,
     path,

@@ -50,7 +50,7 @@ export async function verifyCandidate(
     policy: tuf?.policy ?? policyFor(trustRoot, trust.keyless),
   });
   // A channel that requires two signers: the release needs its approvals too (offline as well).
-  if (tuf) assertReleaseApproved(tuf.targets, tuf.path, candidate.manifestBytes, manifest.channel);
+  if (tuf) assertReleaseApproved(tuf.targets, tuf.path, candidate.manifestBytes, manifest.channel, tuf.trustRoot);
   checkManifestFor(manifest, { now, installed, allowVersionDowngrade });
   if (tuf) await writeDeviceTrust(config, tuf.trust, now);
   const onDemandDeltas = tuf ? onDemandDeltasFor(tuf.targets.signed.targets, manifest.hardwareId, manifest.version, manifest.image.sha256) : [];

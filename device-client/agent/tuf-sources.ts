@@ -10,12 +10,13 @@ import { TUF_PREFIX, type MetadataReader } from '../../trust/metadata-store.js';
 import { METADATA_LIMITS } from '../../trust/parse.js';
 import { GatewayRefusedError, type GatewayClient } from '../gateway/gateway-client.js';
 
-/** The metadata file names a repository holds: N.root.json, N.targets.json, N.snapshot.json, timestamp.json (and plain copies). */
-export const TUF_FILE_NAME = /^(?:[1-9][0-9]{0,8}\.(?:root|targets|snapshot)|root|targets|snapshot|timestamp)\.json$/;
+/** The metadata file names a repository holds: N.root.json, N.targets.json, N.release-publish.json, N.snapshot.json, timestamp.json (and plain copies). */
+export const TUF_FILE_NAME = /^(?:[1-9][0-9]{0,8}\.(?:root|targets|snapshot|release-publish)|root|targets|snapshot|release-publish|timestamp)\.json$/;
 
 /** The size limit of a metadata file, from the role its name ends in. */
 export function limitOf(name: string): number {
-  const role = /(root|targets|snapshot|timestamp)\.json$/.exec(name)?.[1] as keyof typeof METADATA_LIMITS | undefined;
+  // The publish role is targets metadata (trust/publish-role.ts): the targets limit.
+  const role = /(root|targets|snapshot|timestamp)\.json$/.exec(name.replace(/release-publish\.json$/, 'targets.json'))?.[1] as keyof typeof METADATA_LIMITS | undefined;
   if (!role) throw new TufMalformedMetadataError(`${name} is not a TUF metadata file`);
   return METADATA_LIMITS[role];
 }

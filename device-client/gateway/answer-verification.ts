@@ -2,14 +2,16 @@
 // key the device acts only on the signed copy in `signedAnswer`, and only when it is signed by that
 // key and bound to this device and to the nonce this check-in was signed over; anything else is
 // refused with its own code before the answer is acted on. Without a pinned key: the plain answer
-// (the envelope, if any, is ignored), as before signing existed.
+// (the envelope, if any, is ignored), as before signing existed. The keys may also come from the
+// device's TUF trust (trust/device-trust.ts): then any listed key may sign (a rotation overlaps), and an
+// answer no listed key signed is GATEWAY_ANSWER_KEY_NOT_LISTED.
 import { createPublicKey } from 'node:crypto';
 import { CodedError } from '../../platform/coded-error.js';
 import { describeZodIssues } from '../../platform/zod-issues.js';
 import { checkinAnswerPayloadSchema, checkinResponseSchema, signedAnswerEnvelopeSchema, type CheckinResponse, type KeyAlgorithm } from '../../schemas/device-api.js';
 import { algorithmOf, envelopePayloadBytes, verifyEnvelope } from '../../schemas/device-envelope.js';
 
-export type AnswerRefusalCode = 'GATEWAY_ANSWER_UNSIGNED' | 'GATEWAY_ANSWER_BAD_SIGNATURE' | 'GATEWAY_ANSWER_MISBOUND' | 'GATEWAY_ANSWER_REPLAYED';
+export type AnswerRefusalCode = 'GATEWAY_ANSWER_UNSIGNED' | 'GATEWAY_ANSWER_BAD_SIGNATURE' | 'GATEWAY_ANSWER_MISBOUND' | 'GATEWAY_ANSWER_REPLAYED' | 'GATEWAY_ANSWER_KEY_NOT_LISTED';
 
 /** A check-in answer the pinned gateway key does not vouch for, for this device and this request. */
 export class GatewayAnswerRefusedError extends CodedError<AnswerRefusalCode> {}
@@ -23,10 +25,20 @@ export function pinnedAnswerKey(publicKeyPem: string): PinnedAnswerKey {
   return { publicKeyPem, keyAlgorithm: algorithmOf(createPublicKey(publicKeyPem)) };
 }
 
+/** The answer keys the device's verified TUF targets list (edge-ota.device-trust.v1), with the version that listed them. */
+export interface ListedAnswerKeys {
+  listed: PinnedAnswerKey[];
+  targetsVersion: number;
+}
+
+export function listedAnswerKeys(publicKeyPems: string[], targetsVersion: number): ListedAnswerKeys {
+  return { listed: publicKeyPems.map(pinnedAnswerKey), targetsVersion };
+}
+
 export type AnswerReading = { ok: true; answer: CheckinResponse } | { ok: false; malformed: string } | { ok: false; refused: GatewayAnswerRefusedError };
 
 /** The answer to act on from a parsed answer body. Pure. */
-export function readCheckinAnswer(doc: unknown, pinned: PinnedAnswerKey | undefined, bound: { deviceId: string; nonce: string }): AnswerReading {
+export function readCheckinAnswer(doc: unknown, pinned: PinnedAnswerKey | ListedAnswerKeys | undefined, bound: { deviceId: string; nonce: string }): AnswerReading {
   const { signedAnswer, ...plain } = (doc !== null && typeof doc === 'object' ? doc : {}) as Record<string, unknown>;
   if (!pinned) {
     const parsed = checkinResponseSchema.safeParse(plain);
@@ -35,7 +47,12 @@ export function readCheckinAnswer(doc: unknown, pinned: PinnedAnswerKey | undefi
   const refuse = (code: AnswerRefusalCode, message: string): AnswerReading => ({ ok: false, refused: new GatewayAnswerRefusedError(code, `check-in answer refused: ${message}`) });
   if (signedAnswer === undefined) return refuse('GATEWAY_ANSWER_UNSIGNED', 'it carries no signature and this device pins a gateway answer key');
   const envelope = signedAnswerEnvelopeSchema.safeParse(signedAnswer);
-  if (!envelope.success || !verifyEnvelope(envelope.data, pinned)) return refuse('GATEWAY_ANSWER_BAD_SIGNATURE', 'its signature does not verify with the pinned gateway answer key');
+  if ('listed' in pinned) {
+    // Keys from TUF: the envelope names no key, so a valid signature by a key not listed reads as no listed key's.
+    if (!envelope.success || !pinned.listed.some((key) => verifyEnvelope(envelope.data, key))) {
+      return refuse('GATEWAY_ANSWER_KEY_NOT_LISTED', `it is not signed by a gateway answer key that TUF targets version ${pinned.targetsVersion} lists`);
+    }
+  } else if (!envelope.success || !verifyEnvelope(envelope.data, pinned)) return refuse('GATEWAY_ANSWER_BAD_SIGNATURE', 'its signature does not verify with the pinned gateway answer key');
   let payload: unknown;
   try {
     payload = JSON.parse(envelopePayloadBytes(envelope.data).toString('utf8'));

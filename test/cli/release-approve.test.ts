@@ -18,6 +18,7 @@ import { emptyTrustRoot } from '../../signing/trust-root.js';
 import { verifyThroughTuf } from '../../verification/tuf-release.js';
 import { ensureDist } from '../support/dist.js';
 import { otaIn } from '../support/ota-cli.js';
+import { releaseView } from '../../trust/publish-role.js';
 
 let state: string;
 let skipReason: string | undefined;
@@ -39,7 +40,7 @@ beforeAll(async () => {
   const store = new LocalArtifactStore(join(state, 'artifacts'));
   const before = await readRepository(store);
   const releaseKey = tufPublicKey((await loadOrCreateSigningKey(join(state, 'keys', 'release-signing.pem'))).publicKey);
-  const signing = { targetsKeys: [await signingKeyFile(join(state, 'keys', 'tuf', 'targets.pem'))], onlineKey: await signingKeyFile(join(state, 'keys', 'tuf', 'online.pem')), now: new Date() };
+  const signing = { targetsKeys: [await signingKeyFile(join(state, 'keys', 'tuf', 'targets.pem'))], onlineKey: await signingKeyFile(join(state, 'keys', 'tuf', 'online.pem')), publishKey: await signingKeyFile(join(state, 'keys', 'tuf', 'release-publish.pem')), now: new Date() };
   await writeRepository(store, addTarget(before.repo, { path, length: manifest.length, sha256: createHash('sha256').update(manifest).digest('hex'), signerKeyID: releaseKey.keyID }, signing), before);
   await writeFile(join(state, 'engineer.pem'), generateSigningKeyPem(), { mode: 0o600 });
   expect((await ota('trust', 'add-signer', '--key', 'engineer.pem')).code).toBe(0);
@@ -77,7 +78,9 @@ describe('ota trust require-signatures / ota release approve (CLI)', () => {
     expect(approved.stderr).toBe('');
     expect(approved.code).toBe(0);
     const engineer = tufPublicKey((await loadOrCreateSigningKey(join(state, 'engineer.pem'))).publicKey).keyID;
-    expect(releaseSignatures((await repository()).targets, path, await readFile(join(state, 'artifacts', path)))).toContain(engineer);
+    // The release is listed in the publish role (the worker's), where its approval went too.
+    const repo = await repository();
+    expect(releaseSignatures(releaseView(repo.targets, repo.published), path, await readFile(join(state, 'artifacts', path)))).toContain(engineer);
     expect((await verifyTuf())!.detail).toMatch(/signed by/);
   });
 });

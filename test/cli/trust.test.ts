@@ -68,7 +68,8 @@ describe('ota trust (CLI)', () => {
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/root\s+version 3 .* 2 of 2 key/);
     expect(show.stdout).toContain(`revoked   ${created.releaseSigners[0].keyID}`);
-    expect(await tufFiles()).toEqual(['1.root.json', '1.snapshot.json', '1.targets.json', '2.root.json', '2.snapshot.json', '2.targets.json', '3.root.json', '3.snapshot.json', '3.targets.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
+    // The publish role (the worker's release-publish key) is delegated at init: its first, empty version.
+    expect(await tufFiles()).toEqual(['1.release-publish.json', '1.root.json', '1.snapshot.json', '1.targets.json', '2.root.json', '2.snapshot.json', '2.targets.json', '3.root.json', '3.snapshot.json', '3.targets.json', 'release-publish.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
     const again = await trust('init');
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already has a TUF repository');

@@ -16,6 +16,7 @@ import type { RolloutStatus } from '../../rollout/types.js';
 import { generateSigningKeyPem, loadOrCreateSigningKey } from '../../signing/keys.js';
 import { signingKeyFile } from '../../trust/key-files.js';
 import { readRepository, writeRepository } from '../../trust/metadata-store.js';
+import { releaseView } from '../../trust/publish-role.js';
 import { releaseSignatures } from '../../trust/release-approvals.js';
 import { addTarget } from '../../trust/repository.js';
 import { tufPublicKey } from '../../trust/tuf-keys.js';
@@ -81,7 +82,7 @@ describe('operator API', () => {
       temporal: { client: releases.client, taskQueue: QUEUE },
       oidc: { issuer: issuer.url, audience: 'edge-ota' },
       // The TUF keys `ota trust init` writes into the state dir (the release-approval test creates them).
-      trustSigning: async () => ({ targetsKeys: [await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'targets.pem'))], onlineKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'online.pem')), now: new Date() }),
+      trustSigning: async () => ({ targetsKeys: [await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'targets.pem'))], onlineKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'online.pem')), publishKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'release-publish.pem')), now: new Date() }),
     });
     const fleet = services.fleetStore;
     const apiToken = async (name: string, role: string, ttlSeconds = 3600, now?: Date) => (await fleet.createOperatorToken({ name, role, ttlSeconds, createdBy: 'test', now })).token;
@@ -256,7 +257,7 @@ describe('operator API', () => {
     const bytes = await releases.manifestBytes('1.1.0');
     const before = await readRepository(releases.store);
     const releaseKey = tufPublicKey((await loadOrCreateSigningKey(releases.config.signing.keyPath)).publicKey);
-    const signing = { targetsKeys: [await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'targets.pem'))], onlineKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'online.pem')), now: new Date() };
+    const signing = { targetsKeys: [await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'targets.pem'))], onlineKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'online.pem')), publishKey: await signingKeyFile(join(releases.stateDir, 'keys', 'tuf', 'release-publish.pem')), now: new Date() };
     await writeRepository(releases.store, addTarget(before.repo, { path, length: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), signerKeyID: releaseKey.keyID }, signing), before);
     await writeFile(join(releases.stateDir, 'engineer.pem'), generateSigningKeyPem(), { mode: 0o600 });
     expect((await local(['trust', 'add-signer', '--key', 'engineer.pem'])).code).toBe(0);
@@ -273,7 +274,9 @@ describe('operator API', () => {
     const approved = await approve(tokens.bob, engineerKey);
     expect(approved).toMatchObject({ code: 0, out: expect.stringContaining(`approved ${HARDWARE} 1.1.0`) });
     const engineer = tufPublicKey((await loadOrCreateSigningKey(engineerKey)).publicKey).keyID;
-    expect(releaseSignatures((await readRepository(releases.store)).repo.targets, path, bytes)).toEqual([releaseKey.keyID, engineer]);
+    // The release and its approval are in the publish role (targets delegates it since `ota trust init`).
+    const approvedRepo = (await readRepository(releases.store)).repo;
+    expect(releaseSignatures(releaseView(approvedRepo.targets, approvedRepo.published), path, bytes)).toEqual([releaseKey.keyID, engineer]);
 
     // A signature that is not over these bytes is refused, and the trust repository is described.
     const forged = await call('POST', `/v1/releases/${HARDWARE}/1.1.0/approve`, tokens.bob, { keyID: engineer, signature: '30'.repeat(35) });
