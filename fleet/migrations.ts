@@ -352,20 +352,6 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
-    version: 13,
-    name: 'attestation key credential activation',
-    sql: `
-      -- An AK counts only once the device proved it lives in the TPM of the EK it named
-      -- (TPM2_ActivateCredential): 'pending-activation' until then. Keys registered before this
-      -- migration stay 'active' (trust on first use, as they were admitted).
-      ALTER TABLE attestation_keys ADD COLUMN status text NOT NULL DEFAULT 'active';
-      ALTER TABLE attestation_keys ADD COLUMN ak_name text;
-      -- Only the sha256 of the credential's secret, never the secret.
-      ALTER TABLE attestation_keys ADD COLUMN activation_secret_sha256 text;
-      ALTER TABLE attestation_keys ADD COLUMN activated_at timestamptz;
-    `,
-  },
-  {
     version: 11,
     name: 'desired device state and drift events',
     sql: `
@@ -429,6 +415,20 @@ export const migrations: readonly Migration[] = [
         PRIMARY KEY (hardware_id, to_version, from_sha256, format)
       );
       CREATE INDEX delta_requests_state_idx ON delta_requests (state, requested_at);
+    `,
+  },
+  {
+    version: 13,
+    name: 'attestation key credential activation',
+    sql: `
+      -- An AK counts only once the device proved it lives in the TPM of the EK it named
+      -- (TPM2_ActivateCredential): 'pending-activation' until then. Keys registered before this
+      -- migration stay 'active' (trust on first use, as they were admitted).
+      ALTER TABLE attestation_keys ADD COLUMN status text NOT NULL DEFAULT 'active';
+      ALTER TABLE attestation_keys ADD COLUMN ak_name text;
+      -- Only the sha256 of the credential's secret, never the secret.
+      ALTER TABLE attestation_keys ADD COLUMN activation_secret_sha256 text;
+      ALTER TABLE attestation_keys ADD COLUMN activated_at timestamptz;
     `,
   },
 ];
