@@ -5,6 +5,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadOrCreateSigningKey } from '../signing/keys.js';
+import type { OnlineSigning } from './repository.js';
 import { tufPublicKey, tufSigningKey, type TufPublicKey, type TufSigningKey } from './tuf-keys.js';
 
 export interface TrustKeyPaths {
@@ -36,4 +37,19 @@ export async function publicKeyFile(path: string): Promise<TufPublicKey> {
     throw new Error(`${path}: cannot read the key (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   return tufPublicKey(createPublicKey(pem));
+}
+
+/**
+ * The keys the worker signs its targets changes with (a publish, an on-demand delta). With the publish
+ * role delegated: the release-publish and online keys only; the targets key is not read (it may be
+ * offline). A repository from before the delegation needs the targets key.
+ */
+export async function workerSigning(trust: { keysDir?: string }, releaseKeyPath: string, delegated: boolean): Promise<OnlineSigning> {
+  const paths = trustKeyPaths(trust, releaseKeyPath);
+  return {
+    targetsKeys: delegated ? [] : [await signingKeyFile(paths.targets)],
+    onlineKey: await signingKeyFile(paths.online),
+    ...(delegated && { publishKey: await signingKeyFile(paths.publish) }),
+    now: new Date(),
+  };
 }

@@ -11,8 +11,11 @@ import { MetadataKind } from '@tufjs/models';
 import { signedJSON, unsigned, type SignedJSON } from './metadata.js';
 
 export const PUBLISH_ROLE = 'release-publish';
-/** The one path pattern the publish role is delegated: release manifests (TUF patterns, `*` is one segment). */
-export const PUBLISH_PATHS = ['releases/*/*/manifest.json'];
+/**
+ * The paths the publish role is delegated (TUF patterns, `*` is one segment): release manifests, and the
+ * on-demand deltas beside them (release/on-demand-delta.ts), which the worker makes after publishing.
+ */
+export const PUBLISH_PATHS = ['releases/*/*/manifest.json', 'releases/*/*/on-demand/*'];
 /** The role's file name in snapshot meta and in the store (`N.release-publish.json`). */
 export const PUBLISH_FILE = `${PUBLISH_ROLE}.json`;
 

@@ -163,13 +163,27 @@ export interface ReleaseTarget {
 export function addTarget(repo: TufRepository, target: ReleaseTarget, signing: OnlineSigning): TufRepository {
   assertReleaseSigner(repo.targets, target.signerKeyID, target.path);
   const entry = { length: target.length, hashes: { sha256: target.sha256 }, custom: { signer: target.signerKeyID, ...(target.signerIdentity && { signerIdentity: target.signerIdentity }) } };
+  return withWorkerTargets(repo, { ...workerTargetsOf(repo), [target.path]: entry }, signing);
+}
+
+/**
+ * The targets map of the role the worker lists releases and on-demand deltas in: the publish role when
+ * top-level targets delegates it (empty before its first version), else top-level targets.
+ */
+export function workerTargetsOf(repo: TufRepository): Record<string, unknown> {
+  const role = delegatesPublishing(repo.targets) ? repo.published : repo.targets;
+  return { ...((role && (signedJSON(role).targets as Record<string, unknown>)) ?? {}) };
+}
+
+/** `targets` as the next version of the worker's role (workerTargetsOf): the publish role signed by the release-publish key, else top-level targets by the targets key. */
+export function withWorkerTargets(repo: TufRepository, targets: Record<string, unknown>, signing: OnlineSigning): TufRepository {
   if (delegatesPublishing(repo.targets)) {
     const json = signedJSON(repo.published ?? signedPublished(emptyPublishedJSON(signing.now, signing.expiries ?? DEFAULT_EXPIRIES), 0, signing));
-    json.targets = { ...(json.targets as object), [target.path]: entry };
+    json.targets = targets;
     return nextPublished(repo, json, signing);
   }
   const json = signedJSON(repo.targets);
-  json.targets = { ...(json.targets as object), [target.path]: entry };
+  json.targets = targets;
   return nextTargets(repo, json, signing);
 }
 

@@ -1,35 +1,30 @@
 // The signed delta index: on-demand deltas as TUF targets (release/on-demand-delta.ts), added and
-// removed in new targets versions signed by the targets key the worker already signs publishes with
-// (docs/trust.md, "On-demand deltas"). Snapshot and timestamp follow; the write is the timestamp's
+// removed in new versions of the role the worker lists releases in, signed with the same keys as a
+// publish (docs/trust.md, "On-demand deltas"). Snapshot and timestamp follow; the write is the timestamp's
 // compare-and-swap, so a publish that lands meanwhile wins and this tries again on top of it.
 import type { Config } from '../../schemas/config.js';
 import { ConflictError, type ArtifactStore } from '../../stores/index.js';
-import { signingKeyFile, trustKeyPaths } from '../../trust/key-files.js';
-import { signedJSON } from '../../trust/metadata.js';
+import { workerSigning } from '../../trust/key-files.js';
 import { readRepository, writeRepository } from '../../trust/metadata-store.js';
-import { nextTargets, type OnlineSigning } from '../../trust/repository.js';
+import { delegatesPublishing } from '../../trust/publish-role.js';
+import { withWorkerTargets, workerTargetsOf } from '../../trust/repository.js';
 import type { TargetEntryLike } from '../../release/on-demand-delta.js';
 
 const ATTEMPTS = 10;
 
-async function signingFor(config: Config): Promise<OnlineSigning> {
-  const paths = trustKeyPaths(config.trust, config.signing.keyPath);
-  return { targetsKeys: [await signingKeyFile(paths.targets)], onlineKey: await signingKeyFile(paths.online), now: new Date() };
-}
-
 /**
- * One targets change: `edit` gets the current targets map and returns the new one, or undefined when
- * nothing needs to change (a retry after the change landed, a path already gone).
+ * One change of the worker's targets role (the publish role when delegated, else top-level targets):
+ * `edit` gets its current targets map and returns the new one, or undefined when nothing needs to
+ * change (a retry after the change landed, a path already gone).
  */
 export async function changeDeltaTargets(config: Config, store: ArtifactStore, edit: (targets: Record<string, TargetEntryLike>) => Record<string, TargetEntryLike> | undefined): Promise<'changed' | 'unchanged'> {
   for (let attempt = 1; ; attempt++) {
     try {
       const before = await readRepository(store);
-      const json = signedJSON(before.repo.targets);
-      const after = edit(json.targets as Record<string, TargetEntryLike>);
+      const after = edit(workerTargetsOf(before.repo) as Record<string, TargetEntryLike>);
       if (!after) return 'unchanged';
-      json.targets = after;
-      await writeRepository(store, nextTargets(before.repo, json, await signingFor(config)), before);
+      const signing = await workerSigning(config.trust, config.signing.keyPath, delegatesPublishing(before.repo.targets));
+      await writeRepository(store, withWorkerTargets(before.repo, after, signing), before);
       return 'changed';
     } catch (err) {
       if (!(err instanceof ConflictError) || attempt >= ATTEMPTS) throw err;

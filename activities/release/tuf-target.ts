@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { loadOrCreateSigningKey } from '../../signing/keys.js';
 import { ConflictError } from '../../stores/index.js';
 import { TrustError } from '../../trust/errors.js';
-import { signingKeyFile, trustKeyPaths } from '../../trust/key-files.js';
+import { workerSigning } from '../../trust/key-files.js';
 import { hasRepository, readRepository } from '../../trust/metadata-store.js';
 import { delegatesPublishing } from '../../trust/publish-role.js';
 import { readAtMost } from '../../platform/bounded-read.js';
@@ -26,17 +26,9 @@ export async function releaseSignerListed(ctx: ReleaseActivityDeps, signer: Publ
 /** The published manifest as a target, signed by the release key's role and the online key. */
 export async function addManifestTarget(ctx: ReleaseActivityDeps, path: string, bytes: Uint8Array, sha256: string): Promise<void> {
   if (!(await hasRepository(ctx.store))) return;
-  const paths = trustKeyPaths(ctx.config.trust, ctx.config.signing.keyPath);
   const target = await targetFor(ctx, path, bytes, sha256);
-  // With the publish role delegated the worker signs with its release-publish and online keys only:
-  // the targets key is not read (it may be offline); a repository from before the delegation needs it.
   const delegated = delegatesPublishing((await readRepository(ctx.store)).repo.targets);
-  const signing = async () => ({
-    targetsKeys: delegated ? [] : [await signingKeyFile(paths.targets)],
-    onlineKey: await signingKeyFile(paths.online),
-    ...(delegated && { publishKey: await signingKeyFile(paths.publish) }),
-    now: new Date(),
-  });
+  const signing = () => workerSigning(ctx.config.trust, ctx.config.signing.keyPath, delegated);
   for (let attempt = 1; ; attempt++) {
     try {
       await asFailure(() => addReleaseTarget(ctx.store, target, signing));
