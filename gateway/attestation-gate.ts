@@ -3,15 +3,14 @@
 // the remediation release), and what a quarantined device is offered at check-in: only the
 // remediation release (the last one it attested cleanly on, or the one the policy names), never a
 // rollout's release.
-import { createHash } from 'node:crypto';
 import { attestationStanding, type AttestationPolicy, type Standing } from '../attestation/standing.js';
 import type { AllowedMeasurement } from '../attestation/verify-quote.js';
 import type { EnrolledDevice, FleetStore, QuarantineRecord } from '../fleet/fleet-store.js';
-import { readChannelIndex } from '../release/catalog.js';
 import type { CheckinRequest, CheckinResponse } from '../schemas/device-api.js';
-import { parseManifest, type ReleaseIndexEntry } from '../schemas/manifest.js';
+import type { ReleaseIndexEntry } from '../schemas/manifest.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
-import { HttpError } from './http.js';
+import { channelIndexCache } from './offer-cache.js';
+import { readPinnedManifest } from './pinned-manifest.js';
 
 /** The device's standing now, from what the fleet store holds. */
 export async function deviceStanding(fleet: FleetStore, policy: AttestationPolicy, device: EnrolledDevice, now = new Date()): Promise<Standing> {
@@ -90,14 +89,10 @@ export async function quarantineAnswer(quarantine: QuarantineRecord, entries: Re
  * checked against the digest the index pins, as for offers).
  */
 export async function allowedMeasurements(store: ArtifactStore, device: EnrolledDevice, securityFloor: number): Promise<AllowedMeasurement[]> {
-  const entries = await readChannelIndex(store, device.hardwareId, device.channel);
+  const entries = await channelIndexCache(store).entries(device.hardwareId, device.channel);
   const allowed: AllowedMeasurement[] = [];
   for (const entry of entries.filter((e) => e.securityVersion >= securityFloor)) {
-    const bytes = await store.getBytes(entry.manifest.location);
-    if (createHash('sha256').update(bytes).digest('hex') !== entry.manifest.sha256) {
-      throw new HttpError(502, 'release-store-inconsistent', `manifest of ${device.hardwareId} ${entry.version} does not match the digest its index pins`);
-    }
-    const measurement = parseManifest(bytes, { ignoreUnknownDeltaFormats: true }).bootMeasurement;
+    const measurement = (await readPinnedManifest(store, device.hardwareId, entry)).manifest.bootMeasurement;
     if (measurement) allowed.push({ version: entry.version, pcr: measurement.pcr, value: measurement.value });
   }
   return allowed;

@@ -2,15 +2,14 @@
 // none, the device gets the newest release of its hardware and channel that is newer than what it
 // runs, except releases held back by an unfinished rollout. The manifest is read here only to hint
 // which artifact to fetch; the device verifies the signed manifest itself and decides.
-import { createHash } from 'node:crypto';
 import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
 import { channelIndexCache } from './offer-cache.js';
+import { readPinnedManifest } from './pinned-manifest.js';
 import { manifestBundleKey, manifestKey } from '../release/layout.js';
 import { compareSemver } from '../release/semver.js';
 import type { ArtifactHint, CheckinRequest, CheckinResponse } from '../schemas/device-api.js';
-import { chooseUpdateArtifact, deltaFormatSchema, parseManifest, type DeltaFormat, type ReleaseIndexEntry } from '../schemas/manifest.js';
+import { chooseUpdateArtifact, deltaFormatSchema, type DeltaFormat, type ReleaseIndexEntry } from '../schemas/manifest.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
-import { HttpError } from './http.js';
 import { approvalsMissing } from './release-approvals.js';
 import { lateJoinRing } from './late-join.js';
 import { offerEligibility } from './offer-eligibility.js';
@@ -40,13 +39,7 @@ export function downloadUrl(location: string): string {
 }
 
 async function describeRelease(ctx: OfferContext, device: EnrolledDevice, entry: ReleaseIndexEntry, checkin: CheckinRequest) {
-  const bytes = await ctx.store.getBytes(entry.manifest.location);
-  // The index pins the manifest's digest; a store that disagrees with itself gets no offers out.
-  const digest = createHash('sha256').update(bytes).digest('hex');
-  if (digest !== entry.manifest.sha256) {
-    throw new HttpError(502, 'release-store-inconsistent', `manifest of ${device.hardwareId} ${entry.version} hashes to ${digest}, the index pins ${entry.manifest.sha256}`);
-  }
-  const manifest = parseManifest(bytes, { ignoreUnknownDeltaFormats: true });
+  const { bytes, manifest } = await readPinnedManifest(ctx.store, device.hardwareId, entry);
   const waiting = await approvalsMissing(ctx.store, entry.manifest.location, bytes, manifest.channel);
   if (waiting) return { waiting };
   const known = checkin.supportedDeltaFormats.filter((f): f is DeltaFormat => deltaFormatSchema.safeParse(f).success);

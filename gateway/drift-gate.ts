@@ -5,15 +5,13 @@
 // differs, reconciles the drift events, and under `gateway.drift.quarantineOn` opens a quarantine
 // (code DRIFT:<kind>, with the event as evidence) through the attestation machinery, which then
 // limits the device to its remediation release at check-in.
-import { createHash } from 'node:crypto';
 import { driftBetween, type DesiredPosture, type DriftKind } from '../attestation/drift.js';
 import type { DriftReconciliation, EnrolledDevice, FleetStore, QuarantineRecord } from '../fleet/fleet-store.js';
-import { readChannelIndex } from '../release/catalog.js';
 import type { Heartbeat } from '../schemas/device-api.js';
-import { parseManifest } from '../schemas/manifest.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
-import { hasRepository, readRepository } from '../trust/metadata-store.js';
-import { HttpError } from './http.js';
+import { channelIndexCache } from './offer-cache.js';
+import { readPinnedManifest } from './pinned-manifest.js';
+import { currentTrust } from './trust-cache.js';
 
 export interface DriftPolicy {
   /** Drift kinds that quarantine the device at once (empty: drift is recorded, never acted on). */
@@ -38,20 +36,15 @@ interface DriftContext {
 
 /** What the signed manifest of the release the device claims says it measures as (digest-checked against the index). */
 async function claimedRelease(store: ArtifactStore, device: EnrolledDevice, version: string): Promise<DesiredPosture['claimedRelease']> {
-  const entry = (await readChannelIndex(store, device.hardwareId, device.channel)).find((e) => e.version === version);
+  const entry = (await channelIndexCache(store).entries(device.hardwareId, device.channel)).find((e) => e.version === version);
   if (!entry) return undefined;
-  const bytes = await store.getBytes(entry.manifest.location);
-  if (createHash('sha256').update(bytes).digest('hex') !== entry.manifest.sha256) {
-    throw new HttpError(502, 'release-store-inconsistent', `manifest of ${device.hardwareId} ${entry.version} does not match the digest its index pins`);
-  }
-  const manifest = parseManifest(bytes, { ignoreUnknownDeltaFormats: true });
+  const { manifest } = await readPinnedManifest(store, device.hardwareId, entry);
   return { version, imageSha256: manifest.image.sha256, ...(manifest.bootMeasurement ? { bootMeasurement: { pcr: manifest.bootMeasurement.pcr, value: manifest.bootMeasurement.value } } : {}) };
 }
 
 async function fleetTrust(store: ArtifactStore): Promise<DesiredPosture['fleetTrust']> {
-  if (!(await hasRepository(store))) return undefined;
-  const { repo } = await readRepository(store);
-  return { rootVersion: repo.roots.length, targetsVersion: repo.targets.signed.version };
+  const trust = await currentTrust(store);
+  return trust && { rootVersion: trust.repo.roots.length, targetsVersion: trust.repo.targets.signed.version };
 }
 
 /** Everything the device should be, gathered from the fleet store and the artifact store. */
