@@ -1,7 +1,6 @@
 // The console over plain HTTP (no browser): the sign-in cookie, CSRF on every state-changing form,
 // the API's roles behind the forms (a viewer's forged POST refused 403 and audited, nothing
 // changed), escaping of untrusted text, and sign-out. A real operator API on a PGlite fleet store.
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { registerConsole } from '../../console/register.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import { startOperatorApi, type RunningOperatorApi } from '../../operator/app.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
+import { requestPendingAdmission } from '../support/operator-calls.js';
 
 const HOSTILE = '<img src=x onerror=alert(1)>"\'';
 
@@ -33,10 +33,8 @@ describe('console over HTTP', () => {
     expect(response.status).toBe(303);
     return response.headers.get('set-cookie')!.split(';')[0]!;
   };
-  const pending = (deviceId: string, labels?: Record<string, string>) => {
-    const publicKeyPem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    return fleet.requestAdmission({ deviceId, hardwareId: 'board-x', publicKeyPem, keyAlgorithm: 'ed25519', factoryCa: 'cd'.repeat(32), certificatePem: 'x' }).then(() => labels && fleet.acceptDevice(deviceId, { labels }));
-  };
+  const pending = (deviceId: string, labels?: Record<string, string>) =>
+    requestPendingAdmission(fleet, deviceId, 'board-x', { factoryCa: 'cd'.repeat(32), certificatePem: 'x' }).then(() => labels && fleet.acceptDevice(deviceId, { labels }));
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ota-console-http-'));

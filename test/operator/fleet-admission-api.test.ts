@@ -2,7 +2,6 @@
 // pending factory-identity device, release a quarantine. Through the real API on a PGlite fleet
 // store: a viewer (and a release engineer) is refused with FORBIDDEN and nothing changes; the
 // fleet-admin's change lands; every call is in the audit log and the chain still holds.
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetStore, type AuditEntry } from '../../fleet/fleet-store.js';
 import { startOperatorApi, type RunningOperatorApi } from '../../operator/app.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
+import { operatorCaller, requestPendingAdmission } from '../support/operator-calls.js';
 
 const HW = 'board-x';
 
@@ -19,18 +19,9 @@ describe('operator API: accept, reject, quarantine release', () => {
   let api: RunningOperatorApi;
   const tokens: Record<string, string> = {};
 
-  const call = async (method: 'GET' | 'POST', path: string, token?: string, body?: unknown) => {
-    const response = await fetch(`${api.url}${path}`, {
-      method,
-      headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, any> };
-  };
-  const pending = (deviceId: string) => {
-    const publicKeyPem = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    return fleet.requestAdmission({ deviceId, hardwareId: HW, publicKeyPem, keyAlgorithm: 'ed25519', factoryCa: 'ab'.repeat(32), certificatePem: '-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n' });
-  };
+  const call = operatorCaller(() => api.url);
+  const pending = (deviceId: string) =>
+    requestPendingAdmission(fleet, deviceId, HW, { factoryCa: 'ab'.repeat(32), certificatePem: '-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n' });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ota-fleet-admission-api-'));

@@ -26,6 +26,7 @@ import { startOidcIssuer, type TestIssuer } from '../support/oidc-issuer.js';
 import { HARDWARE, ReleaseHarness } from '../support/release-harness.js';
 import { enrollFleet, InProcessServices } from '../support/rollout-fleet.js';
 import { startTemporal } from '../support/temporal.js';
+import { operatorCaller } from '../support/operator-calls.js';
 
 const run = promisify(execFile);
 const QUEUE = 'operator-api-rollouts';
@@ -49,14 +50,7 @@ describe('operator API', () => {
   let api: RunningOperatorApi;
   const tokens: Record<string, string> = {};
 
-  const call = async (method: 'GET' | 'POST', path: string, token?: string, body?: unknown) => {
-    const response = await fetch(`${api.url}${path}`, {
-      method,
-      headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, any> };
-  };
+  const call = operatorCaller(() => api.url);
   const waitFor = async (id: string, reached: (s: RolloutStatus) => boolean): Promise<RolloutStatus> => {
     let s = (await call('GET', `/v1/rollouts/${id}`, tokens.viewer)).body as RolloutStatus;
     for (let i = 0; i < 150 && !reached(s); i++) {
