@@ -23,11 +23,6 @@ export class DeviceKeyCache {
     return key;
   }
 
-  /** Drops a device's key; the PEM check on every lookup makes this an optimisation, not a safeguard. */
-  forget(deviceId: string): void {
-    this.keys.delete(deviceId);
-  }
-
   get size(): number {
     return this.keys.size;
   }

@@ -1,8 +1,7 @@
 // The channel indexes check-ins read, parsed once per version of the index object: each check-in
 // asks the store for the index's etag (a stat for the local store, a HEAD for S3) and parses the
-// bytes again only when it changed, so a publish is seen on the next check-in. With `ttlMs` the
-// etag is trusted for that long (a publish is then seen up to ttlMs later), which spares the store
-// round trip too. The cached entries are frozen: callers filter and sort copies.
+// bytes again only when it changed, so a publish is seen on the next check-in. The cached entries
+// are frozen: callers filter and sort copies.
 import { parseReleaseIndex, type ReleaseIndexEntry } from '../schemas/manifest.js';
 import { releaseIndexKey } from '../release/layout.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
@@ -10,7 +9,6 @@ import { NotFoundError } from '../stores/errors.js';
 
 interface Cached {
   etag: string | undefined;
-  checkedAt: number;
   entries: readonly ReleaseIndexEntry[];
 }
 
@@ -19,26 +17,17 @@ const EMPTY: readonly ReleaseIndexEntry[] = Object.freeze([]);
 export class ChannelIndexCache {
   private readonly byKey = new Map<string, Cached>();
 
-  constructor(
-    private readonly store: ArtifactStore,
-    private readonly ttlMs = 0,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly store: ArtifactStore) {}
 
   /** The index of one channel, as readChannelIndex reads it (empty when nothing was published). */
   async entries(hardwareId: string, channel: string): Promise<ReleaseIndexEntry[]> {
     const key = releaseIndexKey(hardwareId, channel);
     const cached = this.byKey.get(key);
-    const now = this.now();
-    if (cached && this.ttlMs > 0 && now - cached.checkedAt < this.ttlMs) return cached.entries as ReleaseIndexEntry[];
     const head = await this.store.head(key);
-    if (cached && cached.etag === head?.etag) {
-      cached.checkedAt = now;
-      return cached.entries as ReleaseIndexEntry[];
-    }
+    if (cached && cached.etag === head?.etag) return cached.entries as ReleaseIndexEntry[];
     const entries = head ? await this.read(key) : EMPTY;
     // The etag read before the bytes: a replace in between makes the next call read again, never serve old bytes as new.
-    this.byKey.set(key, { etag: head?.etag, checkedAt: now, entries });
+    this.byKey.set(key, { etag: head?.etag, entries });
     return entries as ReleaseIndexEntry[];
   }
 

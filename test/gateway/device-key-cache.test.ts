@@ -41,11 +41,4 @@ describe('device key cache', () => {
     const envelope = signPayload({ hello: 1 }, generateDeviceKey('ed25519'));
     expect(verifyEnvelope(envelope, { publicKeyPem: 'not a pem', keyAlgorithm: 'ed25519' }, () => cache.keyFor('dev-x', 'not a pem'))).toBe(false);
   });
-
-  it('forget drops a device', () => {
-    const cache = new DeviceKeyCache();
-    cache.keyFor('dev-1', generateDeviceKey('ed25519').publicKeyPem);
-    cache.forget('dev-1');
-    expect(cache.size).toBe(0);
-  });
 });

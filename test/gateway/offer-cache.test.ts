@@ -48,19 +48,6 @@ describe('channel index cache', () => {
     expect(Object.isFrozen(first) && Object.isFrozen(first[0])).toBe(true);
   });
 
-  it('with a TTL trusts the cached index for that long, then looks again', async () => {
-    const s = store();
-    let now = 1_000;
-    const cache = new ChannelIndexCache(s, 500, () => now);
-    await s.createIfAbsent(KEY, indexBytes(['1.0.0']));
-    expect(await cache.entries('hw-c', 'stable')).toHaveLength(1);
-    await s.replaceIf(KEY, indexBytes(['1.0.0', '2.0.0']), (await s.head(KEY))!.etag);
-    now += 499;
-    expect(await cache.entries('hw-c', 'stable')).toHaveLength(1);
-    now += 1;
-    expect(await cache.entries('hw-c', 'stable')).toHaveLength(2);
-  });
-
   it('keeps one cache per store, so two stores never share an index', async () => {
     const [a, b] = [store(), store()];
     await a.createIfAbsent(KEY, indexBytes(['1.0.0']));
