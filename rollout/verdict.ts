@@ -72,6 +72,8 @@ export interface SequentialFigures {
   /** The counts the test used: the ring's release cohort and the control (null: one-sample). */
   release: CohortCounts;
   control: CohortCounts | null;
+  /** Post-commit health with heartbeats: what it was measured against (a quiet control is a one-sample yardstick). */
+  yardstick?: 'control' | 'a quiet control' | 'earlier controls';
 }
 
 export interface VerdictInput {
@@ -203,7 +205,7 @@ export function ringVerdict(input: VerdictInput): RingVerdict {
     );
     if (look.tests === 2) {
       const { install, post, installPassed, postPassed } = look;
-      figures.sequential = figuresOf(post, look.alpha, look.postCounts, look.against, installPassed && postPassed);
+      figures.sequential = { ...figuresOf(post, look.alpha, look.postCounts, look.against, installPassed && postPassed), yardstick: look.yardstick };
       figures.installTest = figuresOf(install, look.alpha, look.installCounts, null, installPassed);
       figures.testsPassed = { install: installPassed, postCommit: postPassed };
       if (post.decision === 'halt') return result('breach', `sequential test (${effect}), post-commit health vs ${look.yardstick}: ${post.reason}`);

@@ -102,7 +102,7 @@ describe('with heartbeats on both sides: post-commit health vs control, install 
     // A healthy fleet: nobody fails after commit. The conditional test has nothing to learn from.
     const quiet = { observed: 2000, failures: 0 };
     const v = both(health(300, 0, { heartbeats: { observed: 300, failures: 0 }, control: quiet }));
-    expect(v.figures.sequential).toMatchObject({ method: 'one-sample', referenceRate: 0.02, control: null, decision: 'pass' });
+    expect(v.figures.sequential).toMatchObject({ method: 'one-sample', referenceRate: 0.02, control: null, decision: 'pass', yardstick: 'a quiet control' });
     expect(v.verdict).toBe('pass');
     // A release that crash-loops against that quiet control still halts.
     const bad = both(health(100, 0, { heartbeats: { observed: 100, failures: 15 }, control: quiet }));
@@ -112,7 +112,7 @@ describe('with heartbeats on both sides: post-commit health vs control, install 
     const small = both(health(300, 0, { heartbeats: { observed: 300, failures: 3 }, control: { observed: 40, failures: 0 } }));
     expect(small.figures.sequential!.referenceRate).toBeCloseTo(wilsonInterval(0, 40, 0.95).upper, 12);
     // One control failure and the comparison is back.
-    expect(both(health(300, 0, { heartbeats: { observed: 300, failures: 3 }, control: { observed: 2000, failures: 1 } })).figures.sequential!.method).toBe('conditional-binomial');
+    expect(both(health(300, 0, { heartbeats: { observed: 300, failures: 3 }, control: { observed: 2000, failures: 1 } })).figures.sequential).toMatchObject({ method: 'conditional-binomial', yardstick: 'control' });
   });
 
   it('halts on install failures by the one-sample test even when post-commit health is fine', () => {
