@@ -21,7 +21,9 @@ import { issueServerCertificate } from '../../identity/issue.js';
 import { generateDeviceKey, type DeviceKey } from '../../schemas/device-envelope.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
 import { localTrustDir } from '../../trust/local-trust.js';
-import { setDeviceTrust } from '../../trust/device-trust.js';
+import { DEVICE_TRUST_FIELD, setDeviceTrust } from '../../trust/device-trust.js';
+import { signedJSON } from '../../trust/metadata.js';
+import { nextTargets } from '../../trust/repository.js';
 import { AttackBench, ATTACK_RELEASES } from '../support/attack-device.js';
 import { sha256File } from '../support/device-releases.js';
 import type { SimDevice } from '../support/device-sim.js';
@@ -185,5 +187,22 @@ describe('attack: gateway answer keys and fleet CA roots through TUF', () => {
     // The provisioned fleet-ca.pem is still the old root; the verified list no longer names it.
     await expectRefused(sim, oldGateway, 'GATEWAY_CERTIFICATE_UNTRUSTED');
     expect(await checkInAt(sim, newGateway)).toMatchObject({ outcome: 'nothing' });
+  }, 180_000);
+
+  it('a signed document listing a root a device cannot use (an intermediate): the walk is refused (TUF_MALFORMED_METADATA), the lists it had stay', async () => {
+    await list([newKey!], [oldCa]);
+    const fleetGateway = await gateway(newKey!, oldCa);
+    const sim = await provisioned('trust-malformed', newKey!);
+    expect(await checkInAt(sim, fleetGateway)).toMatchObject({ outcome: 'nothing', trust: { outcome: 'refreshed', gatewayTrust: { fleetCaRoots: 1 } } });
+    const before = await stateOf(sim);
+    // setDeviceTrust refuses this document; a targets key holder signing it by hand gets it past the repository.
+    await tuf.change((repo) => {
+      const json = signedJSON(repo.targets);
+      json[DEVICE_TRUST_FIELD] = { type: 'edge-ota.device-trust.v1', answerKeys: [newKey!.publicKeyPem], fleetCaRoots: [oldCa.intermediate.certPem] };
+      return nextTargets(repo, json, tuf.signing());
+    });
+    const round = await checkInAt(sim, fleetGateway);
+    expect(round).toMatchObject({ outcome: 'nothing', trust: { outcome: 'refused', code: 'TUF_MALFORMED_METADATA', message: expect.stringContaining('not self-signed') } });
+    expect(await stateOf(sim)).toEqual(before);
   }, 180_000);
 });
