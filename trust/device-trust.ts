@@ -6,6 +6,7 @@
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import type { Metadata, Targets } from '@tufjs/models';
 import { z } from 'zod';
+import { algorithmOf } from '../schemas/device-envelope.js';
 import { TufInvalidChangeError, TufMalformedMetadataError } from './errors.js';
 import { signedJSON } from './metadata.js';
 import { nextTargets, type OnlineSigning, type TufRepository } from './repository.js';
@@ -25,34 +26,51 @@ export const deviceTrustSchema = z.strictObject({
 });
 export type DeviceTrustDocument = z.infer<typeof deviceTrustSchema>;
 
+/**
+ * What is wrong with a parsed document, if anything: each answer key must be an Ed25519 or ECDSA P-256
+ * public key (what a device verifies answers with) and each fleet CA root a self-signed CA certificate.
+ */
+export function deviceTrustProblem(doc: DeviceTrustDocument): string | undefined {
+  for (const [i, key] of doc.answerKeys.entries()) {
+    try {
+      algorithmOf(createPublicKey(key));
+    } catch (err) {
+      return `answer key ${i + 1} does not parse: ${(err as Error).message}`;
+    }
+  }
+  for (const [i, pem] of doc.fleetCaRoots.entries()) {
+    try {
+      const cert = new X509Certificate(pem);
+      if (!cert.ca) return `fleet CA root ${i + 1} is not a CA certificate`;
+      if (!cert.checkIssued(cert) || !cert.verify(cert.publicKey)) return `fleet CA root ${i + 1} is not self-signed (list the root, not the intermediate)`;
+    } catch (err) {
+      return `fleet CA root ${i + 1} does not parse: ${(err as Error).message}`;
+    }
+  }
+  return undefined;
+}
+
 /** A new targets version carrying this document (each key and certificate must parse). */
 export function setDeviceTrust(repo: TufRepository, doc: Omit<DeviceTrustDocument, 'type'>, signing: OnlineSigning): TufRepository {
   const parsed = deviceTrustSchema.safeParse({ type: DEVICE_TRUST_TYPE, ...doc });
   if (!parsed.success) throw new TufInvalidChangeError(`device trust: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  for (const key of parsed.data.answerKeys) {
-    try {
-      createPublicKey(key);
-    } catch (err) {
-      throw new TufInvalidChangeError(`device trust: an answer key does not parse: ${(err as Error).message}`);
-    }
-  }
-  for (const cert of parsed.data.fleetCaRoots) {
-    try {
-      if (!new X509Certificate(cert).ca) throw new Error('not a CA certificate');
-    } catch (err) {
-      throw new TufInvalidChangeError(`device trust: a fleet CA root does not parse: ${(err as Error).message}`);
-    }
-  }
+  const problem = deviceTrustProblem(parsed.data);
+  if (problem) throw new TufInvalidChangeError(`device trust: ${problem}`);
   const json = signedJSON(repo.targets);
   json[DEVICE_TRUST_FIELD] = parsed.data;
   return nextTargets(repo, json, signing);
 }
 
-/** The document verified targets carry, or undefined (the device then keeps its provisioned pins). */
+/**
+ * The document verified targets carry, or undefined (the device then keeps its provisioned pins). A
+ * document that does not parse, or lists a key or root a device cannot use, is TUF_MALFORMED_METADATA.
+ */
 export function deviceTrustOf(targets: Metadata<Targets>): DeviceTrustDocument | undefined {
   const raw = targets.signed.unrecognizedFields[DEVICE_TRUST_FIELD];
   if (raw === undefined) return undefined;
   const parsed = deviceTrustSchema.safeParse(raw);
   if (!parsed.success) throw new TufMalformedMetadataError(`targets version ${targets.signed.version} carries a device trust document that is not ${DEVICE_TRUST_TYPE}`);
+  const problem = deviceTrustProblem(parsed.data);
+  if (problem) throw new TufMalformedMetadataError(`targets version ${targets.signed.version}: device trust: ${problem}`);
   return parsed.data;
 }

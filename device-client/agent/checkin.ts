@@ -10,7 +10,7 @@ import type { DeviceSigner } from '../../schemas/device-envelope.js';
 import { GatewayAnswerRefusedError } from '../gateway/answer-verification.js';
 import { GatewayClient, GatewayRefusedError, GatewayUnreachableError } from '../gateway/gateway-client.js';
 import { deviceGatewayClient, ensureDeviceCertificate, type CertificateStatus } from './device-certificate.js';
-import { loadPinnedAnswerKey } from './answer-key.js';
+import { loadAnswerKeys } from './answer-key.js';
 import type { MetricsSampler } from '../reports/metrics.js';
 import { flushReports, type FlushResult } from '../reports/send-reports.js';
 import { actOnOffer, type OfferOutcome } from './act-on-offer.js';
@@ -111,7 +111,7 @@ export async function checkInOnce(device: Device, options: AgentOptions = {}): P
       log(`device certificate not renewed: ${error.message}`);
       return { action: 'kept' as const, error: error.message };
     });
-    result.response = await client.checkin(key, await checkinBody(device), await loadPinnedAnswerKey(config));
+    result.response = await client.checkin(key, await checkinBody(device), await loadAnswerKeys(config));
     result.pollAfterSeconds = result.response.pollAfterSeconds;
   } catch (error) {
     if (!(error instanceof GatewayUnreachableError) && !(error instanceof GatewayRefusedError) && !(error instanceof GatewayAnswerRefusedError)) throw error;

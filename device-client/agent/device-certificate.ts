@@ -1,14 +1,16 @@
-// The device's transport identity: the fleet CA root it pins (stateDir/fleet-ca.pem), and its
+// The device's transport identity: the fleet CA roots it trusts (stateDir/fleet-ca.pem as provisioned,
+// or the roots its last verified TUF walk listed, trust-precedence.ts), and its
 // short-lived client certificate for its enrolled key (stateDir/device-cert.pem), both 0600. A
 // device whose key is TPM-held cannot do a TLS handshake with it (Node's TLS needs the private key):
 // its certificate is for a software TLS key made for that one certificate (stateDir/tls-key.pem,
 // 0600), whose request the TPM-held key signs together with a fresh quote (docs/attestation.md). The
 // certificate is requested after enrollment, renewed during check-in once 2/3 of its lifetime has
 // passed, and re-issued by a request signed with the enrolled key when it expired offline. Every
-// gateway request goes through the client built here: https with the pinned root only, the
-// certificate when there is one; http:// only with the lab flag transport.insecurePlainHttp.
+// gateway request goes through the client built here: https with the trusted roots only (read per
+// request, so a rotation walked in this round applies to the next request), the certificate when there
+// is one; http:// only with the lab flag transport.insecurePlainHttp.
 import { createPrivateKey as createPrivateKeyFrom, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CodedError } from '../../platform/coded-error.js';
@@ -26,6 +28,9 @@ import type { DeviceKey, DeviceSigner } from '../../schemas/device-envelope.js';
 import type { DeviceConfig } from '../config.js';
 import { GatewayClient, GatewayRefusedError } from '../gateway/gateway-client.js';
 import { deviceKeyPath } from './enroll.js';
+import { pinsTufRoot } from './device-trust.js';
+import { gatewayTrustPath, readGatewayTrust } from './gateway-trust.js';
+import { fleetRootsToTrust, type TrustedFleetRoots } from './trust-precedence.js';
 
 export type TransportErrorCode = 'GATEWAY_PLAIN_HTTP_REFUSED' | 'FLEET_CA_NOT_PINNED' | 'FLEET_CA_INVALID' | 'DEVICE_CERTIFICATE_INVALID';
 
@@ -74,11 +79,19 @@ async function readIfThere(path: string): Promise<string | undefined> {
   });
 }
 
+/** The fleet CA roots this device trusts now (pinned file or TUF list), or undefined when it has neither. */
+export async function trustedFleetRoots(config: Pick<DeviceConfig, 'stateDir' | 'trust'>): Promise<TrustedFleetRoots | undefined> {
+  return fleetRootsToTrust({ tufRoot: pinsTufRoot(config), listed: await readGatewayTrust(config), pinned: await readIfThere(fleetCaPath(config.stateDir)) });
+}
+
+const notPinned = (config: Pick<DeviceConfig, 'stateDir'>) =>
+  new TransportRefusedError('FLEET_CA_NOT_PINNED', `no fleet CA pinned (${fleetCaPath(config.stateDir)}) and none listed by TUF: provision the device with --fleet-ca root.crt.pem`);
+
 /**
  * The gateway client of this device for `url` (default its gatewayUrl): refuses http:// unless the lab
- * flag is set, and https:// without a pinned fleet CA; the client certificate is read per request.
+ * flag is set, and https:// without a trusted fleet CA; the roots and the client certificate are read per request.
  */
-export function deviceGatewayClient(config: Pick<DeviceConfig, 'gatewayUrl' | 'stateDir' | 'transport'>, url = config.gatewayUrl, options: TlsFetchOptions = {}): GatewayClient {
+export function deviceGatewayClient(config: Pick<DeviceConfig, 'gatewayUrl' | 'stateDir' | 'transport' | 'trust'>, url = config.gatewayUrl, options: TlsFetchOptions = {}): GatewayClient {
   if (!url) throw new Error('no gatewayUrl in the device configuration');
   const protocol = new URL(url).protocol;
   if (protocol === 'http:') {
@@ -86,10 +99,12 @@ export function deviceGatewayClient(config: Pick<DeviceConfig, 'gatewayUrl' | 's
     return new GatewayClient(url);
   }
   if (protocol !== 'https:') throw new TransportRefusedError('GATEWAY_PLAIN_HTTP_REFUSED', `gatewayUrl must be https://, got ${protocol}`);
-  const caPath = fleetCaPath(config.stateDir);
-  if (!existsSync(caPath)) throw new TransportRefusedError('FLEET_CA_NOT_PINNED', `no fleet CA pinned (${caPath}): provision the device with --fleet-ca root.crt.pem`);
-  const ca = readFileSync(caPath, 'utf8');
+  if (!existsSync(fleetCaPath(config.stateDir)) && !existsSync(gatewayTrustPath(config))) throw notPinned(config);
   const identity = async () => {
+    const trusted = await trustedFleetRoots(config);
+    if (!trusted) throw notPinned(config);
+    // One PEM bundle: the server's chain may end in any listed root (a rotation overlaps).
+    const ca = trusted.roots.join('\n');
     const cert = await readIfThere(deviceCertificatePath(config.stateDir));
     if (!cert) return { ca };
     // A TPM device's certificate is for its TLS key; a software device's for its enrolled key.
@@ -143,7 +158,7 @@ async function readTlsKey(stateDir: string): Promise<DeviceKey | undefined> {
  * A TPM-held key gets its certificate for a fresh TLS key, with a quote over a fresh nonce.
  */
 export async function ensureDeviceCertificate(
-  config: Pick<DeviceConfig, 'deviceId' | 'stateDir' | 'gatewayUrl'> & { tpm?: DeviceConfig['tpm'] },
+  config: Pick<DeviceConfig, 'deviceId' | 'stateDir' | 'gatewayUrl' | 'trust'> & { tpm?: DeviceConfig['tpm'] },
   client: GatewayClient,
   signer: DeviceSigner,
   now = new Date(),
@@ -170,10 +185,9 @@ export async function ensureDeviceCertificate(
     throw error;
   }
   const [leaf, intermediate] = answer.chainPem.match(PEM_CERTIFICATE) ?? [];
-  const root = await readFile(fleetCaPath(config.stateDir), 'utf8');
   const problem = (why: string) => new TransportRefusedError('DEVICE_CERTIFICATE_INVALID', `the gateway's certificate for ${config.deviceId} is refused: ${why}`);
   if (!leaf || !intermediate) throw problem('the chain must hold the leaf and the issuing intermediate');
-  const verified = await verifyChain({ leafPem: leaf, intermediatePem: intermediate, rootPem: root, purpose: 'clientAuth', now }).catch((error: Error) => {
+  const verified = await verifiedByTrustedRoot(config, leaf, intermediate, now).catch((error: Error) => {
     throw problem(error.message);
   });
   if (!verified.uris.includes(deviceUri(config.deviceId))) throw problem(`it does not name ${deviceUri(config.deviceId)}`);
@@ -182,6 +196,21 @@ export async function ensureDeviceCertificate(
   if (tpmHeld) await writeFileAtomic(tlsKeyPath(config.stateDir), key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
   await writeFileAtomic(path, answer.chainPem, { mode: 0o600 });
   return { action: held ? 'renewed' : 'issued', serialNumber: verified.serialNumber.toLowerCase(), notAfter: verified.notAfter.toISOString(), standing: answer.standing ?? standingOf(new X509Certificate(leaf)) };
+}
+
+/** The issued chain verified against the trusted roots (the first that takes it; else the first refusal). */
+async function verifiedByTrustedRoot(config: Pick<DeviceConfig, 'stateDir' | 'trust'>, leafPem: string, intermediatePem: string, now: Date) {
+  const trusted = await trustedFleetRoots(config);
+  if (!trusted) throw notPinned(config);
+  let refusal: unknown;
+  for (const rootPem of trusted.roots) {
+    try {
+      return await verifyChain({ leafPem, intermediatePem, rootPem, purpose: 'clientAuth', now });
+    } catch (error) {
+      refusal ??= error;
+    }
+  }
+  throw refusal;
 }
 
 /**

@@ -3,6 +3,7 @@
 // one atomically written document with the newest root it walked to, the role versions it trusted
 // (an older one is a rollback), the newest signed time it saw (a clock set back revives nothing) and
 // when its newest timestamp expires (past that, the device is frozen and says so).
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -41,6 +42,11 @@ export interface DeviceTrust {
 
 export function deviceTrustPath(config: Pick<DeviceConfig, 'stateDir'>): string {
   return join(config.stateDir, DEVICE_TRUST_FILE);
+}
+
+/** Whether the device pins a TUF root (cheap: per TLS connection; the root is read and checked by readPinnedRoot). */
+export function pinsTufRoot(config: Pick<DeviceConfig, 'trust'>): boolean {
+  return existsSync(join(localTrustDir(config.trust.trustedRootPath), 'root.json'));
 }
 
 /** The pinned root from provisioning, or undefined when the device pins none (releases verify as before TUF). */

@@ -3,7 +3,8 @@
 // key and bound to this device and to the nonce this check-in was signed over; anything else is
 // refused with its own code before the answer is acted on. Without a pinned key: the plain answer
 // (the envelope, if any, is ignored), as before signing existed. The keys may also come from the
-// device's TUF trust (trust/device-trust.ts): then any listed key may sign (a rotation overlaps), and an
+// device's TUF trust (trust/device-trust.ts, stored after each verified walk by
+// device-client/agent/gateway-trust.ts): then any listed key may sign (a rotation overlaps), and an
 // answer no listed key signed is GATEWAY_ANSWER_KEY_NOT_LISTED.
 import { createPublicKey } from 'node:crypto';
 import { CodedError } from '../../platform/coded-error.js';
@@ -16,20 +17,27 @@ export type AnswerRefusalCode = 'GATEWAY_ANSWER_UNSIGNED' | 'GATEWAY_ANSWER_BAD_
 /** A check-in answer the pinned gateway key does not vouch for, for this device and this request. */
 export class GatewayAnswerRefusedError extends CodedError<AnswerRefusalCode> {}
 
-export interface PinnedAnswerKey {
+/** One answer key, as the device pins it from a provisioned file. */
+export interface AnswerKey {
   publicKeyPem: string;
   keyAlgorithm: KeyAlgorithm;
 }
 
-export function pinnedAnswerKey(publicKeyPem: string): PinnedAnswerKey {
+export function pinnedAnswerKey(publicKeyPem: string): AnswerKey {
   return { publicKeyPem, keyAlgorithm: algorithmOf(createPublicKey(publicKeyPem)) };
 }
 
 /** The answer keys the device's verified TUF targets list (edge-ota.device-trust.v1), with the version that listed them. */
 export interface ListedAnswerKeys {
-  listed: PinnedAnswerKey[];
+  listed: AnswerKey[];
   targetsVersion: number;
 }
+
+/**
+ * What may sign the answers a device acts on: its one pinned key, or the keys its verified TUF targets
+ * list (device-client/agent/trust-precedence.ts chooses). The name is the one GatewayClient.checkin takes.
+ */
+export type PinnedAnswerKey = AnswerKey | ListedAnswerKeys;
 
 export function listedAnswerKeys(publicKeyPems: string[], targetsVersion: number): ListedAnswerKeys {
   return { listed: publicKeyPems.map(pinnedAnswerKey), targetsVersion };
@@ -38,7 +46,7 @@ export function listedAnswerKeys(publicKeyPems: string[], targetsVersion: number
 export type AnswerReading = { ok: true; answer: CheckinResponse } | { ok: false; malformed: string } | { ok: false; refused: GatewayAnswerRefusedError };
 
 /** The answer to act on from a parsed answer body. Pure. */
-export function readCheckinAnswer(doc: unknown, pinned: PinnedAnswerKey | ListedAnswerKeys | undefined, bound: { deviceId: string; nonce: string }): AnswerReading {
+export function readCheckinAnswer(doc: unknown, pinned: PinnedAnswerKey | undefined, bound: { deviceId: string; nonce: string }): AnswerReading {
   const { signedAnswer, ...plain } = (doc !== null && typeof doc === 'object' ? doc : {}) as Record<string, unknown>;
   if (!pinned) {
     const parsed = checkinResponseSchema.safeParse(plain);

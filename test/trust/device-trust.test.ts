@@ -1,13 +1,14 @@
 // The device's gateway trust in TUF (trust/device-trust.ts, device-client/gateway/answer-verification.ts):
 // the answer keys a device accepts come from verified targets, so a rotation reaches it through the TUF
 // chain; an answer signed by a key the current targets no longer lists is refused with its own code.
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { MetadataKind } from '@tufjs/models';
 import { describe, expect, it } from 'vitest';
 import { listedAnswerKeys, readCheckinAnswer } from '../../device-client/gateway/answer-verification.js';
 import { signCheckinAnswer } from '../../gateway/answer-signing.js';
 import type { CheckinResponse } from '../../schemas/device-api.js';
 import { generateDeviceKey } from '../../schemas/device-envelope.js';
+import { createFleetCa } from '../../identity/fleet-ca.js';
 import { DEVICE_TRUST_FIELD, deviceTrustOf, setDeviceTrust } from '../../trust/device-trust.js';
 import { signedJSON, unsigned } from '../../trust/metadata.js';
 import { createRepository } from '../../trust/repository.js';
@@ -52,5 +53,20 @@ describe('device trust in TUF', () => {
     const json = signedJSON(repo.targets);
     json[DEVICE_TRUST_FIELD] = { type: 'edge-ota.device-trust.v1', answerKeys: 'x' };
     expect(() => deviceTrustOf(unsigned(MetadataKind.Targets, json))).toThrow(expect.objectContaining({ code: 'TUF_MALFORMED_METADATA' }));
+  });
+
+  it('lists only what a device can use: an answer key of another algorithm, or an intermediate as a root, is refused; in targets TUF_MALFORMED_METADATA', async () => {
+    const repo = createRepository({ ...signing, rootKeys: [root!], threshold: 1, signers: [release!] });
+    const answerKey = generateDeviceKey('ed25519').publicKeyPem;
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const ca = await createFleetCa();
+    expect(() => setDeviceTrust(repo, { answerKeys: [rsa], fleetCaRoots: [] }, signing)).toThrow(expect.objectContaining({ code: 'TUF_INVALID_CHANGE', message: expect.stringContaining('Ed25519 or ECDSA P-256') }));
+    expect(() => setDeviceTrust(repo, { answerKeys: [answerKey], fleetCaRoots: [ca.intermediate.certPem] }, signing)).toThrow(expect.objectContaining({ code: 'TUF_INVALID_CHANGE', message: expect.stringContaining('not self-signed') }));
+    const listed = setDeviceTrust(repo, { answerKeys: [answerKey], fleetCaRoots: [ca.root.certPem] }, signing);
+    expect(deviceTrustOf(verifyRepository(listed, now).targets)).toEqual({ type: 'edge-ota.device-trust.v1', answerKeys: [answerKey], fleetCaRoots: [ca.root.certPem] });
+    // Signed by the targets key but listing an intermediate: the device refuses the document.
+    const json = signedJSON(repo.targets);
+    json[DEVICE_TRUST_FIELD] = { type: 'edge-ota.device-trust.v1', answerKeys: [answerKey], fleetCaRoots: [ca.intermediate.certPem] };
+    expect(() => deviceTrustOf(unsigned(MetadataKind.Targets, json))).toThrow(expect.objectContaining({ code: 'TUF_MALFORMED_METADATA', message: expect.stringContaining('not self-signed') }));
   });
 });
