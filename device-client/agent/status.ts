@@ -6,6 +6,8 @@ import { readCheckinRecord, type CheckinRecord } from './checkin-record.js';
 import type { Device } from './device.js';
 import { deviceTrustStatus, formatTrustStatus, type DeviceTrustStatus } from './device-trust.js';
 import type { InstallJournal } from './install-journal.js';
+import { loadAnswerKeys, pinnedAnswerKeyPath } from './answer-key.js';
+import type { DeviceConfig } from '../config.js';
 
 export interface DeviceStatus {
   deviceId: string;
@@ -29,8 +31,26 @@ export interface DeviceStatus {
   lastCheckin: CheckinRecord | null;
   /** What the device trusts of the fleet's TUF repository, or that it pins no TUF root (before TUF). */
   trust: DeviceTrustStatus;
-  /** Whether check-in answers must be signed by a pinned gateway answer key (config gatewayAnswerKeyPath). */
-  gatewayAnswers: { pinned: true; keyPath: string } | { pinned: false; warning: string };
+  /** Which keys check-in answers must be signed by: the TUF list (answer-key.ts precedence), a pinned key file, or none. */
+  gatewayAnswers: GatewayAnswersStatus;
+}
+
+export type GatewayAnswersStatus =
+  | { pinned: true; keyPath: string }
+  | { pinned: true; listedBy: { targetsVersion: number; keys: number } }
+  | { pinned: false; warning: string };
+
+/** What loadAnswerKeys will demand at the next check-in, said without failing the status. */
+async function gatewayAnswersStatus(config: DeviceConfig): Promise<GatewayAnswersStatus> {
+  let keys: Awaited<ReturnType<typeof loadAnswerKeys>>;
+  try {
+    keys = await loadAnswerKeys(config);
+  } catch (error) {
+    return { pinned: false, warning: `the gateway answer key does not read, so check-ins fail: ${(error as Error).message}` };
+  }
+  if (keys && 'listed' in keys) return { pinned: true, listedBy: { targetsVersion: keys.targetsVersion, keys: keys.listed.length } };
+  if (keys) return { pinned: true, keyPath: config.gatewayAnswerKeyPath ?? pinnedAnswerKeyPath(config.stateDir) };
+  return { pinned: false, warning: 'no gateway answer key pinned (gatewayAnswerKeyPath) or listed in TUF: unsigned check-in answers are accepted, so a fake gateway can order this device' };
 }
 
 export async function deviceStatus(device: Device): Promise<DeviceStatus> {
@@ -64,9 +84,7 @@ export async function deviceStatus(device: Device): Promise<DeviceStatus> {
     failedReleases: agent.failedReleases ?? [],
     lastCheckin: (await readCheckinRecord(device.config.stateDir)) ?? null,
     trust: await deviceTrustStatus(device.config),
-    gatewayAnswers: device.config.gatewayAnswerKeyPath
-      ? { pinned: true, keyPath: device.config.gatewayAnswerKeyPath }
-      : { pinned: false, warning: 'no gateway answer key pinned (gatewayAnswerKeyPath): unsigned check-in answers are accepted, so a fake gateway can order this device' },
+    gatewayAnswers: await gatewayAnswersStatus(device.config),
   };
 }
 
@@ -80,7 +98,14 @@ export function formatStatus(s: DeviceStatus): string {
   }
   lines.push(`stored security version: ${s.securityVersion} (floor resets applied: ${s.floorResets})`);
   lines.push(formatTrustStatus(s.trust));
-  lines.push(s.gatewayAnswers.pinned ? `gateway answers: signed answers only (pinned key ${s.gatewayAnswers.keyPath})` : `warning: ${s.gatewayAnswers.warning}`);
+  const answers = s.gatewayAnswers;
+  lines.push(
+    !answers.pinned
+      ? `warning: ${answers.warning}`
+      : 'keyPath' in answers
+        ? `gateway answers: signed answers only (pinned key ${answers.keyPath})`
+        : `gateway answers: signed answers only (${answers.listedBy.keys} key(s) listed by TUF targets version ${answers.listedBy.targetsVersion})`,
+  );
   if (s.pendingBoot) lines.push(`pending boot check: slot ${s.pendingBoot.slot} (activated ${s.pendingBoot.activatedAt})`);
   if (s.installInProgress) lines.push(`install in progress: ${s.installInProgress.version} -> slot ${s.installInProgress.target}, step ${s.installInProgress.step} (from ${s.installInProgress.source})`);
   if (s.lastEvent) lines.push(`last event: ${s.lastEvent.kind}${s.lastEvent.failure ? ` (${s.lastEvent.failure})` : ''}${s.lastEvent.version ? ` ${s.lastEvent.version}` : ''}${s.lastEvent.slot ? ` slot ${s.lastEvent.slot}` : ''}${s.lastEvent.reason ? `: ${s.lastEvent.reason}` : ''} at ${s.lastEvent.at}`);

@@ -14,6 +14,7 @@ import { checkInOnce, type AgentOptions } from '../../device-client/agent/checki
 import { deviceCertificatePath, deviceGatewayClient, fleetCaPath, pinFleetCa } from '../../device-client/agent/device-certificate.js';
 import { deviceTrustPath } from '../../device-client/agent/device-trust.js';
 import { gatewayTrustPath, readGatewayTrust } from '../../device-client/agent/gateway-trust.js';
+import { deviceStatus } from '../../device-client/agent/status.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import { startGateway, type RunningGateway } from '../../gateway/server.js';
 import { createFleetCa, type FleetCa } from '../../identity/fleet-ca.js';
@@ -142,6 +143,8 @@ describe('attack: gateway answer keys and fleet CA roots through TUF', () => {
     const v3 = await list([newKey!], []);
     expect(await checkInAt(sim, newGateway)).toMatchObject({ outcome: 'nothing', trust: { gatewayTrust: { targetsVersion: v3, answerKeys: 1 } } });
     expect((await readGatewayTrust(sim.config))?.answerKeys).toEqual([newKey!.publicKeyPem]);
+    // `ota-device status` says which keys the next check-in demands: the TUF list, not the pinned file.
+    expect((await deviceStatus(await sim.open())).gatewayAnswers).toEqual({ pinned: true, listedBy: { targetsVersion: v3, keys: 1 } });
     const refused = await expectRefused(sim, oldGateway, 'GATEWAY_ANSWER_KEY_NOT_LISTED');
     expect(refused.error).toContain(`targets version ${v3}`);
     expect(await checkInAt(sim, newGateway)).toMatchObject({ outcome: 'nothing' });
