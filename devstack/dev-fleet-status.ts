@@ -1,7 +1,7 @@
 // <state>/dev/devices.json: what the simulated devices of `ota dev devices` are doing, written by
 // their background process after every round, read by `ota dev status` and by the command that
 // started them (it waits for the enrollment to finish).
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isSameProcess } from './processes.js';
 
@@ -50,6 +50,11 @@ export function writeDevFleetStatus(stateDir: string, status: DevFleetStatus): v
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(status, null, 2)}\n`);
   renameSync(tmp, file);
+}
+
+/** After `ota dev down` of the whole stack: its devices are history. */
+export function removeDevFleetStatus(stateDir: string): void {
+  rmSync(devFleetStatusPath(stateDir), { force: true });
 }
 
 /** The last status written, or undefined when there is none (or it is not ours). */

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultStateDir, projectRoot } from '../../platform/paths.js';
 import { readStackState, removeStackState, stackStatePath } from '../../config/stack-state.js';
-import { describeDevFleet, liveDevFleetStatus } from '../../devstack/dev-fleet-status.js';
+import { describeDevFleet, liveDevFleetStatus, removeDevFleetStatus } from '../../devstack/dev-fleet-status.js';
 import { downStack, statusStack, upStack, type StartOutcome, type StopOutcome } from '../../devstack/stack.js';
 import { printResult, progress } from '../output.js';
 import { forgetStackServices, recordStackState, revokeStackTokens } from './dev-stack-state.js';
@@ -152,7 +152,10 @@ export function registerDevCommands(program: Command): void {
       const everything = services.length === 0 || services.includes('fleet-db') || services.includes('api');
       for (const line of everything ? await revokeStackTokens(opts.stateDir) : []) progress(opts, line);
       const stopped = await downStack({ file: opts.file, stateDir: opts.stateDir, services: services.length ? services : undefined, progress: (m) => progress(opts, m) });
-      if (services.length === 0) removeStackState(opts.stateDir);
+      if (services.length === 0) {
+        removeStackState(opts.stateDir);
+        removeDevFleetStatus(opts.stateDir);
+      }
       else forgetStackServices(opts.stateDir, services);
       printResult(opts, { stopped }, () => (stopped.length ? stopped.map(describeStop).join('\n') : 'nothing recorded as running'));
     });
