@@ -134,6 +134,7 @@ describe.skipIf(missing.length > 0)('README walk-through on a clean state', () =
           const version = words[words.indexOf('--version') + 1]!;
           expect(run.stdout).toMatch(new RegExp(`^published gw-demo ${version.replace(/\./g, '\\.')} \\(stable\\)`));
           published.push(version);
+          if (version === '1.0.0') await devicesRefuseWhatCannotWork();
           // Into the stack's bucket (versitygw's posix backend is a folder), not a local-directory store.
           expect(existsSync(join(stateDir, 's3', 'ota-artifacts', 'releases', 'gw-demo', version, 'manifest.json'))).toBe(true);
           expect(existsSync(join(stateDir, 'artifacts'))).toBe(false);
@@ -146,6 +147,10 @@ describe.skipIf(missing.length > 0)('README walk-through on a clean state', () =
           expect(devices).toMatchObject({ state: 'running', count: 10, hardwareId: 'gw-demo', gatewayUrl: `http://127.0.0.1:${env.OTA_GATEWAY_PORT}`, versions: { '1.0.0': 10 } });
           devicesPid = devices.pid;
           expect(isAlive(devicesPid)).toBe(true);
+          // One fleet per stack: a second is refused in one line, and the first runs on.
+          const again = await sh('ota dev devices --count 2 --version 1.0.0 --detach');
+          expect(again.code).toBe(1);
+          expect(again.stderr).toBe(`ota: simulated devices already run from this stack (pid ${devicesPid}); \`ota dev down\` stops them with the stack\n`);
           const prefix = devices.ids.first.replace(/-00000$/, '');
           deviceIds = Array.from({ length: 10 }, (_, i) => `${prefix}-${String(i).padStart(5, '0')}`);
           // The gateway's side: the fleet database knows each device, enrolled with its own key and checking in on 1.0.0.
@@ -249,6 +254,16 @@ describe.skipIf(missing.length > 0)('README walk-through on a clean state', () =
       ['quarter', 'passed', '0', '0', '0', '0'],
       ['fleet', 'passed', '5', '5', '5', '0'],
     ]);
+  }
+
+  /** Devices on a release that is not published: one line, nothing left running, nobody preauthorized. */
+  async function devicesRefuseWhatCannotWork(): Promise<void> {
+    const run = await sh('ota dev devices --count 2 --version 9.9.9 --hardware gw-demo --detach');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^ota: the simulated devices failed: gw-demo 9\.9\.9 is not published in the stack's store; publish it first \(ota release publish --image F --version 9\.9\.9 --hardware gw-demo\); see \S+devices\.log\n$/);
+    expect((await devStatus()).devices).toMatchObject({ state: 'failed' });
+    const admissions = JSON.parse((await sh('ota fleet admissions --json')).stdout) as { preauthorized: unknown[] };
+    expect(admissions.preauthorized).toEqual([]);
   }
 
   /** A refused workflow and an API refusal are one line each; --verbose adds the full error. */
