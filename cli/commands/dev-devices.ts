@@ -134,6 +134,7 @@ async function startInBackground(opts: DevicesFlags, at: { stateDir: string; pre
     closeSync(fd);
   }
   if (pid === undefined) throw new Error(`could not start the device process (${process.execPath}); see ${log}`);
+  progress(opts, `devices: starting ${opts.count} in the background (pid ${pid}, log ${log}); waiting until each is enrolled`);
   const deadline = Date.now() + ENROLL_WAIT_MS;
   for (;;) {
     const status = readDevFleetStatus(at.stateDir);
