@@ -260,7 +260,12 @@ describe.skipIf(missing.length > 0)('README walk-through on a clean state', () =
   async function devicesRefuseWhatCannotWork(): Promise<void> {
     const run = await sh('ota dev devices --count 2 --version 9.9.9 --hardware gw-demo --detach');
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^ota: the simulated devices failed: gw-demo 9\.9\.9 is not published in the stack's store; publish it first \(ota release publish --image F --version 9\.9\.9 --hardware gw-demo\); see \S+devices\.log\n$/);
+    // The progress line, then the failure in one line.
+    expect(run.stderr.split('\n')).toEqual([
+      expect.stringMatching(/^devices: starting 2 in the background \(pid \d+, log \S+devices\.log\); waiting until each is enrolled$/),
+      expect.stringMatching(/^ota: the simulated devices failed: gw-demo 9\.9\.9 is not published in the stack's store; publish it first \(ota release publish --image F --version 9\.9\.9 --hardware gw-demo\); see \S+devices\.log$/),
+      '',
+    ]);
     expect((await devStatus()).devices).toMatchObject({ state: 'failed' });
     const admissions = JSON.parse((await sh('ota fleet admissions --json')).stdout) as { preauthorized: unknown[] };
     expect(admissions.preauthorized).toEqual([]);
