@@ -3,6 +3,7 @@
 import { readStackState, removeStackState, stackStatePath, writeStackState, type StackState } from '../../config/stack-state.js';
 import { API_SERVICE, CONFIG_SERVICE, operatorApiUrl, stackState } from '../../devstack/client-state.js';
 import { openStack, type UpResult } from '../../devstack/stack.js';
+import { forgetConsoleTokens, readConsoleTokens } from '../../devstack/console-tokens.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import { localOperator } from './operator.js';
 
@@ -64,24 +65,35 @@ function safeRead(stateDir: string): StackState | undefined {
 }
 
 /**
- * Before `ota dev down`: revoke the admin token `ota dev up` created, while the fleet database still
- * runs (its data outlives the stack; the token must not). Best effort: a database already gone keeps nothing to do.
+ * Before `ota dev down`: revoke the admin token `ota dev up` created and the console tokens of `ota dev
+ * console`, while the fleet database still runs (its data outlives the stack; the tokens must not).
+ * Best effort: a database already gone keeps nothing to do. Returns the lines to print.
  */
-export async function revokeStackToken(stateDir: string): Promise<string | undefined> {
+export async function revokeStackTokens(stateDir: string): Promise<string[]> {
   const state = safeRead(stateDir);
-  const tokenId = state?.operatorApi?.tokenId;
+  const adminId = state?.operatorApi?.tokenId;
+  const consoleIds = readConsoleTokens(stateDir);
   const url = (state?.config as { fleet?: { databaseUrl?: unknown } } | undefined)?.fleet?.databaseUrl;
-  if (!tokenId || typeof url !== 'string' || !url.startsWith('postgres')) return undefined;
+  if ((!adminId && consoleIds.length === 0) || typeof url !== 'string' || !url.startsWith('postgres')) return [];
+  const lines: string[] = [];
   try {
     const fleet = await FleetStore.open(url);
     try {
-      const done = await fleet.revokeOperatorToken(tokenId);
-      await fleet.appendAudit({ actor: localOperator(), role: 'admin', action: 'token.revoke', target: `token:${tokenId}`, reason: 'ota dev down', result: done ? 'ok' : 'refused', detail: { via: 'ota dev down' } });
-      return done ? `revoked the stack's admin token ${tokenId}` : undefined;
+      const revoke = async (tokenId: string) => {
+        const done = await fleet.revokeOperatorToken(tokenId);
+        await fleet.appendAudit({ actor: localOperator(), role: 'admin', action: 'token.revoke', target: `token:${tokenId}`, reason: 'ota dev down', result: done ? 'ok' : 'refused', detail: { via: 'ota dev down' } });
+        return done;
+      };
+      if (adminId && (await revoke(adminId))) lines.push(`revoked the stack's admin token ${adminId}`);
+      let consoles = 0;
+      for (const id of consoleIds) if (await revoke(id)) consoles++;
+      if (consoles) lines.push(`revoked ${consoles} console token${consoles === 1 ? '' : 's'} of ota dev console`);
+      forgetConsoleTokens(stateDir);
     } finally {
       await fleet.close();
     }
   } catch {
-    return undefined;
+    /* the database is gone: nothing to revoke from here */
   }
+  return lines;
 }

@@ -4,10 +4,13 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultStateDir, projectRoot } from '../../platform/paths.js';
-import { removeStackState, stackStatePath } from '../../config/stack-state.js';
+import { readStackState, removeStackState, stackStatePath } from '../../config/stack-state.js';
+import { describeDevFleet, liveDevFleetStatus, removeDevFleetStatus } from '../../devstack/dev-fleet-status.js';
 import { downStack, statusStack, upStack, type StartOutcome, type StopOutcome } from '../../devstack/stack.js';
 import { printResult, progress } from '../output.js';
-import { forgetStackServices, recordStackState, revokeStackToken } from './dev-stack-state.js';
+import { forgetStackServices, recordStackState, revokeStackTokens } from './dev-stack-state.js';
+import { registerDevConsoleCommand } from './dev-console.js';
+import { registerDevDevicesCommand } from './dev-devices.js';
 import { registerSampleImageCommand } from './dev-sample-image.js';
 
 interface FileOptions {
@@ -52,6 +55,15 @@ function describeStop(outcome: StopOutcome): string {
   if (outcome.result === 'embedded') return `${outcome.name}: embedded, nothing to stop`;
   if (outcome.result === 'gone') return `${outcome.name}: pid ${outcome.pid} had already exited`;
   return `${outcome.name}: ${outcome.result === 'killed' ? 'killed (did not stop within its grace period)' : 'stopped'} (pid ${outcome.pid})`;
+}
+
+/** The stack's operator API, if its state says so (a broken state is `ota dev up`'s to replace, not status's to fail on). */
+function safeOperatorApi(stateDir: string) {
+  try {
+    return readStackState(stateDir)?.operatorApi;
+  } catch {
+    return undefined;
+  }
 }
 
 export function registerDevCommands(program: Command): void {
@@ -113,7 +125,10 @@ export function registerDevCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: FileOptions & { json?: boolean }) => {
       const statuses = await statusStack({ file: opts.file, stateDir: opts.stateDir });
-      printResult(opts, { services: statuses }, () => {
+      const devices = liveDevFleetStatus(opts.stateDir);
+      const api = safeOperatorApi(opts.stateDir);
+      const consoleUrl = api && `${api.url}/console/`;
+      printResult(opts, { services: statuses, ...(devices && { devices }), ...(consoleUrl && { console: { url: consoleUrl, signIn: 'ota dev console' } }) }, () => {
         const rows = statuses.map((s) => [s.name, s.state, s.pid ? String(s.pid) : '-', s.answering ? 'yes' : 'no', s.addresses.join(', ') || '-']);
         const header = ['SERVICE', 'STATE', 'PID', 'ANSWERING', 'ADDRESS'];
         const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -123,7 +138,9 @@ export function registerDevCommands(program: Command): void {
           ...(s.note ? [`  ${s.name}: ${s.note}`] : []),
         ]);
         const following = existsSync(stackStatePath(opts.stateDir)) ? ['', `ota commands follow this stack (${stackStatePath(opts.stateDir)})`] : [];
-        return [line(header), ...rows.map(line), ...(notes.length ? ['', ...notes] : []), ...following].join('\n');
+        const fleet = devices ? ['', `devices: ${describeDevFleet(devices)}`] : [];
+        const signIn = consoleUrl ? ['', `console: ${consoleUrl} (ota dev console prints a token to sign in with)`] : [];
+        return [line(header), ...rows.map(line), ...(notes.length ? ['', ...notes] : []), ...fleet, ...signIn, ...following].join('\n');
       });
     });
 
@@ -133,13 +150,17 @@ export function registerDevCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (services: string[], opts: FileOptions & { json?: boolean }) => {
       const everything = services.length === 0 || services.includes('fleet-db') || services.includes('api');
-      const revoked = everything ? await revokeStackToken(opts.stateDir) : undefined;
-      if (revoked) progress(opts, revoked);
+      for (const line of everything ? await revokeStackTokens(opts.stateDir) : []) progress(opts, line);
       const stopped = await downStack({ file: opts.file, stateDir: opts.stateDir, services: services.length ? services : undefined, progress: (m) => progress(opts, m) });
-      if (services.length === 0) removeStackState(opts.stateDir);
+      if (services.length === 0) {
+        removeStackState(opts.stateDir);
+        removeDevFleetStatus(opts.stateDir);
+      }
       else forgetStackServices(opts.stateDir, services);
       printResult(opts, { stopped }, () => (stopped.length ? stopped.map(describeStop).join('\n') : 'nothing recorded as running'));
     });
 
   registerSampleImageCommand(dev);
+  registerDevDevicesCommand(dev, withFileOptions);
+  registerDevConsoleCommand(dev);
 }

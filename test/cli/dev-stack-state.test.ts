@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readStackState, stackStatePath } from '../../config/stack-state.js';
-import { forgetStackServices, recordStackState, revokeStackToken } from '../../cli/commands/dev-stack-state.js';
+import { forgetStackServices, recordStackState, revokeStackTokens } from '../../cli/commands/dev-stack-state.js';
 import type { StartOutcome, UpResult } from '../../devstack/stack.js';
 import { projectRoot } from '../../platform/paths.js';
 
@@ -38,7 +38,7 @@ describe('the stack state ota dev up records', () => {
     expect(state.operatorApi).toEqual({ url: 'http://127.0.0.1:8470' });
     expect(state.config).toMatchObject({ temporal: { address: '127.0.0.1:7233' }, fleet: { databaseUrl: `pglite:${join(stateDir, 'fleet')}` } });
     // Nothing to revoke: no token was made.
-    expect(await revokeStackToken(stateDir)).toBeUndefined();
+    expect(await revokeStackTokens(stateDir)).toEqual([]);
   });
 
   it('is forgotten in part when the API stops, entirely when a service it names stops, untouched by the gateway', async () => {
