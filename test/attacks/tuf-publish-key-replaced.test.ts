@@ -3,13 +3,17 @@
 // (trust/publish-rotation.ts), so targets delegates the publish role to a new key and remembers the old
 // one as replaced. The thief, holding the old key and the online snapshot/timestamp key (the worker's
 // keys), lists a release that a listed release signer did sign: the write's self-check refuses it, and
-// written into the bundle anyway the device refuses it (TUF_PUBLISH_KEY_REPLACED): nothing installed,
-// slots, boot state, security version and trust state unchanged. Releases listed before the rotation
+// written into the bundle anyway the device and `ota verify` refuse it (TUF_PUBLISH_KEY_REPLACED): nothing
+// installed, slots, boot state, security version and trust state unchanged. Releases listed before the rotation
 // stay installable (the rotation re-signed them with the new key), and the new key publishes.
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { basename as name, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { manifestKey } from '../../release/layout.js';
+import { emptyTrustRoot } from '../../signing/trust-root.js';
+import { LocalArtifactStore } from '../../stores/local-store.js';
+import { writeLocalTrust } from '../../trust/local-trust.js';
+import { verifyThroughTuf } from '../../verification/tuf-release.js';
 import { metadataBytes, signedJSON } from '../../trust/metadata.js';
 import { writeRepository } from '../../trust/metadata-store.js';
 import { PUBLISH_ROLE } from '../../trust/publish-role.js';
@@ -70,6 +74,17 @@ describe('attack: the release-publish key, stolen, signs after its rotation', ()
     expect(result.code).toBe('TUF_PUBLISH_KEY_REPLACED');
     expect(result.message).toMatch(new RegExp(`^TUF_PUBLISH_KEY_REPLACED: ${PUBLISH_ROLE} version \\d+ is signed by release-publish key ${stolen.keyID}, replaced at `));
     expect(result.after).toEqual(result.before);
+
+    // `ota verify` (verification/tuf-release.ts) on the served bundle, from a machine pinning root 1: the same code, nothing remembered.
+    const verifier = join(bundle, '..', `${name(bundle)}-verifier`);
+    await writeLocalTrust(verifier, { root: repo.roots[0]!, seen: {} });
+    const trustBefore = await readFile(join(verifier, 'state.json'), 'utf8');
+    const store = new LocalArtifactStore(bundle);
+    await expect(
+      verifyThroughTuf({ store, localTrustDir: verifier, trustRoot: emptyTrustRoot(), manifestBytes: await readFile(join(bundle, path)), manifestPath: path }),
+    ).rejects.toMatchObject({ code: 'TUF_PUBLISH_KEY_REPLACED' });
+    await store.close();
+    expect(await readFile(join(verifier, 'state.json'), 'utf8')).toBe(trustBefore);
   });
 
   it('the new key lists the same release: the device installs it', async () => {
