@@ -9,6 +9,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkInOnce } from '../../device-client/agent/checkin.js';
+import { enrollDevice } from '../../device-client/agent/enroll.js';
 import { approvalsMissing } from '../../gateway/release-approvals.js';
 import { manifestKey } from '../../release/layout.js';
 import { bundleToText } from '../../signing/bundle-json.js';
@@ -18,6 +20,7 @@ import { mergeTrustRoots, readTrustRoot, writeTrustRoot } from '../../signing/tr
 import { keylessSignerKey } from '../../trust/keyless-signers.js';
 import { addKeylessApproval, requireSignatures } from '../../trust/release-approvals.js';
 import { addSigner, updateEntry } from '../../trust/repository.js';
+import { startTestGateway } from '../support/device-gateway.js';
 import { DEVICE_HARDWARE } from '../support/device-releases.js';
 import { fakeIdentityToken, startMockSigstore, type MockSigstore } from '../support/signing-sigstore-mock.js';
 import { installFrom, refused, useTufAttackBench } from '../support/tuf-attack.js';
@@ -79,5 +82,24 @@ describe('attack: a made-up keyless approval to get a two-person release offered
     expect(await approvalsMissing(tuf.store, path, bytes, 'stable')).toMatch(/^TUF_THRESHOLD_NOT_MET/);
     expect(await approvalsMissing(tuf.store, path, bytes, 'stable', otherFulcio.trustRoot)).toMatch(/^TUF_THRESHOLD_NOT_MET/);
     await expect(installFrom(sim, bundle)).resolves.toMatchObject({ outcome: 'installed', version: '1.0.1' });
+  });
+
+  it('through a running gateway: a forged approval is not offered, a real one is, and the device installs it', async () => {
+    const { bundle, tuf, sim, engineers, bytes } = await twoPersonFleet('gateway');
+    const forged = await keylessBundle(bytes, ENGINEER, otherFulcio);
+    await tuf.change((repo) => updateEntry(repo, path, (custom) => void (custom.keylessApprovals = { [engineers.keyID]: forged }), tuf.signing()));
+    const gw = await startTestGateway(join(bench().root, 'gw'), bundle, { sigstoreTrustRoot: sigstore.trustRoot });
+    try {
+      const config = { ...sim.config, gatewayUrl: gw.url };
+      await enrollDevice(config, { token: await gw.tokenFor(config.deviceId) });
+      const device = { ...(await sim.open()), config };
+      const waiting = await checkInOnce(device, { random: () => 0.5 });
+      expect(waiting.response).toMatchObject({ action: 'none', reason: expect.stringMatching(/^not offered yet: .*1 of the 2 release signatures/) });
+      const approval = await keylessBundle(bytes, ENGINEER);
+      await tuf.change((repo) => addKeylessApproval(repo, path, bytes, approval, sigstore.trustRoot, tuf.signing()));
+      await expect(checkInOnce(device, { random: () => 0.5 })).resolves.toMatchObject({ outcome: 'installed', install: { version: '1.0.1' } });
+    } finally {
+      await gw.close();
+    }
   });
 });
