@@ -9,6 +9,7 @@ import { manifestBundleKey, manifestKey } from '../release/layout.js';
 import { compareSemver } from '../release/semver.js';
 import type { ArtifactHint, CheckinRequest, CheckinResponse } from '../schemas/device-api.js';
 import { chooseUpdateArtifact, deltaFormatSchema, type DeltaFormat, type ReleaseIndexEntry } from '../schemas/manifest.js';
+import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { approvalsMissing } from './release-approvals.js';
 import { lateJoinRing } from './late-join.js';
@@ -29,6 +30,8 @@ export interface OfferContext {
   attestation?: AttestationPolicy;
   /** Deltas on demand for devices older than the last K releases (gateway/on-demand-delta.ts); default off. */
   onDemandDeltas?: OnDemandDeltaPolicy;
+  /** The fleet's Sigstore trust root: keyless approvals count only when their bundles verify against it. */
+  sigstoreTrustRoot?: LocalTrustRootJSON;
 }
 
 type ReleaseRef = Extract<CheckinResponse, { action: 'update' }>['release'];
@@ -40,7 +43,7 @@ export function downloadUrl(location: string): string {
 
 async function describeRelease(ctx: OfferContext, device: EnrolledDevice, entry: ReleaseIndexEntry, checkin: CheckinRequest) {
   const { bytes, manifest } = await readPinnedManifest(ctx.store, device.hardwareId, entry);
-  const waiting = await approvalsMissing(ctx.store, entry.manifest.location, bytes, manifest.channel);
+  const waiting = await approvalsMissing(ctx.store, entry.manifest.location, bytes, manifest.channel, ctx.sigstoreTrustRoot);
   if (waiting) return { waiting };
   const known = checkin.supportedDeltaFormats.filter((f): f is DeltaFormat => deltaFormatSchema.safeParse(f).success);
   const choice = chooseUpdateArtifact(manifest, checkin.imageSha256, known);

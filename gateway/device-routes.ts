@@ -1,4 +1,5 @@
 // The device-facing endpoints (see docs/device-api.md): enrollment, nonces, check-in, reports.
+import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import { createPublicKey } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { algorithmOf, type DeviceKey } from '../schemas/device-envelope.js';
@@ -51,6 +52,8 @@ export interface DeviceApiOptions {
   drift?: DriftPolicy;
   /** Deltas on demand for devices older than the last K releases (gateway/on-demand-delta.ts). */
   onDemandDeltas?: OnDemandDeltaPolicy;
+  /** The fleet's Sigstore trust root, for keyless approvals (gateway/release-approvals.ts). */
+  sigstoreTrustRoot?: LocalTrustRootJSON;
 }
 
 export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -112,7 +115,7 @@ export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: 
   // A quarantine certificate with no open quarantine (in the grace, or released since) is told to renew first.
   const answer = api.certifiedQuarantine && !(api.attestation && (await api.fleet.openQuarantineFor(device.id)))
     ? quarantineCertificateHold(api.pollAfterSeconds)
-    : await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy, attestation: api.attestation, onDemandDeltas: api.onDemandDeltas }, device, message);
+    : await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy, attestation: api.attestation, onDemandDeltas: api.onDemandDeltas, sigstoreTrustRoot: api.sigstoreTrustRoot }, device, message);
   noteOutcome(res, { outcome: answer.action, artifact: 'artifact' in answer ? answer.artifact : undefined });
   sendJson(res, 200, signCheckinAnswer(api.answerKey, answer, { deviceId: device.id, nonce: message.nonce }));
 }

@@ -1,6 +1,7 @@
 // The device gateway: the HTTP endpoint devices talk to. GET /healthz always; with a fleet store and
 // an artifact store, the device API of docs/device-api.md (enroll, nonce, check-in, reports, heartbeats,
 // artifact and release downloads with Range, the TUF metadata read-only). Errors are JSON {error, detail}.
+import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -60,6 +61,8 @@ export interface GatewayOptions {
   drift?: DriftPolicy;
   /** Deltas on demand for devices older than the last K releases (gateway/on-demand-delta.ts); default off. */
   onDemandDeltas?: OnDemandDeltaPolicy;
+  /** The fleet's Sigstore trust root (trusted_root.json): keyless approvals count only when they verify against it; default: they do not count. */
+  sigstoreTrustRoot?: LocalTrustRootJSON;
   /** Called with unexpected (5xx) errors; default writes them to stderr. */
   logError?: (error: unknown, req: IncomingMessage) => void;
 }
@@ -150,6 +153,7 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey; instruments?
     attestation: opts.attestation,
     drift: opts.drift,
     onDemandDeltas: opts.onDemandDeltas,
+    sigstoreTrustRoot: opts.sigstoreTrustRoot,
   };
   if (opts.deviceIdentity && (path === '/v1/certificates' || path === '/v1/certificates/nonce')) {
     allow(req, 'POST');

@@ -11,6 +11,11 @@ export interface GatewayTrust {
   repo: TufRepository;
   /** What verifiers look releases up in: targets with the publish role's entries (releaseView). */
   releases: Metadata<Targets>;
+  /**
+   * Verdicts worked out once per timestamp version (e.g. whether a release has its approvals: verifying
+   * a keyless approval's Sigstore bundle is too dear for every check-in). Keyed by the caller.
+   */
+  memo: Map<string, unknown>;
 }
 
 const cache = new WeakMap<ArtifactStore, { etag: string } & GatewayTrust>();
@@ -22,7 +27,7 @@ export async function currentTrust(store: ArtifactStore): Promise<GatewayTrust |
   let cached = cache.get(store);
   if (!cached || cached.etag !== head?.etag) {
     const { repo, timestampEtag } = await readRepository(store);
-    cached = { etag: timestampEtag, repo, releases: releaseView(repo.targets, repo.published) };
+    cached = { etag: timestampEtag, repo, releases: releaseView(repo.targets, repo.published), memo: new Map() };
     cache.set(store, cached);
   }
   return cached;

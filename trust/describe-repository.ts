@@ -4,7 +4,8 @@ import { Key } from '@tufjs/models';
 import { publicKeyHint } from '../signing/keys.js';
 import { keylessIdentityOf, type KeylessIdentity } from './keyless-signers.js';
 import { signedJSON } from './metadata.js';
-import { releaseView } from './publish-role.js';
+import { publishKeyIDOf, releaseView } from './publish-role.js';
+import { replacedPublishKeysOf } from './publish-rotation.js';
 import { revokedSignersOf, signersOf } from './release-signers.js';
 import { latestRoot, type TufRepository } from './repository.js';
 import { publicKeyOf } from './tuf-keys.js';
@@ -16,6 +17,10 @@ export interface RepositoryDescription {
   releaseSigners: Array<{ keyID: string; hint: string; hardware: 'all' | string[]; keyless?: KeylessIdentity }>;
   revokedSigners: Record<string, string>;
   targets: number;
+  /** The worker's release-publish key, when targets delegates release manifests to it. */
+  publishKey?: string;
+  /** Release-publish keys replaced or revoked (rotate-publish-key, revoke-publish), with when. */
+  replacedPublishKeys: Record<string, string>;
   keyFiles?: object;
 }
 
@@ -36,5 +41,7 @@ export function describeRepository(repo: TufRepository): Omit<RepositoryDescript
     }),
     revokedSigners: revokedSignersOf(repo.targets),
     targets: Object.keys(releaseView(repo.targets, repo.published).signed.targets).length,
+    ...(publishKeyIDOf(repo.targets) && { publishKey: publishKeyIDOf(repo.targets) }),
+    replacedPublishKeys: replacedPublishKeysOf(repo.targets),
   };
 }

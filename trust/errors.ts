@@ -17,7 +17,9 @@ export type TrustErrorCode =
   | 'TUF_NOT_INITIALIZED'
   | 'TUF_ALREADY_INITIALIZED'
   | 'TUF_INVALID_CHANGE'
-  | 'TUF_SIGNER_BUNDLE_INVALID';
+  | 'TUF_SIGNER_BUNDLE_INVALID'
+  | 'TUF_PUBLISH_KEY_REPLACED'
+  | 'TUF_PUBLISHING_REVOKED';
 
 /** The message starts with the code, so the one line the CLI prints names the cause. */
 export class TrustError extends CodedError<TrustErrorCode> {
@@ -56,3 +58,7 @@ export class TufAlreadyInitializedError extends withCode(TrustError, 'TUF_ALREAD
 export class TufInvalidChangeError extends withCode(TrustError, 'TUF_INVALID_CHANGE') {}
 /** A keyless release signature (or approval) whose Sigstore bundle does not verify: chain, timestamp or bytes. */
 export class TufSignerBundleInvalidError extends withCode(TrustError, 'TUF_SIGNER_BUNDLE_INVALID') {}
+/** The publish role signed by a release-publish key that targets has since replaced (`ota trust rotate-publish-key`). */
+export class TufPublishKeyReplacedError extends withCode(TrustError, 'TUF_PUBLISH_KEY_REPLACED') {}
+/** A publish through the worker after targets stopped delegating release manifests (`ota trust revoke-publish`). */
+export class TufPublishingRevokedError extends withCode(TrustError, 'TUF_PUBLISHING_REVOKED') {}

@@ -7,7 +7,7 @@
 // key listed, and its Sigstore bundle to verify under that signer; it cannot add a signer or lower a
 // threshold (those need a targets version signed by the targets key).
 import type { Metadata, Targets } from '@tufjs/models';
-import { MetadataKind } from '@tufjs/models';
+import { Key, MetadataKind } from '@tufjs/models';
 import { signedJSON, unsigned, type SignedJSON } from './metadata.js';
 
 export const PUBLISH_ROLE = 'release-publish';
@@ -39,6 +39,45 @@ export function publishDelegationOf(json: SignedJSON): { role: RoleJSON; keys: R
   return { role, keys: Object.fromEntries(role.keyids.flatMap((id) => (delegations!.keys[id] ? [[id, delegations!.keys[id]!]] : []))) };
 }
 
+/**
+ * Release-publish keys targets delegated the role to and then replaced (rotate-publish-key) or revoked
+ * (revoke-publish): key id -> when, and the key itself, so a verifier can tell a role still signed by
+ * one (TUF_PUBLISH_KEY_REPLACED) from a role signed by nobody it knows. A replaced key never comes back.
+ */
+export const REPLACED_PUBLISH_KEYS_FIELD = 'x-edge-ota-replaced-publish-keys';
+/** When targets stopped delegating release manifests (revoke-publish): the worker cannot publish. */
+export const PUBLISHING_REVOKED_FIELD = 'x-edge-ota-publishing-revoked';
+
+export interface ReplacedPublishKey {
+  replaced: string;
+  key: Record<string, unknown>;
+}
+
+export function replacedPublishKeys(json: SignedJSON): Record<string, ReplacedPublishKey> {
+  return (json[REPLACED_PUBLISH_KEYS_FIELD] as Record<string, ReplacedPublishKey> | undefined) ?? {};
+}
+
+/** The key id targets delegates the publish role to, if it delegates it. */
+export function publishKeyIDOf(targets: Metadata<Targets>): string | undefined {
+  return publishDelegationOf(signedJSON(targets))?.role.keyids[0];
+}
+
+/** The replaced release-publish key (id and when) whose signature over `published` verifies, if any. */
+export function replacedKeyThatSigned(targets: Metadata<Targets>, published: Metadata<Targets>): { keyID: string; replaced: string } | undefined {
+  const replaced = replacedPublishKeys(signedJSON(targets));
+  for (const keyID of Object.keys(published.signatures)) {
+    const entry = replaced[keyID];
+    if (!entry) continue;
+    try {
+      Key.fromJSON(keyID, entry.key as never).verifySignature(published);
+      return { keyID, replaced: entry.replaced };
+    } catch {
+      // A signature that only names the key id is not the replaced key's: not this cause.
+    }
+  }
+  return undefined;
+}
+
 export function delegatesPublishing(targets: Metadata<Targets>): boolean {
   return publishDelegationOf(signedJSON(targets)) !== undefined;
 }
@@ -68,7 +107,8 @@ export function keepPublishDelegation(before: SignedJSON, after: DelegationsJSON
  * thresholds, and every entry's signer is still checked against top-level targets. A view for lookups, not metadata to sign or store.
  */
 export function releaseView(targets: Metadata<Targets>, published: Metadata<Targets> | undefined): Metadata<Targets> {
-  if (!published) return targets;
+  // After revoke-publish the last role version stays pinned by the snapshot (its version must not go back) but counts for nothing.
+  if (!published || !delegatesPublishing(targets)) return targets;
   const json = signedJSON(targets);
   const own = json.targets as Record<string, unknown>;
   const delegated = Object.fromEntries(Object.entries(signedJSON(published).targets as Record<string, unknown>).filter(([path]) => PUBLISH_PATHS.some((p) => pathMatches(p, path))));
@@ -78,7 +118,7 @@ export function releaseView(targets: Metadata<Targets>, published: Metadata<Targ
 
 /** The role whose entry for a manifest verifiers use (as releaseView picks it). */
 export function entryRole(targets: Metadata<Targets>, published: Metadata<Targets> | undefined, path: string): 'targets' | 'published' | undefined {
-  if (published?.signed.targets[path] && PUBLISH_PATHS.some((p) => pathMatches(p, path))) return 'published';
+  if (published?.signed.targets[path] && delegatesPublishing(targets) && PUBLISH_PATHS.some((p) => pathMatches(p, path))) return 'published';
   if (targets.signed.targets[path]) return 'targets';
   return undefined;
 }

@@ -7,19 +7,23 @@ import { assertKeylessSignerListed, identifyKeylessSigner } from './keyless-sign
 import { releaseView } from './publish-role.js';
 import { hasRepository, readRepository, writeRepository, type MetadataStore } from './metadata-store.js';
 import { assertReleaseSigner } from './release-signers.js';
-import { addTarget, type OnlineSigning, type ReleaseTarget } from './repository.js';
+import { addTarget, assertWorkerMayPublish, type OnlineSigning, type ReleaseTarget } from './repository.js';
 import { tufPublicKey } from './tuf-keys.js';
 
 export type PublishSigner = { mode: 'key'; publicKey: KeyObject } | { mode: 'keyless' };
 
 /**
  * With a repository: the signer must be a current release signer (TUF_UNKNOWN_SIGNER, TUF_SIGNER_REVOKED),
- * and, given the manifest's store path, one whose hardware ids cover it (TUF_SIGNER_OUT_OF_SCOPE).
+ * and, given the manifest's store path, one whose hardware ids cover it (TUF_SIGNER_OUT_OF_SCOPE); the worker
+ * may publish at all (TUF_PUBLISHING_REVOKED) and, given its release-publish key, that key is not one
+ * targets replaced (TUF_PUBLISH_KEY_REPLACED).
  * Returns false when the store has no repository (the signer is then pinned as before TUF).
  */
-export async function checkPublishSigner(store: MetadataStore, signer: PublishSigner, manifestPath?: string): Promise<boolean> {
+export async function checkPublishSigner(store: MetadataStore, signer: PublishSigner, manifestPath?: string, publishKeyID?: string): Promise<boolean> {
   if (!(await hasRepository(store))) return false;
   const { repo } = await readRepository(store);
+  // Publishing revoked, or the worker's release-publish key replaced: refused before anything is uploaded.
+  assertWorkerMayPublish(repo.targets, publishKeyID);
   // The keyless identity is known only once Fulcio issued the certificate: here the role must list one
   // (for this path); the bundle's identity is matched when the manifest becomes a target.
   if (signer.mode === 'keyless') {

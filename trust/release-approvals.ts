@@ -54,11 +54,11 @@ export function addApprovalSignature(repo: TufRepository, path: string, manifest
 }
 
 /**
- * How keyless approvals are judged: verified against this Sigstore trust root (devices, `ota verify`),
- * or counted when listed by a current keyless signer ('listed-only': the gateway deciding whether to
- * offer, which holds no Sigstore root; the device verifies them before it installs). Absent: not counted.
+ * How keyless approvals are judged: verified offline against this Sigstore trust root (Fulcio chain,
+ * trusted timestamp, the bytes), by devices, `ota verify` and the gateway deciding whether to offer.
+ * Absent: not counted.
  */
-export type KeylessApprovalCheck = LocalTrustRootJSON | 'listed-only';
+export type KeylessApprovalCheck = LocalTrustRootJSON;
 
 /**
  * A keyless release signer's approval: its Sigstore bundle over the manifest bytes (made by the approver's
@@ -96,7 +96,6 @@ export function releaseSignatures(targets: Metadata<Targets>, path: string, mani
   const keylessApproved = sigstoreRoot
     ? Object.entries(keylessApprovals).filter(([id, bundle]) => {
         if (!eligible(id) || !keylessIdentityOf(keys.get(id)!)) return false;
-        if (sigstoreRoot === 'listed-only') return true;
         const cert = keylessSignatureBy(keys.get(id)!, bundle, manifestBytes, sigstoreRoot);
         return cert !== undefined && cert.identity !== entry.custom.signerIdentity;
       })

@@ -2,11 +2,22 @@
 // (the release manifests as targets, and the release signers), snapshot and timestamp (one online key,
 // short expiry). Pure: every change returns a new repository value; storage is metadata-store.ts.
 import { MetadataKind, type Metadata, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
-import { TufInvalidChangeError, TufUnknownSignerError } from './errors.js';
+import { TufInvalidChangeError, TufPublishingRevokedError, TufPublishKeyReplacedError, TufUnknownSignerError } from './errors.js';
 import { expiresAfter, metaFileFor, signedJSON, tufTime, unsigned, type SignedJSON } from './metadata.js';
 import { assertReleaseSigner, revokedSigners, REVOKED_FIELD, signersDelegation, signersOf, type SignerScope } from './release-signers.js';
 import { signMetadata, type TufPublicKey, type TufSigningKey } from './tuf-keys.js';
-import { delegatesPublishing, entryRole, keepPublishDelegation, PUBLISH_FILE, withPublishDelegation } from './publish-role.js';
+import {
+  delegatesPublishing,
+  entryRole,
+  keepPublishDelegation,
+  PUBLISH_FILE,
+  PUBLISH_ROLE,
+  publishDelegationOf,
+  publishKeyIDOf,
+  PUBLISHING_REVOKED_FIELD,
+  replacedPublishKeys,
+  withPublishDelegation,
+} from './publish-role.js';
 
 export interface TufRepository {
   /** Every root version in order: roots[i] is version i + 1 (devices walk the chain from their pinned version). */
@@ -95,13 +106,42 @@ export function createRepository(input: CreateRepositoryInput): TufRepository {
  * Manifests already listed in top-level targets stay there.
  */
 export function delegatePublishing(repo: TufRepository, publishKey: Pick<TufPublicKey, 'keyID' | 'key'>, signing: OnlineSigning): TufRepository {
+  assertNotReplaced(repo.targets, publishKey.keyID);
   const json = signedJSON(repo.targets);
   json.delegations = withPublishDelegation(json.delegations as never, publishKey.keyID, publishKey.key.toJSON());
-  const expiries = signing.expiries ?? DEFAULT_EXPIRIES;
+  delete json[PUBLISHING_REVOKED_FIELD];
   // Without the release-publish key at hand (a targets change written offline), `ota trust push` starts the role.
-  const published = repo.published ?? (signing.publishKey ? signedPublished(emptyPublishedJSON(signing.now, expiries), Math.max(0, repo.taken?.published ?? 0) + 1, signing) : undefined);
-  const next = nextTargets({ ...repo, ...(published && { published }) }, json, signing);
-  return next;
+  const published = publishRoleFor(repo, json, signing, { keyRequired: false });
+  return nextTargets({ ...repo, ...(published && { published }) }, json, signing);
+}
+
+/** A release-publish key once replaced or revoked is refused as the role's key again (its thief may hold it). */
+export function assertNotReplaced(targets: Metadata<Targets>, keyID: string): void {
+  const replaced = replacedPublishKeys(signedJSON(targets))[keyID];
+  if (replaced) throw new TufInvalidChangeError(`release-publish key ${keyID} was replaced at ${replaced.replaced}: a replaced key never signs the role again; make a new one`);
+}
+
+/**
+ * The publish role that goes with top-level targets `next` (TUF: a delegated role is signed by the key its
+ * delegation names). The same key as before: the role as it is. A new key (rotate-publish-key): the role's
+ * entries re-signed by the new key as its next version, so releases published before stay listed. A
+ * first delegation (or one after revoke-publish): an empty role past every version taken. No delegation:
+ * the role as it is (after a revoke it stays pinned so its version never goes back, and counts for
+ * nothing). Needs signing.publishKey to be the delegated key when it signs; without it (a change written
+ * offline) the role is left for `ota trust push`, unless keyRequired.
+ */
+export function publishRoleFor(repo: TufRepository, next: SignedJSON, signing: Pick<OnlineSigning, 'publishKey' | 'now' | 'expiries'>, options: { keyRequired: boolean }): Metadata<Targets> | undefined {
+  const after = publishDelegationOf(next)?.role.keyids[0];
+  const before = publishKeyIDOf(repo.targets);
+  if (!after) return repo.published;
+  if (after === before && repo.published) return repo.published;
+  if (!signing.publishKey && !options.keyRequired) return repo.published;
+  if (signing.publishKey && signing.publishKey.keyID !== after) {
+    throw new TufInvalidChangeError(`targets delegates ${PUBLISH_ROLE} to key ${after}, the release-publish key at hand is ${signing.publishKey.keyID}: pass the new key with --publish-key`);
+  }
+  const version = Math.max(repo.published?.signed.version ?? 0, repo.taken?.published ?? 0) + 1;
+  const json = before && repo.published ? signedJSON(repo.published) : emptyPublishedJSON(signing.now, signing.expiries ?? DEFAULT_EXPIRIES);
+  return signedPublished(json, version, signing);
 }
 
 /**
@@ -114,8 +154,8 @@ export function acceptTargets(repo: TufRepository, targets: Metadata<Targets>, s
   if (targets.signed.version !== expected) {
     throw new TufInvalidChangeError(`targets version ${targets.signed.version} is not the next version (${expected}): targets changed since the file was written; write it again`);
   }
-  const published =
-    repo.published ?? (delegatesPublishing(targets) ? signedPublished(emptyPublishedJSON(signing.now, signing.expiries ?? DEFAULT_EXPIRIES), Math.max(0, repo.taken?.published ?? 0) + 1, signing) : undefined);
+  // A pushed rotate-publish-key (or a first delegation) has its role signed here, by the new key at hand.
+  const published = publishRoleFor(repo, signedJSON(targets), signing, { keyRequired: true });
   return refreshOnline({ ...repo, targets, ...(published && { published }) }, signing);
 }
 
@@ -177,6 +217,7 @@ export function workerTargetsOf(repo: TufRepository): Record<string, unknown> {
 
 /** `targets` as the next version of the worker's role (workerTargetsOf): the publish role signed by the release-publish key, else top-level targets by the targets key. */
 export function withWorkerTargets(repo: TufRepository, targets: Record<string, unknown>, signing: OnlineSigning): TufRepository {
+  assertWorkerMayPublish(repo.targets);
   if (delegatesPublishing(repo.targets)) {
     const json = signedJSON(repo.published ?? signedPublished(emptyPublishedJSON(signing.now, signing.expiries ?? DEFAULT_EXPIRIES), 0, signing));
     json.targets = targets;
@@ -198,15 +239,32 @@ export function updateEntry(repo: TufRepository, path: string, update: (custom: 
 
 /** The publish role as `json` says, signed as its next version by the release-publish key; snapshot and timestamp follow. */
 export function nextPublished(repo: TufRepository, json: SignedJSON, signing: OnlineSigning): TufRepository {
+  assertWorkerMayPublish(repo.targets, signing.publishKey?.keyID);
   const version = Math.max(repo.published?.signed.version ?? 0, repo.taken?.published ?? 0) + 1;
   return refreshOnline({ ...repo, published: signedPublished(json, version, signing) }, signing);
+}
+
+/**
+ * TUF_PUBLISHING_REVOKED when targets stopped delegating releases to the worker (revoke-publish), and
+ * TUF_PUBLISH_KEY_REPLACED when the worker's key (`keyID`) is one targets replaced: named before anything
+ * is signed or uploaded, so a worker left with the old key says why instead of failing the self-check.
+ */
+export function assertWorkerMayPublish(targets: Metadata<Targets>, keyID?: string): void {
+  const json = signedJSON(targets);
+  if (!delegatesPublishing(targets) && typeof json[PUBLISHING_REVOKED_FIELD] === 'string') {
+    throw new TufPublishingRevokedError(`targets version ${targets.signed.version} stopped delegating release manifests to the worker at ${json[PUBLISHING_REVOKED_FIELD]} (ota trust revoke-publish): delegate them again with \`ota trust delegate-publish\``);
+  }
+  const replaced = keyID === undefined ? undefined : replacedPublishKeys(json)[keyID];
+  if (replaced) {
+    throw new TufPublishKeyReplacedError(`release-publish key ${keyID} was replaced at ${replaced.replaced} (targets version ${targets.signed.version} delegates to ${publishKeyIDOf(targets)}): the worker needs the new key in trust.keysDir/release-publish.pem`);
+  }
 }
 
 function emptyPublishedJSON(now: Date, expiries: TufExpiries): SignedJSON {
   return { version: 1, expires: expiresAfter(now, expiries.targets), spec_version: '1.0.31', targets: {} };
 }
 
-function signedPublished(json: SignedJSON, version: number, signing: Pick<OnlineSigning, 'publishKey' | 'now' | 'expiries'>): Metadata<Targets> {
+export function signedPublished(json: SignedJSON, version: number, signing: Pick<OnlineSigning, 'publishKey' | 'now' | 'expiries'>): Metadata<Targets> {
   if (!signing.publishKey) throw new TufInvalidChangeError('the repository delegates releases to the release-publish role: this change needs the release-publish key (trust.keysDir/release-publish.pem)');
   const expiries = signing.expiries ?? DEFAULT_EXPIRIES;
   // The role is the worker's and online: re-signed at every publish (and by the refresh when it nears expiry).
@@ -220,7 +278,8 @@ function signedPublished(json: SignedJSON, version: number, signing: Pick<Online
 export function refreshOnline(repo: TufRepository, signing: Omit<OnlineSigning, 'targetsKeys'>): TufRepository {
   const expiries = signing.expiries ?? DEFAULT_EXPIRIES;
   const published = repo.published;
-  if (published && signing.publishKey && Date.parse(published.signed.expires) - signing.now.getTime() < (expiries.targets * 3_600_000) / 2) {
+  // Only by the key targets delegates the role to: a stale key here (or a revoked delegation) leaves it as it is.
+  if (published && signing.publishKey && signing.publishKey.keyID === publishKeyIDOf(repo.targets) && Date.parse(published.signed.expires) - signing.now.getTime() < (expiries.targets * 3_600_000) / 2) {
     const version = Math.max(published.signed.version, repo.taken?.published ?? 0) + 1;
     repo = { ...repo, published: signedPublished(signedJSON(published), version, signing) };
   }

@@ -3,12 +3,12 @@
 // never older than what this verifier already trusted (rollback). Then a target against its entry.
 import { createHash } from 'node:crypto';
 import type { Metadata, MetaFile, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
-import { TufMetaMismatchError, TufRollbackError, TufTargetMismatchError, TufThresholdNotMetError } from './errors.js';
+import { TufMetaMismatchError, TufPublishKeyReplacedError, TufRollbackError, TufTargetMismatchError, TufThresholdNotMetError } from './errors.js';
 import { assertFresh, newerTime } from './freshness.js';
 import { metadataBytes, type TufSigned } from './metadata.js';
 import { parseMetadata } from './parse.js';
 import { assertReleaseSigner } from './release-signers.js';
-import { delegatesPublishing, PUBLISH_FILE, PUBLISH_ROLE, releaseView } from './publish-role.js';
+import { delegatesPublishing, PUBLISH_FILE, PUBLISH_ROLE, publishKeyIDOf, releaseView, replacedKeyThatSigned } from './publish-role.js';
 import { ISSUED_FIELD } from './repository.js';
 
 /** What a verifier remembers between runs: the versions it trusted and the newest signed time it saw. */
@@ -69,6 +69,14 @@ export function verifyPublished(targets: Metadata<Targets>, bytes: Uint8Array | 
   try {
     targets.verifyDelegate(PUBLISH_ROLE, published);
   } catch (err) {
+    // Still signed by a key targets replaced (a worker with the old key, or whoever stole it): its own cause.
+    const replaced = replacedKeyThatSigned(targets, published);
+    if (replaced) {
+      throw new TufPublishKeyReplacedError(
+        `${PUBLISH_ROLE} version ${published.signed.version} is signed by release-publish key ${replaced.keyID}, replaced at ${replaced.replaced}; targets version ${targets.signed.version} delegates the role to ${publishKeyIDOf(targets)}`,
+        { cause: err },
+      );
+    }
     throw new TufThresholdNotMetError(`${PUBLISH_ROLE} version ${published.signed.version} is not signed by the key targets version ${targets.signed.version} delegates it to: ${(err as Error).message}`, { cause: err });
   }
   versionIs(PUBLISH_ROLE, published.signed.version, meta.version);

@@ -20,7 +20,13 @@ const BUNDLE_LIMIT = 256 * 1024;
 
 /** True when a TUF repository decides who signs (then nothing is pinned); throws when it refuses the signer. */
 export async function releaseSignerListed(ctx: ReleaseActivityDeps, signer: PublishSigner): Promise<boolean> {
-  return asFailure(() => checkPublishSigner(ctx.store, signer));
+  return asFailure(async () => checkPublishSigner(ctx.store, signer, undefined, await publishKeyIDInUse(ctx)));
+}
+
+/** The worker's release-publish key id when targets delegates to one (a replaced key is refused before the pipeline runs). */
+async function publishKeyIDInUse(ctx: ReleaseActivityDeps): Promise<string | undefined> {
+  if (!(await hasRepository(ctx.store)) || !delegatesPublishing((await readRepository(ctx.store)).repo.targets)) return undefined;
+  return (await workerSigning(ctx.config.trust, ctx.config.signing.keyPath, true)).publishKey?.keyID;
 }
 
 /** The published manifest as a target, signed by the release key's role and the online key. */

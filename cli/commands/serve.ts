@@ -2,6 +2,7 @@
 // This is how the embedded default runs: PGlite allows a single process to open the fleet
 // database, so the two halves that meet there must live together. With PostgreSQL, run
 // `ota gateway` and `ota worker` as separate processes instead (temporal-dev.yml does).
+import { readTrustRoot } from '../../signing/trust-root.js';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,6 +53,7 @@ export function registerServeCommand(program: Command): void {
         attestation: config.gateway.attestation,
         drift: config.gateway.drift,
         onDemandDeltas: config.gateway.onDemandDeltas,
+        sigstoreTrustRoot: await readTrustRoot(config.trust.trustedRootPath),
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
       await startTrustRefreshSchedule(config);

@@ -15,6 +15,8 @@ export function renderRepository(d: RepositoryDescription): string {
     lines.push(`signer    ${s.keyID} (${who})${s.hardware === 'all' ? '' : `, ${describeScope(s.hardware)}`}`);
   }
   for (const [id, at] of Object.entries(d.revokedSigners)) lines.push(`revoked   ${id} at ${at}`);
+  if (d.publishKey) lines.push(`publish   ${d.publishKey} (the worker's release-publish key)`);
+  for (const [id, at] of Object.entries(d.replacedPublishKeys ?? {})) lines.push(`replaced  ${id} (release-publish) at ${at}`);
   lines.push(`targets   ${d.targets} release manifest(s)`);
   if (d.keyFiles) lines.push(`keys      ${JSON.stringify(d.keyFiles)}`);
   return lines.join('\n');

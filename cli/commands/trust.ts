@@ -1,12 +1,13 @@
-// `ota trust init|add-signer|revoke-signer|rotate-root|refresh|show`: the fleet's TUF repository
+// `ota trust init|add-signer|revoke-signer|delegate-publish|rotate-publish-key|revoke-publish|rotate-root|refresh|show`: the fleet's TUF repository
 // (docs/trust.md). Metadata goes to the artifact store (trust/metadata-store.ts), keys stay in files.
 import { generateKeyPairSync } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { MetadataKind, type Key } from '@tufjs/models';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../platform/atomic-write.js';
 import { readFileAtMost } from '../../platform/bounded-read.js';
-import { loadOrCreateSigningKey, signingKeyFromPem } from '../../signing/keys.js';
+import { generateSigningKeyPem, loadOrCreateSigningKey, publicKeyPathFor, signingKeyFromPem } from '../../signing/keys.js';
 import { openArtifactStore, type ArtifactStore } from '../../stores/index.js';
 import { TufAlreadyInitializedError, TufInvalidChangeError, TufOversizedError } from '../../trust/errors.js';
 import { publicKeyFile, signingKeyFile, trustKeyPaths, type TrustKeyPaths } from '../../trust/key-files.js';
@@ -14,6 +15,7 @@ import { localTrustDir, writeLocalTrust } from '../../trust/local-trust.js';
 import { hasRepository, readRepository, writeRepository, type StoredRepository } from '../../trust/metadata-store.js';
 import { setDeviceTrust } from '../../trust/device-trust.js';
 import { delegatesPublishing } from '../../trust/publish-role.js';
+import { revokePublishing, rotatePublishKey } from '../../trust/publish-rotation.js';
 import { acceptTargets, addSigner, createRepository, DEFAULT_EXPIRIES, delegatePublishing, refreshOnline, revokeSigner, type OnlineSigning, type TufRepository } from '../../trust/repository.js';
 import { keylessSignerKey } from '../../trust/keyless-signers.js';
 import { scopeOf } from '../../trust/release-signers.js';
@@ -104,9 +106,40 @@ export function registerTrustCommands(program: Command): void {
       // The worker's key: created here on first use (0600) when the default file does not exist yet; copy it to the worker.
       const publishKey = await signingKeyFile(opts.publishKey ?? trustKeyPaths(config.trust, config.signing.keyPath).publish);
       await changeTargets(command, opts, async (repo, signing) => {
-        if (delegatesPublishing(repo.targets)) throw new TufInvalidChangeError('targets already delegates release manifests to the release-publish role');
+        if (delegatesPublishing(repo.targets)) throw new TufInvalidChangeError('targets already delegates release manifests to the release-publish role: replace its key with `ota trust rotate-publish-key`');
         return delegatePublishing(repo, publishKey, await signing());
       });
+    });
+
+  offline(withKeys(trust.command('rotate-publish-key')))
+    .description(
+      "replace the worker's release-publish key (a new targets version delegating the role to the new key only): a role the old key signs is refused (TUF_PUBLISH_KEY_REPLACED); the releases listed so far are re-signed by the new key",
+    )
+    .action(async (opts: KeyOptions, command: Command) => {
+      const config = configFrom(command);
+      const paths = trustKeyPaths(config.trust, config.signing.keyPath);
+      if (opts.out) {
+        // The targets key's machine: the new key's public part is enough; `ota trust push --publish-key NEW.pem` re-signs the role.
+        if (!opts.publishKey) throw new Error('rotate-publish-key --out needs --publish-key <file>: the new key (public is enough), made where the worker runs');
+        const newKey = await publicKeyFile(opts.publishKey);
+        await changeTargets(command, opts, async (repo, signing) => rotatePublishKey(repo, newKey, await signing()));
+        return;
+      }
+      if (opts.publishKey) {
+        // A new key file of the operator's choosing (created 0600 when missing); the worker needs it at trust.keysDir/release-publish.pem.
+        const newKey = await signingKeyFile(opts.publishKey);
+        await changeTargets(command, opts, async (repo, signing) => rotatePublishKey(repo, newKey, { ...(await signing()), publishKey: newKey }));
+        progress(opts, `release-publish key rotated to ${newKey.keyID}: put ${opts.publishKey} at trust.keysDir/release-publish.pem where the worker runs`);
+        return;
+      }
+      await rotatePublishKeyFile(command, opts, paths.publish);
+    });
+
+  offline(withKeys(trust.command('revoke-publish')))
+    .description('stop delegating release manifests to the worker (a new targets version): the worker cannot publish at all (TUF_PUBLISHING_REVOKED); the releases it listed move into targets, signed by the targets key')
+    .option('--drop-releases', 'do not move the releases the worker listed into targets: devices then refuse them (not targets)')
+    .action(async (opts: KeyOptions & { dropReleases?: boolean }, command: Command) => {
+      await changeTargets(command, opts, async (repo, signing) => revokePublishing(repo, await signing(), { dropReleases: opts.dropReleases === true }));
     });
 
   offline(withKeys(trust.command('device-trust')))
@@ -330,6 +363,35 @@ export async function changeTargets(command: Command, opts: KeyOptions, change: 
     progress(opts, `targets ${after.targets.signed.version} written to ${out}: sign it with \`ota trust sign ${out} --key <targets key>\`, then \`ota trust push ${out}\``);
     return { repo: before.repo };
   });
+}
+
+/**
+ * rotate-publish-key with the default key file: a new key is written beside the one in use
+ * (`<file>.next`) and moved into place only once the repository is written, the old one kept as
+ * `<file>.retired-targets-N` (N the targets version that replaced it): a failure loses no key.
+ */
+async function rotatePublishKeyFile(command: Command, opts: KeyOptions, path: string): Promise<void> {
+  const pem = generateSigningKeyPem();
+  const newKey = tufSigningKey(signingKeyFromPem(pem).privateKey);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(`${path}.next`, pem, { mode: 0o600, flag: 'wx' });
+  try {
+    await withTrust(command, opts, async ({ store, signing }) => {
+      const before = await readRepository(store);
+      const repo = rotatePublishKey(before.repo, newKey, { ...(await signing()), publishKey: newKey });
+      await writeRepository(store, repo, before);
+      const retired = `${path}.retired-targets-${repo.targets.signed.version}`;
+      await rename(path, retired).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      await rename(`${path}.next`, path);
+      await writeFile(publicKeyPathFor(path), signingKeyFromPem(pem).publicKeyPem, { mode: 0o644 });
+      progress(opts, `${path}: new release-publish key ${newKey.keyID} in place (the old one is ${retired}; copy the new key to the worker, destroy the old one)`);
+      return { repo };
+    });
+  } finally {
+    await rm(`${path}.next`, { force: true });
+  }
 }
 
 function throwawayKey(): TufSigningKey {

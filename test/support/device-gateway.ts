@@ -2,6 +2,7 @@
 // store in its own folder and the local artifact store the release pipeline published into. It
 // can be stopped and started again on the same port (an outage), and a proxy in front of it can
 // cut downloads midway (a flaky link).
+import type { LocalTrustRootJSON } from '../../signing/trust-root.js';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -24,13 +25,13 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(dir: string, storeDir: string, options: { pollAfterSeconds?: number; answerKey?: DeviceKey; attestation?: AttestationPolicy; drift?: DriftPolicy } = {}): Promise<TestGateway> {
+export async function startTestGateway(dir: string, storeDir: string, options: { pollAfterSeconds?: number; answerKey?: DeviceKey; attestation?: AttestationPolicy; drift?: DriftPolicy; sigstoreTrustRoot?: LocalTrustRootJSON } = {}): Promise<TestGateway> {
   const fleet = await FleetStore.open(`pglite:${join(dir, 'fleet')}`);
   const store = new LocalArtifactStore(storeDir);
   let port = 0;
   let running: RunningGateway | undefined;
   const start = async () => {
-    running = await startGateway({ host: '127.0.0.1', port, version: 'test', fleet, store, pollAfterSeconds: options.pollAfterSeconds ?? 60, answerKey: options.answerKey, attestation: options.attestation, drift: options.drift, logError: () => {} });
+    running = await startGateway({ host: '127.0.0.1', port, version: 'test', fleet, store, pollAfterSeconds: options.pollAfterSeconds ?? 60, answerKey: options.answerKey, attestation: options.attestation, drift: options.drift, sigstoreTrustRoot: options.sigstoreTrustRoot, logError: () => {} });
     port = Number(new URL(running.url).port);
   };
   await start();

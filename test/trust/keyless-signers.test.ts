@@ -1,6 +1,6 @@
 // The pure parts of keyless release signers (trust/keyless-signers.ts): the TUF key entry and its id,
 // matching a certificate identity (anchored pattern, exact issuer, hardware scope), the policy a
-// manifest bundle is then verified with, and how approvals count where no Sigstore root is at hand.
+// manifest bundle is then verified with, and that a listed keyless approval counts only once its bundle verifies.
 import { createHash } from 'node:crypto';
 import { canonicalize } from '@tufjs/canonical-json';
 import { MetadataKind } from '@tufjs/models';
@@ -60,7 +60,7 @@ describe('keyless release signers (trust/keyless-signers.ts)', () => {
     expect(Object.keys(keyed.trustRoot.pinnedKeys!)).toEqual([releaseKey!.hint]);
   });
 
-  it('a keyless approval counts at the gateway when listed (listed-only), never without a root, and never for the publishing entry', () => {
+  it('a keyless approval listed in the entry counts only when its bundle verifies against the Sigstore root, never without a root, and never for the publishing entry', () => {
     const manifest = Buffer.from('{"version":"2.0.0"}');
     const engineers = keylessSignerKey('https://accounts.google.com', 'eng@acme\\.example');
     let repo = createRepository({ ...signing, rootKeys: [root!], threshold: 1, signers: [releaseKey!] });
@@ -71,7 +71,6 @@ describe('keyless release signers (trust/keyless-signers.ts)', () => {
     entry.custom.keylessApprovals = { [engineers.keyID]: { not: 'verified here' }, [releaseKey!.keyID]: {} };
     const targets = unsigned(MetadataKind.Targets, json);
     expect(releaseSignatures(targets, path, manifest)).toEqual([releaseKey!.keyID]);
-    expect(releaseSignatures(targets, path, manifest, 'listed-only')).toEqual([releaseKey!.keyID, engineers.keyID]);
     // With a Sigstore root the bundle must verify: this one does not, so it does not count.
     expect(releaseSignatures(targets, path, manifest, emptyTrustRoot())).toEqual([releaseKey!.keyID]);
   });
