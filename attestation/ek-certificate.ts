@@ -86,6 +86,7 @@ export async function judgeEndorsementKey(input: EkInput): Promise<EkTrust> {
     if (requireCertificate) return refuse('ATTESTATION_EK_UNTRUSTED', 'no TPM vendor CA is configured (ota fleet tpm-ca add) and attestation.requireEkCertificate is set');
     return { ok: true, trust: 'unverified', warning: 'no TPM vendor CA is configured (ota fleet tpm-ca add): the EK certificate was not checked' };
   }
+  let expired: EkTrust | undefined;
   for (const ca of vendorCas) {
     let anchor: x509.X509Certificate;
     try {
@@ -94,10 +95,14 @@ export async function judgeEndorsementKey(input: EkInput): Promise<EkTrust> {
       continue; // stored by `ota fleet tpm-ca add`, which parsed it; never trust what does not parse
     }
     if (!isCa(anchor) || !(await signedBy(cert, anchor))) continue;
-    for (const [c, what] of [[cert, 'EK certificate'], [anchor, `vendor CA "${anchor.subject}"`]] as const) {
-      if (!validAt(c, input.now)) return refuse('ATTESTATION_EK_CERTIFICATE_EXPIRED', `the ${what} is valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}, not now`);
+    if (!validAt(cert, input.now)) return refuse('ATTESTATION_EK_CERTIFICATE_EXPIRED', `the EK certificate is valid ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()}, not now`);
+    // An expired vendor CA may have a renewed one (same key) configured beside it: look on.
+    if (!validAt(anchor, input.now)) {
+      expired = refuse('ATTESTATION_EK_CERTIFICATE_EXPIRED', `vendor CA "${anchor.subject}" is valid ${anchor.notBefore.toISOString()} to ${anchor.notAfter.toISOString()}, not now`);
+      continue;
     }
     return { ok: true, trust: 'vendor-ca', caFingerprint: ca.fingerprint, issuer: anchor.subject };
   }
+  if (expired) return expired;
   return refuse('ATTESTATION_EK_UNTRUSTED', `the EK certificate (issuer "${cert.issuer}") is not issued by a TPM vendor CA this fleet trusts (ota fleet tpm-ca add)`);
 }

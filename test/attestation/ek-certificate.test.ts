@@ -67,13 +67,16 @@ describe('judgeEndorsementKey', () => {
     expect(await judge({ ekPem: otherEcc, certificateDer: der, vendorCas: [vendor(notCa.pem)], now: new Date() })).toMatchObject({ ok: false, code: 'ATTESTATION_EK_UNTRUSTED' });
   });
 
-  it('an expired EK certificate, or one from an expired vendor CA, is refused as expired', async () => {
+  it('an expired EK certificate, or one from an expired vendor CA, is refused as expired unless a renewed CA is configured', async () => {
     const past = { notBefore: new Date('2020-01-01'), notAfter: new Date('2021-01-01') };
     const expiredEk = await issueEkCertificate(ours, otherEcc, past);
     expect(await judge({ ekPem: otherEcc, certificateDer: expiredEk, vendorCas: [vendor(ours.pem)], now: new Date() })).toMatchObject({ ok: false, code: 'ATTESTATION_EK_CERTIFICATE_EXPIRED' });
     const oldCa = await makeVendorCa('Old TPM Vendor', past);
     const der = await issueEkCertificate(oldCa, otherEcc);
     expect(await judge({ ekPem: otherEcc, certificateDer: der, vendorCas: [vendor(oldCa.pem)], now: new Date() })).toMatchObject({ ok: false, code: 'ATTESTATION_EK_CERTIFICATE_EXPIRED' });
+    // The vendor renewed its CA (same name and key): with both configured the EK certificate is trusted.
+    const renewed = await makeVendorCa('Old TPM Vendor', { keys: oldCa.keys });
+    expect(await judge({ ekPem: otherEcc, certificateDer: der, vendorCas: [vendor(oldCa.pem), vendor(renewed.pem)], now: new Date() })).toMatchObject({ ok: true, caFingerprint: certificateFingerprint(renewed.pem) });
   });
 
   it('garbage, an oversized blob or a CA certificate as the EK certificate is malformed', async () => {

@@ -19,8 +19,9 @@ export interface VendorCa {
 }
 
 /** `notCa`: the same certificate without the CA bit (a key that must not sign certificates). */
-export async function makeVendorCa(name: string, validity: { notBefore?: Date; notAfter?: Date; notCa?: boolean } = {}): Promise<VendorCa> {
-  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+/** `keys`: renew a CA (same name and key, new validity). */
+export async function makeVendorCa(name: string, validity: { notBefore?: Date; notAfter?: Date; notCa?: boolean; keys?: CryptoKeyPair } = {}): Promise<VendorCa> {
+  const keys = validity.keys ?? ((await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     name: `CN=${name}`,
     keys,
