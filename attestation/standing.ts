@@ -12,6 +12,11 @@ export interface AttestationPolicy {
   graceSeconds: number;
   /** What a quarantined device is offered: a named release, or the last release it attested cleanly on. */
   remediation: { version: string } | 'last-good';
+  /**
+   * Refuse an AK whose EK has no certificate from a configured TPM vendor CA (attestation/ek-certificate.ts);
+   * false (default): such an EK is accepted and recorded 'unverified' with why. A certificate that is sent is always checked.
+   */
+  requireEkCertificate?: boolean;
 }
 
 export const DEFAULT_ATTESTATION_POLICY: AttestationPolicy = { maxEvidenceAgeSeconds: 86_400, requireTpm: false, graceSeconds: 600, remediation: 'last-good' };

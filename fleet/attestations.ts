@@ -15,6 +15,16 @@ export interface AttestationKeyRecord {
   /** The AK's TPM name (hex) the credential was made for. */
   akName: string | null;
   activatedAt: Date | null;
+  /** The EK's trust at registration (attestation/ek-certificate.ts); null for keys registered before it was judged. */
+  ek: EkTrustRecord | null;
+}
+
+export interface EkTrustRecord {
+  trust: 'vendor-ca' | 'unverified';
+  caFingerprint: string | null;
+  warning: string | null;
+  /** The EK certificate the device sent (DER, base64). */
+  certificate: string | null;
 }
 
 export interface AttestationRecord {
@@ -44,7 +54,8 @@ export interface QuarantineRecord {
 type Row = Record<string, unknown>;
 
 const toKey = (r: Row): AttestationKeyRecord => ({ deviceId: r.device_id as string, akPem: r.ak_pem as string, akQualifiedName: r.ak_qualified_name as string, ekPem: r.ek_pem as string, registeredAt: asDate(r.registered_at as Date),
-  status: (r.status as AttestationKeyRecord['status'] | undefined) ?? 'active', akName: (r.ak_name as string | null) ?? null, activatedAt: r.activated_at ? asDate(r.activated_at as Date) : null });
+  status: (r.status as AttestationKeyRecord['status'] | undefined) ?? 'active', akName: (r.ak_name as string | null) ?? null, activatedAt: r.activated_at ? asDate(r.activated_at as Date) : null,
+  ek: r.ek_trust ? { trust: r.ek_trust as EkTrustRecord['trust'], caFingerprint: (r.ek_ca_fingerprint as string | null) ?? null, warning: (r.ek_warning as string | null) ?? null, certificate: (r.ek_certificate as string | null) ?? null } : null });
 
 const toAttestation = (r: Row): AttestationRecord => ({
   id: Number(r.id),
@@ -73,12 +84,14 @@ const toQuarantine = (r: Row): QuarantineRecord => ({
 /** First registration wins: the same AK again is 'same', another one is 'conflict' (nothing changes). */
 export async function registerAttestationKey(
   db: Queryable,
-  key: Pick<AttestationKeyRecord, 'deviceId' | 'akPem' | 'akQualifiedName' | 'ekPem'> & { activation?: { akName: string; secretSha256: string } },
+  key: Pick<AttestationKeyRecord, 'deviceId' | 'akPem' | 'akQualifiedName' | 'ekPem'> & { activation?: { akName: string; secretSha256: string }; ek?: EkTrustRecord },
 ): Promise<{ kind: 'created' | 'same' | 'conflict'; key: AttestationKeyRecord }> {
   const inserted = await db.query(
-    `INSERT INTO attestation_keys (device_id, ak_pem, ak_qualified_name, ek_pem, status, ak_name, activation_secret_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO attestation_keys (device_id, ak_pem, ak_qualified_name, ek_pem, status, ak_name, activation_secret_sha256, ek_trust, ek_ca_fingerprint, ek_warning, ek_certificate)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (device_id) DO NOTHING RETURNING *`,
-    [key.deviceId, key.akPem, key.akQualifiedName.toLowerCase(), key.ekPem, key.activation ? 'pending-activation' : 'active', key.activation?.akName ?? null, key.activation?.secretSha256 ?? null],
+    [key.deviceId, key.akPem, key.akQualifiedName.toLowerCase(), key.ekPem, key.activation ? 'pending-activation' : 'active', key.activation?.akName ?? null, key.activation?.secretSha256 ?? null,
+      key.ek?.trust ?? null, key.ek?.caFingerprint ?? null, key.ek?.warning ?? null, key.ek?.certificate ?? null],
   );
   if (inserted.rows[0]) return { kind: 'created', key: toKey(inserted.rows[0]) };
   const existing = (await getAttestationKey(db, key.deviceId))!;

@@ -21,6 +21,7 @@ import * as nonces from './nonces.js';
 import * as operatorTokens from './operator-tokens.js';
 import * as reports from './reports.js';
 import * as rollouts from './rollouts.js';
+import * as tpmVendorCas from './tpm-vendor-cas.js';
 
 export type { DeviceSelector, DeviceState, DeviceWithState, EnrolledDevice, EnrollInput, EnrollOutcome } from './devices.js';
 export type { AcceptOutcome, AdmissionRequest, AdmissionSpend, AdmissionState, AdmitOutcome, EnrollmentTokenRecord, FactoryCa, NewEnrollmentToken, Preauthorization } from './admission.js';
@@ -34,7 +35,8 @@ export type { HeartbeatAggregate, HeartbeatCounts, HeartbeatWindow, RingCohorts,
 export type { CheckinState, RingCountOptions, RingReportCounts, StoredReport } from './reports.js';
 export type { Assignment, AssignmentAction, AssignmentScope, AttemptFailure, NewRollout, NewRolloutRing, Rollout, RolloutRecordState, RolloutRing } from './rollouts.js';
 
-export type { AttestationKeyRecord, AttestationRecord, QuarantineRecord } from './attestations.js';
+export type { AttestationKeyRecord, AttestationRecord, EkTrustRecord, QuarantineRecord } from './attestations.js';
+export type { TpmVendorCaRecord } from './tpm-vendor-cas.js';
 export type { DesiredStateRecord, DriftEvent, DriftReconciliation, EffectiveDesiredState, ObservedDrift } from './drift.js';
 
 export class FleetStore {
@@ -122,6 +124,16 @@ export class FleetStore {
   }
   removeFactoryCa(fingerprint: string) {
     return admission.removeFactoryCa(this.db, fingerprint);
+  }
+  // TPM vendor CAs (fleet/tpm-vendor-cas.ts)
+  addTpmVendorCa(ca: Omit<tpmVendorCas.TpmVendorCaRecord, 'addedAt'>) {
+    return tpmVendorCas.addTpmVendorCa(this.db, ca);
+  }
+  listTpmVendorCas() {
+    return tpmVendorCas.listTpmVendorCas(this.db);
+  }
+  removeTpmVendorCa(fingerprint: string) {
+    return tpmVendorCas.removeTpmVendorCa(this.db, fingerprint);
   }
   requestAdmission(r: Parameters<typeof admission.requestAdmission>[1]) {
     return admission.requestAdmission(this.db, r);

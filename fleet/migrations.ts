@@ -431,6 +431,25 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE attestation_keys ADD COLUMN activated_at timestamptz;
     `,
   },
+  {
+    version: 15,
+    name: 'TPM vendor CAs, endorsement key trust',
+    sql: `
+      -- Manufacturer CAs whose EK certificates show an endorsement key is a TPM's (ota fleet tpm-ca).
+      CREATE TABLE tpm_vendor_cas (
+        fingerprint     text PRIMARY KEY,
+        name            text NOT NULL,
+        certificate_pem text NOT NULL,
+        added_at        timestamptz NOT NULL DEFAULT now()
+      );
+      -- What the gateway made of the EK when the AK was registered: 'vendor-ca' (with the CA) or
+      -- 'unverified' (with why); keys registered before this migration have neither.
+      ALTER TABLE attestation_keys ADD COLUMN ek_trust text;
+      ALTER TABLE attestation_keys ADD COLUMN ek_ca_fingerprint text;
+      ALTER TABLE attestation_keys ADD COLUMN ek_warning text;
+      ALTER TABLE attestation_keys ADD COLUMN ek_certificate text;
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's; returns the versions applied. */

@@ -1,12 +1,14 @@
 // The attestation endpoints (docs/attestation.md), each signed by the device key and spending a
 // nonce: POST /v1/attestation/key registers the TPM attestation key once (first one wins; another
-// is 409) and answers with a credential made for the AK's name against the EK; POST
+// is 409), after the EK's certificate is judged against the TPM vendor CAs (refused: 403 with the
+// code, nothing recorded), and answers with a credential made for the AK's name against the EK; POST
 // /v1/attestation/activate takes the secret only that TPM could unwrap, and until then the AK is
 // pending-activation and its quotes do not count; POST /v1/attestation/quote verifies a quote over
 // that nonce (attestation/verify-quote.ts), records the result with its evidence and, under an
 // attestation policy, quarantines on failure.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { judgeEndorsementKey, type EkTrust } from '../attestation/ek-certificate.js';
 import { activationSecret, credentialFile, makeCredential, MakeCredentialError } from '../attestation/make-credential.js';
 import { attestationKeyName, TpmPublicError } from '../attestation/tpm-public.js';
 import type { AttestationPolicy } from '../attestation/standing.js';
@@ -19,7 +21,8 @@ import {
   type AttestationKeyResponse,
   type AttestationQuoteResponse,
 } from '../schemas/attestation-api.js';
-import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
+import type { EkTrustRecord, EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
+import { samePem } from '../fleet/devices.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { allowedMeasurements, deviceStanding, enforceStanding } from './attestation-gate.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
@@ -59,8 +62,23 @@ export async function registerAttestationKey(api: AttestationApi, req: IncomingM
     if (error instanceof MakeCredentialError) throw new HttpError(400, 'ek-unsupported', `ekPem: ${error.message}`);
     throw error;
   }
+  const ek = await judgeEndorsementKey({
+    ekPem: message.ekPem,
+    certificateDer: message.ekCertificate === undefined ? undefined : Buffer.from(message.ekCertificate, 'base64'),
+    vendorCas: await api.fleet.listTpmVendorCas(),
+    requireCertificate: api.attestation?.requireEkCertificate ?? false,
+    now: new Date(),
+  });
+  if (!ek.ok) throw new HttpError(ek.code === 'ATTESTATION_EK_CERTIFICATE_MALFORMED' ? 400 : 403, ek.code, `ekCertificate: ${ek.detail}`);
+  // An AK is bound to the EK it was first registered with: a fresh credential for the same AK
+  // against another EK would let a key that failed the EK check above swap in one that passes.
+  const existing = await api.fleet.getAttestationKey(device.id);
+  if (existing && existing.akPem.trim() === message.ak.pem.trim() && !samePem(existing.ekPem, message.ekPem)) {
+    throw new HttpError(409, 'ATTESTATION_EK_MISMATCH', `device ${device.id} registered this attestation key with another EK on ${existing.registeredAt.toISOString()}; an operator must remove the device to change it`);
+  }
   await spend(api.fleet, device.id, message.nonce);
-  const outcome = await api.fleet.registerAttestationKey({ deviceId: device.id, akPem: message.ak.pem, akQualifiedName: message.ak.qualifiedName, ekPem: message.ekPem, activation: { akName, secretSha256: sha256(secret) } });
+  const ekRecord = ekTrustRecord(ek, message.ekCertificate);
+  const outcome = await api.fleet.registerAttestationKey({ deviceId: device.id, akPem: message.ak.pem, akQualifiedName: message.ak.qualifiedName, ekPem: message.ekPem, activation: { akName, secretSha256: sha256(secret) }, ek: ekRecord });
   if (outcome.kind === 'conflict') throw new HttpError(409, 'attestation-key-exists', `device ${device.id} registered another attestation key on ${outcome.key.registeredAt.toISOString()}; an operator must remove the device to change it`);
   const pending = outcome.key.status === 'pending-activation';
   // The same AK again while pending: a fresh credential replaces the last one (a lost answer is retried).
@@ -71,8 +89,15 @@ export async function registerAttestationKey(api: AttestationApi, req: IncomingM
     registeredAt: outcome.key.registeredAt.toISOString(),
     status: outcome.key.status,
     ...(pending ? { credential: credential.toString('base64') } : {}),
+    ...(outcome.key.ek ? { ek: { trust: outcome.key.ek.trust, ...(outcome.key.ek.caFingerprint ? { caFingerprint: outcome.key.ek.caFingerprint } : {}), ...(outcome.key.ek.warning ? { warning: outcome.key.ek.warning } : {}) } } : {}),
   };
   sendJson(res, outcome.kind === 'created' ? 201 : 200, body);
+}
+
+function ekTrustRecord(ek: EkTrust & { ok: true }, certificate: string | undefined): EkTrustRecord {
+  return ek.trust === 'vendor-ca'
+    ? { trust: 'vendor-ca', caFingerprint: ek.caFingerprint, warning: null, certificate: certificate ?? null }
+    : { trust: 'unverified', caFingerprint: null, warning: ek.warning, certificate: certificate ?? null };
 }
 
 export async function activateAttestationKey(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {

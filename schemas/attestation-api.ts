@@ -17,6 +17,8 @@ export const attestationKeyRequestSchema = z.strictObject({
   /** The AK's TPM2B_PUBLIC (base64): the gateway computes its name from it for the credential. */
   akPublic: base64(700),
   ekPem: publicKeyPemSchema,
+  /** The manufacturer's EK certificate from the TPM's NV index (DER, base64; at most 4 KiB). */
+  ekCertificate: base64(5464).optional(),
   nonce: nonceSchema,
   sentAt: timestampSchema,
 });
@@ -45,6 +47,8 @@ export const attestationKeyResponseSchema = z.strictObject({
   status: z.enum(['active', 'pending-activation']),
   /** TPM2_MakeCredential for the AK's name against the EK, in tpm2-tools' file format, base64. */
   credential: base64(1400).optional(),
+  /** What the gateway made of the EK: certified by a TPM vendor CA, or accepted unverified (with why). */
+  ek: z.strictObject({ trust: z.enum(['vendor-ca', 'unverified']), caFingerprint: hex(64, 64).optional(), warning: z.string().max(500).optional() }).optional(),
 });
 
 /** POST /v1/attestation/activate (signed): the secret TPM2_ActivateCredential unwrapped from the credential. */

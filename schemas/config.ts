@@ -167,6 +167,8 @@ export const gatewayConfigSchema = z
         requireTpm: z.boolean().default(false),
         graceSeconds: z.int().min(0).max(7 * 86_400).default(600),
         remediation: z.union([z.literal('last-good'), z.object({ version: z.string().min(1) }).strict()]).default('last-good'),
+        /** Refuse attestation keys whose EK has no certificate from a TPM vendor CA (ota fleet tpm-ca); false: accept them as 'unverified'. */
+        requireEkCertificate: z.boolean().default(false),
       })
       .strict()
       .optional(),

@@ -29,6 +29,8 @@ async function showDevice(fleet: FleetStore, id: string) {
   return {
     deviceId: id,
     assurance: key ? 'tpm' : 'software',
+    // The EK's trust at registration (docs/attestation.md "Endorsement key"): vendor-ca or unverified with why.
+    ek: key?.ek ? { trust: key.ek.trust, caFingerprint: key.ek.caFingerprint, warning: key.ek.warning } : null,
     quarantines: await fleet.listQuarantines({ all: true, deviceId: id }),
     attestations: await fleet.attestationHistory(id, 10),
   };
@@ -53,7 +55,7 @@ export function registerQuarantineCommands(fleet: Command): void {
       const shown = await withFleetStore(command, (f) => showDevice(f, id));
       printResult(opts, shown, () =>
         [
-          `${id}  assurance ${shown.assurance}${shown.quarantines.some((q) => !q.releasedAt) ? '  QUARANTINED' : ''}`,
+          `${id}  assurance ${shown.assurance}${shown.ek ? `  EK ${shown.ek.trust}${shown.ek.caFingerprint ? ` ${shown.ek.caFingerprint.slice(0, 16)}` : `: ${shown.ek.warning}`}` : ''}${shown.quarantines.some((q) => !q.releasedAt) ? '  QUARANTINED' : ''}`,
           ...shown.quarantines.flatMap((q) => [line(q), `  why: ${why(q)}`]),
           'attestations (newest first):',
           ...(shown.attestations.length ? shown.attestations.map(attestationLine) : ['  none']),

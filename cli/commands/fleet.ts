@@ -9,6 +9,7 @@ import { registerFleetCaCommands } from './fleet-ca.js';
 import { registerAnswerKeyCommand } from './gateway-answer-key.js';
 import { registerQuarantineCommands } from './fleet-quarantine.js';
 import { registerFleetDriftCommands } from './fleet-drift.js';
+import { registerTpmCaCommands } from './fleet-tpm-ca.js';
 import { printResult } from '../output.js';
 
 function line(d: DeviceSummary): string {
@@ -73,4 +74,5 @@ export function registerFleetCommands(program: Command): void {
   registerAnswerKeyCommand(fleet);
   registerQuarantineCommands(fleet);
   registerFleetDriftCommands(fleet);
+  registerTpmCaCommands(fleet);
 }

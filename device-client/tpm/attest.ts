@@ -36,12 +36,14 @@ export async function registerAttestationKey(device: AttestingDevice, client: Ga
     ak: { pem: keys.attestationKey.pem, qualifiedName: keys.attestationKey.qualifiedName },
     akPublic: (await readTpmPublicArea(device.tpm, TPM_HANDLES.attestationKey)).toString('base64'),
     ekPem: keys.endorsementKeyPem,
+    // The manufacturer's certificate of the EK: the gateway checks it against its TPM vendor CAs.
+    ...(keys.endorsementCertificate ? { ekCertificate: keys.endorsementCertificate.toString('base64') } : {}),
     nonce: await nonce(),
     sentAt: new Date().toISOString(),
   };
   const answer = await client.postSigned('attestation key', '/v1/attestation/key', attestationKeyResponseSchema, await signEnvelope(payload, signer));
   if (answer.status !== 'pending-activation' || !answer.credential) return answer;
-  const secret = await activateCredential(device.tpm, Buffer.from(answer.credential, 'base64'));
+  const secret = await activateCredential(device.tpm, Buffer.from(answer.credential, 'base64'), TPM_HANDLES.attestationKey, keys.endorsementKeyAlgorithm);
   const activation = { type: 'attestation-activate', deviceId: device.deviceId, secret: secret.toString('hex'), nonce: await nonce(), sentAt: new Date().toISOString() };
   const activated = await client.postSigned('attestation key activation', '/v1/attestation/activate', attestationActivateResponseSchema, await signEnvelope(activation, signer));
   const { credential: _done, ...registered } = answer;

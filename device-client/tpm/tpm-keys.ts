@@ -2,7 +2,9 @@
 // randomness and marked fixedTPM (the private halves cannot leave it, not even wrapped):
 // the device key (ECDSA P-256, signs every envelope the agent sends) and the attestation key (AK,
 // a restricted signing key under the endorsement key, signs only TPM-made quotes). Creating them
-// is idempotent: the handles are looked up first, so a second run finds the same keys.
+// is idempotent: the handles are looked up first, so a second run finds the same keys. The EK is
+// the one the manufacturer certified (its certificate in the TCG NV index): ECC P-256 when that
+// certificate is there, else RSA 2048 when its certificate is, else ECC without a certificate.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +29,41 @@ export interface TpmKeys {
   attestationKey: TpmPublicKey;
   /** The endorsement key's public half (PEM): the TPM's identity from manufacture. */
   endorsementKeyPem: string;
+  /** Which default EK template (`tpm2_createek -G`): credential activation must load the same one. */
+  endorsementKeyAlgorithm: EkAlgorithm;
+  /** The manufacturer's certificate of that EK (DER, from NV), if the TPM holds one. */
+  endorsementCertificate?: Buffer;
+}
+
+export type EkAlgorithm = 'ecc' | 'rsa';
+
+/** TCG EK Credential Profile NV indices of the EK certificates of the default (low-range) templates. */
+export const EK_CERTIFICATE_INDEX: Record<EkAlgorithm, string> = { ecc: '0x01c0000a', rsa: '0x01c00002' };
+
+/** An EK certificate is ~1-1.5 KB; an NV index this large holds something else. */
+export const MAX_EK_CERTIFICATE_BYTES = 4096;
+
+async function definedNvIndices(tpm: TpmConnection): Promise<Set<number>> {
+  const out = await runTpmTool(tpm, 'tpm2_getcap', ['handles-nv-index']);
+  return new Set([...out.matchAll(/0x[0-9a-fA-F]+/g)].map((m) => Number.parseInt(m[0], 16)));
+}
+
+/** The EK the device attests with and its certificate, if any (ECC preferred, as before certificates). */
+export async function endorsementKeyChoice(tpm: TpmConnection): Promise<{ algorithm: EkAlgorithm; certificate?: Buffer }> {
+  const defined = await definedNvIndices(tpm);
+  for (const algorithm of ['ecc', 'rsa'] as const) {
+    const index = EK_CERTIFICATE_INDEX[algorithm];
+    if (!defined.has(Number.parseInt(index, 16))) continue;
+    const info = await runTpmTool(tpm, 'tpm2_nvreadpublic', [index]);
+    const size = Number(/^\s*size:\s*(\d+)\s*$/m.exec(info)?.[1] ?? NaN);
+    if (!(size > 0 && size <= MAX_EK_CERTIFICATE_BYTES)) throw new Error(`NV index ${index} (EK certificate) is ${size} bytes; at most ${MAX_EK_CERTIFICATE_BYTES} expected`);
+    const certificate = await withScratch(async (dir) => {
+      await runTpmTool(tpm, 'tpm2_nvread', [index, '-C', 'o', '-s', String(size), '-o', join(dir, 'ek.crt')]);
+      return readFile(join(dir, 'ek.crt'));
+    });
+    return { algorithm, certificate };
+  }
+  return { algorithm: 'ecc' };
 }
 
 /** Runs `use` with a private scratch folder for context and output files, removed afterwards. */
@@ -73,10 +110,11 @@ async function flushTransient(tpm: TpmConnection): Promise<void> {
 /** Makes the device key and the AK on first use; later runs find them. Returns their public halves. */
 export async function ensureTpmKeys(tpm: TpmConnection): Promise<TpmKeys> {
   const present = await persistentHandles(tpm);
+  const endorsement = await endorsementKeyChoice(tpm);
   const endorsementKeyPem = await withScratch(async (dir) => {
     const ek = join(dir, 'ek.ctx');
     // The EK comes from the TPM's endorsement seed: the same template gives the same key every time.
-    await runTpmTool(tpm, 'tpm2_createek', ['-c', ek, '-G', 'ecc', '-u', join(dir, 'ek.pem'), '-f', 'pem']);
+    await runTpmTool(tpm, 'tpm2_createek', ['-c', ek, '-G', endorsement.algorithm, '-u', join(dir, 'ek.pem'), '-f', 'pem']);
     if (!present.has(TPM_HANDLES.attestationKey)) {
       const ak = join(dir, 'ak.ctx');
       await runTpmTool(tpm, 'tpm2_createak', ['-C', ek, '-c', ak, '-G', 'ecc', '-g', 'sha256', '-s', 'ecdsa', '-u', join(dir, 'ak.pem'), '-f', 'pem']);
@@ -98,6 +136,8 @@ export async function ensureTpmKeys(tpm: TpmConnection): Promise<TpmKeys> {
     deviceKey: await readTpmPublic(tpm, TPM_HANDLES.deviceKey),
     attestationKey: await readTpmPublic(tpm, TPM_HANDLES.attestationKey),
     endorsementKeyPem,
+    endorsementKeyAlgorithm: endorsement.algorithm,
+    ...(endorsement.certificate ? { endorsementCertificate: endorsement.certificate } : {}),
   };
 }
 

@@ -33,11 +33,12 @@ export function swtpmAvailable(suite: string): boolean {
   return false;
 }
 
-export async function startSoftwareTpm(dir: string): Promise<SoftwareTpm> {
+/** `setupArgs`: more swtpm_setup arguments, e.g. `--config F --create-ek-cert` (EK certificates from a local CA). */
+export async function startSoftwareTpm(dir: string, options: { setupArgs?: string[] } = {}): Promise<SoftwareTpm> {
   // Absolute: swtpm --daemon changes to / before it opens its state.
   const stateDir = resolve(dir, 'swtpm');
   await mkdir(stateDir, { recursive: true });
-  execFileSync('swtpm_setup', ['--tpm2', '--tpmstate', stateDir, '--overwrite', '--pcr-banks', 'sha256'], { stdio: 'pipe', timeout: 60_000 });
+  execFileSync('swtpm_setup', ['--tpm2', '--tpmstate', stateDir, '--overwrite', '--pcr-banks', 'sha256', ...(options.setupArgs ?? [])], { stdio: 'pipe', timeout: 60_000 });
   let port = 0;
   let pid = 0;
   const start = async () => {
