@@ -52,6 +52,7 @@ export function registerServeCommand(program: Command): void {
         attestation: config.gateway.attestation,
         drift: config.gateway.drift,
         onDemandDeltas: config.gateway.onDemandDeltas,
+        keepAliveTimeoutSeconds: config.gateway.keepAliveTimeoutSeconds,
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
       await startTrustRefreshSchedule(config);
