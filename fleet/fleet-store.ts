@@ -159,6 +159,10 @@ export class FleetStore {
   spendNonceAndRecordCheckin(deviceId: string, nonce: string, state: reports.CheckinState) {
     return reports.spendNonceAndRecordCheckin(this.db, deviceId, nonce, state);
   }
+  /** The check-in's spend and record, plus (with a TTL) the device's next nonce, in one statement. */
+  spendNonceRecordCheckinAndIssueNext(deviceId: string, nonce: string, state: reports.CheckinState, nextNonceTtlSeconds?: number) {
+    return reports.spendNonceRecordCheckinAndIssueNext(this.db, deviceId, nonce, state, nextNonceTtlSeconds);
+  }
   consumeNonce(deviceId: string, nonce: string, q: Queryable = this.db) {
     return nonces.consumeNonce(q, deviceId, nonce);
   }

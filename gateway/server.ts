@@ -36,6 +36,12 @@ export interface GatewayOptions {
   /** How long devices wait before the next check-in (default 300 s). */
   pollAfterSeconds?: number;
   /**
+   * Lifetime of the `nextNonce` a check-in answer carries for the device's next check-in; must be
+   * longer than pollAfterSeconds (the longest wait the gateway tells a device). Default
+   * pollAfterSeconds + 600 s (900 s with the default poll), at most a day.
+   */
+  nextNonceTtlSeconds?: number;
+  /**
    * How long an idle device connection is kept open for its next request (default 120 s, see
    * DEFAULT_KEEP_ALIVE_SECONDS): a device polling within it skips the TLS handshake; each idle
    * connection costs gateway memory (docs/fleet-ca.md, "What mutual TLS costs").
@@ -150,6 +156,7 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey; instruments?
     store: opts.store,
     insecureSharedToken: opts.insecureSharedToken,
     nonceTtlSeconds: opts.nonceTtlSeconds ?? 300,
+    nextNonceTtlSeconds: nextNonceTtl(opts.pollAfterSeconds ?? 300, opts.nextNonceTtlSeconds),
     pollAfterSeconds: opts.pollAfterSeconds ?? 300,
     releasePolicy: opts.releasePolicy ?? 'newest',
     answerKey: opts.answerKey,
@@ -222,8 +229,26 @@ export function serverTimeouts(keepAliveSeconds: number): { keepAliveTimeout: nu
   return { keepAliveTimeout, headersTimeout, requestTimeout: Math.max(60_000, headersTimeout + 5_000) };
 }
 
+/** Slack on top of the poll interval for a nextNonce: a device's clock, jitter and a slow round. */
+export const NEXT_NONCE_SLACK_SECONDS = 600;
+export const MAX_NEXT_NONCE_TTL_SECONDS = 86_400;
+
+/**
+ * The lifetime of a check-in answer's nextNonce: configured, or pollAfter + NEXT_NONCE_SLACK_SECONDS
+ * (held to a day). It must outlive the poll interval, or every device's next check-in would find it
+ * expired and fall back to GET /v1/nonce. Pure; throws on a configured value that does not.
+ */
+export function nextNonceTtl(pollAfterSeconds: number, configured?: number): number {
+  if (configured === undefined) return Math.min(MAX_NEXT_NONCE_TTL_SECONDS, pollAfterSeconds + NEXT_NONCE_SLACK_SECONDS);
+  if (!Number.isInteger(configured) || configured <= pollAfterSeconds || configured > MAX_NEXT_NONCE_TTL_SECONDS) {
+    throw new Error(`nextNonceTtlSeconds must be a whole number of seconds above pollAfterSeconds (${pollAfterSeconds}) and at most ${MAX_NEXT_NONCE_TTL_SECONDS}, got ${configured}`);
+  }
+  return configured;
+}
+
 export function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   if (opts.deviceIdentity && !opts.tls) throw new Error('mutual TLS (deviceIdentity) needs tls: a server key and certificate');
+  nextNonceTtl(opts.pollAfterSeconds ?? 300, opts.nextNonceTtlSeconds); // a wrong setting fails at start, not per check-in
   // TLS 1.3 only; with mTLS the client certificate is asked for, checked against the fleet root by
   // OpenSSL, and judged per route (client-certificate.ts) so a refusal is a JSON error, not an alert.
   const mutual = opts.deviceIdentity && { requestCert: true, rejectUnauthorized: false, ca: opts.deviceIdentity.ca.root.certPem };
