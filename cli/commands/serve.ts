@@ -53,6 +53,7 @@ export function registerServeCommand(program: Command): void {
         drift: config.gateway.drift,
         onDemandDeltas: config.gateway.onDemandDeltas,
         keepAliveTimeoutSeconds: config.gateway.keepAliveTimeoutSeconds,
+        nextNonceTtlSeconds: config.gateway.nextNonceTtlSeconds,
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
       await startTrustRefreshSchedule(config);
