@@ -18,6 +18,7 @@ import * as drift from './drift.js';
 import * as heartbeats from './heartbeats.js';
 import { applyMigrations } from './migrations.js';
 import * as nonces from './nonces.js';
+import * as offers from './offer-facts.js';
 import * as operatorTokens from './operator-tokens.js';
 import * as reports from './reports.js';
 import * as rollouts from './rollouts.js';
@@ -264,6 +265,10 @@ export class FleetStore {
   }
   attemptFailures(rolloutId: string, deviceId: string) {
     return rollouts.attemptFailures(this.db, rolloutId, deviceId);
+  }
+  /** The offer step's reads of the rollout tables in one statement (fleet/offer-facts.ts). */
+  offerFacts(device: Parameters<typeof offers.offerFacts>[1]) {
+    return offers.offerFacts(this.db, device);
   }
   finishedRolloutFailures(deviceId: string) {
     return rollouts.finishedRolloutFailures(this.db, deviceId);
