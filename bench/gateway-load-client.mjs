@@ -2,11 +2,13 @@
 // One load-generator process of bench/gateway-load.mjs: never in the gateway's process. Each
 // virtual user cycles through its share of pre-enrolled devices, each device with its own client
 // certificate and https.Agent (a TLS connection carries one device's identity). Scenarios:
-//   checkin   nonce + signed check-in per device, connections kept alive
-//   resumed   the same, but the check-in says `connection: close`: every check-in opens a new TLS
+//   checkin   one signed check-in per device, over the nextNonce of its previous answer (the
+//             first after a nonce request), connections kept alive
+//   twostep   nonce + signed check-in, as devices from before nextNonce do, kept alive
+//   resumed   as checkin, but the check-in says `connection: close`: every check-in opens a new TLS
 //             connection, resuming the device's previous session (the agent's session cache)
 //   full      the same without session resumption: a full TLS 1.3 handshake with client certificate per check-in
-//   plain     nonce + signed check-in over plain HTTP, keep-alive (what TLS costs, by difference)
+//   plain     as checkin over plain HTTP, keep-alive (what TLS costs, by difference)
 //   report    nonce + signed health report (rising counter)
 //   range     GET of a delta blob by 64 KiB Range requests, kept alive
 // Protocol with the parent (IPC): it sends the job; we warm up, say `warm`, wait for `go`, run for
@@ -35,6 +37,8 @@ const devices = job.devices.map((d) => ({
 
 let handshakes = 0;
 let resumed = 0;
+/** Check-ins signed over a held nextNonce (one request) rather than a fetched nonce (two). */
+let heldUsed = 0;
 
 let retries = 0;
 
@@ -81,15 +85,24 @@ async function nonce(device) {
 }
 
 const scenarios = {
-  async checkin(device, close) {
+  async checkin(device, close, twostep = false) {
+    const held = twostep ? undefined : device.heldNonce;
+    device.heldNonce = undefined;
     const payload = {
       type: 'checkin', deviceId: device.id, hardwareId: job.hardwareId, currentVersion: job.currentVersion, imageSha256: job.imageSha256, bootedSlot: 'A',
-      securityVersion: 0, supportedDeltaFormats: ['ops-v1', 'bsdiff'], nonce: await nonce(device), sentAt: new Date().toISOString(),
+      securityVersion: 0, supportedDeltaFormats: ['ops-v1', 'bsdiff'], nonce: held ?? (await nonce(device)), sentAt: new Date().toISOString(),
+      ...(!twostep && { acceptsNextNonce: true }),
     };
+    if (held) heldUsed++;
     const res = await call(device, 'POST', '/v1/checkin', { body: JSON.stringify(signPayload(payload, device.key)), headers: close ? { connection: 'close' } : {} });
     if (res.status !== 200) throw new Error(`checkin ${device.id}: ${res.status} ${res.text}`);
     const answer = JSON.parse(res.text);
     if (answer.action !== 'none' || !answer.signedAnswer) throw new Error(`checkin ${device.id}: answered ${res.text.slice(0, 200)}`);
+    if (!twostep && !answer.nextNonce) throw new Error(`checkin ${device.id}: no nextNonce in the answer`);
+    device.heldNonce = answer.nextNonce?.nonce;
+  },
+  twostep(device) {
+    return scenarios.checkin(device, false, true);
   },
   resumed(device) {
     return scenarios.checkin(device, true);
@@ -147,11 +160,12 @@ process.send?.('warm');
 await new Promise((resolve) => process.once('message', resolve));
 handshakes = 0;
 resumed = 0;
+heldUsed = 0;
 bytes = 0;
 retries = 0;
 const record = { latencies: [], errors: 0, firstError: undefined };
 const started = performance.now();
 await drive(started + job.durationMs, record);
 const seconds = (performance.now() - started) / 1000;
-process.send?.({ seconds, count: record.latencies.length, errors: record.errors, firstError: record.firstError, latencies: record.latencies, handshakes, resumed, bytes, retries, cpu: process.cpuUsage() }, () => process.exit(0));
+process.send?.({ seconds, count: record.latencies.length, errors: record.errors, firstError: record.firstError, latencies: record.latencies, handshakes, resumed, heldUsed, bytes, retries, cpu: process.cpuUsage() }, () => process.exit(0));
 for (const d of devices) d.agent.destroy();

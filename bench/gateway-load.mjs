@@ -3,8 +3,10 @@
 // PostgreSQL over mutual TLS, driven by load generators in their own processes
 // (bench/gateway-load-client.mjs), never in the gateway's. Devices, keys, certificates and
 // enrollments are made before anything is timed. Scenarios, each after a warm-up:
-//   (a) signed check-ins (nonce + check-in, answered a signed `none` after reading the channel index), keep-alive
-//   (b) the same with a new TLS connection per check-in, session resumption on
+//   (a) signed check-ins, one request each (signed over the previous answer's nextNonce; answered a
+//       signed `none` after reading the channel index), keep-alive; and the two-request check-in of
+//       devices from before nextNonce (nonce + check-in)
+//   (b) (a) with a new TLS connection per check-in, session resumption on
 //   (c) signed health reports (nonce + report)
 //   (d) 64 KiB Range requests of a 4 MiB delta blob
 // and, for what TLS costs: check-ins with a full TLS handshake each (no resumption), and check-ins over
@@ -16,7 +18,7 @@
 // (bench/gateway-load-profile.mjs).
 //
 //   node bench/gateway-load.mjs [--quick] [--devices 2000] [--clients 2] [--concurrency 32] [--seconds 10]
-//        [--scenarios checkin,resumed,full,report,range,plain] [--no-profile] [--profile-scenario checkin] [--keep-profile FILE] [--json] [--json-out FILE] [--write-docs] [--docs-from FILE]
+//        [--scenarios checkin,twostep,resumed,full,report,range,plain] [--no-profile] [--profile-scenario checkin] [--keep-profile FILE] [--json] [--json-out FILE] [--write-docs] [--docs-from FILE]
 //
 // --quick: 200 devices, 3 s per scenario (a smoke run). Uses the compiled dist/ (npm run build).
 // --write-docs replaces the marked "Gateway throughput" block of docs/benchmarks.md; --docs-from FILE
@@ -41,7 +43,7 @@ const CLIENTS = Number(option('--clients', '2'));
 const CONCURRENCY = Number(option('--concurrency', '32'));
 const SECONDS = Number(option('--seconds', quick ? '3' : '10'));
 const WARMUP_SECONDS = Number(option('--warmup', quick ? '1' : '3'));
-const SCENARIOS = option('--scenarios', 'checkin,resumed,full,report,range,plain').split(',');
+const SCENARIOS = option('--scenarios', 'checkin,twostep,resumed,full,report,range,plain').split(',');
 const PROFILE = !args.includes('--no-profile');
 const PROFILED = option('--profile-scenario', 'checkin');
 const json = args.includes('--json');
@@ -161,6 +163,8 @@ async function scenario(name, gateway, devices, setup, pgPid, profilePath) {
     postgresCpuMsPerOp: count ? (pgCpu * 1000) / count : NaN,
     postgresCores: pgCpu / wall,
     handshakes: parts.reduce((n, p) => n + p.handshakes, 0),
+    /** Check-ins signed over a held nextNonce: one request each. */
+    heldNonceCheckins: parts.reduce((n, p) => n + (p.heldUsed ?? 0), 0),
     resumed: parts.reduce((n, p) => n + p.resumed, 0),
     /** Requests retried once after the keep-alive race (server closed an idle socket as it was reused). */
     keepAliveRetries: parts.reduce((n, p) => n + (p.retries ?? 0), 0),
@@ -173,12 +177,13 @@ async function scenario(name, gateway, devices, setup, pgPid, profilePath) {
 }
 
 const LABELS = {
-  checkin: '(a) signed check-in (nonce + check-in), mTLS keep-alive',
-  resumed: '(b) signed check-in, new TLS connection per check-in, session resumed',
+  checkin: '(a) signed check-in, one request (over the last answer\'s nextNonce), mTLS keep-alive',
+  twostep: 'signed check-in as before nextNonce (nonce + check-in), mTLS keep-alive',
+  resumed: '(b) signed check-in (one request), new TLS connection per check-in, session resumed',
   report: '(c) signed report (nonce + report), mTLS keep-alive',
   range: '(d) Range GET 64 KiB of a 4 MiB delta, mTLS keep-alive',
   full: 'signed check-in, new TLS connection per check-in, full handshake (no resumption)',
-  plain: 'signed check-in over plain HTTP, keep-alive (no TLS: the TLS cost by difference)',
+  plain: 'signed check-in (one request) over plain HTTP, keep-alive (no TLS: the TLS cost by difference)',
 };
 
 function table(result) {
@@ -272,7 +277,7 @@ function keepAliveNote(r) {
   if (!churned.length) return [];
   const names = churned.map((x) => x.scenario).join(', ');
   return [
-    `**Keep-alive did not hold in ${names}**: with ${r.devices} devices at these rates one device's requests came more than the gateway's 5 s keep-alive timeout apart, so the connection was closed in between and nearly every operation opened a new one, resuming its TLS session (see the handshake column): those rows measure a resumed handshake per operation, like (b). Only the nonce and its check-in shared a connection. Fleets polling every few minutes are in that case too: per check-in, budget a resumed TLS handshake.`,
+    `**Keep-alive did not hold in ${names}**: with ${r.devices} devices at these rates one device's requests came more than the gateway's keep-alive timeout apart, so the connection was closed in between and nearly every operation opened a new one, resuming its TLS session (see the handshake column): those rows measure a resumed handshake per operation, like (b). Only the nonce and its check-in shared a connection. Fleets polling every few minutes are in that case too: per check-in, budget a resumed TLS handshake.`,
   ];
 }
 
@@ -289,7 +294,7 @@ function docsSection(r, text) {
     '## Gateway throughput (`bench/gateway-load.mjs`)',
     '',
     `Written by \`${r.command}\` on ${r.date}: ${r.machine.cpus} vCPU (${r.machine.cpu}), Node ${r.machine.node}; load average ${r.machine.loadAvgAtStart.join(' / ')} at start, ${r.machine.loadAvgAtEnd.join(' / ')} at the end (other jobs share the machine: read the rates as lower bounds and the CPU per operation as the figure that depends least on that load).`,
-    'One gateway process on PostgreSQL over mutual TLS (TLS 1.3, a client certificate per device, revocation read per request); load generators in separate processes; devices enrolled with certificates before timing. One check-in is two requests (nonce, signed check-in answered by a signed `none` after reading the channel index); a report is two (nonce, signed report).',
+    'One gateway process on PostgreSQL over mutual TLS (TLS 1.3, a client certificate per device, revocation read per request, keep-alive 120 s); load generators in separate processes; devices enrolled with certificates before timing. A check-in is one request: signed over the `nextNonce` of the device\'s previous answer and answered by a signed `none` (with the next nonce) after reading the channel index; the two-request check-in of devices from before `nextNonce` (nonce, check-in) is its own row. A report is two requests (nonce, signed report).',
     '',
     text,
     '',

@@ -18,6 +18,7 @@ import * as drift from './drift.js';
 import * as heartbeats from './heartbeats.js';
 import { applyMigrations } from './migrations.js';
 import * as nonces from './nonces.js';
+import * as offers from './offer-facts.js';
 import * as operatorTokens from './operator-tokens.js';
 import * as reports from './reports.js';
 import * as rollouts from './rollouts.js';
@@ -171,6 +172,10 @@ export class FleetStore {
   spendNonceAndRecordCheckin(deviceId: string, nonce: string, state: reports.CheckinState) {
     return reports.spendNonceAndRecordCheckin(this.db, deviceId, nonce, state);
   }
+  /** The check-in's spend and record, plus (with a TTL) the device's next nonce, in one statement. */
+  spendNonceRecordCheckinAndIssueNext(deviceId: string, nonce: string, state: reports.CheckinState, nextNonceTtlSeconds?: number) {
+    return reports.spendNonceRecordCheckinAndIssueNext(this.db, deviceId, nonce, state, nextNonceTtlSeconds);
+  }
   consumeNonce(deviceId: string, nonce: string, q: Queryable = this.db) {
     return nonces.consumeNonce(q, deviceId, nonce);
   }
@@ -272,6 +277,10 @@ export class FleetStore {
   }
   attemptFailures(rolloutId: string, deviceId: string) {
     return rollouts.attemptFailures(this.db, rolloutId, deviceId);
+  }
+  /** The offer step's reads of the rollout tables in one statement (fleet/offer-facts.ts). */
+  offerFacts(device: Parameters<typeof offers.offerFacts>[1]) {
+    return offers.offerFacts(this.db, device);
   }
   finishedRolloutFailures(deviceId: string) {
     return rollouts.finishedRolloutFailures(this.db, deviceId);

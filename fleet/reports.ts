@@ -1,6 +1,7 @@
 // Check-ins and signed health reports: what each device last said, with the replay rules (fresh
 // nonce, rising counter) applied in the report's own transaction; and the per-ring aggregate of
 // those reports that a rollout's verdict is computed from (never one message per device).
+import { randomBytes } from 'node:crypto';
 import { frozenSchema, reportStateSchema, type FailureKind, type Frozen, type HealthReport, type ReportState, type SignedEnvelope } from '../schemas/device-api.js';
 import { FAILURE_KINDS } from '../schemas/failure-kinds.js';
 import type { FleetDatabase, Queryable } from './database.js';
@@ -61,16 +62,39 @@ export async function recordCheckin(db: Queryable, deviceId: string, state: Chec
  * answer says why.
  */
 export async function spendNonceAndRecordCheckin(db: Queryable, deviceId: string, nonce: string, state: CheckinState): Promise<NonceCheck> {
-  const { rowCount } = await db.query(
+  return (await spendNonceRecordCheckinAndIssueNext(db, deviceId, nonce, state)).check;
+}
+
+export type CheckinSpend = { check: 'ok'; next?: { nonce: string; expiresAt: Date } } | { check: Exclude<NonceCheck, 'ok'> };
+
+/**
+ * As spendNonceAndRecordCheckin, and with `nextNonceTtlSeconds` a fresh nonce for the device's next
+ * check-in issued in the same statement, only when this one was spent (a refused or replayed
+ * check-in issues nothing): one request per check-in instead of nonce + check-in.
+ */
+export async function spendNonceRecordCheckinAndIssueNext(db: Queryable, deviceId: string, nonce: string, state: CheckinState, nextNonceTtlSeconds?: number): Promise<CheckinSpend> {
+  const next = nextNonceTtlSeconds === undefined ? null : randomBytes(32).toString('base64url');
+  const { rows } = await db.query<{ moved: boolean; next_expires_at: Date | null }>(
     `WITH spent AS (
        UPDATE nonces SET used_at = now() WHERE nonce = $6 AND device_id = $1 AND used_at IS NULL AND expires_at > now() RETURNING device_id
+     ),
+     moved AS (
+       UPDATE device_state s SET current_version = $2, image_sha256 = $3, slot = $4,
+         security_version = GREATEST(COALESCE(s.security_version, 0), $5), last_checkin_at = now()
+       FROM spent WHERE s.device_id = spent.device_id
+       RETURNING s.device_id
+     ),
+     issued AS (
+       INSERT INTO nonces (nonce, device_id, expires_at)
+       SELECT $7::text, device_id, now() + make_interval(secs => $8::int) FROM moved WHERE $7::text IS NOT NULL
+       RETURNING expires_at
      )
-     UPDATE device_state s SET current_version = $2, image_sha256 = $3, slot = $4,
-       security_version = GREATEST(COALESCE(s.security_version, 0), $5), last_checkin_at = now()
-     FROM spent WHERE s.device_id = spent.device_id`,
-    [deviceId, state.currentVersion, state.imageSha256, state.slot, state.securityVersion, nonce],
+     SELECT EXISTS (SELECT 1 FROM moved) AS moved, (SELECT expires_at FROM issued) AS next_expires_at`,
+    [deviceId, state.currentVersion, state.imageSha256, state.slot, state.securityVersion, nonce, next, nextNonceTtlSeconds ?? 0],
   );
-  return rowCount > 0 ? 'ok' : nonceRefusal(db, deviceId, nonce);
+  const row = rows[0]!;
+  if (!row.moved) return { check: await nonceRefusal(db, deviceId, nonce) };
+  return next && row.next_expires_at ? { check: 'ok', next: { nonce: next, expiresAt: asDate(row.next_expires_at) } } : { check: 'ok' };
 }
 
 /**

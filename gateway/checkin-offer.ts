@@ -3,6 +3,7 @@
 // runs, except releases held back by an unfinished rollout. The manifest is read here only to hint
 // which artifact to fetch; the device verifies the signed manifest itself and decides.
 import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
+import type { OfferFacts } from '../fleet/offer-facts.js';
 import { channelIndexCache } from './offer-cache.js';
 import { readPinnedManifest } from './pinned-manifest.js';
 import { manifestBundleKey, manifestKey } from '../release/layout.js';
@@ -84,7 +85,9 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
   const quarantine = ctx.attestation && (await enforceStanding(ctx.fleet, ctx.attestation, device));
   if (quarantine) return quarantineAnswer(quarantine, entries, checkin, (entry) => describeRelease(ctx, device, entry, checkin), poll);
 
-  const assignment = (await ctx.fleet.openAssignmentFor(device.id)) ?? (await joinLate(ctx.fleet, device));
+  // The rollout tables' answers for this device in one statement; the late-join path reads more, only when it may apply.
+  const facts = await ctx.fleet.offerFacts(device);
+  const assignment = facts.assignment ?? (facts.joinable ? await joinLate(ctx.fleet, device) : undefined);
   if (assignment) {
     const rolloutId = assignment.rolloutId;
     const onRelease = checkin.currentVersion === assignment.releaseVersion;
@@ -128,9 +131,9 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
     return { action: 'update', release: described.release, artifact: described.artifact, rolloutId, pollAfterSeconds: poll };
   }
 
-  const gated = await ctx.fleet.gatedVersions(device.hardwareId, device.channel);
-  const released = ctx.releasePolicy === 'rollouts' ? await ctx.fleet.rolledOutVersions(device) : undefined;
-  const blocked = await blockedByFinishedRollouts(ctx.fleet, device.id);
+  const gated = facts.gated;
+  const released = ctx.releasePolicy === 'rollouts' ? facts.released : undefined;
+  const blocked = blockedByFinishedRollouts(facts.finishedFailures, device.id);
   const candidates = entries
     .filter((e) => !gated.has(e.version))
     .filter((e) => !released || released.has(e.version))
@@ -149,9 +152,8 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
  * Releases of finished rollouts whose install, boot or health check failed on the device (not
  * cleared by `ota fleet retry`), with the reason: the rollout's block holds after it finished.
  */
-async function blockedByFinishedRollouts(fleet: FleetStore, deviceId: string): Promise<Map<string, string>> {
+function blockedByFinishedRollouts(failures: OfferFacts['finishedFailures'], deviceId: string): Map<string, string> {
   const blocked = new Map<string, string>();
-  const failures = await fleet.finishedRolloutFailures(deviceId);
   for (const f of failures) {
     if (blocked.has(f.releaseVersion)) continue;
     const eligibility = offerEligibility(f.releaseVersion, f.rolloutId, deviceId, failures.filter((g) => g.rolloutId === f.rolloutId && g.releaseVersion === f.releaseVersion));

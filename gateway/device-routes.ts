@@ -38,6 +38,8 @@ export interface DeviceApiOptions {
   /** Lab only (--insecure-shared-token): a fleet-wide token that admits any device id, without labels. */
   insecureSharedToken?: string;
   nonceTtlSeconds: number;
+  /** Lifetime of a check-in answer's nextNonce: longer than pollAfterSeconds (nextNonceTtl in server.ts). */
+  nextNonceTtlSeconds: number;
   pollAfterSeconds: number;
   releasePolicy: ReleasePolicy;
   /** Signs every check-in answer (answer-signing.ts); devices pin its public key. */
@@ -110,14 +112,16 @@ export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: 
     throw new HttpError(403, 'hardware-mismatch', `device ${device.id} enrolled as ${device.hardwareId}, checks in as ${message.hardwareId}`);
   }
   const state = { currentVersion: message.currentVersion, imageSha256: message.imageSha256, slot: message.bootedSlot, securityVersion: message.securityVersion };
-  const nonce = await api.fleet.spendNonceAndRecordCheckin(device.id, message.nonce, state);
-  if (nonce !== 'ok') throw nonceError(nonce);
+  // Asked for (acceptsNextNonce): the device's next nonce comes with this answer, issued in the same statement.
+  const spent = await api.fleet.spendNonceRecordCheckinAndIssueNext(device.id, message.nonce, state, message.acceptsNextNonce ? api.nextNonceTtlSeconds : undefined);
+  if (spent.check !== 'ok') throw nonceError(spent.check);
+  const nextNonce = spent.next && { nonce: spent.next.nonce, expiresAt: spent.next.expiresAt.toISOString() };
   // A quarantine certificate with no open quarantine (in the grace, or released since) is told to renew first.
   const answer = api.certifiedQuarantine && !(api.attestation && (await api.fleet.openQuarantineFor(device.id)))
     ? quarantineCertificateHold(api.pollAfterSeconds)
     : await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy, attestation: api.attestation, onDemandDeltas: api.onDemandDeltas, sigstoreTrustRoot: api.sigstoreTrustRoot }, device, message);
   noteOutcome(res, { outcome: answer.action, artifact: 'artifact' in answer ? answer.artifact : undefined });
-  sendJson(res, 200, signCheckinAnswer(api.answerKey, answer, { deviceId: device.id, nonce: message.nonce }));
+  sendJson(res, 200, signCheckinAnswer(api.answerKey, answer, { deviceId: device.id, nonce: message.nonce }, new Date(), nextNonce));
 }
 
 export async function report(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {

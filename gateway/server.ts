@@ -37,6 +37,18 @@ export interface GatewayOptions {
   /** How long devices wait before the next check-in (default 300 s). */
   pollAfterSeconds?: number;
   /**
+   * Lifetime of the `nextNonce` a check-in answer carries for the device's next check-in; must be
+   * longer than pollAfterSeconds (the longest wait the gateway tells a device). Default
+   * pollAfterSeconds + 600 s (900 s with the default poll), at most a day.
+   */
+  nextNonceTtlSeconds?: number;
+  /**
+   * How long an idle device connection is kept open for its next request (default 120 s, see
+   * DEFAULT_KEEP_ALIVE_SECONDS): a device polling within it skips the TLS handshake; each idle
+   * connection costs gateway memory (docs/fleet-ca.md, "What mutual TLS costs").
+   */
+  keepAliveTimeoutSeconds?: number;
+  /**
    * Which release a device without a rollout assignment is offered. `rollouts`: only releases a
    * finished rollout has released (publishing alone deploys nothing); `newest`: the newest
    * published release (labs, single devices). Default `newest`; `ota gateway` defaults to `rollouts`.
@@ -147,6 +159,7 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey; instruments?
     store: opts.store,
     insecureSharedToken: opts.insecureSharedToken,
     nonceTtlSeconds: opts.nonceTtlSeconds ?? 300,
+    nextNonceTtlSeconds: nextNonceTtl(opts.pollAfterSeconds ?? 300, opts.nextNonceTtlSeconds),
     pollAfterSeconds: opts.pollAfterSeconds ?? 300,
     releasePolicy: opts.releasePolicy ?? 'newest',
     answerKey: opts.answerKey,
@@ -204,16 +217,49 @@ export function handleRequest(opts: GatewayOptions) {
   };
 }
 
+/** Idle device connections are kept this long by default: longer than a device's gap between its requests of one round. */
+export const DEFAULT_KEEP_ALIVE_SECONDS = 120;
+
+/**
+ * The server's timeouts for a keep-alive of `keepAliveSeconds`: headers must arrive within
+ * keepAlive + 5 s (always above keepAliveTimeout, so a reused connection is closed by the idle
+ * timer, never mid-request by the headers timer) and at least 30 s; the whole request within
+ * 60 s, or 5 s more than the headers. Pure.
+ */
+export function serverTimeouts(keepAliveSeconds: number): { keepAliveTimeout: number; headersTimeout: number; requestTimeout: number } {
+  if (!Number.isInteger(keepAliveSeconds) || keepAliveSeconds < 1 || keepAliveSeconds > 3600) throw new Error(`keepAliveTimeoutSeconds must be a whole number of seconds from 1 to 3600, got ${keepAliveSeconds}`);
+  const keepAliveTimeout = keepAliveSeconds * 1000;
+  const headersTimeout = Math.max(30_000, keepAliveTimeout + 5_000);
+  return { keepAliveTimeout, headersTimeout, requestTimeout: Math.max(60_000, headersTimeout + 5_000) };
+}
+
+/** Slack on top of the poll interval for a nextNonce: a device's clock, jitter and a slow round. */
+export const NEXT_NONCE_SLACK_SECONDS = 600;
+export const MAX_NEXT_NONCE_TTL_SECONDS = 86_400;
+
+/**
+ * The lifetime of a check-in answer's nextNonce: configured, or pollAfter + NEXT_NONCE_SLACK_SECONDS
+ * (held to a day). It must outlive the poll interval, or every device's next check-in would find it
+ * expired and fall back to GET /v1/nonce. Pure; throws on a configured value that does not.
+ */
+export function nextNonceTtl(pollAfterSeconds: number, configured?: number): number {
+  if (configured === undefined) return Math.min(MAX_NEXT_NONCE_TTL_SECONDS, pollAfterSeconds + NEXT_NONCE_SLACK_SECONDS);
+  if (!Number.isInteger(configured) || configured <= pollAfterSeconds || configured > MAX_NEXT_NONCE_TTL_SECONDS) {
+    throw new Error(`nextNonceTtlSeconds must be a whole number of seconds above pollAfterSeconds (${pollAfterSeconds}) and at most ${MAX_NEXT_NONCE_TTL_SECONDS}, got ${configured}`);
+  }
+  return configured;
+}
+
 export function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   if (opts.deviceIdentity && !opts.tls) throw new Error('mutual TLS (deviceIdentity) needs tls: a server key and certificate');
+  nextNonceTtl(opts.pollAfterSeconds ?? 300, opts.nextNonceTtlSeconds); // a wrong setting fails at start, not per check-in
   // TLS 1.3 only; with mTLS the client certificate is asked for, checked against the fleet root by
   // OpenSSL, and judged per route (client-certificate.ts) so a refusal is a JSON error, not an alert.
   const mutual = opts.deviceIdentity && { requestCert: true, rejectUnauthorized: false, ca: opts.deviceIdentity.ca.root.certPem };
   const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.3', ...mutual }, handleRequest(opts)) : createServer(handleRequest(opts));
-  // Idle keep-alive connections must not hold shutdown up; slow clients must not hold sockets forever.
-  server.keepAliveTimeout = 5_000;
-  server.headersTimeout = 30_000;
-  server.requestTimeout = 60_000;
+  // Idle keep-alive connections are held for a polling device's next request (and closed at shutdown);
+  // slow clients must not hold sockets forever.
+  Object.assign(server, serverTimeouts(opts.keepAliveTimeoutSeconds ?? DEFAULT_KEEP_ALIVE_SECONDS));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

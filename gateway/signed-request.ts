@@ -59,7 +59,7 @@ export async function verifySignedRequest<S extends z.ZodType<{ deviceId: string
 export function nonceError(reason: 'unknown' | 'used' | 'expired'): HttpError {
   const detail = {
     unknown: 'nonce was not issued to this device (GET /v1/nonce?device=ID first)',
-    used: 'nonce was already used: fetch a fresh one for every signed request',
+    used: 'nonce was already used: fetch a fresh one (or use the nextNonce of the last check-in answer) for every signed request',
     expired: 'nonce expired: fetch a fresh one and sign again',
   }[reason];
   return new HttpError(409, `nonce-${reason}`, detail);

@@ -160,6 +160,16 @@ export const gatewayConfigSchema = z
     answerKeyPath: z.string().min(1),
     /** Lab only: admit any device holding the fleet-wide OTA_ENROLLMENT_TOKEN (same as `--insecure-shared-token`). */
     insecureSharedToken: z.boolean().default(false),
+    /**
+     * Idle device connections are kept this long for the device's next request (a held connection
+     * skips the TLS handshake); each costs gateway memory (docs/fleet-ca.md). Absent: 120 s.
+     */
+    keepAliveTimeoutSeconds: z.int().min(1).max(3600).optional(),
+    /**
+     * Lifetime of the nextNonce a check-in answer carries for the device's next check-in; must be
+     * above the poll interval (checked at start). Absent: the poll interval + 600 s.
+     */
+    nextNonceTtlSeconds: z.int().min(2).max(86_400).optional(),
     /** Attestation policy (docs/attestation.md); absent: quotes are verified and recorded, nothing is quarantined. */
     attestation: z
       .object({

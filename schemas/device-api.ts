@@ -143,9 +143,14 @@ export const checkinRequestSchema = z
     securityVersion: z.int().min(0),
     /** Delta encodings the device can apply, in preference order. Unknown names are allowed and ignored. */
     supportedDeltaFormats: z.array(z.string().min(1).max(32)).max(16),
-    /** Freshness: a nonce from GET /v1/nonce, used once. */
+    /** Freshness: a nonce from GET /v1/nonce, or the `nextNonce` of the device's previous check-in answer; used once. */
     nonce: nonceSchema,
     sentAt: timestampSchema,
+    /**
+     * The device reads `nextNonce` in the answer and signs its next check-in over it (one request
+     * per check-in). Absent (older devices): the answer carries none, as before.
+     */
+    acceptsNextNonce: z.literal(true).optional(),
   })
   .strict();
 
@@ -224,6 +229,12 @@ export const checkinAnswerPayloadSchema = z.strictObject({
   nonce: nonceSchema,
   issuedAt: timestampSchema,
   answer: checkinResponseSchema,
+  /**
+   * Only when the check-in set acceptsNextNonce: a fresh single-use nonce issued to this device for
+   * its next check-in, signed with the answer (a fake gateway cannot hand it one). Also on the wire
+   * body beside `signedAnswer`, for devices that pin no answer key.
+   */
+  nextNonce: nonceResponseSchema.optional(),
 });
 
 export const reportStateSchema = z.enum(['downloading', 'installed', 'booted', 'committed', 'rolled-back', 'failed']);

@@ -61,6 +61,8 @@ export interface ProtocolDeviceOptions {
   fleetCaPem?: string;
   /** TLS connection reuse and session resumption (the TLS-cost bench turns them off). */
   tls?: TlsFetchOptions;
+  /** An older device: GET /v1/nonce before every check-in, never asking for nextNonce (default: one request per check-in). */
+  twoStepCheckin?: boolean;
 }
 
 export type CheckinOutcome =
@@ -94,6 +96,10 @@ export class ProtocolDevice {
   private tampered = new Map<'A' | 'B', string>();
   /** Bricked by an install: silent (no check-in, no heartbeat) until revive(). */
   bricked?: { version: string };
+  /** The nextNonce of the last check-in answer: what the next check-in is signed over. */
+  private heldNonce?: { nonce: string; expiresAt: number };
+  /** Check-ins signed over a held nextNonce, and those that had to fetch one first. */
+  readonly checkinNonces = { held: 0, fetched: 0 };
 
   /** Every request of this device (and the fleet's manifest reads through device 0) goes through this. */
   readonly fetch: FetchLike;
@@ -143,18 +149,7 @@ export class ProtocolDevice {
   async checkIn(behaviour: BehaviourModel, resolve: ManifestResolver): Promise<CheckinOutcome> {
     if (this.bricked) return { action: 'offline' };
     await this.ensureCertificate();
-    const response = (await this.post('/v1/checkin', signPayload({
-      type: 'checkin',
-      deviceId: this.id,
-      hardwareId: this.opts.hardwareId,
-      currentVersion: this.current.version,
-      imageSha256: this.current.imageSha256,
-      bootedSlot: this.slot,
-      securityVersion: this.current.securityVersion,
-      supportedDeltaFormats: ['bsdiff'],
-      nonce: await this.nonce(),
-      sentAt: new Date().toISOString(),
-    }, this.opts.key))) as CheckinResponse;
+    const response = await this.signedCheckin();
     this.lastResponse = response;
 
     if (response.action === 'none') return { action: 'none' };
@@ -295,6 +290,44 @@ export class ProtocolDevice {
       counter: this.counter,
       nonce: await this.nonce(),
     }, this.opts.key));
+  }
+
+  /**
+   * POST /v1/checkin over the held nextNonce (one request), or over a fresh nonce when none is held
+   * or the held one is refused as used or expired; keeps the answer's nextNonce for the next one.
+   */
+  private async signedCheckin(): Promise<CheckinResponse> {
+    const held = this.heldNonce && this.heldNonce.expiresAt - 10_000 > Date.now() ? this.heldNonce.nonce : undefined;
+    this.heldNonce = undefined;
+    const send = async (nonce: string) => {
+      const res = await this.fetch(`${this.opts.gatewayUrl}/v1/checkin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(signPayload({
+          type: 'checkin',
+          deviceId: this.id,
+          hardwareId: this.opts.hardwareId,
+          currentVersion: this.current.version,
+          imageSha256: this.current.imageSha256,
+          bootedSlot: this.slot,
+          securityVersion: this.current.securityVersion,
+          supportedDeltaFormats: ['bsdiff'],
+          nonce,
+          sentAt: new Date().toISOString(),
+          ...(!this.opts.twoStepCheckin && { acceptsNextNonce: true }),
+        }, this.opts.key)),
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    let answer = held ? await send(held) : undefined;
+    if (answer && answer.status === 409 && /"nonce-(used|expired|unknown)"/.test(answer.text)) answer = undefined;
+    if (held && answer) this.checkinNonces.held++;
+    else this.checkinNonces.fetched++;
+    answer ??= await send(await this.nonce());
+    if (answer.status !== 200) throw new Error(`/v1/checkin for ${this.id}: HTTP ${answer.status} ${answer.text}`);
+    const { nextNonce, ...response } = JSON.parse(answer.text) as CheckinResponse & { nextNonce?: { nonce: string; expiresAt: string } };
+    if (nextNonce) this.heldNonce = { nonce: nextNonce.nonce, expiresAt: Date.parse(nextNonce.expiresAt) };
+    return response;
   }
 
   private async nonce(): Promise<string> {

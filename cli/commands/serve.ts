@@ -54,6 +54,8 @@ export function registerServeCommand(program: Command): void {
         drift: config.gateway.drift,
         onDemandDeltas: config.gateway.onDemandDeltas,
         sigstoreTrustRoot: await readTrustRoot(config.trust.trustedRootPath),
+        keepAliveTimeoutSeconds: config.gateway.keepAliveTimeoutSeconds,
+        nextNonceTtlSeconds: config.gateway.nextNonceTtlSeconds,
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
       await startTrustRefreshSchedule(config);

@@ -9,7 +9,7 @@
 import { createPublicKey } from 'node:crypto';
 import { CodedError } from '../../platform/coded-error.js';
 import { describeZodIssues } from '../../platform/zod-issues.js';
-import { checkinAnswerPayloadSchema, checkinResponseSchema, signedAnswerEnvelopeSchema, type CheckinResponse, type KeyAlgorithm } from '../../schemas/device-api.js';
+import { checkinAnswerPayloadSchema, checkinResponseSchema, nonceResponseSchema, signedAnswerEnvelopeSchema, type CheckinResponse, type KeyAlgorithm, type NonceResponse } from '../../schemas/device-api.js';
 import { algorithmOf, envelopePayloadBytes, verifyEnvelope } from '../../schemas/device-envelope.js';
 
 export type AnswerRefusalCode = 'GATEWAY_ANSWER_UNSIGNED' | 'GATEWAY_ANSWER_BAD_SIGNATURE' | 'GATEWAY_ANSWER_MISBOUND' | 'GATEWAY_ANSWER_REPLAYED' | 'GATEWAY_ANSWER_KEY_NOT_LISTED';
@@ -43,14 +43,17 @@ export function listedAnswerKeys(publicKeyPems: string[], targetsVersion: number
   return { listed: publicKeyPems.map(pinnedAnswerKey), targetsVersion };
 }
 
-export type AnswerReading = { ok: true; answer: CheckinResponse } | { ok: false; malformed: string } | { ok: false; refused: GatewayAnswerRefusedError };
+/** nextNonce: the nonce for the device's next check-in, when it asked (acceptsNextNonce); with a pinned key, only the signed one. */
+export type AnswerReading = { ok: true; answer: CheckinResponse; nextNonce?: NonceResponse } | { ok: false; malformed: string } | { ok: false; refused: GatewayAnswerRefusedError };
 
 /** The answer to act on from a parsed answer body. Pure. */
 export function readCheckinAnswer(doc: unknown, pinned: PinnedAnswerKey | undefined, bound: { deviceId: string; nonce: string }): AnswerReading {
-  const { signedAnswer, ...plain } = (doc !== null && typeof doc === 'object' ? doc : {}) as Record<string, unknown>;
+  const { signedAnswer, nextNonce, ...plain } = (doc !== null && typeof doc === 'object' ? doc : {}) as Record<string, unknown>;
   if (!pinned) {
     const parsed = checkinResponseSchema.safeParse(plain);
-    return parsed.success ? { ok: true, answer: parsed.data } : { ok: false, malformed: describeZodIssues(parsed.error) };
+    const next = nextNonce === undefined ? undefined : nonceResponseSchema.safeParse(nextNonce);
+    if (next && !next.success) return { ok: false, malformed: `nextNonce: ${describeZodIssues(next.error)}` };
+    return parsed.success ? { ok: true, answer: parsed.data, ...(next && { nextNonce: next.data }) } : { ok: false, malformed: describeZodIssues(parsed.error) };
   }
   const refuse = (code: AnswerRefusalCode, message: string): AnswerReading => ({ ok: false, refused: new GatewayAnswerRefusedError(code, `check-in answer refused: ${message}`) });
   if (signedAnswer === undefined) return refuse('GATEWAY_ANSWER_UNSIGNED', 'it carries no signature and this device pins a gateway answer key');
@@ -71,5 +74,5 @@ export function readCheckinAnswer(doc: unknown, pinned: PinnedAnswerKey | undefi
   if (!signed.success) return { ok: false, malformed: `the signed answer: ${describeZodIssues(signed.error)}` };
   if (signed.data.deviceId !== bound.deviceId) return refuse('GATEWAY_ANSWER_MISBOUND', `it was signed for device ${signed.data.deviceId}, not ${bound.deviceId}`);
   if (signed.data.nonce !== bound.nonce) return refuse('GATEWAY_ANSWER_REPLAYED', "it was signed for another check-in's nonce (a recorded answer)");
-  return { ok: true, answer: signed.data.answer };
+  return { ok: true, answer: signed.data.answer, ...(signed.data.nextNonce && { nextNonce: signed.data.nextNonce }) };
 }

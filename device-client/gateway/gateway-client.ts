@@ -20,6 +20,7 @@ import {
   type EnrollResponse,
   type HealthReport,
   type HeartbeatResponse,
+  type NonceResponse,
   type ReportResponse,
   type SignedEnvelope,
 } from '../../schemas/device-api.js';
@@ -94,6 +95,49 @@ export interface GatewayClientOptions {
   timeoutMs?: number;
   /** How requests travel; default global fetch. The agent passes tlsFetch with the pinned fleet CA and its certificate. */
   fetch?: FetchLike;
+  /** Where a check-in answer's nextNonce waits for the next check-in; default the process-wide heldNonces. */
+  nonces?: HeldNonces;
+}
+
+/** A held nonce this close to its expiry is not used: the check-in would arrive after it. */
+const HELD_NONCE_MARGIN_MS = 10_000;
+
+/**
+ * The nonces gateways handed out for a device's next check-in (a check-in answer's nextNonce), in
+ * memory for this process: the agent's loop makes a client per round, so they are kept here, per
+ * gateway URL and device. Also which gateways refused acceptsNextNonce (older ones): those get the
+ * two-request check-in.
+ */
+export class HeldNonces {
+  private readonly held = new Map<string, { nonce: string; expiresAt: number }>();
+  private readonly older = new Set<string>();
+
+  keep(gateway: string, deviceId: string, next: NonceResponse): void {
+    this.held.set(`${gateway} ${deviceId}`, { nonce: next.nonce, expiresAt: Date.parse(next.expiresAt) });
+  }
+
+  /** The held nonce, removed (it is single-use either way); none when there is none or it is about to expire. */
+  take(gateway: string, deviceId: string, now = Date.now()): string | undefined {
+    const key = `${gateway} ${deviceId}`;
+    const held = this.held.get(key);
+    this.held.delete(key);
+    return held && held.expiresAt - HELD_NONCE_MARGIN_MS > now ? held.nonce : undefined;
+  }
+
+  markOlderGateway(gateway: string): void {
+    this.older.add(gateway);
+  }
+
+  isOlderGateway(gateway: string): boolean {
+    return this.older.has(gateway);
+  }
+}
+
+export const heldNonces = new HeldNonces();
+
+/** The gateway refused the check-in's nonce as spent, expired or unknown: nothing changed, a fresh one may be tried. */
+function isRefusedNonce(error: unknown): boolean {
+  return error instanceof GatewayRefusedError && error.status === 409 && /^nonce-(used|expired|unknown)$/.test(error.code);
 }
 
 export class GatewayClient {
@@ -101,10 +145,12 @@ export class GatewayClient {
   /** What every request of this client (downloads included) goes through. */
   readonly fetch: FetchLike;
   private readonly timeoutMs: number;
+  private readonly nonces: HeldNonces;
 
   constructor(baseUrl: string, options: GatewayClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.nonces = options.nonces ?? heldNonces;
     this.fetch = options.fetch ?? ((url, init) => fetch(url, init));
   }
 
@@ -124,16 +170,38 @@ export class GatewayClient {
   }
 
   /**
-   * Fetches a fresh nonce, signs the check-in over it and posts it. With `answerKey` (the pinned
-   * gateway answer key) only an answer signed by it for this device and this nonce is returned;
-   * otherwise GatewayAnswerRefusedError (answer-verification.ts).
+   * Signs the check-in over the nonce the last check-in answer handed out (nextNonce), or over a
+   * fresh one from GET /v1/nonce when none is held, and posts it; a held nonce refused as used,
+   * expired or unknown (nothing changed at the gateway) is replaced by a fresh one once. With
+   * `answerKey` (the pinned gateway answer key) only an answer signed by it for this device and
+   * this nonce is returned, and only its signed nextNonce kept; otherwise GatewayAnswerRefusedError
+   * (answer-verification.ts).
    */
-  async checkin(key: DeviceSigner, body: Omit<CheckinRequest, 'nonce' | 'sentAt'>, answerKey?: PinnedAnswerKey): Promise<CheckinResponse> {
-    const payload: CheckinRequest = { ...body, nonce: await this.nonce(body.deviceId), sentAt: new Date().toISOString() };
-    const doc = await this.json('check-in', 'POST', '/v1/checkin', z.unknown(), GATEWAY_ANSWER_LIMITS.checkinBytes, await signEnvelope(payload, key));
+  async checkin(key: DeviceSigner, body: Omit<CheckinRequest, 'nonce' | 'sentAt' | 'acceptsNextNonce'>, answerKey?: PinnedAnswerKey): Promise<CheckinResponse> {
+    const held = this.nonces.take(this.baseUrl, body.deviceId);
+    try {
+      return await this.checkinOver(held ?? (await this.nonce(body.deviceId)), key, body, answerKey);
+    } catch (error) {
+      if (!held || !isRefusedNonce(error)) throw error;
+      return this.checkinOver(await this.nonce(body.deviceId), key, body, answerKey);
+    }
+  }
+
+  private async checkinOver(nonce: string, key: DeviceSigner, body: Omit<CheckinRequest, 'nonce' | 'sentAt' | 'acceptsNextNonce'>, answerKey: PinnedAnswerKey | undefined, ask = !this.nonces.isOlderGateway(this.baseUrl)): Promise<CheckinResponse> {
+    const payload: CheckinRequest = { ...body, nonce, sentAt: new Date().toISOString(), ...(ask && { acceptsNextNonce: true as const }) };
+    let doc: unknown;
+    try {
+      doc = await this.json('check-in', 'POST', '/v1/checkin', z.unknown(), GATEWAY_ANSWER_LIMITS.checkinBytes, await signEnvelope(payload, key));
+    } catch (error) {
+      // A gateway from before nextNonce refuses the field before it spends the nonce: ask it the old way from now on.
+      if (!ask || !(error instanceof GatewayRefusedError) || error.status !== 400 || error.code !== 'invalid-payload' || !error.detail.includes('acceptsNextNonce')) throw error;
+      this.nonces.markOlderGateway(this.baseUrl);
+      return this.checkinOver(nonce, key, body, answerKey, false);
+    }
     const read = readCheckinAnswer(doc, answerKey, { deviceId: payload.deviceId, nonce: payload.nonce });
     if (!read.ok && 'refused' in read) throw read.refused;
     if (!read.ok) throw new GatewayAnswerMalformedError(`check-in: the gateway's answer does not match the device API: ${read.malformed}`);
+    if (read.nextNonce) this.nonces.keep(this.baseUrl, payload.deviceId, read.nextNonce);
     return { ...read.answer, pollAfterSeconds: clampPollAfterSeconds(read.answer.pollAfterSeconds) };
   }
 

@@ -70,6 +70,24 @@ onPgliteAndPostgres('ota-checkin-nonce-', (engine, openUrl) => {
       expect(await store.spendNonceAndRecordCheckin(a, nonce, state(1))).toBe('ok');
     });
 
+    it("issues the device's next nonce with a spent check-in, in the same statement, and none with a refused one", async () => {
+      const id = await enroll();
+      const { nonce } = await issue(id);
+      const spent = await store.spendNonceRecordCheckinAndIssueNext(id, nonce, state(1), 900);
+      if (spent.check !== 'ok' || !spent.next) throw new Error(`not spent with a next nonce: ${JSON.stringify(spent)}`);
+      expect(spent.next.nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(spent.next.expiresAt.getTime()).toBeGreaterThan(Date.now() + 850_000);
+      const [recorded, rows] = [await checkinState(id), await nonceRows()];
+      // A replay of the spent nonce: refused, no state moved, no further nonce.
+      expect(await store.spendNonceRecordCheckinAndIssueNext(id, nonce, state(7, '7.0.0'), 900)).toEqual({ check: 'used' });
+      expect(await checkinState(id)).toEqual(recorded);
+      expect(await nonceRows()).toBe(rows);
+      // The next nonce is this device's, single-use like any other.
+      expect(await store.spendNonceRecordCheckinAndIssueNext(id, spent.next.nonce, state(2))).toEqual({ check: 'ok' });
+      expect(await store.spendNonceAndRecordCheckin(id, spent.next.nonce, state(2))).toBe('used');
+      expect(await nonceRows()).toBe(rows);
+    });
+
     it('never lowers the recorded security version', async () => {
       const id = await enroll();
       for (const sv of [5, 2]) expect(await store.spendNonceAndRecordCheckin(id, (await issue(id)).nonce, state(sv))).toBe('ok');
