@@ -339,7 +339,12 @@ describe('deltas on demand (K = 1, a device three releases behind)', () => {
   }, 300_000);
 
   it('a dispatcher that finds the workflow of the pair already running starts no second run (already started)', async () => {
-    await client.schedule.getHandle('delta-dispatch').pause('this test dispatches by hand');
+    const schedule = client.schedule.getHandle('delta-dispatch');
+    await schedule.pause('this test dispatches by hand');
+    // A run the schedule started just before the pause could still claim the request below: let it end first.
+    for (const action of (await schedule.describe()).info.runningActions) {
+      await client.workflow.getHandle(action.workflow.workflowId, action.workflow.firstExecutionRunId).result().catch(() => undefined);
+    }
     const job = { hardwareId: DEVICE_HARDWARE, channel: 'stable', fromVersion: '1.0.0', toVersion: '1.2.0', fromSha256: 'd'.repeat(64), toSha256: releases['1.2.0']!.sha256, format: 'ops' as const };
     const workflowId = deltaWorkflowId(job.fromSha256, job.toSha256);
     // A run under that id that nobody picks up (no worker polls its queue): it stays running.
