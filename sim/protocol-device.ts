@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { ArtifactHint, CheckinResponse, FailureKind, Labels, ReportState } from '../schemas/device-api.js';
 import { createDeviceCsr } from '../identity/csr.js';
 import { tlsFetch, type FetchLike, type TlsFetchOptions } from '../platform/tls-fetch.js';
+import { HeldNonces } from '../platform/held-nonces.js';
 import { certificateResponseSchema, renewalTime } from '../schemas/device-certificate.js';
 
 export interface InstalledImage {
@@ -97,7 +98,7 @@ export class ProtocolDevice {
   /** Bricked by an install: silent (no check-in, no heartbeat) until revive(). */
   bricked?: { version: string };
   /** The nextNonce of the last check-in answer: what the next check-in is signed over. */
-  private heldNonce?: { nonce: string; expiresAt: number };
+  private readonly heldNonces = new HeldNonces();
   /** Check-ins signed over a held nextNonce, and those that had to fetch one first. */
   readonly checkinNonces = { held: 0, fetched: 0 };
 
@@ -297,8 +298,7 @@ export class ProtocolDevice {
    * or the held one is refused as used or expired; keeps the answer's nextNonce for the next one.
    */
   private async signedCheckin(): Promise<CheckinResponse> {
-    const held = this.heldNonce && this.heldNonce.expiresAt - 10_000 > Date.now() ? this.heldNonce.nonce : undefined;
-    this.heldNonce = undefined;
+    const held = this.heldNonces.take(this.opts.gatewayUrl, this.id);
     const send = async (nonce: string) => {
       const res = await this.fetch(`${this.opts.gatewayUrl}/v1/checkin`, {
         method: 'POST',
@@ -326,7 +326,7 @@ export class ProtocolDevice {
     answer ??= await send(await this.nonce());
     if (answer.status !== 200) throw new Error(`/v1/checkin for ${this.id}: HTTP ${answer.status} ${answer.text}`);
     const { nextNonce, ...response } = JSON.parse(answer.text) as CheckinResponse & { nextNonce?: { nonce: string; expiresAt: string } };
-    if (nextNonce) this.heldNonce = { nonce: nextNonce.nonce, expiresAt: Date.parse(nextNonce.expiresAt) };
+    if (nextNonce) this.heldNonces.keep(this.opts.gatewayUrl, this.id, nextNonce);
     return response;
   }
 

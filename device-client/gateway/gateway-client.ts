@@ -20,10 +20,10 @@ import {
   type EnrollResponse,
   type HealthReport,
   type HeartbeatResponse,
-  type NonceResponse,
   type ReportResponse,
   type SignedEnvelope,
 } from '../../schemas/device-api.js';
+import { HeldNonces } from '../../platform/held-nonces.js';
 import { signEnvelope, signPayload, type DeviceKey, type DeviceSigner } from '../../schemas/device-envelope.js';
 import { certificateResponseSchema, type CertificateResponse } from '../../schemas/device-certificate.js';
 import { UNTRUSTED_SERVER_CODES, type FetchLike } from '../../platform/tls-fetch.js';
@@ -97,40 +97,6 @@ export interface GatewayClientOptions {
   fetch?: FetchLike;
   /** Where a check-in answer's nextNonce waits for the next check-in; default the process-wide heldNonces. */
   nonces?: HeldNonces;
-}
-
-/** A held nonce this close to its expiry is not used: the check-in would arrive after it. */
-const HELD_NONCE_MARGIN_MS = 10_000;
-
-/**
- * The nonces gateways handed out for a device's next check-in (a check-in answer's nextNonce), in
- * memory for this process: the agent's loop makes a client per round, so they are kept here, per
- * gateway URL and device. Also which gateways refused acceptsNextNonce (older ones): those get the
- * two-request check-in.
- */
-export class HeldNonces {
-  private readonly held = new Map<string, { nonce: string; expiresAt: number }>();
-  private readonly older = new Set<string>();
-
-  keep(gateway: string, deviceId: string, next: NonceResponse): void {
-    this.held.set(`${gateway} ${deviceId}`, { nonce: next.nonce, expiresAt: Date.parse(next.expiresAt) });
-  }
-
-  /** The held nonce, removed (it is single-use either way); none when there is none or it is about to expire. */
-  take(gateway: string, deviceId: string, now = Date.now()): string | undefined {
-    const key = `${gateway} ${deviceId}`;
-    const held = this.held.get(key);
-    this.held.delete(key);
-    return held && held.expiresAt - HELD_NONCE_MARGIN_MS > now ? held.nonce : undefined;
-  }
-
-  markOlderGateway(gateway: string): void {
-    this.older.add(gateway);
-  }
-
-  isOlderGateway(gateway: string): boolean {
-    return this.older.has(gateway);
-  }
 }
 
 export const heldNonces = new HeldNonces();

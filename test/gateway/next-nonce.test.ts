@@ -13,7 +13,8 @@ import { MAX_NEXT_NONCE_TTL_SECONDS, nextNonceTtl, startGateway, type RunningGat
 import { checkinAnswerPayloadSchema, checkinResponseSchema, type CheckinRequest, type SignedEnvelope } from '../../schemas/device-api.js';
 import { LocalArtifactStore } from '../../stores/local-store.js';
 import { writeStubIndex } from '../support/stub-release.js';
-import { GatewayClient, HeldNonces } from '../../device-client/gateway/gateway-client.js';
+import { GatewayClient } from '../../device-client/gateway/gateway-client.js';
+import { HeldNonces } from '../../platform/held-nonces.js';
 import { pinnedAnswerKey } from '../../device-client/gateway/answer-verification.js';
 
 const HW = 'gw-next-nonce';
