@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // Rollout benchmark: N simulated devices (default 10,000) speaking the signed device protocol over mTLS to
-// the real gateway, a real Temporal dev server running RolloutWorkflow, the PGlite fleet store.
+// the real gateway, a real Temporal dev server running RolloutWorkflow, the fleet store on PostgreSQL
+// (a throwaway cluster; --fleet-store pglite for the embedded default). The devices run in
+// --device-processes child processes (sim/fleet-shards.ts), so the gateway's process serves them and
+// nothing else; the gateway and the worker share this process.
 // Measures a good rollout end to end (time, workflow history events, gateway requests) and the
 // halt delay of a crash-looping release: from the failure report that crosses the canary's
 // threshold to the moment the gateway holds everyone else at check-in. Then, on a second pool of
 // --noise-devices devices with seeded noise (bench/rollout-noise.mjs), a sequential policy's good,
 // 20%-failing and 20%-bricking releases.
 //
-//   node bench/rollout.mjs [--devices 10000] [--noise-devices 2000 (0: skip)] [--json] [--write-docs]
+//   node bench/rollout.mjs [--devices 10000] [--device-processes N] [--fleet-store postgres|pglite]
+//                          [--noise-devices 2000 (0: skip)] [--json] [--write-docs]
 //
 // Uses the compiled dist/ (npm run bench builds it first).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { noiseSection, runNoiseScenarios } from './rollout-noise.mjs';
+import { postgresCpuSeconds, startPostgres } from './gateway-load-postgres.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = (p) => import(join(root, 'dist', p));
@@ -24,10 +29,14 @@ const args = process.argv.slice(2);
 const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const DEVICES = Number(flag('--devices', '10000'));
 const NOISE_DEVICES = Number(flag('--noise-devices', '2000'));
+const DEVICE_PROCESSES = Number(flag('--device-processes', String(Math.max(1, cpus().length - 1))));
+const FLEET_STORE = flag('--fleet-store', 'postgres');
+if (!['postgres', 'pglite'].includes(FLEET_STORE)) throw new Error(`--fleet-store must be postgres or pglite, got ${FLEET_STORE}`);
+if (!(Number.isInteger(DEVICE_PROCESSES) && DEVICE_PROCESSES >= 1)) throw new Error(`--device-processes must be a whole number >= 1, got ${DEVICE_PROCESSES}`);
 const json = args.includes('--json');
 const say = (line) => process.stderr.write(`${line}\n`);
 
-const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, { buildReleaseRequest, startRelease }, { buildSampleImage }, { FleetStore }, { startGateway }, { createFleetCa }, { issueServerCertificate }, { ProtocolFleet }, { affects, bricks }, { parsePolicy }, { readTrustRoot }, { builderSigningModeFromConfig }, { parseManifest }, { openArtifactStore }, { manifestKey }, { rolloutWorkflow, rolloutStatusQuery, abortUpdate }] = await Promise.all([
+const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, { buildReleaseRequest, startRelease }, { buildSampleImage }, { FleetStore }, { startGateway }, { createFleetCa }, { issueServerCertificate }, { ProtocolFleet }, { ShardedFleet }, { affects, bricks }, { parsePolicy }, { readTrustRoot }, { builderSigningModeFromConfig }, { parseManifest }, { openArtifactStore }, { manifestKey }, { rolloutWorkflow, rolloutStatusQuery, abortUpdate }] = await Promise.all([
   dist('platform/tools.js'),
   dist('config/load-config.js'),
   dist('activities/index.js'),
@@ -39,6 +48,7 @@ const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, 
   dist('identity/fleet-ca.js'),
   dist('identity/issue.js'),
   dist('sim/protocol-fleet.js'),
+  dist('sim/fleet-shards.js'),
   dist('sim/fleet-noise.js'),
   dist('rollout/policy.js'),
   dist('signing/trust-root.js'),
@@ -70,7 +80,21 @@ const env = await TestWorkflowEnvironment.createLocal({
 process.env.OTA_STATE_DIR = work;
 const config = loadConfig({ env: { OTA_STATE_DIR: work, OTA_TEMPORAL_ADDRESS: env.address, OTA_TASK_QUEUE: 'bench' }, cwd: work });
 const store = openArtifactStore(config.store);
-const fleetStore = await FleetStore.open(`pglite:${join(work, 'fleet')}`);
+const postgres = FLEET_STORE === 'postgres' ? await startPostgres() : undefined;
+const fleetStore = await FleetStore.open(postgres ? postgres.url : `pglite:${join(work, 'fleet')}`);
+results.fleetStore = postgres ? 'PostgreSQL (throwaway cluster on loopback, fsync off)' : 'PGlite (embedded, in the gateway process)';
+results.deviceProcesses = DEVICE_PROCESSES;
+// CPU of this process (gateway + worker) and of PostgreSQL, per phase.
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return { gateway: (u.user + u.system) / 1e6, database: postgres ? postgresCpuSeconds(postgres.pid) : 0 };
+};
+const cpuSince = (before, seconds) => {
+  const now = cpuNow();
+  const g = now.gateway - before.gateway;
+  const d = now.database - before.database;
+  return { gatewayWorkerCpuSeconds: Math.round(g * 10) / 10, gatewayWorkerCores: Math.round((g / seconds) * 100) / 100, databaseCpuSeconds: Math.round(d * 10) / 10, databaseCores: Math.round((d / seconds) * 100) / 100 };
+};
 const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleetStore }));
 const running = worker.run();
 const client = env.client;
@@ -97,6 +121,9 @@ try {
   const gateway = await startGateway({
     host: '127.0.0.1', port: 0, version: 'bench', fleet: fleetStore, store, nonceTtlSeconds: 600, pollAfterSeconds: 60, releasePolicy: 'rollouts',
     tls: { key: serverCert.keyPem, cert: serverCert.chainPem }, deviceIdentity: { ca: fleetCa },
+    // Devices keep their connection for one conversation (check-in, download, report); an idle one is
+    // closed after 5 s, as a gateway serving a polling fleet would, so open sockets stay bounded.
+    keepAliveTimeoutSeconds: 5,
   });
   results.transport = 'mTLS (TLS 1.3, device client certificates, keep-alive and session resumption)';
   // Admission per device: the operator side preauthorizes each simulated device's key first (inside the enroll timing: one SQL transaction for the fleet).
@@ -110,70 +137,81 @@ try {
   // --devices 0: only the noisy fleet (the plain figures in the docs are kept).
   if (DEVICES > 0) {
     const v1 = parseManifest(await store.getBytes(manifestKey(HARDWARE, '1.0.0')));
-    say(`enrolling ${DEVICES} devices`);
+    say(`enrolling ${DEVICES} devices in ${DEVICE_PROCESSES} device process(es)`);
+    // Install failures are counted here, in the parent, as the shards report them: the third crosses
+    // the canary's maxFailures (2), and its report is sent right after.
+    let failures = 0;
+    let breachAt;
     let started = Date.now();
-    const fleet = await ProtocolFleet.enroll({
-      count: DEVICES, hardwareId: HARDWARE, channel: 'stable', gatewayUrl: gateway.url, preauthorize,
+    let cpu = cpuNow();
+    const fleet = await ShardedFleet.enroll({
+      count: DEVICES, processes: DEVICE_PROCESSES, hardwareId: HARDWARE, channel: 'stable', gatewayUrl: gateway.url, preauthorize,
       trustRoot: await readTrustRoot(config.trust.trustedRootPath),
       factory: { version: '1.0.0', imageSha256: v1.image.sha256, securityVersion: v1.securityVersion },
       concurrency: 32, fleetCaPem,
+      onFailure: (at) => {
+        failures++;
+        if (failures === 3) breachAt = at;
+      },
     });
-    results.enroll = { seconds: (Date.now() - started) / 1000, perSecond: Math.round(DEVICES / ((Date.now() - started) / 1000)) };
-    say(`  ${results.enroll.seconds.toFixed(1)} s (${results.enroll.perSecond}/s)`);
+    const enrollSeconds = (Date.now() - started) / 1000;
+    results.enroll = { seconds: enrollSeconds, perSecond: Math.round(DEVICES / enrollSeconds), ...cpuSince(cpu, enrollSeconds) };
+    say(`  ${enrollSeconds.toFixed(1)} s (${results.enroll.perSecond}/s)`);
 
+    // Four rings, sizes cumulative: a 50-device canary, 2%, 20%, everyone.
     const policy = parsePolicy({
       target: { hardware: HARDWARE },
       rings: [
         { name: 'canary', size: { count: 50 }, bakeTime: '1s', minReports: 50, thresholds: { failureRate: 0.1, maxFailures: 2, perKind: { boot: { count: 2 } } }, onBreach: 'rollback' },
-        { name: 'early', size: { percent: 10 }, bakeTime: '1s', minReports: Math.ceil(DEVICES * 0.09), thresholds: { failureRate: 0.02, maxFailures: 20 }, onBreach: 'halt' },
-        { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: Math.ceil(DEVICES * 0.85), thresholds: { failureRate: 0.01, maxFailures: 100 }, onBreach: 'halt' },
+        { name: 'early', size: { percent: 2 }, bakeTime: '1s', minReports: Math.ceil(DEVICES * 0.012), thresholds: { failureRate: 0.02, maxFailures: 20 }, onBreach: 'halt' },
+        { name: 'wide', size: { percent: 20 }, bakeTime: '1s', minReports: Math.ceil(DEVICES * 0.16), thresholds: { failureRate: 0.01, maxFailures: 100 }, onBreach: 'halt' },
+        { name: 'fleet', size: { percent: 100 }, bakeTime: '1s', minReports: Math.ceil(DEVICES * 0.75), thresholds: { failureRate: 0.01, maxFailures: 500 }, onBreach: 'halt' },
       ],
       exposureBudget: { percent: 100 },
       maxConcurrentInstalls: DEVICES,
       pollInterval: '1s',
     });
-    const crashing = new Set(['1.2.0']);
-    let breachAt;
-    let failures = 0;
-    const behaviour = (_d, release) => {
-      if (!crashing.has(release.version)) return { result: 'commit' };
-      failures++;
-      // The third failure crosses maxFailures: 2. Its report is sent right after this returns.
-      if (failures === 3) breachAt = Date.now();
-      return { result: 'fail', kind: 'boot', fallsBack: true };
-    };
+    const crashing = { failing: { versions: ['1.2.0'], kind: 'boot', fallsBack: true } };
+    let versions = {};
+    let deviceErrors = 0;
 
     const rollout = async (version) => {
       const id = `bench-${version}-${Date.now()}`;
       const handle = await client.workflow.start(rolloutWorkflow, { taskQueue: 'bench', workflowId: id, args: [{ rolloutId: id, hardwareId: HARDWARE, channel: 'stable', releaseVersion: version, policy, requestedBy: 'bench' }] });
       let done = false;
       const result = handle.result().finally(() => (done = true));
-      let ticks = 0;
+      const rounds = [];
       while (!done) {
         const t = Date.now();
-        await fleet.tick(behaviour);
-        ticks++;
+        const summary = await fleet.tick(crashing);
+        versions = summary.versions;
+        deviceErrors += summary.deviceErrors;
         const s = await handle.query(rolloutStatusQuery).catch(() => undefined);
-        if (s) say(`  tick ${ticks} (${((Date.now() - t) / 1000).toFixed(1)} s): ${s.state}, exposure ${s.exposure.devices}, ${JSON.stringify(fleet.versions())}`);
+        const round = { seconds: (Date.now() - t) / 1000, ring: s?.rings?.[s.ringIndex]?.name, state: s?.state, exposure: s?.exposure?.devices, installed: summary.actions.updated ?? 0 };
+        rounds.push(round);
+        say(`  round ${rounds.length} (${round.seconds.toFixed(1)} s): ${s?.state} in ${round.ring}, exposure ${round.exposure}, ${JSON.stringify(versions)}${summary.deviceErrors ? `, ${summary.deviceErrors} device conversations failed (retried next round)` : ''}`);
       }
       const status = await result;
       const description = await handle.describe();
-      return { id, status, historyEvents: Number(description.raw.workflowExecutionInfo?.historyLength ?? 0), ticks };
+      return { id, status, historyEvents: Number(description.raw.workflowExecutionInfo?.historyLength ?? 0), rounds };
     };
 
     say(`rolling 1.1.0 out to ${DEVICES} devices`);
     requests = 0;
     started = Date.now();
+    cpu = cpuNow();
     const good = await rollout('1.1.0');
     const goodSeconds = (Date.now() - started) / 1000;
     results.goodRollout = {
       seconds: goodSeconds,
       state: good.status.state,
-      onRelease: fleet.versions()['1.1.0'] ?? 0,
+      onRelease: versions['1.1.0'] ?? 0,
       historyEvents: good.historyEvents,
-      checkinRounds: good.ticks,
+      checkinRounds: good.rounds.length,
+      rounds: good.rounds,
       gatewayRequests: requests,
       gatewayRequestsPerSecond: Math.round(requests / goodSeconds),
+      ...cpuSince(cpu, goodSeconds),
     };
     say(`  ${JSON.stringify(results.goodRollout)}`);
 
@@ -193,11 +231,14 @@ try {
       seconds: (Date.now() - started) / 1000,
       state: bad.status.state,
       exposure: bad.status.exposure.devices,
+      failures,
       haltDelayMs: heldAt && breachAt ? heldAt - breachAt : null,
       pollInterval: policy.pollInterval,
       historyEvents: bad.historyEvents,
-      backOnPrevious: fleet.versions()['1.1.0'] ?? 0,
+      backOnPrevious: versions['1.1.0'] ?? 0,
     };
+    results.deviceConversationsFailed = deviceErrors;
+    results.deviceProcessPeakRssMiB = (await fleet.close()).map((b) => Math.round(b / 2 ** 20));
     say(`  ${JSON.stringify(results.crashRollout)}`);
   }
   if (NOISE_DEVICES > 0) {
@@ -219,6 +260,7 @@ try {
   await running.catch(() => undefined);
   await connection.close();
   await fleetStore.close();
+  await postgres?.stop();
   await store.close();
   await env.teardown();
   rmSync(work, { recursive: true, force: true });
@@ -244,24 +286,30 @@ The statistics of the ring decisions (false halts of a good release, halts of a 
 rollouts per scenario) are measured by \`bench/rollout-decision.mjs\`, also part of \`npm run bench\`, with the
 figures in [rollout-decision-rule.md](rollout-decision-rule.md#figures). This page measures the running system.
 
-Command: \`node bench/rollout.mjs --devices ${r.devices}${r.noise ? ` --noise-devices ${r.noise.devices}` : ' --noise-devices 0'} --write-docs\` (also part of \`npm run bench\`).
+Command: \`node bench/rollout.mjs --devices ${r.devices} --device-processes ${r.deviceProcesses} --fleet-store ${r.fleetStore.startsWith('PostgreSQL') ? 'postgres' : 'pglite'}${r.noise ? ` --noise-devices ${r.noise.devices}` : ' --noise-devices 0'} --write-docs\` (also part of \`npm run bench\`).
 Machine: ${r.machine.cpus} vCPU ${r.machine.cpu}, ${r.machine.memoryGiB} GiB RAM, Node ${r.machine.node}.
-Everything runs on this one machine: Temporal dev server, the worker, the gateway with the PGlite
-fleet store, and ${r.devices} simulated devices (sim/protocol-device.ts: own Ed25519 key, signed
-check-ins and reports with single-use nonces, each fetching its delta through the gateway), all over
-${r.transport ?? 'plain HTTP'}: each device holds a client certificate from the fleet CA, checked with its revocation on every request.
-Policy: canary 50 devices, 10%, 100%; bake 1 s; ring health read every ${r.crashRollout.pollInterval}.
+Everything runs on this one machine: Temporal dev server; one process holding the worker and the gateway; the fleet
+store on ${r.fleetStore}; and ${r.devices} simulated devices (sim/protocol-device.ts: own Ed25519 key, signed
+check-ins and reports with single-use nonces, each fetching its delta through the gateway) in ${r.deviceProcesses} device
+process(es) of their own (sim/fleet-shards.ts), all over ${r.transport ?? 'plain HTTP'}: each device is preauthorized,
+enrolls, gets a client certificate from the fleet CA for its own key, and the gateway checks it with its revocation on
+every request. A device keeps its connection for one conversation; the gateway closes a connection idle for 5 s.
+Policy: four rings (canary 50 devices, 2%, 20%, 100%, cumulative); bake 1 s; ring health read every ${r.crashRollout.pollInterval}.
 
 | what | figure |
 |---|---|
-| enrollment | ${r.enroll.seconds.toFixed(1)} s (${r.enroll.perSecond} devices/s) |
+| enrollment (preauthorize, enroll, certificate per device) | ${r.enroll.seconds.toFixed(1)} s (${r.enroll.perSecond} devices/s); gateway + worker ${r.enroll.gatewayWorkerCores} cores, database ${r.enroll.databaseCores} cores |
 | good rollout to all devices | ${r.goodRollout.seconds.toFixed(1)} s, ${r.goodRollout.checkinRounds} check-in rounds, ${r.goodRollout.onRelease}/${r.devices} on the release, state ${r.goodRollout.state} |
+| time per check-in round (ring, devices installing in the round) | ${r.goodRollout.rounds.map((x) => `${x.seconds.toFixed(1)} s (${x.ring}, ${x.installed})`).join('; ')} |
+| CPU during the good rollout | gateway + worker process ${r.goodRollout.gatewayWorkerCpuSeconds} s (${r.goodRollout.gatewayWorkerCores} cores), database ${r.goodRollout.databaseCpuSeconds} s (${r.goodRollout.databaseCores} cores) |
 | workflow history (good rollout) | ${r.goodRollout.historyEvents} events |
 | gateway load (good rollout) | ${r.goodRollout.gatewayRequests} requests, ${r.goodRollout.gatewayRequestsPerSecond}/s sustained |
 | crash-looping release | ${r.crashRollout.state}, exposure ${r.crashRollout.exposure} devices, ${r.crashRollout.backOnPrevious}/${r.devices} back on the previous release |
 | halt delay (breaching report -> hold at check-in) | ${r.crashRollout.haltDelayMs} ms (bounded by the poll interval ${r.crashRollout.pollInterval} plus one activity) |
 | workflow history (crash rollout) | ${r.crashRollout.historyEvents} events |
-| peak RSS of the bench process (devices + gateway + worker) | ${r.peakRssMiB} MiB |
+| peak RSS, gateway + worker process | ${r.peakRssMiB} MiB |
+| peak RSS per device process | ${r.deviceProcessPeakRssMiB.map((m) => `${m} MiB`).join(', ')} (${Math.round(r.devices / r.deviceProcesses)} devices each) |
+| device conversations that failed and were retried next round | ${r.deviceConversationsFailed} |
 
 History stays small because devices never signal the workflow: it reads ring aggregates from the
 fleet store once per poll, and records only decisions that change.
