@@ -137,9 +137,36 @@ interface LeafSpec {
   notAfter: Date;
 }
 
+/** What every leaf from one issuing CA shares: its parsed certificate, imported key and key identifier. */
+interface Issuer {
+  cert: x509.X509Certificate;
+  signingKey: Awaited<ReturnType<typeof importSigningKey>>;
+  authorityKeyId: x509.AuthorityKeyIdentifierExtension;
+}
+
+// Parsing the intermediate and importing its key cost more than signing a leaf; a gateway issues
+// thousands with the same CA, so they are made once per CA (keyed by its PEMs; a rotated CA is new).
+const issuers = new Map<string, Promise<Issuer>>();
+const MAX_ISSUERS = 8;
+
+function issuerOf(ca: FleetCa): Promise<Issuer> {
+  const id = `${ca.intermediate.certPem}\0${ca.intermediate.keyPem}`;
+  let issuer = issuers.get(id);
+  if (!issuer) {
+    issuer = (async () => {
+      const cert = new x509.X509Certificate(ca.intermediate.certPem);
+      const signingKey = await importSigningKey(ca.intermediate.keyPem, 'the issuing CA key');
+      return { cert, signingKey, authorityKeyId: await x509.AuthorityKeyIdentifierExtension.create(cert.publicKey) };
+    })();
+    if (issuers.size >= MAX_ISSUERS) issuers.delete(issuers.keys().next().value!);
+    issuers.set(id, issuer);
+    issuer.catch(() => issuers.delete(id));
+  }
+  return issuer;
+}
+
 async function issueLeaf(ca: FleetCa, spec: LeafSpec): Promise<IssuedCertificate> {
-  const issuer = new x509.X509Certificate(ca.intermediate.certPem);
-  const signingKey = await importSigningKey(ca.intermediate.keyPem, 'the issuing CA key');
+  const { cert: issuer, signingKey, authorityKeyId } = await issuerOf(ca);
   const serialNumber = randomSerial();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber,
@@ -156,7 +183,7 @@ async function issueLeaf(ca: FleetCa, spec: LeafSpec): Promise<IssuedCertificate
       new x509.ExtendedKeyUsageExtension([spec.purpose], false),
       new x509.SubjectAlternativeNameExtension(spec.names, false),
       await x509.SubjectKeyIdentifierExtension.create(spec.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey),
+      authorityKeyId,
     ],
   });
   const certPem = cert.toString('pem');
