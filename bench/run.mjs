@@ -10,6 +10,7 @@
 //   npm run bench -- --write-docs          # also rewrite docs/benchmarks.md
 //   node bench/run.mjs --no-s3 --no-store  # skip parts; --fresh rebuilds the cached pair
 //   --no-rollout / --rollout-devices N     # the rollout benchmark (bench/rollout.mjs, default 10000 devices)
+//   --rollout-noise-devices N              # its noisy-fleet pool (default 400)
 //   --no-decision                          # the rollout decision statistics (bench/rollout-decision.mjs)
 //   --no-gateway / --gateway-quick         # gateway throughput over mTLS on PostgreSQL (bench/gateway-load.mjs)
 //   --no-ops skips the ops delta format; --no-1g its ~1 GB generation/apply run; --no-fs its tar
@@ -104,7 +105,7 @@ try {
   if (!flag('--no-rollout')) {
     // The rollout benchmark runs its own servers: one child, its figures in docs/rollout-benchmark.md.
     log('rollout benchmark (bench/rollout.mjs)');
-    const rollout = spawnSync(process.execPath, [join(root, 'bench', 'rollout.mjs'), '--devices', option('--rollout-devices', '10000'), ...(writeDocs ? ['--write-docs'] : [])], { stdio: ['ignore', wantJson ? 'pipe' : 'inherit', 'inherit'], encoding: 'utf8' });
+    const rollout = spawnSync(process.execPath, [join(root, 'bench', 'rollout.mjs'), '--devices', option('--rollout-devices', '10000'), '--noise-devices', option('--rollout-noise-devices', '400'), ...(writeDocs ? ['--write-docs'] : [])], { stdio: ['ignore', wantJson ? 'pipe' : 'inherit', 'inherit'], encoding: 'utf8' });
     if (rollout.status !== 0) {
       log('FAILED: rollout benchmark');
       exitCode = 1;

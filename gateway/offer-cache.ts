@@ -1,6 +1,7 @@
 // The channel indexes check-ins read, parsed once per version of the index object: each check-in
-// asks the store for the index's etag (a stat for the local store, a HEAD for S3) and parses the
-// bytes again only when it changed, so a publish is seen on the next check-in. The cached entries
+// asks the store for the index's etag (a stat for the local store, a HEAD for S3; concurrent
+// check-ins share one) and parses the bytes again only when it changed, so a publish is seen on the
+// next check-in. The cached entries
 // are frozen: callers filter and sort copies.
 import { parseReleaseIndex, type ReleaseIndexEntry } from '../schemas/manifest.js';
 import { releaseIndexKey } from '../release/layout.js';
@@ -16,6 +17,7 @@ const EMPTY: readonly ReleaseIndexEntry[] = Object.freeze([]);
 
 export class ChannelIndexCache {
   private readonly byKey = new Map<string, Cached>();
+  private readonly headsInFlight = new Map<string, ReturnType<ArtifactStore['head']>>();
 
   constructor(private readonly store: ArtifactStore) {}
 
@@ -23,12 +25,25 @@ export class ChannelIndexCache {
   async entries(hardwareId: string, channel: string): Promise<ReleaseIndexEntry[]> {
     const key = releaseIndexKey(hardwareId, channel);
     const cached = this.byKey.get(key);
-    const head = await this.store.head(key);
+    const head = await this.head(key);
     if (cached && cached.etag === head?.etag) return cached.entries as ReleaseIndexEntry[];
     const entries = head ? await this.read(key) : EMPTY;
     // The etag read before the bytes: a replace in between makes the next call read again, never serve old bytes as new.
     this.byKey.set(key, { etag: head?.etag, entries });
     return entries as ReleaseIndexEntry[];
+  }
+
+  /**
+   * Check-ins that arrive while a stat/HEAD of the same index is under way share it: one per burst
+   * instead of one per check-in. A publish that lands during that stat is seen from the next one.
+   */
+  private head(key: string): ReturnType<ArtifactStore['head']> {
+    let head = this.headsInFlight.get(key);
+    if (!head) {
+      head = this.store.head(key).finally(() => this.headsInFlight.delete(key));
+      this.headsInFlight.set(key, head);
+    }
+    return head;
   }
 
   private async read(key: string): Promise<readonly ReleaseIndexEntry[]> {

@@ -48,6 +48,20 @@ describe('channel index cache', () => {
     expect(Object.isFrozen(first) && Object.isFrozen(first[0])).toBe(true);
   });
 
+  it('concurrent check-ins share one stat of the index; the next burst stats again and sees a publish', async () => {
+    const s = store();
+    await s.createIfAbsent(KEY, indexBytes(['1.0.0']));
+    const heads = vi.spyOn(s, 'head');
+    const cache = new ChannelIndexCache(s);
+    const burst = await Promise.all(Array.from({ length: 20 }, () => cache.entries('hw-c', 'stable')));
+    expect(burst.every((entries) => entries.length === 1)).toBe(true);
+    expect(heads).toHaveBeenCalledTimes(1);
+    await s.replaceIf(KEY, indexBytes(['1.0.0', '1.1.0']), (await s.head(KEY))!.etag);
+    heads.mockClear();
+    expect((await cache.entries('hw-c', 'stable')).map((e) => e.version)).toEqual(['1.0.0', '1.1.0']);
+    expect(heads).toHaveBeenCalledTimes(1);
+  });
+
   it('keeps one cache per store, so two stores never share an index', async () => {
     const [a, b] = [store(), store()];
     await a.createIfAbsent(KEY, indexBytes(['1.0.0']));
