@@ -213,6 +213,10 @@ try {
       gatewayRequestsPerSecond: Math.round(requests / goodSeconds),
       ...cpuSince(cpu, goodSeconds),
     };
+    // What the workflow reads once per poll: the largest ring's health, timed here after the rollout.
+    const readStarted = performance.now();
+    const fleetRing = await fleetStore.ringReportCounts(good.id, 'fleet');
+    results.goodRollout.ringHealthRead = { ring: 'fleet', assigned: fleetRing.assigned, ms: Math.round(performance.now() - readStarted) };
     say(`  ${JSON.stringify(results.goodRollout)}`);
 
     say('rolling out crash-looping 1.2.0');
@@ -303,6 +307,7 @@ Policy: four rings (canary 50 devices, 2%, 20%, 100%, cumulative); bake 1 s; rin
 | time per check-in round (ring, devices installing in the round) | ${r.goodRollout.rounds.map((x) => `${x.seconds.toFixed(1)} s (${x.ring}, ${x.installed})`).join('; ')} |
 | CPU during the good rollout | gateway + worker process ${r.goodRollout.gatewayWorkerCpuSeconds} s (${r.goodRollout.gatewayWorkerCores} cores), database ${r.goodRollout.databaseCpuSeconds} s (${r.goodRollout.databaseCores} cores) |
 | workflow history (good rollout) | ${r.goodRollout.historyEvents} events |
+| one ring health read (what the workflow reads per poll), largest ring | ${r.goodRollout.ringHealthRead.ms} ms for ${r.goodRollout.ringHealthRead.assigned} devices |
 | gateway load (good rollout) | ${r.goodRollout.gatewayRequests} requests, ${r.goodRollout.gatewayRequestsPerSecond}/s sustained |
 | crash-looping release | ${r.crashRollout.state}, exposure ${r.crashRollout.exposure} devices, ${r.crashRollout.backOnPrevious}/${r.devices} back on the previous release |
 | halt delay (breaching report -> hold at check-in) | ${r.crashRollout.haltDelayMs} ms (bounded by the poll interval ${r.crashRollout.pollInterval} plus one activity) |

@@ -207,12 +207,15 @@ export async function ringReportCounts(db: Queryable, rolloutId: string, ring: s
       params,
     ),
     db.query<{ failed: number | string; committed: number | string; timed_out: number | string }>(
+      // One grouped pass over the ring's reports (a hash join), not a scan of them per device: with
+      // correlated subqueries over the CTE, a 10,000-device ring took minutes per health read.
       `WITH ${ringCte}, per_device AS (
          SELECT g.device_id, g.offered_at,
-           EXISTS (SELECT 1 FROM ring_reports x WHERE x.device_id = g.device_id AND (x.failure_kind IS NOT NULL OR x.state IN ('failed', 'rolled-back'))) AS ever_failed,
-           EXISTS (SELECT 1 FROM ring_reports x WHERE x.device_id = g.device_id AND x.state IN ('committed', 'failed', 'rolled-back')) AS has_outcome,
-           (SELECT x.state FROM ring_reports x WHERE x.device_id = g.device_id ORDER BY x.counter DESC LIMIT 1) AS latest_state
-         FROM ring g)
+           coalesce(bool_or(x.failure_kind IS NOT NULL OR x.state IN ('failed', 'rolled-back')), false) AS ever_failed,
+           coalesce(bool_or(x.state IN ('committed', 'failed', 'rolled-back')), false) AS has_outcome,
+           (array_agg(x.state ORDER BY x.counter DESC))[1] AS latest_state
+         FROM ring g LEFT JOIN ring_reports x ON x.device_id = g.device_id
+         GROUP BY g.device_id, g.offered_at)
        SELECT count(*) FILTER (WHERE ever_failed) AS failed,
          count(*) FILTER (WHERE NOT ever_failed AND latest_state = 'committed') AS committed,
          count(*) FILTER (WHERE NOT ever_failed AND NOT has_outcome AND $3::integer IS NOT NULL AND offered_at IS NOT NULL
