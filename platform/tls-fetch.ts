@@ -3,6 +3,7 @@
 // read `fetch` answers (bounded reads, Range downloads) read these the same way. Connections are kept
 // alive and TLS sessions resumed per identity; a new identity (a renewed certificate) gets a new agent.
 import { Agent, request } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import { Readable } from 'node:stream';
 
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
@@ -40,6 +41,8 @@ export function tlsFetch(identity: () => TlsIdentity | Promise<TlsIdentity>, opt
       cert: tls.cert,
       key: tls.key,
       minVersion: 'TLSv1.3',
+      // Made once per identity: without it every new connection parses the CA, certificate and key again.
+      secureContext: createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.3' }),
       keepAlive: options.keepAlive ?? true,
       maxCachedSessions: options.sessionResumption === false ? 0 : 100,
     });
