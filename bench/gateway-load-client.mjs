@@ -17,6 +17,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 
 const dist = (p) => import(pathToFileURL(fileURLToPath(new URL(`../dist/${p}`, import.meta.url))).href);
@@ -31,7 +32,11 @@ const devices = job.devices.map((d) => ({
   key: fromPrivateKey(createPrivateKey(d.keyPem)),
   agent: job.plain
     ? new HttpAgent({ keepAlive: true, maxSockets: 1 })
-    : new Agent({ keepAlive: true, maxSockets: 1, maxCachedSessions: job.scenario === 'full' ? 0 : 1, ca: job.caPem, cert: d.certPem, key: d.keyPem, minVersion: 'TLSv1.3' }),
+    : new Agent({
+        keepAlive: true, maxSockets: 1, maxCachedSessions: job.scenario === 'full' ? 0 : 1, ca: job.caPem, cert: d.certPem, key: d.keyPem, minVersion: 'TLSv1.3',
+        // One TLS context per device, as its agent keeps (platform/tls-fetch.ts): not re-parsed per connection.
+        secureContext: createSecureContext({ ca: job.caPem, cert: d.certPem, key: d.keyPem, minVersion: 'TLSv1.3' }),
+      }),
   counter: job.counterStart ?? 0,
 }));
 
