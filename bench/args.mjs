@@ -18,10 +18,10 @@ if (flag('--help') || flag('-h')) {
   console.log(readFileSync(fileURLToPath(new URL('./run.mjs', import.meta.url)), 'utf8').split('\n').slice(1, 17).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
-const known = new Set(['--size', '--store-size', '--json', '--write-docs', '--no-s3', '--no-store', '--no-cli', '--fresh', '--seed', '--no-ops', '--no-1g', '--no-fs', '--fs', '--fs-only', '--no-decision', '--no-rollout', '--rollout-devices', '--pair']);
+const known = new Set(['--size', '--store-size', '--json', '--write-docs', '--no-s3', '--no-store', '--no-cli', '--fresh', '--seed', '--no-ops', '--no-1g', '--no-fs', '--fs', '--fs-only', '--no-decision', '--no-rollout', '--rollout-devices', '--rollout-noise-devices', '--pair', '--no-gateway', '--gateway-quick']);
 for (const [i, a] of argv.entries()) {
   if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (see --help)`);
-  if (!a.startsWith('--') && !['--size', '--store-size', '--seed', '--rollout-devices', '--pair', '--fs'].includes(argv[i - 1])) throw new Error(`unexpected argument ${a}`);
+  if (!a.startsWith('--') && !['--size', '--store-size', '--seed', '--rollout-devices', '--rollout-noise-devices', '--pair', '--fs'].includes(argv[i - 1])) throw new Error(`unexpected argument ${a}`);
 }
 export const sizeMiB = Number(option('--size', '100'));
 export const storeMiB = Number(option('--store-size', '200'));
