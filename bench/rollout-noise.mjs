@@ -69,7 +69,8 @@ export async function runNoiseScenarios(ctx) {
     const failures = [];
     const behaviour = (device, release) => {
       const o = outcome(device, release);
-      if (o.result === 'brick') failures.push({ at: Date.now() + INSTALL_DEADLINE_MS, kind: 'timed-out' });
+      // Refined below from the fleet store: the deadline runs from the gateway's offer, not from this call.
+      if (o.result === 'brick') failures.push({ at: Date.now() + INSTALL_DEADLINE_MS, kind: 'timed-out', deviceId: device.id });
       else if (o.result === 'fail') failures.push({ at: Date.now(), kind: o.kind });
       return o;
     };
@@ -100,12 +101,18 @@ export async function runNoiseScenarios(ctx) {
     const seconds = (Date.now() - started) / 1000;
     const stopped = status.rings.find((r) => r.state === 'breached');
     const decision = status.decisions.find((d) => d.action === 'rollback' || d.action === 'halt');
+    const { rows: offers } = await ctx.fleetStore.db.query('SELECT device_id, offered_at FROM rollout_assignments WHERE rollout_id = $1 AND offered_at IS NOT NULL', [id]);
+    const offeredAt = new Map(offers.map((r) => [r.device_id, new Date(r.offered_at).getTime()]));
+    for (const f of failures) if (f.deviceId && offeredAt.has(f.deviceId)) f.at = offeredAt.get(f.deviceId) + INSTALL_DEADLINE_MS;
+    failures.sort((a, b) => a.at - b.at);
     const breachingAt = breachingFailure(decision?.reason ?? '', failures);
     const reachableOnRelease = fleet.reachable().filter((d) => d.current.version === version).length;
     const result = {
       name, version, seconds, rounds, state: status.state,
       stoppedIn: stopped?.name ?? null,
       reason: decision?.reason ?? null,
+      /** Why a rollout waits for a person (an inconclusive ring at its decision deadline, ...). */
+      hold: status.hold ?? null,
       exposure: status.exposure.devices,
       timedOut: stopped?.health?.failuresByKind?.['timed-out'] ?? 0,
       failed: stopped?.health?.failed ?? 0,
@@ -149,7 +156,7 @@ export function noiseSection(n, pollInterval, command) {
   const row = (r) => {
     const back = r.state === 'rolled-back' ? (r.reachableOnRelease === 0 ? 'yes: no reachable device on the release' : `NO: ${r.reachableOnRelease} reachable devices still on it`) : '–';
     const delay = r.haltDelayMs === null ? '–' : `${r.haltDelayMs} ms`;
-    return `| ${r.name} | ${r.state}${r.stoppedIn ? ` in ${r.stoppedIn}` : ''} | ${r.seconds.toFixed(1)} s, ${r.rounds} round${r.rounds === 1 ? '' : 's'} | ${r.exposure} | ${r.failed}${r.timedOut ? ` (${r.timedOut} timed out)` : ''} | ${back} | ${delay} | ${r.reason ? r.reason.replace(/\|/g, '/').slice(0, 160) : '–'} |`;
+    return `| ${r.name} | ${r.state}${r.stoppedIn ? ` in ${r.stoppedIn}` : ''} | ${r.seconds.toFixed(1)} s, ${r.rounds} round${r.rounds === 1 ? '' : 's'} | ${r.exposure} | ${r.failed}${r.timedOut ? ` (${r.timedOut} timed out)` : ''} | ${back} | ${delay} | ${(r.reason ?? (r.hold ? `held for a person: ${r.hold.detail}` : '–')).replace(/\|/g, '/').slice(0, 260)} |`;
   };
   return `
 ## A noisy fleet

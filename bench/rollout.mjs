@@ -304,7 +304,7 @@ Policy: four rings (canary 50 devices, 2%, 20%, 100%, cumulative); bake 1 s; rin
 |---|---|
 | enrollment (preauthorize, enroll, certificate per device) | ${r.enroll.seconds.toFixed(1)} s (${r.enroll.perSecond} devices/s); gateway + worker ${r.enroll.gatewayWorkerCores} cores, database ${r.enroll.databaseCores} cores |
 | good rollout to all devices | ${r.goodRollout.seconds.toFixed(1)} s, ${r.goodRollout.checkinRounds} check-in rounds, ${r.goodRollout.onRelease}/${r.devices} on the release, state ${r.goodRollout.state} |
-| time per check-in round (ring, devices installing in the round) | ${r.goodRollout.rounds.map((x) => `${x.seconds.toFixed(1)} s (${x.ring}, ${x.installed})`).join('; ')} |
+| time per check-in round (the ring when it ended, installs in it) | ${r.goodRollout.rounds.map((x) => `${x.seconds.toFixed(1)} s (${x.ring ?? 'completed'}, ${x.installed})`).join('; ')} |
 | CPU during the good rollout | gateway + worker process ${r.goodRollout.gatewayWorkerCpuSeconds} s (${r.goodRollout.gatewayWorkerCores} cores), database ${r.goodRollout.databaseCpuSeconds} s (${r.goodRollout.databaseCores} cores) |
 | workflow history (good rollout) | ${r.goodRollout.historyEvents} events |
 | one ring health read (what the workflow reads per poll), largest ring | ${r.goodRollout.ringHealthRead.ms} ms for ${r.goodRollout.ringHealthRead.assigned} devices |
@@ -317,7 +317,8 @@ Policy: four rings (canary 50 devices, 2%, 20%, 100%, cumulative); bake 1 s; rin
 | device conversations that failed and were retried next round | ${r.deviceConversationsFailed} |
 
 History stays small because devices never signal the workflow: it reads ring aggregates from the
-fleet store once per poll, and records only decisions that change.
+fleet store once per poll, and records only decisions that change. The figure is the last run's: the workflow
+continues as new at a wait when Temporal suggests it (workflows/rollout.ts), so no run's history grows without bound.
 ${r.noise ? noiseSection(r.noise, '1s', `node bench/rollout.mjs --devices ${r.devices} --noise-devices ${r.noise.devices} --write-docs`) : ''}`,
   );
   say('wrote docs/rollout-benchmark.md');
