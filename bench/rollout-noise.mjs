@@ -190,5 +190,14 @@ opened, a share that grows with every window ("release failing more than referen
 is now a yardstick, and cohorts count windows ([rollouts.md](rollouts.md#sequential-statistics)).
 
 The bricking release's canary halts rather than rolls back (its policy says so): a bricked device cannot act on an order.
-`;
+${n.good.state === 'waiting-approval' ? `
+**The good release waits for a person here, and that is the policy working, not a false verdict.** Its last ring is the
+last 75% of the pool of ${n.devices} (less the silent share): a few hundred install outcomes. Against a 2% baseline, the one-sample
+sequential test for +3 points (α 1%, β 5%) passes only when the failures stay near or under the baseline's share, so with 2%
+install noise a ring this small is about as likely to be undecided at its 180 s deadline as to pass; the fleet ring says
+\`atDeadline: inconclusive\`, so it holds for a person instead of passing blind. On fleet-sized rings the same test decides:
+the 10,000-device figures in [rollout-decision-rule.md](rollout-decision-rule.md#figures) leave a good release undecided in
+0.0% of 1,000 seeded runs. Because the good release did not complete, the failing release's rollback target is the
+pool's previous completed release (${n.failing.reason?.match(/return to (\S+)/)?.[1] ?? 'the one before'}).
+` : ''}`;
 }
