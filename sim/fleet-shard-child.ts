@@ -1,9 +1,8 @@
 // One process of a ShardedFleet (sim/fleet-shards.ts): holds a shard of protocol devices and runs
 // them on the parent's orders. Device keys are made here and never leave: the parent gets only the
 // preauthorizations (public keys and selectors) to record on the operator side.
-import { generateDeviceKey } from '../schemas/device-envelope.js';
 import type { BehaviourModel } from './protocol-device.js';
-import { ProtocolFleet, preauthorizationsOf, type SimIdentity } from './protocol-fleet.js';
+import { ProtocolFleet, preauthorizationsOf, simIdentities, type SimIdentity } from './protocol-fleet.js';
 import type { BehaviourSpec, ShardInit, ShardReply, ShardRequest } from './fleet-shards.js';
 
 const send = (reply: ShardReply): void => void process.send!(reply);
@@ -28,11 +27,7 @@ async function handle(request: ShardRequest): Promise<void> {
   switch (request.type) {
     case 'init': {
       init = request.init;
-      identities = Array.from({ length: init.count }, (_, i) => ({
-        id: `${init!.idPrefix}-${String(init!.from + i).padStart(5, '0')}`,
-        key: generateDeviceKey('ed25519'),
-        labels: {},
-      }));
+      identities = simIdentities({ count: init.count, from: init.from, idPrefix: init.idPrefix });
       return send({ type: 'preauthorizations', list: preauthorizationsOf(identities, init.hardwareId, init.channel) });
     }
     case 'enroll': {

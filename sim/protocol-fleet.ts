@@ -142,12 +142,13 @@ export interface SimIdentity {
   labels: Labels;
 }
 
-/** Ids (`<prefix>-00000` ...), fresh Ed25519 keys and labels for a simulated fleet. */
-export function simIdentities(opts: { count: number; idPrefix?: string; labelsFor?: (index: number) => Labels }): SimIdentity[] {
+/** Ids (`<prefix>-00000` ..., numbered from `from`, default 0), fresh Ed25519 keys and labels for a simulated fleet. */
+export function simIdentities(opts: { count: number; from?: number; idPrefix?: string; labelsFor?: (index: number) => Labels }): SimIdentity[] {
+  const from = opts.from ?? 0;
   return Array.from({ length: opts.count }, (_, i) => ({
-    id: `${opts.idPrefix ?? 'sim'}-${String(i).padStart(5, '0')}`,
+    id: `${opts.idPrefix ?? 'sim'}-${String(from + i).padStart(5, '0')}`,
     key: generateDeviceKey('ed25519'),
-    labels: opts.labelsFor?.(i) ?? {},
+    labels: opts.labelsFor?.(from + i) ?? {},
   }));
 }
 
