@@ -34,7 +34,14 @@ export async function startPostgres() {
   });
   child.stdout.on('data', (d) => (log += d));
   child.stderr.on('data', (d) => (log += d));
+  // A signal skips the caller's `finally`: stop the cluster here too, so Ctrl-C or a kill does not
+  // leave a postgres running with its data directory in /tmp.
+  const onSignal = async (signal) => {
+    await stop();
+    process.kill(process.pid, signal);
+  };
   const stop = async () => {
+    for (const signal of ['SIGINT', 'SIGTERM']) process.off(signal, onSignal);
     if (child.exitCode === null && child.signalCode === null) {
       const exited = once(child, 'exit');
       child.kill('SIGINT');
@@ -42,6 +49,7 @@ export async function startPostgres() {
     }
     rmSync(dir, { recursive: true, force: true });
   };
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, onSignal);
   const url = postgresUrl(recipe);
   try {
     const deadline = Date.now() + 30_000;
