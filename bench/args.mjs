@@ -15,13 +15,13 @@ export function option(name, fallback) {
   return value;
 }
 if (flag('--help') || flag('-h')) {
-  console.log(readFileSync(fileURLToPath(new URL('./run.mjs', import.meta.url)), 'utf8').split('\n').slice(1, 17).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(readFileSync(fileURLToPath(new URL('./run.mjs', import.meta.url)), 'utf8').split('\n').slice(1, 19).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
-const known = new Set(['--size', '--store-size', '--json', '--write-docs', '--no-s3', '--no-store', '--no-cli', '--fresh', '--seed', '--no-ops', '--no-1g', '--no-fs', '--fs', '--fs-only', '--no-decision', '--no-rollout', '--rollout-devices', '--rollout-noise-devices', '--pair', '--no-gateway', '--gateway-quick']);
+const known = new Set(['--size', '--store-size', '--json', '--write-docs', '--no-s3', '--no-store', '--no-cli', '--fresh', '--seed', '--no-ops', '--no-1g', '--no-fs', '--fs', '--fs-only', '--no-decision', '--no-rollout', '--rollout-devices', '--rollout-noise-devices', '--pair', '--no-gateway', '--gateway-quick', '--cli-timeout']);
 for (const [i, a] of argv.entries()) {
   if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (see --help)`);
-  if (!a.startsWith('--') && !['--size', '--store-size', '--seed', '--rollout-devices', '--rollout-noise-devices', '--pair', '--fs'].includes(argv[i - 1])) throw new Error(`unexpected argument ${a}`);
+  if (!a.startsWith('--') && !['--size', '--store-size', '--seed', '--rollout-devices', '--rollout-noise-devices', '--pair', '--fs', '--cli-timeout'].includes(argv[i - 1])) throw new Error(`unexpected argument ${a}`);
 }
 export const sizeMiB = Number(option('--size', '100'));
 export const storeMiB = Number(option('--store-size', '200'));
@@ -32,6 +32,9 @@ if (!(sizeMiB >= 8)) throw new Error('--size must be a number of MiB >= 8');
 if (!(storeMiB >= 1)) throw new Error('--store-size must be a number of MiB >= 1');
 export const fsKinds = option('--fs', 'tar,ext4').split(',');
 if (!fsKinds.every((k) => k === 'tar' || k === 'ext4')) throw new Error('--fs must be tar, ext4 or tar,ext4');
+/** Debian bsdiff on a filesystem pair gives up after this many seconds (0: no limit). */
+export const cliTimeoutSeconds = Number(option('--cli-timeout', '600'));
+if (!(Number.isFinite(cliTimeoutSeconds) && cliTimeoutSeconds >= 0)) throw new Error('--cli-timeout must be a number of seconds >= 0');
 export const wantJson = flag('--json');
 export const writeDocs = flag('--write-docs');
 export const REBUILT_FRACTION = 0.2;

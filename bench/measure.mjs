@@ -47,14 +47,19 @@ export function workerPid(pid) {
   }
 }
 
-/** Runs a CLI, showing elapsed time and RSS; returns wall time and peak RSS (time -v, else polled VmHWM). */
-export function runCli(label, cmd, args) {
+/**
+ * Runs a CLI, showing elapsed time and RSS; returns wall time and peak RSS (time -v, else polled VmHWM).
+ * With timeoutMs the CLI is killed when it runs longer and the result says `timedOut` (CPU and RSS
+ * then come from polling /proc, so they are lower bounds).
+ */
+export function runCli(label, cmd, args, { timeoutMs } = {}) {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
     const child = timeBin ? spawn(timeBin, ['-v', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     let polledPeak = 0;
     let polledCpu = 0;
+    let timedOut = false;
     child.stderr.setEncoding('utf8').on('data', (t) => (stderr += t));
     const poll = setInterval(() => {
       const pid = workerPid(child.pid);
@@ -63,7 +68,13 @@ export function runCli(label, cmd, args) {
       const cpu = pid && cpuMsOf(pid);
       if (cpu) polledCpu = Math.max(polledCpu, cpu);
       const rss = pid && procStatus(pid, 'VmRSS');
-      status(`${label}: ${sec(performance.now() - started)}${rss ? `, RSS ${rssMb(rss)}` : ''}`);
+      status(`${label}: ${sec(performance.now() - started)}${rss ? `, RSS ${rssMb(rss)}` : ''}${timeoutMs ? ` (gives up at ${sec(timeoutMs)})` : ''}`);
+      if (timeoutMs && !timedOut && performance.now() - started > timeoutMs) {
+        timedOut = true;
+        // Kill the CLI itself: /usr/bin/time reaps it and exits, and 'close' fires.
+        if (pid && pid !== child.pid) process.kill(pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      }
     }, 100);
     child.on('error', (e) => {
       clearInterval(poll);
@@ -72,6 +83,7 @@ export function runCli(label, cmd, args) {
     child.on('close', (code, signal) => {
       clearInterval(poll);
       const wallMs = performance.now() - started;
+      if (timedOut) return resolvePromise({ timedOut: true, wallMs, cpuMs: polledCpu || NaN, peakRssBytes: polledPeak || NaN, peakRssMethod: 'polled VmHWM (lower bound)' });
       if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-2000)}`));
       const maxKb = /Maximum resident set size \(kbytes\):\s*(\d+)/.exec(stderr)?.[1];
       const user = /User time \(seconds\):\s*([\d.]+)/.exec(stderr)?.[1];

@@ -94,15 +94,23 @@ export function fsTables(r) {
     const n = f.ops.applyNative;
     const c = f.cli;
     const name = `${f.kind}, ${mb(f.pair.oldBytes)} → ${mb(f.pair.newBytes)} MB`;
-    const cliGen = c ? `${sec(c.generate.wallMs)} / ${cpuS(c.generate.cpuMs)} / ${rssMb(c.generate.peakRssBytes)} / ${mb(c.generate.patchBytes)} MB` : 'not run';
-    const ok = f.ops.apply.targetSha256Ok && (n?.targetSha256Ok ?? true) && (c?.apply.targetSha256Ok ?? true);
+    // When the CLI did not finish (--cli-timeout), ota-bsdiff's whole-image patch (the same bytes) is the reference.
+    const unfinished = c?.generate.timedOut;
+    const bsdiffBytes = unfinished ? c.reference?.patchBytes : c?.generate.patchBytes;
+    const cliGen = !c
+      ? 'not run'
+      : unfinished
+        ? `not finished after ${sec(c.generate.wallMs)} (CPU ≥ ${cpuS(c.generate.cpuMs)}, peak RSS ≥ ${rssMb(c.generate.peakRssBytes)}); whole-image \`ota-bsdiff\`: ${sec(c.reference.wallMs)} / ${mb(c.reference.patchBytes)} MB`
+        : `${sec(c.generate.wallMs)} / ${cpuS(c.generate.cpuMs)} / ${rssMb(c.generate.peakRssBytes)} / ${mb(c.generate.patchBytes)} MB`;
+    const speedup = c ? `${unfinished ? 'more than ' : ''}${ratio(c.generate.wallMs, g.wallMs)}` : '–';
+    const ok = f.ops.apply.targetSha256Ok && (n?.targetSha256Ok ?? true) && (c?.apply?.targetSha256Ok ?? true);
     lines.push(
-      `| ${name} | ${cliGen} | ${sec(g.wallMs)} / ${cpuS(g.cpuMs)} / ${rssMb(g.peakRssBytes)} / ${mb(g.patchBytes)} MB (${g.opCount} ops, ${g.workers} workers) | ${c ? ratio(g.patchBytes, c.generate.patchBytes) : '–'} | ${c ? ratio(c.generate.wallMs, g.wallMs) : '–'} | ${c ? `${sec(c.apply.wallMs)} / ${rssMb(c.apply.peakRssBytes)}` : '–'} | ${n ? `${sec(n.wallMs)} / ${rssMb(n.peakRssBytes)}` : 'not built'} | ${ok ? 'yes' : 'NO'} |`,
+      `| ${name} | ${cliGen} | ${sec(g.wallMs)} / ${cpuS(g.cpuMs)} / ${rssMb(g.peakRssBytes)} / ${mb(g.patchBytes)} MB (${g.opCount} ops, ${g.workers} workers) | ${bsdiffBytes ? ratio(g.patchBytes, bsdiffBytes) : '–'} | ${speedup} | ${c?.apply ? `${sec(c.apply.wallMs)} / ${rssMb(c.apply.peakRssBytes)}` : '–'} | ${n ? `${sec(n.wallMs)} / ${rssMb(n.peakRssBytes)}` : 'not built'} | ${ok ? 'yes' : 'NO'} |`,
     );
-    if (c) {
+    if (c && bsdiffBytes) {
       targets.push(
-        [`${f.kind}: patch ≤ 1.00 × whole-image bsdiff`, `${mb(g.patchBytes)} MB vs ${mb(c.generate.patchBytes)} MB (${(g.patchBytes / c.generate.patchBytes).toFixed(3)} ×)`, yes(g.patchBytes <= c.generate.patchBytes)],
-        [`${f.kind}: generation ≥ 5 × faster than the \`bsdiff\` CLI (wall)`, `${sec(g.wallMs)} vs ${sec(c.generate.wallMs)} (${ratio(c.generate.wallMs, g.wallMs)}; CPU ${ratio(c.generate.cpuMs, g.cpuMs)})`, yes(c.generate.wallMs / g.wallMs >= 5)],
+        [`${f.kind}: patch ≤ 1.00 × whole-image bsdiff`, `${mb(g.patchBytes)} MB vs ${mb(bsdiffBytes)} MB${unfinished ? ' (ota-bsdiff)' : ''} (${(g.patchBytes / bsdiffBytes).toFixed(3)} ×)`, yes(g.patchBytes <= bsdiffBytes)],
+        [`${f.kind}: generation ≥ 5 × faster than the \`bsdiff\` CLI (wall)`, `${sec(g.wallMs)} vs ${unfinished ? `more than ${sec(c.generate.wallMs)}, the CLI not finished` : sec(c.generate.wallMs)} (${speedup}${unfinished ? '' : `; CPU ${ratio(c.generate.cpuMs, g.cpuMs)}`})`, yes(c.generate.wallMs / g.wallMs >= 5)],
         [`${f.kind}: generation peak < 512 MB`, rssMb(g.peakRssBytes), yes(g.peakRssBytes < 512e6)],
       );
       if (n) targets.push([`${f.kind}: device apply < 32 MB RSS and no slower than \`bspatch\``, `${rssMb(n.peakRssBytes)}, ${sec(n.wallMs)} vs ${sec(c.apply.wallMs)}`, yes(n.peakRssBytes < 32e6 && n.wallMs <= c.apply.wallMs)]);

@@ -15,7 +15,8 @@
 //   --no-gateway / --gateway-quick         # gateway throughput over mTLS on PostgreSQL (bench/gateway-load.mjs)
 //   --no-ops skips the ops delta format; --no-1g its ~1 GB generation/apply run; --no-fs its tar
 //   and ext4 pairs (bench/fs-pairs.mjs, the same releases as filesystem images); --fs tar|ext4 one
-//   of them; --fs-only runs just those (table and JSON, no docs)
+//   of them; --fs-only runs just those (table and JSON, no docs); --cli-timeout S stops Debian's
+//   bsdiff on a filesystem pair after S seconds (default 600; 0: no limit), recorded as not finished
 //
 // One file per benchmark (bsdiff.mjs, ops.mjs, store.mjs, rollout.mjs); this runner runs them in
 // turn and writes the report (report.mjs). Every heavy step runs in its own process, so each peak
@@ -80,7 +81,7 @@ try {
     deltas.interop.oursAppliesCli ?? true,
     deltas.ops?.pair100.apply.targetSha256Ok ?? true,
     deltas.ops?.big?.apply.targetSha256Ok ?? true,
-    ...(deltas.fs ?? []).flatMap((f) => [f.ops.apply.targetSha256Ok, f.ops.applyNative?.targetSha256Ok ?? true, f.cli?.apply.targetSha256Ok ?? true]),
+    ...(deltas.fs ?? []).flatMap((f) => [f.ops.apply.targetSha256Ok, f.ops.applyNative?.targetSha256Ok ?? true, f.cli?.apply?.targetSha256Ok ?? true]),
   ].some((ok) => !ok);
   if (failed) {
     log('FAILED: an output did not reproduce the target sha256 (see the table)');
