@@ -11,16 +11,19 @@
 // 20%-failing and 20%-bricking releases.
 //
 //   node bench/rollout.mjs [--devices 10000] [--device-processes N] [--fleet-store postgres|pglite]
-//                          [--noise-devices 2000 (0: skip)] [--json] [--write-docs]
+//                          [--noise-devices 2000 (0: skip)] [--json] [--write-docs] [--docs-from FILE]
+// --write-docs rewrites this run's part of docs/rollout-benchmark.md (bench/rollout-docs.mjs); --docs-from
+// FILE writes it from a saved --json result instead of running.
 //
 // Uses the compiled dist/ (npm run bench builds it first).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { noiseSection, runNoiseScenarios } from './rollout-noise.mjs';
+import { writeRolloutDocs } from './rollout-docs.mjs';
+import { runNoiseScenarios } from './rollout-noise.mjs';
 import { postgresCpuSeconds, startPostgres } from './gateway-load-postgres.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -35,6 +38,14 @@ if (!['postgres', 'pglite'].includes(FLEET_STORE)) throw new Error(`--fleet-stor
 if (!(Number.isInteger(DEVICE_PROCESSES) && DEVICE_PROCESSES >= 1)) throw new Error(`--device-processes must be a whole number >= 1, got ${DEVICE_PROCESSES}`);
 const json = args.includes('--json');
 const say = (line) => process.stderr.write(`${line}\n`);
+
+// --docs-from FILE: write the page from a saved --json result (a long run done elsewhere), run nothing.
+const docsFrom = flag('--docs-from', undefined);
+if (docsFrom) {
+  const saved = JSON.parse(readFileSync(docsFrom, 'utf8'));
+  say(`wrote ${writeRolloutDocs(saved, { root, noiseDevices: NOISE_DEVICES }).join(' and ')} of docs/rollout-benchmark.md (from ${docsFrom})`);
+  process.exit(0);
+}
 
 const [{ requireTool }, { loadConfig }, { createActivities }, { createWorker }, { buildReleaseRequest, startRelease }, { buildSampleImage }, { FleetStore }, { startGateway }, { createFleetCa }, { issueServerCertificate }, { ProtocolFleet }, { ShardedFleet }, { affects, bricks }, { parsePolicy }, { readTrustRoot }, { builderSigningModeFromConfig }, { parseManifest }, { openArtifactStore }, { manifestKey }, { rolloutWorkflow, rolloutStatusQuery, abortUpdate }] = await Promise.all([
   dist('platform/tools.js'),
@@ -65,7 +76,7 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
-const results = { devices: DEVICES, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version } };
+const results = { date: new Date().toISOString(), devices: DEVICES, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version } };
 
 say(`starting Temporal dev server and publishing releases (state in ${work})`);
 const env = await TestWorkflowEnvironment.createLocal({
@@ -273,53 +284,4 @@ try {
 if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 else process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 
-if (args.includes('--write-docs') && !results.goodRollout) {
-  // Only the noisy fleet ran: replace its section, keep the rest of the page.
-  const page = join(root, 'docs', 'rollout-benchmark.md');
-  const text = readFileSync(page, 'utf8');
-  const at = text.indexOf('\n## A noisy fleet');
-  writeFileSync(page, `${(at < 0 ? text : text.slice(0, at)).trimEnd()}\n${results.noise ? noiseSection(results.noise, '1s', `node bench/rollout.mjs --devices 0 --noise-devices ${NOISE_DEVICES} --write-docs`) : ''}`);
-  say('wrote the noisy-fleet section of docs/rollout-benchmark.md');
-} else if (args.includes('--write-docs')) {
-  const r = results;
-  writeFileSync(
-    join(root, 'docs', 'rollout-benchmark.md'),
-    `# Rollout benchmark
-
-The statistics of the ring decisions (false halts of a good release, halts of a bad one, over 1,000 seeded
-rollouts per scenario) are measured by \`bench/rollout-decision.mjs\`, also part of \`npm run bench\`, with the
-figures in [rollout-decision-rule.md](rollout-decision-rule.md#figures). This page measures the running system.
-
-Command: \`node bench/rollout.mjs --devices ${r.devices} --device-processes ${r.deviceProcesses} --fleet-store ${r.fleetStore.startsWith('PostgreSQL') ? 'postgres' : 'pglite'}${r.noise ? ` --noise-devices ${r.noise.devices}` : ' --noise-devices 0'} --write-docs\` (also part of \`npm run bench\`).
-Machine: ${r.machine.cpus} vCPU ${r.machine.cpu}, ${r.machine.memoryGiB} GiB RAM, Node ${r.machine.node}.
-Everything runs on this one machine: Temporal dev server; one process holding the worker and the gateway; the fleet
-store on ${r.fleetStore}; and ${r.devices} simulated devices (sim/protocol-device.ts: own Ed25519 key, signed
-check-ins and reports with single-use nonces, each fetching its delta through the gateway) in ${r.deviceProcesses} device
-process(es) of their own (sim/fleet-shards.ts), all over ${r.transport ?? 'plain HTTP'}: each device is preauthorized,
-enrolls, gets a client certificate from the fleet CA for its own key, and the gateway checks it with its revocation on
-every request. A device keeps its connection for one conversation; the gateway closes a connection idle for 5 s.
-Policy: four rings (canary 50 devices, 2%, 20%, 100%, cumulative); bake 1 s; ring health read every ${r.crashRollout.pollInterval}.
-
-| what | figure |
-|---|---|
-| enrollment (preauthorize, enroll, certificate per device) | ${r.enroll.seconds.toFixed(1)} s (${r.enroll.perSecond} devices/s); gateway + worker ${r.enroll.gatewayWorkerCores} cores, database ${r.enroll.databaseCores} cores |
-| good rollout to all devices | ${r.goodRollout.seconds.toFixed(1)} s, ${r.goodRollout.checkinRounds} check-in rounds, ${r.goodRollout.onRelease}/${r.devices} on the release, state ${r.goodRollout.state} |
-| time per check-in round (the ring when it ended, installs in it) | ${r.goodRollout.rounds.map((x) => `${x.seconds.toFixed(1)} s (${x.ring ?? 'completed'}, ${x.installed})`).join('; ')} |
-| CPU during the good rollout | gateway + worker process ${r.goodRollout.gatewayWorkerCpuSeconds} s (${r.goodRollout.gatewayWorkerCores} cores), database ${r.goodRollout.databaseCpuSeconds} s (${r.goodRollout.databaseCores} cores) |
-| workflow history (good rollout) | ${r.goodRollout.historyEvents} events |
-| one ring health read (what the workflow reads per poll), largest ring | ${r.goodRollout.ringHealthRead.ms} ms for ${r.goodRollout.ringHealthRead.assigned} devices |
-| gateway load (good rollout) | ${r.goodRollout.gatewayRequests} requests, ${r.goodRollout.gatewayRequestsPerSecond}/s sustained |
-| crash-looping release | ${r.crashRollout.state}, exposure ${r.crashRollout.exposure} devices, ${r.crashRollout.backOnPrevious}/${r.devices} back on the previous release |
-| halt delay (breaching report -> hold at check-in) | ${r.crashRollout.haltDelayMs} ms (bounded by the poll interval ${r.crashRollout.pollInterval} plus one activity) |
-| workflow history (crash rollout) | ${r.crashRollout.historyEvents} events |
-| peak RSS, gateway + worker process | ${r.peakRssMiB} MiB |
-| peak RSS per device process | ${r.deviceProcessPeakRssMiB.map((m) => `${m} MiB`).join(', ')} (${Math.round(r.devices / r.deviceProcesses)} devices each) |
-| device conversations that failed and were retried next round | ${r.deviceConversationsFailed} |
-
-History stays small because devices never signal the workflow: it reads ring aggregates from the
-fleet store once per poll, and records only decisions that change. The figure is the last run's: the workflow
-continues as new at a wait when Temporal suggests it (workflows/rollout.ts), so no run's history grows without bound.
-${r.noise ? noiseSection(r.noise, '1s', `node bench/rollout.mjs --devices ${r.devices} --noise-devices ${r.noise.devices} --write-docs`) : ''}`,
-  );
-  say('wrote docs/rollout-benchmark.md');
-}
+if (args.includes('--write-docs')) say(`wrote ${writeRolloutDocs(results, { root, noiseDevices: NOISE_DEVICES }).join(' and ')} of docs/rollout-benchmark.md`);
