@@ -8,22 +8,20 @@
 // short-lived quarantine certificate. A TPM device's CSR is for a software TLS key made for this
 // certificate: the TPM-held device key signs the envelope that carries it (Node's TLS cannot use a
 // key inside the TPM), so the CA binds that TLS key to the TPM identity for one certificate's life.
-import { createPublicKey, X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { certificateGrant } from '../attestation/certificate-grant.js';
 import type { AttestationPolicy } from '../attestation/standing.js';
 import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
-import { csrPublicKeyDer } from '../identity/csr.js';
 import { IdentityError } from '../identity/errors.js';
 import type { FleetCa } from '../identity/fleet-ca.js';
-import { DEFAULT_DEVICE_HOURS, issueDeviceCertificate } from '../identity/issue.js';
+import { DEFAULT_DEVICE_HOURS, issueDeviceCertificate, verifyDeviceCsr, type VerifiedCsr } from '../identity/issue.js';
 import { certificateNonceRequestSchema, certificateRequestSchema, renewalTime, type CertificateResponse } from '../schemas/device-certificate.js';
 import type { NonceResponse } from '../schemas/device-api.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { deviceStanding, enforceStanding } from './attestation-gate.js';
 import { verifyAndRecordQuote } from './attestation-routes.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
-import { nonceError, verifySignedRequest } from './signed-request.js';
+import { deviceKeys, nonceError, verifySignedRequest } from './signed-request.js';
 
 export interface DeviceIdentityOptions {
   /** The fleet CA: its intermediate issues, its root is what client certificates must chain to. */
@@ -54,14 +52,19 @@ export function admissionRefusal(device: EnrolledDevice & { admission?: string }
   return undefined;
 }
 
-function requestedKeyIsEnrolled(device: EnrolledDevice, csrPem: string): boolean {
-  let requested: Buffer;
+/** The enrolled key is parsed once per device (the shared key cache); its SPKI DER is compared with the CSR's. */
+function requestedKeyIsEnrolled(device: EnrolledDevice, csr: VerifiedCsr): boolean {
+  return deviceKeys.keyFor(device.id, device.publicKeyPem).export({ format: 'der', type: 'spki' }).equals(csr.publicKeyDer);
+}
+
+/** The CSR parsed and its signature checked once, for the key binding and for issuing. */
+async function verifiedCsr(csrPem: string): Promise<VerifiedCsr> {
   try {
-    requested = csrPublicKeyDer(csrPem);
+    return await verifyDeviceCsr(csrPem);
   } catch (error) {
-    throw new HttpError(400, 'invalid-csr', `the CSR does not parse: ${(error as Error).message}`);
+    if (error instanceof IdentityError) throw new HttpError(400, 'invalid-csr', error.message);
+    throw error;
   }
-  return createPublicKey(device.publicKeyPem).export({ format: 'der', type: 'spki' }).equals(requested);
 }
 
 function checkFresh(identity: DeviceIdentityOptions, sentAtIso: string): Date {
@@ -77,8 +80,8 @@ function checkFresh(identity: DeviceIdentityOptions, sentAtIso: string): Date {
  * A CSR for another key than the enrolled one is a TLS session key: allowed only to a device whose
  * enrolled key is TPM-held, which the gateway knows from its activated attestation key.
  */
-async function assertKeyBinding(fleet: FleetStore, device: EnrolledDevice, csrPem: string): Promise<void> {
-  if (requestedKeyIsEnrolled(device, csrPem)) return;
+async function assertKeyBinding(fleet: FleetStore, device: EnrolledDevice, csr: VerifiedCsr): Promise<void> {
+  if (requestedKeyIsEnrolled(device, csr)) return;
   const ak = await fleet.getAttestationKey(device.id);
   if (ak && ak.status === 'active') return;
   const why = ak ? 'its attestation key is not activated yet (POST /v1/attestation/activate)' : 'it has no TPM attestation key';
@@ -103,7 +106,8 @@ export async function issueCertificate(ctx: CertificateContext, identity: Device
   const refusal = admissionRefusal(device);
   if (refusal) throw new HttpError(403, 'device-not-admitted', refusal);
   const sentAt = checkFresh(identity, message.sentAt);
-  await assertKeyBinding(fleet, device, message.csrPem);
+  const csr = await verifiedCsr(message.csrPem);
+  await assertKeyBinding(fleet, device, csr);
   const normalHours = identity.certificateHours ?? DEFAULT_DEVICE_HOURS;
   let grant = certificateGrant(undefined, undefined, normalHours);
   if (message.attestation) {
@@ -118,22 +122,21 @@ export async function issueCertificate(ctx: CertificateContext, identity: Device
   }
   let issued;
   try {
-    issued = await issueDeviceCertificate(identity.ca, { deviceId: device.id, csrPem: message.csrPem, validityHours: grant.hours, quarantine: grant.kind === 'quarantine' });
+    issued = await issueDeviceCertificate(identity.ca, { deviceId: device.id, csr, validityHours: grant.hours, quarantine: grant.kind === 'quarantine' });
   } catch (error) {
     if (error instanceof IdentityError) throw new HttpError(400, 'invalid-csr', error.message);
     throw error;
   }
-  const notBefore = new Date(new X509Certificate(issued.certPem).validFrom);
-  const recorded = await fleet.recordCertificate({ serial: issued.serialNumber, deviceId: device.id, notBefore, notAfter: issued.notAfter, requestedAt: sentAt });
+  const recorded = await fleet.recordCertificate({ serial: issued.serialNumber, deviceId: device.id, notBefore: issued.notBefore, notAfter: issued.notAfter, requestedAt: sentAt });
   if (recorded === 'stale') throw new HttpError(409, 'replayed-request', `a certificate request of ${device.id} signed at or after ${message.sentAt} was already answered: sign a new one`);
   const body: CertificateResponse = {
     deviceId: device.id,
     certificatePem: issued.certPem,
     chainPem: issued.chainPem,
     serialNumber: issued.serialNumber,
-    notBefore: notBefore.toISOString(),
+    notBefore: issued.notBefore.toISOString(),
     notAfter: issued.notAfter.toISOString(),
-    renewAfter: renewalTime(notBefore, issued.notAfter).toISOString(),
+    renewAfter: renewalTime(issued.notBefore, issued.notAfter).toISOString(),
     ...(ctx.attestation ? { standing: grant.kind } : {}),
     ...(grant.kind === 'quarantine' ? { quarantine: { code: grant.code, reason: grant.reason.slice(0, 2000) } } : {}),
   };

@@ -17,10 +17,15 @@ export class DeviceKeyCache {
     const hit = this.keys.get(deviceId);
     if (hit && hit.pem === publicKeyPem) return hit.key;
     const key = createPublicKey(publicKeyPem);
+    this.remember(deviceId, publicKeyPem, key);
+    return key;
+  }
+
+  /** Keeps a key parsed elsewhere (at enrollment): OpenSSL 3 makes every public-key decode costly. */
+  remember(deviceId: string, publicKeyPem: string, key: KeyObject): void {
     this.keys.delete(deviceId);
     if (this.keys.size >= this.maxEntries) this.keys.delete(this.keys.keys().next().value!);
     this.keys.set(deviceId, { pem: publicKeyPem, key });
-    return key;
   }
 
   get size(): number {

@@ -30,7 +30,7 @@ import { judgeDrift, type DriftPolicy } from './drift-gate.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
 import { quarantineCertificateHold } from './quarantine-gate.js';
 import { noteOutcome } from './request-metrics.js';
-import { nonceError, verifySignedRequest } from './signed-request.js';
+import { deviceKeys, nonceError, verifySignedRequest } from './signed-request.js';
 
 export interface DeviceApiOptions {
   fleet: FleetStore;
@@ -66,9 +66,11 @@ export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: S
   const parsed = enrollRequestSchema.safeParse(raw);
   if (!parsed.success) throw new HttpError(400, 'invalid-request', describeZodIssues(parsed.error, { unknownKeys: 'per-key' }));
   const request = parsed.data;
+  let parsedKey;
   let actual;
   try {
-    actual = algorithmOf(createPublicKey(request.publicKey.pem));
+    parsedKey = createPublicKey(request.publicKey.pem);
+    actual = algorithmOf(parsedKey);
   } catch (error) {
     throw new HttpError(400, 'invalid-public-key', `publicKey.pem: ${(error as Error).message}`);
   }
@@ -90,6 +92,7 @@ export async function enroll(api: DeviceApiOptions, req: IncomingMessage, res: S
   const outcome = await api.fleet.admitDevice(input, decision.spendsToken ? { token: presented! } : undefined);
   if (outcome.kind === 'token-spent') throw new HttpError(401, 'enrollment-token-used', 'this enrollment token was already used; ask the operator for a new one (ota fleet token)');
   if (outcome.kind === 'taken') throw new HttpError(409, 'device-exists', `device ${deviceId} was enrolled by a concurrent request; enroll again`);
+  deviceKeys.remember(deviceId, publicKey.pem, parsedKey); // its first signed request then skips a key decode
   sendJson(res, 201, { status: 'admitted', deviceId, enrolledAt: outcome.device.enrolledAt.toISOString(), created: true } satisfies EnrollResponse);
 }
 

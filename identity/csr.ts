@@ -22,8 +22,3 @@ export async function createDeviceCsr(privateKey: KeyObject, deviceId: string): 
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${deviceId}`, keys: { privateKey: signing, publicKey: verifying }, signingAlgorithm: alg.sign });
   return `${csr.toString('pem')}\n`;
 }
-
-/** The SPKI public key (DER) a CSR carries, without checking its signature (issueDeviceCertificate does). */
-export function csrPublicKeyDer(csrPem: string): Buffer {
-  return Buffer.from(new x509.Pkcs10CertificateRequest(csrPem).publicKey.rawData);
-}

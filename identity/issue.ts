@@ -38,6 +38,8 @@ export interface IssuedCertificate {
   /** Leaf then intermediate: what a TLS endpoint presents. */
   chainPem: string;
   serialNumber: string;
+  /** As encoded in the certificate (whole seconds). */
+  notBefore: Date;
   notAfter: Date;
 }
 
@@ -72,6 +74,8 @@ export interface DeviceCertificateRequest {
   deviceId: string;
   /** A PKCS#10 CSR (PEM) signed by the device key: proves the device holds it. */
   csrPem?: string;
+  /** Or that CSR already parsed and verified (verifyDeviceCsr), when the caller checked its key first. */
+  csr?: VerifiedCsr;
   /** Or the device's SPKI public key (PEM), e.g. the one it enrolled with. */
   publicKeyPem?: string;
   validityHours?: number;
@@ -82,8 +86,8 @@ export interface DeviceCertificateRequest {
 
 export async function issueDeviceCertificate(ca: FleetCa, request: DeviceCertificateRequest): Promise<IssuedCertificate> {
   if (!deviceIdSchema.safeParse(request.deviceId).success) throw new BadIssueRequestError(`"${request.deviceId}" is not a device id`);
-  if (!request.csrPem === !request.publicKeyPem) throw new BadIssueRequestError('give exactly one of a CSR or a public key');
-  const publicKey = request.csrPem ? await csrPublicKey(request.csrPem) : await spkiPublicKey(request.publicKeyPem!);
+  if ([request.csrPem, request.csr, request.publicKeyPem].filter((given) => given !== undefined).length !== 1) throw new BadIssueRequestError('give exactly one of a CSR or a public key');
+  const publicKey = request.csr ? request.csr.publicKey : request.csrPem ? (await verifyDeviceCsr(request.csrPem)).publicKey : await spkiPublicKey(request.publicKeyPem!);
   const now = request.now ?? new Date();
   const hours = request.validityHours ?? DEFAULT_DEVICE_HOURS;
   return issueLeaf(ca, {
@@ -100,15 +104,31 @@ function boundedPem(pem: string, what: string): string {
   return pem;
 }
 
-async function csrPublicKey(pem: string): Promise<x509.PublicKey> {
+/** A CSR whose signature verified, with the key it carries (as the issuer and as SPKI DER). */
+export interface VerifiedCsr {
+  publicKey: x509.PublicKey;
+  publicKeyDer: Buffer;
+}
+
+/**
+ * Parses a device CSR, checks its signature and that its key is one the device API accepts: once
+ * per request (the gateway compares the key with the enrolled one, then issues from the same parse).
+ */
+export async function verifyDeviceCsr(pem: string): Promise<VerifiedCsr> {
   let csr: x509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(boundedPem(pem, 'the CSR'));
   } catch (err) {
     throw new BadIssueRequestError(`the CSR does not parse (${(err as Error).message})`);
   }
+  // The algorithm is read from the CSR's own structure (no second key decode); the signature check
+  // below imports the key, which also proves it is a valid key of that algorithm.
+  const algorithm = csr.publicKey.algorithm as { name: string; namedCurve?: string };
+  if (!(algorithm.name === 'Ed25519' || (algorithm.name === 'ECDSA' && algorithm.namedCurve === 'P-256'))) {
+    throw new BadIssueRequestError(`device keys must be ECDSA P-256 or Ed25519, got ${algorithm.namedCurve ? `${algorithm.name} ${algorithm.namedCurve}` : algorithm.name}`);
+  }
   if (!(await csr.verify().catch(() => false))) throw new BadIssueRequestError('the CSR signature does not verify: it was not signed by the key it carries');
-  return checkedKey(csr.publicKey);
+  return { publicKey: csr.publicKey, publicKeyDer: Buffer.from(csr.publicKey.rawData) };
 }
 
 async function spkiPublicKey(pem: string): Promise<x509.PublicKey> {
@@ -187,5 +207,5 @@ async function issueLeaf(ca: FleetCa, spec: LeafSpec): Promise<IssuedCertificate
     ],
   });
   const certPem = cert.toString('pem');
-  return { certPem: `${certPem}\n`, chainPem: `${certPem}\n${ca.intermediate.certPem.trim()}\n`, serialNumber, notAfter: cert.notAfter };
+  return { certPem: `${certPem}\n`, chainPem: `${certPem}\n${ca.intermediate.certPem.trim()}\n`, serialNumber, notBefore: cert.notBefore, notAfter: cert.notAfter };
 }

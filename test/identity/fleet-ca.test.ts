@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caPaths, loadOrCreateFleetCa, readFleetCa, writeFleetCa } from '../../identity/ca-files.js';
 import { createFleetCa, renewIntermediate, type FleetCa } from '../../identity/fleet-ca.js';
-import { deviceUri, issueDeviceCertificate, issueServerCertificate } from '../../identity/issue.js';
+import { deviceUri, issueDeviceCertificate, issueServerCertificate, verifyDeviceCsr } from '../../identity/issue.js';
 import { verifyChain } from '../../identity/verify-chain.js';
 import { x509 } from '../../identity/x509.js';
 import { certText, opensslVerify } from '../support/openssl.js';
@@ -134,6 +134,30 @@ describe('device certificates', () => {
     expect(await codeOf(issueDeviceCertificate(ca, { deviceId: 'dev-big', csrPem: 'A'.repeat(9000) }))).toBe('BAD_REQUEST');
     expect(await codeOf(issueDeviceCertificate(ca, { deviceId: 'bad id!', publicKeyPem: ed }))).toBe('BAD_REQUEST');
     expect(await codeOf(issueDeviceCertificate(ca, { deviceId: 'dev-both', publicKeyPem: ed, csrPem }))).toBe('BAD_REQUEST');
+  });
+
+  it('verifyDeviceCsr parses once for the key check and the issue; refuses P-384, RSA and tampered CSRs by name', async () => {
+    const keyFile = join(dir, 'verified.key');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', keyFile]);
+    const csrPem = execFileSync('openssl', ['req', '-new', '-key', keyFile, '-subj', '/CN=x'], { encoding: 'utf8' });
+    const csr = await verifyDeviceCsr(csrPem);
+    // The SPKI DER it carries is the device key's, as openssl writes it.
+    const spkiPem = execFileSync('openssl', ['pkey', '-in', keyFile, '-pubout'], { encoding: 'utf8' });
+    expect(csr.publicKeyDer.equals(Buffer.from(spkiPem.replace(/-----[^-]+-----|\s/g, ''), 'base64'))).toBe(true);
+    const issued = await issueDeviceCertificate(ca, { deviceId: 'dev-verified', csr });
+    expect(execFileSync('openssl', ['x509', '-noout', '-pubkey'], { input: issued.certPem, encoding: 'utf8' })).toBe(spkiPem);
+    // notBefore is the encoded one (whole seconds), what a verifier reads.
+    expect(issued.notBefore.toISOString()).toBe(new Date(new x509.X509Certificate(issued.certPem).notBefore).toISOString());
+    expect(issued.notBefore.getUTCMilliseconds()).toBe(0);
+    expect(await codeOf(issueDeviceCertificate(ca, { deviceId: 'dev-two', csr, csrPem }))).toBe('BAD_REQUEST');
+    const refusal = (pem: string) => verifyDeviceCsr(pem).then(() => 'accepted', (err: Error) => err.message);
+    const p384 = execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=x'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(await refusal(p384)).toBe('device keys must be ECDSA P-256 or Ed25519, got ECDSA P-384');
+    const rsa = execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=x'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(await refusal(rsa)).toBe('device keys must be ECDSA P-256 or Ed25519, got RSASSA-PKCS1-v1_5');
+    const der = Buffer.from(csrPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    der[der.length - 10]! ^= 0xff; // inside the signature
+    expect(await refusal(`-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`)).toMatch(/signature does not verify/);
   });
 });
 
