@@ -161,6 +161,8 @@ async function scenario(name, gateway, devices, setup, pgPid, profilePath) {
     gatewayEventLoop: after.eventLoop,
     gatewayRssBytes: after.rss,
     postgresCpuMsPerOp: count ? (pgCpu * 1000) / count : NaN,
+    /** The load generators' own CPU in the timed window (signing, TLS, HTTP): on this machine they share the cores. */
+    generatorCpuMsPerOp: count ? (parts.reduce((n, p) => n + p.cpu.user + p.cpu.system, 0) / 1000) / count : NaN,
     postgresCores: pgCpu / wall,
     handshakes: parts.reduce((n, p) => n + p.handshakes, 0),
     /** Check-ins signed over a held nextNonce: one request each. */
@@ -189,9 +191,9 @@ const LABELS = {
 function table(result) {
   const f = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '–');
   const lines = [
-    `| scenario (${result.devices} devices, ${result.clients} generator processes, concurrency ${result.concurrency}, ${result.seconds} s each) | per second | p50 | p99 | gateway CPU per op | ops per gateway CPU-second | gateway cores used | gateway event loop busy | PostgreSQL CPU per op | TLS handshakes (resumed) | errors | load avg (1 min, max) |`,
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ...result.scenarios.map((r) => `| ${LABELS[r.scenario] ?? r.scenario} | ${f(r.perSecond)}${r.scenario === 'range' ? ` (${f(r.megabytesPerSecond)} MB/s)` : ''} | ${f(r.p50Ms, 1)} ms | ${f(r.p99Ms, 1)} ms | ${f(r.gatewayCpuMsPerOp, 2)} ms | ${f(r.opsPerGatewayCpuSecond)} | ${f(r.gatewayCores, 2)} | ${f(r.gatewayEventLoop * 100)}% | ${f(r.postgresCpuMsPerOp, 2)} ms | ${r.handshakes} (${r.resumed}) | ${r.errors} | ${r.loadAvg1Max} |`),
+    `| scenario (${result.devices} devices, ${result.clients} generator processes, concurrency ${result.concurrency}, ${result.seconds} s each) | per second | p50 | p99 | gateway CPU per op | ops per gateway CPU-second | gateway cores used | gateway event loop busy | PostgreSQL CPU per op | load generators CPU per op | TLS handshakes (resumed) | errors | load avg (1 min, max) |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...result.scenarios.map((r) => `| ${LABELS[r.scenario] ?? r.scenario} | ${f(r.perSecond)}${r.scenario === 'range' ? ` (${f(r.megabytesPerSecond)} MB/s)` : ''} | ${f(r.p50Ms, 1)} ms | ${f(r.p99Ms, 1)} ms | ${f(r.gatewayCpuMsPerOp, 2)} ms | ${f(r.opsPerGatewayCpuSecond)} | ${f(r.gatewayCores, 2)} | ${f(r.gatewayEventLoop * 100)}% | ${f(r.postgresCpuMsPerOp, 2)} ms | ${f(r.generatorCpuMsPerOp, 2)} ms | ${r.handshakes} (${r.resumed}) | ${r.errors} | ${r.loadAvg1Max} |`),
   ];
   if (result.profile) {
     lines.push('', `Where the gateway's time goes in ${LABELS[result.profile.scenario ?? 'checkin']?.split(' ')[0] ?? result.profile.scenario} (V8 CPU profiler over a second timed run, self time by bucket, ${f(result.profile.busySeconds, 1)} s busy, idle ${f(result.profile.idleShare * 100)}% of the run):`, '', '| bucket | share of busy time |', '|---|---|');
@@ -303,7 +305,8 @@ function docsSection(r, text) {
     ...targets,
     '',
     '**Reading the figures.** The rate is what the gateway reached with the CPU it was given ("gateway cores used"); on a machine whose load average exceeds its cores the gateway waits for a core, so the rate and the latencies say more about the machine than about the gateway. The CPU per operation (`process.cpuUsage` of the gateway process, and of PostgreSQL\'s processes from /proc) is the figure to compare between runs, though contention inflates it too.'
-      + (both ? ` At ${f(by.checkin.gatewayCpuMsPerOp, 2)} ms per check-in one gateway core serves at most about ${f(1000 / by.checkin.gatewayCpuMsPerOp)} check-ins/s; with PostgreSQL on the same 2 cores (${f(both, 2)} ms for both) about ${f(2000 / both)}/s, before the load generators take their share.` : ''),
+      + (both ? ` At ${f(by.checkin.gatewayCpuMsPerOp, 2)} ms per check-in one gateway core serves at most about ${f(1000 / by.checkin.gatewayCpuMsPerOp)} check-ins/s; with PostgreSQL on the same 2 cores (${f(both, 2)} ms for both) about ${f(2000 / both)}/s, before the load generators take their share.` : '')
+      + (both && Number.isFinite(by.checkin.generatorCpuMsPerOp) ? ` The load generators, which sign every check-in and verify every answer as devices do, used ${f(by.checkin.generatorCpuMsPerOp, 2)} ms per check-in on the same cores: all three together ${f(both + by.checkin.generatorCpuMsPerOp, 2)} ms, so this ${r.machine.cpus}-core machine cannot run more than about ${f((r.machine.cpus * 1000) / (both + by.checkin.generatorCpuMsPerOp))} such check-ins/s whatever the gateway does; a rate target above that needs the generators on other machines.` : ''),
     ...keepAliveNote(r).flatMap((line) => ['', line]),
     '',
     'What TLS costs per check-in, with the connection held and with a handshake per check-in, measured with 100 devices so that keep-alive holds: [fleet-ca.md](fleet-ca.md#what-mutual-tls-costs). The hot-path changes and their before/after figures: [device-api.md](device-api.md#what-the-gateway-reads-per-request-and-what-it-keeps-the-hot-path).',
