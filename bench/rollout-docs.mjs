@@ -58,11 +58,14 @@ function largeBlock(r, noiseDevices) {
   return `${LARGE_START}
 ## ${count(r.devices)} devices
 
-Command: \`${command(r, noiseDevices)}\` (not part of \`npm run bench\`: it needs the machine to itself for over an hour).
+Command: \`NODE_OPTIONS=--max-old-space-size=8192 ${command(r, noiseDevices)}\` (not part of \`npm run bench\`: it needs the machine to itself for hours).
 ${machine(r)}
 ${setup(r)}
 
 ${figuresTable(r)}
+
+Where the gateway's CPU goes at this scale (TLS handshakes, OpenSSL 3.0's key decoders):
+[fleet-ca.md](fleet-ca.md#where-a-handshakes-cpu-goes-openssl-30s-key-decoders).
 ${LARGE_END}`;
 }
 
