@@ -31,11 +31,12 @@ async function cliRound(pair, work) {
     log(`Debian bsdiff (${pair.kind}): not finished after ${sec(generate.wallMs)} (--cli-timeout ${cliTimeoutSeconds}); whole-image bsdiff by ota-bsdiff instead, for the patch bytes`);
     const otaBsdiff = findTool('ota-bsdiff');
     if (!otaBsdiff) return { generate };
-    const run = await runCli(`ota-bsdiff, whole image (${pair.kind})`, otaBsdiff, [pair.oldPath, pair.newPath, patch]);
-    reference = { tool: 'ota-bsdiff', ...run, patchBytes: statSync(patch).size };
+    reference = { tool: 'ota-bsdiff', ...(await runCli(`ota-bsdiff, whole image (${pair.kind})`, otaBsdiff, [pair.oldPath, pair.newPath, patch])) };
   }
+  // The patch on disk is the CLI's, or ota-bsdiff's when the CLI did not finish.
   const patchBytes = statSync(patch).size;
-  if (!generate.timedOut) log(`Debian bsdiff (${pair.kind}): ${mb(patchBytes)} MB patch, ${sec(generate.wallMs)}, CPU ${sec(generate.cpuMs)}, peak RSS ${rssMb(generate.peakRssBytes)}`);
+  if (reference) reference.patchBytes = patchBytes;
+  else log(`Debian bsdiff (${pair.kind}): ${mb(patchBytes)} MB patch, ${sec(generate.wallMs)}, CPU ${sec(generate.cpuMs)}, peak RSS ${rssMb(generate.peakRssBytes)}`);
   const out = join(work, `cli.${pair.kind}.out`);
   const apply = await runCli(`Debian bspatch (${pair.kind})`, bspatchBin, [pair.oldPath, out, patch]);
   const targetSha256Ok = (await sha256File(out)) === pair.newSha256;

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { writeRolloutDocs } from './rollout-docs.mjs';
+import { DEFAULT_DEVICES, writeRolloutDocs } from './rollout-docs.mjs';
 import { runNoiseScenarios } from './rollout-noise.mjs';
 import { postgresCpuSeconds, startPostgres } from './gateway-load-postgres.mjs';
 
@@ -30,7 +30,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = (p) => import(join(root, 'dist', p));
 const args = process.argv.slice(2);
 const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
-const DEVICES = Number(flag('--devices', '10000'));
+const DEVICES = Number(flag('--devices', String(DEFAULT_DEVICES)));
 const NOISE_DEVICES = Number(flag('--noise-devices', '2000'));
 const DEVICE_PROCESSES = Number(flag('--device-processes', String(Math.max(1, cpus().length - 1))));
 const FLEET_STORE = flag('--fleet-store', 'postgres');
