@@ -58,7 +58,7 @@ try {
     // Only the filesystem pairs (each against the CLI), e.g. on a busy machine: table and JSON, no docs.
     const fs = await fsBench(pair.dir, work);
     clearStatus();
-    out.write(`\n${fsTables({ deltas: { fs } })}\n`);
+    out.write(`\n${fsTables({ deltas: { fs } }).join('\n')}\n`);
     if (wantJson) process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), command: commandLine(), machine: m, fs, totalMs: performance.now() - benchStarted }, null, 2)}\n`);
     process.exit(fs.every((f) => f.ops.apply.targetSha256Ok && (f.ops.applyNative?.targetSha256Ok ?? true)) ? 0 : 1);
   }
