@@ -2,14 +2,13 @@
 // the device keeps it): what the device sends to POST /v1/certificates. The private key stays where it
 // is; the request proves only that its sender holds it.
 import { createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
+import { algorithmOf } from '../schemas/device-envelope.js';
 import { x509 } from './x509.js';
 
 function webcryptoAlgorithm(key: KeyObject): { import: { name: string; namedCurve?: string }; sign: { name: string; hash?: string } } {
-  if (key.asymmetricKeyType === 'ed25519') return { import: { name: 'Ed25519' }, sign: { name: 'Ed25519' } };
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') {
-    return { import: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } };
-  }
-  throw new Error(`device keys are Ed25519 or ECDSA P-256, not ${key.asymmetricKeyType}`);
+  return algorithmOf(key) === 'ed25519'
+    ? { import: { name: 'Ed25519' }, sign: { name: 'Ed25519' } }
+    : { import: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } };
 }
 
 /** A CSR (PEM) with subject CN=<deviceId>, signed by the device's private key. */

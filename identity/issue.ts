@@ -4,6 +4,7 @@
 import { createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { deviceIdSchema } from '../schemas/device-api.js';
+import { algorithmOf, deviceKeyAlgorithm, UnsupportedDeviceKeyError } from '../schemas/device-envelope.js';
 import { BadIssueRequestError } from './errors.js';
 import type { FleetCa } from './fleet-ca.js';
 import { validity } from './fleet-ca.js';
@@ -124,9 +125,7 @@ export async function verifyDeviceCsr(pem: string): Promise<VerifiedCsr> {
   // The algorithm is read from the CSR's own structure (no second key decode); the signature check
   // below imports the key, which also proves it is a valid key of that algorithm.
   const algorithm = csr.publicKey.algorithm as { name: string; namedCurve?: string };
-  if (!(algorithm.name === 'Ed25519' || (algorithm.name === 'ECDSA' && algorithm.namedCurve === 'P-256'))) {
-    throw new BadIssueRequestError(`device keys must be ECDSA P-256 or Ed25519, got ${algorithm.namedCurve ? `${algorithm.name} ${algorithm.namedCurve}` : algorithm.name}`);
-  }
+  deviceKeyOrBadRequest(() => deviceKeyAlgorithm(algorithm.name, algorithm.namedCurve));
   if (!(await csr.verify().catch(() => false))) throw new BadIssueRequestError('the CSR signature does not verify: it was not signed by the key it carries');
   return { publicKey: csr.publicKey, publicKeyDer: Buffer.from(csr.publicKey.rawData) };
 }
@@ -142,10 +141,17 @@ async function spkiPublicKey(pem: string): Promise<x509.PublicKey> {
 
 /** Device keys are ECDSA P-256 or Ed25519, the two the device API accepts. */
 function checkedKey(key: x509.PublicKey): x509.PublicKey {
-  const node = createPublicKey({ key: Buffer.from(key.rawData), format: 'der', type: 'spki' });
-  const ok = node.asymmetricKeyType === 'ed25519' || (node.asymmetricKeyType === 'ec' && node.asymmetricKeyDetails?.namedCurve === 'prime256v1');
-  if (!ok) throw new BadIssueRequestError(`device keys must be ECDSA P-256 or Ed25519, got ${node.asymmetricKeyType}`);
+  deviceKeyOrBadRequest(() => algorithmOf(createPublicKey({ key: Buffer.from(key.rawData), format: 'der', type: 'spki' })));
   return key;
+}
+
+function deviceKeyOrBadRequest(check: () => unknown): void {
+  try {
+    check();
+  } catch (err) {
+    if (err instanceof UnsupportedDeviceKeyError) throw new BadIssueRequestError(err.message);
+    throw err;
+  }
 }
 
 interface LeafSpec {

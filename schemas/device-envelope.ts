@@ -25,10 +25,20 @@ export function fromPrivateKey(privateKey: KeyObject): DeviceKey {
   return { algorithm, privateKey, publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString() };
 }
 
+/**
+ * The one check of a device key's type, for every door a key comes in by (enrollment, CSR, the CLI,
+ * device trust): `type` and `curve` as node:crypto names them, or as a CSR's WebCrypto algorithm does.
+ */
+export function deviceKeyAlgorithm(type: string, curve?: string): KeyAlgorithm {
+  if (type === 'ed25519' || type === 'Ed25519') return 'ed25519';
+  if ((type === 'ec' && curve === 'prime256v1') || (type === 'ECDSA' && curve === 'P-256')) return 'ecdsa-p256-sha256';
+  throw new UnsupportedDeviceKeyError(`device keys must be Ed25519 or ECDSA P-256, got ${curve ? `${type} ${curve}` : type}`);
+}
+
+export class UnsupportedDeviceKeyError extends Error {}
+
 export function algorithmOf(key: KeyObject): KeyAlgorithm {
-  if (key.asymmetricKeyType === 'ed25519') return 'ed25519';
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ecdsa-p256-sha256';
-  throw new Error(`unsupported device key type ${key.asymmetricKeyType}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}: use Ed25519 or ECDSA P-256`);
+  return deviceKeyAlgorithm(key.asymmetricKeyType ?? 'unknown', key.asymmetricKeyDetails?.namedCurve);
 }
 
 function digestFor(algorithm: KeyAlgorithm): string | null {

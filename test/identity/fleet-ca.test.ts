@@ -152,9 +152,9 @@ describe('device certificates', () => {
     expect(await codeOf(issueDeviceCertificate(ca, { deviceId: 'dev-two', csr, csrPem }))).toBe('BAD_REQUEST');
     const refusal = (pem: string) => verifyDeviceCsr(pem).then(() => 'accepted', (err: Error) => err.message);
     const p384 = execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=x'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    expect(await refusal(p384)).toBe('device keys must be ECDSA P-256 or Ed25519, got ECDSA P-384');
+    expect(await refusal(p384)).toBe('device keys must be Ed25519 or ECDSA P-256, got ECDSA P-384');
     const rsa = execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=x'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    expect(await refusal(rsa)).toBe('device keys must be ECDSA P-256 or Ed25519, got RSASSA-PKCS1-v1_5');
+    expect(await refusal(rsa)).toBe('device keys must be Ed25519 or ECDSA P-256, got RSASSA-PKCS1-v1_5');
     const der = Buffer.from(csrPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
     der[der.length - 10]! ^= 0xff; // inside the signature
     expect(await refusal(`-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`)).toMatch(/signature does not verify/);
