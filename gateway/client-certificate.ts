@@ -39,25 +39,31 @@ function chainRefusal(authorizationError: Error | string | null | undefined): Ht
 }
 
 /**
- * The peer certificate of a TLS connection, parsed once per connection (TLS 1.3 here: no
- * renegotiation, so it cannot change); revocation is still read per request below.
+ * The peer certificate of a TLS connection and its notAfter, parsed once per connection (TLS 1.3
+ * here: no renegotiation, so it cannot change); revocation and expiry are still checked per request.
  */
-const peerCertificates = new WeakMap<TLSSocket, DetailedPeerCertificate>();
-function peerCertificateOf(socket: TLSSocket): DetailedPeerCertificate | undefined {
+const peerCertificates = new WeakMap<TLSSocket, { peer: DetailedPeerCertificate; notAfterMs: number }>();
+function peerCertificateOf(socket: TLSSocket): { peer: DetailedPeerCertificate; notAfterMs: number } | undefined {
   if (typeof socket.getPeerCertificate !== 'function') return undefined;
-  let peer = peerCertificates.get(socket);
-  if (!peer) {
-    peer = socket.getPeerCertificate() as DetailedPeerCertificate;
-    if (peer?.raw) peerCertificates.set(socket, peer);
+  let known = peerCertificates.get(socket);
+  if (!known) {
+    const peer = socket.getPeerCertificate() as DetailedPeerCertificate;
+    if (!peer?.raw) return undefined;
+    known = { peer, notAfterMs: Date.parse(peer.valid_to) };
+    peerCertificates.set(socket, known);
   }
-  return peer;
+  return known;
 }
 
 export async function requireClientCertificate(req: IncomingMessage, fleet: FleetStore): Promise<CertifiedDevice> {
   const socket = req.socket as TLSSocket;
-  const peer = peerCertificateOf(socket);
-  if (!peer || !peer.raw) throw refuse('client-certificate-required', 'this endpoint needs the device client certificate (mutual TLS); get one with POST /v1/certificates');
+  const known = peerCertificateOf(socket);
+  if (!known) throw refuse('client-certificate-required', 'this endpoint needs the device client certificate (mutual TLS); get one with POST /v1/certificates');
   if (!socket.authorized) throw chainRefusal(socket.authorizationError);
+  // A resumed session carries the verdict of its first handshake: a certificate that has expired
+  // since then (sessions outlive the poll interval) must not ride on it, nor a connection held open.
+  if (!(Date.now() <= known.notAfterMs)) throw chainRefusal(Object.assign(new Error('expired'), { code: 'CERT_HAS_EXPIRED' }));
+  const { peer } = known;
   if (!(peer.ext_key_usage ?? []).includes(CLIENT_AUTH_OID)) throw refuse('client-certificate-wrong-purpose', 'the certificate is not a client certificate (extended key usage clientAuth)');
   const deviceId = deviceIdFromSubjectAltName(peer.subjectaltname);
   if (!deviceId) throw refuse('client-certificate-no-device', 'the client certificate names no single device (URI SAN urn:edge-ota:device:<id>)');

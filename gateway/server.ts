@@ -49,6 +49,13 @@ export interface GatewayOptions {
    */
   keepAliveTimeoutSeconds?: number;
   /**
+   * How long a TLS session can be resumed (its ticket's lifetime). A device whose session is older
+   * makes a full handshake, about 2.6 × the gateway CPU of a resumed one (docs/fleet-ca.md), so it
+   * must outlive the poll interval: default pollAfterSeconds + 600 s, like nextNonce, at most a day.
+   * The client certificate's expiry is still checked per request (client-certificate.ts).
+   */
+  tlsSessionSeconds?: number;
+  /**
    * Which release a device without a rollout assignment is offered. `rollouts`: only releases a
    * finished rollout has released (publishing alone deploys nothing); `newest`: the newest
    * published release (labs, single devices). Default `newest`; `ota gateway` defaults to `rollouts`.
@@ -238,6 +245,19 @@ export const NEXT_NONCE_SLACK_SECONDS = 600;
 export const MAX_NEXT_NONCE_TTL_SECONDS = 86_400;
 
 /**
+ * The lifetime of a TLS session ticket: configured (1 s to a day), or the poll interval + the nonce
+ * slack. Node's own default is 300 s, the default poll interval itself: with it, nearly every
+ * polling device would come back to an expired session and a full handshake. Pure.
+ */
+export function tlsSessionLifetime(pollAfterSeconds: number, configured?: number): number {
+  if (configured === undefined) return Math.min(MAX_NEXT_NONCE_TTL_SECONDS, pollAfterSeconds + NEXT_NONCE_SLACK_SECONDS);
+  if (!Number.isInteger(configured) || configured < 1 || configured > MAX_NEXT_NONCE_TTL_SECONDS) {
+    throw new Error(`tlsSessionSeconds must be a whole number of seconds from 1 to ${MAX_NEXT_NONCE_TTL_SECONDS}, got ${configured}`);
+  }
+  return configured;
+}
+
+/**
  * The lifetime of a check-in answer's nextNonce: configured, or pollAfter + NEXT_NONCE_SLACK_SECONDS
  * (held to a day). It must outlive the poll interval, or every device's next check-in would find it
  * expired and fall back to GET /v1/nonce. Pure; throws on a configured value that does not.
@@ -256,7 +276,8 @@ export function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   // TLS 1.3 only; with mTLS the client certificate is asked for, checked against the fleet root by
   // OpenSSL, and judged per route (client-certificate.ts) so a refusal is a JSON error, not an alert.
   const mutual = opts.deviceIdentity && { requestCert: true, rejectUnauthorized: false, ca: opts.deviceIdentity.ca.root.certPem };
-  const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.3', ...mutual }, handleRequest(opts)) : createServer(handleRequest(opts));
+  const sessionTimeout = tlsSessionLifetime(opts.pollAfterSeconds ?? 300, opts.tlsSessionSeconds);
+  const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.3', sessionTimeout, ...mutual }, handleRequest(opts)) : createServer(handleRequest(opts));
   // Idle keep-alive connections are held for a polling device's next request (and closed at shutdown);
   // slow clients must not hold sockets forever.
   Object.assign(server, serverTimeouts(opts.keepAliveTimeoutSeconds ?? DEFAULT_KEEP_ALIVE_SECONDS));

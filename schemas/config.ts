@@ -170,6 +170,11 @@ export const gatewayConfigSchema = z
      * above the poll interval (checked at start). Absent: the poll interval + 600 s.
      */
     nextNonceTtlSeconds: z.int().min(2).max(86_400).optional(),
+    /**
+     * How long a device's TLS session can be resumed (skipping the full handshake); must outlive the
+     * poll interval. Absent: the poll interval + 600 s.
+     */
+    tlsSessionSeconds: z.int().min(1).max(86_400).optional(),
     /** Attestation policy (docs/attestation.md); absent: quotes are verified and recorded, nothing is quarantined. */
     attestation: z
       .object({

@@ -105,7 +105,7 @@ export function registerGatewayCommands(program: Command): void {
       const deviceIdentity = await gatewayDeviceIdentity(opts, config.identity.caDir);
       const fleet = await FleetStore.open(config.fleet.databaseUrl);
       const store = openArtifactStore(config.store);
-      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, insecureSharedToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls, answerKey, deviceIdentity, metrics: createGatewayMetrics(createRegistry('gateway')), attestation: config.gateway.attestation, drift: config.gateway.drift, onDemandDeltas: config.gateway.onDemandDeltas, keepAliveTimeoutSeconds: config.gateway.keepAliveTimeoutSeconds, nextNonceTtlSeconds: config.gateway.nextNonceTtlSeconds, sigstoreTrustRoot: await readTrustRoot(config.trust.trustedRootPath) }).catch(async (error: unknown) => {
+      const gateway = await startGateway({ host: opts.host, port, version, fleet, store, insecureSharedToken: token, nonceTtlSeconds, pollAfterSeconds, releasePolicy: releasePolicy(opts.releasePolicy), tls, answerKey, deviceIdentity, metrics: createGatewayMetrics(createRegistry('gateway')), attestation: config.gateway.attestation, drift: config.gateway.drift, onDemandDeltas: config.gateway.onDemandDeltas, keepAliveTimeoutSeconds: config.gateway.keepAliveTimeoutSeconds, nextNonceTtlSeconds: config.gateway.nextNonceTtlSeconds, tlsSessionSeconds: config.gateway.tlsSessionSeconds, sigstoreTrustRoot: await readTrustRoot(config.trust.trustedRootPath) }).catch(async (error: unknown) => {
         await fleet.close();
         await store.close();
         throw error;

@@ -55,7 +55,7 @@ export function registerServeCommand(program: Command): void {
         onDemandDeltas: config.gateway.onDemandDeltas,
         sigstoreTrustRoot: await readTrustRoot(config.trust.trustedRootPath),
         keepAliveTimeoutSeconds: config.gateway.keepAliveTimeoutSeconds,
-        nextNonceTtlSeconds: config.gateway.nextNonceTtlSeconds,
+        nextNonceTtlSeconds: config.gateway.nextNonceTtlSeconds, tlsSessionSeconds: config.gateway.tlsSessionSeconds,
       });
       const { worker, connection } = await createWorker(config.temporal, createActivities(config, { fleet: async () => fleet }));
       await startTrustRefreshSchedule(config);

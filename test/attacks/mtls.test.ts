@@ -4,6 +4,7 @@
 // revoked device, an expired one, and device A's certificate carrying device B's signed envelope are
 // each refused with their own code, and nothing changes (no nonce issued or spent, nothing stored).
 // The renewal path needs only the enrolled key's signature: an expired device is re-issued there.
+import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeviceCsr } from '../../identity/csr.js';
 import { createFleetCa } from '../../identity/fleet-ca.js';
@@ -143,5 +144,29 @@ describe('an expired device certificate', () => {
     const renewed = await certificateFor(env, device.id, device.key);
     const again = await mtlsCaller(env.url, env.ca.root.certPem, { cert: renewed.chainPem, key: device.keyPem })('GET', `/v1/nonce?device=${device.id}`);
     expect(again.status, JSON.stringify(again.json)).toBe(200);
+  }, 30_000);
+});
+
+describe('a device certificate that expires while its TLS session lives on', () => {
+  let env: MtlsGateway;
+  // Four-second certificates; the gateway's TLS sessions last the poll interval + 600 s, far longer.
+  beforeAll(async () => {
+    env = await startMtlsGateway('ota-attack-mtls-resumed-', TOKEN, { certificateHours: 4 / 3600 });
+  }, 60_000);
+  afterAll(() => env?.close());
+
+  it('is refused on the resumed session (the first handshake\'s verdict does not carry over), and nothing is issued', async () => {
+    const resumed: boolean[] = [];
+    env.gateway.server.on('secureConnection', (socket: TLSSocket) => resumed.push(socket.isSessionReused()));
+    const device = await enrollCertified(env, TOKEN, 'mtls-resumed', HW);
+    const valid = await device.call('GET', `/v1/nonce?device=${device.id}`);
+    expect(valid.status, JSON.stringify(valid.json)).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    const before = await countRows(env, 'nonces');
+    const res = await device.call('GET', `/v1/nonce?device=${device.id}`);
+    // The handshake resumed the session made while the certificate was valid: OpenSSL checked nothing again.
+    expect(resumed.at(-1)).toBe(true);
+    expect([res.status, res.json?.error]).toEqual([401, 'client-certificate-expired']);
+    expect(await countRows(env, 'nonces')).toBe(before);
   }, 30_000);
 });

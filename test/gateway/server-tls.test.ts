@@ -1,11 +1,11 @@
 // `tls` on startGateway: the same routes over HTTPS with a fleet CA server certificate, trusted by a
 // client that pins only the fleet root. Plain HTTP stays the default.
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import { get as httpGet } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFleetCa, type FleetCa } from '../../identity/fleet-ca.js';
 import { issueServerCertificate } from '../../identity/issue.js';
-import { startGateway, type RunningGateway } from '../../gateway/server.js';
+import { MAX_NEXT_NONCE_TTL_SECONDS, startGateway, tlsSessionLifetime, type RunningGateway } from '../../gateway/server.js';
 
 let ca: FleetCa;
 let gateway: RunningGateway;
@@ -38,4 +38,39 @@ it('does not answer plain HTTP on the TLS port', async () => {
     req.on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code}`));
   });
   expect(outcome).toMatch(/^(error ECONNRESET|error HPE_INVALID_CONSTANT|status 400)$/);
+});
+
+it('keeps TLS sessions resumable past the poll interval by default; a configured lifetime is checked', () => {
+  expect(tlsSessionLifetime(300)).toBe(900);
+  expect(tlsSessionLifetime(86_000)).toBe(MAX_NEXT_NONCE_TTL_SECONDS);
+  expect(tlsSessionLifetime(300, 60)).toBe(60);
+  for (const wrong of [0, 1.5, MAX_NEXT_NONCE_TTL_SECONDS + 1]) expect(() => tlsSessionLifetime(300, wrong)).toThrow(/tlsSessionSeconds must be a whole number of seconds from 1 to 86400/);
+});
+
+/** Was the handshake of a /healthz request with `agent` a resumed one (client side)? */
+const resumedWith = (url: string, agent: Agent) =>
+  new Promise<boolean>((resolve, reject) =>
+    request(`${url}/healthz`, { ca: ca.root.certPem, agent }, (res) => {
+      const reused = (res.socket as import('node:tls').TLSSocket).isSessionReused();
+      res.resume().on('end', () => resolve(reused));
+    })
+      .on('error', reject)
+      .end(),
+  );
+
+it('resumes a session younger than tlsSessionSeconds and makes a full handshake after it', async () => {
+  const cert = await issueServerCertificate(ca, { ipAddresses: ['127.0.0.1'] });
+  const short = await startGateway({ host: '127.0.0.1', port: 0, version: '9.9.9', tls: { key: cert.keyPem, cert: cert.chainPem }, tlsSessionSeconds: 1 });
+  try {
+    const agents = [new Agent({ keepAlive: false, maxCachedSessions: 10 }), new Agent({ keepAlive: false, maxCachedSessions: 10 })];
+    expect(await resumedWith(short.url, agents[0]!)).toBe(false);
+    expect(await resumedWith(gateway.url, agents[1]!)).toBe(false);
+    expect(await resumedWith(short.url, agents[0]!)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 2_200));
+    // Past the 1 s lifetime: a full handshake. The default gateway (900 s) still resumes.
+    expect(await resumedWith(short.url, agents[0]!)).toBe(false);
+    expect(await resumedWith(gateway.url, agents[1]!)).toBe(true);
+  } finally {
+    await short.close();
+  }
 });
