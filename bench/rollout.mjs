@@ -42,7 +42,13 @@ const say = (line) => process.stderr.write(`${line}\n`);
 // --docs-from FILE: write the page from a saved --json result (a long run done elsewhere), run nothing.
 const docsFrom = flag('--docs-from', undefined);
 if (docsFrom) {
-  const saved = JSON.parse(readFileSync(docsFrom, 'utf8'));
+  let saved;
+  try {
+    saved = JSON.parse(readFileSync(docsFrom, 'utf8'));
+  } catch (error) {
+    process.stderr.write(`--docs-from ${docsFrom}: ${error instanceof SyntaxError ? `not a saved --json result (${error.message})` : error.message}\n`);
+    process.exit(1);
+  }
   say(`wrote ${writeRolloutDocs(saved, { root, noiseDevices: NOISE_DEVICES }).join(' and ')} of docs/rollout-benchmark.md (from ${docsFrom})`);
   process.exit(0);
 }
@@ -130,7 +136,12 @@ try {
   const serverCert = await issueServerCertificate(fleetCa, { ipAddresses: ['127.0.0.1'] });
   const fleetCaPem = fleetCa.root.certPem;
   const gateway = await startGateway({
-    host: '127.0.0.1', port: 0, version: 'bench', fleet: fleetStore, store, nonceTtlSeconds: 600, pollAfterSeconds: 60, releasePolicy: 'rollouts',
+    // Each simulated device checks in once per round, a quarter of an hour apart at 100,000 devices: an
+    // hourly poll. The nextNonce and the TLS session then live the poll + 600 s (their defaults), so a
+    // device's next check-in is one request on a resumed session. Before, with a 60 s poll, the nextNonce
+    // (660 s) had expired once rounds took 11 minutes (three requests, not one) and Node's 300 s TLS
+    // sessions after 5 (a full handshake, not a resumed one).
+    host: '127.0.0.1', port: 0, version: 'bench', fleet: fleetStore, store, nonceTtlSeconds: 600, pollAfterSeconds: 3600, releasePolicy: 'rollouts',
     tls: { key: serverCert.keyPem, cert: serverCert.chainPem }, deviceIdentity: { ca: fleetCa },
     // Devices keep their connection for one conversation (check-in, download, report); an idle one is
     // closed after 5 s, as a gateway serving a polling fleet would, so open sockets stay bounded.
@@ -198,9 +209,9 @@ try {
         versions = summary.versions;
         deviceErrors += summary.deviceErrors;
         const s = await handle.query(rolloutStatusQuery).catch(() => undefined);
-        const round = { seconds: (Date.now() - t) / 1000, ring: s?.rings?.[s.ringIndex]?.name, state: s?.state, exposure: s?.exposure?.devices, installed: summary.actions.updated ?? 0 };
+        const round = { seconds: (Date.now() - t) / 1000, ring: s?.rings?.[s.ringIndex]?.name, state: s?.state, exposure: s?.exposure?.devices, installed: summary.actions.updated ?? 0, freshNonces: summary.freshNonces };
         rounds.push(round);
-        say(`  round ${rounds.length} (${round.seconds.toFixed(1)} s): ${s?.state} in ${round.ring}, exposure ${round.exposure}, ${JSON.stringify(versions)}${summary.deviceErrors ? `, ${summary.deviceErrors} device conversations failed (retried next round)` : ''}`);
+        say(`  round ${rounds.length} (${round.seconds.toFixed(1)} s): ${s?.state} in ${round.ring}, exposure ${round.exposure}, ${JSON.stringify(versions)}, ${summary.freshNonces} check-ins fetched a nonce first${summary.deviceErrors ? `, ${summary.deviceErrors} device conversations failed (retried next round)` : ''}`);
       }
       const status = await result;
       const description = await handle.describe();

@@ -23,6 +23,9 @@ function behaviourOf(spec: BehaviourSpec): BehaviourModel {
   };
 }
 
+/** Check-ins that could not use the held nextNonce (none held, or expired) and fetched one first. */
+const fetchedNonces = (of: ProtocolFleet): number => of.devices.reduce((n, d) => n + d.checkinNonces.fetched, 0);
+
 async function handle(request: ShardRequest): Promise<void> {
   switch (request.type) {
     case 'init': {
@@ -47,10 +50,11 @@ async function handle(request: ShardRequest): Promise<void> {
     case 'tick': {
       if (!fleet) throw new Error('tick before enroll');
       const errorsBefore = deviceErrors;
+      const fetchedBefore = fetchedNonces(fleet);
       const outcomes = await fleet.tick(behaviourOf(request.behaviour));
       const actions: Record<string, number> = {};
       for (const outcome of outcomes) if (outcome) actions[outcome.action] = (actions[outcome.action] ?? 0) + 1;
-      return send({ type: 'ticked', actions, versions: fleet.versions(), deviceErrors: deviceErrors - errorsBefore, peakRssBytes: peakRssBytes() });
+      return send({ type: 'ticked', actions, versions: fleet.versions(), deviceErrors: deviceErrors - errorsBefore, freshNonces: fetchedNonces(fleet) - fetchedBefore, peakRssBytes: peakRssBytes() });
     }
     case 'exit':
       send({ type: 'bye', peakRssBytes: peakRssBytes() });

@@ -37,7 +37,7 @@ export type ShardRequest =
 export type ShardReply =
   | { type: 'preauthorizations'; list: SimPreauthorization[] }
   | { type: 'enrolled' }
-  | { type: 'ticked'; actions: Record<string, number>; versions: Record<string, number>; deviceErrors: number; peakRssBytes: number }
+  | { type: 'ticked'; actions: Record<string, number>; versions: Record<string, number>; deviceErrors: number; freshNonces: number; peakRssBytes: number }
   /** Sent as it happens: the moment a device's install failed (its failure report follows at once). */
   | { type: 'failure'; at: number }
   | { type: 'error'; message: string }
@@ -62,6 +62,8 @@ export interface TickSummary {
   actions: Record<string, number>;
   versions: Record<string, number>;
   deviceErrors: number;
+  /** Check-ins that fetched a nonce first (none held, or the held one expired): two requests, not one. */
+  freshNonces: number;
 }
 
 class Shard {
@@ -154,7 +156,7 @@ export class ShardedFleet {
       for (const reply of replies) for (const [k, v] of Object.entries(pick(reply))) total[k] = (total[k] ?? 0) + v;
       return total;
     };
-    return { actions: sum((r) => r.actions), versions: sum((r) => r.versions), deviceErrors: replies.reduce((n, r) => n + r.deviceErrors, 0) };
+    return { actions: sum((r) => r.actions), versions: sum((r) => r.versions), deviceErrors: replies.reduce((n, r) => n + r.deviceErrors, 0), freshNonces: replies.reduce((n, r) => n + r.freshNonces, 0) };
   }
 
   /** Peak RSS each device process reported, in bytes (one entry per process). */

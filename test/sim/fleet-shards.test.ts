@@ -63,7 +63,9 @@ describe('a sharded simulated fleet', () => {
       // Every device was admitted under the id its process made: 4 + 3, numbered across processes.
       const enrolled = await Promise.all(Array.from({ length: 7 }, (_, i) => services.fleetStore.getDevice(`shard-${String(i).padStart(5, '0')}`)));
       expect(enrolled.every((d) => d?.hardwareId === HARDWARE)).toBe(true);
-      expect(await fleet.tick()).toEqual({ actions: { none: 7 }, versions: { '1.0.0': 7 }, deviceErrors: 0 });
+      // The first round fetches a nonce for every check-in (none held yet); the second signs over the held nextNonce.
+      expect(await fleet.tick()).toEqual({ actions: { none: 7 }, versions: { '1.0.0': 7 }, deviceErrors: 0, freshNonces: 7 });
+      expect(await fleet.tick()).toEqual({ actions: { none: 7 }, versions: { '1.0.0': 7 }, deviceErrors: 0, freshNonces: 0 });
 
       const id = `shards-1.1.0-${Date.now()}`;
       const policy = parsePolicy({
