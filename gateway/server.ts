@@ -62,7 +62,16 @@ export interface GatewayOptions {
    */
   releasePolicy?: ReleasePolicy;
   /** Serve HTTPS with this key and certificate chain (PEM, e.g. from `ota fleet ca server-cert`); default plain HTTP. */
-  tls?: { key: string | Buffer; cert: string | Buffer };
+  tls?: {
+    key: string | Buffer;
+    cert: string | Buffer;
+    /**
+     * The session ticket key (TICKET_KEY_BYTES), the same on every replica: a device's session then
+     * resumes on whichever gateway the balancer picks. Default: a random key per process, so behind a
+     * balancer of N gateways only about 1 in N reconnections resumes.
+     */
+    ticketKeys?: Buffer;
+  };
   /**
    * Mutual TLS (needs `tls`): devices get client certificates from this fleet CA at POST
    * /v1/certificates and must present one on every other /v1 request except enrollment.
@@ -244,6 +253,9 @@ export function serverTimeouts(keepAliveSeconds: number): { keepAliveTimeout: nu
 export const NEXT_NONCE_SLACK_SECONDS = 600;
 export const MAX_NEXT_NONCE_TTL_SECONDS = 86_400;
 
+/** Node's session ticket key: 16 bytes of name, 16 of HMAC key, 16 of AES key. */
+export const TICKET_KEY_BYTES = 48;
+
 /**
  * The lifetime of a TLS session ticket: configured (1 s to a day), or the poll interval + the nonce
  * slack. Node's own default is 300 s, the default poll interval itself: with it, nearly every
@@ -277,7 +289,11 @@ export function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   // OpenSSL, and judged per route (client-certificate.ts) so a refusal is a JSON error, not an alert.
   const mutual = opts.deviceIdentity && { requestCert: true, rejectUnauthorized: false, ca: opts.deviceIdentity.ca.root.certPem };
   const sessionTimeout = tlsSessionLifetime(opts.pollAfterSeconds ?? 300, opts.tlsSessionSeconds);
-  const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.3', sessionTimeout, ...mutual }, handleRequest(opts)) : createServer(handleRequest(opts));
+  const ticketKeys = opts.tls?.ticketKeys;
+  if (ticketKeys && ticketKeys.length !== TICKET_KEY_BYTES) throw new Error(`the TLS ticket key must be ${TICKET_KEY_BYTES} bytes, got ${ticketKeys.length}`);
+  const server = opts.tls
+    ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.3', sessionTimeout, ...(ticketKeys && { ticketKeys }), ...mutual }, handleRequest(opts))
+    : createServer(handleRequest(opts));
   // Idle keep-alive connections are held for a polling device's next request (and closed at shutdown);
   // slow clients must not hold sockets forever.
   Object.assign(server, serverTimeouts(opts.keepAliveTimeoutSeconds ?? DEFAULT_KEEP_ALIVE_SECONDS));

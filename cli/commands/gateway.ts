@@ -2,12 +2,12 @@
 // database and artifact store named by the configuration.
 import { readTrustRoot } from '../../signing/trust-root.js';
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { redact } from '../../fleet/database.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
 import type { ReleasePolicy } from '../../gateway/checkin-offer.js';
-import { startGateway } from '../../gateway/server.js';
+import { startGateway, TICKET_KEY_BYTES } from '../../gateway/server.js';
 import { createGatewayMetrics } from '../../metrics/gateway-metrics.js';
 import { createRegistry } from '../../metrics/registry.js';
 import type { DeviceIdentityOptions } from '../../gateway/certificate-routes.js';
@@ -27,6 +27,7 @@ export interface GatewayFlags {
   releasePolicy: string;
   tlsCert?: string;
   tlsKey?: string;
+  tlsTicketKey?: string;
   mtls?: boolean;
   deviceCertHours: string;
 }
@@ -66,6 +67,7 @@ export function withGatewayOptions(command: Command): Command {
     .option('--release-policy <policy>', 'devices without a rollout get: rollouts (only releases a finished rollout released) or newest (newest published)', 'rollouts')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM; `ota fleet ca server-cert` writes one); default plain HTTP')
     .option('--tls-key <file>', 'the private key of --tls-cert')
+    .option('--tls-ticket-key <file>', 'TLS session ticket key shared by every gateway replica (48 random bytes: head -c 48 /dev/urandom), so a device resumes its session on whichever replica the balancer picks; default a key of this process')
     .option('--mtls', 'mutual TLS (with --tls-cert/--tls-key): devices get client certificates from the fleet CA (identity.caDir) at POST /v1/certificates and present them on every other request')
     .option('--device-cert-hours <hours>', 'lifetime of the device certificates --mtls issues', '24');
 }
@@ -80,9 +82,18 @@ export async function gatewayDeviceIdentity(opts: GatewayFlags, caDir: string): 
 }
 
 /** --tls-cert and --tls-key together switch the gateway to HTTPS. */
-export function gatewayTls(opts: GatewayFlags): { cert: Buffer; key: Buffer } | undefined {
+export function gatewayTls(opts: GatewayFlags): { cert: Buffer; key: Buffer; ticketKeys?: Buffer } | undefined {
   if (!opts.tlsCert !== !opts.tlsKey) throw new Error('--tls-cert and --tls-key go together');
-  return opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined;
+  if (opts.tlsTicketKey && !opts.tlsCert) throw new Error('--tls-ticket-key needs --tls-cert and --tls-key');
+  if (!opts.tlsCert || !opts.tlsKey) return undefined;
+  return { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey), ...(opts.tlsTicketKey && { ticketKeys: readTicketKey(opts.tlsTicketKey) }) };
+}
+
+/** The shared session ticket key: exactly TICKET_KEY_BYTES from a file (bounded before it is read whole). */
+export function readTicketKey(file: string): Buffer {
+  const size = statSync(file).size;
+  if (size !== TICKET_KEY_BYTES) throw new Error(`--tls-ticket-key ${file}: must hold exactly ${TICKET_KEY_BYTES} bytes (head -c ${TICKET_KEY_BYTES} /dev/urandom > ${file}), it holds ${size}`);
+  return readFileSync(file);
 }
 
 export function releasePolicy(raw: string): ReleasePolicy {

@@ -1,11 +1,13 @@
 // `tls` on startGateway: the same routes over HTTPS with a fleet CA server certificate, trusted by a
 // client that pins only the fleet root. Plain HTTP stays the default.
+import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:https';
+import { connect } from 'node:tls';
 import { get as httpGet } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFleetCa, type FleetCa } from '../../identity/fleet-ca.js';
 import { issueServerCertificate } from '../../identity/issue.js';
-import { MAX_NEXT_NONCE_TTL_SECONDS, startGateway, tlsSessionLifetime, type RunningGateway } from '../../gateway/server.js';
+import { MAX_NEXT_NONCE_TTL_SECONDS, startGateway, TICKET_KEY_BYTES, tlsSessionLifetime, type RunningGateway } from '../../gateway/server.js';
 
 let ca: FleetCa;
 let gateway: RunningGateway;
@@ -74,3 +76,42 @@ it('resumes a session younger than tlsSessionSeconds and makes a full handshake 
     await short.close();
   }
 });
+
+it('resumes a session on another replica only when the replicas share the ticket key', async () => {
+  const cert = await issueServerCertificate(ca, { ipAddresses: ['127.0.0.1'] });
+  const ticketKeys = randomBytes(TICKET_KEY_BYTES);
+  const start = (keys?: Buffer) => startGateway({ host: '127.0.0.1', port: 0, version: '9.9.9', tls: { key: cert.keyPem, cert: cert.chainPem, ...(keys && { ticketKeys: keys }) } });
+  const [shared1, shared2, own1, own2] = await Promise.all([start(ticketKeys), start(ticketKeys), start(), start()]);
+  try {
+    // As one device behind a balancer: its session from one replica, offered to the other.
+    const resumesOnTheOther = async (a: RunningGateway, b: RunningGateway) => resumes(b.url, await ticketFrom(a.url));
+    expect(await resumesOnTheOther(shared1, shared2)).toBe(true);
+    expect(await resumesOnTheOther(own1, own2)).toBe(false);
+  } finally {
+    await Promise.all([shared1, shared2, own1, own2].map((g) => g.close()));
+  }
+  await expect(Promise.resolve().then(() => start(randomBytes(32)))).rejects.toThrow('the TLS ticket key must be 48 bytes, got 32');
+});
+
+const tlsTo = (url: string, session?: Buffer) => connect({ host: '127.0.0.1', port: Number(new URL(url).port), ca: ca.root.certPem, minVersion: 'TLSv1.3', ...(session && { session }) });
+
+/** A session ticket from a full handshake with `url` (TLS 1.3 sends it after the handshake, as data). */
+const ticketFrom = (url: string) =>
+  new Promise<Buffer>((resolve, reject) => {
+    const socket = tlsTo(url).on('error', reject);
+    socket.once('session', (ticket: Buffer) => {
+      socket.destroy();
+      resolve(ticket);
+    });
+    socket.resume();
+  });
+
+/** Did a handshake with `url` offering `session` resume it? */
+const resumes = (url: string, session: Buffer) =>
+  new Promise<boolean>((resolve, reject) => {
+    const socket = tlsTo(url, session).on('error', reject);
+    socket.once('secureConnect', () => {
+      resolve(socket.isSessionReused());
+      socket.destroy();
+    });
+  });
