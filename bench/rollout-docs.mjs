@@ -36,6 +36,9 @@ export function figuresTable(r) {
     ['enrollment (preauthorize, enroll, certificate per device)', `${r.enroll.seconds.toFixed(1)} s (${r.enroll.perSecond} devices/s); gateway + worker ${r.enroll.gatewayWorkerCores} cores, database ${r.enroll.databaseCores} cores`],
     ['good rollout to all devices', `${r.goodRollout.seconds.toFixed(1)} s, ${r.goodRollout.checkinRounds} check-in rounds, ${r.goodRollout.onRelease}/${r.devices} on the release, state ${r.goodRollout.state}`],
     ['time per check-in round (the ring when it ended, installs in it)', r.goodRollout.rounds.map((x) => `${x.seconds.toFixed(1)} s (${x.ring ?? 'completed'}, ${x.installed})`).join('; ')],
+    ...(r.goodRollout.rounds.every((x) => x.freshNonces !== undefined)
+      ? [['check-ins per round that fetched a nonce first (none held, or the held one expired)', r.goodRollout.rounds.map((x) => count(x.freshNonces)).join('; ')]]
+      : []),
     ['CPU during the good rollout', `gateway + worker process ${r.goodRollout.gatewayWorkerCpuSeconds} s (${r.goodRollout.gatewayWorkerCores} cores), database ${r.goodRollout.databaseCpuSeconds} s (${r.goodRollout.databaseCores} cores)`],
     ['workflow history (good rollout)', `${r.goodRollout.historyEvents} events`],
     ['one ring health read (what the workflow reads per poll), largest ring', `${r.goodRollout.ringHealthRead.ms} ms for ${r.goodRollout.ringHealthRead.assigned} devices`],
@@ -58,7 +61,7 @@ function largeBlock(r, noiseDevices) {
   return `${LARGE_START}
 ## ${count(r.devices)} devices
 
-Command: \`NODE_OPTIONS=--max-old-space-size=8192 ${command(r, noiseDevices)}\` (not part of \`npm run bench\`: it needs the machine to itself for hours).
+Command: \`${command(r, noiseDevices)}\` (not part of \`npm run bench\`: it needs the machine to itself for hours).
 ${machine(r)}
 ${setup(r)}
 

@@ -166,11 +166,17 @@ try {
     let breachAt;
     let started = Date.now();
     let cpu = cpuNow();
+    let lastProgress = Date.now();
     const fleet = await ShardedFleet.enroll({
       count: DEVICES, processes: DEVICE_PROCESSES, hardwareId: HARDWARE, channel: 'stable', gatewayUrl: gateway.url, preauthorize,
       trustRoot: await readTrustRoot(config.trust.trustedRootPath),
       factory: { version: '1.0.0', imageSha256: v1.image.sha256, securityVersion: v1.securityVersion },
       concurrency: 32, fleetCaPem,
+      onEnrollProgress: (enrolled) => {
+        if (Date.now() - lastProgress < 30_000) return;
+        lastProgress = Date.now();
+        say(`  ${enrolled} of ${DEVICES} enrolled (${Math.round(enrolled / ((Date.now() - started) / 1000))}/s so far)`);
+      },
       onFailure: (at) => {
         failures++;
         if (failures === 3) breachAt = at;

@@ -37,9 +37,16 @@ async function handle(request: ShardRequest): Promise<void> {
       if (!init) throw new Error('enroll before init');
       // Enrollment must succeed for every device (fleet is unset until then, so the error propagates);
       // afterwards a failed conversation is counted and the device retries at its next round.
+      let reportedAt = Date.now();
       fleet = await ProtocolFleet.enroll({
         ...init,
         identities,
+        // Progress at most every 5 s: a 100,000-device enrollment takes half an hour.
+        onEnrolled: (enrolled) => {
+          if (Date.now() - reportedAt < 5_000) return;
+          reportedAt = Date.now();
+          send({ type: 'enrolling', enrolled });
+        },
         onDeviceError: (_id, error) => {
           if (!fleet) throw error;
           deviceErrors++;

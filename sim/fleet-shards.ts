@@ -38,6 +38,8 @@ export type ShardReply =
   | { type: 'preauthorizations'; list: SimPreauthorization[] }
   | { type: 'enrolled' }
   | { type: 'ticked'; actions: Record<string, number>; versions: Record<string, number>; deviceErrors: number; freshNonces: number; peakRssBytes: number }
+  /** Progress during enroll: devices of this shard enrolled so far. */
+  | { type: 'enrolling'; enrolled: number }
   /** Sent as it happens: the moment a device's install failed (its failure report follows at once). */
   | { type: 'failure'; at: number }
   | { type: 'error'; message: string }
@@ -56,6 +58,8 @@ export interface ShardedFleetOptions extends Omit<ShardInit, 'from' | 'count' | 
   preauthorize: (devices: SimPreauthorization[]) => Promise<void>;
   /** Called at each install failure, in the parent, as it happens. */
   onFailure?: (at: number) => void;
+  /** Called as shards report enrollment progress (every few seconds each): devices enrolled across all shards. */
+  onEnrollProgress?: (enrolled: number) => void;
 }
 
 export interface TickSummary {
@@ -70,12 +74,20 @@ class Shard {
   private pending?: { expect: ShardReply['type']; resolve: (reply: ShardReply) => void; reject: (error: Error) => void };
   peakRssBytes = 0;
 
+  /** Devices of this shard enrolled so far (from its progress messages). */
+  enrolled = 0;
+
   constructor(
     private readonly child: ChildProcess,
     onFailure: (at: number) => void,
+    onProgress: () => void = () => undefined,
   ) {
     child.on('message', (reply: ShardReply) => {
       if (reply.type === 'failure') return onFailure(reply.at);
+      if (reply.type === 'enrolling') {
+        this.enrolled = reply.enrolled;
+        return onProgress();
+      }
       const waiting = this.pending;
       this.pending = undefined;
       if (!waiting) return;
@@ -124,7 +136,8 @@ export class ShardedFleet {
     try {
       for (let i = 0; i < processes; i++) {
         const child = fork(shardChildPath, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
-        shards.push(new Shard(child, opts.onFailure ?? (() => undefined)));
+        const progress = () => opts.onEnrollProgress?.(shards.reduce((n, s) => n + s.enrolled, 0));
+        shards.push(new Shard(child, opts.onFailure ?? (() => undefined), progress));
       }
       const per = Math.ceil(opts.count / processes);
       const lists = await Promise.all(

@@ -40,6 +40,8 @@ export interface ProtocolFleetOptions {
   fleetCaPem?: string;
   /** TLS connection reuse and session resumption per device (default both on). */
   tls?: ProtocolDeviceOptions['tls'];
+  /** Called as each device finishes enrolling, with how many have (progress of a long enrollment). */
+  onEnrolled?: (enrolled: number) => void;
 }
 
 export class ProtocolFleet {
@@ -60,7 +62,11 @@ export class ProtocolFleet {
     );
     const fleet = new ProtocolFleet(devices, opts);
     await opts.preauthorize?.(devices.map((d) => d.preauthorization()));
-    await fleet.each(async (d) => d.enroll(opts.tokenFor ? await opts.tokenFor(d.preauthorization()) : undefined));
+    let enrolled = 0;
+    await fleet.each(async (d) => {
+      await d.enroll(opts.tokenFor ? await opts.tokenFor(d.preauthorization()) : undefined);
+      opts.onEnrolled?.(++enrolled);
+    });
     return fleet;
   }
 
