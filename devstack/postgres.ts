@@ -82,13 +82,30 @@ export function postgresUrl(recipe: PostgresRecipe): string {
 }
 
 /** Creates the fleet database on first start (initdb only makes `postgres`). */
-export async function ensureDatabase(recipe: PostgresRecipe): Promise<void> {
-  const client = new pg.Client({ host: '127.0.0.1', port: recipe.port, user: recipe.user, database: 'postgres' });
-  await client.connect();
+export async function ensureDatabase(recipe: PostgresRecipe, deadline = Date.now() + 30_000): Promise<void> {
+  const client = await connectWhenReady(recipe, deadline);
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [recipe.database]);
     if (found.rowCount === 0) await client.query(`CREATE DATABASE "${recipe.database}"`);
   } finally {
     await client.end();
+  }
+}
+
+// The postmaster listens before it accepts sessions: until recovery ends it answers
+// "the database system is starting up" (57P03), a window that widens on a busy machine.
+const STARTING_UP = '57P03';
+
+async function connectWhenReady(recipe: PostgresRecipe, deadline: number): Promise<pg.Client> {
+  for (;;) {
+    const client = new pg.Client({ host: '127.0.0.1', port: recipe.port, user: recipe.user, database: 'postgres' });
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      if ((err as { code?: string }).code !== STARTING_UP || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
 }

@@ -221,7 +221,7 @@ async function spawnAndWait(service: ServiceDefinition, plan: Extract<LaunchPlan
   }
   if (native.driver === 'postgres') {
     try {
-      await ensureDatabase(native.postgres!);
+      await ensureDatabase(native.postgres!, deadline);
     } catch (err) {
       return fail(`database setup failed: ${(err as Error).message}`);
     }

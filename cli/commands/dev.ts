@@ -93,7 +93,11 @@ export function registerDevCommands(program: Command): void {
           process.exitCode = 130;
           return;
         }
-        if (!result.ok) process.exitCode = 1;
+        if (!result.ok) {
+          // The table above holds the detail (command, log tail); stderr gets one line per failure.
+          for (const failed of result.outcomes.filter((o) => o.result === 'failed')) process.stderr.write(`${failed.name} failed: ${failed.detail?.split('\n')[0]}\n`);
+          process.exitCode = 1;
+        }
         // Every `ota` command follows the stack from here on (config/stack-state.ts), until `ota dev down`.
         const recorded = await recordStackState({ file: opts.file, stateDir: opts.stateDir }, result);
         if (recorded) process.stdout.write(`${recorded}\n`);

@@ -108,7 +108,7 @@ describe.skipIf(missing.length > 0)('README walk-through on a clean state', () =
       if (step === 'dev down') await beforeDown(state!);
       const run = await sh(line);
       // Every step succeeds, and nothing prints a stack trace.
-      expect({ line, code: run.code, stderr: run.code ? run.stderr : '' }).toEqual({ line, code: 0, stderr: '' });
+      expect({ line, code: run.code, stderr: run.code ? run.stderr : '', stdout: run.code ? run.stdout : '' }).toEqual({ line, code: 0, stderr: '', stdout: '' });
       expect(run.stderr).not.toMatch(STACK_FRAME);
 
       switch (step) {
