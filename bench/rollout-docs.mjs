@@ -26,7 +26,9 @@ store on ${r.fleetStore}; and ${count(r.devices)} simulated devices (sim/protoco
 check-ins and reports with single-use nonces, each fetching its delta through the gateway) in ${r.deviceProcesses} device
 process(es) of their own (sim/fleet-shards.ts), all over ${r.transport ?? 'plain HTTP'}: each device is preauthorized,
 enrolls, gets a client certificate from the fleet CA for its own key, and the gateway checks it with its revocation on
-every request. A device keeps its connection for one conversation; the gateway closes a connection idle for 5 s.
+every request. A device keeps its connection for one conversation; the gateway closes a connection idle for 5 s,
+and the device resumes its TLS session on the next one (sessions live for the poll interval + 600 s; the poll
+interval here is 3,600 s, so that sessions and each answer's \`nextNonce\` outlive a check-in round).
 Policy: four rings (canary 50 devices, 2%, 20%, 100%, cumulative); bake 1 s; ring health read every ${r.crashRollout.pollInterval}.`;
 }
 
