@@ -17,7 +17,7 @@ const count = (n) => n.toLocaleString('en-US');
 
 function command(r, noiseDevices) {
   const store = r.fleetStore.startsWith('PostgreSQL') ? 'postgres' : 'pglite';
-  return `node bench/rollout.mjs --devices ${r.devices} --device-processes ${r.deviceProcesses} --fleet-store ${store} --noise-devices ${r.noise ? r.noise.devices : noiseDevices} --write-docs`;
+  return `node bench/rollout.mjs --devices ${r.devices} --device-processes ${r.deviceProcesses} --fleet-store ${store} --noise-devices ${r.noiseDevices ?? (r.noise ? r.noise.devices : noiseDevices)} --write-docs`;
 }
 
 function setup(r) {
@@ -36,20 +36,20 @@ Policy: four rings (canary 50 devices, 2%, 20%, 100%, cumulative); bake 1 s; rin
 export function figuresTable(r) {
   const rows = [
     ['enrollment (preauthorize, enroll, certificate per device)', `${r.enroll.seconds.toFixed(1)} s (${r.enroll.perSecond} devices/s); gateway + worker ${r.enroll.gatewayWorkerCores} cores, database ${r.enroll.databaseCores} cores`],
-    ['good rollout to all devices', `${r.goodRollout.seconds.toFixed(1)} s, ${r.goodRollout.checkinRounds} check-in rounds, ${r.goodRollout.onRelease}/${r.devices} on the release, state ${r.goodRollout.state}`],
-    ['time per check-in round (the ring when it ended, installs in it)', r.goodRollout.rounds.map((x) => `${x.seconds.toFixed(1)} s (${x.ring ?? 'completed'}, ${x.installed})`).join('; ')],
+    ['good rollout to all devices', `${r.goodRollout.seconds.toFixed(1)} s, ${r.goodRollout.checkinRounds} check-in rounds, ${count(r.goodRollout.onRelease)}/${count(r.devices)} on the release, state ${r.goodRollout.state}`],
+    ['time per check-in round (the ring when it ended, installs in it)', r.goodRollout.rounds.map((x) => `${x.seconds.toFixed(1)} s (${x.ring ?? 'completed'}, ${count(x.installed)})`).join('; ')],
     ...(r.goodRollout.rounds.every((x) => x.freshNonces !== undefined)
       ? [['check-ins per round that fetched a nonce first (none held, or the held one expired)', r.goodRollout.rounds.map((x) => count(x.freshNonces)).join('; ')]]
       : []),
     ['CPU during the good rollout', `gateway + worker process ${r.goodRollout.gatewayWorkerCpuSeconds} s (${r.goodRollout.gatewayWorkerCores} cores), database ${r.goodRollout.databaseCpuSeconds} s (${r.goodRollout.databaseCores} cores)`],
     ['workflow history (good rollout)', `${r.goodRollout.historyEvents} events`],
-    ['one ring health read (what the workflow reads per poll), largest ring', `${r.goodRollout.ringHealthRead.ms} ms for ${r.goodRollout.ringHealthRead.assigned} devices`],
-    ['gateway load (good rollout)', `${r.goodRollout.gatewayRequests} requests, ${r.goodRollout.gatewayRequestsPerSecond}/s sustained`],
-    ['crash-looping release', `${r.crashRollout.state}, exposure ${r.crashRollout.exposure} devices, ${r.crashRollout.backOnPrevious}/${r.devices} back on the previous release`],
+    ['one ring health read (what the workflow reads per poll), largest ring', `${r.goodRollout.ringHealthRead.ms} ms for ${count(r.goodRollout.ringHealthRead.assigned)} devices`],
+    ['gateway load (good rollout)', `${count(r.goodRollout.gatewayRequests)} requests, ${r.goodRollout.gatewayRequestsPerSecond}/s sustained`],
+    ['crash-looping release', `${r.crashRollout.state}, exposure ${count(r.crashRollout.exposure)} devices, ${count(r.crashRollout.backOnPrevious)}/${count(r.devices)} back on the previous release`],
     ['halt delay (breaching report -> hold at check-in)', `${r.crashRollout.haltDelayMs} ms (bounded by the poll interval ${r.crashRollout.pollInterval} plus one activity)`],
     ['workflow history (crash rollout)', `${r.crashRollout.historyEvents} events`],
     ['peak RSS, gateway + worker process', `${r.peakRssMiB} MiB`],
-    ['peak RSS per device process', `${r.deviceProcessPeakRssMiB.map((m) => `${m} MiB`).join(', ')} (${Math.round(r.devices / r.deviceProcesses)} devices each)`],
+    ['peak RSS per device process', `${r.deviceProcessPeakRssMiB.map((m) => `${m} MiB`).join(', ')} (${count(Math.round(r.devices / r.deviceProcesses))} devices each)`],
     ['device conversations that failed and were retried next round', `${r.deviceConversationsFailed}`],
   ];
   return ['| what | figure |', '|---|---|', ...rows.map(([what, figure]) => `| ${what} | ${figure} |`)].join('\n');
@@ -63,7 +63,7 @@ function largeBlock(r, noiseDevices) {
   return `${LARGE_START}
 ## ${count(r.devices)} devices
 
-Command: \`${command(r, noiseDevices)}\` (not part of \`npm run bench\`: it needs the machine to itself for hours).
+Command: \`${command(r, noiseDevices)}\` (not part of \`npm run bench\`: it needs the machine to itself for over an hour).
 ${machine(r)}
 ${setup(r)}
 

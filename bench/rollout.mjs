@@ -82,7 +82,7 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
-const results = { date: new Date().toISOString(), devices: DEVICES, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version } };
+const results = { date: new Date().toISOString(), devices: DEVICES, noiseDevices: NOISE_DEVICES, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version } };
 
 say(`starting Temporal dev server and publishing releases (state in ${work})`);
 const env = await TestWorkflowEnvironment.createLocal({
