@@ -55,7 +55,7 @@ describe.skipIf(!bins)('fleet database creation while PostgreSQL is still starti
     return error;
   };
 
-  it('gives up at its deadline with the server's own refusal', async () => {
+  it('gives up at its deadline with the refusal of the server', async () => {
     expect(await sessionError()).toMatchObject({ code: '57P03' });
     const started = Date.now();
     await expect(ensureDatabase(recipe, Date.now() + 1_000)).rejects.toMatchObject({ code: '57P03' });
