@@ -20,11 +20,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { DEFAULT_DEVICES, writeRolloutDocs } from './rollout-docs.mjs';
 import { runNoiseScenarios } from './rollout-noise.mjs';
 import { postgresCpuSeconds, startPostgres } from './gateway-load-postgres.mjs';
+import { startTemporalDevServer } from './temporal-dev-server.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = (p) => import(join(root, 'dist', p));
@@ -85,14 +85,11 @@ const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsa
 const results = { date: new Date().toISOString(), devices: DEVICES, noiseDevices: NOISE_DEVICES, machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version } };
 
 say(`starting Temporal dev server and publishing releases (state in ${work})`);
-const env = await TestWorkflowEnvironment.createLocal({
-  server: {
-    executable: { type: 'existing-path', path: requireTool('temporal') },
-    namespace: 'ota',
-    ip: '127.0.0.1',
-    extraArgs: ['OtaRolloutState', 'OtaRelease', 'OtaHardware'].flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
-  },
-  client: { namespace: 'ota' },
+const env = await startTemporalDevServer({
+  executable: requireTool('temporal'),
+  namespace: 'ota',
+  searchAttributes: ['OtaRolloutState', 'OtaRelease', 'OtaHardware'],
+  log: join(work, 'temporal.log'),
 });
 process.env.OTA_STATE_DIR = work;
 const config = loadConfig({ env: { OTA_STATE_DIR: work, OTA_TEMPORAL_ADDRESS: env.address, OTA_TASK_QUEUE: 'bench' }, cwd: work });
@@ -294,7 +291,7 @@ try {
   await fleetStore.close();
   await postgres?.stop();
   await store.close();
-  await env.teardown();
+  await env.stop();
   rmSync(work, { recursive: true, force: true });
 }
 
