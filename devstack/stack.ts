@@ -132,7 +132,7 @@ async function startService(service: ServiceDefinition, ctx: StartContext, up: U
   if (record) updateRecord(ctx.stateDir, ctx.stack.file, name, undefined); // stale: its process is gone
 
   try {
-    await checkPortsFree(service);
+    await checkPortsFree(service, ctx);
     mkdirSync(devDir(ctx.stateDir), { recursive: true });
     for (const dir of native.mkdir) mkdirSync(resolve(ctx.stack.dir, dir), { recursive: true });
     let plan: LaunchPlan;
@@ -156,12 +156,16 @@ async function startService(service: ServiceDefinition, ctx: StartContext, up: U
 }
 
 /** A port already answering is either ours (reported earlier) or someone else's: refuse. */
-async function checkPortsFree(service: ServiceDefinition): Promise<void> {
+async function checkPortsFree(service: ServiceDefinition, ctx: StartContext): Promise<void> {
   for (const address of service.native.listen) {
     if (!(await tcpAnswers(address, 500))) continue;
     const owner = listeningPid(splitHostPort(address).port);
+    const move = `move ${service.name} to another port (see the OTA_*_PORT variables in the stack file)`;
+    // One of our own services may hold it: a server that opens extra listeners on ports of its choosing.
+    const sibling = Object.entries(readState(ctx.stateDir, ctx.stack.file).services).find(([, record]) => owner !== undefined && record.pid === owner)?.[0];
+    if (sibling) throw new StartFailure(`${address} is already in use by ${sibling} (pid ${owner}) of this stack, which opened it for itself; ${move}`);
     const who = owner ? `pid ${owner} (${commandLine(owner)})` : 'another process';
-    throw new StartFailure(`${address} is already in use by ${who}, which ota dev did not start; stop it or move ${service.name} to another port (see the OTA_*_PORT variables in the stack file)`);
+    throw new StartFailure(`${address} is already in use by ${who}, which ota dev did not start; stop it or ${move}`);
   }
 }
 

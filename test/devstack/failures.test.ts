@@ -131,6 +131,42 @@ describe('ota dev failure reporting', () => {
     expect(up.spawned).toEqual([]);
   });
 
+  it('names the service of this stack that took a port for itself, as the dev server did to the fleet database in CI', async () => {
+    const stateDir = tempStateDir();
+    const [own, extra] = [await freePort(), await freePort()];
+    const node = JSON.stringify(process.execPath);
+    // A server that, like Temporal's dev server, opens a second listener of its own beside the port it was given.
+    const listen = (port: number) => `require('net').createServer().listen(${port}, '127.0.0.1')`;
+    const file = writeStack(stateDir, [
+      '  server:',
+      '    x-ota:',
+      `      command: [${node}, "-e", "${listen(own)}; ${listen(extra)}"]`,
+      '      listen:',
+      `        - "127.0.0.1:${own}"`,
+      '      ready:',
+      `        - tcp: "127.0.0.1:${own}"`,
+      '        - alive: 1',
+      '  db:',
+      '    depends_on: [server]',
+      '    x-ota:',
+      `      command: [${node}, "-e", "${listen(extra)}"]`,
+      '      listen:',
+      `        - "127.0.0.1:${extra}"`,
+      '      ready:',
+      `        - tcp: "127.0.0.1:${extra}"`,
+    ]);
+    const up = await upStack({ file, stateDir, detach: true });
+    try {
+      const server = up.outcomes.find((o) => o.name === 'server')!;
+      expect(server.result, server.detail).toBe('started');
+      const db = up.outcomes.find((o) => o.name === 'db')!;
+      expect(db.result).toBe('failed');
+      expect(db.detail).toBe(`127.0.0.1:${extra} is already in use by server (pid ${server.pid}) of this stack, which opened it for itself; move db to another port (see the OTA_*_PORT variables in the stack file)`);
+    } finally {
+      await downStack({ file, stateDir });
+    }
+  });
+
   it('starts a real HTTP service, reports a restart as already running, and stops it', async () => {
     const stateDir = tempStateDir();
     const port = await freePort();
