@@ -2,6 +2,8 @@
 // validity, the signed request's time (requests only move forward, so a replayed one is refused) and
 // revocation. The gateway's mTLS check reads a serial's status on every request.
 import type { FleetDatabase, Queryable } from './database.js';
+import type { EnrolledDevice } from './devices.js';
+import { toDevice, type DeviceRow } from './rows.js';
 
 export interface IssuedCertificateRecord {
   serial: string;
@@ -19,11 +21,12 @@ export interface CertificateRecord extends IssuedCertificateRecord {
 
 /**
  * What the gateway learns about a presented serial, in one query: unknown to this fleet, or issued
- * to a device, with when the certificate and when the device were revoked (null: not).
+ * to a device, with when the certificate and when the device were revoked (null: not), and the
+ * device's row, so that a signed request's key need not be read again (one round trip, not two).
  */
 export type SerialStatus =
   | { kind: 'unknown' }
-  | { kind: 'issued'; deviceId: string; certificateRevokedAt: Date | null; deviceRevokedAt: Date | null };
+  | { kind: 'issued'; deviceId: string; certificateRevokedAt: Date | null; deviceRevokedAt: Date | null; device: EnrolledDevice };
 
 interface CertificateRow {
   serial: string;
@@ -68,14 +71,15 @@ export function recordCertificate(db: FleetDatabase, record: IssuedCertificateRe
 }
 
 export async function serialStatus(db: Queryable, serial: string): Promise<SerialStatus> {
-  const { rows } = await db.query<{ device_id: string; cert_revoked: Date | null; device_revoked: Date | null }>(
-    `SELECT c.device_id, c.revoked_at AS cert_revoked, d.revoked_at AS device_revoked
+  const { rows } = await db.query<DeviceRow & { cert_revoked: Date | null }>(
+    `SELECT c.revoked_at AS cert_revoked, d.*
      FROM device_certificates c JOIN devices d ON d.id = c.device_id WHERE c.serial = $1`,
     [normalizeSerial(serial)],
   );
   const row = rows[0];
   if (!row) return { kind: 'unknown' };
-  return { kind: 'issued', deviceId: row.device_id, certificateRevokedAt: row.cert_revoked, deviceRevokedAt: row.device_revoked };
+  const device = toDevice(row);
+  return { kind: 'issued', deviceId: device.id, certificateRevokedAt: row.cert_revoked, deviceRevokedAt: device.revokedAt, device };
 }
 
 /** True when the serial was issued and not revoked before. */

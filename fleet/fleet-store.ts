@@ -172,9 +172,9 @@ export class FleetStore {
   spendNonceAndRecordCheckin(deviceId: string, nonce: string, state: reports.CheckinState) {
     return reports.spendNonceAndRecordCheckin(this.db, deviceId, nonce, state);
   }
-  /** The check-in's spend and record, plus (with a TTL) the device's next nonce, in one statement. */
-  spendNonceRecordCheckinAndIssueNext(deviceId: string, nonce: string, state: reports.CheckinState, nextNonceTtlSeconds?: number) {
-    return reports.spendNonceRecordCheckinAndIssueNext(this.db, deviceId, nonce, state, nextNonceTtlSeconds);
+  /** The check-in's spend and record, plus (with a TTL) the device's next nonce and (with a device) its offer facts, in one statement. */
+  spendNonceRecordCheckinAndIssueNext(deviceId: string, nonce: string, state: reports.CheckinState, nextNonceTtlSeconds?: number, offerFactsFor?: Parameters<typeof offers.offerFacts>[1]) {
+    return reports.spendNonceRecordCheckinAndIssueNext(this.db, deviceId, nonce, state, nextNonceTtlSeconds, offerFactsFor);
   }
   consumeNonce(deviceId: string, nonce: string, q: Queryable = this.db) {
     return nonces.consumeNonce(q, deviceId, nonce);

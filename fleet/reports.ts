@@ -6,6 +6,7 @@ import { frozenSchema, reportStateSchema, type FailureKind, type Frozen, type He
 import { FAILURE_KINDS } from '../schemas/failure-kinds.js';
 import type { FleetDatabase, Queryable } from './database.js';
 import { asDate } from './rows.js';
+import { offerFactsColumns, offerFactsParams, toOfferFacts, type OfferFacts, type OfferFactsDevice, type OfferFactsRow } from './offer-facts.js';
 import { nonceRefusal, type NonceCheck } from './nonces.js';
 import { MAX_COUNTER_STEP, type StoreSignedOutcome } from './signed-messages.js';
 
@@ -65,16 +66,27 @@ export async function spendNonceAndRecordCheckin(db: Queryable, deviceId: string
   return (await spendNonceRecordCheckinAndIssueNext(db, deviceId, nonce, state)).check;
 }
 
-export type CheckinSpend = { check: 'ok'; next?: { nonce: string; expiresAt: Date } } | { check: Exclude<NonceCheck, 'ok'> };
+export type CheckinSpend = { check: 'ok'; next?: { nonce: string; expiresAt: Date }; facts?: OfferFacts } | { check: Exclude<NonceCheck, 'ok'> };
 
 /**
  * As spendNonceAndRecordCheckin, and with `nextNonceTtlSeconds` a fresh nonce for the device's next
  * check-in issued in the same statement, only when this one was spent (a refused or replayed
- * check-in issues nothing): one request per check-in instead of nonce + check-in.
+ * check-in issues nothing): one request per check-in instead of nonce + check-in. With `offerFactsFor`
+ * the statement also reads the device's offer facts (fleet/offer-facts.ts), which the check-in's
+ * answer needs next: one round trip instead of two. They are read from the statement's snapshot, as
+ * a query of their own a moment later would; the spend does not touch the rollout tables they read.
  */
-export async function spendNonceRecordCheckinAndIssueNext(db: Queryable, deviceId: string, nonce: string, state: CheckinState, nextNonceTtlSeconds?: number): Promise<CheckinSpend> {
+export async function spendNonceRecordCheckinAndIssueNext(
+  db: Queryable,
+  deviceId: string,
+  nonce: string,
+  state: CheckinState,
+  nextNonceTtlSeconds?: number,
+  offerFactsFor?: OfferFactsDevice,
+): Promise<CheckinSpend> {
   const next = nextNonceTtlSeconds === undefined ? null : randomBytes(32).toString('base64url');
-  const { rows } = await db.query<{ moved: boolean; next_expires_at: Date | null }>(
+  const facts = offerFactsFor ? `, ${offerFactsColumns({ id: '$1', hardwareId: '$9', channel: '$10', labels: '$11' })}` : '';
+  const { rows } = await db.query<{ moved: boolean; next_expires_at: Date | null } & Partial<OfferFactsRow>>(
     `WITH spent AS (
        UPDATE nonces SET used_at = now() WHERE nonce = $6 AND device_id = $1 AND used_at IS NULL AND expires_at > now() RETURNING device_id
      ),
@@ -89,12 +101,16 @@ export async function spendNonceRecordCheckinAndIssueNext(db: Queryable, deviceI
        SELECT $7::text, device_id, now() + make_interval(secs => $8::int) FROM moved WHERE $7::text IS NOT NULL
        RETURNING expires_at
      )
-     SELECT EXISTS (SELECT 1 FROM moved) AS moved, (SELECT expires_at FROM issued) AS next_expires_at`,
-    [deviceId, state.currentVersion, state.imageSha256, state.slot, state.securityVersion, nonce, next, nextNonceTtlSeconds ?? 0],
+     SELECT EXISTS (SELECT 1 FROM moved) AS moved, (SELECT expires_at FROM issued) AS next_expires_at${facts}`,
+    [deviceId, state.currentVersion, state.imageSha256, state.slot, state.securityVersion, nonce, next, nextNonceTtlSeconds ?? 0, ...(offerFactsFor ? offerFactsParams(offerFactsFor).slice(1) : [])],
   );
   const row = rows[0]!;
   if (!row.moved) return { check: await nonceRefusal(db, deviceId, nonce) };
-  return next && row.next_expires_at ? { check: 'ok', next: { nonce: next, expiresAt: asDate(row.next_expires_at) } } : { check: 'ok' };
+  return {
+    check: 'ok',
+    ...(next && row.next_expires_at && { next: { nonce: next, expiresAt: asDate(row.next_expires_at) } }),
+    ...(offerFactsFor && { facts: toOfferFacts(row as OfferFactsRow) }),
+  };
 }
 
 /**

@@ -35,6 +35,8 @@ export interface AttestationApi {
   attestation?: AttestationPolicy;
   /** With mTLS: the client certificate's device; an envelope of another device is refused. */
   certifiedDeviceId?: string;
+  /** With mTLS: that device's row, read with the certificate's serial. */
+  certifiedDevice?: EnrolledDevice;
 }
 
 async function spend(fleet: FleetStore, deviceId: string, nonce: string): Promise<void> {
@@ -45,7 +47,7 @@ async function spend(fleet: FleetStore, deviceId: string, nonce: string): Promis
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 export async function registerAttestationKey(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationKeyRequestSchema, api.certifiedDeviceId);
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationKeyRequestSchema, api);
   // Judged before the nonce is spent: a refused registration changes nothing.
   let akName: string;
   try {
@@ -101,7 +103,7 @@ function ekTrustRecord(ek: EkTrust & { ok: true }, certificate: string | undefin
 }
 
 export async function activateAttestationKey(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationActivateRequestSchema, api.certifiedDeviceId);
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationActivateRequestSchema, api);
   await spend(api.fleet, device.id, message.nonce);
   const outcome = await api.fleet.activateAttestationKey(device.id, sha256(Buffer.from(message.secret, 'hex')));
   if (outcome === 'unknown') throw new HttpError(409, 'ak-not-registered', `device ${device.id} has no attestation key to activate: POST /v1/attestation/key first`);
@@ -112,7 +114,7 @@ export async function activateAttestationKey(api: AttestationApi, req: IncomingM
 }
 
 export async function submitQuote(api: AttestationApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationQuoteRequestSchema, api.certifiedDeviceId);
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), attestationQuoteRequestSchema, api);
   await spend(api.fleet, device.id, message.nonce);
   sendJson(res, 200, await verifyAndRecordQuote(api, device, message.quote, message.nonce));
 }

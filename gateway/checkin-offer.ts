@@ -77,7 +77,8 @@ function noOffer(none: CheckinResponse, described: { waiting?: string; retryLate
   return described.waiting ? { ...none, reason: `not offered yet: ${described.waiting}`, ...(rolloutId && { rolloutId }) } as CheckinResponse : none;
 }
 
-export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, checkin: CheckinRequest): Promise<CheckinResponse> {
+/** `facts`: the device's offer facts when the caller has read them already (with the check-in's nonce spent). */
+export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, checkin: CheckinRequest, facts?: OfferFacts): Promise<CheckinResponse> {
   const poll = ctx.pollAfterSeconds;
   const none: CheckinResponse = { action: 'none', pollAfterSeconds: poll };
   const entries = await channelIndexCache(ctx.store).entries(device.hardwareId, device.channel);
@@ -86,7 +87,7 @@ export async function decideCheckin(ctx: OfferContext, device: EnrolledDevice, c
   if (quarantine) return quarantineAnswer(quarantine, entries, checkin, (entry) => describeRelease(ctx, device, entry, checkin), poll);
 
   // The rollout tables' answers for this device in one statement; the late-join path reads more, only when it may apply.
-  const facts = await ctx.fleet.offerFacts(device);
+  facts ??= await ctx.fleet.offerFacts(device);
   const assignment = facts.assignment ?? (facts.joinable ? await joinLate(ctx.fleet, device) : undefined);
   if (assignment) {
     const rolloutId = assignment.rolloutId;

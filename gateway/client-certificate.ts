@@ -6,7 +6,7 @@
 // (`ota fleet revoke` holds on the next request, no restart).
 import type { IncomingMessage } from 'node:http';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
-import type { FleetStore } from '../fleet/fleet-store.js';
+import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
 import { hasQuarantineMark } from '../identity/issue.js';
 import { HttpError } from './http.js';
 
@@ -16,6 +16,8 @@ export interface CertifiedDevice {
   serial: string;
   /** A quarantine certificate (identity/issue.ts QUARANTINE_URI): only remediation is open to it (quarantine-gate.ts). */
   quarantine: boolean;
+  /** The device's row, read with the serial's status: signed requests verify against it without reading it again. */
+  device: EnrolledDevice;
 }
 
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
@@ -72,7 +74,7 @@ export async function requireClientCertificate(req: IncomingMessage, fleet: Flee
   if (status.deviceId !== deviceId) throw new HttpError(403, 'certificate-device-mismatch', `certificate ${peer.serialNumber.toLowerCase()} was issued to ${status.deviceId}, not ${deviceId}`);
   if (status.deviceRevokedAt) throw new HttpError(403, 'device-revoked', `device ${deviceId} was revoked on ${status.deviceRevokedAt.toISOString()}`);
   if (status.certificateRevokedAt) throw new HttpError(403, 'certificate-revoked', `certificate ${peer.serialNumber.toLowerCase()} was revoked on ${status.certificateRevokedAt.toISOString()}`);
-  return { deviceId, serial: peer.serialNumber.toLowerCase(), quarantine: hasQuarantineMark(peer.subjectaltname) };
+  return { deviceId, serial: peer.serialNumber.toLowerCase(), quarantine: hasQuarantineMark(peer.subjectaltname), device: status.device };
 }
 
 /** A signed request's device must be the certificate's device: one device's certificate cannot carry another's envelope. */

@@ -3,7 +3,7 @@ import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import { createPublicKey } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { algorithmOf, type DeviceKey } from '../schemas/device-envelope.js';
-import type { FleetStore } from '../fleet/fleet-store.js';
+import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
 import { describeZodIssues } from '../platform/zod-issues.js';
 import {
   checkinRequestSchema,
@@ -46,6 +46,8 @@ export interface DeviceApiOptions {
   answerKey: DeviceKey;
   /** With mTLS: the device the request's client certificate names; signed requests must be its own. */
   certifiedDeviceId?: string;
+  /** With mTLS: that device's row, read with the certificate's serial (signed-request.ts uses it). */
+  certifiedDevice?: EnrolledDevice;
   /** With mTLS: the client certificate is a quarantine certificate (check-in answers only remediation or hold). */
   certifiedQuarantine?: boolean;
   /** Attestation policy: quarantined devices are offered only their remediation release. */
@@ -110,25 +112,26 @@ export async function issueNonce(api: DeviceApiOptions, url: URL, res: ServerRes
 }
 
 export async function checkin(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), checkinRequestSchema, api.certifiedDeviceId);
+  const { device, message } = await verifySignedRequest(api.fleet, await readJsonBody(req), checkinRequestSchema, api);
   if (message.hardwareId !== device.hardwareId) {
     throw new HttpError(403, 'hardware-mismatch', `device ${device.id} enrolled as ${device.hardwareId}, checks in as ${message.hardwareId}`);
   }
   const state = { currentVersion: message.currentVersion, imageSha256: message.imageSha256, slot: message.bootedSlot, securityVersion: message.securityVersion };
-  // Asked for (acceptsNextNonce): the device's next nonce comes with this answer, issued in the same statement.
-  const spent = await api.fleet.spendNonceRecordCheckinAndIssueNext(device.id, message.nonce, state, message.acceptsNextNonce ? api.nextNonceTtlSeconds : undefined);
+  // Asked for (acceptsNextNonce): the device's next nonce comes with this answer, issued in the same
+  // statement; so are the offer facts the answer is decided on (not needed for a quarantine certificate).
+  const spent = await api.fleet.spendNonceRecordCheckinAndIssueNext(device.id, message.nonce, state, message.acceptsNextNonce ? api.nextNonceTtlSeconds : undefined, api.certifiedQuarantine ? undefined : device);
   if (spent.check !== 'ok') throw nonceError(spent.check);
   const nextNonce = spent.next && { nonce: spent.next.nonce, expiresAt: spent.next.expiresAt.toISOString() };
   // A quarantine certificate with no open quarantine (in the grace, or released since) is told to renew first.
   const answer = api.certifiedQuarantine && !(api.attestation && (await api.fleet.openQuarantineFor(device.id)))
     ? quarantineCertificateHold(api.pollAfterSeconds)
-    : await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy, attestation: api.attestation, onDemandDeltas: api.onDemandDeltas, sigstoreTrustRoot: api.sigstoreTrustRoot }, device, message);
+    : await decideCheckin({ fleet: api.fleet, store: api.store, pollAfterSeconds: api.pollAfterSeconds, releasePolicy: api.releasePolicy, attestation: api.attestation, onDemandDeltas: api.onDemandDeltas, sigstoreTrustRoot: api.sigstoreTrustRoot }, device, message, spent.facts);
   noteOutcome(res, { outcome: answer.action, artifact: 'artifact' in answer ? answer.artifact : undefined });
   sendJson(res, 200, signCheckinAnswer(api.answerKey, answer, { deviceId: device.id, nonce: message.nonce }, new Date(), nextNonce));
 }
 
 export async function report(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { message, envelope } = await verifySignedRequest(api.fleet, await readJsonBody(req), healthReportSchema, api.certifiedDeviceId);
+  const { message, envelope } = await verifySignedRequest(api.fleet, await readJsonBody(req), healthReportSchema, api);
   const outcome = await api.fleet.storeReport(message, envelope);
   if (outcome.kind === 'nonce-rejected') throw nonceError(outcome.reason);
   if (outcome.kind === 'stale-counter') {
@@ -141,7 +144,7 @@ export async function report(api: DeviceApiOptions, req: IncomingMessage, res: S
 }
 
 export async function heartbeat(api: DeviceApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { device, message, envelope } = await verifySignedRequest(api.fleet, await readJsonBody(req), heartbeatSchema, api.certifiedDeviceId);
+  const { device, message, envelope } = await verifySignedRequest(api.fleet, await readJsonBody(req), heartbeatSchema, api);
   const outcome = await api.fleet.storeHeartbeat(message, envelope);
   if (outcome.kind === 'nonce-rejected') throw nonceError(outcome.reason);
   if (outcome.kind === 'stale-counter') {

@@ -194,6 +194,7 @@ async function route(opts: GatewayOptions & { answerKey: DeviceKey; instruments?
   if (opts.deviceIdentity && !OPEN_WITHOUT_CERTIFICATE.has(path)) {
     const certified = await requireClientCertificate(req, opts.fleet);
     api.certifiedDeviceId = certified.deviceId;
+    api.certifiedDevice = certified.device;
     api.certifiedQuarantine = certified.quarantine;
   }
   const endpoint = DEVICE_ENDPOINTS.get(path);

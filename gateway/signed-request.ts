@@ -21,12 +21,19 @@ export interface VerifiedMessage<T> {
   envelope: SignedEnvelope;
 }
 
+/** What the request's client certificate proved (mTLS), as gateway/server.ts sets it on the route's options. */
+export interface Certified {
+  /** The certificate's device; a payload for another device is refused before any lookup. */
+  certifiedDeviceId?: string;
+  /** That device's row, read with the certificate's serial on this request: the key is not read again. */
+  certifiedDevice?: EnrolledDevice;
+}
+
 export async function verifySignedRequest<S extends z.ZodType<{ deviceId: string }>>(
   fleet: FleetStore,
   body: unknown,
   schema: S,
-  /** With mTLS: the client certificate's device; a payload for another device is refused before any lookup. */
-  certifiedDeviceId?: string,
+  certified: Certified = {},
 ): Promise<VerifiedMessage<z.infer<S>>> {
   const envelope = signedEnvelopeSchema.safeParse(body);
   if (!envelope.success) throw new HttpError(400, 'invalid-envelope', describeZodIssues(envelope.error, { unknownKeys: 'per-key' }));
@@ -46,8 +53,9 @@ export async function verifySignedRequest<S extends z.ZodType<{ deviceId: string
     throw new HttpError(400, 'invalid-payload', issues);
   }
 
-  assertSameDevice(certifiedDeviceId, message.data.deviceId);
-  const device = await fleet.getDevice(message.data.deviceId);
+  assertSameDevice(certified.certifiedDeviceId, message.data.deviceId);
+  const fromCertificate = certified.certifiedDevice?.id === message.data.deviceId ? certified.certifiedDevice : undefined;
+  const device = fromCertificate ?? (await fleet.getDevice(message.data.deviceId));
   if (!device) throw await notAdmittedError(fleet, message.data.deviceId);
   if (device.revokedAt) throw new HttpError(403, 'device-revoked', `device ${device.id} was revoked on ${device.revokedAt.toISOString()}`);
   if (!verifyEnvelope(envelope.data, device, () => deviceKeys.keyFor(device.id, device.publicKeyPem))) {

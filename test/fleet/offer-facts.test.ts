@@ -1,6 +1,7 @@
 // The offer step's one statement (fleet/offer-facts.ts) answers what the five separate reads it
 // replaces answer, on both engines, through a rollout's life: nothing; an active rollout with a
-// target (joinable); an assignment; the rollout finished with a failure report of the device.
+// target (joinable); an assignment; the rollout finished with a failure report of the device. The
+// check-in's spend statement, which reads the same facts, answers the same.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDeviceKey, signPayload } from '../../schemas/device-envelope.js';
 import { FleetStore } from '../../fleet/fleet-store.js';
@@ -32,8 +33,20 @@ onPgliteAndPostgres('ota-offer-facts-', (engine, openUrl) => {
       const device = { id: `facts-${engine}`, hardwareId: HW, channel: 'stable', labels: { region: 'eu' } };
       const other = { ...device, id: `facts-us-${engine}`, labels: { region: 'us' } };
       for (const d of [device, other]) await store.enrollDevice({ ...d, publicKeyPem: key.publicKeyPem, keyAlgorithm: key.algorithm });
+      // The check-in's spend statement reads the same facts (fleet/reports.ts), with its nonce spent.
+      const withSpend = async (d: typeof device) => {
+        const issued = await store.issueNonceIfAdmitted(d.id, 60);
+        if (issued.kind !== 'issued') throw new Error('no nonce');
+        const spent = await store.spendNonceRecordCheckinAndIssueNext(d.id, issued.nonce, { currentVersion: '1.0.0', imageSha256: 'a'.repeat(64), slot: 'A', securityVersion: 1 }, 60, d);
+        if (spent.check !== 'ok') throw new Error(`not spent: ${spent.check}`);
+        return spent.facts;
+      };
       const same = async (expected: Partial<Awaited<ReturnType<typeof separately>>>) => {
-        for (const d of [device, other]) expect(await store.offerFacts(d)).toEqual(await separately(d));
+        for (const d of [device, other]) {
+          const apart = await separately(d);
+          expect(await store.offerFacts(d)).toEqual(apart);
+          expect(await withSpend(d)).toEqual(apart);
+        }
         expect(await store.offerFacts(device)).toMatchObject(expected);
       };
 
