@@ -204,59 +204,72 @@ function frozenOf(payload: string): Frozen | undefined {
 }
 
 /** The reports of a rollout ring's devices about its release since they were assigned, counted. */
+interface RingDeviceGroup {
+  reporting: boolean;
+  latest_state: ReportState | null;
+  latest_failure_kind: FailureKind | null;
+  kinds: FailureKind[];
+  ever_failed: boolean;
+  has_outcome: boolean;
+  past_deadline: boolean;
+  n: number | string;
+  [column: string]: unknown;
+}
+
+/**
+ * One statement, one pass over the ring's reports: each assigned device is summarised (its latest
+ * report's state and failure kind, the failure kinds it ever reported, whether it failed, has an
+ * outcome, is past its install deadline), and devices with the same summary are counted together,
+ * so the answer has a few dozen rows whatever the ring's size and the sums are made here. Four
+ * queries each joined the ring's reports before (about 4x the database work on a large ring).
+ */
 export async function ringReportCounts(db: Queryable, rolloutId: string, ring: string, options: RingCountOptions = {}): Promise<RingReportCounts> {
-  const params = [rolloutId, ring];
-  const ringCte = `ring AS (SELECT device_id, release_version, assigned_at, offered_at FROM rollout_assignments WHERE rollout_id = $1 AND ring = $2),
-    ring_reports AS (
-      SELECT r.device_id, r.counter, r.state, r.failure_kind FROM reports r
-      JOIN ring a ON a.device_id = r.device_id AND r.release_version = a.release_version AND r.received_at >= a.assigned_at)`;
-  const deadline = options.installDeadlineSeconds ?? null;
-  const [assigned, latest, ever, outcomes] = await Promise.all([
-    db.query<{ n: number | string }>(`WITH ${ringCte} SELECT count(*) AS n FROM ring`, params),
-    db.query<{ state: ReportState; failure_kind: FailureKind | null; n: number | string }>(
-      `WITH ${ringCte}, latest AS (SELECT DISTINCT ON (device_id) device_id, state, failure_kind FROM ring_reports ORDER BY device_id, counter DESC)
-       SELECT state, failure_kind, count(*) AS n FROM latest GROUP BY state, failure_kind`,
-      params,
-    ),
-    db.query<{ failure_kind: FailureKind; n: number | string }>(
-      `WITH ${ringCte} SELECT failure_kind, count(DISTINCT device_id) AS n FROM ring_reports WHERE failure_kind IS NOT NULL GROUP BY failure_kind`,
-      params,
-    ),
-    db.query<{ failed: number | string; committed: number | string; timed_out: number | string }>(
-      // One grouped pass over the ring's reports (a hash join), not a scan of them per device: with
-      // correlated subqueries over the CTE, a 10,000-device ring took minutes per health read.
-      `WITH ${ringCte}, per_device AS (
-         SELECT g.device_id, g.offered_at,
-           coalesce(bool_or(x.failure_kind IS NOT NULL OR x.state IN ('failed', 'rolled-back')), false) AS ever_failed,
-           coalesce(bool_or(x.state IN ('committed', 'failed', 'rolled-back')), false) AS has_outcome,
-           (array_agg(x.state ORDER BY x.counter DESC))[1] AS latest_state
-         FROM ring g LEFT JOIN ring_reports x ON x.device_id = g.device_id
-         GROUP BY g.device_id, g.offered_at)
-       SELECT count(*) FILTER (WHERE ever_failed) AS failed,
-         count(*) FILTER (WHERE NOT ever_failed AND latest_state = 'committed') AS committed,
-         count(*) FILTER (WHERE NOT ever_failed AND NOT has_outcome AND $3::integer IS NOT NULL AND offered_at IS NOT NULL
-           AND offered_at + make_interval(secs => $3::integer) <= now()) AS timed_out
-       FROM per_device`,
-      [...params, deadline],
-    ),
-  ]);
+  const { rows } = await db.query<RingDeviceGroup>(
+    `WITH ring AS (SELECT device_id, release_version, assigned_at, offered_at FROM rollout_assignments WHERE rollout_id = $1 AND ring = $2),
+     per_device AS (
+       SELECT g.device_id,
+         count(x.counter) > 0 AS reporting,
+         (array_agg(x.state ORDER BY x.counter DESC))[1] AS latest_state,
+         (array_agg(x.failure_kind ORDER BY x.counter DESC))[1] AS latest_failure_kind,
+         COALESCE(array_agg(DISTINCT x.failure_kind ORDER BY x.failure_kind) FILTER (WHERE x.failure_kind IS NOT NULL), '{}') AS kinds,
+         COALESCE(bool_or(x.failure_kind IS NOT NULL OR x.state IN ('failed', 'rolled-back')), false) AS ever_failed,
+         COALESCE(bool_or(x.state IN ('committed', 'failed', 'rolled-back')), false) AS has_outcome,
+         ($3::integer IS NOT NULL AND g.offered_at IS NOT NULL AND g.offered_at + make_interval(secs => $3::integer) <= now()) AS past_deadline
+       FROM ring g LEFT JOIN reports x ON x.device_id = g.device_id AND x.release_version = g.release_version AND x.received_at >= g.assigned_at
+       GROUP BY g.device_id, g.offered_at)
+     SELECT reporting, latest_state, latest_failure_kind, kinds, ever_failed, has_outcome, past_deadline, count(*) AS n
+     FROM per_device GROUP BY reporting, latest_state, latest_failure_kind, kinds, ever_failed, has_outcome, past_deadline`,
+    [rolloutId, ring, options.installDeadlineSeconds ?? null],
+  );
+  return sumRingGroups(rolloutId, ring, rows);
+}
+
+/** The ring's counts from its devices' summaries (ringReportCounts). Pure. */
+function sumRingGroups(rolloutId: string, ring: string, groups: RingDeviceGroup[]): RingReportCounts {
   const counts: RingReportCounts = {
     rolloutId,
     ring,
-    assigned: Number(assigned.rows[0]?.n ?? 0),
+    assigned: 0,
     reporting: 0,
     byState: zeroes(reportStateSchema.options),
     byFailureKind: zeroes(FAILURE_KINDS),
     everFailedByKind: zeroes(FAILURE_KINDS),
-    outcomes: { failed: Number(outcomes.rows[0]?.failed ?? 0), committed: Number(outcomes.rows[0]?.committed ?? 0), timedOut: Number(outcomes.rows[0]?.timed_out ?? 0) },
+    outcomes: { failed: 0, committed: 0, timedOut: 0 },
   };
-  for (const row of latest.rows) {
-    const n = Number(row.n);
-    counts.reporting += n;
-    counts.byState[row.state] += n;
-    if (row.failure_kind) counts.byFailureKind[row.failure_kind] += n;
+  for (const group of groups) {
+    const n = Number(group.n);
+    counts.assigned += n;
+    if (group.reporting && group.latest_state) {
+      counts.reporting += n;
+      counts.byState[group.latest_state] += n;
+      if (group.latest_failure_kind) counts.byFailureKind[group.latest_failure_kind] += n;
+    }
+    for (const kind of group.kinds) counts.everFailedByKind[kind] += n;
+    if (group.ever_failed) counts.outcomes.failed += n;
+    else if (group.latest_state === 'committed') counts.outcomes.committed += n;
+    else if (!group.has_outcome && group.past_deadline) counts.outcomes.timedOut += n;
   }
-  for (const row of ever.rows) counts.everFailedByKind[row.failure_kind] = Number(row.n);
+  // Timed out (past the install deadline, no outcome) counts as a failure of its own kind.
   counts.everFailedByKind['timed-out'] += counts.outcomes.timedOut;
   return counts;
 }
