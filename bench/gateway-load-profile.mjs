@@ -12,7 +12,7 @@ const BUCKETS = [
   ['signing the answer', (f) => f.url.includes('answer-signing.js') || (f.url.includes('device-envelope.js') && /sign|canonical/i.test(f.functionName))],
   ['device key cache', (f) => f.url.includes('device-key-cache.js')],
   ['client certificate check', (f) => f.functionName.endsWith('getPeerCertificate') || f.url.includes('client-certificate.js')],
-  ['socket writes (writev: TLS encryption and the write syscall; on a loaded machine also time descheduled there)', (f) => f.url === '' && /^(writev|writeBuffer|writeUtf8String|writeLatin1String)$/.test(f.functionName)],
+  ['socket writes (writev to PostgreSQL, about two thirds, and to devices with TLS encryption: the write syscall wakes the reader; on a loaded machine also time descheduled there)', (f) => f.url === '' && /^(writev|writeBuffer|writeUtf8String|writeLatin1String)$/.test(f.functionName)],
   ['file I/O (the artifact store: release index, Range reads)', (f) => (f.url === '' && /^(openFileHandle|close|fstat|read|stat|lstat|open)$/.test(f.functionName)) || f.url.includes('internal/fs/')],
   ['JSON parse/stringify', (f) => f.url === '' && /^(parse|stringify)$/.test(f.functionName)],
   ['zod validation', (f) => f.url.includes('/zod/')],

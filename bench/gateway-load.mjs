@@ -164,6 +164,8 @@ async function scenario(name, gateway, devices, setup, pgPid, profilePath, concu
     errors: parts.reduce((n, p) => n + p.errors, 0),
     firstError: parts.find((p) => p.firstError)?.firstError,
     gatewayCpuSeconds: gwCpu,
+    /** Of that, the kernel's share (syscalls; on loopback also both ends' TCP processing, charged to the sender). */
+    gatewaySystemShare: gwCpu ? (after.cpu.system - before.cpu.system) / 1e6 / gwCpu : NaN,
     gatewayCpuMsPerOp: count ? (gwCpu * 1000) / count : NaN,
     opsPerGatewayCpuSecond: gwCpu ? count / gwCpu : NaN,
     gatewayCores: gwCpu / wall,
@@ -183,7 +185,7 @@ async function scenario(name, gateway, devices, setup, pgPid, profilePath, concu
     loadAvg1Max: Number(load1.toFixed(2)),
   };
   setup.counters[name] = (setup.counters[name] ?? 0) + 1e5; // reports: the next run of this scenario starts above (counter bound: see below)
-  say(`${name}${concurrency === CONCURRENCY ? '' : ` (concurrency ${concurrency})`}: ${row.perSecond.toFixed(0)}/s, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, gateway ${row.gatewayCpuMsPerOp.toFixed(3)} ms CPU/op (${row.gatewayCores.toFixed(2)} cores), postgres ${row.postgresCpuMsPerOp.toFixed(3)} ms CPU/op, errors ${row.errors}${row.firstError ? ` (${row.firstError})` : ''}, load ${row.loadAvg1Max}`);
+  say(`${name}${concurrency === CONCURRENCY ? '' : ` (concurrency ${concurrency})`}: ${row.perSecond.toFixed(0)}/s, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, gateway ${row.gatewayCpuMsPerOp.toFixed(3)} ms CPU/op (${row.gatewayCores.toFixed(2)} cores, ${(row.gatewaySystemShare * 100).toFixed(0)}% kernel), postgres ${row.postgresCpuMsPerOp.toFixed(3)} ms CPU/op, errors ${row.errors}${row.firstError ? ` (${row.firstError})` : ''}, load ${row.loadAvg1Max}`);
   return row;
 }
 
