@@ -10,6 +10,20 @@ import { projectRoot } from '../../platform/paths.js';
 const built = existsSync(join(projectRoot, 'dist', 'cli', 'ota.js'));
 if (!built) console.warn('SKIPPING demo test: dist/ is missing; run `npm test` (its pretest builds) or `npm run build`');
 
+/** Why the demo failed: its failing steps from the --json summary on stdout (stderr's tail only shows the last steps), then stderr's tail. */
+function failureReport(run: { stdout: string; stderr: string; signal: NodeJS.Signals | null; error?: Error }): string {
+  let failed = 'no JSON summary on stdout';
+  try {
+    const summary = JSON.parse(run.stdout) as { steps?: Array<{ title: string; ok: boolean; detail?: string }>; error?: string };
+    const steps = (summary.steps ?? []).filter((step) => !step.ok).map((step) => `${step.title}: ${step.detail ?? '(no detail)'}`);
+    failed = [...steps, ...(summary.error ? [summary.error] : [])].join('\n') || 'every step in the summary is ok';
+  } catch {
+    if (run.stdout.trim()) failed = `stdout (not JSON): ${run.stdout.slice(-1500)}`;
+  }
+  const ended = run.error ? `spawn: ${run.error.message}` : run.signal ? `killed by ${run.signal}` : '';
+  return [`failing steps:\n${failed}`, ended, `stderr tail:\n${run.stderr.slice(-2500)}`].filter(Boolean).join('\n');
+}
+
 describe.skipIf(!built)('ota demo', () => {
   it('publishes, verifies, rejects tampering, rolls out to a simulated fleet, rolls back a crash-looping release and stops', () => {
     const stateDir = join(mkdtempSync(join(tmpdir(), 'ota-demo-')), 'state');
@@ -17,7 +31,7 @@ describe.skipIf(!built)('ota demo', () => {
       encoding: 'utf8',
       timeout: 600_000, // generous: the machine may be shared; mTLS adds handshakes to every device conversation
     });
-    expect(run.status, run.stderr.slice(-3000)).toBe(0);
+    expect(run.status, failureReport(run)).toBe(0);
     const summary = JSON.parse(run.stdout) as { ok: boolean; steps: Array<{ title: string; ok: boolean; detail?: string }> };
     expect(summary.ok).toBe(true);
     const titles = summary.steps.map((s) => s.title);
