@@ -90,7 +90,9 @@ export function toOfferFacts(row: OfferFactsRow): OfferFacts {
   };
 }
 
+const OFFER_FACTS_SQL = `SELECT ${offerFactsColumns({ id: '$1', hardwareId: '$2', channel: '$3', labels: '$4' })}`;
+
 export async function offerFacts(db: Queryable, device: OfferFactsDevice): Promise<OfferFacts> {
-  const { rows } = await db.query<OfferFactsRow>(`SELECT ${offerFactsColumns({ id: '$1', hardwareId: '$2', channel: '$3', labels: '$4' })}`, offerFactsParams(device));
+  const { rows } = await db.query<OfferFactsRow>(OFFER_FACTS_SQL, offerFactsParams(device));
   return toOfferFacts(rows[0]!);
 }

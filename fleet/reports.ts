@@ -68,6 +68,24 @@ export async function spendNonceAndRecordCheckin(db: Queryable, deviceId: string
 
 export type CheckinSpend = { check: 'ok'; next?: { nonce: string; expiresAt: Date }; facts?: OfferFacts } | { check: Exclude<NonceCheck, 'ok'> };
 
+const SPEND_CHECKIN_SQL = `WITH spent AS (
+       UPDATE nonces SET used_at = now() WHERE nonce = $6 AND device_id = $1 AND used_at IS NULL AND expires_at > now() RETURNING device_id
+     ),
+     moved AS (
+       UPDATE device_state s SET current_version = $2, image_sha256 = $3, slot = $4,
+         security_version = GREATEST(COALESCE(s.security_version, 0), $5), last_checkin_at = now()
+       FROM spent WHERE s.device_id = spent.device_id
+       RETURNING s.device_id
+     ),
+     issued AS (
+       INSERT INTO nonces (nonce, device_id, expires_at)
+       SELECT $7::text, device_id, now() + make_interval(secs => $8::int) FROM moved WHERE $7::text IS NOT NULL
+       RETURNING expires_at
+     )
+     SELECT EXISTS (SELECT 1 FROM moved) AS moved, (SELECT expires_at FROM issued) AS next_expires_at`;
+// Built once: the text names the prepared statement, and a hot statement's text is not rebuilt per request.
+const SPEND_CHECKIN_WITH_FACTS_SQL = `${SPEND_CHECKIN_SQL}, ${offerFactsColumns({ id: '$1', hardwareId: '$9', channel: '$10', labels: '$11' })}`;
+
 /**
  * As spendNonceAndRecordCheckin, and with `nextNonceTtlSeconds` a fresh nonce for the device's next
  * check-in issued in the same statement, only when this one was spent (a refused or replayed
@@ -85,23 +103,8 @@ export async function spendNonceRecordCheckinAndIssueNext(
   offerFactsFor?: OfferFactsDevice,
 ): Promise<CheckinSpend> {
   const next = nextNonceTtlSeconds === undefined ? null : randomBytes(32).toString('base64url');
-  const facts = offerFactsFor ? `, ${offerFactsColumns({ id: '$1', hardwareId: '$9', channel: '$10', labels: '$11' })}` : '';
   const { rows } = await db.query<{ moved: boolean; next_expires_at: Date | null } & Partial<OfferFactsRow>>(
-    `WITH spent AS (
-       UPDATE nonces SET used_at = now() WHERE nonce = $6 AND device_id = $1 AND used_at IS NULL AND expires_at > now() RETURNING device_id
-     ),
-     moved AS (
-       UPDATE device_state s SET current_version = $2, image_sha256 = $3, slot = $4,
-         security_version = GREATEST(COALESCE(s.security_version, 0), $5), last_checkin_at = now()
-       FROM spent WHERE s.device_id = spent.device_id
-       RETURNING s.device_id
-     ),
-     issued AS (
-       INSERT INTO nonces (nonce, device_id, expires_at)
-       SELECT $7::text, device_id, now() + make_interval(secs => $8::int) FROM moved WHERE $7::text IS NOT NULL
-       RETURNING expires_at
-     )
-     SELECT EXISTS (SELECT 1 FROM moved) AS moved, (SELECT expires_at FROM issued) AS next_expires_at${facts}`,
+    offerFactsFor ? SPEND_CHECKIN_WITH_FACTS_SQL : SPEND_CHECKIN_SQL,
     [deviceId, state.currentVersion, state.imageSha256, state.slot, state.securityVersion, nonce, next, nextNonceTtlSeconds ?? 0, ...(offerFactsFor ? offerFactsParams(offerFactsFor).slice(1) : [])],
   );
   const row = rows[0]!;

@@ -63,8 +63,16 @@ type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${
 /** The named columns of a row under their camelCase names, values as they are. */
 function camelColumns<R extends object, K extends keyof R & string>(row: R, columns: readonly K[]): { [C in K as CamelCase<C>]: R[C] } {
   const out: Record<string, unknown> = {};
-  for (const column of columns) out[column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = row[column];
+  for (const column of columns) out[camelName(column)] = row[column];
   return out as { [C in K as CamelCase<C>]: R[C] };
+}
+
+// Rows are mapped on every request (the device row of each check-in): the few column names are converted once.
+const camelNames = new Map<string, string>();
+function camelName(column: string): string {
+  let name = camelNames.get(column);
+  if (name === undefined) camelNames.set(column, (name = column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())));
+  return name;
 }
 
 export function asDate(value: unknown): Date {
