@@ -21,12 +21,10 @@ export interface CertificateRecord extends IssuedCertificateRecord {
 
 /**
  * What the gateway learns about a presented serial, in one query: unknown to this fleet, or issued
- * to a device, with when the certificate and when the device were revoked (null: not), and the
- * device's row, so that a signed request's key need not be read again (one round trip, not two).
+ * to a device, with when the certificate was revoked (null: not) and the device's row (its id, its
+ * own revocation, the key a signed request is verified against: one round trip, not two).
  */
-export type SerialStatus =
-  | { kind: 'unknown' }
-  | { kind: 'issued'; deviceId: string; certificateRevokedAt: Date | null; deviceRevokedAt: Date | null; device: EnrolledDevice };
+export type SerialStatus = { kind: 'unknown' } | { kind: 'issued'; certificateRevokedAt: Date | null; device: EnrolledDevice };
 
 interface CertificateRow {
   serial: string;
@@ -78,8 +76,7 @@ export async function serialStatus(db: Queryable, serial: string): Promise<Seria
   );
   const row = rows[0];
   if (!row) return { kind: 'unknown' };
-  const device = toDevice(row);
-  return { kind: 'issued', deviceId: device.id, certificateRevokedAt: row.cert_revoked, deviceRevokedAt: device.revokedAt, device };
+  return { kind: 'issued', certificateRevokedAt: row.cert_revoked, device: toDevice(row) };
 }
 
 /** True when the serial was issued and not revoked before. */

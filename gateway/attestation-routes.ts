@@ -26,17 +26,14 @@ import { samePem } from '../fleet/devices.js';
 import type { ArtifactStore } from '../stores/artifact-store.js';
 import { allowedMeasurements, deviceStanding, enforceStanding } from './attestation-gate.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
-import { nonceError, verifySignedRequest } from './signed-request.js';
+import { nonceError, verifySignedRequest, type Certified } from './signed-request.js';
 
-export interface AttestationApi {
+/** With mTLS, Certified carries the client certificate's device: an envelope of another device is refused. */
+export interface AttestationApi extends Certified {
   fleet: FleetStore;
   store: ArtifactStore;
   /** Without a policy quotes are verified and recorded, and nothing is quarantined. */
   attestation?: AttestationPolicy;
-  /** With mTLS: the client certificate's device; an envelope of another device is refused. */
-  certifiedDeviceId?: string;
-  /** With mTLS: that device's row, read with the certificate's serial. */
-  certifiedDevice?: EnrolledDevice;
 }
 
 async function spend(fleet: FleetStore, deviceId: string, nonce: string): Promise<void> {

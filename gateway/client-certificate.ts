@@ -71,8 +71,8 @@ export async function requireClientCertificate(req: IncomingMessage, fleet: Flee
   if (!deviceId) throw refuse('client-certificate-no-device', 'the client certificate names no single device (URI SAN urn:edge-ota:device:<id>)');
   const status = await fleet.serialStatus(peer.serialNumber);
   if (status.kind === 'unknown') throw refuse('certificate-unknown', `certificate ${peer.serialNumber.toLowerCase()} was not issued by this gateway's fleet store`);
-  if (status.deviceId !== deviceId) throw new HttpError(403, 'certificate-device-mismatch', `certificate ${peer.serialNumber.toLowerCase()} was issued to ${status.deviceId}, not ${deviceId}`);
-  if (status.deviceRevokedAt) throw new HttpError(403, 'device-revoked', `device ${deviceId} was revoked on ${status.deviceRevokedAt.toISOString()}`);
+  if (status.device.id !== deviceId) throw new HttpError(403, 'certificate-device-mismatch', `certificate ${peer.serialNumber.toLowerCase()} was issued to ${status.device.id}, not ${deviceId}`);
+  if (status.device.revokedAt) throw new HttpError(403, 'device-revoked', `device ${deviceId} was revoked on ${status.device.revokedAt.toISOString()}`);
   if (status.certificateRevokedAt) throw new HttpError(403, 'certificate-revoked', `certificate ${peer.serialNumber.toLowerCase()} was revoked on ${status.certificateRevokedAt.toISOString()}`);
   return { deviceId, serial: peer.serialNumber.toLowerCase(), quarantine: hasQuarantineMark(peer.subjectaltname), device: status.device };
 }

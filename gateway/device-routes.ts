@@ -3,7 +3,7 @@ import type { LocalTrustRootJSON } from '../signing/trust-root.js';
 import { createPublicKey } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { algorithmOf, type DeviceKey } from '../schemas/device-envelope.js';
-import type { EnrolledDevice, FleetStore } from '../fleet/fleet-store.js';
+import type { FleetStore } from '../fleet/fleet-store.js';
 import { describeZodIssues } from '../platform/zod-issues.js';
 import {
   checkinRequestSchema,
@@ -30,9 +30,10 @@ import { judgeDrift, type DriftPolicy } from './drift-gate.js';
 import { HttpError, readJsonBody, sendJson } from './http.js';
 import { quarantineCertificateHold } from './quarantine-gate.js';
 import { noteOutcome } from './request-metrics.js';
-import { deviceKeys, nonceError, verifySignedRequest } from './signed-request.js';
+import { deviceKeys, nonceError, verifySignedRequest, type Certified } from './signed-request.js';
 
-export interface DeviceApiOptions {
+/** With mTLS, Certified carries the client certificate's device (id and row); signed requests must be its own. */
+export interface DeviceApiOptions extends Certified {
   fleet: FleetStore;
   store: ArtifactStore;
   /** Lab only (--insecure-shared-token): a fleet-wide token that admits any device id, without labels. */
@@ -44,10 +45,6 @@ export interface DeviceApiOptions {
   releasePolicy: ReleasePolicy;
   /** Signs every check-in answer (answer-signing.ts); devices pin its public key. */
   answerKey: DeviceKey;
-  /** With mTLS: the device the request's client certificate names; signed requests must be its own. */
-  certifiedDeviceId?: string;
-  /** With mTLS: that device's row, read with the certificate's serial (signed-request.ts uses it). */
-  certifiedDevice?: EnrolledDevice;
   /** With mTLS: the client certificate is a quarantine certificate (check-in answers only remediation or hold). */
   certifiedQuarantine?: boolean;
   /** Attestation policy: quarantined devices are offered only their remediation release. */
